@@ -1,0 +1,128 @@
+import type { DB } from "../db/index.js";
+import { newId, newToken } from "../db/ids.js";
+import { ApiError, invalid, notFound } from "../http/errors.js";
+import type { Clock } from "../clock/index.js";
+import { findTeammateByEmail } from "../workspaces/service.js";
+import { adapterFor } from "../sources/index.js";
+import { SourceInputError, type SourceAccount } from "../sources/types.js";
+
+export const SOURCES = ["api", "cloud_api", "waha", "evolution"] as const;
+export type Source = (typeof SOURCES)[number];
+
+/** Config keys whose values are secrets: never answered back in full. */
+const SECRET_KEYS = new Set(["app_secret", "access_token", "api_key", "hmac_key", "verify_token"]);
+
+export interface AccountRow {
+  id: string;
+  workspace_id: string;
+  phone: string;
+  source: string;
+  source_config: string;
+  inbound_token: string;
+  created_at: number;
+  owner_teammate_id: string;
+  full_name: string;
+  email: string;
+}
+
+export interface AccountView {
+  id: string;
+  phone: string;
+  full_name: string;
+  email: string;
+  source: string;
+  source_config: Record<string, unknown>;
+  inbound_url: string | null;
+  created_at: string;
+}
+
+export const E164 = /^\+[1-9]\d{6,14}$/;
+
+export function accountView(row: AccountRow, publicUrl: string): AccountView {
+  const config = JSON.parse(row.source_config) as Record<string, unknown>;
+  const shown: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) shown[k] = SECRET_KEYS.has(k) && typeof v === "string" ? `${v.slice(0, 3)}…` : v;
+  return {
+    id: row.id,
+    phone: row.phone,
+    full_name: row.full_name,
+    email: row.email,
+    source: row.source,
+    source_config: shown,
+    inbound_url: row.source === "api" ? null : `${publicUrl}/inbound/${row.source}/${row.inbound_token}`,
+    created_at: new Date(row.created_at).toISOString(),
+  };
+}
+
+export function sourceAccount(row: AccountRow): SourceAccount {
+  return { id: row.id, phone: row.phone, source: row.source, source_config: JSON.parse(row.source_config), owner_full_name: row.full_name };
+}
+
+function accountQuery(db: DB) {
+  return db
+    .selectFrom("accounts as a")
+    .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
+    .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "t.full_name", "t.email"]);
+}
+
+export async function createAccount(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  input: { phone: string; owner_email: string; source: string; source_config?: unknown },
+): Promise<AccountRow> {
+  const phone = input.phone.trim();
+  if (!E164.test(phone)) throw invalid("phone", `"${input.phone}" is not an E.164 phone number such as +972500000000.`);
+  if (!(SOURCES as readonly string[]).includes(input.source)) throw invalid("source", `must be one of ${SOURCES.join(", ")}.`);
+  const owner = await findTeammateByEmail(db, workspaceId, input.owner_email);
+  if (!owner) throw invalid("owner_email", `no teammate with e-mail ${input.owner_email} in this workspace; add the teammate first.`);
+  let config: Record<string, unknown> = {};
+  if (input.source !== "api") {
+    const adapter = adapterFor(input.source);
+    if (!adapter) throw invalid("source", `source ${input.source} is not available.`);
+    try {
+      config = adapter.validateConfig(input.source_config ?? {});
+    } catch (e) {
+      if (e instanceof SourceInputError) throw new ApiError("VALIDATION_ERROR", e.message, e.field ?? "source_config");
+      throw e;
+    }
+  }
+  const clash = await db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "=", phone).executeTakeFirst();
+  if (clash) throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
+  const id = newId("acc");
+  await db
+    .insertInto("accounts")
+    .values({
+      id,
+      workspace_id: workspaceId,
+      phone,
+      owner_teammate_id: owner.id,
+      source: input.source,
+      source_config: JSON.stringify(config),
+      inbound_token: newToken("in", 24),
+      created_at: clock.now(),
+    })
+    .execute();
+  return getAccount(db, workspaceId, id);
+}
+
+export async function getAccount(db: DB, workspaceId: string, id: string): Promise<AccountRow> {
+  const row = await accountQuery(db).where("a.workspace_id", "=", workspaceId).where("a.id", "=", id).executeTakeFirst();
+  if (!row) throw notFound("The account");
+  return row;
+}
+
+export async function listAccounts(db: DB, workspaceId: string): Promise<AccountRow[]> {
+  return accountQuery(db).where("a.workspace_id", "=", workspaceId).orderBy("a.created_at", "desc").orderBy("a.id", "desc").execute();
+}
+
+export async function accountsByPhone(db: DB, workspaceId: string, phones: string[]): Promise<Map<string, AccountRow>> {
+  if (phones.length === 0) return new Map();
+  const rows = await accountQuery(db).where("a.workspace_id", "=", workspaceId).where("a.phone", "in", phones).execute();
+  return new Map(rows.map((r) => [r.phone, r]));
+}
+
+/** The account an inbound gateway URL points at, or undefined for an unknown token. */
+export async function accountForInbound(db: DB, source: string, token: string): Promise<AccountRow | undefined> {
+  return accountQuery(db).where("a.inbound_token", "=", token).where("a.source", "=", source).executeTakeFirst();
+}

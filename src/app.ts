@@ -1,0 +1,95 @@
+import { readFileSync } from "node:fs";
+import pino, { type Logger } from "pino";
+import type { Config } from "./config/index.js";
+import { Clock } from "./clock/index.js";
+import { openStorage, migrate, type DB, type Storage } from "./db/index.js";
+import { createMetrics, type Metrics } from "./http/metrics.js";
+import { Deliverer } from "./webhooks/deliver.js";
+import { TargetGuard } from "./webhooks/targets.js";
+import { DeliveryWriter } from "./webhooks/writer.js";
+import { DeliveryManager } from "./webhooks/manager.js";
+import { WebhookService } from "./webhooks/service.js";
+import type { ConsumerEvents } from "./webhooks/consumer.js";
+import { ensureOperatorToken } from "./workspaces/service.js";
+import { Alerts } from "./alerts/index.js";
+
+export const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+
+/** Everything one Threadline process holds: built once, passed to the HTTP layer. */
+export interface Threadline {
+  config: Config;
+  storage: Storage;
+  db: DB;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  writer: DeliveryWriter;
+  deliverer: Deliverer;
+  manager: DeliveryManager;
+  webhooks: WebhookService;
+  alerts: Alerts;
+  publicUrl(): string;
+  setPort(port: number): void;
+  /** Ingest committed messages for this workspace. */
+  onIngested(workspaceId: string): void;
+  close(): Promise<void>;
+}
+
+export async function createThreadline(config: Config): Promise<Threadline & { operatorTokenGenerated?: string }> {
+  const log = pino({ level: config.logLevel, base: undefined });
+  const storage = openStorage(config);
+  await migrate(storage);
+  const db = storage.db;
+  const clock = new Clock();
+  const metrics = createMetrics();
+  let port = config.port;
+  const publicUrl = () => config.publicUrl ?? `http://localhost:${port}`;
+  const writer = new DeliveryWriter(db);
+  const deliverer = new Deliverer(new TargetGuard(config.allowPrivateTargets), `Threadline/${VERSION}`);
+  const alerts = new Alerts({ db, clock, log, config, publicUrl });
+  const events: ConsumerEvents = {
+    attempted(_w, r) {
+      metrics.attempts.inc({ outcome: r.ok ? "success" : (r.error?.code ?? "error").toLowerCase() });
+      metrics.attemptSeconds.observe(r.durationMs / 1000);
+    },
+    warning(w, failures) {
+      void alerts.webhookWarning(w, failures);
+    },
+    disabled(w, reason) {
+      metrics.disabled.inc();
+      void alerts.webhookDisabled(w, reason);
+    },
+  };
+  const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };
+  const manager = new DeliveryManager(consumerDeps);
+  const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, publicUrl });
+  const { generated } = await ensureOperatorToken(db, config.adminToken);
+  await manager.start();
+  return {
+    config,
+    storage,
+    db,
+    clock,
+    log,
+    metrics,
+    writer,
+    deliverer,
+    manager,
+    webhooks,
+    alerts,
+    publicUrl,
+    setPort(p) {
+      port = p;
+    },
+    onIngested(workspaceId) {
+      manager.notify(workspaceId);
+    },
+    async close() {
+      await manager.stop();
+      await writer.close();
+      await deliverer.close();
+      await storage.close();
+    },
+    operatorTokenGenerated: generated,
+  };
+}

@@ -1,0 +1,146 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { ConfigError, loadConfig, type Config } from "./config/index.js";
+import { createThreadline, VERSION } from "./app.js";
+import { buildServer } from "./http/server.js";
+import { migrate, openStorage } from "./db/index.js";
+
+const USAGE = `Threadline ${VERSION}: WhatsApp conversations to CRMs and automations.
+
+Usage: threadline <command>
+  serve     run the server (configuration from the environment; see README)
+  migrate   create or update the database schema, then exit
+  demo      run the server with simulated WhatsApp traffic and a local receiver that prints what it gets
+`;
+
+function config(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`Configuration error: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+/** Starts the server; resolves with its URL and a function that stops it gracefully. */
+export async function serve(cfg: Config): Promise<{ url: string; stop: () => Promise<void> }> {
+  const app = await createThreadline(cfg);
+  const server = await buildServer(app);
+  await server.listen({ port: cfg.port, host: cfg.host });
+  const port = (server.server.address() as AddressInfo).port;
+  app.setPort(port);
+  const shownHost = cfg.host === "0.0.0.0" || cfg.host === "::" ? "localhost" : cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
+  const url = `http://${shownHost}:${port}`;
+  if (app.operatorTokenGenerated) {
+    console.log(`Operator token (shown once; keep it, it manages workspaces): ${app.operatorTokenGenerated}`);
+  }
+  console.log(`Threadline ${VERSION} listening on ${url} (${app.storage.dialect === "sqlite" ? `SQLite in ${cfg.dataDir}` : "PostgreSQL"})`);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Stop taking work first; what is in flight and unacknowledged is delivered again on the next start.
+      await server.close();
+      await app.close();
+    })());
+  return { url, stop };
+}
+
+async function runServe(): Promise<void> {
+  const { stop } = await serve(config());
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      const force = setTimeout(() => process.exit(1), 9_000);
+      force.unref();
+      stop().then(
+        () => process.exit(0),
+        (e) => {
+          console.error(e);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+async function runMigrate(): Promise<void> {
+  const cfg = config();
+  const storage = openStorage(cfg);
+  const done = await migrate(storage);
+  await storage.close();
+  console.log(done.length ? `Applied migrations: ${done.join(", ")}` : "The database schema is up to date.");
+}
+
+async function runDemo(): Promise<void> {
+  const receiver = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const p = JSON.parse(body) as { chat?: { full_name: string }; message?: { direction: string; text: string }; messages?: unknown[] };
+      console.log(`receiver ← ${req.headers["webhook-id"]}: ${p.message ? `[${p.chat?.full_name}] ${p.message.direction}: ${p.message.text}` : `bundle of ${p.messages?.length} messages`}`);
+      res.writeHead(200).end("ok");
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/demo-hook`;
+  const adminToken = process.env.THREADLINE_ADMIN_TOKEN ?? `demo-operator-${Date.now()}-token`;
+  const cfg = config({ ...process.env, THREADLINE_ADMIN_TOKEN: adminToken, THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" });
+  const { url } = await serve(cfg);
+  const call = async (method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<any>;
+  };
+  const ws = await call("POST", "/api/v1/workspaces", adminToken, { name: "Demo", owner: { full_name: "Dana Demo", email: "dana@demo.test" } });
+  await call("POST", "/api/v1/accounts", ws.api_key, { phone: "+15550001000", owner_email: "dana@demo.test", source: "api" });
+  await call("POST", "/api/v1/webhooks", ws.api_key, { url: receiverUrl });
+  console.log(`demo workspace API key: ${ws.api_key}\nopen ${url} and sign in with it; simulated messages follow (Ctrl-C stops).`);
+  const contacts = [
+    ["Jane Roe", "+15551234567"],
+    ["Omar Haddad", "+15557654321"],
+    ["Li Wei", "+15559876543"],
+  ] as const;
+  const lines = ["Hi! Is the offer still valid? 👋", "Can you send me the price list?", "Thanks, that works 👍", "When can you deliver?"];
+  let n = 0;
+  setInterval(() => {
+    const [name, phone] = contacts[n % contacts.length]!;
+    const direction = n % 3 === 2 ? "sent" : "received";
+    n++;
+    void call("POST", "/api/v1/messages", ws.api_key, {
+      messages: [
+        {
+          account_phone: "+15550001000",
+          chat: { external_id: `${phone.slice(1)}@s.whatsapp.net`, full_name: name, phone },
+          external_id: `demo-${Date.now()}-${n}`,
+          direction,
+          timestamp: Math.floor(Date.now() / 1000),
+          type: "text",
+          text: lines[n % lines.length],
+        },
+      ],
+    }).catch((e) => console.error(e));
+  }, 2000);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const cmd = argv[0] ?? "serve";
+  if (cmd === "serve") return runServe();
+  if (cmd === "migrate") return runMigrate();
+  if (cmd === "demo") return runDemo();
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+    console.log(USAGE);
+    return;
+  }
+  console.error(`Unknown command "${cmd}".\n\n${USAGE}`);
+  process.exit(2);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  });
+}

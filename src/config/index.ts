@@ -1,0 +1,88 @@
+import path from "node:path";
+import { isIP } from "node:net";
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Base of chat_url and permalinks; undefined until the port is known (PORT=0). */
+  publicUrl: string | undefined;
+  adminToken: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** `true` allows every private target; a list allows those CIDRs only. */
+  allowPrivateTargets: boolean | string[];
+  testClock: boolean;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function parsePort(env: Env): number {
+  const raw = env.PORT?.trim();
+  if (raw === undefined || raw === "") return 8080;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(`PORT must be a whole number from 0 to 65535, got "${raw}".`);
+  }
+  return n;
+}
+
+function parseUrl(name: string, raw: string | undefined, protocols: string[]): string | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(`${name} must be a URL (${protocols.join(" or ")}), got "${raw}".`);
+  }
+  if (!protocols.includes(u.protocol.replace(/:$/, ""))) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}://`).join(" or ")}, got "${raw}".`);
+  }
+  return raw.trim();
+}
+
+function parseCidrList(raw: string | undefined): boolean | string[] {
+  if (raw === undefined || raw.trim() === "" || raw.trim() === "0") return false;
+  if (raw.trim() === "1" || raw.trim().toLowerCase() === "true") return true;
+  const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const cidr of list) {
+    const [addr, bits, extra] = cidr.split("/");
+    const family = isIP(addr ?? "");
+    const max = family === 6 ? 128 : 32;
+    const n = bits === undefined ? max : Number(bits);
+    if (!family || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max) {
+      throw new ConfigError(`THREADLINE_ALLOW_PRIVATE_TARGETS must be 1 or a comma list of CIDRs such as 10.0.0.0/8, got "${cidr}".`);
+    }
+  }
+  return list;
+}
+
+/** Reads the environment once; a bad value throws one sentence naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = parsePort(env);
+  const host = env.HOST?.trim() || "127.0.0.1";
+  const databaseUrl = parseUrl("DATABASE_URL", env.DATABASE_URL, ["postgres", "postgresql"]);
+  const dataDir = path.resolve(env.THREADLINE_DATA_DIR?.trim() || "./data");
+  const publicUrl = parseUrl("THREADLINE_PUBLIC_URL", env.THREADLINE_PUBLIC_URL, ["http", "https"])?.replace(/\/+$/, "");
+  const adminToken = env.THREADLINE_ADMIN_TOKEN?.trim() || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError("THREADLINE_ADMIN_TOKEN must be at least 16 characters long.");
+  }
+  const smtpUrl = parseUrl("THREADLINE_SMTP_URL", env.THREADLINE_SMTP_URL, ["smtp", "smtps"]);
+  const mailFrom = env.THREADLINE_MAIL_FROM?.trim() || "Threadline <no-reply@localhost>";
+  if (!/@/.test(mailFrom)) throw new ConfigError(`THREADLINE_MAIL_FROM must contain an e-mail address, got "${mailFrom}".`);
+  const allowPrivateTargets = parseCidrList(env.THREADLINE_ALLOW_PRIVATE_TARGETS);
+  const tc = env.THREADLINE_TEST_CLOCK?.trim();
+  if (tc !== undefined && tc !== "" && tc !== "0" && tc !== "1") {
+    throw new ConfigError(`THREADLINE_TEST_CLOCK must be 1 or unset, got "${tc}".`);
+  }
+  const logLevel = env.LOG_LEVEL?.trim() || "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}".`);
+  }
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel };
+}

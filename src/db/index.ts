@@ -1,0 +1,45 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import pg from "pg";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from "kysely";
+import type { Config } from "../config/index.js";
+import type { Database } from "./schema.js";
+import { migrations } from "./migrations.js";
+
+export type { Database } from "./schema.js";
+export type DB = Kysely<Database>;
+
+export interface Storage {
+  db: DB;
+  dialect: "sqlite" | "postgres";
+  close(): Promise<void>;
+}
+
+// int8 (bigserial, bigint) as numbers: every value we keep fits in 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function openStorage(config: Pick<Config, "databaseUrl" | "dataDir">): Storage {
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: "postgres", close: () => db.destroy() };
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const file = new SQLite(path.join(config.dataDir, "threadline.sqlite"));
+  file.pragma("journal_mode = WAL");
+  file.pragma("synchronous = NORMAL");
+  file.pragma("busy_timeout = 5000");
+  file.pragma("foreign_keys = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
+  return { db, dialect: "sqlite", close: () => db.destroy() };
+}
+
+export async function migrate(storage: Storage): Promise<string[]> {
+  const all = migrations(storage.dialect);
+  const provider: MigrationProvider = { getMigrations: async () => all };
+  const migrator = new Migrator({ db: storage.db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

@@ -1,0 +1,169 @@
+import { sql, type Kysely, type Migration } from "kysely";
+
+/**
+ * Migrations are written once for both databases. The only dialect switch is the
+ * auto-increment key type (SQLite `integer … autoincrement`, PostgreSQL `bigserial`).
+ */
+export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migration> {
+  const serial = (name: string) =>
+    (t: any) =>
+      dialect === "postgres"
+        ? t.addColumn(name, sql`bigserial`, (c: any) => c.primaryKey())
+        : t.addColumn(name, "integer", (c: any) => c.primaryKey().autoIncrement());
+
+  return {
+    "0001_initial": {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable("meta").addColumn("key", "text", (c) => c.primaryKey()).addColumn("value", "text", (c) => c.notNull()).execute();
+
+        await db.schema
+          .createTable("workspaces")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("timezone", "text", (c) => c.notNull())
+          .addColumn("owner_teammate_id", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable("api_keys")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("key_hash", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable("sessions")
+          .addColumn("token_hash", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable("teammates")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("full_name", "text", (c) => c.notNull())
+          .addColumn("email", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addUniqueConstraint("teammates_workspace_email", ["workspace_id", "email"])
+          .execute();
+
+        await db.schema
+          .createTable("accounts")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("phone", "text", (c) => c.notNull())
+          .addColumn("owner_teammate_id", "text", (c) => c.notNull())
+          .addColumn("source", "text", (c) => c.notNull())
+          .addColumn("source_config", "text", (c) => c.notNull())
+          .addColumn("inbound_token", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addUniqueConstraint("accounts_workspace_phone", ["workspace_id", "phone"])
+          .execute();
+
+        await serial("id")(db.schema.createTable("chats"))
+          .addColumn("workspace_id", "text", (c: any) => c.notNull())
+          .addColumn("account_id", "text", (c: any) => c.notNull())
+          .addColumn("external_id", "text", (c: any) => c.notNull())
+          .addColumn("full_name", "text", (c: any) => c.notNull())
+          .addColumn("is_group", "integer", (c: any) => c.notNull())
+          .addColumn("phone", "text", (c: any) => c.notNull())
+          .addColumn("responsible_teammate_id", "text")
+          .addColumn("created_at", "bigint", (c: any) => c.notNull())
+          .addColumn("created_by_message_id", "text")
+          .addColumn("last_message_at", "bigint", (c: any) => c.notNull())
+          .addUniqueConstraint("chats_account_external", ["account_id", "external_id"])
+          .execute();
+        await db.schema.createIndex("chats_workspace_activity").on("chats").columns(["workspace_id", "last_message_at"]).execute();
+
+        await serial("seq")(db.schema.createTable("messages"))
+          .addColumn("id", "text", (c: any) => c.notNull().unique())
+          .addColumn("workspace_id", "text", (c: any) => c.notNull())
+          .addColumn("account_id", "text", (c: any) => c.notNull())
+          .addColumn("chat_id", "bigint", (c: any) => c.notNull())
+          .addColumn("external_id", "text", (c: any) => c.notNull())
+          .addColumn("direction", "text", (c: any) => c.notNull())
+          .addColumn("type", "text", (c: any) => c.notNull())
+          .addColumn("status", "text", (c: any) => c.notNull())
+          .addColumn("text", "text", (c: any) => c.notNull())
+          .addColumn("timestamp", "bigint", (c: any) => c.notNull())
+          .addColumn("stored_at", "bigint", (c: any) => c.notNull())
+          .addColumn("sender_name", "text", (c: any) => c.notNull())
+          .addColumn("sender_phone", "text", (c: any) => c.notNull())
+          .addColumn("recipient_name", "text", (c: any) => c.notNull())
+          .addColumn("recipient_phone", "text", (c: any) => c.notNull())
+          .addColumn("permalink", "text", (c: any) => c.notNull().unique())
+          .addColumn("sent_by_teammate_id", "text")
+          .addUniqueConstraint("messages_account_external", ["account_id", "external_id"])
+          .execute();
+        await db.schema.createIndex("messages_workspace_seq").on("messages").columns(["workspace_id", "seq"]).execute();
+        await db.schema.createIndex("messages_chat_seq").on("messages").columns(["chat_id", "seq"]).execute();
+        await db.schema.createIndex("messages_workspace_stored").on("messages").columns(["workspace_id", "stored_at"]).execute();
+
+        await db.schema
+          .createTable("webhooks")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("url", "text", (c) => c.notNull())
+          .addColumn("enabled", "integer", (c) => c.notNull())
+          .addColumn("aggregation", "text", (c) => c.notNull())
+          .addColumn("secret", "text", (c) => c.notNull())
+          .addColumn("consecutive_failures", "integer", (c) => c.notNull())
+          .addColumn("disabled_reason", "text")
+          .addColumn("disabled_at", "bigint")
+          .addColumn("cursor_seq", "bigint", (c) => c.notNull())
+          .addColumn("epoch", "integer", (c) => c.notNull())
+          .addColumn("window_end", "bigint")
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("updated_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("webhooks_workspace").on("webhooks").column("workspace_id").execute();
+
+        await serial("id")(db.schema.createTable("webhook_requests"))
+          .addColumn("webhook_id", "text", (c: any) => c.notNull())
+          .addColumn("request_id", "text", (c: any) => c.notNull())
+          .addColumn("delivery_id", "text", (c: any) => c.notNull())
+          .addColumn("attempt", "integer", (c: any) => c.notNull())
+          .addColumn("at", "bigint", (c: any) => c.notNull())
+          .addColumn("duration_ms", "integer", (c: any) => c.notNull())
+          .addColumn("request", "text", (c: any) => c.notNull())
+          .addColumn("response", "text")
+          .addColumn("error", "text")
+          .execute();
+        await db.schema.createIndex("webhook_requests_webhook").on("webhook_requests").columns(["webhook_id", "id"]).execute();
+
+        await serial("id")(db.schema.createTable("webhook_activity"))
+          .addColumn("webhook_id", "text", (c: any) => c.notNull())
+          .addColumn("at", "bigint", (c: any) => c.notNull())
+          .addColumn("kind", "text", (c: any) => c.notNull())
+          .addColumn("summary", "text", (c: any) => c.notNull())
+          .addColumn("status_code", "integer")
+          .addColumn("delivery_id", "text")
+          .execute();
+        await db.schema.createIndex("webhook_activity_webhook").on("webhook_activity").columns(["webhook_id", "id"]).execute();
+
+        await db.schema
+          .createTable("webhook_hourly")
+          .addColumn("webhook_id", "text", (c) => c.notNull())
+          .addColumn("hour_start", "bigint", (c) => c.notNull())
+          .addColumn("delivered", "integer", (c) => c.notNull())
+          .addColumn("failed", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("webhook_hourly_pk", ["webhook_id", "hour_start"])
+          .execute();
+
+        await serial("id")(db.schema.createTable("notifications"))
+          .addColumn("workspace_id", "text", (c: any) => c.notNull())
+          .addColumn("at", "bigint", (c: any) => c.notNull())
+          .addColumn("to_address", "text", (c: any) => c.notNull())
+          .addColumn("subject", "text", (c: any) => c.notNull())
+          .addColumn("text", "text", (c: any) => c.notNull())
+          .addColumn("delivered", "integer", (c: any) => c.notNull())
+          .execute();
+        await db.schema.createIndex("notifications_workspace").on("notifications").columns(["workspace_id", "id"]).execute();
+      },
+    },
+  };
+}

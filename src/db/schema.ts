@@ -1,0 +1,102 @@
+import type { Generated } from "kysely";
+
+/** Times are integer milliseconds, booleans 0/1, JSON is text: the same on SQLite and PostgreSQL. */
+export interface Database {
+  meta: { key: string; value: string };
+  workspaces: { id: string; name: string; timezone: string; owner_teammate_id: string; created_at: number };
+  api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number };
+  sessions: { token_hash: string; workspace_id: string; created_at: number; expires_at: number };
+  teammates: { id: string; workspace_id: string; full_name: string; email: string; created_at: number };
+  accounts: {
+    id: string;
+    workspace_id: string;
+    phone: string;
+    owner_teammate_id: string;
+    source: string;
+    source_config: string;
+    inbound_token: string;
+    created_at: number;
+  };
+  chats: {
+    id: Generated<number>;
+    workspace_id: string;
+    account_id: string;
+    external_id: string;
+    full_name: string;
+    is_group: number;
+    phone: string;
+    responsible_teammate_id: string | null;
+    created_at: number;
+    created_by_message_id: string | null;
+    last_message_at: number;
+  };
+  messages: {
+    seq: Generated<number>;
+    id: string;
+    workspace_id: string;
+    account_id: string;
+    chat_id: number;
+    external_id: string;
+    direction: string;
+    type: string;
+    status: string;
+    text: string;
+    timestamp: number;
+    stored_at: number;
+    sender_name: string;
+    sender_phone: string;
+    recipient_name: string;
+    recipient_phone: string;
+    permalink: string;
+    sent_by_teammate_id: string | null;
+  };
+  webhooks: {
+    id: string;
+    workspace_id: string;
+    url: string;
+    enabled: number;
+    aggregation: string;
+    secret: string;
+    consecutive_failures: number;
+    disabled_reason: string | null;
+    disabled_at: number | null;
+    cursor_seq: number;
+    /** Bumped by a replay so re-sent deliveries get new webhook-ids. */
+    epoch: number;
+    /** Aggregated webhooks: the end of the window being filled. */
+    window_end: number | null;
+    created_at: number;
+    updated_at: number;
+  };
+  webhook_requests: {
+    id: Generated<number>;
+    webhook_id: string;
+    request_id: string;
+    delivery_id: string;
+    attempt: number;
+    at: number;
+    duration_ms: number;
+    request: string;
+    response: string | null;
+    error: string | null;
+  };
+  webhook_activity: {
+    id: Generated<number>;
+    webhook_id: string;
+    at: number;
+    kind: string;
+    summary: string;
+    status_code: number | null;
+    delivery_id: string | null;
+  };
+  webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
+  notifications: {
+    id: Generated<number>;
+    workspace_id: string;
+    at: number;
+    to_address: string;
+    subject: string;
+    text: string;
+    delivered: number;
+  };
+}

@@ -1,0 +1,54 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Threadline } from "../app.js";
+import { ApiError } from "./errors.js";
+import { isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
+
+export const SESSION_COOKIE = "tl_session";
+
+export type AuthKind = "operator" | "workspace" | "public";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: AuthKind;
+  }
+  interface FastifyRequest {
+    workspaceId: string;
+  }
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+/** The workspace of a request's API key or session cookie, if any. */
+export async function workspaceOf(app: Threadline, req: FastifyRequest): Promise<string | undefined> {
+  const token = bearer(req);
+  if (token) return workspaceForApiKey(app.db, token);
+  const session = req.cookies?.[SESSION_COOKIE];
+  if (session) return workspaceForSession(app.db, app.clock, session);
+  return undefined;
+}
+
+export function authHook(app: Threadline) {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const kind = req.routeOptions.config?.auth ?? "public";
+    if (kind === "public") return;
+    if (kind === "operator") {
+      const token = bearer(req);
+      if (!token) throw new ApiError("UNAUTHORIZED", "Send the operator token as Authorization: Bearer <token>.");
+      if (!(await isOperatorToken(app.db, app.config.adminToken, token))) throw new ApiError("UNAUTHORIZED", "The operator token is not valid.");
+      return;
+    }
+    const ws = await workspaceOf(app, req);
+    if (!ws) {
+      throw new ApiError(
+        "UNAUTHORIZED",
+        bearer(req) || req.cookies?.[SESSION_COOKIE] ? "The API key or session is not valid." : "Send a workspace API key as Authorization: Bearer <key>.",
+      );
+    }
+    req.workspaceId = ws;
+  };
+}

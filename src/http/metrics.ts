@@ -1,0 +1,22 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The process's Prometheus metrics; one registry per app so tests can run several. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    ingested: new Counter({ name: "threadline_ingested_messages_total", help: "Messages ingested, by result", labelNames: ["status"], registers: [registry] }),
+    attempts: new Counter({ name: "threadline_delivery_attempts_total", help: "Webhook delivery attempts, by outcome", labelNames: ["outcome"], registers: [registry] }),
+    attemptSeconds: new Histogram({
+      name: "threadline_delivery_duration_seconds",
+      help: "Duration of webhook delivery attempts",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    disabled: new Counter({ name: "threadline_webhooks_disabled_total", help: "Webhooks disabled automatically", registers: [registry] }),
+    http: new Histogram({ name: "threadline_http_request_duration_seconds", help: "API request duration", labelNames: ["method", "route", "status"], registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,107 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Type } from "typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { App } from "../server.js";
+import type { Threadline } from "../../app.js";
+import { workspaceOf, SESSION_COOKIE } from "../auth.js";
+import { createSession, getWorkspace, workspaceForApiKey } from "../../workspaces/service.js";
+import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
+import { escapeHtml, localMinute } from "../../webhooks/payload.js";
+import { ApiError } from "../errors.js";
+
+/** Only local paths are followed after sign-in (no open redirect). */
+function safeNext(next: unknown): string {
+  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+/**
+ * The pages links in payloads open (`chat_url`, permalinks). They are server-rendered so
+ * they work without JavaScript, inside the web UI's shell so the browser app takes over.
+ */
+export function pageRoutes(app: Threadline, webDist: string) {
+  const shell = (title: string, inner: string): string => {
+    const index = path.join(webDist, "index.html");
+    const base = existsSync(index)
+      ? readFileSync(index, "utf8")
+      : `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Threadline</title></head><body><div id="root"></div></body></html>`;
+    return base.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`).replace(/<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
+  };
+
+  const signIn = (reply: FastifyReply, next: string, error?: string) =>
+    reply
+      .status(error ? 401 : 200)
+      .type("text/html; charset=utf-8")
+      .send(
+        shell(
+          "Sign in",
+          `<main class="ssr signin"><h1>Sign in to Threadline</h1><p>Sign in with your workspace API key to open this conversation.</p>` +
+            (error ? `<p role="alert" class="error">${escapeHtml(error)}</p>` : "") +
+            `<form method="post" action="/signin"><input type="hidden" name="next" value="${escapeHtml(next)}">` +
+            `<label for="api_key">Workspace API key</label> <input id="api_key" name="api_key" type="password" autocomplete="current-password" required> ` +
+            `<button type="submit">Sign in</button></form></main>`,
+        ),
+      );
+
+  const conversation = async (req: FastifyRequest, reply: FastifyReply, chatId: string, highlight?: string) => {
+    const ws = await workspaceOf(app, req);
+    if (!ws) return signIn(reply, req.url);
+    let chat;
+    try {
+      chat = await getChat(app.db, ws, chatId);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "NOT_FOUND") return reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>Conversation not found</h1><p><a href="/">Open Threadline</a></p></main>`));
+      throw e;
+    }
+    const { timezone } = await getWorkspace(app.db, ws);
+    const rows: MessageRow[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listMessages(app.db, ws, chatId, { limit: 200, cursor });
+      rows.push(...page.items);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor && rows.length < 2000);
+    const items = rows
+      .map((m) => {
+        const hl = m.id === highlight;
+        const body = m.status === "skipped" ? `<em>Attachment (${escapeHtml(m.type)}), not forwarded</em>` : escapeHtml(m.text).replace(/\r\n|\r|\n/g, "<br/>");
+        return (
+          `<li id="m-${escapeHtml(m.id)}" class="msg ${m.direction}${hl ? " highlighted" : ""}" data-message-id="${escapeHtml(m.id)}"${hl ? ' data-highlighted="true" aria-current="true"' : ""}>` +
+          `<div class="meta"><strong>${escapeHtml(m.sender_name)}</strong> · <time datetime="${new Date(m.timestamp).toISOString()}">${localMinute(m.timestamp, timezone)}</time> · ${m.direction}</div>` +
+          `<div class="text">${body}</div></li>`
+        );
+      })
+      .join("");
+    const title = `${chat.full_name}${chat.is_group ? " (group)" : chat.phone ? ` ${chat.phone}` : ""}`;
+    return reply
+      .type("text/html; charset=utf-8")
+      .send(shell(chat.full_name, `<main class="ssr conversation" data-chat-id="${chat.id}"><h1>${escapeHtml(title)}</h1><ol class="messages">${items || "<li>No messages yet.</li>"}</ol></main>`));
+  };
+
+  return async (f: App) => {
+    f.get("/chat/:id/messages/", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => conversation(req, reply, req.params.id));
+    f.get("/chat/:id/messages", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => reply.redirect(`/chat/${encodeURIComponent(req.params.id)}/messages/`));
+    f.get("/permalink/:uuid/", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => {
+      const ws = await workspaceOf(app, req);
+      if (!ws) return signIn(reply, req.url);
+      try {
+        const p = await findPermalink(app.db, ws, req.params.uuid);
+        return conversation(req, reply, p.chat_id, p.message_id);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === "NOT_FOUND") return reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>Message not found</h1><p><a href="/">Open Threadline</a></p></main>`));
+        throw e;
+      }
+    });
+    f.get("/permalink/:uuid", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => reply.redirect(`/permalink/${encodeURIComponent(req.params.uuid)}/`));
+    f.get("/signin", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } }, async (req, reply) => signIn(reply, safeNext(req.query.next)));
+    f.post("/signin", { schema: { hide: true } }, async (req, reply) => {
+      const body = (req.body ?? {}) as { api_key?: string; next?: string };
+      const next = safeNext(body.next);
+      const ws = body.api_key ? await workspaceForApiKey(app.db, body.api_key.trim()) : undefined;
+      if (!ws) return signIn(reply, next, "That API key is not valid. Copy it again from where the workspace was created.");
+      const s = await createSession(app.db, app.clock, ws);
+      void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: app.publicUrl().startsWith("https:") });
+      return reply.redirect(next, 303);
+    });
+  };
+}

@@ -1,0 +1,118 @@
+import { Type } from "typebox";
+import type { App } from "../server.js";
+import type { Threadline } from "../../app.js";
+import { ingestMessages, MAX_BATCH } from "../../ingest/ingest.js";
+import type { IngestMessage } from "../../ingest/types.js";
+import { chatView, findPermalink, getChat, getMessage, listChats, listMessages, messageView, setResponsible } from "../../timeline/service.js";
+import { findTeammateByEmail, getWorkspace } from "../../workspaces/service.js";
+import { getAccount, sourceAccount } from "../../accounts/service.js";
+import { adapterFor } from "../../sources/index.js";
+import { ulid } from "../../db/ids.js";
+import { ApiError, invalid } from "../errors.js";
+import { IdParams, ListQuery, parseLimit } from "./common.js";
+
+const Party = Type.Object({ full_name: Type.Optional(Type.String()), phone: Type.Optional(Type.String()) });
+
+export const IngestEntry = Type.Object({
+  account_phone: Type.String({ minLength: 1 }),
+  chat: Type.Object({
+    external_id: Type.String({ minLength: 1 }),
+    full_name: Type.Optional(Type.String()),
+    is_group: Type.Optional(Type.Boolean()),
+    phone: Type.Optional(Type.String()),
+  }),
+  external_id: Type.String({ minLength: 1 }),
+  direction: Type.Union([Type.Literal("received"), Type.Literal("sent")]),
+  timestamp: Type.Union([Type.String({ minLength: 1 }), Type.Number()]),
+  type: Type.String({ minLength: 1 }),
+  text: Type.Optional(Type.String()),
+  sender: Type.Optional(Party),
+  recipient: Type.Optional(Party),
+});
+
+export function timelineRoutes(app: Threadline) {
+  return async (f: App) => {
+    f.post(
+      "/api/v1/messages",
+      {
+        config: { auth: "workspace" },
+        schema: { tags: ["messages"], body: Type.Object({ messages: Type.Array(IngestEntry, { minItems: 1, maxItems: MAX_BATCH }) }) },
+      },
+      async (req, reply) => {
+        const r = await ingestMessages(app.db, app.clock, req.workspaceId, req.body.messages as IngestMessage[], { onCommitted: app.onIngested });
+        app.metrics.ingested.inc({ status: "accepted" }, r.accepted);
+        app.metrics.ingested.inc({ status: "duplicate" }, r.duplicates);
+        app.metrics.ingested.inc({ status: "skipped" }, r.skipped);
+        return reply.status(202).send({ accepted: r.accepted, duplicates: r.duplicates, skipped: r.skipped, results: r.results });
+      },
+    );
+
+    f.get("/api/v1/chats", { config: { auth: "workspace" }, schema: { tags: ["chats"], querystring: ListQuery } }, async (req) => {
+      const r = await listChats(app.db, req.workspaceId, { limit: parseLimit(req.query.limit), cursor: req.query.cursor, q: req.query.q });
+      return { items: r.items.map((c) => chatView(c, app.publicUrl())), next_cursor: r.next_cursor };
+    });
+    f.get("/api/v1/chats/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
+      chatView(await getChat(app.db, req.workspaceId, req.params.id), app.publicUrl()),
+    );
+    f.patch(
+      "/api/v1/chats/:id",
+      { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([Type.String(), Type.Null()]) }) } },
+      async (req) => chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl()),
+    );
+    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
+      const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
+      return { items: r.items.map((m) => messageView(m, app.publicUrl())), next_cursor: r.next_cursor };
+    });
+    f.post(
+      "/api/v1/chats/:id/messages",
+      {
+        config: { auth: "workspace" },
+        schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: Type.String(), teammate_email: Type.Optional(Type.String()) }) },
+      },
+      async (req, reply) => {
+        const ws = req.workspaceId;
+        if (!req.body.text.trim()) throw invalid("text", "must not be empty.");
+        const chat = await getChat(app.db, ws, req.params.id);
+        const account = await getAccount(app.db, ws, chat.account_id);
+        let teammate = (await getWorkspace(app.db, ws)).owner as { id: string; full_name: string; email: string };
+        if (req.body.teammate_email) {
+          const t = await findTeammateByEmail(app.db, ws, req.body.teammate_email);
+          if (!t) throw invalid("teammate_email", `no teammate with e-mail ${req.body.teammate_email} in this workspace.`);
+          teammate = t;
+        }
+        // Sent through the gateway first: its message id then dedupes the gateway's own echo.
+        let externalId = `threadline_${ulid(app.clock.now()).toLowerCase()}`;
+        const adapter = adapterFor(account.source);
+        if (adapter) {
+          try {
+            externalId = (await adapter.sendText(sourceAccount(account), { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone }, req.body.text)).external_id;
+          } catch (e) {
+            throw new ApiError("SOURCE_UNAVAILABLE", `WhatsApp did not take the message through ${account.source}: ${(e as Error).message}. Nothing was stored; try again.`);
+          }
+        }
+        const r = await ingestMessages(
+          app.db,
+          app.clock,
+          ws,
+          [
+            {
+              account_phone: account.phone,
+              chat: { external_id: chat.external_id, full_name: chat.full_name, is_group: chat.is_group === 1, phone: chat.phone },
+              external_id: externalId,
+              direction: "sent",
+              timestamp: new Date(app.clock.now()).toISOString(),
+              type: "text",
+              text: req.body.text,
+              sender: { full_name: teammate.full_name, phone: chat.is_group === 1 ? "" : account.phone },
+            },
+          ],
+          { sentByTeammateId: teammate.id, onCommitted: app.onIngested },
+        );
+        return reply.status(201).send(messageView(await getMessage(app.db, ws, r.messageIds[0]!), app.publicUrl()));
+      },
+    );
+    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
+      findPermalink(app.db, req.workspaceId, req.params.id),
+    );
+  };
+}

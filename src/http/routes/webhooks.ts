@@ -1,0 +1,57 @@
+import { Type } from "typebox";
+import type { App } from "../server.js";
+import type { Threadline } from "../../app.js";
+import { invalid } from "../errors.js";
+import { IdParams } from "./common.js";
+
+const Aggregation = Type.Union(["none", "1h", "6h", "12h", "24h"].map((a) => Type.Literal(a)));
+
+export function webhookRoutes(app: Threadline) {
+  const svc = app.webhooks;
+  return async (f: App) => {
+    const opts = (schema: Record<string, unknown> = {}) => ({ config: { auth: "workspace" as const }, schema: { tags: ["webhooks"], ...schema } });
+    f.post(
+      "/api/v1/webhooks",
+      opts({ body: Type.Object({ url: Type.String(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation) }) }),
+      async (req, reply) => reply.status(201).send(svc.view(await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string }))),
+    );
+    f.get("/api/v1/webhooks", opts(), async (req) => ({ items: (await svc.list(req.workspaceId)).map((w) => svc.view(w)), next_cursor: null }));
+    f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.view(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
+    f.patch(
+      "/api/v1/webhooks/:id",
+      opts({
+        params: IdParams,
+        body: Type.Object({
+          url: Type.Optional(Type.String()),
+          enabled: Type.Optional(Type.Boolean()),
+          aggregation: Type.Optional(Aggregation),
+          replay: Type.Optional(Type.Union([Type.Literal("since_disabled"), Type.Literal("none")])),
+        }),
+      }),
+      async (req) => svc.view(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never)),
+    );
+    f.delete("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req, reply) => {
+      await svc.remove(req.workspaceId, (req.params as { id: string }).id);
+      return reply.status(204).send();
+    });
+    f.get("/api/v1/webhooks/:id/activity", opts({ params: IdParams }), async (req) => ({ items: await svc.activityOf(req.workspaceId, (req.params as { id: string }).id) }));
+    f.get("/api/v1/webhooks/:id/log", opts({ params: IdParams }), async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const entries = await svc.logOf(req.workspaceId, id);
+      return reply
+        .header("content-type", "application/json; charset=utf-8")
+        .header("content-disposition", `attachment; filename="threadline-webhook-${id}-log.json"`)
+        .send(JSON.stringify(entries, null, 2));
+    });
+    f.get("/api/v1/webhooks/:id/stats", opts({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
+    f.post("/api/v1/webhooks/:id/flush", opts({ params: IdParams }), async (req) => ({ flushed: await svc.flushOpen(req.workspaceId, (req.params as { id: string }).id) }));
+    f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
+    f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => svc.view(await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id)));
+    f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: Type.String({ minLength: 1 }) }) }), async (req, reply) => {
+      const since = Date.parse((req.body as { since: string }).since);
+      if (Number.isNaN(since)) throw invalid("since", "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
+      await svc.replay(req.workspaceId, (req.params as { id: string }).id, since);
+      return reply.status(202).send({ replaying_since: new Date(since).toISOString() });
+    });
+  };
+}

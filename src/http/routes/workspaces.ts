@@ -1,0 +1,78 @@
+import { Type } from "typebox";
+import type { App } from "../server.js";
+import type { Threadline } from "../../app.js";
+import { createSession, createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, updateWorkspace, workspaceForApiKey } from "../../workspaces/service.js";
+import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
+import { ApiError } from "../errors.js";
+import { SESSION_COOKIE } from "../auth.js";
+import { IdParams, ListQuery, parseLimit } from "./common.js";
+
+const Person = Type.Object({ full_name: Type.String({ minLength: 1 }), email: Type.String({ minLength: 1 }) });
+
+export function workspaceRoutes(app: Threadline) {
+  return async (f: App) => {
+    f.post(
+      "/api/v1/workspaces",
+      { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: Type.String({ minLength: 1 }), owner: Person, timezone: Type.Optional(Type.String()) }) } },
+      async (req, reply) => reply.status(201).send(await createWorkspace(app.db, app.clock, req.body)),
+    );
+    f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => getWorkspace(app.db, req.workspaceId));
+    f.patch(
+      "/api/v1/workspace",
+      { config: { auth: "workspace" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(Type.String()), timezone: Type.Optional(Type.String()) }) } },
+      async (req) => updateWorkspace(app.db, req.workspaceId, req.body),
+    );
+    f.get("/api/v1/notifications", { config: { auth: "workspace" }, schema: { tags: ["workspace"], querystring: ListQuery } }, async (req) => ({
+      items: await app.alerts.list(req.workspaceId, parseLimit(req.query.limit)),
+      next_cursor: null,
+    }));
+
+    // Browser sessions: the UI and the HTML pages sign in with a workspace API key.
+    f.post("/api/v1/session", { config: { auth: "public" }, schema: { tags: ["session"], body: Type.Object({ api_key: Type.String({ minLength: 1 }) }) } }, async (req, reply) => {
+      const ws = await workspaceForApiKey(app.db, req.body.api_key.trim());
+      if (!ws) throw new ApiError("UNAUTHORIZED", "That API key is not valid; copy it again from where the workspace was created.", "api_key");
+      const s = await createSession(app.db, app.clock, ws);
+      void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: app.publicUrl().startsWith("https:") });
+      return { workspace: await getWorkspace(app.db, ws) };
+    });
+    f.get("/api/v1/session", { config: { auth: "workspace" }, schema: { tags: ["session"] } }, async (req) => ({ workspace: await getWorkspace(app.db, req.workspaceId) }));
+    f.delete("/api/v1/session", { config: { auth: "public" }, schema: { tags: ["session"] } }, async (req, reply) => {
+      const token = req.cookies[SESSION_COOKIE];
+      if (token) await deleteSession(app.db, token);
+      void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+      return reply.status(204).send();
+    });
+
+    f.post("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], body: Person } }, async (req, reply) =>
+      reply.status(201).send(await createTeammate(app.db, app.clock, req.workspaceId, req.body)),
+    );
+    f.get("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], querystring: ListQuery } }, async (req) => ({
+      items: (await listTeammates(app.db, req.workspaceId)).slice(0, parseLimit(req.query.limit, 200)),
+      next_cursor: null,
+    }));
+
+    f.post(
+      "/api/v1/accounts",
+      {
+        config: { auth: "workspace" },
+        schema: {
+          tags: ["accounts"],
+          body: Type.Object({
+            phone: Type.String({ minLength: 1 }),
+            owner_email: Type.String({ minLength: 1 }),
+            source: Type.String({ minLength: 1 }),
+            source_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          }),
+        },
+      },
+      async (req, reply) => reply.status(201).send(accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl())),
+    );
+    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) => ({
+      items: (await listAccounts(app.db, req.workspaceId)).slice(0, parseLimit(req.query.limit, 200)).map((a) => accountView(a, app.publicUrl())),
+      next_cursor: null,
+    }));
+    f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) =>
+      accountView(await getAccount(app.db, req.workspaceId, req.params.id), app.publicUrl()),
+    );
+  };
+}

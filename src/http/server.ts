@@ -1,0 +1,111 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import cookie from "@fastify/cookie";
+import swagger from "@fastify/swagger";
+import fastifyStatic from "@fastify/static";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Threadline } from "../app.js";
+import { VERSION } from "../app.js";
+import { ApiError } from "./errors.js";
+import { authHook } from "./auth.js";
+import { workspaceRoutes } from "./routes/workspaces.js";
+import { timelineRoutes } from "./routes/timeline.js";
+import { webhookRoutes } from "./routes/webhooks.js";
+import { systemRoutes } from "./routes/system.js";
+import { pageRoutes } from "./routes/pages.js";
+import { inboundRoutes } from "./routes/inbound.js";
+
+export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+
+const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/dist");
+
+/** `/messages/3/chat` + `external_id` → `messages[3].chat.external_id`. */
+function fieldPath(context: string | undefined, instancePath: string, prop?: string): string {
+  const parts = instancePath.split("/").filter(Boolean);
+  if (prop) parts.push(prop);
+  let out = "";
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  return out || (context === "querystring" ? "query" : context ?? "body");
+}
+
+function validationMessage(err: FastifyError): ApiError {
+  const v = err.validation![0]!;
+  const params = v.params as Record<string, unknown>;
+  const field = fieldPath(err.validationContext, v.instancePath, (params.missingProperty as string | undefined) ?? (params.additionalProperty as string | undefined));
+  let what = v.message ?? "is not valid";
+  if (params.missingProperty) what = "is required";
+  else if (params.allowedValues) what = `must be one of ${(params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}`;
+  else if (params.additionalProperty) what = "is not a known field";
+  return new ApiError("VALIDATION_ERROR", `${field} ${what}.`, field);
+}
+
+export async function buildServer(app: Threadline): Promise<App> {
+  const fastify = Fastify({
+    logger: false,
+    bodyLimit: 8 * 1024 * 1024,
+    trustProxy: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  fastify.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  await fastify.register(cookie);
+  await fastify.register(swagger, {
+    openapi: {
+      info: { title: "Threadline API", version: VERSION, description: "WhatsApp conversations to CRMs and automations through outgoing webhooks." },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  fastify.addHook("onRequest", async (req) => {
+    (req as any).startedAt = process.hrtime.bigint();
+  });
+  fastify.addHook("onResponse", async (req, reply) => {
+    const started = (req as any).startedAt as bigint | undefined;
+    if (started && req.routeOptions.url) {
+      app.metrics.http.observe({ method: req.method, route: req.routeOptions.url, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  });
+  fastify.addHook("preHandler", authHook(app));
+
+  fastify.setErrorHandler((err: FastifyError, req, reply) => {
+    let e: ApiError;
+    if (err instanceof ApiError) e = err;
+    else if (err.validation) e = validationMessage(err);
+    else if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") e = new ApiError("PAYLOAD_TOO_LARGE", "The request body is too large.");
+    else if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") e = new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json.");
+    else if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") e = new ApiError("VALIDATION_ERROR", "body is required: send a JSON object.", "body");
+    else if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY") e = new ApiError("INVALID_JSON", `The body is not valid JSON: ${err.message}`);
+    else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) e = new ApiError("VALIDATION_ERROR", err.message);
+    else {
+      app.log.error({ err, url: req.url, method: req.method }, "request failed");
+      e = new ApiError("INTERNAL", "Something went wrong on our side; nothing you sent was stored. Try again, and check the server log if it persists.");
+    }
+    const body: { error: { code: string; message: string; field?: string } } = { error: { code: e.code, message: e.message } };
+    if (e.field) body.error.field = e.field;
+    void reply.status(e.status).send(body);
+  });
+
+  await fastify.register(systemRoutes(app));
+  await fastify.register(workspaceRoutes(app));
+  await fastify.register(timelineRoutes(app));
+  await fastify.register(webhookRoutes(app));
+  await fastify.register(inboundRoutes(app));
+  await fastify.register(pageRoutes(app, WEB_DIST));
+
+  if (existsSync(WEB_DIST)) {
+    await fastify.register(fastifyStatic, { root: WEB_DIST, prefix: "/", wildcard: false, index: false });
+  }
+  fastify.setNotFoundHandler((req, reply) => {
+    if (req.method === "GET" && !req.url.startsWith("/api/") && existsSync(path.join(WEB_DIST, "index.html"))) {
+      return reply.type("text/html").sendFile("index.html");
+    }
+    return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${req.url.split("?")[0]}.` } });
+  });
+  return fastify;
+}

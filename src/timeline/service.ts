@@ -1,0 +1,245 @@
+import type { DB } from "../db/index.js";
+import type { DeliverableMessage } from "../webhooks/payload.js";
+import { invalid, notFound } from "../http/errors.js";
+import { findTeammateByEmail } from "../workspaces/service.js";
+
+export interface ChatRow {
+  id: number;
+  workspace_id: string;
+  account_id: string;
+  external_id: string;
+  full_name: string;
+  is_group: number;
+  phone: string;
+  created_at: number;
+  last_message_at: number;
+  account_phone: string;
+  responsible_name: string | null;
+  responsible_email: string | null;
+}
+
+export interface MessageRow {
+  seq: number;
+  id: string;
+  chat_id: number;
+  direction: string;
+  type: string;
+  status: string;
+  text: string;
+  timestamp: number;
+  stored_at: number;
+  sender_name: string;
+  sender_phone: string;
+  recipient_name: string;
+  recipient_phone: string;
+  permalink: string;
+}
+
+export const chatUrl = (publicUrl: string, chatId: number | string) => `${publicUrl}/chat/${chatId}/messages/`;
+export const permalinkUrl = (publicUrl: string, uuid: string) => `${publicUrl}/permalink/${uuid}/`;
+
+export function chatView(c: ChatRow, publicUrl: string) {
+  return {
+    chat_id: String(c.id),
+    full_name: c.full_name,
+    is_group: c.is_group === 1,
+    phone: c.phone,
+    account_phone: c.account_phone,
+    responsible: c.responsible_email ? { full_name: c.responsible_name ?? "", email: c.responsible_email } : null,
+    created_at: new Date(c.created_at).toISOString(),
+    last_message_at: new Date(c.last_message_at).toISOString(),
+    chat_url: chatUrl(publicUrl, c.id),
+  };
+}
+
+export function messageView(m: MessageRow, publicUrl: string) {
+  return {
+    message_id: m.id,
+    direction: m.direction,
+    timestamp: new Date(m.timestamp).toISOString(),
+    type: m.type,
+    text: m.text,
+    sender: { full_name: m.sender_name, phone: m.sender_phone },
+    recipient: { full_name: m.recipient_name, phone: m.recipient_phone },
+    permalink: permalinkUrl(publicUrl, m.permalink),
+    status: m.status,
+  };
+}
+
+function chatQuery(db: DB) {
+  return db
+    .selectFrom("chats as c")
+    .innerJoin("accounts as a", "a.id", "c.account_id")
+    .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
+    .select([
+      "c.id",
+      "c.workspace_id",
+      "c.account_id",
+      "c.external_id",
+      "c.full_name",
+      "c.is_group",
+      "c.phone",
+      "c.created_at",
+      "c.last_message_at",
+      "a.phone as account_phone",
+      "r.full_name as responsible_name",
+      "r.email as responsible_email",
+    ]);
+}
+
+/** Chat ids in URLs are digits; anything else is simply not found. */
+export function parseChatId(raw: string): number | undefined {
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
+}
+
+export async function getChat(db: DB, workspaceId: string, chatId: string): Promise<ChatRow> {
+  const id = parseChatId(chatId);
+  const row = id === undefined ? undefined : await chatQuery(db).where("c.workspace_id", "=", workspaceId).where("c.id", "=", id).executeTakeFirst();
+  if (!row) throw notFound("The chat");
+  return row;
+}
+
+function decodeCursor(cursor: string | undefined, parts: number): number[] | undefined {
+  if (!cursor) return undefined;
+  const nums = Buffer.from(cursor, "base64url").toString().split(":").map(Number);
+  if (nums.length !== parts || nums.some((n) => !Number.isFinite(n))) throw invalid("cursor", "is not a cursor this list returned.");
+  return nums;
+}
+const encodeCursor = (...nums: number[]) => Buffer.from(nums.join(":")).toString("base64url");
+
+export async function listChats(db: DB, workspaceId: string, opts: { limit: number; cursor?: string; q?: string }) {
+  let q = chatQuery(db).where("c.workspace_id", "=", workspaceId);
+  const after = decodeCursor(opts.cursor, 2);
+  if (after) {
+    const [at, id] = after as [number, number];
+    q = q.where((eb) => eb.or([eb("c.last_message_at", "<", at), eb.and([eb("c.last_message_at", "=", at), eb("c.id", "<", id)])]));
+  }
+  if (opts.q?.trim()) {
+    const like = `%${opts.q.trim().toLowerCase().replace(/[%_\\]/g, "\\$&")}%`;
+    q = q.where((eb) => eb.or([eb(eb.fn("lower", ["c.full_name"]), "like", like), eb("c.phone", "like", like)]));
+  }
+  const rows = await q.orderBy("c.last_message_at", "desc").orderBy("c.id", "desc").limit(opts.limit + 1).execute();
+  const more = rows.length > opts.limit;
+  const items = rows.slice(0, opts.limit);
+  const last = items.at(-1);
+  return { items, next_cursor: more && last ? encodeCursor(last.last_message_at, last.id) : null };
+}
+
+const messageColumns = [
+  "m.seq",
+  "m.id",
+  "m.chat_id",
+  "m.direction",
+  "m.type",
+  "m.status",
+  "m.text",
+  "m.timestamp",
+  "m.stored_at",
+  "m.sender_name",
+  "m.sender_phone",
+  "m.recipient_name",
+  "m.recipient_phone",
+  "m.permalink",
+] as const;
+
+/** A chat's messages, oldest first (timestamp order, ties by storage order). */
+export async function listMessages(db: DB, workspaceId: string, chatId: string, opts: { limit: number; cursor?: string }) {
+  const chat = await getChat(db, workspaceId, chatId);
+  let q = db.selectFrom("messages as m").select(messageColumns).where("m.chat_id", "=", chat.id);
+  const after = decodeCursor(opts.cursor, 2);
+  if (after) {
+    const [ts, seq] = after as [number, number];
+    q = q.where((eb) => eb.or([eb("m.timestamp", ">", ts), eb.and([eb("m.timestamp", "=", ts), eb("m.seq", ">", seq)])]));
+  }
+  const rows = await q.orderBy("m.timestamp", "asc").orderBy("m.seq", "asc").limit(opts.limit + 1).execute();
+  const more = rows.length > opts.limit;
+  const items = rows.slice(0, opts.limit);
+  const last = items.at(-1);
+  return { chat, items, next_cursor: more && last ? encodeCursor(last.timestamp, last.seq) : null };
+}
+
+export async function setResponsible(db: DB, workspaceId: string, chatId: string, email: string | null): Promise<ChatRow> {
+  const chat = await getChat(db, workspaceId, chatId);
+  let teammateId: string | null = null;
+  if (email !== null) {
+    const t = await findTeammateByEmail(db, workspaceId, email);
+    if (!t) throw invalid("responsible_email", `no teammate with e-mail ${email} in this workspace.`);
+    teammateId = t.id;
+  }
+  await db.updateTable("chats").set({ responsible_teammate_id: teammateId }).where("id", "=", chat.id).execute();
+  return getChat(db, workspaceId, chatId);
+}
+
+export async function findPermalink(db: DB, workspaceId: string, uuid: string) {
+  const row = await db
+    .selectFrom("messages")
+    .select(["id", "chat_id"])
+    .where("workspace_id", "=", workspaceId)
+    .where("permalink", "=", uuid)
+    .executeTakeFirst();
+  if (!row) throw notFound("The message");
+  return { chat_id: String(row.chat_id), message_id: row.id };
+}
+
+export async function getMessage(db: DB, workspaceId: string, messageId: string): Promise<MessageRow> {
+  const row = await db.selectFrom("messages as m").select(messageColumns).where("m.workspace_id", "=", workspaceId).where("m.id", "=", messageId).executeTakeFirst();
+  if (!row) throw notFound("The message");
+  return row;
+}
+
+/**
+ * The log as consumers read it: text messages after `afterSeq` (up to `maxSeq`), in seq
+ * order, joined with what a payload needs of their chat and account.
+ */
+export async function readDeliverable(
+  db: DB,
+  workspaceId: string,
+  opts: { afterSeq: number; limit: number; maxSeq?: number; storedBefore?: number; chatIds?: number[] },
+): Promise<DeliverableMessage[]> {
+  let q = db
+    .selectFrom("messages as m")
+    .innerJoin("chats as c", "c.id", "m.chat_id")
+    .innerJoin("accounts as a", "a.id", "m.account_id")
+    .innerJoin("teammates as o", "o.id", "a.owner_teammate_id")
+    .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
+    .select([
+      "m.seq",
+      "m.id",
+      "m.chat_id",
+      "m.direction",
+      "m.text",
+      "m.timestamp",
+      "m.stored_at",
+      "m.sender_name",
+      "m.sender_phone",
+      "m.recipient_name",
+      "m.recipient_phone",
+      "m.permalink",
+      "m.account_id",
+      "a.phone as account_phone",
+      "o.full_name as owner_name",
+      "o.email as owner_email",
+      "c.full_name as chat_name",
+      "c.phone as chat_phone",
+      "c.is_group as chat_is_group",
+      "c.created_at as chat_created_at",
+      "c.created_by_message_id as chat_created_by",
+      "r.full_name as responsible_name",
+      "r.email as responsible_email",
+    ])
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.status", "=", "stored");
+  if (opts.maxSeq !== undefined) q = q.where("m.seq", "<=", opts.maxSeq);
+  if (opts.storedBefore !== undefined) q = q.where("m.stored_at", "<", opts.storedBefore);
+  if (opts.chatIds) q = q.where("m.chat_id", "in", opts.chatIds);
+  return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
+}
+
+/** The newest seq of a workspace's log (0 when empty), optionally among rows stored before a time. */
+export async function headSeq(db: DB, workspaceId: string, storedBefore?: number): Promise<number> {
+  let q = db.selectFrom("messages").select((eb) => eb.fn.max("seq").as("seq")).where("workspace_id", "=", workspaceId);
+  if (storedBefore !== undefined) q = q.where("stored_at", "<", storedBefore);
+  const row = await q.executeTakeFirst();
+  return Number(row?.seq ?? 0);
+}

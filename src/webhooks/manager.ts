@@ -1,0 +1,77 @@
+import type { ConsumerDeps, WebhookRow } from "./consumer.js";
+import { Consumer, MessageConsumer } from "./consumer.js";
+
+/** Builds the consumer for an aggregation setting; bundles plug in here. */
+export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
+
+const defaultFactory: ConsumerFactory = (deps, row) => new MessageConsumer(deps, row);
+
+/**
+ * Runs one consumer per enabled webhook in this process and routes wake-ups from
+ * ingest to the consumers of that workspace.
+ */
+export class DeliveryManager {
+  private consumers = new Map<string, Consumer>();
+  private poll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private deps: ConsumerDeps,
+    private factory: ConsumerFactory = defaultFactory,
+  ) {}
+
+  async start(): Promise<void> {
+    const rows = await this.deps.db.selectFrom("webhooks").selectAll().where("enabled", "=", 1).execute();
+    for (const row of rows) this.run(row);
+    // A safety net for wake-ups that cannot reach this process (other writers).
+    this.poll = setInterval(() => {
+      for (const c of this.consumers.values()) c.wake();
+    }, 1000);
+    this.poll.unref();
+  }
+
+  private run(row: WebhookRow): void {
+    const c = this.factory(this.deps, row);
+    this.consumers.set(row.id, c);
+    c.start();
+  }
+
+  /** The log of `workspaceId` grew. */
+  notify(workspaceId: string): void {
+    for (const c of this.consumers.values()) if (c.row.workspace_id === workspaceId && c.active) c.wake();
+  }
+
+  /** The consumer of a webhook, if one runs here. */
+  consumer(id: string): Consumer | undefined {
+    return this.consumers.get(id);
+  }
+
+  /**
+   * A webhook's settings changed in the database: keep its consumer, replace it, or
+   * stop it. `restart` forces a fresh consumer (enabling, replay, aggregation change).
+   */
+  async reload(id: string, opts: { restart?: boolean } = {}): Promise<void> {
+    const existing = this.consumers.get(id);
+    if (existing && opts.restart) {
+      existing.stop();
+      this.consumers.delete(id);
+    }
+    await this.deps.writer.flush();
+    const row = await this.deps.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
+    const current = this.consumers.get(id);
+    if (!row || row.enabled !== 1) {
+      current?.stop();
+      this.consumers.delete(id);
+      if (!row) this.deps.writer.forget(id);
+      return;
+    }
+    if (current?.active) current.update(row);
+    else this.run(row);
+  }
+
+  async stop(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    for (const c of this.consumers.values()) c.stop();
+    this.consumers.clear();
+    await this.deps.writer.flush();
+  }
+}

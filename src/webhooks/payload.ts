@@ -1,0 +1,114 @@
+import { chatUrl, permalinkUrl } from "../timeline/service.js";
+
+/** What a payload needs of one message, joined with its chat and account. */
+export interface DeliverableMessage {
+  seq: number;
+  id: string;
+  chat_id: number;
+  direction: string;
+  text: string;
+  timestamp: number;
+  stored_at: number;
+  sender_name: string;
+  sender_phone: string;
+  recipient_name: string;
+  recipient_phone: string;
+  permalink: string;
+  account_id: string;
+  account_phone: string;
+  owner_name: string;
+  owner_email: string;
+  chat_name: string;
+  chat_phone: string;
+  chat_is_group: number;
+  chat_created_at: number;
+  chat_created_by: string | null;
+  responsible_name: string | null;
+  responsible_email: string | null;
+}
+
+/** `2021-02-24T16:25:29+0000`: the payloads' one timestamp format. */
+export function payloadTimestamp(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19) + "+0000";
+}
+
+function account(m: DeliverableMessage) {
+  return { full_name: m.owner_name, email: m.owner_email, phone: m.account_phone };
+}
+
+function chat(m: DeliverableMessage, publicUrl: string, isNewChat: boolean) {
+  return {
+    full_name: m.chat_name,
+    responsible_name: m.responsible_name ?? "",
+    responsible_email: m.responsible_email ?? "",
+    chat_url: chatUrl(publicUrl, m.chat_id),
+    chat_id: String(m.chat_id),
+    is_new_chat: isNewChat,
+    is_group: m.chat_is_group === 1,
+    phone: m.chat_is_group === 1 ? "" : m.chat_phone,
+  };
+}
+
+function message(m: DeliverableMessage) {
+  const group = m.chat_is_group === 1;
+  return {
+    direction: m.direction,
+    timestamp: payloadTimestamp(m.timestamp),
+    message_id: m.id,
+    sender: { full_name: m.sender_name, phone: group ? "" : m.sender_phone },
+    recipient: { full_name: m.recipient_name, phone: group ? "" : m.recipient_phone },
+    text: m.text,
+  };
+}
+
+/** The unaggregated payload (message.schema.json). */
+export function messagePayload(m: DeliverableMessage, publicUrl: string) {
+  return { whatsapp_account: account(m), chat: chat(m, publicUrl, m.chat_created_by === m.id), message: message(m) };
+}
+
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** `YYYY-MM-DD HH:MM` in the workspace's time zone. */
+export function localMinute(ms: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).formatToParts(new Date(ms));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
+}
+
+/** The CRM-note digest of a bundle: every value escaped, newlines as `<br/>`. */
+export function aggregationHtml(messages: DeliverableMessage[], publicUrl: string, timeZone: string): string {
+  const lines = messages.map(
+    (m) => `from ${escapeHtml(m.sender_name)} on ${localMinute(m.timestamp, timeZone)}: ${escapeHtml(m.text).replace(/\r\n|\r|\n/g, "<br/>")}`,
+  );
+  const first = messages[0]!;
+  return `${lines.join("<br/>")}<br/>Click <a href='${escapeHtml(permalinkUrl(publicUrl, first.permalink))}'>here</a> to open the conversation in Threadline`;
+}
+
+/** The aggregated payload (bundle.schema.json); `messages` is one chat of one account, in timestamp order. */
+export function bundlePayload(
+  messages: DeliverableMessage[],
+  opts: { publicUrl: string; timeZone: string; aggregation: string; windowStart: number; windowEnd: number },
+) {
+  const first = messages[0]!;
+  const last = messages[messages.length - 1]!;
+  const isNew = first.chat_created_at >= opts.windowStart && first.chat_created_at < opts.windowEnd;
+  return {
+    whatsapp_account: account(first),
+    chat: chat(last, opts.publicUrl, isNew),
+    messages: messages.map(message),
+    first_message_timestamp: payloadTimestamp(first.timestamp),
+    last_message_timestamp: payloadTimestamp(last.timestamp),
+    aggregation: aggregationHtml(messages, opts.publicUrl, opts.timeZone),
+  };
+}

@@ -1,0 +1,298 @@
+import { randomBytes } from "node:crypto";
+import type { DB } from "../db/index.js";
+import { newId, ulid } from "../db/ids.js";
+import { invalid, notFound } from "../http/errors.js";
+import type { Clock } from "../clock/index.js";
+import { headSeq } from "../timeline/service.js";
+import type { WebhookRow } from "./consumer.js";
+import type { Deliverer } from "./deliver.js";
+import type { DeliveryManager } from "./manager.js";
+import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
+import { checkWebhookUrl } from "./targets.js";
+import type { Activity, DeliveryWriter } from "./writer.js";
+
+export const AGGREGATIONS = ["none", "1h", "6h", "12h", "24h"] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+export const AGGREGATION_MS: Record<Exclude<Aggregation, "none">, number> = { "1h": 3600_000, "6h": 6 * 3600_000, "12h": 12 * 3600_000, "24h": 24 * 3600_000 };
+
+export interface WebhookDeps {
+  db: DB;
+  clock: Clock;
+  writer: DeliveryWriter;
+  deliverer: Deliverer;
+  manager: DeliveryManager;
+  publicUrl(): string;
+}
+
+function newSecret(): string {
+  return `whsec_${randomBytes(24).toString("base64")}`;
+}
+
+function validUrl(url: string): string {
+  const reason = checkWebhookUrl(url.trim());
+  if (reason) throw invalid("url", reason);
+  return url.trim();
+}
+
+export class WebhookService {
+  constructor(private deps: WebhookDeps) {}
+
+  view(row: WebhookRow) {
+    const live = this.deps.manager.consumer(row.id);
+    const failures = live ? live.failureCount : row.consecutive_failures;
+    const r = live && live.row.enabled === 0 ? live.row : row;
+    return {
+      id: row.id,
+      url: row.url,
+      enabled: r.enabled === 1,
+      aggregation: row.aggregation,
+      secret: row.secret,
+      consecutive_failures: failures,
+      disabled_reason: r.enabled === 1 ? null : r.disabled_reason,
+      disabled_at: r.enabled === 1 || r.disabled_at === null ? null : new Date(r.disabled_at).toISOString(),
+      created_at: new Date(row.created_at).toISOString(),
+      updated_at: new Date(row.updated_at).toISOString(),
+    };
+  }
+
+  async get(workspaceId: string, id: string): Promise<WebhookRow> {
+    const row = await this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+    if (!row) throw notFound("The webhook");
+    return row;
+  }
+
+  async list(workspaceId: string): Promise<WebhookRow[]> {
+    return this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
+  }
+
+  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string }): Promise<WebhookRow> {
+    const url = validUrl(input.url);
+    const aggregation = input.aggregation ?? "none";
+    if (!(AGGREGATIONS as readonly string[]).includes(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+    const now = this.deps.clock.now();
+    const enabled = input.enabled ?? true;
+    const row: WebhookRow = {
+      id: newId("wh"),
+      workspace_id: workspaceId,
+      url,
+      enabled: enabled ? 1 : 0,
+      aggregation,
+      secret: newSecret(),
+      consecutive_failures: 0,
+      disabled_reason: enabled ? null : "manual",
+      disabled_at: enabled ? null : now,
+      // A new webhook receives what is stored from now on.
+      cursor_seq: await headSeq(this.deps.db, workspaceId),
+      epoch: 0,
+      window_end: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.deps.db.insertInto("webhooks").values(row).execute();
+    await this.deps.manager.reload(row.id);
+    return row;
+  }
+
+  private activity(id: string, a: Omit<Activity, "at">): void {
+    this.deps.writer.activity(id, { at: this.deps.clock.now(), ...a });
+  }
+
+  async update(
+    workspaceId: string,
+    id: string,
+    patch: { url?: string; enabled?: boolean; aggregation?: string; replay?: "since_disabled" | "none" },
+  ): Promise<WebhookRow> {
+    const { db, clock, manager } = this.deps;
+    await this.deps.writer.flush();
+    const row = await this.get(workspaceId, id);
+    const live = manager.consumer(id);
+    const wasEnabled = live && live.row.enabled === 0 ? false : row.enabled === 1;
+    const disabledReason = live && live.row.enabled === 0 ? live.row.disabled_reason : row.disabled_reason;
+    const now = clock.now();
+    const set: Partial<WebhookRow> = { updated_at: now };
+    const changes: string[] = [];
+    if (patch.url !== undefined && patch.url.trim() !== row.url) {
+      set.url = validUrl(patch.url);
+      changes.push(`URL set to ${set.url}`);
+    }
+    if (patch.aggregation !== undefined && patch.aggregation !== row.aggregation) {
+      if (!(AGGREGATIONS as readonly string[]).includes(patch.aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+      set.aggregation = patch.aggregation;
+      changes.push(`aggregation changed from ${row.aggregation} to ${patch.aggregation}`);
+    }
+    let restart = set.aggregation !== undefined;
+    // Open bundles go out under the old settings before a change or a disable.
+    if (wasEnabled && (set.aggregation !== undefined || patch.enabled === false)) await live?.flushOpen();
+
+    if (patch.enabled === true && !wasEnabled) {
+      set.enabled = 1;
+      set.consecutive_failures = 0;
+      set.disabled_reason = null;
+      set.disabled_at = null;
+      const replay = patch.replay ?? (disabledReason === "consecutive_failures" ? "since_disabled" : "none");
+      if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
+      restart = true;
+      this.activity(id, { kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." });
+    } else if (patch.enabled === false && wasEnabled) {
+      set.enabled = 0;
+      set.disabled_reason = "manual";
+      set.disabled_at = now;
+      this.activity(id, { kind: "disabled", summary: "Disabled by a user." });
+    } else if (patch.enabled === true) {
+      // Enabling an enabled webhook still resets its error count.
+      set.consecutive_failures = 0;
+      restart = restart || (live?.failureCount ?? row.consecutive_failures) > 0;
+    }
+    if (changes.length) this.activity(id, { kind: "updated", summary: `${changes.join("; ")}.` });
+    if (set.aggregation !== undefined) set.window_end = null;
+    if (restart) live?.stop();
+    await this.deps.writer.flush();
+    await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
+    await manager.reload(id, { restart });
+    return this.get(workspaceId, id);
+  }
+
+  async rotateSecret(workspaceId: string, id: string): Promise<WebhookRow> {
+    await this.get(workspaceId, id);
+    await this.deps.db.updateTable("webhooks").set({ secret: newSecret(), updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
+    this.activity(id, { kind: "updated", summary: "Signing secret rotated." });
+    await this.deps.manager.reload(id);
+    return this.get(workspaceId, id);
+  }
+
+  async remove(workspaceId: string, id: string): Promise<void> {
+    await this.get(workspaceId, id);
+    const { db } = this.deps;
+    this.deps.manager.consumer(id)?.stop();
+    this.deps.writer.forget(id);
+    await db.transaction().execute(async (tx) => {
+      await tx.deleteFrom("webhooks").where("id", "=", id).execute();
+      await tx.deleteFrom("webhook_requests").where("webhook_id", "=", id).execute();
+      await tx.deleteFrom("webhook_activity").where("webhook_id", "=", id).execute();
+      await tx.deleteFrom("webhook_hourly").where("webhook_id", "=", id).execute();
+    });
+    await this.deps.manager.reload(id);
+  }
+
+  /** Re-sends every message stored since `since`, in order, under new delivery ids. */
+  async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
+    const row = await this.get(workspaceId, id);
+    this.deps.manager.consumer(id)?.stop();
+    await this.deps.writer.flush();
+    const cursor = await headSeq(this.deps.db, workspaceId, since);
+    await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
+    this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` });
+    await this.deps.manager.reload(id, { restart: true });
+    return { cursor_seq: cursor };
+  }
+
+  async flushOpen(workspaceId: string, id: string): Promise<number> {
+    const row = await this.get(workspaceId, id);
+    if (row.aggregation === "none") return 0;
+    return (await this.deps.manager.consumer(id)?.flushOpen()) ?? 0;
+  }
+
+  async activityOf(workspaceId: string, id: string) {
+    await this.get(workspaceId, id);
+    await this.deps.writer.flush();
+    const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(10).execute();
+    return rows.map((a) => ({
+      at: new Date(a.at).toISOString(),
+      kind: a.kind,
+      summary: a.summary,
+      ...(a.status_code !== null ? { status_code: a.status_code } : {}),
+      ...(a.delivery_id !== null ? { delivery_id: a.delivery_id } : {}),
+    }));
+  }
+
+  async logOf(workspaceId: string, id: string) {
+    await this.get(workspaceId, id);
+    await this.deps.writer.flush();
+    const rows = await this.deps.db.selectFrom("webhook_requests").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(100).execute();
+    return rows.map(logEntryView);
+  }
+
+  async statsOf(workspaceId: string, id: string) {
+    await this.get(workspaceId, id);
+    await this.deps.writer.flush();
+    const hour = Math.floor(Date.now() / 3600_000) * 3600_000;
+    const from = hour - 23 * 3600_000;
+    const rows = await this.deps.db.selectFrom("webhook_hourly").selectAll().where("webhook_id", "=", id).where("hour_start", ">=", from).execute();
+    const by = new Map(rows.map((r) => [r.hour_start, r]));
+    const buckets = [];
+    for (let t = from; t <= hour; t += 3600_000) {
+      const r = by.get(t);
+      buckets.push({ start: new Date(t).toISOString(), delivered: r?.delivered ?? 0, failed: r?.failed ?? 0 });
+    }
+    return { buckets };
+  }
+
+  /** Sends a sample payload of the webhook's format now; counts toward nothing but the log. */
+  async sendTest(workspaceId: string, id: string) {
+    const row = await this.get(workspaceId, id);
+    const now = this.deps.clock.now();
+    const publicUrl = this.deps.publicUrl();
+    const sample: DeliverableMessage = {
+      seq: 0,
+      id: ulid(now),
+      chat_id: 10000001,
+      direction: "received",
+      text: "This is a test event from Threadline 👋",
+      timestamp: now,
+      stored_at: now,
+      sender_name: "Test Contact",
+      sender_phone: "+15550000001",
+      recipient_name: "Threadline",
+      recipient_phone: "+15550000000",
+      permalink: "00000000-0000-4000-8000-000000000000",
+      account_id: "test",
+      account_phone: "+15550000000",
+      owner_name: "Threadline",
+      owner_email: "no-reply@localhost",
+      chat_name: "Test Contact",
+      chat_phone: "+15550000001",
+      chat_is_group: 0,
+      chat_created_at: now,
+      chat_created_by: null,
+      responsible_name: null,
+      responsible_email: null,
+    };
+    const body =
+      row.aggregation === "none"
+        ? messagePayload(sample, publicUrl)
+        : bundlePayload([sample], { publicUrl, timeZone: "UTC", aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
+    const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
+    const result = await this.deps.deliverer.attempt(row.url, row.secret, deliveryId, JSON.stringify(body));
+    const logged = this.deps.writer.logRequest(id, deliveryId, 1, result);
+    this.activity(id, {
+      kind: result.ok ? "delivered" : "failed",
+      summary: result.ok ? `Test event delivered (HTTP ${result.response?.status}).` : `Test event failed: ${result.error?.message}`,
+      status_code: result.response?.status ?? null,
+      delivery_id: deliveryId,
+    });
+    await this.deps.writer.flush();
+    return {
+      request_id: logged.request_id,
+      delivery_id: deliveryId,
+      attempt: 1,
+      at: new Date(result.at).toISOString(),
+      duration_ms: result.durationMs,
+      request: result.request,
+      response: result.response,
+      error: result.error,
+    };
+  }
+}
+
+export function logEntryView(r: { request_id: string; delivery_id: string; attempt: number; at: number; duration_ms: number; request: string; response: string | null; error: string | null }) {
+  return {
+    request_id: r.request_id,
+    delivery_id: r.delivery_id,
+    attempt: r.attempt,
+    at: new Date(r.at).toISOString(),
+    duration_ms: r.duration_ms,
+    request: JSON.parse(r.request),
+    response: r.response ? JSON.parse(r.response) : null,
+    error: r.error ? JSON.parse(r.error) : null,
+  };
+}

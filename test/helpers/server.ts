@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export const OPERATOR_TOKEN = "tlo_test_operator_token_0123456789";
+
+export interface StartOptions {
+  /** Reuse a data directory (restart tests); a fresh temp dir by default. */
+  dataDir?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** A real Threadline process (the CLI's `serve`), on a free port, with its own data dir. */
+export class TestServer {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly child: ChildProcess;
+  output = "";
+  private ownsDir: boolean;
+
+  private constructor(url: string, dataDir: string, child: ChildProcess, ownsDir: boolean, output: string) {
+    this.url = url;
+    this.dataDir = dataDir;
+    this.child = child;
+    this.ownsDir = ownsDir;
+    this.output = output;
+    child.stdout?.on("data", (d) => (this.output += d));
+    child.stderr?.on("data", (d) => (this.output += d));
+  }
+
+  static async start(opts: StartOptions = {}): Promise<TestServer> {
+    const ownsDir = !opts.dataDir;
+    const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "threadline-test-"));
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      THREADLINE_DATA_DIR: dataDir,
+      THREADLINE_ADMIN_TOKEN: OPERATOR_TOKEN,
+      THREADLINE_ALLOW_PRIVATE_TARGETS: "1",
+      THREADLINE_TEST_CLOCK: "1",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+      ...opts.env,
+    })) {
+      if (v !== undefined) env[k] = v;
+    }
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/cli.ts"), "serve"], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        const m = /listening on (http:\/\/\S+)/i.exec(output);
+        if (m) {
+          clearTimeout(timer);
+          child.stdout?.off("data", onData);
+          child.stderr?.off("data", onData);
+          resolve(m[1]!);
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", onData);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code} before listening:\n${output}`));
+      });
+    });
+    return new TestServer(url, dataDir, child, ownsDir, output);
+  }
+
+  /** Fetch against the server with JSON in and out. */
+  async api(method: string, p: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(this.url + p, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
+    const text = await res.text();
+    let json: any = undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /** Moves the server's clock forward (THREADLINE_TEST_CLOCK=1). */
+  async advance(ms: number): Promise<string> {
+    const r = await this.api("POST", "/api/v1/_test/clock", { token: OPERATOR_TOKEN, body: { advance_ms: ms } });
+    if (r.status !== 200) throw new Error(`clock advance failed: ${r.status} ${r.text}`);
+    return r.json.now as string;
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      this.child.once("exit", () => resolve());
+      this.child.kill(signal);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.kill("SIGTERM");
+    if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Creates a workspace with its owner and returns its key and ids. */
+export async function createWorkspace(server: TestServer, over: Record<string, unknown> = {}) {
+  const r = await server.api("POST", "/api/v1/workspaces", {
+    token: OPERATOR_TOKEN,
+    body: { name: "Acme", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" }, ...over },
+  });
+  if (r.status !== 201) throw new Error(`create workspace: ${r.status} ${r.text}`);
+  return r.json as { id: string; name: string; timezone: string; api_key: string; owner: { id: string; full_name: string; email: string } };
+}
+
+/** Polls `fn` until it returns a truthy value or the time runs out. */
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

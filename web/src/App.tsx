@@ -1,0 +1,171 @@
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError, errorMessage, onUnauthorized } from "./api.js";
+import { match, navigate, safeNext, useLocation, type Route } from "./router.js";
+import type { Workspace } from "./types.js";
+import { Alert, Link, Loading, WorkspaceContext } from "./ui.js";
+import { SignIn } from "./SignIn.js";
+import { WebhooksPage } from "./Webhooks.js";
+import { TimelinePage } from "./Timeline.js";
+import { ConversationPage, PermalinkPage } from "./Conversation.js";
+import { AccountsPage } from "./Accounts.js";
+import { TeammatesPage } from "./Teammates.js";
+
+type Session = { state: "loading" } | { state: "signed-out"; reason?: string } | { state: "signed-in"; workspace: Workspace } | { state: "error"; message: string };
+
+export function App() {
+  const [session, setSession] = useState<Session>({ state: "loading" });
+  const { path, search } = useLocation();
+  const route = match(path);
+
+  const check = useCallback(async () => {
+    try {
+      const r = await api<{ workspace: Workspace }>("GET", "/api/v1/session", undefined, { allow401: true });
+      setSession({ state: "signed-in", workspace: r.workspace });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) setSession({ state: "signed-out" });
+      else setSession({ state: "error", message: errorMessage(e) });
+    }
+  }, []);
+
+  useEffect(() => {
+    void check();
+    onUnauthorized(() => setSession({ state: "signed-out", reason: "Your session has ended. Please sign in again." }));
+    return () => onUnauthorized(null);
+  }, [check]);
+
+  if (session.state === "loading") {
+    return (
+      <div className="splash">
+        <Loading label="Loading Threadline…" />
+      </div>
+    );
+  }
+  if (session.state === "error") {
+    return (
+      <div className="splash">
+        <div className="card narrow">
+          <h1>Threadline is unavailable</h1>
+          <Alert>{session.message}</Alert>
+          <button type="button" className="btn btn-primary" onClick={() => void check()}>
+            Try again
+          </button>
+        </div>
+      </div>
+    );
+  }
+  if (session.state === "signed-out") {
+    return (
+      <SignIn
+        notice={session.reason}
+        onSignedIn={(workspace) => {
+          setSession({ state: "signed-in", workspace });
+          // Stay on the page that was asked for; /signin?next=… returns there.
+          if (route.page === "signin") navigate(safeNext(search.get("next")) ?? "/webhooks", { replace: true });
+        }}
+      />
+    );
+  }
+
+  const signOut = async () => {
+    try {
+      await api("DELETE", "/api/v1/session", undefined, { allow401: true });
+    } catch {
+      // Signed out locally either way.
+    }
+    setSession({ state: "signed-out" });
+    navigate("/", { replace: true });
+  };
+
+  return (
+    <WorkspaceContext.Provider value={session.workspace}>
+      <Shell route={route} workspace={session.workspace} onSignOut={signOut}>
+        <Page route={route} next={search.get("next")} />
+      </Shell>
+    </WorkspaceContext.Provider>
+  );
+}
+
+function Page({ route, next }: { route: Route; next: string | null }) {
+  switch (route.page) {
+    case "webhooks":
+      return <WebhooksPage tab={route.tab} />;
+    case "timeline":
+      return <TimelinePage />;
+    case "chat":
+      return <ConversationPage key={route.chatId} chatId={route.chatId} />;
+    case "permalink":
+      return <PermalinkPage key={route.uuid} uuid={route.uuid} />;
+    case "accounts":
+      return <AccountsPage />;
+    case "teammates":
+      return <TeammatesPage />;
+    case "signin":
+      return <Redirect to={safeNext(next) ?? "/webhooks"} />;
+    case "notfound":
+      return (
+        <div className="page">
+          <h1>Page not found</h1>
+          <p>
+            There is nothing at this address. <Link to="/webhooks">Go to Webhooks</Link>.
+          </p>
+        </div>
+      );
+  }
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to]);
+  return null;
+}
+
+const NAV: { to: string; label: string; pages: Route["page"][] }[] = [
+  { to: "/webhooks", label: "Webhooks", pages: ["webhooks"] },
+  { to: "/timeline", label: "Timeline", pages: ["timeline", "chat", "permalink"] },
+  { to: "/accounts", label: "Accounts", pages: ["accounts"] },
+  { to: "/teammates", label: "Teammates", pages: ["teammates"] },
+];
+
+function Shell({ route, workspace, onSignOut, children }: { route: Route; workspace: Workspace; onSignOut: () => void; children: React.ReactNode }) {
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="topbar-inner">
+          <Link to="/webhooks" className="brand">
+            <span className="brand-mark" aria-hidden="true">
+              <svg viewBox="0 0 32 32" width="24" height="24">
+                <rect width="32" height="32" rx="8" fill="currentColor" />
+                <path d="M8 11h16M8 16h11M8 21h7" stroke="white" strokeWidth="3" strokeLinecap="round" />
+              </svg>
+            </span>
+            Threadline
+          </Link>
+          <nav aria-label="Main" className="mainnav">
+            <ul>
+              {NAV.map((n) => (
+                <li key={n.to}>
+                  <Link to={n.to} current={n.pages.includes(route.page)}>
+                    {n.label}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <div className="topbar-right">
+            <span className="workspace-name" data-testid="workspace-name" title={`Workspace ${workspace.name} (${workspace.timezone})`}>
+              {workspace.name}
+            </span>
+            <button type="button" className="btn btn-ghost btn-small" onClick={onSignOut}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,64 @@
+import { useSyncExternalStore } from "react";
+
+/** A tiny history-API router: the server answers index.html for every page path. */
+const listeners = new Set<() => void>();
+
+function subscribe(cb: () => void): () => void {
+  listeners.add(cb);
+  window.addEventListener("popstate", cb);
+  return () => {
+    listeners.delete(cb);
+    window.removeEventListener("popstate", cb);
+  };
+}
+
+function snapshot(): string {
+  return window.location.pathname + window.location.search;
+}
+
+export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+  if (to === snapshot()) return;
+  if (opts.replace) window.history.replaceState(null, "", to);
+  else window.history.pushState(null, "", to);
+  for (const l of listeners) l();
+  if (!opts.replace) window.scrollTo(0, 0);
+}
+
+/** The current path and query, re-rendering on navigation. */
+export function useLocation(): { path: string; search: URLSearchParams } {
+  const full = useSyncExternalStore(subscribe, snapshot);
+  const q = full.indexOf("?");
+  return { path: q < 0 ? full : full.slice(0, q), search: new URLSearchParams(q < 0 ? "" : full.slice(q)) };
+}
+
+export type Route =
+  | { page: "webhooks"; tab: "outgoing" | "incoming" }
+  | { page: "timeline" }
+  | { page: "chat"; chatId: string }
+  | { page: "permalink"; uuid: string }
+  | { page: "accounts" }
+  | { page: "teammates" }
+  | { page: "signin" }
+  | { page: "notfound" };
+
+export function match(path: string): Route {
+  const p = path.replace(/\/+$/, "") || "/";
+  if (p === "/" || p === "/webhooks" || p === "/webhooks/outgoing") return { page: "webhooks", tab: "outgoing" };
+  if (p === "/webhooks/incoming") return { page: "webhooks", tab: "incoming" };
+  if (p === "/timeline" || p === "/chats") return { page: "timeline" };
+  let m = /^\/chat\/([^/]+)(?:\/messages)?$/.exec(p);
+  if (m) return { page: "chat", chatId: decodeURIComponent(m[1]!) };
+  m = /^\/permalink\/([^/]+)$/.exec(p);
+  if (m) return { page: "permalink", uuid: decodeURIComponent(m[1]!) };
+  if (p === "/accounts") return { page: "accounts" };
+  if (p === "/teammates") return { page: "teammates" };
+  if (p === "/signin" || p === "/login") return { page: "signin" };
+  return { page: "notfound" };
+}
+
+/** A same-origin path that is safe to return to after signing in. */
+export function safeNext(next: string | null): string | null {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return null;
+  if (/^\/(signin|login)(\/|\?|$)/.test(next)) return null;
+  return next;
+}

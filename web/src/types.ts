@@ -1,0 +1,95 @@
+export interface Workspace {
+  id: string;
+  name: string;
+  timezone: string;
+}
+
+export type Aggregation = "none" | "1h" | "6h" | "12h" | "24h";
+
+export interface Webhook {
+  id: string;
+  url: string;
+  enabled: boolean;
+  aggregation: Aggregation;
+  secret?: string;
+  consecutive_failures: number;
+  disabled_reason: null | "manual" | "consecutive_failures";
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ActivityItem {
+  at: string;
+  kind: "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning" | string;
+  summary: string;
+  status_code?: number | null;
+  delivery_id?: string | null;
+}
+
+export interface LogEntry {
+  request_id: string;
+  delivery_id?: string;
+  attempt?: number;
+  at?: string;
+  duration_ms?: number;
+  response: { status: number; headers?: Record<string, string>; body?: string } | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface StatsBucket {
+  start: string;
+  delivered: number;
+  failed: number;
+}
+
+export interface Party {
+  full_name: string;
+  phone: string;
+}
+
+export interface Chat {
+  chat_id: string;
+  full_name: string;
+  is_group: boolean;
+  phone: string;
+  account_phone: string;
+  responsible: { full_name: string; email: string } | null;
+  created_at: string;
+  last_message_at: string | null;
+  chat_url: string;
+}
+
+export interface Message {
+  message_id: string;
+  direction: "received" | "sent";
+  timestamp: string;
+  type: string;
+  text: string;
+  sender: Party;
+  recipient: Party;
+  permalink: string;
+  status: string;
+}
+
+export interface Teammate {
+  id: string;
+  full_name: string;
+  email: string;
+}
+
+export type Source = "api" | "cloud_api" | "waha" | "evolution";
+
+export interface Account {
+  id: string;
+  phone: string;
+  full_name: string;
+  email: string;
+  source: Source;
+  inbound_url?: string | null;
+  created_at?: string;
+}
+
+export interface List<T> {
+  items: T[];
+  next_cursor?: string | null;
+}

@@ -1,0 +1,206 @@
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode, type MouseEvent } from "react";
+import { errorMessage } from "./api.js";
+import { navigate } from "./router.js";
+import type { Workspace } from "./types.js";
+
+export const WorkspaceContext = createContext<Workspace | null>(null);
+
+export function useTimezone(): string | undefined {
+  const tz = useContext(WorkspaceContext)?.timezone;
+  return tz && validZone(tz) ? tz : undefined;
+}
+
+function validZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function formatDateTime(iso: string | null | undefined, tz?: string): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: tz }).format(d);
+}
+
+export function formatTime(iso: string, tz?: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZone: tz }).format(d);
+}
+
+export function formatDay(iso: string, tz?: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: tz }).format(d);
+}
+
+export function formatRelative(iso: string | null | undefined, tz?: string): string {
+  if (!iso) return "—";
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((Date.now() - t) / 1000);
+  if (s < 45 && s > -45) return "just now";
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  if (Math.abs(s) < 3600) return rtf.format(-Math.round(s / 60), "minute");
+  if (Math.abs(s) < 86400) return rtf.format(-Math.round(s / 3600), "hour");
+  if (Math.abs(s) < 7 * 86400) return rtf.format(-Math.round(s / 86400), "day");
+  return formatDateTime(iso, tz);
+}
+
+/** An in-app link: plain left clicks navigate with the history API. */
+export function Link(props: { to: string; children: ReactNode; className?: string; current?: boolean; "data-testid"?: string }) {
+  const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(props.to);
+  };
+  return (
+    <a
+      href={props.to}
+      onClick={onClick}
+      className={props.className}
+      aria-current={props.current ? "page" : undefined}
+      data-testid={props["data-testid"]}
+    >
+      {props.children}
+    </a>
+  );
+}
+
+export function FieldError({ id, message }: { id: string; message: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p className="field-error" id={id} role="alert">
+      {message}
+    </p>
+  );
+}
+
+export function Alert({ kind = "error", children, testId }: { kind?: "error" | "success" | "info" | "warning"; children: ReactNode; testId?: string }) {
+  return (
+    <div className={`alert alert-${kind}`} role={kind === "error" ? "alert" : "status"} data-testid={testId}>
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div className="loading" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" />
+      {label}
+    </div>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="empty">
+      <p className="empty-title">{title}</p>
+      {children ? <div className="empty-body">{children}</div> : null}
+    </div>
+  );
+}
+
+export function CopyButton({ value, label = "Copy", className }: { value: string; label?: string; className?: string }) {
+  const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
+  const timer = useRef<number | undefined>(undefined);
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+  const copy = async () => {
+    try {
+      if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(value);
+      else legacyCopy(value);
+      setState("copied");
+    } catch {
+      try {
+        legacyCopy(value);
+        setState("copied");
+      } catch {
+        setState("failed");
+      }
+    }
+    window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => setState("idle"), 2000);
+  };
+  return (
+    <button type="button" className={className ?? "btn btn-secondary btn-small"} onClick={copy} aria-live="polite">
+      {state === "copied" ? "Copied" : state === "failed" ? "Copy failed — select and copy" : label}
+    </button>
+  );
+}
+
+function legacyCopy(value: string): void {
+  const ta = document.createElement("textarea");
+  ta.value = value;
+  ta.setAttribute("readonly", "");
+  ta.style.position = "fixed";
+  ta.style.opacity = "0";
+  document.body.appendChild(ta);
+  ta.select();
+  const ok = document.execCommand("copy");
+  document.body.removeChild(ta);
+  if (!ok) throw new Error("copy failed");
+}
+
+/** Loads data for a component; `reload` re-runs the loader, `setData` updates it in place. */
+export function useLoad<T>(loader: () => Promise<T>, deps: readonly unknown[]) {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const load = useCallback(loader, deps);
+  const reload = useCallback(
+    async (quiet = false) => {
+      const n = ++seq.current;
+      if (!quiet) setLoading(true);
+      try {
+        const v = await load();
+        if (n === seq.current) {
+          setData(v);
+          setError(undefined);
+        }
+      } catch (e) {
+        if (n === seq.current && !quiet) setError(errorMessage(e));
+      } finally {
+        if (n === seq.current) setLoading(false);
+      }
+    },
+    [load],
+  );
+  useEffect(() => {
+    setData(undefined);
+    void reload();
+  }, [reload]);
+  return { data, error, loading, reload, setData };
+}
+
+/** Runs `fn` every `ms` while the page is visible. */
+export function useInterval(fn: () => void, ms: number | null): void {
+  const saved = useRef(fn);
+  saved.current = fn;
+  useEffect(() => {
+    if (ms === null) return;
+    const id = window.setInterval(() => {
+      if (document.visibilityState === "visible") saved.current();
+    }, ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+}
+
+export function useDocumentTitle(title: string): void {
+  useEffect(() => {
+    document.title = title ? `${title} · Threadline` : "Threadline";
+  }, [title]);
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return "?";
+  const first = parts[0]!.charAt(0);
+  const last = parts.length > 1 ? parts[parts.length - 1]!.charAt(0) : "";
+  return (first + last).toUpperCase();
+}
