@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from "kysely";
 import type { Config } from "../config/index.js";
 import type { Database } from "./schema.js";
 import { migrations } from "./migrations.js";
@@ -42,4 +42,17 @@ export async function migrate(storage: Storage): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+export function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * Serializes writers of one workspace's log inside a transaction. On PostgreSQL this
+ * makes seq order equal commit order per workspace, so a consumer reading past its
+ * cursor never skips a row that commits later. SQLite has one writer already.
+ */
+export async function lockWorkspaceLog(tx: Kysely<any>, workspaceId: string): Promise<void> {
+  if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${workspaceId}))`.execute(tx);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { DB } from "../db/index.js";
+import { lockWorkspaceLog, type DB } from "../db/index.js";
 import { ulid } from "../db/ids.js";
 import { ApiError } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
@@ -100,8 +100,11 @@ export async function ingestMessages(
   });
 
   const results: IngestResult[] = new Array(prepared.length);
-  const storedAt = clock.now();
+  let storedAt = 0;
   await db.transaction().execute(async (tx) => {
+    await lockWorkspaceLog(tx, workspaceId);
+    // Taken under the lock so storage time never goes backwards along the log.
+    storedAt = clock.now();
     // Existing chats and messages of this batch, one query per account.
     const byAccount = new Map<string, Prepared[]>();
     for (const p of prepared) byAccount.set(p.account.id, [...(byAccount.get(p.account.id) ?? []), p]);

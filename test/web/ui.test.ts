@@ -271,9 +271,12 @@ test("a permalink opened signed out asks to sign in, then shows the message high
       return r.top >= box.top && r.bottom <= box.bottom;
     });
     assert.ok(inView, "the highlighted message is visible");
-    const newest = p.locator(`[data-message-id]`).last();
-    assert.equal(await newest.getAttribute("data-highlighted"), null);
-    assert.match((await newest.textContent()) ?? "", /Attachment \(not forwarded\)/);
+    // Only one bubble is highlighted; an attachment is shown as not forwarded.
+    const image = list.find((m) => m.status === "skipped");
+    assert.ok(image, "the image is listed as skipped");
+    const imageBubble = p.locator(`article.bubble[data-message-id="${image.message_id}"]`);
+    assert.equal(await imageBubble.getAttribute("data-highlighted"), null);
+    assert.match((await imageBubble.textContent()) ?? "", /Attachment \(not forwarded\)/);
   } finally {
     await other.close();
   }
