@@ -2,6 +2,18 @@ import { createHash, randomBytes } from "node:crypto";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+// randomBytes per id is slow at ingest rates: draw from a refilled pool instead.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function random16(): Buffer {
+  if (poolAt + 16 > pool.length) {
+    pool = randomBytes(16 * 256);
+    poolAt = 0;
+  }
+  poolAt += 16;
+  return pool.subarray(poolAt - 16, poolAt);
+}
+
 /** A ULID: 48-bit time + 80 random bits, sortable, 26 characters. */
 export function ulid(now = Date.now()): string {
   let time = "";
@@ -10,7 +22,7 @@ export function ulid(now = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const rnd = randomBytes(16);
+  const rnd = random16();
   let rand = "";
   for (let i = 0; i < 16; i++) rand += CROCKFORD[rnd[i]! % 32];
   return time + rand;

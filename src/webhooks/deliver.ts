@@ -19,8 +19,14 @@ export interface AttemptResult {
 }
 
 /** Standard Webhooks signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
+const keys = new Map<string, Buffer>();
 export function sign(secret: string, id: string, timestampSec: number, body: string): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size > 10_000) keys.clear();
+    key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+    keys.set(secret, key);
+  }
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSec}.${body}`).digest("base64")}`;
 }
 
@@ -85,7 +91,9 @@ export class Deliverer {
         headers,
         body,
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        // Per-phase timeouts are far cheaper than an AbortSignal per request; the total is checked below.
+        headersTimeout: DELIVERY_TIMEOUT_MS,
+        bodyTimeout: DELIVERY_TIMEOUT_MS,
       });
       const chunks: Buffer[] = [];
       let kept = 0;
@@ -99,7 +107,8 @@ export class Deliverer {
       const resHeaders: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(", ") : v;
       const status = res.statusCode;
-      const ok = status >= 200 && status < 300;
+      const late = Date.now() - at > DELIVERY_TIMEOUT_MS;
+      const ok = status >= 200 && status < 300 && !late;
       const result: AttemptResult = {
         ok,
         at,
@@ -108,7 +117,9 @@ export class Deliverer {
         response: { status, headers: resHeaders, body: Buffer.concat(chunks).toString("utf8") },
         error: ok
           ? null
-          : status >= 300 && status < 400
+          : late
+            ? { code: "TIMEOUT", message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.` }
+            : status >= 300 && status < 400
             ? { code: "REDIRECT", message: `The receiver answered ${status} (redirects are not followed); point the webhook at the final URL.` }
             : { code: "HTTP_ERROR", message: `The receiver answered ${status}.` },
       };

@@ -4,7 +4,9 @@ import type { AttemptResult } from "./deliver.js";
 
 export const REQUEST_LOG_SIZE = 100;
 export const ACTIVITY_SIZE = 10;
-const FLUSH_EVERY_MS = 50;
+// Long enough that a busy webhook writes at most 100 log rows per flush, short enough
+// that a crash repeats little (the cursor is persisted with each flush).
+const FLUSH_EVERY_MS = 200;
 
 export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning";
 

@@ -49,7 +49,9 @@ export class TestServer {
     })) {
       if (v !== undefined) env[k] = v;
     }
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/cli.ts"), "serve"], {
+        // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+    const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(root, "src/cli.ts"), "serve"], {
       cwd: root,
       env,
       stdio: ["ignore", "pipe", "pipe"],

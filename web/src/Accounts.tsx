@@ -1,5 +1,5 @@
 import { useRef, useState, type FormEvent, type ReactNode } from "react";
-import { api, errorMessage, fieldOf, listAll } from "./api.js";
+import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Account, Source, Teammate } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
 
@@ -281,7 +281,8 @@ function ConnectForm({ teammates, teammatesError, onCreated }: { teammates: Team
       setConfig({});
     } catch (err) {
       const names = ["phone", "owner_email", "source", ...def.fields.map((f) => f.name)];
-      const f = fieldOf(err, names);
+      // A conflict is about the phone (that account is already connected).
+      const f = fieldOf(err, names) ?? (err instanceof ApiError && err.status === 409 ? "phone" : undefined);
       const next = f ? { [f]: errorMessage(err) } : { form: errorMessage(err) };
       setErrors(next);
       focusFirstError(next);
@@ -302,7 +303,7 @@ function ConnectForm({ teammates, teammatesError, onCreated }: { teammates: Team
       {teammatesError ? <Alert>Could not load the teammates: {teammatesError}</Alert> : null}
       <form ref={formRef} onSubmit={submit} noValidate className="form-grid" data-testid="connect-account-form">
         <div className="field">
-          <label htmlFor="acc-phone">Phone number</label>
+          <label htmlFor="acc-phone">WhatsApp phone number</label>
           <input id="acc-phone" type="tel" inputMode="tel" placeholder="+972500000000" value={phone} onChange={(e) => setPhone(e.target.value)} autoComplete="off" {...fieldProps("phone")} />
           <p className="hint">E.164: + country code and number.</p>
           <FieldError id="acc-phone-error" message={errors.phone} />

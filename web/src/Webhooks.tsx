@@ -561,7 +561,9 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 <li key={`${a.at}-${i}`} className={`activity-item kind-${a.kind}`} data-kind={a.kind}>
                   <span className="activity-dot" aria-hidden="true" />
                   <span className="activity-main">
-                    <span className="activity-summary">{a.summary}</span>
+                    <span className="activity-summary" title={a.summary}>
+                      {a.summary}
+                    </span>
                     {a.status_code ? <span className="chip">HTTP {a.status_code}</span> : null}
                   </span>
                   <time dateTime={a.at} title={formatDateTime(a.at, tz)} className="activity-time">
@@ -599,11 +601,14 @@ function TestResult({ entry }: { entry: LogEntry }) {
   let text: string;
   if (ok) text = `Test event delivered: your endpoint answered HTTP ${status}${took}.`;
   else if (status !== undefined) text = `Test event failed: your endpoint answered HTTP ${status}${took}.`;
-  else text = `Test event failed: ${entry.error?.message ?? "no answer from the endpoint"}${entry.error?.code ? ` (${entry.error.code})` : ""}.`;
+  else text = `Test event failed: ${(entry.error?.message ?? "no answer from the endpoint").replace(/\.?\s*$/, ".")}`;
   return (
     <div className={`alert alert-${ok ? "success" : "error"}`} role="status" data-testid="test-result" data-ok={ok}>
       {text}
-      {entry.request_id ? <span className="muted small block">Request {entry.request_id}</span> : null}
+      <span className="muted small block">
+        {entry.error?.code && status === undefined ? `${entry.error.code} · ` : ""}
+        {entry.request_id ? `Request ${entry.request_id}` : ""}
+      </span>
     </div>
   );
 }

@@ -1,0 +1,134 @@
+// End-to-end delivery benchmark: the raw loopback ceiling (undici → receiver, no
+// Threadline) against Threadline's ingest → log → consumer → signed POST → logged
+// delivery, in one run on the same machine. Figures go to BENCHMARKS.md.
+import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
+import { TestServer, createWorkspace } from "../test/helpers/server.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const CHATS = Number(process.env.BENCH_CHATS ?? 1_000);
+const CONCURRENCY = 64;
+
+function ask(child: ChildProcess, cmd: string): Promise<any> {
+  return new Promise((resolve) => {
+    child.once("message", resolve);
+    child.send({ cmd });
+  });
+}
+
+async function waitForCount(child: ChildProcess, n: number, label: string): Promise<void> {
+  let last = -1;
+  let lastChange = Date.now();
+  let lastPrint = Date.now();
+  for (;;) {
+    const { unique } = await ask(child, "count");
+    if (unique >= n) return;
+    if (unique !== last) {
+      last = unique;
+      lastChange = Date.now();
+    }
+    if (Date.now() - lastPrint > 1000) {
+      lastPrint = Date.now();
+      console.log(`  ${label}: ${unique}/${n} delivered`);
+    }
+    if (Date.now() - lastChange > 60_000) throw new Error(`${label}: stuck at ${unique}/${n}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function ceiling(url: string, body: string): Promise<number> {
+  const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 30_000 });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < MESSAGES) {
+        const i = next++;
+        const res = await request(url, {
+          method: "POST",
+          dispatcher: agent,
+          headers: { "content-type": "application/json", "webhook-id": `ceiling_${i}` },
+          body,
+        });
+        await res.body.dump();
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await agent.close();
+  return MESSAGES / seconds;
+}
+
+async function main() {
+  const receiver = fork(path.join(here, "receiver.ts"), { execArgv: ["--import", "tsx"] });
+  const [{ port }] = (await once(receiver, "message")) as [{ port: number }];
+  const url = `http://127.0.0.1:${port}/hook`;
+  console.log(`Threadline delivery benchmark: ${MESSAGES} messages across ${CHATS} chats, ${CONCURRENCY}-way ceiling client`);
+
+  const sample = JSON.stringify({
+    whatsapp_account: { full_name: "Amnon Haha", email: "amnon@acme.com", phone: "+972500000000" },
+    chat: { full_name: "John Doe", responsible_name: "", responsible_email: "", chat_url: "http://localhost:8080/chat/1/messages/", chat_id: "1", is_new_chat: false, is_group: false, phone: "+972540000000" },
+    message: { direction: "received", timestamp: "2021-02-24T16:25:29+0000", message_id: "01JMXK6N6F8Q2Z7Y3VQ4B9T1RD", sender: { full_name: "John Doe", phone: "+972540000000" }, recipient: { full_name: "Amnon Haha", phone: "+972500000000" }, text: "Hi! How are you? 👋" },
+  });
+  // Warm both sides up, then measure.
+  await ceiling(url, sample);
+  await ask(receiver, "reset");
+  const ceilingRate = await ceiling(url, sample);
+  console.log(`  raw loopback ceiling: ${ceilingRate.toFixed(0)} POST/s`);
+  await ask(receiver, "reset");
+
+  const server = await TestServer.start({ env: { THREADLINE_TEST_CLOCK: undefined, LOG_LEVEL: "warn" } });
+  try {
+    const ws = await createWorkspace(server);
+    await server.api("POST", "/api/v1/accounts", { token: ws.api_key, body: { phone: "+972500000000", owner_email: "amnon@acme.com", source: "api" } });
+    const wh = await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url } });
+    if (wh.status !== 201) throw new Error(`webhook: ${wh.text}`);
+    const batches: unknown[][] = [];
+    for (let i = 0; i < MESSAGES; i += 1000) {
+      const batch = [];
+      for (let j = i; j < Math.min(MESSAGES, i + 1000); j++) {
+        const c = j % CHATS;
+        batch.push({
+          account_phone: "+972500000000",
+          chat: { external_id: `9725400${String(c).padStart(5, "0")}@s.whatsapp.net`, full_name: `Contact ${c}` },
+          external_id: `bench-${j}`,
+          direction: j % 3 === 0 ? "sent" : "received",
+          timestamp: 1_700_000_000 + j,
+          type: "text",
+          text: `Message ${j}: Hi! How are you? 👋`,
+        });
+      }
+      batches.push(batch);
+    }
+    const started = performance.now();
+    let ingestDone = 0;
+    const ingest = (async () => {
+      for (const messages of batches) {
+        const r = await server.api("POST", "/api/v1/messages", { token: ws.api_key, body: { messages } });
+        if (r.status !== 202) throw new Error(`ingest: ${r.status} ${r.text}`);
+      }
+      ingestDone = performance.now();
+    })();
+    await waitForCount(receiver, MESSAGES, "threadline");
+    await ingest;
+    const seconds = (performance.now() - started) / 1000;
+    const rate = MESSAGES / seconds;
+    console.log(`  ingest of ${MESSAGES} (batches of 1000): ${((ingestDone - started) / 1000).toFixed(2)} s → ${(MESSAGES / ((ingestDone - started) / 1000)).toFixed(0)} msg/s`);
+    console.log(`  threadline end to end: ${rate.toFixed(0)} deliveries/s (${seconds.toFixed(2)} s, every delivery signed and logged)`);
+    console.log(`  ratio to ceiling: ${(rate / ceilingRate).toFixed(2)}`);
+    const log = await server.api("GET", `/api/v1/webhooks/${wh.json.id}/log`, { token: ws.api_key });
+    console.log(`  detailed log kept: ${JSON.parse(log.text).length} entries (bounded at 100)`);
+  } finally {
+    await server.stop();
+    receiver.send({ cmd: "exit" });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

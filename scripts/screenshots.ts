@@ -1,0 +1,116 @@
+/**
+ * Screenshots of the web UI for the docs: `npx tsx scripts/screenshots.ts`.
+ * Starts a real server and a webhook receiver, loads a few realistic messages, and writes
+ * docs/screenshots/outgoing.png (Webhooks → Outgoing) and docs/screenshots/conversation.png
+ * at 1280x800. Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { TestServer, createWorkspace, waitFor } from "../test/helpers/server.js";
+import { Receiver } from "../test/helpers/receiver.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const outDir = path.join(root, "docs/screenshots");
+const ACCOUNT = "+972500000000";
+
+async function main(): Promise<void> {
+  execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  mkdirSync(outDir, { recursive: true });
+
+  const server = await TestServer.start();
+  const receiver = await Receiver.start();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const ws = await createWorkspace(server, { name: "Acme Realty", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" } });
+    const call = async (method: string, p: string, body?: unknown) => {
+      const r = await server.api(method, p, { token: ws.api_key, body });
+      if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+      return r.json;
+    };
+    await call("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@acme.com" });
+    await call("POST", "/api/v1/accounts", { phone: ACCOUNT, owner_email: "amnon@acme.com", source: "api" });
+    await call("POST", "/api/v1/webhooks", { url: receiver.url, aggregation: "none" });
+
+    // The receiver is briefly down for the first request, so the log shows a failure too.
+    let answered = 0;
+    receiver.respond = () => (answered++ === 0 ? { status: 503, body: "maintenance" } : { status: 200, body: "ok" });
+
+    const john = { external_id: "972540000000@s.whatsapp.net", full_name: "John Doe", is_group: false, phone: "+972540000000" };
+    const sara = { external_id: "972541111111@s.whatsapp.net", full_name: "Sara Cohen", is_group: false, phone: "+972541111111" };
+    const base = Date.now() - 95 * 60_000;
+    const at = (min: number) => new Date(base + min * 60_000).toISOString();
+    const conversation: [string, "received" | "sent", string, string?][] = [
+      [at(0), "received", "Hi! Is the 3-room apartment on Herzl St. still available? 👋"],
+      [at(3), "sent", "Hi John! Yes, it is. Would you like to visit this week?"],
+      [at(5), "received", "Great. Thursday after 5 pm works for me."],
+      [at(6), "received", "", "image"],
+      [at(9), "sent", "Thursday at 17:30 then. I'll send you the exact address."],
+      [at(10), "received", "Perfect, thanks 🙏\nCan I bring my partner?"],
+      [at(12), "sent", "Of course, see you both there!"],
+    ];
+    await call("POST", "/api/v1/messages", {
+      messages: [
+        ...conversation.map(([ts, direction, text, type], i) => ({
+          account_phone: ACCOUNT,
+          chat: john,
+          external_id: `wamid.demo-john-${i}`,
+          direction,
+          timestamp: ts,
+          type: type ?? "text",
+          text,
+        })),
+        { account_phone: ACCOUNT, chat: sara, external_id: "wamid.demo-sara-0", direction: "received", timestamp: at(40), type: "text", text: "Do you have parking with the Ben Yehuda flat?" },
+      ],
+    });
+    await waitFor(() => receiver.requests.length >= 7, "deliveries to the receiver", 20_000);
+
+    const chats = await call("GET", "/api/v1/chats?q=John");
+    const chatId = chats.items[0].chat_id as string;
+    await call("PATCH", `/api/v1/chats/${chatId}`, { responsible_email: "dana@acme.com" });
+
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+    const page = await ctx.newPage();
+    await page.goto(server.url + "/webhooks");
+    await page.getByLabel("Workspace API key").fill(ws.api_key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("webhook-card").first().waitFor();
+    await page.locator('[data-testid="activity-log"] li').nth(2).waitFor({ timeout: 20_000 });
+    await page.getByTestId("webhook-chart").waitFor();
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await page.getByTestId("test-result").waitFor();
+    await page.mouse.move(0, 0);
+    // Scroll the webhook card up under the (sticky) top bar so its activity log is in frame.
+    await page.evaluate(() => {
+      const card = document.querySelector('[data-testid="webhook-card"]')!;
+      const bar = document.querySelector(".topbar")!.getBoundingClientRect().height;
+      window.scrollTo(0, card.getBoundingClientRect().top + window.scrollY - bar - 12);
+    });
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: path.join(outDir, "outgoing.png") });
+
+    await page.goto(`${server.url}/chat/${chatId}/messages/`);
+    await page.locator("article.bubble").nth(conversation.length - 1).waitFor();
+    await page.getByLabel("Message", { exact: true }).fill("Here is the address: 12 Herzl St., entrance B, 3rd floor.");
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(outDir, "conversation.png") });
+    console.log(`wrote ${path.relative(root, path.join(outDir, "outgoing.png"))} and ${path.relative(root, path.join(outDir, "conversation.png"))}`);
+  } finally {
+    await browser.close();
+    await receiver.close();
+    await server.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
