@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { Webhook } from "standardwebhooks";
+import { createWorkspace, waitFor, type TestServer } from "../helpers/server.js";
+import type { Receiver, ReceivedRequest } from "../helpers/receiver.js";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const contractDir = path.resolve(repoRoot, "../shared/contract");
+export const VERSION: string = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
+
+/** The contract's JSON Schemas (draft 2020-12), compiled once. */
+export function contractValidators(): { message: ValidateFunction; bundle: ValidateFunction } {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  for (const name of ["common", "message", "bundle"]) {
+    ajv.addSchema(JSON.parse(readFileSync(path.join(contractDir, "schemas", `${name}.schema.json`), "utf8")));
+  }
+  const get = (id: string) => {
+    const v = ajv.getSchema(id);
+    assert.ok(v, `schema ${id} not loaded`);
+    return v;
+  };
+  return { message: get("https://threadline.dev/schemas/message.schema.json"), bundle: get("https://threadline.dev/schemas/bundle.schema.json") };
+}
+
+export function assertValid(validate: ValidateFunction, body: unknown, what = "payload"): void {
+  const ok = validate(body);
+  assert.ok(ok, `${what} does not match the schema: ${JSON.stringify(validate.errors)}\n${JSON.stringify(body)}`);
+}
+
+/** Verifies a received request's Standard Webhooks signature with the webhook's secret. */
+export function assertSigned(req: ReceivedRequest, secret: string): void {
+  const headers: Record<string, string> = {};
+  for (const k of ["webhook-id", "webhook-timestamp", "webhook-signature"]) headers[k] = String(req.headers[k] ?? "");
+  assert.doesNotThrow(() => new Webhook(secret).verify(req.body, headers), "the signature does not verify");
+}
+
+export interface Space {
+  key: string;
+  workspace: Awaited<ReturnType<typeof createWorkspace>>;
+  accountId: string;
+  phone: string;
+  webhook?: { id: string; secret: string; url: string };
+}
+
+let phoneCounter = 0;
+/** A workspace with one `api` account (owned by the workspace owner) and, optionally, a webhook. */
+export async function space(server: TestServer, opts: { receiver?: Receiver; webhookUrl?: string; phone?: string; owner?: { full_name: string; email: string }; name?: string } = {}): Promise<Space> {
+  const workspace = await createWorkspace(server, { ...(opts.owner ? { owner: opts.owner } : {}), ...(opts.name ? { name: opts.name } : {}) });
+  const key = workspace.api_key;
+  const phone = opts.phone ?? `+97250${String(process.pid % 1000).padStart(3, "0")}${String(++phoneCounter).padStart(4, "0")}`;
+  const acc = await server.api("POST", "/api/v1/accounts", { token: key, body: { phone, owner_email: workspace.owner.email, source: "api" } });
+  assert.equal(acc.status, 201, acc.text);
+  const s: Space = { key, workspace, accountId: acc.json.id, phone };
+  const url = opts.webhookUrl ?? opts.receiver?.url;
+  if (url) {
+    const wh = await server.api("POST", "/api/v1/webhooks", { token: key, body: { url } });
+    assert.equal(wh.status, 201, wh.text);
+    s.webhook = { id: wh.json.id, secret: wh.json.secret, url };
+  }
+  return s;
+}
+
+export interface Entry {
+  account_phone: string;
+  chat: { external_id: string; full_name?: string; is_group?: boolean; phone?: string };
+  external_id: string;
+  direction: "received" | "sent";
+  timestamp: string | number;
+  type: string;
+  text?: string;
+  sender?: { full_name?: string; phone?: string };
+  recipient?: { full_name?: string; phone?: string };
+}
+
+let extCounter = 0;
+/** A direct-chat text message from `contact` (a phone without "+") to the account. */
+export function entry(s: Pick<Space, "phone">, over: Partial<Entry> & { contact?: string; name?: string } = {}): Entry {
+  const { contact = "972540000000", name = "John Doe", ...rest } = over;
+  return {
+    account_phone: s.phone,
+    chat: { external_id: `${contact}@s.whatsapp.net`, full_name: name, is_group: false, phone: `+${contact}` },
+    external_id: `wamid.${Date.now().toString(36)}.${++extCounter}`,
+    direction: "received",
+    timestamp: "2021-02-24T16:25:29Z",
+    type: "text",
+    text: `message ${extCounter}`,
+    ...rest,
+  };
+}
+
+export async function ingest(server: TestServer, key: string, messages: Entry[]) {
+  const r = await server.api("POST", "/api/v1/messages", { token: key, body: { messages } });
+  assert.equal(r.status, 202, r.text);
+  return r.json as { accepted: number; duplicates: number; skipped: number; results: { status: string; message_id: string }[] };
+}
+
+/** The requests a receiver got for one message id (unaggregated payloads). */
+export function deliveriesOf(receiver: Receiver, messageId: string): ReceivedRequest[] {
+  return receiver.requests.filter((r) => r.json?.message?.message_id === messageId);
+}
+
+export async function waitForDelivery(receiver: Receiver, messageId: string, timeoutMs = 15_000): Promise<ReceivedRequest> {
+  return waitFor(() => deliveriesOf(receiver, messageId)[0], `delivery of ${messageId}`, timeoutMs);
+}
+
+/** The standard error body: `{error: {code, message}}`, naming `field` in the message when given. */
+export function assertError(r: { status: number; json: any; text: string }, status: number, code: string, field?: string): void {
+  assert.equal(r.status, status, r.text);
+  assert.equal(typeof r.json?.error?.code, "string", r.text);
+  assert.equal(r.json.error.code, code, r.text);
+  assert.equal(typeof r.json.error.message, "string");
+  assert.ok(r.json.error.message.length > 10, `error message too short: ${r.text}`);
+  if (field !== undefined) assert.ok(r.json.error.message.includes(field), `error message should name ${field}: ${r.text}`);
+}
