@@ -52,12 +52,13 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       metrics.attempts.inc({ outcome: r.ok ? "success" : (r.error?.code ?? "error").toLowerCase() });
       metrics.attemptSeconds.observe(r.durationMs / 1000);
     },
+    // The e-mails quote the latest errors from the request log: write it out first.
     warning(w, failures) {
-      void alerts.webhookWarning(w, failures);
+      void writer.flush().catch(() => undefined).then(() => alerts.webhookWarning(w, failures));
     },
     disabled(w, reason) {
       metrics.disabled.inc();
-      void alerts.webhookDisabled(w, reason);
+      void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason));
     },
   };
   const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { createThreadline, VERSION } from "./app.js";
 import { buildServer } from "./http/server.js";
 import { migrate, openStorage } from "./db/index.js";
+import { SHUTDOWN_GRACE_MS } from "./webhooks/manager.js";
 
 const USAGE = `Threadline ${VERSION}: WhatsApp conversations to CRMs and automations.
 
@@ -42,8 +43,15 @@ export async function serve(cfg: Config): Promise<{ url: string; stop: () => Pro
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      // Stop taking work first; what is in flight and unacknowledged is delivered again on the next start.
-      await server.close();
+      // Stop taking work: no new connections (requests on open ones answer 503), no new deliveries.
+      const closing = server.close();
+      // Deliveries in flight get a few seconds to finish and be recorded; what is still
+      // unanswered then is cut and handed back (its cursor stays: the next start sends it again).
+      await app.manager.stop({ graceMs: SHUTDOWN_GRACE_MS });
+      // A request still waiting on a receiver (a test event) is cut too, so closing cannot hang.
+      await Promise.race([closing, new Promise((r) => setTimeout(r, 1000).unref())]);
+      await app.deliverer.abort();
+      await closing;
       await app.close();
     })());
   return { url, stop };
@@ -53,6 +61,8 @@ async function runServe(): Promise<void> {
   const { stop } = await serve(config());
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {
+      console.log(`${sig}: shutting down; deliveries in flight get ${SHUTDOWN_GRACE_MS / 1000} s, the rest resume on the next start.`);
+      // A backstop: whatever happens, the process is gone within 10 s of the signal.
       const force = setTimeout(() => process.exit(1), 9_000);
       force.unref();
       stop().then(

@@ -36,12 +36,17 @@ export interface AccountView {
   created_at: string;
 }
 
+/** A hint of a secret (its first 3 characters), and only when that leaves most of it hidden. */
+export function maskSecret(value: string): string {
+  return value.length >= 12 ? `${value.slice(0, 3)}…` : "…";
+}
+
 export const E164 = /^\+[1-9]\d{6,14}$/;
 
 export function accountView(row: AccountRow, publicUrl: string): AccountView {
   const config = JSON.parse(row.source_config) as Record<string, unknown>;
   const shown: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) shown[k] = SECRET_KEYS.has(k) && typeof v === "string" ? `${v.slice(0, 3)}…` : v;
+  for (const [k, v] of Object.entries(config)) shown[k] = SECRET_KEYS.has(k) && typeof v === "string" ? maskSecret(v) : v;
   return {
     id: row.id,
     phone: row.phone,

@@ -20,27 +20,54 @@ interface Deps {
  */
 export class Alerts {
   private transport: Transporter | undefined;
+  private sending = new Set<Promise<void>>();
 
   constructor(private deps: Deps) {
-    if (deps.config.smtpUrl) this.transport = nodemailer.createTransport(deps.config.smtpUrl);
+    if (deps.config.smtpUrl) {
+      // Bounded waits: a dead mail server must not hold an alert (or a shutdown) for minutes.
+      this.transport = nodemailer.createTransport({ url: deps.config.smtpUrl, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000 });
+    }
   }
 
-  async send(workspaceId: string, subject: string, text: string): Promise<void> {
+  /**
+   * Keeps the e-mail in the notifications outbox first (so a failing mail server or a
+   * shutdown loses nothing), then sends it through SMTP when configured and marks it delivered.
+   */
+  send(workspaceId: string, subject: string, text: string): Promise<void> {
+    const p = this.sendNow(workspaceId, subject, text);
+    this.sending.add(p);
+    return p.finally(() => this.sending.delete(p));
+  }
+
+  private async sendNow(workspaceId: string, subject: string, text: string): Promise<void> {
     const { db, clock, log, config } = this.deps;
     const ws = await getWorkspace(db, workspaceId);
     const to = ws.owner.email;
-    let delivered = false;
-    if (this.transport) {
-      try {
-        await this.transport.sendMail({ from: config.mailFrom, to, subject, text });
-        delivered = true;
-      } catch (e) {
-        log.error({ err: e, to, subject }, "sending an alert e-mail failed; it is kept in the notifications outbox");
-      }
-    } else {
+    const kept = await db
+      .insertInto("notifications")
+      .values({ workspace_id: workspaceId, at: clock.now(), to_address: to, subject, text, delivered: 0 })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    if (!this.transport) {
       log.warn({ to, subject, text }, "alert e-mail kept in the notifications outbox (THREADLINE_SMTP_URL is not set)");
+      return;
     }
-    await db.insertInto("notifications").values({ workspace_id: workspaceId, at: clock.now(), to_address: to, subject, text, delivered: delivered ? 1 : 0 }).execute();
+    try {
+      await this.transport.sendMail({ from: config.mailFrom, to, subject, text });
+    } catch (e) {
+      log.error({ err: e, to, subject }, "sending an alert e-mail failed; it is kept in the notifications outbox");
+      return;
+    }
+    log.info({ to, subject }, "alert e-mail sent");
+    await db.updateTable("notifications").set({ delivered: 1 }).where("id", "=", kept.id).execute();
+  }
+
+  /** Waits (at most `ms`) for e-mails being sent; for shutdown. */
+  async settle(ms: number): Promise<void> {
+    if (!this.sending.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.sending]), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   private async recentErrors(webhookId: string): Promise<string> {

@@ -38,6 +38,11 @@ function validationMessage(err: FastifyError): ApiError {
   if (params.missingProperty) what = "is required";
   else if (params.allowedValues) what = `must be one of ${(params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}`;
   else if (params.additionalProperty) what = "is not a known field";
+  else if (v.keyword === "const") {
+    // A union of literals fails one `const` per branch: list them all.
+    const allowed = err.validation!.filter((x) => x.keyword === "const" && x.instancePath === v.instancePath).map((x) => (x.params as { allowedValue?: unknown }).allowedValue);
+    what = `must be one of ${allowed.map((x) => JSON.stringify(x)).join(", ")}`;
+  }
   return new ApiError("VALIDATION_ERROR", `${field} ${what}.`, field);
 }
 

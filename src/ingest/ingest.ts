@@ -57,7 +57,8 @@ function prepare(i: number, msg: IngestMessage, account: AccountRow): Prepared {
   let sender: IngestParty;
   let recipient: IngestParty;
   if (isGroup) {
-    sender = { full_name: msg.sender?.full_name?.trim() || (msg.direction === "sent" ? account.full_name : chatName), phone: "" };
+    // API.md: in a group the sender is the one given (the participant) or else the chat title.
+    sender = { full_name: msg.sender?.full_name?.trim() || chatName, phone: "" };
     recipient = { full_name: msg.recipient?.full_name?.trim() || chatName, phone: "" };
   } else {
     const contact = { full_name: chatName, phone: chatPhone };

@@ -243,3 +243,78 @@ export async function headSeq(db: DB, workspaceId: string, storedBefore?: number
   const row = await q.executeTakeFirst();
   return Number(row?.seq ?? 0);
 }
+
+/**
+ * The newest seq after `afterSeq` among rows stored before `storedBefore` (`afterSeq` when
+ * none): the end of an aggregation window on the log. Reads forward from `afterSeq` only.
+ */
+export async function windowMaxSeq(db: DB, workspaceId: string, afterSeq: number, storedBefore: number): Promise<number> {
+  const row = await db
+    .selectFrom("messages")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .where("workspace_id", "=", workspaceId)
+    .where("seq", ">", afterSeq)
+    .where("stored_at", "<", storedBefore)
+    .executeTakeFirst();
+  return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
+}
+
+/** When the first deliverable message after `afterSeq` was stored, if there is one. */
+export async function nextStoredAt(db: DB, workspaceId: string, afterSeq: number): Promise<number | undefined> {
+  const row = await db
+    .selectFrom("messages")
+    .select("stored_at")
+    .where("workspace_id", "=", workspaceId)
+    .where("seq", ">", afterSeq)
+    .where("status", "=", "stored")
+    .orderBy("seq", "asc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? Number(row.stored_at) : undefined;
+}
+
+export interface WindowChat {
+  chat_id: number;
+  /** The seq of the chat's first deliverable message in the window (the paging key). */
+  first_seq: number;
+  created_at: number;
+  /** The seq of the message that created the chat (null if unknown). */
+  created_seq: number | null;
+}
+
+/**
+ * The chats with deliverable messages in (`afterSeq`, `maxSeq`], each once, in the order of
+ * their first such message; the next page starts after the last `first_seq` (`fromSeq`).
+ * Streams: nothing but the page is held, whatever the number of chats.
+ */
+export async function windowChats(
+  db: DB,
+  workspaceId: string,
+  opts: { afterSeq: number; maxSeq: number; fromSeq: number; limit: number },
+): Promise<WindowChat[]> {
+  return db
+    .selectFrom("messages as m")
+    .innerJoin("chats as c", "c.id", "m.chat_id")
+    .leftJoin("messages as cm", "cm.id", "c.created_by_message_id")
+    .select(["m.chat_id", "m.seq as first_seq", "c.created_at", "cm.seq as created_seq"])
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", Math.max(opts.afterSeq, opts.fromSeq))
+    .where("m.seq", "<=", opts.maxSeq)
+    .where("m.status", "=", "stored")
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom("messages as p")
+            .select("p.seq")
+            .whereRef("p.chat_id", "=", "m.chat_id")
+            .where("p.seq", ">", opts.afterSeq)
+            .whereRef("p.seq", "<", "m.seq")
+            .where("p.status", "=", "stored"),
+        ),
+      ),
+    )
+    .orderBy("m.seq", "asc")
+    .limit(opts.limit)
+    .execute();
+}

@@ -1,7 +1,7 @@
 import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import { readDeliverable } from "../timeline/service.js";
-import type { Deliverer, AttemptResult } from "./deliver.js";
+import { SHUTDOWN_CODE, type Deliverer, type AttemptResult } from "./deliver.js";
 import { messagePayload, type DeliverableMessage } from "./payload.js";
 import type { DeliveryWriter } from "./writer.js";
 
@@ -66,10 +66,20 @@ export function messageDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, mes
  * message and bundle consumers. The subclass decides what is due and what success means.
  */
 export abstract class Consumer {
+  /** Takes no new work (stopped, draining for shutdown, or disabled). */
   protected stopped = false;
+  /**
+   * Outcomes of attempts still in flight are ignored: another consumer owns the webhook
+   * now (restart, replay, delete). A drain or an automatic disable keeps recording them.
+   */
+  protected discarded = false;
+  private keepOutcomes = false;
   protected failures: number;
   protected retryAt = 0;
   private retryTimer: ClockTimer | undefined;
+  /** Bumped when a run of errors starts; tells attempts begun before it from the ones after. */
+  private streak = 0;
+  private sending = new Set<Promise<boolean>>();
 
   constructor(
     protected deps: ConsumerDeps,
@@ -90,8 +100,22 @@ export abstract class Consumer {
   }
 
   stop(): void {
+    if (!this.keepOutcomes) this.discarded = true;
+    this.keepOutcomes = false;
     this.stopped = true;
     this.retryTimer?.cancel();
+  }
+
+  /**
+   * Shutdown: takes no new work and resolves once the attempts in flight have ended and
+   * their outcomes are recorded (the caller bounds the wait by aborting the deliverer).
+   */
+  async drain(): Promise<void> {
+    this.keepOutcomes = true;
+    this.stop();
+    while (this.sending.size) await Promise.allSettled([...this.sending]);
+    // Let the callers of `send` finish their bookkeeping (cursor moves) first.
+    await new Promise((r) => setImmediate(r));
   }
 
   get active(): boolean {
@@ -127,12 +151,29 @@ export abstract class Consumer {
 
   /** Sends one delivery, records the attempt, and applies the failure rules. */
   protected async send(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
+    const p = this.sendOnce(deliveryId, attempt, body, what);
+    this.sending.add(p);
+    try {
+      return await p;
+    } finally {
+      this.sending.delete(p);
+    }
+  }
+
+  private async sendOnce(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
     const row = this.row;
+    const startedFailing = this.failures > 0;
+    const startedStreak = this.streak;
     const result = await this.deps.deliverer.attempt(row.url, row.secret, deliveryId, body);
-    if (this.stopped) return result.ok;
+    if (this.discarded) return result.ok;
     const { writer, clock } = this.deps;
+    // Every attempt is an entry in the log, whatever happens next.
     writer.logRequest(row.id, deliveryId, attempt, result);
+    // Cut short by a shutdown: not the receiver's error; the delivery is handed back.
+    if (result.error?.code === SHUTDOWN_CODE) return false;
     this.deps.events.attempted(row, result);
+    // Disabled while this attempt was in flight: only the log (and, on success, the cursor) move.
+    if (this.row.enabled === 0) return result.ok;
     const status = result.response?.status ?? null;
     if (result.ok) {
       this.failures = 0;
@@ -141,7 +182,14 @@ export abstract class Consumer {
       writer.setState(row.id, { consecutive_failures: 0 });
       return true;
     }
-    this.failures++;
+    // Attempts already in flight when a run of errors began (many chats at once) fail
+    // together with the first: they count as that one error, so a receiver that blips
+    // under load is not disabled in a second, and every later error is one backed-off probe.
+    const sibling = this.failures > 0 && (!startedFailing || startedStreak !== this.streak);
+    if (!sibling) {
+      if (this.failures === 0) this.streak++;
+      this.failures++;
+    }
     writer.activity(row.id, {
       at: clock.now(),
       kind: "failed",
@@ -151,9 +199,11 @@ export abstract class Consumer {
     });
     writer.setState(row.id, { consecutive_failures: this.failures });
     if (status === 410) {
-      this.disable("gone", "The receiver answered 410 Gone.");
+      this.disable("gone", `Disabled: the receiver answered 410 Gone to ${what}.`);
     } else if (this.failures > MAX_CONSECUTIVE_FAILURES) {
       this.disable("consecutive_failures", `Disabled after ${this.failures} consecutive errors.`);
+    } else if (sibling) {
+      if (result.retryAfterMs !== undefined) this.retryAt = Math.max(this.retryAt, clock.now() + retryDelay(this.failures, result.retryAfterMs));
     } else {
       if (this.failures === WARNING_AT) {
         writer.activity(row.id, { at: clock.now(), kind: "warning", summary: `${this.failures} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });
@@ -171,6 +221,8 @@ export abstract class Consumer {
     writer.setState(this.row.id, { enabled: 0, disabled_reason: "consecutive_failures", disabled_at: at, consecutive_failures: this.failures });
     writer.activity(this.row.id, { at, kind: "disabled", summary });
     this.row = { ...this.row, enabled: 0, disabled_reason: "consecutive_failures", disabled_at: at };
+    // Attempts still in flight are logged (and a success still moves the cursor).
+    this.keepOutcomes = true;
     this.stop();
     void writer.flush().catch((e) => this.deps.log.error({ err: e }, "could not record a disabled webhook"));
     this.deps.events.disabled(this.row, reason);
@@ -285,7 +337,8 @@ export class MessageConsumer extends Consumer {
     }
     this.inFlight--;
     this.busy.delete(chat);
-    if (this.stopped) return;
+    // A draining (shutdown) or just-disabled consumer still records what was acknowledged.
+    if (this.discarded) return;
     if (ok) {
       q.shift();
       this.queued--;

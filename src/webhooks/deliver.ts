@@ -50,9 +50,17 @@ function errorOf(e: unknown): { code: string; message: string } {
   return { code: "NETWORK_ERROR", message: msg };
 }
 
+/** The error code of an attempt cut short because Threadline is shutting down (not the receiver's fault). */
+export const SHUTDOWN_CODE = "SHUTDOWN";
+const SHUTDOWN_ERROR = {
+  code: SHUTDOWN_CODE,
+  message: "Threadline shut down before the receiver answered; the delivery is sent again after the restart.",
+};
+
 /** One HTTP attempt of one delivery; never throws. */
 export class Deliverer {
   readonly agent: Agent;
+  private aborted = false;
 
   constructor(
     private guard: TargetGuard,
@@ -77,6 +85,7 @@ export class Deliverer {
     };
     const req = { method: "POST" as const, url, headers, body };
     const fail = (error: { code: string; message: string }): AttemptResult => ({ ok: false, at, durationMs: Date.now() - at, request: req, response: null, error });
+    if (this.aborted) return fail(SHUTDOWN_ERROR);
 
     const bad = checkWebhookUrl(url);
     if (bad) return fail({ code: "INVALID_URL", message: `The webhook URL ${bad}` });
@@ -126,11 +135,22 @@ export class Deliverer {
       if (status === 429 || status === 503) result.retryAfterMs = parseRetryAfter(resHeaders["retry-after"], Date.now());
       return result;
     } catch (e) {
-      return fail(errorOf(e));
+      return fail(this.aborted ? SHUTDOWN_ERROR : errorOf(e));
     }
   }
 
+  /**
+   * Shutting down: ends every request still waiting for a receiver now (each answers a
+   * `SHUTDOWN` result, which counts against nothing) and refuses new ones.
+   */
+  abort(): Promise<void> {
+    if (this.aborted) return Promise.resolve();
+    this.aborted = true;
+    return this.agent.destroy(new Error("Threadline is shutting down.")).catch(() => undefined);
+  }
+
   async close(): Promise<void> {
-    await this.agent.close();
+    // Deliveries are drained (bounded) before this; whatever still hangs is cut, not awaited.
+    await this.abort();
   }
 }

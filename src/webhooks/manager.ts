@@ -1,10 +1,14 @@
 import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
+import { BundleConsumer } from "./bundles.js";
 
 /** Builds the consumer for an aggregation setting; bundles plug in here. */
 export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
 
-const defaultFactory: ConsumerFactory = (deps, row) => new MessageConsumer(deps, row);
+/** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+const defaultFactory: ConsumerFactory = (deps, row) => (row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row));
 
 /**
  * Runs one consumer per enabled webhook in this process and routes wake-ups from
@@ -13,6 +17,7 @@ const defaultFactory: ConsumerFactory = (deps, row) => new MessageConsumer(deps,
 export class DeliveryManager {
   private consumers = new Map<string, Consumer>();
   private poll: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private deps: ConsumerDeps,
@@ -30,6 +35,7 @@ export class DeliveryManager {
   }
 
   private run(row: WebhookRow): void {
+    if (this.closed) return;
     const c = this.factory(this.deps, row);
     this.consumers.set(row.id, c);
     c.start();
@@ -50,6 +56,8 @@ export class DeliveryManager {
    * stop it. `restart` forces a fresh consumer (enabling, replay, aggregation change).
    */
   async reload(id: string, opts: { restart?: boolean } = {}): Promise<void> {
+    // Shutting down: settings are in the database; the next start picks them up.
+    if (this.closed) return;
     const existing = this.consumers.get(id);
     if (existing && opts.restart) {
       existing.stop();
@@ -68,10 +76,22 @@ export class DeliveryManager {
     else this.run(row);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Shutdown: consumers take no new work; deliveries in flight get `graceMs` to finish
+   * (their outcomes and cursors are recorded), then the rest are cut and handed back:
+   * their cursor stays behind them, so the next start sends them again (same webhook-id).
+   */
+  async stop(opts: { graceMs?: number } = {}): Promise<void> {
+    this.closed = true;
     if (this.poll) clearInterval(this.poll);
-    for (const c of this.consumers.values()) c.stop();
+    const consumers = [...this.consumers.values()];
     this.consumers.clear();
+    const drained = Promise.all(consumers.map((c) => c.drain()));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), opts.graceMs ?? SHUTDOWN_GRACE_MS)));
+    if ((await Promise.race([drained, deadline])) === "late") await this.deps.deliverer.abort();
+    clearTimeout(timer);
+    await drained;
     await this.deps.writer.flush();
   }
 }

@@ -98,11 +98,12 @@ export function aggregationHtml(messages: DeliverableMessage[], publicUrl: strin
 /** The aggregated payload (bundle.schema.json); `messages` is one chat of one account, in timestamp order. */
 export function bundlePayload(
   messages: DeliverableMessage[],
-  opts: { publicUrl: string; timeZone: string; aggregation: string; windowStart: number; windowEnd: number },
+  opts: { publicUrl: string; timeZone: string; aggregation: string; windowStart: number; windowEnd: number; isNewChat?: boolean },
 ) {
   const first = messages[0]!;
   const last = messages[messages.length - 1]!;
-  const isNew = first.chat_created_at >= opts.windowStart && first.chat_created_at < opts.windowEnd;
+  // The consumer knows best (the chat was created in the part of the log this bundle covers).
+  const isNew = opts.isNewChat ?? (first.chat_created_at >= opts.windowStart && first.chat_created_at < opts.windowEnd);
   return {
     whatsapp_account: account(first),
     chat: chat(last, opts.publicUrl, isNew),

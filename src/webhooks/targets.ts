@@ -1,16 +1,51 @@
 import dns from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 
-/** Addresses a webhook must not reach unless THREADLINE_ALLOW_PRIVATE_TARGETS says so. */
+/**
+ * Addresses a webhook must not reach unless THREADLINE_ALLOW_PRIVATE_TARGETS says so, by kind
+ * (the kind names the range in the error a person reads). IPv4-mapped IPv6 addresses
+ * (`::ffff:a.b.c.d`) match the IPv4 rules (BlockList does that); NAT64 is unwrapped below.
+ */
+const RANGES: [kind: string, family: "ipv4" | "ipv6", net: string, bits: number][] = [
+  ["a cloud metadata address", "ipv4", "169.254.169.254", 32],
+  ["a cloud metadata address", "ipv4", "100.100.100.200", 32],
+  ["a cloud metadata address", "ipv6", "fd00:ec2::254", 128],
+  ["a loopback address", "ipv4", "127.0.0.0", 8],
+  ["a loopback address", "ipv6", "::1", 128],
+  ["a private address", "ipv4", "10.0.0.0", 8],
+  ["a private address", "ipv4", "172.16.0.0", 12],
+  ["a private address", "ipv4", "192.168.0.0", 16],
+  ["a private address", "ipv6", "fc00::", 7],
+  ["a link-local address", "ipv4", "169.254.0.0", 16],
+  ["a link-local address", "ipv6", "fe80::", 10],
+  ["a carrier-grade NAT address", "ipv4", "100.64.0.0", 10],
+  ["a multicast address", "ipv4", "224.0.0.0", 4],
+  ["a multicast address", "ipv6", "ff00::", 8],
+  ["a reserved address", "ipv4", "0.0.0.0", 8],
+  ["a reserved address", "ipv4", "192.0.0.0", 24],
+  ["a reserved address", "ipv4", "192.0.2.0", 24],
+  ["a reserved address", "ipv4", "192.88.99.0", 24],
+  ["a reserved address", "ipv4", "198.18.0.0", 15],
+  ["a reserved address", "ipv4", "198.51.100.0", 24],
+  ["a reserved address", "ipv4", "203.0.113.0", 24],
+  ["a reserved address", "ipv4", "240.0.0.0", 4],
+  // `::/96` holds the unspecified address and the deprecated IPv4-compatible ones.
+  ["a reserved address", "ipv6", "::", 96],
+  ["a reserved address", "ipv6", "64:ff9b:1::", 48],
+  ["a reserved address", "ipv6", "100::", 64],
+  ["a reserved address", "ipv6", "2001::", 23],
+  ["a reserved address", "ipv6", "2001:db8::", 32],
+  ["a reserved address", "ipv6", "2002::", 16],
+  ["a reserved address", "ipv6", "3fff::", 20],
+  ["a reserved address", "ipv6", "fec0::", 10],
+];
 const BLOCKED = new BlockList();
-for (const [net, bits] of [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
-  ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.88.99.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15],
-  ["198.51.100.0", 24], ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4],
-] as const) BLOCKED.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [
-  ["::", 128], ["::1", 128], ["100::", 64], ["2001:db8::", 32], ["2001::", 32], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8],
-] as const) BLOCKED.addSubnet(net, bits, "ipv6");
+const KINDS = new Map<string, BlockList>();
+for (const [kind, family, net, bits] of RANGES) {
+  BLOCKED.addSubnet(net, bits, family);
+  if (!KINDS.has(kind)) KINDS.set(kind, new BlockList());
+  KINDS.get(kind)!.addSubnet(net, bits, family);
+}
 
 export type TargetPolicy = boolean | string[];
 
@@ -49,7 +84,14 @@ export class TargetGuard {
     const family = isIP(addr) === 6 ? "ipv6" : "ipv4";
     if (!BLOCKED.check(addr, family)) return undefined;
     if (this.allowed?.check(addr, family)) return undefined;
-    return `${address} is a loopback, private, link-local or reserved address; set THREADLINE_ALLOW_PRIVATE_TARGETS to allow it.`;
+    let kind = "a loopback, private, link-local or reserved address";
+    for (const [k, list] of KINDS) {
+      if (list.check(addr, family)) {
+        kind = k;
+        break;
+      }
+    }
+    return `${address} is ${kind}, which webhooks may not reach; set THREADLINE_ALLOW_PRIVATE_TARGETS to allow it.`;
   }
 
   /** A DNS lookup for the HTTP client that refuses blocked addresses at connect time (no DNS rebinding). */
@@ -60,7 +102,8 @@ export class TargetGuard {
       for (const a of list) {
         const reason = this.blockedReason(a.address);
         if (reason) {
-          const e = Object.assign(new Error(`${hostname} resolves to ${reason}`), { code: "EBLOCKEDTARGET" });
+          const e = Object.assign(new Error(`${hostname} resolves to ${a.address}: ${reason}`), { code: "EBLOCKEDTARGET" });
+          // Refused before any connection is made: nothing reaches the address.
           return (callback as any)(e);
         }
       }

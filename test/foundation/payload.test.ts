@@ -40,12 +40,15 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
 
   const chatUrl = (id: string) => `${PUBLIC_URL}/chat/${id}/messages/`;
   let directChatId = "";
+  /** Message ids of the direct chat, in the order they were stored. */
+  const directOrder: string[] = [];
 
   it("a received direct message: derived parties, emoji intact, is_new_chat true, exact fields", async () => {
     const m = entry(s, { contact: "972540000000", name: "John Doe", timestamp: "2021-02-24T18:25:29+02:00", text: "Hi! How are you? 👋🏽 שלום" });
     const r = await ingest(server, s.key, [m]);
     assert.deepEqual(r.results.map((x) => x.status), ["accepted"]);
     const id = r.results[0]!.message_id;
+    directOrder.push(id);
     const p = checked(await waitForDelivery(receiver, id));
     directChatId = p.chat.chat_id;
     assert.match(directChatId, /^\d+$/);
@@ -80,6 +83,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
   it("a sent message in the same chat (Unix seconds): account → contact, is_new_chat false", async () => {
     const m = entry(s, { contact: "972540000000", name: "John Doe", direction: "sent", timestamp: 1614184229, text: "Fine 🙂, thanks" });
     const id = (await ingest(server, s.key, [m])).results[0]!.message_id;
+    directOrder.push(id);
     const p = checked(await waitForDelivery(receiver, id));
     assert.equal(p.chat.chat_id, directChatId);
     assert.equal(p.chat.is_new_chat, false);
@@ -96,6 +100,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
   it("given sender/recipient are kept in a direct chat", async () => {
     const m = entry(s, { contact: "972540000000", sender: { full_name: "Johnny", phone: "+972540000000" }, recipient: { full_name: "Sales desk", phone: "+972500000000" } });
     const id = (await ingest(server, s.key, [m])).results[0]!.message_id;
+    directOrder.push(id);
     const p = checked(await waitForDelivery(receiver, id));
     assert.deepEqual(p.message.sender, { full_name: "Johnny", phone: "+972540000000" });
     assert.deepEqual(p.message.recipient, { full_name: "Sales desk", phone: "+972500000000" });
@@ -106,6 +111,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     assert.equal(patch.status, 200, patch.text);
     assert.deepEqual(patch.json.responsible, DANA);
     const id = (await ingest(server, s.key, [entry(s, { contact: "972540000000" })])).results[0]!.message_id;
+    directOrder.push(id);
     const p = checked(await waitForDelivery(receiver, id));
     assert.equal(p.chat.responsible_name, DANA.full_name);
     assert.equal(p.chat.responsible_email, DANA.email);
@@ -115,6 +121,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     assert.equal(clear.status, 200, clear.text);
     assert.equal(clear.json.responsible, null);
     const id2 = (await ingest(server, s.key, [entry(s, { contact: "972540000000" })])).results[0]!.message_id;
+    directOrder.push(id2);
     const p2 = checked(await waitForDelivery(receiver, id2));
     assert.equal(p2.chat.responsible_name, "");
     assert.equal(p2.chat.responsible_email, "");
@@ -164,6 +171,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.direction, "sent");
     assert.equal(r.json.sender.full_name, DANA.full_name);
+    directOrder.push(r.json.message_id);
     const p = checked(await waitForDelivery(receiver, r.json.message_id));
     assert.deepEqual(p.message.sender, { full_name: DANA.full_name, phone: "+972500000000" });
     assert.deepEqual(p.message.recipient, { full_name: "John Doe", phone: "+972540000000" });
@@ -176,6 +184,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     // Without teammate_email the account owner is the sender.
     const own = await server.api("POST", `/api/v1/chats/${directChatId}/messages`, { token: s.key, body: { text: "Second" } });
     assert.equal(own.status, 201, own.text);
+    directOrder.push(own.json.message_id);
     const p2 = checked(await waitForDelivery(receiver, own.json.message_id));
     assert.equal(p2.message.sender.full_name, OWNER.full_name);
 
@@ -189,9 +198,9 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     const ids = new Set(receiver.requests.map((r) => String(r.headers["webhook-id"])));
     assert.equal(ids.size, receiver.requests.length, "webhook-id repeated across different messages");
     const direct = receiver.requests.filter((r) => r.json.chat.chat_id === directChatId).map((r) => r.json.message.message_id as string);
+    assert.equal(directOrder.length, 7);
+    assert.deepEqual(direct, directOrder);
     const listed = await server.api("GET", `/api/v1/chats/${directChatId}/messages?limit=200`, { token: s.key });
-    const stored = (listed.json.items as { message_id: string }[]).map((m) => m.message_id);
-    // Storage order equals arrival order for this chat (ids are time-ordered ULIDs).
-    assert.deepEqual(direct, [...stored].sort());
+    assert.deepEqual(new Set((listed.json.items as { message_id: string }[]).map((m) => m.message_id)), new Set(directOrder));
   });
 });

@@ -1,0 +1,438 @@
+import type { ClockTimer } from "../clock/index.js";
+import { nextStoredAt, readDeliverable, windowChats, windowMaxSeq } from "../timeline/service.js";
+import { getWorkspace } from "../workspaces/service.js";
+import { Consumer, type ConsumerDeps, type WebhookRow } from "./consumer.js";
+import { bundlePayload, type DeliverableMessage } from "./payload.js";
+
+/** Window lengths of the aggregated settings, in hours. */
+export const WINDOW_HOURS: Readonly<Record<string, number>> = { "1h": 1, "6h": 6, "12h": 12, "24h": 24 };
+
+const MAX_IN_FLIGHT = 64;
+/** Chats read per page when a window closes; bundles built ahead stay below about twice this. */
+const CHAT_PAGE = 500;
+const LOW_WATER = 250;
+const MESSAGE_PAGE = 5000;
+const RETRY_READ_MS = 1000;
+
+// ---------------------------------------------------------------------------------------
+// Windows: tumbling, aligned to the workspace's wall clock.
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+      hourCycle: "h23",
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+interface Wall {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
+}
+
+function wall(ms: number, timeZone: string): Wall {
+  const w: Wall = { y: 0, mo: 0, d: 0, h: 0, mi: 0, s: 0 };
+  for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
+    const v = Number(p.value);
+    if (p.type === "year") w.y = v;
+    else if (p.type === "month") w.mo = v;
+    else if (p.type === "day") w.d = v;
+    else if (p.type === "hour") w.h = v % 24;
+    else if (p.type === "minute") w.mi = v;
+    else if (p.type === "second") w.s = v;
+  }
+  return w;
+}
+
+/** The zone's offset from UTC at `ms`, in milliseconds (whole seconds). */
+function offsetAt(ms: number, timeZone: string): number {
+  const t = Math.floor(ms / 1000) * 1000;
+  const w = wall(t, timeZone);
+  return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - t;
+}
+
+/** The instant at which the zone's wall clock shows that date and hour (`h` may pass 23). */
+function fromWall(y: number, mo: number, d: number, h: number, timeZone: string): number {
+  const asUtc = Date.UTC(y, mo - 1, d, h);
+  const first = offsetAt(asUtc, timeZone);
+  let t = asUtc - first;
+  const second = offsetAt(t, timeZone);
+  if (second !== first) t = asUtc - second;
+  return t;
+}
+
+/** The end of the `hours` window containing `t`: the first aligned boundary after `t`. */
+export function windowEndAfter(t: number, timeZone: string, hours: number): number {
+  const w = wall(t, timeZone);
+  for (let h = Math.floor(w.h / hours) * hours + hours; ; h += hours) {
+    const end = fromWall(w.y, w.mo, w.d, h, timeZone);
+    if (end > t) return end;
+  }
+}
+
+/** The start of the `hours` window containing `t`: the last aligned boundary at or before `t`. */
+export function windowStartOf(t: number, timeZone: string, hours: number): number {
+  const w = wall(t, timeZone);
+  for (let h = Math.floor(w.h / hours) * hours; ; h -= hours) {
+    const start = fromWall(w.y, w.mo, w.d, h, timeZone);
+    if (start <= t) return start;
+  }
+}
+
+/**
+ * The `webhook-id` of one chat's bundle of one window: stable across retries and restarts
+ * (a window's end is persisted before its bundles go out), new after a replay.
+ */
+export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chatId: number, windowEnd: number): string {
+  return `bnd_${chatId}_${windowEnd}_${webhook.id.slice(-10)}${webhook.epoch ? `_r${webhook.epoch}` : ""}`;
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface Bundle {
+  id: string;
+  chatId: number;
+  count: number;
+  body: string;
+  attempts: number;
+}
+
+/** One window being delivered: every deliverable message in (cursor, maxSeq]. */
+class Close {
+  maxSeq: number | undefined;
+  timeZone = "UTC";
+  start = 0;
+  /** Paging key of `windowChats`. */
+  fromSeq = 0;
+  queue: Bundle[] = [];
+  /** Bundles that failed, oldest first: the probe while failing is the first of them. */
+  retry: Bundle[] = [];
+  inFlight = 0;
+  fetching = false;
+  exhausted = false;
+  finishing = false;
+  /** Done, or abandoned by a stopped consumer. */
+  finished = false;
+  /** Waiting for the backoff to allow the next attempt. */
+  blocked = false;
+  delivered = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly cut: number) {}
+
+  /** Resolves when the window is done, or blocked (waiting for a retry), or its consumer stopped. */
+  settled(): Promise<void> {
+    if (this.finished || this.blocked) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  settle(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+/**
+ * An aggregated webhook (`1h` … `24h`): a cursor on the workspace's log and the end of the
+ * window being filled (`window_end`, persisted). When the window ends (or on a flush, which
+ * first persists its cut as the window's end), every deliverable message with seq > cursor
+ * stored before the end is sent as one bundle per chat (a chat belongs to one account),
+ * chats read in pages, many bundles in flight. Once every bundle of the window is
+ * acknowledged, the cursor moves to the window's last seq and the next window's end is
+ * persisted with it. A crash redelivers the window under the same `webhook-id`s.
+ */
+export class BundleConsumer extends Consumer {
+  private cursor: number;
+  private windowEnd: number | null;
+  private lastCut = 0;
+  private readonly hours: number;
+  private timer: ClockTimer | undefined;
+  private close: Close | undefined;
+  private opening: Promise<void> = Promise.resolve();
+  private flushing: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: ConsumerDeps, row: WebhookRow) {
+    super(deps, row);
+    const hours = WINDOW_HOURS[row.aggregation];
+    if (!hours) throw new Error(`not an aggregated webhook: ${row.aggregation}`);
+    this.hours = hours;
+    this.cursor = row.cursor_seq;
+    this.windowEnd = row.window_end;
+  }
+
+  start(): void {
+    this.opening = this.open(-Infinity);
+  }
+
+  /** New messages wait for the window's end; this only nudges a window that is closing. */
+  wake(): void {
+    if (this.close) this.pump();
+  }
+
+  override stop(): void {
+    super.stop();
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (this.close) {
+      this.close.finished = true;
+      this.close.settle();
+    }
+  }
+
+  override async flushOpen(): Promise<number> {
+    const run = this.flushing.then(() => this.flushNow());
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushNow(): Promise<number> {
+    await this.opening;
+    let flushed = 0;
+    // A window that is already due closes first (under its own end), then the open one.
+    for (let round = 0; round < 3 && !this.stopped; round++) {
+      if (this.close) {
+        const c = this.close;
+        await c.settled();
+        if (this.close === c) return flushed; // blocked by errors: it goes out on retry; nothing is lost
+        continue;
+      }
+      const soon = Math.max(this.deps.clock.now() + 1, this.lastCut + 1);
+      const due = this.windowEnd !== null && this.windowEnd <= soon;
+      const cut = due ? this.windowEnd! : soon;
+      this.timer?.cancel();
+      this.timer = undefined;
+      if (!due) {
+        // The cut becomes the window's end before anything is sent: a crash repeats it exactly.
+        this.windowEnd = cut;
+        this.deps.writer.setState(this.row.id, { window_end: cut });
+        await this.deps.writer.flush();
+        if (this.stopped) return flushed;
+      }
+      const c = this.begin(cut);
+      await c.settled();
+      flushed += c.delivered;
+      if (this.close === c || !due) return flushed;
+    }
+    return flushed;
+  }
+
+  /** Decides and persists the end of the window being filled, then waits for it. */
+  private async open(floor: number): Promise<void> {
+    while (!this.stopped && this.windowEnd === null) {
+      try {
+        const end = await this.nextWindowEnd(floor);
+        if (this.stopped || this.windowEnd !== null) break;
+        this.windowEnd = end;
+        this.deps.writer.setState(this.row.id, { window_end: end });
+      } catch (e) {
+        this.deps.log.error({ err: e, webhook: this.row.id }, "could not open an aggregation window; retrying");
+        await sleep(RETRY_READ_MS);
+      }
+    }
+    this.arm();
+  }
+
+  /**
+   * The end of the next window: the one holding the oldest message still to send (a backlog
+   * goes out window by window), else the one open now; always after `floor`. The workspace's
+   * time zone is read here, so a change applies from the next window on.
+   */
+  private async nextWindowEnd(floor: number): Promise<number> {
+    const { db, clock } = this.deps;
+    const { timezone } = await getWorkspace(db, this.row.workspace_id);
+    const pending = await nextStoredAt(db, this.row.workspace_id, this.cursor);
+    const now = clock.now();
+    const base = Math.max(pending !== undefined && pending < now ? pending : now, floor);
+    return windowEndAfter(base, timezone, this.hours);
+  }
+
+  private arm(): void {
+    if (this.stopped || this.close || this.windowEnd === null) return;
+    const end = this.windowEnd;
+    this.timer?.cancel();
+    this.timer = this.deps.clock.at(end, () => {
+      this.timer = undefined;
+      if (this.windowEnd === end && !this.close) this.begin(end);
+    });
+  }
+
+  private begin(cut: number): Close {
+    const c = new Close(cut);
+    this.close = c;
+    void this.prepare(c);
+    return c;
+  }
+
+  private async prepare(c: Close): Promise<void> {
+    const { db } = this.deps;
+    for (;;) {
+      try {
+        const maxSeq = await windowMaxSeq(db, this.row.workspace_id, this.cursor, c.cut);
+        if (maxSeq > this.cursor) {
+          c.timeZone = (await getWorkspace(db, this.row.workspace_id)).timezone;
+          c.start = windowStartOf(c.cut - 1, c.timeZone, this.hours);
+          c.fromSeq = this.cursor;
+        } else {
+          c.exhausted = true;
+        }
+        c.maxSeq = maxSeq;
+        break;
+      } catch (e) {
+        this.deps.log.error({ err: e, webhook: this.row.id }, "reading an aggregation window failed; retrying");
+        await sleep(RETRY_READ_MS);
+        if (this.stopped) return;
+      }
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    const c = this.close;
+    if (this.stopped || !c || c.maxSeq === undefined || c.finishing) return;
+    if (this.failing) {
+      // One attempt at a time, at the backoff time; the first failed bundle probes.
+      if (c.inFlight === 0) {
+        const next = c.retry[0] ?? c.queue[0];
+        if (next) {
+          if (this.mayAttemptWhileFailing(() => this.pump())) {
+            (c.retry.length ? c.retry : c.queue).shift();
+            c.blocked = false;
+            void this.dispatch(c, next);
+          } else {
+            c.blocked = true;
+            c.settle();
+          }
+        } else if (!c.fetching && !c.exhausted) {
+          void this.fetch(c);
+        }
+      }
+    } else {
+      while (c.inFlight < MAX_IN_FLIGHT) {
+        const b = c.retry.shift() ?? c.queue.shift();
+        if (!b) break;
+        void this.dispatch(c, b);
+      }
+      if (!c.fetching && !c.exhausted && c.queue.length < LOW_WATER) void this.fetch(c);
+    }
+    this.finishIfDone(c);
+  }
+
+  private finishIfDone(c: Close): void {
+    if (c.finishing || c.maxSeq === undefined) return;
+    if (c.exhausted && !c.fetching && c.inFlight === 0 && c.queue.length === 0 && c.retry.length === 0) void this.finish(c);
+  }
+
+  /** Builds the bundles of the next page of chats. */
+  private async fetch(c: Close): Promise<void> {
+    const { db } = this.deps;
+    const ws = this.row.workspace_id;
+    const maxSeq = c.maxSeq!;
+    c.fetching = true;
+    try {
+      const chats = await windowChats(db, ws, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
+      const byChat = new Map<number, DeliverableMessage[]>();
+      if (chats.length) {
+        const ids = chats.map((x) => x.chat_id);
+        for (let after = this.cursor; ; ) {
+          const rows = await readDeliverable(db, ws, { afterSeq: after, maxSeq, chatIds: ids, limit: MESSAGE_PAGE });
+          for (const m of rows) {
+            let list = byChat.get(m.chat_id);
+            if (!list) byChat.set(m.chat_id, (list = []));
+            list.push(m);
+          }
+          if (rows.length < MESSAGE_PAGE) break;
+          after = rows[rows.length - 1]!.seq;
+        }
+      }
+      if (this.stopped) return;
+      const publicUrl = this.deps.publicUrl();
+      for (const chat of chats) {
+        const messages = byChat.get(chat.chat_id);
+        if (!messages?.length) continue;
+        messages.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
+        // New when the message that created the chat is in the part of the log this bundle covers.
+        const isNewChat =
+          chat.created_seq !== null
+            ? chat.created_seq > this.cursor && chat.created_seq <= maxSeq
+            : chat.created_at >= c.start && chat.created_at < c.cut;
+        const payload = bundlePayload(messages, { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat });
+        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, count: messages.length, body: JSON.stringify(payload), attempts: 0 });
+      }
+      if (chats.length) c.fromSeq = chats[chats.length - 1]!.first_seq;
+      if (chats.length < CHAT_PAGE) c.exhausted = true;
+    } catch (e) {
+      this.deps.log.error({ err: e, webhook: this.row.id }, "reading an aggregation window failed; retrying");
+      await sleep(RETRY_READ_MS);
+    } finally {
+      c.fetching = false;
+    }
+    this.pump();
+  }
+
+  private async dispatch(c: Close, b: Bundle): Promise<void> {
+    c.inFlight++;
+    b.attempts++;
+    let ok = false;
+    try {
+      ok = await this.send(b.id, b.attempts, b.body, `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of chat ${b.chatId}`);
+    } catch (e) {
+      this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
+    }
+    c.inFlight--;
+    // Another consumer owns the webhook now: this outcome is not ours to record.
+    if (this.discarded) return;
+    if (ok) c.delivered++;
+    else c.retry.push(b);
+    // A draining (shutdown) or just-disabled consumer still moves the cursor past a finished window.
+    if (this.stopped) this.finishIfDone(c);
+    else this.pump();
+  }
+
+  /** Every bundle of the window is acknowledged: move the cursor, then open the next window. */
+  private async finish(c: Close): Promise<void> {
+    c.finishing = true;
+    const cursor = Math.max(this.cursor, c.maxSeq!);
+    this.cursor = cursor;
+    this.lastCut = c.cut;
+    // At once (no await before it), so a shutdown drain records it too. Should the process
+    // die before the next window's end is written, the old end is simply found empty.
+    this.deps.writer.setState(this.row.id, { cursor_seq: cursor });
+    let next: number | undefined;
+    while (!this.stopped && next === undefined) {
+      try {
+        next = await this.nextWindowEnd(c.cut);
+      } catch (e) {
+        this.deps.log.error({ err: e, webhook: this.row.id }, "could not open an aggregation window; retrying");
+        await sleep(RETRY_READ_MS);
+      }
+    }
+    c.finished = true;
+    if (next !== undefined && !this.stopped) {
+      this.close = undefined;
+      this.windowEnd = next;
+      this.deps.writer.setState(this.row.id, { window_end: next });
+      this.arm();
+    }
+    c.settle();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
