@@ -53,19 +53,23 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       metrics.attemptSeconds.observe(r.durationMs / 1000);
     },
     // The e-mails quote the latest errors from the request log: write it out first.
-    warning(w, failures) {
-      void writer.flush().catch(() => undefined).then(() => alerts.webhookWarning(w, failures));
+    warning(w, failures, since) {
+      void writer.flush().catch(() => undefined).then(() => alerts.webhookWarning(w, failures, since));
     },
-    disabled(w, reason) {
+    disabled(w, reason, since) {
       metrics.disabled.inc();
-      void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason));
+      void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason, since));
     },
   };
   const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };
   const manager = new DeliveryManager(consumerDeps);
   const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, publicUrl });
   const { generated } = await ensureOperatorToken(db, config.adminToken);
-  await manager.start();
+  // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only
+  // once listening (setPort), so the backlog is not delivered with "localhost:0" in chat_url.
+  let delivering: Promise<void> | undefined;
+  const startDelivering = () => (delivering ??= manager.start());
+  if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();
   return {
     config,
     storage,
@@ -81,12 +85,15 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     publicUrl,
     setPort(p) {
       port = p;
+      startDelivering().catch((e) => log.error({ err: e }, "starting webhook deliveries failed"));
     },
     onIngested(workspaceId) {
       manager.notify(workspaceId);
     },
     async close() {
       await manager.stop();
+      // An alert e-mail being written or sent gets a moment (it is in the outbox already once written).
+      await alerts.settle(2_000);
       await writer.close();
       await deliverer.close();
       await storage.close();

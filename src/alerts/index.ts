@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { DB } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import type { Config } from "../config/index.js";
-import type { WebhookRow } from "../webhooks/consumer.js";
+import { MAX_CONSECUTIVE_FAILURES, type WebhookRow } from "../webhooks/consumer.js";
 import { getWorkspace } from "../workspaces/service.js";
 
 interface Deps {
@@ -70,32 +70,59 @@ export class Alerts {
     clearTimeout(timer);
   }
 
-  private async recentErrors(webhookId: string): Promise<string> {
+  /**
+   * From the request log: the latest errors of the current run (newest first) and when
+   * that run began. Attempts cut by a shutdown are not the receiver's errors.
+   */
+  private async errorRun(webhookId: string): Promise<{ since: number | undefined; lines: string[] }> {
     const rows = await this.deps.db
       .selectFrom("webhook_requests")
-      .select(["at", "error"])
+      .select(["at", "error", "delivery_id", "attempt"])
       .where("webhook_id", "=", webhookId)
-      .where("error", "is not", null)
       .orderBy("id", "desc")
-      .limit(5)
+      .limit(100)
       .execute();
-    return rows.map((r) => `- ${new Date(r.at).toISOString()}: ${(JSON.parse(r.error!) as { message: string }).message}`).join("\n");
+    let since: number | undefined;
+    const lines: string[] = [];
+    for (const r of rows) {
+      if (!r.error) break;
+      const e = JSON.parse(r.error) as { code: string; message: string };
+      if (e.code === "SHUTDOWN") continue;
+      since = r.at;
+      if (lines.length < 5) lines.push(`- ${new Date(r.at).toISOString()} ${e.code}: ${e.message} (delivery ${r.delivery_id}, attempt ${r.attempt})`);
+    }
+    return { since, lines };
   }
 
-  async webhookWarning(w: WebhookRow, failures: number): Promise<void> {
+  private reEnableHelp(w: WebhookRow): string[] {
+    const base = this.deps.publicUrl();
+    return [
+      "How to re-enable it:",
+      `1. Fix the receiver at ${w.url} (it must answer 2xx within 10 s; redirects are not followed).`,
+      `2. Switch the webhook on in Webhooks → Outgoing (${base}/webhooks), or call`,
+      `   PATCH ${base}/api/v1/webhooks/${w.id} with {"enabled": true}.`,
+      `   Pending messages, and those stored while it was disabled, are then delivered in order;`,
+      `   add "replay": "none" to skip the ones stored while it was disabled.`,
+      `The webhook's activity and request log are at ${base}/webhooks and GET ${base}/api/v1/webhooks/${w.id}/log.`,
+    ];
+  }
+
+  async webhookWarning(w: WebhookRow, failures: number, failingSince?: number): Promise<void> {
     try {
-      const errors = await this.recentErrors(w.id);
+      const run = await this.errorRun(w.id);
+      const since = failingSince ?? run.since;
       await this.send(
         w.workspace_id,
-        `Threadline: your webhook is failing (${failures} errors in a row)`,
+        `Threadline: webhook ${w.url} is failing (${failures} errors in a row)`,
         [
-          `Your outgoing webhook ${w.url} (${w.id}) has failed ${failures} times in a row.`,
-          `If it keeps failing it is disabled after ${10 + 1} consecutive errors. Nothing is lost: pending messages wait and are delivered once it works again.`,
+          `Your outgoing webhook ${w.url} (id ${w.id}) has failed ${failures} times in a row${since !== undefined ? `, failing since ${new Date(since).toISOString()}` : ""}.`,
+          `It is retried with increasing delays; after ${MAX_CONSECUTIVE_FAILURES + 1} consecutive errors it is disabled.`,
+          "Nothing is lost: pending messages wait and are delivered in order once it works again.",
           "",
           "Latest errors:",
-          errors || "- (none recorded)",
+          ...(run.lines.length ? run.lines : ["- (none recorded)"]),
           "",
-          `Check the receiver, then see the webhook's activity at ${this.deps.publicUrl()}/webhooks`,
+          `Check the receiver; the webhook's activity and request log are at ${this.deps.publicUrl()}/webhooks.`,
         ].join("\n"),
       );
     } catch (e) {
@@ -103,22 +130,25 @@ export class Alerts {
     }
   }
 
-  async webhookDisabled(w: WebhookRow, reason: string): Promise<void> {
+  async webhookDisabled(w: WebhookRow, reason: string, failingSince?: number): Promise<void> {
     try {
-      const since = w.disabled_at ?? this.deps.clock.now();
-      const errors = await this.recentErrors(w.id);
+      const at = w.disabled_at ?? this.deps.clock.now();
+      const run = await this.errorRun(w.id);
+      const since = failingSince ?? run.since;
       await this.send(
         w.workspace_id,
-        "Threadline: your webhook was disabled",
+        `Threadline: webhook ${w.url} was disabled`,
         [
-          `Your outgoing webhook ${w.url} (${w.id}) was disabled on ${new Date(since).toISOString()} ${reason === "gone" ? "because the receiver answered 410 Gone" : "after more than 10 consecutive errors"}.`,
+          `Your outgoing webhook ${w.url} (id ${w.id}) was disabled on ${new Date(at).toISOString()}${
+            reason === "gone" ? " because the receiver answered 410 Gone" : ` after more than ${MAX_CONSECUTIVE_FAILURES} consecutive errors`
+          }${since !== undefined ? `; it has been failing since ${new Date(since).toISOString()}` : ""}.`,
           "",
           "Latest errors:",
-          errors || "- (none recorded)",
+          ...(run.lines.length ? run.lines : ["- (none recorded)"]),
           "",
           "Nothing is lost: messages stored while it is disabled are kept.",
-          `To re-enable it, fix the receiver and switch it on in Webhooks → Outgoing (${this.deps.publicUrl()}/webhooks),`,
-          `or call PATCH /api/v1/webhooks/${w.id} with {"enabled": true}; pending messages are then delivered in order.`,
+          "",
+          ...this.reEnableHelp(w),
         ].join("\n"),
       );
     } catch (e) {

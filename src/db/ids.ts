@@ -42,3 +42,16 @@ export function newToken(prefix: string, bytes = 24): string {
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
+
+/**
+ * A UUIDv7 (time-ordered): unguessable enough for a permalink, and inserted at the end
+ * of its unique index instead of at random places.
+ */
+export function uuidv7(now = Date.now()): string {
+  const b = Buffer.from(random16());
+  b.writeUIntBE(now, 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

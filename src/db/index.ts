@@ -30,6 +30,8 @@ export function openStorage(config: Pick<Config, "databaseUrl" | "dataDir">): St
   file.pragma("journal_mode = WAL");
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
+  // 64 MiB of page cache keeps the log's indexes in memory while it grows.
+  file.pragma("cache_size = -65536");
   file.pragma("foreign_keys = ON");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
   return { db, dialect: "sqlite", close: () => db.destroy() };

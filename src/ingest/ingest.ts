@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { lockWorkspaceLog, type DB } from "../db/index.js";
-import { ulid } from "../db/ids.js";
+import { ulid, uuidv7 } from "../db/ids.js";
 import { ApiError } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
 import { accountsByPhone, type AccountRow } from "../accounts/service.js";
@@ -205,7 +204,7 @@ export async function ingestMessages(
             sender_phone: p.sender.phone,
             recipient_name: p.recipient.full_name,
             recipient_phone: p.recipient.phone,
-            permalink: randomUUID(),
+            permalink: uuidv7(storedAt),
             sent_by_teammate_id: opts.sentByTeammateId ?? null,
           })),
         )

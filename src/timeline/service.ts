@@ -1,4 +1,5 @@
-import type { DB } from "../db/index.js";
+import type { Selectable } from "kysely";
+import type { DB, Database } from "../db/index.js";
 import type { DeliverableMessage } from "../webhooks/payload.js";
 import { invalid, notFound } from "../http/errors.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
@@ -18,22 +19,10 @@ export interface ChatRow {
   responsible_email: string | null;
 }
 
-export interface MessageRow {
-  seq: number;
-  id: string;
-  chat_id: number;
-  direction: string;
-  type: string;
-  status: string;
-  text: string;
-  timestamp: number;
-  stored_at: number;
-  sender_name: string;
-  sender_phone: string;
-  recipient_name: string;
-  recipient_phone: string;
-  permalink: string;
-}
+export type MessageRow = Pick<
+  Selectable<Database["messages"]>,
+  "seq" | "id" | "chat_id" | "direction" | "type" | "status" | "text" | "timestamp" | "stored_at" | "sender_name" | "sender_phone" | "recipient_name" | "recipient_phone" | "permalink"
+>;
 
 export const chatUrl = (publicUrl: string, chatId: number | string) => `${publicUrl}/chat/${chatId}/messages/`;
 export const permalinkUrl = (publicUrl: string, uuid: string) => `${publicUrl}/permalink/${uuid}/`;

@@ -1,26 +1,12 @@
-import type { DB } from "../db/index.js";
+import type { DB, Database } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import { readDeliverable } from "../timeline/service.js";
 import { SHUTDOWN_CODE, type Deliverer, type AttemptResult } from "./deliver.js";
 import { messagePayload, type DeliverableMessage } from "./payload.js";
 import type { DeliveryWriter } from "./writer.js";
 
-export interface WebhookRow {
-  id: string;
-  workspace_id: string;
-  url: string;
-  enabled: number;
-  aggregation: string;
-  secret: string;
-  consecutive_failures: number;
-  disabled_reason: string | null;
-  disabled_at: number | null;
-  cursor_seq: number;
-  epoch: number;
-  window_end: number | null;
-  created_at: number;
-  updated_at: number;
-}
+/** A webhook as stored; the consumer owns its cursor, counters and window while it runs. */
+export type WebhookRow = Database["webhooks"];
 
 /** What a consumer needs from the rest of the process. */
 export interface ConsumerDeps {
@@ -36,8 +22,9 @@ export interface ConsumerDeps {
 
 export interface ConsumerEvents {
   attempted(webhook: WebhookRow, result: AttemptResult): void;
-  warning(webhook: WebhookRow, failures: number): void;
-  disabled(webhook: WebhookRow, reason: "consecutive_failures" | "gone"): void;
+  /** `failingSince`: when the current run of errors began, when this process saw it begin. */
+  warning(webhook: WebhookRow, failures: number, failingSince?: number): void;
+  disabled(webhook: WebhookRow, reason: "consecutive_failures" | "gone", failingSince?: number): void;
 }
 
 /** The product's rule: more than this many consecutive errors disable a webhook. */
@@ -79,6 +66,7 @@ export abstract class Consumer {
   private retryTimer: ClockTimer | undefined;
   /** Bumped when a run of errors starts; tells attempts begun before it from the ones after. */
   private streak = 0;
+  private failingSince: number | undefined;
   private sending = new Set<Promise<boolean>>();
 
   constructor(
@@ -187,7 +175,10 @@ export abstract class Consumer {
     // under load is not disabled in a second, and every later error is one backed-off probe.
     const sibling = this.failures > 0 && (!startedFailing || startedStreak !== this.streak);
     if (!sibling) {
-      if (this.failures === 0) this.streak++;
+      if (this.failures === 0) {
+        this.streak++;
+        this.failingSince = clock.now();
+      }
       this.failures++;
     }
     writer.activity(row.id, {
@@ -207,7 +198,7 @@ export abstract class Consumer {
     } else {
       if (this.failures === WARNING_AT) {
         writer.activity(row.id, { at: clock.now(), kind: "warning", summary: `${this.failures} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });
-        this.deps.events.warning(row, this.failures);
+        this.deps.events.warning(row, this.failures, this.failingSince);
       }
       this.retryAt = clock.now() + retryDelay(this.failures, result.retryAfterMs);
     }
@@ -225,7 +216,7 @@ export abstract class Consumer {
     this.keepOutcomes = true;
     this.stop();
     void writer.flush().catch((e) => this.deps.log.error({ err: e }, "could not record a disabled webhook"));
-    this.deps.events.disabled(this.row, reason);
+    this.deps.events.disabled(this.row, reason, this.failingSince);
   }
 }
 

@@ -6,7 +6,7 @@ import { BundleConsumer } from "./bundles.js";
 export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
-export const SHUTDOWN_GRACE_MS = 5_000;
+export const SHUTDOWN_GRACE_MS = 4_000;
 
 const defaultFactory: ConsumerFactory = (deps, row) => (row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row));
 
@@ -26,7 +26,8 @@ export class DeliveryManager {
 
   async start(): Promise<void> {
     const rows = await this.deps.db.selectFrom("webhooks").selectAll().where("enabled", "=", 1).execute();
-    for (const row of rows) this.run(row);
+    // A webhook created or reloaded meanwhile already has its consumer.
+    for (const row of rows) if (!this.consumers.has(row.id)) this.run(row);
     // A safety net for wake-ups that cannot reach this process (other writers).
     this.poll = setInterval(() => {
       for (const c of this.consumers.values()) c.wake();

@@ -145,7 +145,9 @@ export class WebhookService {
     }
     if (changes.length) this.activity(id, { kind: "updated", summary: `${changes.join("; ")}.` });
     if (set.aggregation !== undefined) set.window_end = null;
-    if (restart) live?.stop();
+    // A disabled webhook's consumer stops before the row changes, so none of its late
+    // writes (cursor, counters, an automatic disable) land over the user's decision.
+    if (restart || set.enabled === 0) live?.stop();
     await this.deps.writer.flush();
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
     await manager.reload(id, { restart });
@@ -176,10 +178,12 @@ export class WebhookService {
 
   /** Re-sends every message stored since `since`, in order, under new delivery ids. */
   async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
-    const row = await this.get(workspaceId, id);
+    await this.get(workspaceId, id);
     this.deps.manager.consumer(id)?.stop();
     await this.deps.writer.flush();
-    const cursor = await headSeq(this.deps.db, workspaceId, since);
+    const row = await this.get(workspaceId, id);
+    // Never forward: what is still pending before `since` is not skipped by a replay.
+    const cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, since));
     await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
     this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` });
     await this.deps.manager.reload(id, { restart: true });

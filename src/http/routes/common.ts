@@ -12,3 +12,20 @@ export function parseLimit(raw: string | undefined, def = 50): number {
 }
 
 export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }) });
+
+/**
+ * A page of a short list already in memory (teammates, accounts, webhooks), with an
+ * opaque offset cursor; long lists (chats, messages) page in the database instead.
+ */
+export function pageOf<T>(all: T[], query: { limit?: string; cursor?: string }): { items: T[]; next_cursor: string | null } {
+  const limit = parseLimit(query.limit);
+  let offset = 0;
+  if (query.cursor) {
+    const n = Number(Buffer.from(query.cursor, "base64url").toString());
+    if (!Number.isInteger(n) || n < 0) throw invalid("cursor", "is not a cursor this list returned.");
+    offset = n;
+  }
+  const items = all.slice(offset, offset + limit);
+  const next = offset + limit;
+  return { items, next_cursor: next < all.length ? Buffer.from(String(next)).toString("base64url") : null };
+}

@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { invalid } from "../errors.js";
-import { IdParams } from "./common.js";
+import { IdParams, ListQuery, pageOf } from "./common.js";
 
 const Aggregation = Type.Union(["none", "1h", "6h", "12h", "24h"].map((a) => Type.Literal(a)));
 
@@ -15,7 +15,9 @@ export function webhookRoutes(app: Threadline) {
       opts({ body: Type.Object({ url: Type.String(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation) }) }),
       async (req, reply) => reply.status(201).send(svc.view(await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string }))),
     );
-    f.get("/api/v1/webhooks", opts(), async (req) => ({ items: (await svc.list(req.workspaceId)).map((w) => svc.view(w)), next_cursor: null }));
+    f.get("/api/v1/webhooks", opts({ querystring: ListQuery }), async (req) =>
+      pageOf((await svc.list(req.workspaceId)).map((w) => svc.view(w)), req.query as { limit?: string; cursor?: string }),
+    );
     f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.view(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
     f.patch(
       "/api/v1/webhooks/:id",

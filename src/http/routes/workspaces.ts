@@ -5,7 +5,7 @@ import { createSession, createTeammate, createWorkspace, deleteSession, getWorks
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { ApiError } from "../errors.js";
 import { SESSION_COOKIE } from "../auth.js";
-import { IdParams, ListQuery, parseLimit } from "./common.js";
+import { IdParams, ListQuery, pageOf, parseLimit } from "./common.js";
 
 const Person = Type.Object({ full_name: Type.String({ minLength: 1 }), email: Type.String({ minLength: 1 }) });
 
@@ -46,10 +46,9 @@ export function workspaceRoutes(app: Threadline) {
     f.post("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], body: Person } }, async (req, reply) =>
       reply.status(201).send(await createTeammate(app.db, app.clock, req.workspaceId, req.body)),
     );
-    f.get("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], querystring: ListQuery } }, async (req) => ({
-      items: (await listTeammates(app.db, req.workspaceId)).slice(0, parseLimit(req.query.limit, 200)),
-      next_cursor: null,
-    }));
+    f.get("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], querystring: ListQuery } }, async (req) =>
+      pageOf(await listTeammates(app.db, req.workspaceId), req.query),
+    );
 
     f.post(
       "/api/v1/accounts",
@@ -67,10 +66,9 @@ export function workspaceRoutes(app: Threadline) {
       },
       async (req, reply) => reply.status(201).send(accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl())),
     );
-    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) => ({
-      items: (await listAccounts(app.db, req.workspaceId)).slice(0, parseLimit(req.query.limit, 200)).map((a) => accountView(a, app.publicUrl())),
-      next_cursor: null,
-    }));
+    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) =>
+      pageOf((await listAccounts(app.db, req.workspaceId)).map((a) => accountView(a, app.publicUrl())), req.query),
+    );
     f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) =>
       accountView(await getAccount(app.db, req.workspaceId, req.params.id), app.publicUrl()),
     );
