@@ -3,6 +3,7 @@ import { ulid, uuidv7 } from "../db/ids.js";
 import { ApiError } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
 import { accountsByPhone, type AccountRow } from "../accounts/service.js";
+import { findChatNames } from "../timeline/service.js";
 import type { IngestMessage, IngestParty, IngestResult, IngestSummary } from "./types.js";
 
 export const MAX_BATCH = 1000;
@@ -82,6 +83,30 @@ function prepare(i: number, msg: IngestMessage, account: AccountRow): Prepared {
 }
 
 /**
+ * Messages often come without the contact's name (a gateway's echo of the account's own
+ * message, an API client that sends only the chat id): such a message takes the name its
+ * chat already has, so the derived contact side is "Sheena Nelson", not a bare phone.
+ */
+async function withKnownChatNames(db: DB, accounts: Map<string, AccountRow>, messages: IngestMessage[]): Promise<IngestMessage[]> {
+  const unnamed = messages.filter((m) => !m.chat.full_name?.trim() && accounts.has(m.account_phone));
+  if (unnamed.length === 0) return messages;
+  const names = new Map<string, string>();
+  const byAccount = new Map<string, Set<string>>();
+  for (const m of unnamed) {
+    const id = accounts.get(m.account_phone)!.id;
+    byAccount.set(id, (byAccount.get(id) ?? new Set()).add(m.chat.external_id));
+  }
+  for (const [accountId, ids] of byAccount) {
+    for (const c of await findChatNames(db, accountId, [...ids])) names.set(`${accountId}\u0000${c.external_id}`, c.full_name);
+  }
+  return messages.map((m) => {
+    const account = accounts.get(m.account_phone);
+    const name = m.chat.full_name?.trim() || !account ? undefined : names.get(`${account.id}\u0000${m.chat.external_id}`);
+    return name ? { ...m, chat: { ...m.chat, full_name: name } } : m;
+  });
+}
+
+/**
  * The only path from `IngestMessage[]` to stored messages: validates the whole batch
  * first (nothing is stored if one entry is wrong), then stores it in one transaction.
  */
@@ -93,6 +118,7 @@ export async function ingestMessages(
   opts: { sentByTeammateId?: string; onCommitted?: IngestListener } = {},
 ): Promise<IngestSummary & { messageIds: string[] }> {
   const accounts = await accountsByPhone(db, workspaceId, [...new Set(messages.map((m) => m.account_phone))]);
+  messages = await withKnownChatNames(db, accounts, messages);
   const prepared = messages.map((m, i) => {
     const account = accounts.get(m.account_phone);
     if (!account) throw bad(i, "account_phone", `no WhatsApp account ${m.account_phone} is connected in this workspace.`);

@@ -185,7 +185,39 @@ export async function readDeliverable(
   workspaceId: string,
   opts: { afterSeq: number; limit: number; maxSeq?: number; storedBefore?: number; chatIds?: number[] },
 ): Promise<DeliverableMessage[]> {
-  let q = db
+  let q = deliverableQuery(db)
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.status", "=", "stored");
+  if (opts.maxSeq !== undefined) q = q.where("m.seq", "<=", opts.maxSeq);
+  if (opts.storedBefore !== undefined) q = q.where("m.stored_at", "<", opts.storedBefore);
+  if (opts.chatIds) q = q.where("m.chat_id", "in", opts.chatIds);
+  return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
+}
+
+/**
+ * The deliverable messages of some chats (ids from `windowChats`, so of one workspace) in
+ * (`afterSeq`, `maxSeq`], ordered by chat then seq: the chat index serves it, however long
+ * the window. At most `limit` rows; the last chat of a full page may continue.
+ */
+export async function readChatsWindow(
+  db: DB,
+  opts: { chatIds: number[]; afterSeq: number; maxSeq: number; limit: number },
+): Promise<DeliverableMessage[]> {
+  if (!opts.chatIds.length) return [];
+  return deliverableQuery(db)
+    .where("m.chat_id", "in", opts.chatIds)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.seq", "<=", opts.maxSeq)
+    .where("m.status", "=", "stored")
+    .orderBy("m.chat_id", "asc")
+    .orderBy("m.seq", "asc")
+    .limit(opts.limit)
+    .execute();
+}
+
+function deliverableQuery(db: DB) {
+  return db
     .selectFrom("messages as m")
     .innerJoin("chats as c", "c.id", "m.chat_id")
     .innerJoin("accounts as a", "a.id", "m.account_id")
@@ -215,14 +247,7 @@ export async function readDeliverable(
       "c.created_by_message_id as chat_created_by",
       "r.full_name as responsible_name",
       "r.email as responsible_email",
-    ])
-    .where("m.workspace_id", "=", workspaceId)
-    .where("m.seq", ">", opts.afterSeq)
-    .where("m.status", "=", "stored");
-  if (opts.maxSeq !== undefined) q = q.where("m.seq", "<=", opts.maxSeq);
-  if (opts.storedBefore !== undefined) q = q.where("m.stored_at", "<", opts.storedBefore);
-  if (opts.chatIds) q = q.where("m.chat_id", "in", opts.chatIds);
-  return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
+    ]);
 }
 
 /** The newest seq of a workspace's log (0 when empty), optionally among rows stored before a time. */
@@ -306,4 +331,11 @@ export async function windowChats(
     .orderBy("m.seq", "asc")
     .limit(opts.limit)
     .execute();
+}
+
+/** Known names of an account's chats (names that are more than the bare phone or id). */
+export async function findChatNames(db: DB, accountId: string, externalIds: string[]): Promise<{ external_id: string; full_name: string }[]> {
+  if (externalIds.length === 0) return [];
+  const rows = await db.selectFrom("chats").select(["external_id", "full_name", "phone"]).where("account_id", "=", accountId).where("external_id", "in", externalIds).execute();
+  return rows.filter((r) => r.full_name && r.full_name !== r.phone && r.full_name !== r.external_id);
 }

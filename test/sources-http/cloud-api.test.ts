@@ -15,7 +15,6 @@ import {
   createAccount,
   delivered,
   deliveriesOf,
-  fixtureJson,
   fixtureText,
   flushWith,
   gatewayAnswers,

@@ -105,7 +105,7 @@ describe("inbound routes and account creation: what is refused", () => {
     const before = (await allMessages(h)).length;
     for (const source of ["cloud_api", "waha", "evolution"]) {
       const big = JSON.stringify({ object: "whatsapp_business_account", event: "message.any", padding: "x".repeat(1024 * 1024 + 10) });
-      const headers =
+      const headers: Record<string, string> =
         source === "cloud_api"
           ? { "x-hub-signature-256": `sha256=${hmacHex("sha256", CLOUD.app_secret, big)}` }
           : source === "waha"

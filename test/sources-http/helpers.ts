@@ -32,7 +32,7 @@ export function payloadTime(unixSeconds: number): string {
   return new Date(unixSeconds * 1000).toISOString().slice(0, 19) + "+0000";
 }
 
-export function hmacHex(algorithm: "sha256" | "sha512", key: string, body: string | Buffer): string {
+export function hmacHex(algorithm: "sha256" | "sha512", key: string, body: string): string {
   return createHmac(algorithm, key).update(body).digest("hex");
 }
 
@@ -101,7 +101,7 @@ export interface InboundResponse {
 export async function inbound(
   h: Harness,
   inboundUrl: string,
-  opts: { method?: "GET" | "POST"; body?: string | Buffer; headers?: Record<string, string>; query?: string } = {},
+  opts: { method?: "GET" | "POST"; body?: string; headers?: Record<string, string>; query?: string } = {},
 ): Promise<InboundResponse> {
   const u = new URL(inboundUrl);
   const res = await fetch(`${h.server.url}${u.pathname}${opts.query ?? ""}`, {

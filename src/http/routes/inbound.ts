@@ -5,32 +5,9 @@ import { accountForInbound, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { SourceAuthError, SourceInputError } from "../../sources/types.js";
 import { ingestMessages } from "../../ingest/ingest.js";
-import type { IngestMessage } from "../../ingest/types.js";
-import type { DB } from "../../db/index.js";
 import { ApiError, notFound } from "../errors.js";
 
 export const INBOUND_BODY_LIMIT = 1024 * 1024;
-
-/**
- * Gateways often leave the contact's name out (Meta's echoes, WAHA's and Evolution's own
- * messages): such a message takes the name its chat already has, so the contact side that
- * ingest derives from the chat is "Sheena Nelson", not her bare phone number.
- */
-async function withKnownChatNames(db: DB, accountId: string, messages: IngestMessage[]): Promise<IngestMessage[]> {
-  const unnamed = [...new Set(messages.filter((m) => !m.chat.full_name?.trim()).map((m) => m.chat.external_id))];
-  if (unnamed.length === 0) return messages;
-  const rows = await db
-    .selectFrom("chats")
-    .select(["external_id", "full_name", "phone"])
-    .where("account_id", "=", accountId)
-    .where("external_id", "in", unnamed)
-    .execute();
-  const names = new Map(rows.filter((r) => r.full_name && r.full_name !== r.phone && r.full_name !== r.external_id).map((r) => [r.external_id, r.full_name]));
-  return messages.map((m) => {
-    const name = m.chat.full_name?.trim() ? undefined : names.get(m.chat.external_id);
-    return name ? { ...m, chat: { ...m.chat, full_name: name } } : m;
-  });
-}
 
 /**
  * The query as single strings. A repeated parameter (`?a=1&a=2`) arrives as an array; it is
@@ -70,7 +47,7 @@ export function inboundRoutes(app: Threadline) {
       }
       if (outcome.kind === "reply") return reply.status(outcome.status).type(outcome.contentType).send(outcome.body);
       if (outcome.messages.length === 0) return { ok: true, accepted: 0, duplicates: 0, skipped: 0 };
-      const messages = await withKnownChatNames(app.db, row.id, outcome.messages);
+      const messages = outcome.messages;
       const r = await ingestMessages(app.db, app.clock, row.workspace_id, messages, { onCommitted: app.onIngested });
       app.metrics.ingested.inc({ status: "accepted" }, r.accepted);
       return { ok: true, accepted: r.accepted, duplicates: r.duplicates, skipped: r.skipped };
