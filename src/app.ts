@@ -37,8 +37,23 @@ export interface Threadline {
 
 export async function createThreadline(config: Config): Promise<Threadline & { operatorTokenGenerated?: string }> {
   const log = pino({ level: config.logLevel, base: undefined });
-  const storage = openStorage(config);
-  await migrate(storage);
+  // A database that cannot be opened stops start-up with one sentence naming the variable.
+  const dbError = (e: unknown) => {
+    const err = e as { message?: string; code?: string } | undefined;
+    const why = (err?.message || err?.code || String(e)).replace(/\.$/, "");
+    const what = config.databaseUrl ? "the PostgreSQL database of DATABASE_URL" : `the SQLite database in THREADLINE_DATA_DIR (${config.dataDir})`;
+    return new Error(`Could not open ${what}: ${why}.`);
+  };
+  let storage: Storage;
+  try {
+    storage = openStorage(config);
+  } catch (e) {
+    throw dbError(e);
+  }
+  await migrate(storage).catch(async (e: unknown) => {
+    await storage.close().catch(() => undefined);
+    throw dbError(e);
+  });
   const db = storage.db;
   const clock = new Clock();
   const metrics = createMetrics();

@@ -115,3 +115,41 @@ export function assertError(r: { status: number; json: any; text: string }, stat
   assert.ok(r.json.error.message.length > 10, `error message too short: ${r.text}`);
   if (field !== undefined) assert.ok(r.json.error.message.includes(field), `error message should name ${field}: ${r.text}`);
 }
+
+/**
+ * Checks at-least-once delivery across a crash: every accepted id was received, repeats
+ * carry the same webhook-id, and each chat's first receptions are in storage order.
+ */
+export function assertDeliveredAcrossCrash(
+  received: ReceivedRequest[],
+  accepted: string[],
+  chatOf: Map<string, string>,
+  secret: string,
+  opts: { sameBytes?: boolean } = {},
+): { repeats: number } {
+  const first = new Map<string, ReceivedRequest>();
+  let repeats = 0;
+  for (const r of received) {
+    const id = r.json?.message?.message_id as string | undefined;
+    assert.ok(id, `a delivery without message_id: ${r.body}`);
+    assert.ok(chatOf.has(id), `an unknown message ${id} was delivered`);
+    assertSigned(r, secret);
+    const seen = first.get(id);
+    if (seen) {
+      repeats++;
+      assert.equal(r.headers["webhook-id"], seen.headers["webhook-id"], `message ${id} was repeated under another webhook-id`);
+      if (opts.sameBytes !== false) assert.equal(r.body, seen.body, `message ${id} was repeated with other bytes`);
+    } else first.set(id, r);
+  }
+  assert.deepEqual(new Set(first.keys()), new Set(accepted), "the set of message_ids received differs from the set accepted");
+  // Per chat, the first receptions follow the order the messages were accepted in.
+  const firstOrder = [...first.keys()];
+  const byChat = (ids: string[]) => {
+    const m = new Map<string, string[]>();
+    for (const id of ids) m.set(chatOf.get(id)!, [...(m.get(chatOf.get(id)!) ?? []), id]);
+    return m;
+  };
+  const got = byChat(firstOrder);
+  for (const [chat, ids] of byChat(accepted)) assert.deepEqual(got.get(chat), ids, `chat ${chat} out of order`);
+  return { repeats };
+}

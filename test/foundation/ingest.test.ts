@@ -103,8 +103,8 @@ describe("ingest, auth, isolation and validation", () => {
     const contact = "972541000003";
     const r = await ingest(server, s.key, [entry(s, { contact, timestamp: 1614183929 }), entry(s, { contact, timestamp: "2021-02-24T21:55:29+05:30" })]);
     const [a, b] = await Promise.all(r.results.map((x) => waitForDelivery(receiver, x.message_id)));
-    assert.equal(a.json.message.timestamp, "2021-02-24T16:25:29+0000");
-    assert.equal(b.json.message.timestamp, "2021-02-24T16:25:29+0000");
+    assert.equal(a!.json.message.timestamp, "2021-02-24T16:25:29+0000");
+    assert.equal(b!.json.message.timestamp, "2021-02-24T16:25:29+0000");
     const stored = await messagesOf((await chatOf(contact)).chat_id);
     assert.deepEqual(stored.map((x) => Date.parse(x.timestamp)), [Date.UTC(2021, 1, 24, 16, 25, 29), Date.UTC(2021, 1, 24, 16, 25, 29)]);
   });

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { OPERATOR_TOKEN, TestServer } from "../helpers/server.js";
+import { Receiver } from "../helpers/receiver.js";
+import { assertError, entry, ingest, repoRoot, space, waitForDelivery } from "./helpers.js";
+
+describe("health, metrics, docs and the test clock", () => {
+  let server: TestServer;
+  let noClock: TestServer;
+  before(async () => {
+    [server, noClock] = await Promise.all([TestServer.start(), TestServer.start({ env: { THREADLINE_TEST_CLOCK: undefined } })]);
+  });
+  after(async () => {
+    await Promise.all([server?.stop(), noClock?.stop()]);
+  });
+
+  it("GET /healthz answers 200 {ok:true} without a token", async () => {
+    const r = await server.api("GET", "/healthz");
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { ok: true });
+  });
+
+  it("GET /metrics is Prometheus text with threadline_ metrics that move with traffic", async () => {
+    const receiver = await Receiver.start();
+    try {
+      const s = await space(server, { receiver });
+      const id = (await ingest(server, s.key, [entry(s)])).results[0]!.message_id;
+      await waitForDelivery(receiver, id);
+      const r = await server.api("GET", "/metrics");
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get("content-type") ?? "", /^text\/plain/);
+      assert.match(r.text, /^# HELP threadline_/m);
+      assert.match(r.text, /^# TYPE threadline_\w+ (counter|gauge|histogram|summary)$/m);
+      const sample = /^threadline_ingested_messages_total\{[^}]*status="accepted"[^}]*\} (\d+(\.\d+)?)$/m.exec(r.text);
+      assert.ok(sample, `no accepted-ingest sample in:\n${r.text.slice(0, 2000)}`);
+      assert.ok(Number(sample[1]) >= 1);
+      assert.match(r.text, /^threadline_delivery_attempts_total\{[^}]*\} [1-9]/m);
+      // Every sample line is `name{labels} value`.
+      for (const line of r.text.split("\n")) {
+        if (line && !line.startsWith("#")) assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+Inf-]+|NaN$/, line);
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("GET /docs is the OpenAPI description of the API", async () => {
+    const r = await server.api("GET", "/docs");
+    assert.equal(r.status, 200);
+    assert.ok(r.json, "/docs is JSON");
+    assert.match(String(r.json.openapi), /^3\./);
+    const paths = Object.keys(r.json.paths ?? {});
+    for (const p of ["/api/v1/messages", "/api/v1/webhooks", "/api/v1/chats", "/api/v1/workspaces"]) assert.ok(paths.includes(p), `/docs lacks ${p}: ${paths.join(", ")}`);
+    assert.ok(paths.some((p) => p.startsWith("/api/v1/webhooks/") && p.endsWith("/log")));
+  });
+
+  it("the test clock moves now forward with the operator token, and is a plain 404 without THREADLINE_TEST_CLOCK", async () => {
+    const before = Date.now();
+    const r = await server.api("POST", "/api/v1/_test/clock", { token: OPERATOR_TOKEN, body: { advance_ms: 3_600_000 } });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(Date.parse(r.json.now) >= before + 3_600_000);
+    assertError(await server.api("POST", "/api/v1/_test/clock", { body: { advance_ms: 1 } }), 401, "UNAUTHORIZED");
+
+    const off = await noClock.api("POST", "/api/v1/_test/clock", { token: OPERATOR_TOKEN, body: { advance_ms: 1000 } });
+    assertError(off, 404, "NOT_FOUND");
+    // Exactly like a route that does not exist.
+    const none = await noClock.api("POST", "/api/v1/_test/nothing", { token: OPERATOR_TOKEN, body: { advance_ms: 1000 } });
+    assert.equal(none.status, 404);
+    assert.equal(none.json.error.code, off.json.error.code);
+  });
+});
+
+/** Runs the CLI `serve` with an environment and returns how it ended. */
+function runServe(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "threadline-cfg-"));
+  const full: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("THREADLINE_") && k !== "PORT" && k !== "DATABASE_URL") full[k] = v;
+  Object.assign(full, { PORT: "0", THREADLINE_DATA_DIR: dataDir, THREADLINE_ADMIN_TOKEN: OPERATOR_TOKEN, ...env });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "src/cli.ts"), "serve"], { cwd: repoRoot, env: full, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not stop on bad configuration ${JSON.stringify(env)}:\n${stdout}${stderr}`));
+    }, 20_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      rmSync(dataDir, { recursive: true, force: true });
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("bad configuration stops start-up with one sentence naming the variable", { concurrency: 4 }, () => {
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: "abc" }, "PORT"],
+    [{ DATABASE_URL: "mysql://db.example.com/threadline" }, "DATABASE_URL"],
+    // A well-formed URL of a database that cannot be reached.
+    [{ DATABASE_URL: "postgres://threadline:secret-pw@127.0.0.1:1/threadline" }, "DATABASE_URL"],
+    [{ THREADLINE_PUBLIC_URL: "not a url" }, "THREADLINE_PUBLIC_URL"],
+    [{ THREADLINE_PUBLIC_URL: "ftp://threadline.example.com" }, "THREADLINE_PUBLIC_URL"],
+  ];
+  for (const [env, variable] of cases) {
+    it(`${JSON.stringify(env)} → exit code non-zero, names ${variable}`, async () => {
+      const r = await runServe(env);
+      assert.notEqual(r.code, 0);
+      assert.notEqual(r.code, null);
+      const out = (r.stderr + r.stdout).trim();
+      assert.ok(!/listening on/i.test(out), `it started:\n${out}`);
+      const lines = out.split("\n").filter((l) => l.trim());
+      assert.equal(lines.length, 1, `expected one sentence, got:\n${out}`);
+      assert.ok(lines[0]!.includes(variable), `the message does not name ${variable}: ${lines[0]}`);
+      assert.match(lines[0]!, /[.!]$/, "a sentence ends with a full stop");
+      assert.ok(!lines[0]!.includes("secret-pw"), "the message leaks the database password");
+    });
+  }
+});
