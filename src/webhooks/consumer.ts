@@ -64,8 +64,6 @@ export abstract class Consumer {
   protected failures: number;
   protected retryAt = 0;
   private retryTimer: ClockTimer | undefined;
-  /** Bumped when a run of errors starts; tells attempts begun before it from the ones after. */
-  private streak = 0;
   private failingSince: number | undefined;
   private sending = new Set<Promise<boolean>>();
 
@@ -150,8 +148,6 @@ export abstract class Consumer {
 
   private async sendOnce(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
     const row = this.row;
-    const startedFailing = this.failures > 0;
-    const startedStreak = this.streak;
     const result = await this.deps.deliverer.attempt(row.url, row.secret, deliveryId, body);
     if (this.discarded) return result.ok;
     const { writer, clock } = this.deps;
@@ -170,17 +166,10 @@ export abstract class Consumer {
       writer.setState(row.id, { consecutive_failures: 0 });
       return true;
     }
-    // Attempts already in flight when a run of errors began (many chats at once) fail
-    // together with the first: they count as that one error, so a receiver that blips
-    // under load is not disabled in a second, and every later error is one backed-off probe.
-    const sibling = this.failures > 0 && (!startedFailing || startedStreak !== this.streak);
-    if (!sibling) {
-      if (this.failures === 0) {
-        this.streak++;
-        this.failingSince = clock.now();
-      }
-      this.failures++;
-    }
+    // The product's rule is exact: every failed attempt is one more consecutive error,
+    // including attempts that were already in flight when the run of errors began.
+    if (this.failures === 0) this.failingSince = clock.now();
+    this.failures++;
     writer.activity(row.id, {
       at: clock.now(),
       kind: "failed",
@@ -193,8 +182,6 @@ export abstract class Consumer {
       this.disable("gone", `Disabled: the receiver answered 410 Gone to ${what}.`);
     } else if (this.failures > MAX_CONSECUTIVE_FAILURES) {
       this.disable("consecutive_failures", `Disabled after ${this.failures} consecutive errors.`);
-    } else if (sibling) {
-      if (result.retryAfterMs !== undefined) this.retryAt = Math.max(this.retryAt, clock.now() + retryDelay(this.failures, result.retryAfterMs));
     } else {
       if (this.failures === WARNING_AT) {
         writer.activity(row.id, { at: clock.now(), kind: "warning", summary: `${this.failures} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });

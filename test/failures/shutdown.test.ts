@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { after, describe, it } from "node:test";
+import { TestServer, waitFor } from "../helpers/server.js";
+import { createWebhook, FlakyReceiver, getLog, getWebhook, ingest, setup, sleep } from "./helpers.js";
+
+describe("graceful shutdown", () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  after(async () => {
+    for (const f of cleanup.reverse()) await f();
+  });
+
+  it("SIGTERM with a hanging receiver exits within 10 s; a delivery that finishes in time is kept, the hung one is sent after restart", { timeout: 60_000 }, async () => {
+    const receiver = await FlakyReceiver.start();
+    cleanup.push(() => receiver.close());
+    // Chat 1 answers after 1.5 s (finishes during the shutdown); chat 2 hangs.
+    receiver.override = (r) => (r.text === "slow" ? { status: 200, delayMs: 1500 } : r.text === "stuck" ? "hang" : undefined);
+    const first = await TestServer.start();
+    cleanup.push(() => rmSync(first.dataDir, { recursive: true, force: true }));
+    cleanup.push(() => first.kill());
+    const s = await setup(first);
+    const wh = await createWebhook(first, s.key, receiver.url);
+    await ingest(first, s, [
+      [1, "slow"],
+      [2, "stuck"],
+    ]);
+    await waitFor(() => receiver.seen.length === 2, "both deliveries in flight");
+
+    const t0 = Date.now();
+    const exited = new Promise<number | null>((resolve) => first.child.once("exit", (code) => resolve(code)));
+    first.child.kill("SIGTERM");
+    const code = await exited;
+    const took = Date.now() - t0;
+    assert.ok(took < 10_000, `exited after ${took} ms`);
+    assert.ok(took >= 1_400, `waited for the delivery in flight (${took} ms)`);
+    assert.equal(code, 0, first.output);
+
+    // After the restart: the hung delivery is sent again with the same webhook-id; the
+    // one that finished during the shutdown was recorded and is not sent again.
+    const slowId = receiver.seen.find((r) => r.text === "slow")!.id;
+    const stuckId = receiver.seen.find((r) => r.text === "stuck")!.id;
+    receiver.override = undefined;
+    const second = await TestServer.start({ dataDir: first.dataDir });
+    cleanup.push(() => second.stop());
+    await waitFor(() => receiver.unique.has(stuckId), "the handed-back delivery after restart");
+    await sleep(1200);
+    assert.deepEqual(
+      receiver.seen.map((r) => r.text),
+      ["slow", "stuck", "stuck"],
+      "after the restart only the hung message is sent again",
+    );
+    assert.equal(receiver.seen.filter((r) => r.id === slowId).length, 1);
+
+    const log = await getLog(second, s.key, wh.id);
+    const stuck = log.filter((e) => e.delivery_id === stuckId);
+    assert.deepEqual(
+      stuck.map((e) => e.error?.code ?? e.response?.status),
+      [200, "SHUTDOWN"],
+      "the cut attempt is logged as a shutdown, then delivered",
+    );
+    assert.deepEqual(
+      log.filter((e) => e.delivery_id === slowId).map((e) => e.response?.status),
+      [200],
+      "the delivery that finished during shutdown is in the log",
+    );
+    // A shutdown is not the receiver's error.
+    const view = await getWebhook(second, s.key, wh.id);
+    assert.equal(view.consecutive_failures, 0);
+    assert.equal(view.enabled, true);
+  });
+});
