@@ -1,5 +1,5 @@
 import type { ClockTimer } from "../clock/index.js";
-import { nextStoredAt, readDeliverable, windowChats, windowMaxSeq } from "../timeline/service.js";
+import { nextStoredAt, readChatsWindow, windowChats, windowMaxSeq } from "../timeline/service.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import { bundlePayload, type DeliverableMessage } from "./payload.js";
@@ -341,24 +341,29 @@ export class BundleConsumer extends Consumer {
   /** Builds the bundles of the next page of chats. */
   private async fetch(c: Close): Promise<void> {
     const { db } = this.deps;
-    const ws = this.row.workspace_id;
     const maxSeq = c.maxSeq!;
     c.fetching = true;
     try {
-      const chats = await windowChats(db, ws, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
+      const chats = await windowChats(db, this.row.workspace_id, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
       const byChat = new Map<number, DeliverableMessage[]>();
-      if (chats.length) {
-        const ids = chats.map((x) => x.chat_id);
-        for (let after = this.cursor; ; ) {
-          const rows = await readDeliverable(db, ws, { afterSeq: after, maxSeq, chatIds: ids, limit: MESSAGE_PAGE });
-          for (const m of rows) {
-            let list = byChat.get(m.chat_id);
-            if (!list) byChat.set(m.chat_id, (list = []));
-            list.push(m);
-          }
-          if (rows.length < MESSAGE_PAGE) break;
-          after = rows[rows.length - 1]!.seq;
+      // Chat by chat (the chat index), a page of rows at a time; a chat cut by the page's end continues alone.
+      let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
+      while (ids.length) {
+        const rows = await readChatsWindow(db, { chatIds: ids, afterSeq: this.cursor, maxSeq, limit: MESSAGE_PAGE });
+        for (const m of rows) {
+          let list = byChat.get(m.chat_id);
+          if (!list) byChat.set(m.chat_id, (list = []));
+          list.push(m);
         }
+        if (rows.length < MESSAGE_PAGE) break;
+        const last = rows[rows.length - 1]!;
+        for (let after = last.seq; ; ) {
+          const more = await readChatsWindow(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
+          byChat.get(last.chat_id)!.push(...more);
+          if (more.length < MESSAGE_PAGE) break;
+          after = more[more.length - 1]!.seq;
+        }
+        ids = ids.filter((id) => id > last.chat_id);
       }
       if (this.stopped) return;
       const publicUrl = this.deps.publicUrl();

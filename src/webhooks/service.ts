@@ -10,6 +10,7 @@ import type { DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
 import { checkWebhookUrl } from "./targets.js";
 import type { Activity, DeliveryWriter } from "./writer.js";
+import { getWorkspace } from "../workspaces/service.js";
 
 export const AGGREGATIONS = ["none", "1h", "6h", "12h", "24h"] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
@@ -87,6 +88,8 @@ export class WebhookService {
       window_end: null,
       created_at: now,
       updated_at: now,
+      lease_owner: null,
+      lease_until: null,
     };
     await this.deps.db.insertInto("webhooks").values(row).execute();
     await this.deps.manager.reload(row.id);
@@ -264,7 +267,7 @@ export class WebhookService {
     const body =
       row.aggregation === "none"
         ? messagePayload(sample, publicUrl)
-        : bundlePayload([sample], { publicUrl, timeZone: "UTC", aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
+        : bundlePayload([sample], { publicUrl, timeZone: (await getWorkspace(this.deps.db, workspaceId)).timezone, aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
     const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
     const result = await this.deps.deliverer.attempt(row.url, row.secret, deliveryId, JSON.stringify(body));
     const logged = this.deps.writer.logRequest(id, deliveryId, 1, result);
