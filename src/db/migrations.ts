@@ -165,5 +165,12 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.createIndex("notifications_workspace").on("notifications").columns(["workspace_id", "id"]).execute();
       },
     },
+    "0002_webhook_leases": {
+      // One process consumes a webhook at a time when several share a PostgreSQL database.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhooks").addColumn("lease_owner", "text").execute();
+        await db.schema.alterTable("webhooks").addColumn("lease_until", "bigint").execute();
+      },
+    },
   };
 }

@@ -67,6 +67,9 @@ export interface Database {
     window_end: number | null;
     created_at: number;
     updated_at: number;
+    /** The process consuming this webhook, and until when (several processes on PostgreSQL). */
+    lease_owner: string | null;
+    lease_until: number | null;
   };
   webhook_requests: {
     id: Generated<number>;

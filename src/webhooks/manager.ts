@@ -1,6 +1,7 @@
 import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
+import { Leases } from "./leases.js";
 
 /** Builds the consumer for an aggregation setting; bundles plug in here. */
 export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
@@ -10,33 +11,73 @@ export const SHUTDOWN_GRACE_MS = 4_000;
 
 const defaultFactory: ConsumerFactory = (deps, row) => (row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row));
 
+/** How often leases are renewed and other processes' changes are picked up. */
+const SYNC_EVERY_MS = 1000;
+
 /**
- * Runs one consumer per enabled webhook in this process and routes wake-ups from
- * ingest to the consumers of that workspace.
+ * Runs one consumer per enabled webhook this process holds the lease of, and routes
+ * wake-ups from ingest to the consumers of that workspace. With several processes on
+ * one PostgreSQL database, each webhook is consumed by exactly one of them.
  */
 export class DeliveryManager {
   private consumers = new Map<string, Consumer>();
   private poll: NodeJS.Timeout | undefined;
   private closed = false;
+  private syncing = false;
+  private readonly leases: Leases;
 
   constructor(
     private deps: ConsumerDeps,
     private factory: ConsumerFactory = defaultFactory,
-  ) {}
+  ) {
+    this.leases = new Leases(deps.db);
+  }
 
   async start(): Promise<void> {
-    const rows = await this.deps.db.selectFrom("webhooks").selectAll().where("enabled", "=", 1).execute();
-    // A webhook created or reloaded meanwhile already has its consumer.
-    for (const row of rows) if (!this.consumers.has(row.id)) this.run(row);
-    // A safety net for wake-ups that cannot reach this process (other writers).
+    await this.sync();
     this.poll = setInterval(() => {
-      for (const c of this.consumers.values()) c.wake();
-    }, 1000);
+      this.sync().catch((e) => this.deps.log.error({ err: e }, "renewing webhook leases failed; retrying"));
+    }, SYNC_EVERY_MS);
     this.poll.unref();
   }
 
+  /**
+   * Renews and claims leases, starts consumers for webhooks this process now holds, stops
+   * those it lost, restarts those another process changed (their `updated_at` moved), and
+   * wakes the rest: a safety net for wake-ups that cannot reach this process.
+   */
+  private async sync(): Promise<void> {
+    if (this.syncing || this.closed) return;
+    this.syncing = true;
+    try {
+      const owned = new Map((await this.leases.claim()).map((o) => [o.id, o.updated_at]));
+      if (this.closed) return;
+      for (const [id, c] of this.consumers) {
+        // A consumer that disabled itself stays until the database says so too.
+        if (!owned.has(id) && !(c.row.enabled === 0 && !c.active)) {
+          c.stop();
+          this.consumers.delete(id);
+        }
+      }
+      for (const [id, updatedAt] of owned) {
+        const c = this.consumers.get(id);
+        if (!c) {
+          const row = await this.deps.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
+          if (row && row.enabled === 1 && !this.consumers.has(id)) this.run(row);
+        } else if (c.active && c.row.updated_at !== updatedAt) {
+          await this.reload(id, { restart: true });
+        } else if (c.active) {
+          c.wake();
+        }
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
   private run(row: WebhookRow): void {
-    if (this.closed) return;
+    // One consumer per webhook: a sync and a reload may both get here after their awaits.
+    if (this.closed || this.consumers.get(row.id)?.active) return;
     const c = this.factory(this.deps, row);
     this.consumers.set(row.id, c);
     c.start();
@@ -74,7 +115,8 @@ export class DeliveryManager {
       return;
     }
     if (current?.active) current.update(row);
-    else this.run(row);
+    // Another process may hold this webhook: then it runs there, and sees the change by its updated_at.
+    else if (await this.leases.claimOne(id)) this.run(row);
   }
 
   /**
@@ -94,5 +136,7 @@ export class DeliveryManager {
     clearTimeout(timer);
     await drained;
     await this.deps.writer.flush();
+    // Hand the webhooks to the other processes at once instead of after the lease expires.
+    await this.leases.releaseAll().catch((e) => this.deps.log.error({ err: e }, "releasing webhook leases failed; they expire on their own"));
   }
 }

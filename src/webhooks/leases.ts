@@ -1,0 +1,59 @@
+import type { DB } from "../db/index.js";
+import { newId } from "../db/ids.js";
+
+/** How long a process owns a webhook without renewing; another process takes over after it. */
+export const LEASE_MS = 15_000;
+
+export interface LeaseView {
+  id: string;
+  updated_at: number;
+}
+
+/**
+ * Ownership of webhooks among processes sharing one database: each enabled webhook is
+ * consumed by the process holding its lease. Leases use the wall clock (never the test
+ * clock): they are about processes being alive.
+ */
+export class Leases {
+  readonly owner = newId("proc");
+
+  constructor(private db: DB) {}
+
+  /** Renews this process's leases, claims free or expired ones; answers the enabled webhooks this process owns. */
+  async claim(): Promise<LeaseView[]> {
+    const now = Date.now();
+    const until = now + LEASE_MS;
+    // Renew only leases nearing their end: a quiet database is not written every second.
+    await this.db
+      .updateTable("webhooks")
+      .set({ lease_until: until })
+      .where("lease_owner", "=", this.owner)
+      .where("enabled", "=", 1)
+      .where("lease_until", "<", now + LEASE_MS - 5_000)
+      .execute();
+    await this.db
+      .updateTable("webhooks")
+      .set({ lease_owner: this.owner, lease_until: until })
+      .where("enabled", "=", 1)
+      .where((eb) => eb.or([eb("lease_owner", "is", null), eb("lease_until", "<", now)]))
+      .execute();
+    return this.db.selectFrom("webhooks").select(["id", "updated_at"]).where("lease_owner", "=", this.owner).where("enabled", "=", 1).execute();
+  }
+
+  /** Claims one webhook now (it was just enabled or created here), if nobody holds it. */
+  async claimOne(id: string): Promise<boolean> {
+    const now = Date.now();
+    const r = await this.db
+      .updateTable("webhooks")
+      .set({ lease_owner: this.owner, lease_until: now + LEASE_MS })
+      .where("id", "=", id)
+      .where((eb) => eb.or([eb("lease_owner", "is", null), eb("lease_owner", "=", this.owner), eb("lease_until", "<", now)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Gives every lease back (a clean shutdown), so another process takes over at once. */
+  async releaseAll(): Promise<void> {
+    await this.db.updateTable("webhooks").set({ lease_owner: null, lease_until: null }).where("lease_owner", "=", this.owner).execute();
+  }
+}
