@@ -122,6 +122,20 @@ async function main() {
     console.log(`  ratio to ceiling: ${(rate / ceilingRate).toFixed(2)}`);
     const log = await server.api("GET", `/api/v1/webhooks/${wh.json.id}/log`, { token: ws.api_key });
     console.log(`  detailed log kept: ${JSON.parse(log.text).length} entries (bounded at 100)`);
+
+    // The consumer alone: a backlog of the same size, stored while the webhook was off.
+    await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: false } });
+    for (const [b, messages] of batches.entries()) {
+      const again = (messages as { external_id: string }[]).map((m) => ({ ...m, external_id: `backlog-${b}-${m.external_id}` }));
+      const r = await server.api("POST", "/api/v1/messages", { token: ws.api_key, body: { messages: again } });
+      if (r.status !== 202) throw new Error(`ingest: ${r.status} ${r.text}`);
+    }
+    await ask(receiver, "reset");
+    const drainStart = performance.now();
+    await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: true, replay: "since_disabled" } });
+    await waitForCount(receiver, MESSAGES, "backlog");
+    const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
+    console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}`);
   } finally {
     await server.stop();
     receiver.send({ cmd: "exit" });

@@ -8,7 +8,7 @@ import type { IngestMessage, IngestParty, IngestResult, IngestSummary } from "./
 
 export const MAX_BATCH = 1000;
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
-const INSERT_CHUNK = 200;
+const INSERT_CHUNK = 1000;
 
 /** Called after a commit with the workspace whose log grew (wakes its webhooks). */
 export type IngestListener = (workspaceId: string) => void;
