@@ -53,7 +53,11 @@ export class DeliveryWriter {
   private flushing: Promise<void> = Promise.resolve();
   private gone = new Set<string>();
 
-  constructor(private db: DB) {}
+  constructor(
+    private db: DB,
+    /** A background flush that failed (the next flush writes the newer state again). */
+    private onError: (err: unknown) => void = (err) => console.error("writing delivery state failed", err),
+  ) {}
 
   private entry(webhookId: string): Pending {
     let p = this.pending.get(webhookId);
@@ -61,7 +65,7 @@ export class DeliveryWriter {
       p = { requests: [], activity: [], hourly: new Map(), state: {} };
       this.pending.set(webhookId, p);
     }
-    if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
+    if (!this.timer) this.timer = setTimeout(() => this.flush().catch(this.onError), FLUSH_EVERY_MS);
     return p;
   }
 
