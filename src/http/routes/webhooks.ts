@@ -53,7 +53,7 @@ export function webhookRoutes(app: Threadline) {
       const since = Date.parse((req.body as { since: string }).since);
       if (Number.isNaN(since)) throw invalid("since", "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
       await svc.replay(req.workspaceId, (req.params as { id: string }).id, since);
-      return reply.status(202).send({ replaying_since: new Date(since).toISOString() });
+      return reply.status(200).send({ replaying_since: new Date(since).toISOString() });
     });
   };
 }
