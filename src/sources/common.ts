@@ -228,6 +228,37 @@ export function buildMessage(p: MessageParts): IngestMessage {
   return message;
 }
 
+/**
+ * A message of a JID-addressed gateway (WAHA, Evolution): the chat is the JID, a group when
+ * it ends in `@g.us`; `theirName` is the contact's name in a direct chat, the participant's
+ * in a group.
+ */
+export function jidMessage(p: {
+  account: SourceAccount;
+  externalId: string;
+  fromMe: boolean;
+  timestamp: number;
+  type: string;
+  text?: string;
+  chatJid: string;
+  theirName?: string;
+  ownName?: string;
+}): IngestMessage {
+  const isGroup = isGroupJid(p.chatJid);
+  return buildMessage({
+    account: p.account,
+    externalId: p.externalId,
+    direction: p.fromMe ? "sent" : "received",
+    timestamp: p.timestamp,
+    type: p.type,
+    text: p.text,
+    chat: isGroup ? { externalId: p.chatJid, isGroup: true, phone: "" } : { externalId: p.chatJid, isGroup: false, phone: phoneFromJid(p.chatJid), name: p.theirName },
+    contactName: isGroup ? undefined : p.theirName,
+    participantName: isGroup ? p.theirName : undefined,
+    ownName: p.ownName,
+  });
+}
+
 export const METHOD_NOT_ALLOWED: InboundOutcome = {
   kind: "reply",
   status: 405,

@@ -9,12 +9,11 @@ import type { IngestMessage } from "../ingest/types.js";
 import {
   METHOD_NOT_ALLOWED,
   accountConfig,
-  buildMessage,
+  jidMessage,
   configRecord,
   configString,
   configUrl,
   digits,
-  isGroupJid,
   isIgnoredJid,
   isPhoneJid,
   isRecord,
@@ -22,7 +21,6 @@ import {
   normalizeJid,
   optionalString,
   parseJsonObject,
-  phoneFromJid,
   postJson,
   recordAt,
   requireBoolean,
@@ -106,24 +104,8 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
 
   // pushName is the sender's: the contact (or group participant) when received, the account when sent.
   const pushName = optionalString(data, "pushName");
-  const theirName = fromMe ? undefined : pushName;
-  const isGroup = isGroupJid(chatJid);
-
   return [
-    buildMessage({
-      account,
-      externalId,
-      direction: fromMe ? "sent" : "received",
-      timestamp,
-      type,
-      text,
-      chat: isGroup
-        ? { externalId: chatJid, isGroup: true, phone: "" }
-        : { externalId: chatJid, isGroup: false, phone: phoneFromJid(chatJid), name: theirName },
-      contactName: isGroup ? undefined : theirName,
-      participantName: isGroup ? theirName : undefined,
-      ownName: fromMe ? pushName : undefined,
-    }),
+    jidMessage({ account, externalId, fromMe, timestamp, type, text, chatJid, theirName: fromMe ? undefined : pushName, ownName: fromMe ? pushName : undefined }),
   ];
 }
 

@@ -10,7 +10,7 @@ import type { IngestMessage } from "../ingest/types.js";
 import {
   METHOD_NOT_ALLOWED,
   accountConfig,
-  buildMessage,
+  jidMessage,
   configRecord,
   configString,
   configUrl,
@@ -25,7 +25,6 @@ import {
   normalizeJid,
   optionalString,
   parseJsonObject,
-  phoneFromJid,
   postJson,
   requireBoolean,
   requireRecord,
@@ -96,7 +95,6 @@ function mapMessageAny(account: SourceAccount, body: Json): IngestMessage[] {
   if (!chatJid) chatJid = fromMe ? requireString(payload, "to", "payload") : requireString(payload, "from", "payload");
   if (isIgnoredJid(chatJid)) return []; // status updates, broadcasts, channels
   chatJid = normalizeJid(chatJid);
-  const isGroup = isGroupJid(chatJid);
 
   let type: string;
   let text: string | undefined;
@@ -113,24 +111,7 @@ function mapMessageAny(account: SourceAccount, body: Json): IngestMessage[] {
 
   const me = isRecord(body.me) ? body.me : undefined;
   const ownName = optionalString(me, "pushName");
-  const theirName = fromMe ? undefined : pushNameOf(payload);
-
-  return [
-    buildMessage({
-      account,
-      externalId,
-      direction: fromMe ? "sent" : "received",
-      timestamp,
-      type,
-      text,
-      chat: isGroup
-        ? { externalId: chatJid, isGroup: true, phone: "" }
-        : { externalId: chatJid, isGroup: false, phone: phoneFromJid(chatJid), name: theirName },
-      contactName: isGroup ? undefined : theirName,
-      participantName: isGroup ? theirName : undefined,
-      ownName,
-    }),
-  ];
+  return [jidMessage({ account, externalId, fromMe, timestamp, type, text, chatJid, theirName: fromMe ? undefined : pushNameOf(payload), ownName })];
 }
 
 /**
