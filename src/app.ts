@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { Clock } from "./clock/index.js";
-import { openStorage, migrate, type DB, type Storage } from "./db/index.js";
+import { listenLogGrowth, openStorage, migrate, type DB, type Storage } from "./db/index.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import { Deliverer } from "./webhooks/deliver.js";
 import { TargetGuard } from "./webhooks/targets.js";
@@ -85,6 +85,10 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   let delivering: Promise<void> | undefined;
   const startDelivering = () => (delivering ??= manager.start());
   if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();
+  // Several processes on PostgreSQL: an ingest in another process wakes the consumers here.
+  const listener = config.databaseUrl
+    ? listenLogGrowth(config.databaseUrl, (workspaceId) => manager.notify(workspaceId), (err) => log.warn({ err }, "listening for new messages failed; reconnecting"))
+    : undefined;
   return {
     config,
     storage,
@@ -106,6 +110,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       manager.notify(workspaceId);
     },
     async close() {
+      await listener?.close();
       await manager.stop();
       // An alert e-mail being written or sent gets a moment (it is in the outbox already once written).
       await alerts.settle(2_000);

@@ -58,3 +58,59 @@ export function isPostgres(db: Kysely<any>): boolean {
 export async function lockWorkspaceLog(tx: Kysely<any>, workspaceId: string): Promise<void> {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${workspaceId}))`.execute(tx);
 }
+
+const LOG_CHANNEL = "threadline_log";
+
+/** Tells every process that a workspace's log grew; PostgreSQL sends it when the transaction commits. */
+export async function announceLogGrowth(tx: Kysely<any>, workspaceId: string): Promise<void> {
+  if (isPostgres(tx)) await sql`select pg_notify(${LOG_CHANNEL}, ${workspaceId})`.execute(tx);
+}
+
+/**
+ * Hears other processes' `announceLogGrowth` (PostgreSQL LISTEN), so a consumer here wakes
+ * within milliseconds of an ingest there. Reconnects a second after any error; the
+ * consumers' own 1 s sync covers the gap.
+ */
+export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: string) => void, onError: (err: unknown) => void): { close(): Promise<void> } {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const retry = (c: pg.Client) => {
+    if (client === c) client = undefined;
+    c.end().catch(() => undefined);
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect();
+    }, 1000);
+    timer.unref();
+  };
+  const connect = async () => {
+    if (closed) return;
+    const c = new pg.Client({ connectionString: databaseUrl });
+    c.on("notification", (n) => {
+      if (n.channel === LOG_CHANNEL && n.payload) onGrowth(n.payload);
+    });
+    c.on("error", (e) => {
+      onError(e);
+      retry(c);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${LOG_CHANNEL}`);
+      if (closed) await c.end();
+      else client = c;
+    } catch (e) {
+      onError(e);
+      retry(c);
+    }
+  };
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await client?.end().catch(() => undefined);
+    },
+  };
+}

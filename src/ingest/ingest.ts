@@ -1,4 +1,4 @@
-import { lockWorkspaceLog, type DB } from "../db/index.js";
+import { announceLogGrowth, lockWorkspaceLog, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import { ApiError } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
@@ -236,6 +236,7 @@ export async function ingestMessages(
         )
         .execute();
     }
+    if (fresh.length) await announceLogGrowth(tx, workspaceId);
     const touched = [...new Set(fresh.map((p) => chatIds.get(p.chatKey)!))];
     for (let i = 0; i < touched.length; i += INSERT_CHUNK) {
       await tx.updateTable("chats").set({ last_message_at: storedAt }).where("id", "in", touched.slice(i, i + INSERT_CHUNK)).execute();
