@@ -34,7 +34,11 @@ export function parseTimestamp(value: string | number): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 && value < 1e11 ? Math.round(value * 1000) : undefined;
   if (!ISO_WITH_OFFSET.test(value)) return undefined;
   const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
+  if (Number.isNaN(ms)) return undefined;
+  // Date.parse rolls 2021-02-30 over to March 2nd: a date that does not exist is an error.
+  const [y, mo, d] = value.slice(0, 10).split("-").map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  return day.getUTCMonth() === mo - 1 && day.getUTCDate() === d ? ms : undefined;
 }
 
 /** `972540000000@s.whatsapp.net` → `+972540000000`; "" when it is not a phone. */

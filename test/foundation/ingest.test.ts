@@ -119,6 +119,7 @@ describe("ingest, auth, isolation and validation", () => {
     const cases: { bad: (e: Entry) => unknown; field: string }[] = [
       { bad: (e) => ({ ...e, timestamp: "yesterday" }), field: "messages[2].timestamp" },
       { bad: (e) => ({ ...e, timestamp: "2021-02-24T16:25:29" }), field: "messages[2].timestamp" },
+      { bad: (e) => ({ ...e, timestamp: "2021-02-30T16:25:29Z" }), field: "messages[2].timestamp" },
       { bad: (e) => ({ ...e, direction: "sideways" }), field: "messages[2].direction" },
       { bad: (e) => ({ ...e, text: undefined }), field: "messages[2].text" },
       { bad: (e) => ({ ...e, account_phone: "+15550000000" }), field: "messages[2].account_phone" },
