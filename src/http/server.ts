@@ -42,6 +42,10 @@ function validationMessage(err: FastifyError): ApiError {
     // A union of literals fails one `const` per branch: list them all.
     const allowed = err.validation!.filter((x) => x.keyword === "const" && x.instancePath === v.instancePath).map((x) => (x.params as { allowedValue?: unknown }).allowedValue);
     what = `must be one of ${allowed.map((x) => JSON.stringify(x)).join(", ")}`;
+  } else if (v.keyword === "type" && err.validation!.some((x) => x.keyword === "anyOf" && x.instancePath === v.instancePath)) {
+    // A union of types fails one `type` per branch: name every accepted type.
+    const types = err.validation!.filter((x) => x.keyword === "type" && x.instancePath === v.instancePath).map((x) => (x.params as { type?: string }).type);
+    what = `must be ${[...new Set(types)].join(" or ")}`;
   }
   return new ApiError("VALIDATION_ERROR", `${field} ${what}.`, field);
 }
