@@ -39,7 +39,10 @@ export function authHook(app: Threadline) {
     if (kind === "operator") {
       const token = bearer(req);
       if (!token) throw new ApiError("UNAUTHORIZED", "Send the operator token as Authorization: Bearer <token>.");
-      if (!(await isOperatorToken(app.db, app.config.adminToken, token))) throw new ApiError("UNAUTHORIZED", "The operator token is not valid.");
+      if (!(await isOperatorToken(app.db, app.config.adminToken, token))) {
+        if (await workspaceForApiKey(app.db, token)) throw new ApiError("FORBIDDEN", "This needs the operator token (printed at first start); a workspace API key cannot do it.");
+        throw new ApiError("UNAUTHORIZED", "The operator token is not valid.");
+      }
       return;
     }
     const ws = await workspaceOf(app, req);

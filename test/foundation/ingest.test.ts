@@ -159,7 +159,7 @@ describe("ingest, auth, isolation and validation", () => {
       assertError(await server.api("GET", "/api/v1/webhooks", { token }), 401, "UNAUTHORIZED");
     }
     // The operator route refuses a workspace key.
-    assertError(await server.api("POST", "/api/v1/workspaces", { token: s.key, body: { name: "x", owner: { full_name: "a", email: "a@b.co" } } }), 401, "UNAUTHORIZED");
+    assertError(await server.api("POST", "/api/v1/workspaces", { token: s.key, body: { name: "x", owner: { full_name: "a", email: "a@b.co" } } }), 403, "FORBIDDEN");
   });
 
   it("a second workspace's key gets 404 for the first's webhook, chat and account, exactly like a missing id", async () => {
