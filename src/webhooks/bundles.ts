@@ -220,7 +220,7 @@ export class BundleConsumer extends Consumer {
       if (!due) {
         // The cut becomes the window's end before anything is sent: a crash repeats it exactly.
         this.windowEnd = cut;
-        this.deps.writer.setState(this.row.id, { window_end: cut });
+        this.deps.writer.setState(this.row.id, { window_end: cut }, this.row.epoch);
         await this.deps.writer.flush();
         if (this.stopped) return flushed;
       }
@@ -239,7 +239,7 @@ export class BundleConsumer extends Consumer {
         const end = await this.nextWindowEnd(floor);
         if (this.stopped || this.windowEnd !== null) break;
         this.windowEnd = end;
-        this.deps.writer.setState(this.row.id, { window_end: end });
+        this.deps.writer.setState(this.row.id, { window_end: end }, this.row.epoch);
       } catch (e) {
         this.deps.log.error({ err: e, webhook: this.row.id }, "could not open an aggregation window; retrying");
         await sleep(RETRY_READ_MS);
@@ -417,7 +417,7 @@ export class BundleConsumer extends Consumer {
     this.lastCut = c.cut;
     // At once (no await before it), so a shutdown drain records it too. Should the process
     // die before the next window's end is written, the old end is simply found empty.
-    this.deps.writer.setState(this.row.id, { cursor_seq: cursor });
+    this.deps.writer.setState(this.row.id, { cursor_seq: cursor }, this.row.epoch);
     let next: number | undefined;
     while (!this.stopped && next === undefined) {
       try {
@@ -431,7 +431,7 @@ export class BundleConsumer extends Consumer {
     if (next !== undefined && !this.stopped) {
       this.close = undefined;
       this.windowEnd = next;
-      this.deps.writer.setState(this.row.id, { window_end: next });
+      this.deps.writer.setState(this.row.id, { window_end: next }, this.row.epoch);
       this.arm();
     }
     c.settle();

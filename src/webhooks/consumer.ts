@@ -344,6 +344,6 @@ export class MessageConsumer extends Consumer {
       this.order = this.order.slice(this.orderHead);
       this.orderHead = 0;
     }
-    if (this.cursor !== before) this.deps.writer.setState(this.row.id, { cursor_seq: this.cursor });
+    if (this.cursor !== before) this.deps.writer.setState(this.row.id, { cursor_seq: this.cursor }, this.row.epoch);
   }
 }

@@ -53,9 +53,12 @@ export class DeliveryManager {
       const owned = new Map((await this.leases.claim()).map((o) => [o.id, o.updated_at]));
       if (this.closed) return;
       for (const [id, c] of this.consumers) {
-        // A consumer that disabled itself stays until the database says so too.
-        if (!owned.has(id) && !(c.row.enabled === 0 && !c.active)) {
-          c.stop();
+        // A consumer that disabled itself stays while the database still lists the webhook
+        // as enabled and ours (its disable is not written yet); after that the database says
+        // the rest, and keeping it would hide a re-enable made through another process.
+        if (!owned.has(id)) {
+          // Not stopped again: a consumer that disabled itself still records its late outcomes.
+          if (c.active) c.stop();
           this.consumers.delete(id);
         }
       }
@@ -64,7 +67,9 @@ export class DeliveryManager {
         if (!c) {
           const row = await this.deps.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
           if (row && row.enabled === 1 && !this.consumers.has(id)) this.run(row);
-        } else if (c.active && c.row.updated_at !== updatedAt) {
+        } else if (c.row.updated_at !== updatedAt) {
+          // Changed through another process (a consumer that disabled itself included: it
+          // may have been enabled again there).
           await this.reload(id, { restart: true });
         } else if (c.active) {
           c.wake();

@@ -150,7 +150,14 @@ export class WebhookService {
     if (set.aggregation !== undefined) set.window_end = null;
     // A disabled webhook's consumer stops before the row changes, so none of its late
     // writes (cursor, counters, an automatic disable) land over the user's decision.
-    if (restart || set.enabled === 0) live?.stop();
+    // An aggregation change or a disable first lets the deliveries in flight end under the old
+    // settings and records them (log, cursor): what the receiver acknowledged is not sent again
+    // (in a bundle, or after re-enabling). A replay or an enable starts afresh instead.
+    if (live && wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) {
+      // Disabled by the user: late failures count against nothing (no automatic disable over it).
+      if (set.enabled === 0) live.row = { ...live.row, enabled: 0, disabled_reason: "manual", disabled_at: now };
+      await live.drain();
+    } else if (restart || set.enabled === 0) live?.stop();
     await this.deps.writer.flush();
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
     await manager.reload(id, { restart });

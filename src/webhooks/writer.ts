@@ -7,6 +7,8 @@ export const ACTIVITY_SIZE = 10;
 // Long enough that a busy webhook writes at most 100 log rows per flush, short enough
 // that a crash repeats little (the cursor is persisted with each flush).
 const FLUSH_EVERY_MS = 200;
+/** After a failed flush, the next try (with whatever was buffered since). */
+const RETRY_FAILED_MS = 1000;
 
 export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning";
 
@@ -40,6 +42,9 @@ interface Pending {
   activity: Activity[];
   hourly: Map<number, { delivered: number; failed: number }>;
   state: WebhookState;
+  /** `cursor_seq` and `window_end`: a position on the log, valid only in the replay epoch it was reached in. */
+  position: Pick<WebhookState, "cursor_seq" | "window_end">;
+  epoch?: number;
 }
 
 /**
@@ -62,7 +67,7 @@ export class DeliveryWriter {
   private entry(webhookId: string): Pending {
     let p = this.pending.get(webhookId);
     if (!p) {
-      p = { requests: [], activity: [], hourly: new Map(), state: {} };
+      p = { requests: [], activity: [], hourly: new Map(), state: {}, position: {} };
       this.pending.set(webhookId, p);
     }
     if (!this.timer) this.timer = setTimeout(() => this.flush().catch(this.onError), FLUSH_EVERY_MS);
@@ -88,8 +93,24 @@ export class DeliveryWriter {
     if (p.activity.length > ACTIVITY_SIZE) p.activity.splice(0, p.activity.length - ACTIVITY_SIZE);
   }
 
-  setState(webhookId: string, state: WebhookState): void {
-    Object.assign(this.entry(webhookId).state, state);
+  /**
+   * `epoch`: the replay epoch of the consumer that reached this cursor/window end. A position
+   * is written only while the webhook is still in that epoch: a replay (through any process)
+   * moves the cursor back and bumps the epoch, and a consumer that has not yet noticed must
+   * not move it forward again.
+   */
+  setState(webhookId: string, state: WebhookState, epoch?: number): void {
+    const p = this.entry(webhookId);
+    const { cursor_seq, window_end, ...rest } = state;
+    Object.assign(p.state, rest);
+    if (!("cursor_seq" in state) && !("window_end" in state)) return;
+    if (epoch !== undefined && p.epoch !== undefined) {
+      if (epoch < p.epoch) return;
+      if (epoch > p.epoch) p.position = {};
+    }
+    if (epoch !== undefined) p.epoch = epoch;
+    if ("cursor_seq" in state) p.position.cursor_seq = cursor_seq;
+    if ("window_end" in state) p.position.window_end = window_end;
   }
 
   /** A deleted webhook: drop what is buffered and never write for it again. */
@@ -104,9 +125,49 @@ export class DeliveryWriter {
     this.timer = undefined;
     const batch = this.pending;
     this.pending = new Map();
-    // A failed write must not wedge later flushes; its error reaches this caller only.
-    this.flushing = this.flushing.catch(() => undefined).then(() => (batch.size ? this.write(batch) : undefined));
+    // A failed write must not wedge later flushes; its error reaches this caller only. What it
+    // carried is not dropped: it goes back in front of what was buffered since, for a later flush.
+    this.flushing = this.flushing
+      .catch(() => undefined)
+      .then(async () => {
+        if (!batch.size) return;
+        try {
+          await this.write(batch);
+        } catch (e) {
+          this.requeue(batch);
+          throw e;
+        }
+      });
     return this.flushing;
+  }
+
+  /** Puts a batch that could not be written back under what was buffered since (newer wins). */
+  private requeue(batch: Map<string, Pending>): void {
+    for (const [webhookId, old] of batch) {
+      if (this.gone.has(webhookId)) continue;
+      const cur = this.pending.get(webhookId);
+      if (!cur) {
+        this.pending.set(webhookId, old);
+        continue;
+      }
+      cur.requests = [...old.requests, ...cur.requests].slice(-REQUEST_LOG_SIZE);
+      cur.activity = [...old.activity, ...cur.activity].slice(-ACTIVITY_SIZE);
+      for (const [hour, h] of old.hourly) {
+        const c = cur.hourly.get(hour);
+        if (c) {
+          c.delivered += h.delivered;
+          c.failed += h.failed;
+        } else cur.hourly.set(hour, h);
+      }
+      cur.state = { ...old.state, ...cur.state };
+      if (old.epoch !== undefined && cur.epoch !== undefined && old.epoch !== cur.epoch) {
+        if (old.epoch > cur.epoch) [cur.position, cur.epoch] = [old.position, old.epoch];
+      } else {
+        cur.position = { ...old.position, ...cur.position };
+        cur.epoch ??= old.epoch;
+      }
+    }
+    if (!this.timer && this.pending.size) this.timer = setTimeout(() => this.flush().catch(this.onError), RETRY_FAILED_MS);
   }
 
   private async write(batch: Map<string, Pending>): Promise<void> {
@@ -168,6 +229,11 @@ export class DeliveryWriter {
             .execute();
         }
         if (Object.keys(p.state).length) await tx.updateTable("webhooks").set(p.state).where("id", "=", webhookId).execute();
+        if (Object.keys(p.position).length) {
+          let q = tx.updateTable("webhooks").set(p.position).where("id", "=", webhookId);
+          if (p.epoch !== undefined) q = q.where("epoch", "=", p.epoch);
+          await q.execute();
+        }
       }
     });
   }

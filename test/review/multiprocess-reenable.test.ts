@@ -1,0 +1,49 @@
+// Review: a webhook disabled automatically in the process that consumes it, then re-enabled
+// through another process while the first still holds the lease.
+import assert from "node:assert/strict";
+import { after, before, it } from "node:test";
+import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
+import { Receiver } from "../helpers/receiver.js";
+import { entry, ingest, space, type Space } from "../foundation/helpers.js";
+
+let db: Awaited<ReturnType<typeof freshPostgres>>;
+let a: TestServer;
+let b: TestServer;
+let receiver: Receiver;
+let s: Space;
+
+before(async () => {
+  db = await freshPostgres();
+  receiver = await Receiver.start();
+  const env = { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined };
+  a = await TestServer.start({ env });
+  // Made (and leased) through A before B exists: A consumes it.
+  s = await space(a, { receiver });
+  b = await TestServer.start({ env });
+});
+after(async () => {
+  await a?.stop();
+  await b?.stop();
+  await receiver?.close();
+  await db?.drop();
+});
+
+it("re-enabling through another process resumes delivery in the owner", { timeout: 30_000 }, async () => {
+  receiver.respond = () => ({ status: 500, body: "down" });
+  const batch = Array.from({ length: 12 }, (_, i) => entry(s, { contact: `9725420000${String(i).padStart(2, "0")}`, text: `m ${i}` }));
+  const ids = (await ingest(a, s.key, batch)).results.map((r) => r.message_id);
+  await waitFor(async () => {
+    const r = await b.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
+    return r.json.enabled === false && r.json.disabled_reason === "consecutive_failures";
+  }, "the automatic disable");
+
+  receiver.respond = () => ({ status: 200, body: "ok" });
+  const enabled = await b.api("PATCH", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key, body: { enabled: true } });
+  assert.equal(enabled.status, 200, enabled.text);
+  assert.equal(enabled.json.enabled, true);
+
+  const acked = () => new Set(receiver.requests.slice(12).map((r) => r.json?.message?.message_id as string));
+  await waitFor(() => ids.every((id) => acked().has(id)), "the backlog delivered after re-enabling", 8_000);
+  const viewA = await a.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
+  assert.equal(viewA.json.enabled, true, `process A shows ${viewA.text}`);
+});
