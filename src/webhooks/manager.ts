@@ -1,7 +1,7 @@
 import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
-import { Leases } from "./leases.js";
+import { LEASE_MS, Leases } from "./leases.js";
 
 /** Builds the consumer for an aggregation setting; bundles plug in here. */
 export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
@@ -24,6 +24,7 @@ export class DeliveryManager {
   private poll: NodeJS.Timeout | undefined;
   private closed = false;
   private syncing = false;
+  private leasesValidUntil = 0;
   private readonly leases: Leases;
 
   constructor(
@@ -36,6 +37,8 @@ export class DeliveryManager {
   async start(): Promise<void> {
     await this.sync();
     this.poll = setInterval(() => {
+      // Before the sync, which may hang or fail while the database is unreachable.
+      this.dropExpiredLeases();
       this.sync().catch((e) => this.deps.log.error({ err: e }, "renewing webhook leases failed; retrying"));
     }, SYNC_EVERY_MS);
     this.poll.unref();
@@ -50,7 +53,10 @@ export class DeliveryManager {
     if (this.syncing || this.closed) return;
     this.syncing = true;
     try {
+      const claimedAt = Date.now();
       const owned = new Map((await this.leases.claim()).map((o) => [o.id, o.updated_at]));
+      // Every lease held now runs at least until claimedAt + LEASE_MS - 5 s (leases.ts renews under 10 s left).
+      this.leasesValidUntil = claimedAt + LEASE_MS - 5_000;
       if (this.closed) return;
       for (const [id, c] of this.consumers) {
         // A consumer that disabled itself stays while the database still lists the webhook
@@ -78,6 +84,18 @@ export class DeliveryManager {
     } finally {
       this.syncing = false;
     }
+  }
+
+  /**
+   * Leases could not be renewed (the database is unreachable) and have run out: another
+   * process may take the webhooks over, so this one stops delivering them. The next
+   * successful sync starts what it holds again.
+   */
+  private dropExpiredLeases(): void {
+    if (Date.now() < this.leasesValidUntil || this.consumers.size === 0) return;
+    this.deps.log.warn({ webhooks: this.consumers.size }, "webhook leases expired without renewal; stopping their deliveries here");
+    for (const c of this.consumers.values()) if (c.active) c.stop();
+    this.consumers.clear();
   }
 
   private run(row: WebhookRow): void {
