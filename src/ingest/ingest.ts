@@ -2,8 +2,8 @@ import { announceLogGrowth, lockWorkspaceLog, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import { ApiError } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
-import { accountsByPhone, type AccountRow } from "../accounts/service.js";
-import { findChatNames } from "../timeline/service.js";
+import { accountsByPhone, E164, type AccountRow } from "../accounts/service.js";
+import { phoneFromJid } from "./jid.js";
 import type { IngestMessage, IngestParty, IngestResult, IngestSummary } from "./types.js";
 
 export const MAX_BATCH = 1000;
@@ -41,13 +41,14 @@ export function parseTimestamp(value: string | number): number | undefined {
   return day.getUTCMonth() === mo - 1 && day.getUTCDate() === d ? ms : undefined;
 }
 
-/** `972540000000@s.whatsapp.net` → `+972540000000`; "" when it is not a phone. */
-export function phoneFromJid(jid: string): string {
-  const m = /^\+?(\d{7,15})(@|$)/.exec(jid);
-  return m ? `+${m[1]}` : "";
-}
 
-function prepare(i: number, msg: IngestMessage, account: AccountRow): Prepared {
+/**
+ * Validates one message and derives its parties. `knownName` is the name its chat already
+ * has: messages often come without the contact's name (a gateway's echo of the account's
+ * own message, an API client sending only the chat id), and then the contact side is
+ * "Sheena Nelson", not a bare phone.
+ */
+function prepare(i: number, msg: IngestMessage, account: AccountRow, knownName: string | undefined): Prepared {
   const timestamp = parseTimestamp(msg.timestamp);
   if (timestamp === undefined) throw bad(i, "timestamp", "must be ISO 8601 with an offset (2021-02-24T16:25:29Z) or Unix seconds.");
   if (!msg.external_id.trim()) throw bad(i, "external_id", "must not be empty.");
@@ -56,8 +57,8 @@ function prepare(i: number, msg: IngestMessage, account: AccountRow): Prepared {
   if (isText && (msg.text === undefined || msg.text === "")) throw bad(i, "text", "is required when type is text.");
   const isGroup = msg.chat.is_group ?? msg.chat.external_id.endsWith("@g.us");
   const chatPhone = isGroup ? "" : (msg.chat.phone?.trim() || phoneFromJid(msg.chat.external_id));
-  if (!isGroup && chatPhone && !/^\+[1-9]\d{6,14}$/.test(chatPhone)) throw bad(i, "chat.phone", `"${chatPhone}" is not an E.164 phone number.`);
-  const chatName = msg.chat.full_name?.trim() || chatPhone || msg.chat.external_id;
+  if (!isGroup && chatPhone && !E164.test(chatPhone)) throw bad(i, "chat.phone", `"${chatPhone}" is not an E.164 phone number.`);
+  const chatName = msg.chat.full_name?.trim() || knownName || chatPhone || msg.chat.external_id;
   let sender: IngestParty;
   let recipient: IngestParty;
   if (isGroup) {
@@ -87,30 +88,6 @@ function prepare(i: number, msg: IngestMessage, account: AccountRow): Prepared {
 }
 
 /**
- * Messages often come without the contact's name (a gateway's echo of the account's own
- * message, an API client that sends only the chat id): such a message takes the name its
- * chat already has, so the derived contact side is "Sheena Nelson", not a bare phone.
- */
-async function withKnownChatNames(db: DB, accounts: Map<string, AccountRow>, messages: IngestMessage[]): Promise<IngestMessage[]> {
-  const unnamed = messages.filter((m) => !m.chat.full_name?.trim() && accounts.has(m.account_phone));
-  if (unnamed.length === 0) return messages;
-  const names = new Map<string, string>();
-  const byAccount = new Map<string, Set<string>>();
-  for (const m of unnamed) {
-    const id = accounts.get(m.account_phone)!.id;
-    byAccount.set(id, (byAccount.get(id) ?? new Set()).add(m.chat.external_id));
-  }
-  for (const [accountId, ids] of byAccount) {
-    for (const c of await findChatNames(db, accountId, [...ids])) names.set(`${accountId}\u0000${c.external_id}`, c.full_name);
-  }
-  return messages.map((m) => {
-    const account = accounts.get(m.account_phone);
-    const name = m.chat.full_name?.trim() || !account ? undefined : names.get(`${account.id}\u0000${m.chat.external_id}`);
-    return name ? { ...m, chat: { ...m.chat, full_name: name } } : m;
-  });
-}
-
-/**
  * The only path from `IngestMessage[]` to stored messages: validates the whole batch
  * first (nothing is stored if one entry is wrong), then stores it in one transaction.
  */
@@ -122,27 +99,28 @@ export async function ingestMessages(
   opts: { sentByTeammateId?: string; onCommitted?: IngestListener } = {},
 ): Promise<IngestSummary & { messageIds: string[] }> {
   const accounts = await accountsByPhone(db, workspaceId, [...new Set(messages.map((m) => m.account_phone))]);
-  messages = await withKnownChatNames(db, accounts, messages);
-  const prepared = messages.map((m, i) => {
+  const byAccount = new Map<string, { account: AccountRow; messages: IngestMessage[] }>();
+  messages.forEach((m, i) => {
     const account = accounts.get(m.account_phone);
     if (!account) throw bad(i, "account_phone", `no WhatsApp account ${m.account_phone} is connected in this workspace.`);
-    return prepare(i, m, account);
+    const group = byAccount.get(account.id) ?? { account, messages: [] };
+    group.messages.push(m);
+    byAccount.set(account.id, group);
   });
 
-  const results: IngestResult[] = new Array(prepared.length);
+  const results: IngestResult[] = new Array(messages.length);
   let storedAt = 0;
   await db.transaction().execute(async (tx) => {
     await lockWorkspaceLog(tx, workspaceId);
     // Taken under the lock so storage time never goes backwards along the log.
     storedAt = clock.now();
     // Existing chats and messages of this batch, one query per account.
-    const byAccount = new Map<string, Prepared[]>();
-    for (const p of prepared) byAccount.set(p.account.id, [...(byAccount.get(p.account.id) ?? []), p]);
     const chatIds = new Map<string, number>();
+    /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
     const chatNames = new Map<string, string>();
     const existingMsgs = new Map<string, string>();
-    for (const [accountId, list] of byAccount) {
-      const chatExt = [...new Set(list.map((p) => p.msg.chat.external_id))];
+    for (const [accountId, { messages: list }] of byAccount) {
+      const chatExt = [...new Set(list.map((m) => m.chat.external_id))];
       for (let i = 0; i < chatExt.length; i += INSERT_CHUNK) {
         const rows = await tx
           .selectFrom("chats")
@@ -152,10 +130,10 @@ export async function ingestMessages(
           .execute();
         for (const r of rows) {
           chatIds.set(`${accountId}\u0000${r.external_id}`, r.id);
-          chatNames.set(`${accountId}\u0000${r.external_id}`, r.full_name === r.phone ? "" : r.full_name);
+          chatNames.set(`${accountId}\u0000${r.external_id}`, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
         }
       }
-      const msgExt = [...new Set(list.map((p) => p.msg.external_id))];
+      const msgExt = [...new Set(list.map((m) => m.external_id))];
       for (let i = 0; i < msgExt.length; i += INSERT_CHUNK) {
         const rows = await tx
           .selectFrom("messages")
@@ -166,6 +144,12 @@ export async function ingestMessages(
         for (const r of rows) existingMsgs.set(`${accountId}\u0000${r.external_id}`, r.id);
       }
     }
+
+    // The whole batch is valid or nothing is stored (a throw rolls the transaction back).
+    const prepared = messages.map((m, i) => {
+      const account = accounts.get(m.account_phone)!;
+      return prepare(i, m, account, chatNames.get(`${account.id}\u0000${m.chat.external_id}`) || undefined);
+    });
 
     // New chats, created by their first message of this batch.
     const fresh: Prepared[] = [];

@@ -4,6 +4,7 @@
  * one outgoing HTTP call to a gateway.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { phoneFromJid } from "../ingest/jid.js";
 import { request } from "undici";
 import type { IngestMessage, IngestParty } from "../ingest/types.js";
 import { SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount } from "./types.js";
@@ -165,10 +166,8 @@ export function isIgnoredJid(jid: string): boolean {
   return jid.endsWith("@broadcast") || jid.endsWith("@newsletter");
 }
 
-/** "+15551234567" for a phone JID, "" otherwise (groups, @lid hidden ids). */
-export function phoneFromJid(jid: string): string {
-  return isPhoneJid(jid) ? e164(jidUser(jid)) : "";
-}
+/** "+15551234567" for a phone JID, "" otherwise (groups, @lid hidden ids): ingest's one rule. */
+export { phoneFromJid };
 
 // ---------------------------------------------------------------- building IngestMessages
 

@@ -332,10 +332,3 @@ export async function windowChats(
     .limit(opts.limit)
     .execute();
 }
-
-/** Known names of an account's chats (names that are more than the bare phone or id). */
-export async function findChatNames(db: DB, accountId: string, externalIds: string[]): Promise<{ external_id: string; full_name: string }[]> {
-  if (externalIds.length === 0) return [];
-  const rows = await db.selectFrom("chats").select(["external_id", "full_name", "phone"]).where("account_id", "=", accountId).where("external_id", "in", externalIds).execute();
-  return rows.filter((r) => r.full_name && r.full_name !== r.phone && r.full_name !== r.external_id);
-}

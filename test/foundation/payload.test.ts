@@ -106,6 +106,16 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     });
   });
 
+  it("a message without the chat's name (only its id) takes the name the chat already has", async () => {
+    const m = entry(s, { contact: "972540000000", direction: "sent", text: "only the chat id" });
+    m.chat = { external_id: m.chat.external_id };
+    const id = (await ingest(server, s.key, [m])).results[0]!.message_id;
+    directOrder.push(id);
+    const p = checked(await waitForDelivery(receiver, id));
+    assert.equal(p.chat.full_name, "John Doe");
+    assert.deepEqual(p.message.recipient, { full_name: "John Doe", phone: "+972540000000" });
+  });
+
   it("given sender/recipient are kept in a direct chat", async () => {
     const m = entry(s, { contact: "972540000000", sender: { full_name: "Johnny", phone: "+972540000000" }, recipient: { full_name: "Sales desk", phone: "+972500000000" } });
     const id = (await ingest(server, s.key, [m])).results[0]!.message_id;
@@ -207,7 +217,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
     const ids = new Set(receiver.requests.map((r) => String(r.headers["webhook-id"])));
     assert.equal(ids.size, receiver.requests.length, "webhook-id repeated across different messages");
     const direct = receiver.requests.filter((r) => r.json.chat.chat_id === directChatId).map((r) => r.json.message.message_id as string);
-    assert.equal(directOrder.length, 7);
+    assert.equal(directOrder.length, 8);
     assert.deepEqual(direct, directOrder);
     const listed = await server.api("GET", `/api/v1/chats/${directChatId}/messages?limit=200`, { token: s.key });
     assert.deepEqual(new Set((listed.json.items as { message_id: string }[]).map((m) => m.message_id)), new Set(directOrder));
