@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
 import { ApiError } from "./errors.js";
-import { isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
+import { createSession, isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
 
 export const SESSION_COOKIE = "tl_session";
 
@@ -30,6 +30,18 @@ export async function workspaceOf(app: Threadline, req: FastifyRequest): Promise
   const session = req.cookies?.[SESSION_COOKIE];
   if (session) return workspaceForSession(app.db, app.clock, session);
   return undefined;
+}
+
+/**
+ * Signs a browser in with a workspace API key: an http-only session cookie. Answers the
+ * workspace, or undefined for a key that is not valid (nothing is set then).
+ */
+export async function signInWithKey(app: Threadline, reply: FastifyReply, apiKey: string): Promise<string | undefined> {
+  const ws = await workspaceForApiKey(app.db, apiKey.trim());
+  if (!ws) return undefined;
+  const s = await createSession(app.db, app.clock, ws);
+  void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: app.publicUrl().startsWith("https:") });
+  return ws;
 }
 
 export function authHook(app: Threadline) {

@@ -98,6 +98,40 @@ function runServe(env: Record<string, string>): Promise<{ code: number | null; s
   });
 }
 
+describe("signing in to the server-rendered pages", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await TestServer.start();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const submit = (form: Record<string, string>) =>
+    fetch(server.url + "/signin", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() });
+
+  it("the sign-in form sets the session cookie and returns to the page; a bad key stays on the form; only local pages are followed", async () => {
+    const s = await space(server);
+    const bad = await submit({ api_key: "tlk_not_a_key", next: "/chat/1/messages/" });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers.get("set-cookie"), null);
+    assert.match(await bad.text(), /not valid/);
+
+    const ok = await submit({ api_key: s.key, next: "/chat/1/messages/" });
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get("location"), "/chat/1/messages/");
+    const cookie = /tl_session=[^;]+/.exec(ok.headers.get("set-cookie") ?? "")?.[0];
+    assert.ok(cookie, "the form sets tl_session");
+    assert.match(ok.headers.get("set-cookie")!, /HttpOnly/i);
+    const me = await fetch(server.url + "/api/v1/session", { headers: { cookie } });
+    assert.equal(me.status, 200);
+    assert.equal(((await me.json()) as { workspace: { id: string } }).workspace.id, s.workspace.id);
+
+    const elsewhere = await submit({ api_key: s.key, next: "//evil.example/" });
+    assert.equal(elsewhere.headers.get("location"), "/");
+  });
+});
+
 describe("bad configuration stops start-up with one sentence naming the variable", { concurrency: 4 }, () => {
   const cases: [Record<string, string>, string][] = [
     [{ PORT: "abc" }, "PORT"],

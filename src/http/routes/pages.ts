@@ -4,8 +4,8 @@ import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { workspaceOf, SESSION_COOKIE } from "../auth.js";
-import { createSession, getWorkspace, workspaceForApiKey } from "../../workspaces/service.js";
+import { signInWithKey, workspaceOf } from "../auth.js";
+import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
 import { escapeHtml, localMinute } from "../../webhooks/payload.js";
 import { ApiError } from "../errors.js";
@@ -27,6 +27,9 @@ export function pageRoutes(app: Threadline, webDist: string) {
       : `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Threadline</title></head><body><div id="root"></div></body></html>`;
     return base.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`).replace(/<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
   };
+
+  const notFoundPage = (reply: FastifyReply, what: string) =>
+    reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>${what} not found</h1><p><a href="/">Open Threadline</a></p></main>`));
 
   const signIn = (reply: FastifyReply, next: string, error?: string) =>
     reply
@@ -50,7 +53,7 @@ export function pageRoutes(app: Threadline, webDist: string) {
     try {
       chat = await getChat(app.db, ws, chatId);
     } catch (e) {
-      if (e instanceof ApiError && e.code === "NOT_FOUND") return reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>Conversation not found</h1><p><a href="/">Open Threadline</a></p></main>`));
+      if (e instanceof ApiError && e.code === "NOT_FOUND") return notFoundPage(reply, "Conversation");
       throw e;
     }
     const { timezone } = await getWorkspace(app.db, ws);
@@ -88,7 +91,7 @@ export function pageRoutes(app: Threadline, webDist: string) {
         const p = await findPermalink(app.db, ws, req.params.uuid);
         return conversation(req, reply, p.chat_id, p.message_id);
       } catch (e) {
-        if (e instanceof ApiError && e.code === "NOT_FOUND") return reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>Message not found</h1><p><a href="/">Open Threadline</a></p></main>`));
+        if (e instanceof ApiError && e.code === "NOT_FOUND") return notFoundPage(reply, "Message");
         throw e;
       }
     });
@@ -97,10 +100,8 @@ export function pageRoutes(app: Threadline, webDist: string) {
     f.post("/signin", { schema: { hide: true } }, async (req, reply) => {
       const body = (req.body ?? {}) as { api_key?: string; next?: string };
       const next = safeNext(body.next);
-      const ws = body.api_key ? await workspaceForApiKey(app.db, body.api_key.trim()) : undefined;
+      const ws = body.api_key ? await signInWithKey(app, reply, body.api_key) : undefined;
       if (!ws) return signIn(reply, next, "That API key is not valid. Copy it again from where the workspace was created.");
-      const s = await createSession(app.db, app.clock, ws);
-      void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: app.publicUrl().startsWith("https:") });
       return reply.redirect(next, 303);
     });
   };

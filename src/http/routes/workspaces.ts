@@ -1,10 +1,10 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { createSession, createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, updateWorkspace, workspaceForApiKey } from "../../workspaces/service.js";
+import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { ApiError } from "../errors.js";
-import { SESSION_COOKIE } from "../auth.js";
+import { SESSION_COOKIE, signInWithKey } from "../auth.js";
 import { IdParams, ListQuery, pageOf, parseLimit } from "./common.js";
 
 const Person = Type.Object({ full_name: Type.String({ minLength: 1 }), email: Type.String({ minLength: 1 }) });
@@ -29,10 +29,8 @@ export function workspaceRoutes(app: Threadline) {
 
     // Browser sessions: the UI and the HTML pages sign in with a workspace API key.
     f.post("/api/v1/session", { config: { auth: "public" }, schema: { tags: ["session"], body: Type.Object({ api_key: Type.String({ minLength: 1 }) }) } }, async (req, reply) => {
-      const ws = await workspaceForApiKey(app.db, req.body.api_key.trim());
+      const ws = await signInWithKey(app, reply, req.body.api_key);
       if (!ws) throw new ApiError("UNAUTHORIZED", "That API key is not valid; copy it again from where the workspace was created.", "api_key");
-      const s = await createSession(app.db, app.clock, ws);
-      void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: app.publicUrl().startsWith("https:") });
       return { workspace: await getWorkspace(app.db, ws) };
     });
     f.get("/api/v1/session", { config: { auth: "workspace" }, schema: { tags: ["session"] } }, async (req) => ({ workspace: await getWorkspace(app.db, req.workspaceId) }));
