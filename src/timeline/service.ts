@@ -250,26 +250,16 @@ function deliverableQuery(db: DB) {
     ]);
 }
 
-/** The newest seq of a workspace's log (0 when empty), optionally among rows stored before a time. */
-export async function headSeq(db: DB, workspaceId: string, storedBefore?: number): Promise<number> {
-  let q = db.selectFrom("messages").select((eb) => eb.fn.max("seq").as("seq")).where("workspace_id", "=", workspaceId);
-  if (storedBefore !== undefined) q = q.where("stored_at", "<", storedBefore);
-  const row = await q.executeTakeFirst();
-  return Number(row?.seq ?? 0);
-}
-
 /**
- * The newest seq after `afterSeq` among rows stored before `storedBefore` (`afterSeq` when
- * none): the end of an aggregation window on the log. Reads forward from `afterSeq` only.
+ * The newest seq of a workspace's log after `afterSeq` (default 0) among rows stored before
+ * `storedBefore` (default: all), or `afterSeq` when there is none: the log's head, the
+ * position of a point in time (replay), or the end of an aggregation window.
  */
-export async function windowMaxSeq(db: DB, workspaceId: string, afterSeq: number, storedBefore: number): Promise<number> {
-  const row = await db
-    .selectFrom("messages")
-    .select((eb) => eb.fn.max("seq").as("seq"))
-    .where("workspace_id", "=", workspaceId)
-    .where("seq", ">", afterSeq)
-    .where("stored_at", "<", storedBefore)
-    .executeTakeFirst();
+export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: number; storedBefore?: number } = {}): Promise<number> {
+  const afterSeq = opts.afterSeq ?? 0;
+  let q = db.selectFrom("messages").select((eb) => eb.fn.max("seq").as("seq")).where("workspace_id", "=", workspaceId).where("seq", ">", afterSeq);
+  if (opts.storedBefore !== undefined) q = q.where("stored_at", "<", opts.storedBefore);
+  const row = await q.executeTakeFirst();
   return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
 }
 

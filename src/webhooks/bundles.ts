@@ -1,5 +1,5 @@
 import type { ClockTimer } from "../clock/index.js";
-import { nextStoredAt, readChatsWindow, windowChats, windowMaxSeq } from "../timeline/service.js";
+import { nextStoredAt, readChatsWindow, windowChats, headSeq } from "../timeline/service.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import { bundlePayload, type DeliverableMessage } from "./payload.js";
@@ -283,7 +283,7 @@ export class BundleConsumer extends Consumer {
     const { db } = this.deps;
     for (;;) {
       try {
-        const maxSeq = await windowMaxSeq(db, this.row.workspace_id, this.cursor, c.cut);
+        const maxSeq = await headSeq(db, this.row.workspace_id, { afterSeq: this.cursor, storedBefore: c.cut });
         if (maxSeq > this.cursor) {
           c.timeZone = (await getWorkspace(db, this.row.workspace_id)).timezone;
           c.start = windowStartOf(c.cut - 1, c.timeZone, this.hours);

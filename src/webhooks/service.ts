@@ -193,7 +193,7 @@ export class WebhookService {
     await this.deps.writer.flush();
     const row = await this.get(workspaceId, id);
     // Never forward: what is still pending before `since` is not skipped by a replay.
-    const cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, since));
+    const cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
     await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
     this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` });
     await this.deps.manager.reload(id, { restart: true });
