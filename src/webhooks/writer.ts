@@ -1,4 +1,5 @@
-import type { DB } from "../db/index.js";
+import type { Kysely } from "kysely";
+import type { DB, Database } from "../db/index.js";
 import { ulid } from "../db/ids.js";
 import type { AttemptResult } from "./deliver.js";
 
@@ -35,6 +36,12 @@ export interface WebhookState {
   disabled_reason?: string | null;
   disabled_at?: number | null;
   window_end?: number | null;
+}
+
+/** Deletes a webhook's rows of a bounded log beyond the newest `size`. */
+async function keepNewest(tx: Kysely<Database>, table: "webhook_requests" | "webhook_activity", webhookId: string, size: number): Promise<void> {
+  const cut = await tx.selectFrom(table).select("id").where("webhook_id", "=", webhookId).orderBy("id", "desc").offset(size).limit(1).executeTakeFirst();
+  if (cut) await tx.deleteFrom(table).where("webhook_id", "=", webhookId).where("id", "<=", cut.id).execute();
 }
 
 interface Pending {
@@ -191,30 +198,14 @@ export class DeliveryWriter {
               })),
             )
             .execute();
-          const cut = await tx
-            .selectFrom("webhook_requests")
-            .select("id")
-            .where("webhook_id", "=", webhookId)
-            .orderBy("id", "desc")
-            .offset(REQUEST_LOG_SIZE)
-            .limit(1)
-            .executeTakeFirst();
-          if (cut) await tx.deleteFrom("webhook_requests").where("webhook_id", "=", webhookId).where("id", "<=", cut.id).execute();
+          await keepNewest(tx, "webhook_requests", webhookId, REQUEST_LOG_SIZE);
         }
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
             .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null })))
             .execute();
-          const cut = await tx
-            .selectFrom("webhook_activity")
-            .select("id")
-            .where("webhook_id", "=", webhookId)
-            .orderBy("id", "desc")
-            .offset(ACTIVITY_SIZE)
-            .limit(1)
-            .executeTakeFirst();
-          if (cut) await tx.deleteFrom("webhook_activity").where("webhook_id", "=", webhookId).where("id", "<=", cut.id).execute();
+          await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }
         for (const [hour, h] of p.hourly) {
           await tx
