@@ -107,11 +107,13 @@ export async function buildServer(app: Threadline): Promise<App> {
   await fastify.register(inboundRoutes(app));
   await fastify.register(pageRoutes(app, WEB_DIST));
 
-  if (existsSync(WEB_DIST)) {
+  // Decided once: npm install builds the UI before the server starts.
+  const hasWeb = existsSync(path.join(WEB_DIST, "index.html"));
+  if (hasWeb) {
     await fastify.register(fastifyStatic, { root: WEB_DIST, prefix: "/", wildcard: false, index: false });
   }
   fastify.setNotFoundHandler((req, reply) => {
-    if (req.method === "GET" && !req.url.startsWith("/api/") && existsSync(path.join(WEB_DIST, "index.html"))) {
+    if (hasWeb && req.method === "GET" && !req.url.startsWith("/api/")) {
       return reply.type("text/html").sendFile("index.html");
     }
     return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${req.url.split("?")[0]}.` } });

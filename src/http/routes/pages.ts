@@ -20,13 +20,13 @@ function safeNext(next: unknown): string {
  * they work without JavaScript, inside the web UI's shell so the browser app takes over.
  */
 export function pageRoutes(app: Threadline, webDist: string) {
-  const shell = (title: string, inner: string): string => {
-    const index = path.join(webDist, "index.html");
-    const base = existsSync(index)
-      ? readFileSync(index, "utf8")
-      : `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Threadline</title></head><body><div id="root"></div></body></html>`;
-    return base.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`).replace(/<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
-  };
+  // The web UI's built page, read once (npm install builds it); a bare page without it.
+  const index = path.join(webDist, "index.html");
+  const base = existsSync(index)
+    ? readFileSync(index, "utf8")
+    : `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Threadline</title></head><body><div id="root"></div></body></html>`;
+  const shell = (title: string, inner: string): string =>
+    base.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`).replace(/<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
 
   const notFoundPage = (reply: FastifyReply, what: string) =>
     reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>${what} not found</h1><p><a href="/">Open Threadline</a></p></main>`));
