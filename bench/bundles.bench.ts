@@ -56,7 +56,7 @@ async function main(): Promise<void> {
           text: `Hello from chat ${i}, a message of typical length for a CRM note. 👋`,
         });
       }
-      await ingestMessages(app.db, app.clock, ws.id, batch, { onCommitted: (w) => app.onIngested(w) });
+      await ingestMessages(app.db, app.clock, ws.id, batch, { onCommitted: app.onIngested });
     }
     const ingestMs = performance.now() - t0;
     console.log(`  stored ${CHATS} messages in ${CHATS} chats in ${(ingestMs / 1000).toFixed(1)} s`);

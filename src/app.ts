@@ -11,6 +11,7 @@ import { DeliveryManager } from "./webhooks/manager.js";
 import { WebhookService } from "./webhooks/service.js";
 import type { ConsumerEvents } from "./webhooks/consumer.js";
 import { ensureOperatorToken } from "./workspaces/service.js";
+import type { IngestListener } from "./ingest/ingest.js";
 import { Alerts } from "./alerts/index.js";
 
 export const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
@@ -30,8 +31,8 @@ export interface Threadline {
   alerts: Alerts;
   publicUrl(): string;
   setPort(port: number): void;
-  /** Ingest committed messages for this workspace. */
-  onIngested(workspaceId: string): void;
+  /** Ingest committed a batch for this workspace: counted in the metrics, and wakes its webhooks when it added messages. */
+  onIngested: IngestListener;
   close(): Promise<void>;
 }
 
@@ -106,8 +107,11 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       port = p;
       startDelivering().catch((e) => log.error({ err: e }, "starting webhook deliveries failed"));
     },
-    onIngested(workspaceId) {
-      manager.notify(workspaceId);
+    onIngested(workspaceId, summary) {
+      metrics.ingested.inc({ status: "accepted" }, summary.accepted);
+      metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
+      metrics.ingested.inc({ status: "skipped" }, summary.skipped);
+      if (summary.accepted > 0) manager.notify(workspaceId);
     },
     async close() {
       await listener?.close();

@@ -11,7 +11,7 @@ const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[
 const INSERT_CHUNK = 1000;
 
 /** Called after a commit with the workspace whose log grew (wakes its webhooks). */
-export type IngestListener = (workspaceId: string) => void;
+export type IngestListener = (workspaceId: string, summary: { accepted: number; duplicates: number; skipped: number }) => void;
 
 interface Prepared {
   index: number;
@@ -237,6 +237,6 @@ export async function ingestMessages(
     else if (r.status === "duplicate") summary.duplicates++;
     else summary.skipped++;
   }
-  if (summary.accepted > 0) opts.onCommitted?.(workspaceId);
+  opts.onCommitted?.(workspaceId, summary);
   return { ...summary, results, messageIds: results.map((r) => r.message_id) };
 }

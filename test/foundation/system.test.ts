@@ -39,6 +39,13 @@ describe("health, metrics, docs and the test clock", () => {
       assert.ok(sample, `no accepted-ingest sample in:\n${r.text.slice(0, 2000)}`);
       assert.ok(Number(sample[1]) >= 1);
       assert.match(r.text, /^threadline_delivery_attempts_total\{[^}]*\} [1-9]/m);
+      // Every path into the log counts, a message sent from Threadline included.
+      const accepted = () => server.api("GET", "/metrics").then((m) => Number(/^threadline_ingested_messages_total\{[^}]*status="accepted"[^}]*\} (\d+)/m.exec(m.text)![1]));
+      const before = await accepted();
+      const chat = (await server.api("GET", "/api/v1/chats", { token: s.key })).json.items[0].chat_id as string;
+      const sent = await server.api("POST", `/api/v1/chats/${chat}/messages`, { token: s.key, body: { text: "from Threadline" } });
+      assert.equal(sent.status, 201, sent.text);
+      assert.equal(await accepted(), before + 1);
       // Every sample line is `name{labels} value`.
       for (const line of r.text.split("\n")) {
         if (line && !line.startsWith("#")) assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+Inf-]+|NaN$/, line);

@@ -49,7 +49,6 @@ export function inboundRoutes(app: Threadline) {
       if (outcome.messages.length === 0) return { ok: true, accepted: 0, duplicates: 0, skipped: 0 };
       const messages = outcome.messages;
       const r = await ingestMessages(app.db, app.clock, row.workspace_id, messages, { onCommitted: app.onIngested });
-      app.metrics.ingested.inc({ status: "accepted" }, r.accepted);
       return { ok: true, accepted: r.accepted, duplicates: r.duplicates, skipped: r.skipped };
     };
     f.get("/inbound/:source/:token", { config: { auth: "public" }, schema: { hide: true, params: Params } }, handler);

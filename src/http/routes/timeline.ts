@@ -40,9 +40,6 @@ export function timelineRoutes(app: Threadline) {
       },
       async (req, reply) => {
         const r = await ingestMessages(app.db, app.clock, req.workspaceId, req.body.messages as IngestMessage[], { onCommitted: app.onIngested });
-        app.metrics.ingested.inc({ status: "accepted" }, r.accepted);
-        app.metrics.ingested.inc({ status: "duplicate" }, r.duplicates);
-        app.metrics.ingested.inc({ status: "skipped" }, r.skipped);
         return reply.status(202).send({ accepted: r.accepted, duplicates: r.duplicates, skipped: r.skipped, results: r.results });
       },
     );
