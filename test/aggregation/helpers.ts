@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import { Webhook } from "standardwebhooks";
+import type { ValidateFunction } from "ajv/dist/2020.js";
+import { assertSigned, assertValid, contractValidators } from "../helpers/contract.js";
 import { createWorkspace, waitFor, type TestServer } from "../helpers/server.js";
 import type { ReceivedRequest, Receiver } from "../helpers/receiver.js";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const contractDir = path.resolve(repoRoot, "../shared/contract");
+export { contractDir, repoRoot } from "../helpers/contract.js";
 
 export const HOUR = 3600_000;
 export const MINUTE = 60_000;
@@ -16,20 +12,11 @@ export const MINUTE = 60_000;
 let bundleValidator: ValidateFunction | undefined;
 /** bundle.schema.json (with common.schema.json), draft 2020-12. */
 export function validateBundle(body: unknown): void {
-  if (!bundleValidator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
-    ajv.addSchema(JSON.parse(readFileSync(path.join(contractDir, "schemas/common.schema.json"), "utf8")));
-    bundleValidator = ajv.compile(JSON.parse(readFileSync(path.join(contractDir, "schemas/bundle.schema.json"), "utf8")));
-  }
-  assert.ok(bundleValidator(body), `bundle does not match bundle.schema.json: ${JSON.stringify(bundleValidator.errors)}\n${JSON.stringify(body)}`);
+  assertValid((bundleValidator ??= contractValidators().bundle), body, "bundle");
 }
 
 /** Verifies the Standard Webhooks signature of a received request. */
-export function verifySigned(req: ReceivedRequest, secret: string): void {
-  const headers: Record<string, string> = {};
-  for (const k of ["webhook-id", "webhook-timestamp", "webhook-signature"]) headers[k] = String(req.headers[k] ?? "");
-  assert.doesNotThrow(() => new Webhook(secret).verify(req.body, headers), "the webhook signature does not verify");
-}
+export const verifySigned = assertSigned;
 
 export interface Setup {
   key: string;

@@ -1,41 +1,11 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import { Webhook } from "standardwebhooks";
-import { createWorkspace, waitFor, type TestServer } from "../helpers/server.js";
-import type { Receiver, ReceivedRequest } from "../helpers/receiver.js";
+import { after, before } from "node:test";
+import { createWorkspace, TestServer, waitFor } from "../helpers/server.js";
+import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const contractDir = path.resolve(repoRoot, "../shared/contract");
-export const VERSION: string = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
+import { assertSigned } from "../helpers/contract.js";
 
-/** The contract's JSON Schemas (draft 2020-12), compiled once. */
-export function contractValidators(): { message: ValidateFunction; bundle: ValidateFunction } {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
-  for (const name of ["common", "message", "bundle"]) {
-    ajv.addSchema(JSON.parse(readFileSync(path.join(contractDir, "schemas", `${name}.schema.json`), "utf8")));
-  }
-  const get = (id: string) => {
-    const v = ajv.getSchema(id);
-    assert.ok(v, `schema ${id} not loaded`);
-    return v;
-  };
-  return { message: get("https://threadline.dev/schemas/message.schema.json"), bundle: get("https://threadline.dev/schemas/bundle.schema.json") };
-}
-
-export function assertValid(validate: ValidateFunction, body: unknown, what = "payload"): void {
-  const ok = validate(body);
-  assert.ok(ok, `${what} does not match the schema: ${JSON.stringify(validate.errors)}\n${JSON.stringify(body)}`);
-}
-
-/** Verifies a received request's Standard Webhooks signature with the webhook's secret. */
-export function assertSigned(req: ReceivedRequest, secret: string): void {
-  const headers: Record<string, string> = {};
-  for (const k of ["webhook-id", "webhook-timestamp", "webhook-signature"]) headers[k] = String(req.headers[k] ?? "");
-  assert.doesNotThrow(() => new Webhook(secret).verify(req.body, headers), "the signature does not verify");
-}
+export { VERSION, assertSigned, assertValid, contractDir, contractValidators, repoRoot } from "../helpers/contract.js";
 
 export interface Space {
   key: string;
@@ -61,6 +31,23 @@ export async function space(server: TestServer, opts: { receiver?: Receiver; web
     s.webhook = { id: wh.json.id, secret: wh.json.secret, url };
   }
   return s;
+}
+
+/**
+ * A test file's server, receiver and workspace whose webhook points at the receiver:
+ * started in `before`, stopped in `after` (read the fields inside tests).
+ */
+export function serverWithWebhook(): { server: TestServer; receiver: Receiver; s: Space } {
+  const f = {} as { server: TestServer; receiver: Receiver; s: Space };
+  before(async () => {
+    [f.server, f.receiver] = await Promise.all([TestServer.start(), Receiver.start()]);
+    f.s = await space(f.server, { receiver: f.receiver });
+  });
+  after(async () => {
+    await f.server?.stop();
+    await f.receiver?.close();
+  });
+  return f;
 }
 
 export interface Entry {

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { repoRoot } from "./contract.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 export const OPERATOR_TOKEN = "tlo_test_operator_token_0123456789";
 
@@ -51,8 +50,8 @@ export class TestServer {
     }
         // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
     const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(root, "src/cli.ts"), "serve"], {
-      cwd: root,
+    const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(repoRoot, "src/cli.ts"), "serve"], {
+      cwd: repoRoot,
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });

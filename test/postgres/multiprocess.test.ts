@@ -2,35 +2,17 @@
 // and ingests; each webhook is consumed by one process at a time (a lease), and another
 // process takes over when its owner dies.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
+import { describe, it } from "node:test";
+import { waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest, space, type Space } from "../foundation/helpers.js";
+import { entry, ingest } from "../foundation/helpers.js";
+import { twoProcesses } from "./helpers.js";
 
 describe("several processes on one PostgreSQL database", () => {
-  let db: Awaited<ReturnType<typeof freshPostgres>>;
-  let a: TestServer;
-  let b: TestServer;
-  let receiver: Receiver;
-  let s: Space;
-
-  before(async () => {
-    db = await freshPostgres();
-    receiver = await Receiver.start();
-    // The test clock would be per process; these processes share one real clock.
-    const env = { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined };
-    a = await TestServer.start({ env });
-    b = await TestServer.start({ env });
-    s = await space(a, { receiver });
-  });
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await receiver?.close();
-    await db?.drop();
-  });
+  const f = twoProcesses();
 
   it("delivers every message once whichever process ingests it, and hands a dead process's webhooks over", { timeout: 90_000 }, async () => {
+    const { a, b, receiver, s } = f;
     // The workspace, account and webhook made through A are visible to B.
     const seenByB = await b.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
     assert.equal(seenByB.status, 200, seenByB.text);

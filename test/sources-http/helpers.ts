@@ -8,11 +8,10 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
+import { repoRoot } from "../helpers/contract.js";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const FIXTURES = path.resolve(repoRoot, "../shared/fixtures/sources");
 
 /** The public base URL the server is told to use (inbound_url and chat_url are built on it). */

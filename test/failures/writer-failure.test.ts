@@ -1,29 +1,17 @@
-// Review: a flush of the delivery writes that fails (the database briefly refuses it)
+// A flush of the delivery writes that fails (the database briefly refuses it)
 // must not lose what it carried: every attempt is a log entry, and the cursor and counters
 // it carried are written by a later flush.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, it } from "node:test";
+import { it } from "node:test";
 import SQLite from "better-sqlite3";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest, space, type Space } from "../foundation/helpers.js";
+import { waitFor } from "../helpers/server.js";
+import { entry, ingest, serverWithWebhook } from "../foundation/helpers.js";
 
-let server: TestServer;
-let receiver: Receiver;
-let s: Space;
-
-before(async () => {
-  server = await TestServer.start();
-  receiver = await Receiver.start();
-  s = await space(server, { receiver });
-});
-after(async () => {
-  await server?.stop();
-  await receiver?.close();
-});
+const f = serverWithWebhook();
 
 it("attempts recorded while the database refused writes reach the request log afterwards", { timeout: 30_000 }, async () => {
+  const { server, receiver, s } = f;
   receiver.respond = () => ({ status: 200, body: "ok", delayMs: 800 });
   const batch = Array.from({ length: 3 }, (_, i) => entry(s, { contact: `97254300000${i}`, text: `m ${i}` }));
   await ingest(server, s.key, batch);

@@ -1,34 +1,15 @@
-// Review: a webhook disabled automatically in the process that consumes it, then re-enabled
+// A webhook disabled automatically in the process that consumes it, then re-enabled
 // through another process while the first still holds the lease.
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
-import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
-import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest, space, type Space } from "../foundation/helpers.js";
+import { it } from "node:test";
+import { waitFor } from "../helpers/server.js";
+import { entry, ingest } from "../foundation/helpers.js";
+import { twoProcesses } from "./helpers.js";
 
-let db: Awaited<ReturnType<typeof freshPostgres>>;
-let a: TestServer;
-let b: TestServer;
-let receiver: Receiver;
-let s: Space;
-
-before(async () => {
-  db = await freshPostgres();
-  receiver = await Receiver.start();
-  const env = { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined };
-  a = await TestServer.start({ env });
-  // Made (and leased) through A before B exists: A consumes it.
-  s = await space(a, { receiver });
-  b = await TestServer.start({ env });
-});
-after(async () => {
-  await a?.stop();
-  await b?.stop();
-  await receiver?.close();
-  await db?.drop();
-});
+const f = twoProcesses();
 
 it("re-enabling through another process resumes delivery in the owner", { timeout: 30_000 }, async () => {
+  const { a, b, receiver, s } = f;
   receiver.respond = () => ({ status: 500, body: "down" });
   const batch = Array.from({ length: 12 }, (_, i) => entry(s, { contact: `9725420000${String(i).padStart(2, "0")}`, text: `m ${i}` }));
   const ids = (await ingest(a, s.key, batch)).results.map((r) => r.message_id);

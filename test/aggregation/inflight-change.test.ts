@@ -1,26 +1,14 @@
-// Review: changing aggregation none → 1h while unaggregated deliveries are in flight. The
+// changing aggregation none → 1h while unaggregated deliveries are in flight. The
 // receiver acknowledges those deliveries; they must not be sent a second time in a bundle.
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest, space, type Space } from "../foundation/helpers.js";
+import { it } from "node:test";
+import { waitFor } from "../helpers/server.js";
+import { entry, ingest, serverWithWebhook } from "../foundation/helpers.js";
 
-let server: TestServer;
-let receiver: Receiver;
-let s: Space;
-
-before(async () => {
-  server = await TestServer.start();
-  receiver = await Receiver.start();
-  s = await space(server, { receiver });
-});
-after(async () => {
-  await server?.stop();
-  await receiver?.close();
-});
+const f = serverWithWebhook();
 
 it("deliveries in flight when aggregation changes are not repeated in the first bundle", { timeout: 20_000 }, async () => {
+  const { server, receiver, s } = f;
   receiver.respond = () => ({ status: 200, body: "ok", delayMs: 1_500 });
   const batch = Array.from({ length: 5 }, (_, i) => entry(s, { contact: `97254100000${i}`, text: `in flight ${i}` }));
   const ids = (await ingest(server, s.key, batch)).results.map((r) => r.message_id);

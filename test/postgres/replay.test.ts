@@ -1,35 +1,16 @@
-// Review: a replay asked through one process while another process is delivering the webhook.
+// A replay asked through one process while another process is delivering the webhook.
 // The owner's late cursor writes must not land over the replay's cursor (the replay would
 // then skip what was delivered just before it).
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
-import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
-import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest, space, type Space } from "../foundation/helpers.js";
+import { it } from "node:test";
+import { waitFor } from "../helpers/server.js";
+import { entry, ingest } from "../foundation/helpers.js";
+import { twoProcesses } from "./helpers.js";
 
-let db: Awaited<ReturnType<typeof freshPostgres>>;
-let a: TestServer;
-let b: TestServer;
-let receiver: Receiver;
-let s: Space;
-
-before(async () => {
-  db = await freshPostgres();
-  receiver = await Receiver.start();
-  const env = { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined };
-  a = await TestServer.start({ env });
-  // The webhook is made (and leased) through A before B exists: A consumes it.
-  s = await space(a, { receiver });
-  b = await TestServer.start({ env });
-});
-after(async () => {
-  await a?.stop();
-  await b?.stop();
-  await receiver?.close();
-  await db?.drop();
-});
+const f = twoProcesses();
 
 it("a replay through another process re-sends everything since, even what the owner was acknowledging meanwhile", { timeout: 30_000 }, async () => {
+  const { a, b, receiver, s } = f;
   receiver.respond = () => ({ status: 200, body: "ok", delayMs: 60 });
   const since = new Date(Date.now() - 1000).toISOString();
   const batch = Array.from({ length: 30 }, (_, i) => entry(s, { text: `one chat ${i}` }));
