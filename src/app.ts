@@ -47,7 +47,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   };
   let storage: Storage;
   try {
-    storage = openStorage(config);
+    storage = openStorage(config, (err) => log.warn({ err }, "a database connection was dropped; it is replaced on next use"));
   } catch (e) {
     throw dbError(e);
   }

@@ -19,9 +19,15 @@ export interface Storage {
 // int8 (bigserial, bigint) as numbers: every value we keep fits in 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-export function openStorage(config: Pick<Config, "databaseUrl" | "dataDir">): Storage {
+export function openStorage(
+  config: Pick<Config, "databaseUrl" | "dataDir">,
+  onConnectionError: (err: unknown) => void = (err) => console.error("a database connection failed", err),
+): Storage {
   if (config.databaseUrl) {
     const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
+    // An idle connection dropped by the server (restart, failover) is replaced on next use;
+    // unheard, pg's 'error' event would end the process.
+    pool.on("error", onConnectionError);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: "postgres", close: () => db.destroy() };
   }

@@ -1,0 +1,51 @@
+// A process that cannot reach the database cannot renew its leases: once they run out it
+// stops delivering (another process may have taken the webhooks over), and it starts again
+// when the database is back.
+import assert from "node:assert/strict";
+import { after, before, it } from "node:test";
+import pg from "pg";
+import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
+import { Receiver } from "../helpers/receiver.js";
+import { entry, ingest, space, waitForDelivery, type Space } from "../foundation/helpers.js";
+
+let db: Awaited<ReturnType<typeof freshPostgres>>;
+let server: TestServer;
+let receiver: Receiver;
+let s: Space;
+
+/** Runs SQL on the server's maintenance database (not the one under test). */
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test" });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+before(async () => {
+  db = await freshPostgres();
+  receiver = await Receiver.start();
+  server = await TestServer.start({ env: { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined } });
+  s = await space(server, { receiver });
+});
+after(async () => {
+  await server?.stop();
+  await receiver?.close();
+  await db?.drop();
+});
+
+it("stops its consumers when its leases run out unrenewed, and resumes once the database is back", { timeout: 60_000 }, async () => {
+  const name = new URL(db.url).pathname.slice(1);
+  await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+  try {
+    await waitFor(() => /leases expired without renewal/.test(server.output), "the consumers to stop", 30_000);
+  } finally {
+    await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+  }
+  const id = (await ingest(server, s.key, [entry(s, { text: "after the outage" })])).results[0]!.message_id;
+  const got = await waitForDelivery(receiver, id, 20_000);
+  assert.equal(got.json.message.text, "after the outage");
+});
