@@ -108,11 +108,6 @@ export abstract class Consumer {
     return !this.stopped;
   }
 
-  /** The live count of consecutive errors (the database lags it by a flush). */
-  get failureCount(): number {
-    return this.failures;
-  }
-
   /** Sends what is open now (aggregated webhooks); answers how many deliveries it made. */
   async flushOpen(): Promise<number> {
     return 0;

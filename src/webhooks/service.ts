@@ -39,30 +39,30 @@ export class WebhookService {
   constructor(private deps: WebhookDeps) {}
 
   view(row: WebhookRow) {
-    const live = this.deps.manager.consumer(row.id);
-    const failures = live ? live.failureCount : row.consecutive_failures;
-    const r = live && live.row.enabled === 0 ? live.row : row;
     return {
       id: row.id,
       url: row.url,
-      enabled: r.enabled === 1,
+      enabled: row.enabled === 1,
       aggregation: row.aggregation,
       secret: row.secret,
-      consecutive_failures: failures,
-      disabled_reason: r.enabled === 1 ? null : r.disabled_reason,
-      disabled_at: r.enabled === 1 || r.disabled_at === null ? null : new Date(r.disabled_at).toISOString(),
+      consecutive_failures: row.consecutive_failures,
+      disabled_reason: row.enabled === 1 ? null : row.disabled_reason,
+      disabled_at: row.enabled === 1 || row.disabled_at === null ? null : new Date(row.disabled_at).toISOString(),
       created_at: new Date(row.created_at).toISOString(),
       updated_at: new Date(row.updated_at).toISOString(),
     };
   }
 
+  /** A webhook as stored, after what its consumer buffered (counters, a disable) is written. */
   async get(workspaceId: string, id: string): Promise<WebhookRow> {
+    await this.deps.writer.flush();
     const row = await this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).where("id", "=", id).executeTakeFirst();
     if (!row) throw notFound("The webhook");
     return row;
   }
 
   async list(workspaceId: string): Promise<WebhookRow[]> {
+    await this.deps.writer.flush();
     return this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
   }
 
@@ -106,11 +106,10 @@ export class WebhookService {
     patch: { url?: string; enabled?: boolean; aggregation?: string; replay?: "since_disabled" | "none" },
   ): Promise<WebhookRow> {
     const { db, clock, manager } = this.deps;
-    await this.deps.writer.flush();
     const row = await this.get(workspaceId, id);
     const live = manager.consumer(id);
-    const wasEnabled = live && live.row.enabled === 0 ? false : row.enabled === 1;
-    const disabledReason = live && live.row.enabled === 0 ? live.row.disabled_reason : row.disabled_reason;
+    const wasEnabled = row.enabled === 1;
+    const disabledReason = row.disabled_reason;
     const now = clock.now();
     const set: Partial<WebhookRow> = { updated_at: now };
     const changes: string[] = [];
@@ -144,7 +143,7 @@ export class WebhookService {
     } else if (patch.enabled === true) {
       // Enabling an enabled webhook still resets its error count.
       set.consecutive_failures = 0;
-      restart = restart || (live?.failureCount ?? row.consecutive_failures) > 0;
+      restart = restart || row.consecutive_failures > 0;
     }
     if (changes.length) this.activity(id, { kind: "updated", summary: `${changes.join("; ")}.` });
     if (set.aggregation !== undefined) set.window_end = null;
@@ -190,7 +189,7 @@ export class WebhookService {
   async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
     await this.get(workspaceId, id);
     this.deps.manager.consumer(id)?.stop();
-    await this.deps.writer.flush();
+    // Read again after the stop: the cursor the stopped consumer reached is written by get's flush.
     const row = await this.get(workspaceId, id);
     // Never forward: what is still pending before `since` is not skipped by a replay.
     const cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
@@ -207,8 +206,7 @@ export class WebhookService {
   }
 
   async activityOf(workspaceId: string, id: string) {
-    await this.get(workspaceId, id);
-    await this.deps.writer.flush();
+    await this.get(workspaceId, id); // also writes out what the consumer buffered
     const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(10).execute();
     return rows.map((a) => ({
       at: new Date(a.at).toISOString(),
@@ -220,15 +218,13 @@ export class WebhookService {
   }
 
   async logOf(workspaceId: string, id: string) {
-    await this.get(workspaceId, id);
-    await this.deps.writer.flush();
+    await this.get(workspaceId, id); // also writes out what the consumer buffered
     const rows = await this.deps.db.selectFrom("webhook_requests").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(100).execute();
     return rows.map(logEntryView);
   }
 
   async statsOf(workspaceId: string, id: string) {
-    await this.get(workspaceId, id);
-    await this.deps.writer.flush();
+    await this.get(workspaceId, id); // also writes out what the consumer buffered
     const hour = Math.floor(Date.now() / 3600_000) * 3600_000;
     const from = hour - 23 * 3600_000;
     const rows = await this.deps.db.selectFrom("webhook_hourly").selectAll().where("webhook_id", "=", id).where("hour_start", ">=", from).execute();
