@@ -9,7 +9,9 @@ import { Webhook } from "standardwebhooks";
 import type { ReceivedRequest } from "./receiver.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const contractDir = path.resolve(repoRoot, "../shared/contract");
+export const contractDir = path.join(repoRoot, "contract");
+/** Gateway bodies as the gateways send them, each naming its origin. */
+export const FIXTURES = path.join(repoRoot, "test/fixtures/sources");
 export const VERSION: string = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
 
 /** The contract's JSON Schemas (draft 2020-12), compiled once. */

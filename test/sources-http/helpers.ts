@@ -10,14 +10,12 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
-import { repoRoot } from "../helpers/contract.js";
-
-export const FIXTURES = path.resolve(repoRoot, "../shared/fixtures/sources");
+import { FIXTURES } from "../helpers/contract.js";
 
 /** The public base URL the server is told to use (inbound_url and chat_url are built on it). */
 export const PUBLIC_URL = "https://threadline.example.test";
 
-/** A shared fixture's exact bytes, as text. */
+/** A gateway fixture's exact bytes, as text. */
 export function fixtureText(rel: string): string {
   return readFileSync(path.join(FIXTURES, rel), "utf8");
 }

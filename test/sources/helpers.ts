@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
+import path from "node:path";
+import { FIXTURES } from "../helpers/contract.js";
 import type { AddressInfo } from "node:net";
 import type { InboundRequest, SourceAccount } from "../../src/sources/types.js";
 
-/** A fixture's exact bytes (copied from the shared fixtures of the gateways' formats). */
-export function fixture(path: string): Buffer {
-  return readFileSync(new URL(`./fixtures/${path}`, import.meta.url));
+/** A gateway fixture's exact bytes. */
+export function fixture(rel: string): Buffer {
+  return readFileSync(path.join(FIXTURES, rel));
 }
 
 export function account(source: string, source_config: Record<string, unknown>): SourceAccount {
