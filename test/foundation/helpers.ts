@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
-import { createWorkspace, TestServer, waitFor } from "../helpers/server.js";
+import { createWorkspace, TestServer, waitFor, type Database } from "../helpers/server.js";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 
 import { assertSigned } from "../helpers/contract.js";
@@ -37,10 +37,10 @@ export async function space(server: TestServer, opts: { receiver?: Receiver; web
  * A test file's server, receiver and workspace whose webhook points at the receiver:
  * started in `before`, stopped in `after` (read the fields inside tests).
  */
-export function serverWithWebhook(): { server: TestServer; receiver: Receiver; s: Space } {
+export function serverWithWebhook(database: Database = "sqlite"): { server: TestServer; receiver: Receiver; s: Space } {
   const f = {} as { server: TestServer; receiver: Receiver; s: Space };
   before(async () => {
-    [f.server, f.receiver] = await Promise.all([TestServer.start(), Receiver.start()]);
+    [f.server, f.receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
     f.s = await space(f.server, { receiver: f.receiver });
   });
   after(async () => {

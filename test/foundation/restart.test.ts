@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { TestServer, waitFor } from "../helpers/server.js";
+import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
 import { assertDeliveredAcrossCrash, entry, ingest, space, type Entry, type Space } from "./helpers.js";
 
-describe("a crash while deliveries are in flight loses nothing", () => {
+for (const database of DATABASES) describe(`a crash while deliveries are in flight loses nothing (${database})`, () => {
   const servers: TestServer[] = [];
   let receiver: Receiver | undefined;
   after(async () => {
@@ -17,7 +17,7 @@ describe("a crash while deliveries are in flight loses nothing", () => {
     receiver.respond = () => ({ status: 200, body: "ok", delayMs: 25 });
     // A fixed public URL: the restarted server listens on another port, and a repeat must carry the same bytes.
     const env = { THREADLINE_PUBLIC_URL: "http://threadline.restart.test" };
-    const first = await TestServer.start({ env });
+    const first = await TestServer.start({ database, env });
     servers.push(first);
     const s: Space = await space(first, { receiver });
 
@@ -43,7 +43,7 @@ describe("a crash while deliveries are in flight loses nothing", () => {
     const beforeRestart = receiver.requests.length;
     assert.ok(beforeRestart < accepted.length, `everything was delivered before the kill (${beforeRestart}); the test proves nothing`);
 
-    const second = await TestServer.start({ dataDir: first.dataDir, env });
+    const second = await first.restart({ env });
     servers.push(second);
     await waitFor(() => new Set(receiver!.requests.map((r) => r.json?.message?.message_id)).size >= accepted.length, "every accepted message after the restart", 40_000);
     // The stored log survived the crash too.

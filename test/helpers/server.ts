@@ -7,9 +7,17 @@ import { repoRoot } from "./contract.js";
 
 export const OPERATOR_TOKEN = "tlo_test_operator_token_0123456789";
 
+/** The databases every storage test runs on, as kysely runs its suite over its dialects. */
+export type Database = "sqlite" | "postgres";
+export const DATABASES: readonly Database[] = ["sqlite", "postgres"];
+
 export interface StartOptions {
+  /** sqlite (default) or postgres: a fresh PostgreSQL database, dropped by `stop()`. */
+  database?: Database;
   /** Reuse a data directory (restart tests); a fresh temp dir by default. */
   dataDir?: string;
+  /** Reuse a PostgreSQL database (restart tests, several processes); not dropped by `stop()`. */
+  databaseUrl?: string;
   env?: Record<string, string | undefined>;
 }
 
@@ -18,25 +26,31 @@ export class TestServer {
   readonly url: string;
   readonly dataDir: string;
   readonly child: ChildProcess;
+  readonly database: Database;
+  /** The PostgreSQL database this process uses (undefined on SQLite). */
+  readonly databaseUrl: string | undefined;
   output = "";
-  private ownsDir: boolean;
+  private cleanup: (() => Promise<void>) | undefined;
 
-  private constructor(url: string, dataDir: string, child: ChildProcess, ownsDir: boolean, output: string) {
+  private constructor(url: string, dataDir: string, child: ChildProcess, storage: Storage, output: string) {
     this.url = url;
     this.dataDir = dataDir;
     this.child = child;
-    this.ownsDir = ownsDir;
+    this.database = storage.database;
+    this.databaseUrl = storage.databaseUrl;
+    this.cleanup = storage.cleanup;
     this.output = output;
     child.stdout?.on("data", (d) => (this.output += d));
     child.stderr?.on("data", (d) => (this.output += d));
   }
 
   static async start(opts: StartOptions = {}): Promise<TestServer> {
-    const ownsDir = !opts.dataDir;
-    const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "threadline-test-"));
+    const storage = await openStorage(opts);
+    const { dataDir } = storage;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries({
       ...process.env,
+      DATABASE_URL: storage.databaseUrl,
       PORT: "0",
       HOST: "127.0.0.1",
       THREADLINE_DATA_DIR: dataDir,
@@ -74,8 +88,23 @@ export class TestServer {
         clearTimeout(timer);
         reject(new Error(`server exited with ${code} before listening:\n${output}`));
       });
+    }).catch(async (err: unknown) => {
+      await storage.cleanup?.();
+      throw err;
     });
-    return new TestServer(url, dataDir, child, ownsDir, output);
+    return new TestServer(url, dataDir, child, storage, output);
+  }
+
+  /**
+   * Stops this process (SIGKILL by default: a crash) and starts another on the same data
+   * directory or PostgreSQL database, which takes over their cleanup.
+   */
+  async restart(opts: { signal?: NodeJS.Signals; env?: Record<string, string | undefined> } = {}): Promise<TestServer> {
+    await this.kill(opts.signal ?? "SIGKILL");
+    const next = await TestServer.start({ database: this.database, dataDir: this.dataDir, databaseUrl: this.databaseUrl, env: opts.env });
+    next.cleanup = this.cleanup;
+    this.cleanup = undefined;
+    return next;
   }
 
   /** Fetch against the server with JSON in and out. */
@@ -115,8 +144,37 @@ export class TestServer {
 
   async stop(): Promise<void> {
     await this.kill("SIGTERM");
-    if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+    const cleanup = this.cleanup;
+    this.cleanup = undefined;
+    await cleanup?.();
   }
+}
+
+interface Storage {
+  database: Database;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  /** Removes what this start created (temp dir, PostgreSQL database); passed on by `restart`. */
+  cleanup: (() => Promise<void>) | undefined;
+}
+
+async function openStorage(opts: StartOptions): Promise<Storage> {
+  const database = opts.database ?? (opts.databaseUrl || opts.env?.DATABASE_URL ? "postgres" : "sqlite");
+  const ownDir = opts.dataDir ? undefined : mkdtempSync(path.join(tmpdir(), "threadline-test-"));
+  const dataDir = opts.dataDir ?? ownDir!;
+  const removeDir = ownDir ? async () => rmSync(ownDir, { recursive: true, force: true }) : undefined;
+  let databaseUrl = opts.databaseUrl ?? opts.env?.DATABASE_URL;
+  let dropDb: (() => Promise<void>) | undefined;
+  if (database === "postgres" && !databaseUrl) {
+    const fresh = await freshPostgres();
+    databaseUrl = fresh.url;
+    dropDb = fresh.drop;
+  }
+  const cleanup = removeDir || dropDb ? async () => {
+    await dropDb?.();
+    await removeDir?.();
+  } : undefined;
+  return { database, dataDir, databaseUrl: database === "postgres" ? databaseUrl : undefined, cleanup };
 }
 
 /** Creates a workspace with its owner and returns its key and ids. */
