@@ -1,34 +1,31 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, describe, it } from "node:test";
-import SQLite from "better-sqlite3";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
-import { HOUR, MINUTE, advanceTo, ingest, msg, nextBoundary, serverNow, setup, sleep, validateBundle, verifySigned } from "./helpers.js";
+import { advanceTo, HOUR, MINUTE, nextBoundary, serverNow } from "../helpers/clock.js";
+import { assertSigned, validateBundle } from "../helpers/contract.js";
+import { type ReceivedRequest, Receiver } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
+import { entry, ingest, space } from "../helpers/workspace.js";
 
 const chatOf = (r: ReceivedRequest) => String(r.json.chat.chat_id);
 
-describe("aggregated webhooks survive a crash", () => {
-  const dirs: string[] = [];
+for (const database of DATABASES) describe(`aggregated webhooks survive a crash (${database})`, () => {
   const servers: TestServer[] = [];
   const receivers: Receiver[] = [];
-  const freshDir = () => {
-    const d = mkdtempSync(path.join(tmpdir(), "threadline-agg-crash-"));
-    dirs.push(d);
-    return d;
+  // A fixed public URL: bodies (links) are the same before and after a restart on another port.
+  const env = { THREADLINE_PUBLIC_URL: "http://threadline.test" };
+  const start = async () => {
+    const s = await TestServer.start({ database, env });
+    servers.push(s);
+    return s;
   };
-  const start = async (dataDir: string) => {
-    // A fixed public URL: bodies (links) are the same before and after a restart on another port.
-    const s = await TestServer.start({ dataDir, env: { THREADLINE_PUBLIC_URL: "http://threadline.test" } });
+  const restart = async (server: TestServer) => {
+    const s = await server.restart({ env });
     servers.push(s);
     return s;
   };
   after(async () => {
-    for (const s of servers) await s.kill();
+    for (const s of servers) await s.stop();
     for (const r of receivers) await r.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it("SIGKILL right at a window close: every bundle arrives after the restart, repeats keep their webhook-id", async () => {
@@ -39,15 +36,14 @@ describe("aggregated webhooks survive a crash", () => {
     // The first bundles are acknowledged; the rest hang until the process is gone.
     let answered = 0;
     receiver.respond = () => (++answered <= ACKED ? { status: 200 } : { status: 200, delayMs: 6_000 });
-    const dataDir = freshDir();
-    const first = await start(dataDir);
+    const first = await start();
     const B = nextBoundary(await serverNow(first), 1);
     await advanceTo(first, B + 5 * MINUTE);
-    const s = await setup(first, { url: receiver.url, aggregation: "1h" });
+    const s = await space(first, { webhookUrl: receiver.url, aggregation: "1h" });
     await ingest(
       first,
       s,
-      Array.from({ length: CHATS }, (_, i) => msg(s, `97254400${String(i).padStart(4, "0")}`, `hello ${i}`)),
+      Array.from({ length: CHATS }, (_, i) => entry(s, { contact: `97254400${String(i).padStart(4, "0")}`, text: `hello ${i}` })),
     );
     await advanceTo(first, B + HOUR + 1000);
     await waitFor(() => receiver.requests.length >= ACKED + 10, "bundles in flight at the close");
@@ -57,10 +53,10 @@ describe("aggregated webhooks survive a crash", () => {
     const ackedBefore = before.slice(0, ACKED);
 
     receiver.respond = () => ({ status: 200 });
-    const second = await start(dataDir);
+    const second = await restart(first);
     await advanceTo(second, B + HOUR + 1000);
     // Generous: a takeover may wait for the dead process's lease (wall clock) to lapse.
-    await waitFor(() => new Set(receiver.requests.slice(before.length).map(chatOf)).size >= CHATS, "every chat's bundle after the restart", 40_000);
+    await waitFor(() => new Set(receiver.requests.slice(before.length).map(chatOf)).size >= CHATS, "every chat's bundle after the restart");
     await sleep(500);
 
     const all = receiver.requests;
@@ -70,7 +66,7 @@ describe("aggregated webhooks survive a crash", () => {
     const idsByChat = new Map<string, Set<string>>();
     for (const r of all) {
       validateBundle(r.json);
-      verifySigned(r, s.webhook.secret);
+      assertSigned(r, s.webhook.secret);
       const ids = idsByChat.get(chatOf(r)) ?? new Set<string>();
       ids.add(String(r.headers["webhook-id"]));
       idsByChat.set(chatOf(r), ids);
@@ -85,7 +81,7 @@ describe("aggregated webhooks survive a crash", () => {
 
     // The cursor moved past the window once it was all acknowledged: the next window holds only new messages.
     const count = all.length;
-    await ingest(second, s, [msg(s, "972544000000", "next window")]);
+    await ingest(second, s, [entry(s, { contact: "972544000000", text: "next window" })]);
     await advanceTo(second, B + 2 * HOUR + 1000);
     await waitFor(() => receiver.requests.length > count, "the next window's bundle");
     await sleep(800);
@@ -100,32 +96,28 @@ describe("aggregated webhooks survive a crash", () => {
   it("a window that ended while the server was down is sent at once on start", async () => {
     const receiver = await Receiver.start();
     receivers.push(receiver);
-    const dataDir = freshDir();
     // No clock moves here: what is stored now belongs to the real current hour.
-    const first = await start(dataDir);
-    const s = await setup(first, { url: receiver.url, aggregation: "24h" });
-    await ingest(first, s, [msg(s, "972545000001", "stored before the outage"), msg(s, "972545000002", "me too")]);
+    const first = await start();
+    const s = await space(first, { webhookUrl: receiver.url, aggregation: "24h" });
+    await ingest(first, s, [entry(s, { contact: "972545000001", text: "stored before the outage" }), entry(s, { contact: "972545000002", text: "me too" })]);
     const storedBy = Date.now();
     await sleep(200);
     await first.kill();
     assert.equal(receiver.requests.length, 0);
     // Down until after the window's end: the same as moving that end into the past.
-    const file = new SQLite(path.join(dataDir, "threadline.sqlite"));
-    const row = file.prepare("select window_end, cursor_seq from webhooks where id = ?").get(s.webhook.id) as { window_end: number; cursor_seq: number };
-    assert.ok(row.window_end > storedBy, "the open window's end was persisted");
-    file.prepare("update webhooks set window_end = ? where id = ?").run(storedBy + 1, s.webhook.id);
-    file.close();
+    const [row] = await first.sql<{ window_end: number }>("select window_end from webhooks where id = ?", [s.webhook.id]);
+    assert.ok(Number(row!.window_end) > storedBy, "the open window's end was persisted");
+    await first.sql("update webhooks set window_end = ? where id = ?", [storedBy + 1, s.webhook.id]);
 
     // No clock move after the restart: the next real window end is up to a day away, so arriving now is "at once".
-    const second = await start(dataDir);
-    await waitFor(() => receiver.requests.length >= 2, "the overdue window's bundles", 40_000);
+    await restart(first);
+    await waitFor(() => receiver.requests.length >= 2, "the overdue window's bundles");
     await sleep(300);
     assert.equal(receiver.requests.length, 2);
     for (const r of receiver.requests) {
       validateBundle(r.json);
-      verifySigned(r, s.webhook.secret);
+      assertSigned(r, s.webhook.secret);
     }
     assert.deepEqual(receiver.requests.map((r) => r.json.messages[0].text).sort(), ["me too", "stored before the outage"]);
-    await second.kill();
   });
 });

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { TestServer } from "../helpers/server.js";
-import { Receiver } from "../helpers/receiver.js";
 import { RETRY_SCHEDULE_MS } from "../../src/webhooks/consumer.js";
-import { HOUR, MINUTE, advanceTo, ingest, msg, nextBoundary, received, serverNow, setup, sleep, validateBundle, waitForCount } from "./helpers.js";
+import { advanceTo, HOUR, MINUTE, nextBoundary, serverNow } from "../helpers/clock.js";
+import { validateBundle } from "../helpers/contract.js";
+import { received, Receiver, waitForCount } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer } from "../helpers/server.js";
+import { entry, ingest, space } from "../helpers/workspace.js";
 
-describe("aggregated webhooks under receiver errors", () => {
+for (const database of DATABASES) describe(`aggregated webhooks under receiver errors (${database})`, () => {
   let server: TestServer;
   let receiver: Receiver;
   before(async () => {
-    [server, receiver] = await Promise.all([TestServer.start(), Receiver.start()]);
+    [server, receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
   });
   after(async () => {
     await server?.stop();
@@ -21,11 +23,11 @@ describe("aggregated webhooks under receiver errors", () => {
     receiver.respond = () => (failing ? { status: 500, body: "down" } : { status: 200 });
     const B = nextBoundary(await serverNow(server), 1);
     await advanceTo(server, B + 5 * MINUTE);
-    const s = await setup(server, { url: `${receiver.url}?t=fail`, aggregation: "1h" });
-    await ingest(server, s, [msg(s, "972546000001", "one"), msg(s, "972546000002", "two"), msg(s, "972546000003", "three")]);
+    const s = await space(server, { webhookUrl: `${receiver.url}?t=fail`, aggregation: "1h" });
+    await ingest(server, s, [entry(s, { contact: "972546000001", text: "one" }), entry(s, { contact: "972546000002", text: "two" }), entry(s, { contact: "972546000003", text: "three" })]);
 
     await advanceTo(server, B + HOUR + 1000);
-    await waitForCount(receiver, "t=fail", 3, "the first attempts", 5000);
+    await waitForCount(receiver, "t=fail", 3, "the first attempts");
     await sleep(800);
     assert.equal(received(receiver, "t=fail").length, 3, "the three bundles went out together, then nothing until the backoff");
 
@@ -39,14 +41,14 @@ describe("aggregated webhooks under receiver errors", () => {
     const n0 = await failures();
     assert.ok(n0 >= 1 && n0 <= 3, `errors counted: ${n0}`);
     await server.advance(backoff(n0));
-    await waitForCount(receiver, "t=fail", 4, "one probe after the backoff", 5000);
+    await waitForCount(receiver, "t=fail", 4, "one probe after the backoff");
     await sleep(800);
     assert.equal(received(receiver, "t=fail").length, 4, "one attempt at a time while failing");
     assert.equal(await failures(), n0 + 1);
 
     failing = false;
     await server.advance(backoff(n0 + 1));
-    const all = await waitForCount(receiver, "t=fail", 7, "the probe, then the other two", 5000);
+    const all = await waitForCount(receiver, "t=fail", 7, "the probe, then the other two");
     await sleep(500);
     assert.equal(received(receiver, "t=fail").length, 7);
     const ok = all.slice(4);
@@ -61,9 +63,9 @@ describe("aggregated webhooks under receiver errors", () => {
     assert.equal(healed.json.consecutive_failures, 0);
 
     // The cursor moved past the whole window: the next one has only what came after.
-    await ingest(server, s, [msg(s, "972546000001", "four")]);
+    await ingest(server, s, [entry(s, { contact: "972546000001", text: "four" })]);
     await advanceTo(server, B + 2 * HOUR + 1000);
-    const next = await waitForCount(receiver, "t=fail", 8, "the next window", 5000);
+    const next = await waitForCount(receiver, "t=fail", 8, "the next window");
     await sleep(500);
     assert.equal(received(receiver, "t=fail").length, 8);
     assert.deepEqual(
@@ -76,21 +78,21 @@ describe("aggregated webhooks under receiver errors", () => {
     receiver.respond = () => ({ status: 200 });
     const B = nextBoundary(await serverNow(server), 1);
     await advanceTo(server, B + 5 * MINUTE);
-    const s = await setup(server, { url: `${receiver.url}?t=tz`, aggregation: "1h" });
-    await ingest(server, s, [msg(s, "972547000001", "in UTC", { timestamp: "2021-02-24T16:25:29Z" })]);
+    const s = await space(server, { webhookUrl: `${receiver.url}?t=tz`, aggregation: "1h" });
+    await ingest(server, s, [entry(s, { contact: "972547000001", text: "in UTC", timestamp: "2021-02-24T16:25:29Z" })]);
     const p = await server.api("PATCH", "/api/v1/workspace", { token: s.key, body: { timezone: "Asia/Kolkata" } });
     assert.equal(p.status, 200, p.text);
     // The open window keeps its end (a UTC hour); its digest is written in the zone of the moment.
     await advanceTo(server, B + HOUR + 1000);
-    const [first] = await waitForCount(receiver, "t=tz", 1, "the window opened in UTC", 5000);
+    const [first] = await waitForCount(receiver, "t=tz", 1, "the window opened in UTC");
     assert.match(first!.json.aggregation, /^from Contact 972547000001 on 2021-02-24 21:55: in UTC<br\/>/);
     // The next window is a Kolkata hour: it ends at :30 UTC.
-    await ingest(server, s, [msg(s, "972547000001", "in Kolkata", { timestamp: "2021-02-24T16:25:29Z" })]);
+    await ingest(server, s, [entry(s, { contact: "972547000001", text: "in Kolkata", timestamp: "2021-02-24T16:25:29Z" })]);
     await advanceTo(server, B + HOUR + 29 * MINUTE);
     await sleep(1200);
     assert.equal(received(receiver, "t=tz").length, 1, "the Kolkata hour has not ended");
     await advanceTo(server, B + HOUR + 30 * MINUTE + 1000);
-    const all = await waitForCount(receiver, "t=tz", 2, "the Kolkata-aligned window", 5000);
+    const all = await waitForCount(receiver, "t=tz", 2, "the Kolkata-aligned window");
     assert.deepEqual(
       all[1]!.json.messages.map((m: { text: string }) => m.text),
       ["in Kolkata"],

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { TestServer } from "../helpers/server.js";
-import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { windowEndAfter, windowStartOf } from "../../src/webhooks/bundles.js";
-import { HOUR, MINUTE, advanceTo, ingest, minuteAt, msg, nextBoundary, received, serverNow, setup, sleep, validateBundle, verifySigned, waitForCount, type Setup } from "./helpers.js";
+import { advanceTo, HOUR, MINUTE, minuteAt, nextBoundary, serverNow } from "../helpers/clock.js";
+import { assertSigned, validateBundle } from "../helpers/contract.js";
+import { received, type ReceivedRequest, Receiver, waitForCount } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer } from "../helpers/server.js";
+import { entry, ingest, space, type Space, type WebhookRef } from "../helpers/workspace.js";
 
 describe("window alignment (unit)", () => {
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -36,11 +38,11 @@ describe("window alignment (unit)", () => {
   });
 });
 
-describe("aggregated webhooks with the test clock", () => {
+for (const database of DATABASES) describe(`aggregated webhooks with the test clock (${database})`, () => {
   let server: TestServer;
   let receiver: Receiver;
   before(async () => {
-    [server, receiver] = await Promise.all([TestServer.start(), Receiver.start()]);
+    [server, receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
   });
   after(async () => {
     await server?.stop();
@@ -52,7 +54,7 @@ describe("aggregated webhooks with the test clock", () => {
     assert.ok(r, `no bundle for chat ${chatName}`);
     return r;
   };
-  const permalinkOf = async (s: Setup, chatId: string, messageId: string) => {
+  const permalinkOf = async (s: Space & { webhook: WebhookRef }, chatId: string, messageId: string) => {
     const r = await server.api("GET", `/api/v1/chats/${chatId}/messages?limit=200`, { token: s.key });
     assert.equal(r.status, 200, r.text);
     const m = r.json.items.find((x: { message_id: string }) => x.message_id === messageId);
@@ -63,16 +65,16 @@ describe("aggregated webhooks with the test clock", () => {
   it("sends exactly the expected bundles of two windows and two chats, only once each window closes", async () => {
     const B = nextBoundary(await serverNow(server), 1);
     await advanceTo(server, B + 5 * MINUTE);
-    const s = await setup(server, { url: `${receiver.url}?t=utc`, aggregation: "1h" });
+    const s = await space(server, { webhookUrl: `${receiver.url}?t=utc`, aggregation: "1h" });
     const evil = `<script>alert("x")</script> & 'q'\nline2 👋`;
     const tom = `Tom & "Jerry"`;
     // Window 1: chat A gets its messages out of timestamp order (and a tie), chat B the hostile text and an attachment.
     const w1 = await ingest(server, s, [
-      msg(s, "972540000001", "second", { name: tom, timestamp: "2021-02-24T16:30:00Z" }),
-      msg(s, "972540000001", "first", { name: tom, timestamp: "2021-02-24T16:25:29Z" }),
-      msg(s, "972540000001", "tie", { name: tom, timestamp: 1614184200 }),
-      msg(s, "972540000002", evil, { name: "Bea", timestamp: "2021-02-24T17:00:00Z" }),
-      msg(s, "972540000002", "", { name: "Bea", type: "image", timestamp: "2021-02-24T17:01:00Z" }),
+      entry(s, { contact: "972540000001", text: "second", name: tom, timestamp: "2021-02-24T16:30:00Z" }),
+      entry(s, { contact: "972540000001", text: "first", name: tom, timestamp: "2021-02-24T16:25:29Z" }),
+      entry(s, { contact: "972540000001", text: "tie", name: tom, timestamp: 1614184200 }),
+      entry(s, { contact: "972540000002", text: evil, name: "Bea", timestamp: "2021-02-24T17:00:00Z" }),
+      entry(s, { contact: "972540000002", text: "", name: "Bea", type: "image", timestamp: "2021-02-24T17:01:00Z" }),
     ]);
     assert.deepEqual(
       w1.results.map((r) => r.status),
@@ -85,13 +87,13 @@ describe("aggregated webhooks with the test clock", () => {
 
     const closedAt = Date.now();
     await advanceTo(server, B + HOUR + 1000);
-    const first = await waitForCount(receiver, "t=utc", 2, "window 1 bundles", 5000);
+    const first = await waitForCount(receiver, "t=utc", 2, "window 1 bundles");
     assert.ok(Date.now() - closedAt < 3000, `bundles arrive within seconds of the close (${Date.now() - closedAt} ms)`);
     await sleep(300);
     assert.equal(received(receiver, "t=utc").length, 2, "one bundle per chat");
     for (const r of first) {
       validateBundle(r.json);
-      verifySigned(r, s.webhook.secret);
+      assertSigned(r, s.webhook.secret);
       assert.equal(r.headers["content-type"], "application/json");
       assert.match(String(r.headers["user-agent"]), /^Threadline\//);
       assert.equal(r.json.whatsapp_account.phone, s.phone);
@@ -135,21 +137,21 @@ describe("aggregated webhooks with the test clock", () => {
     // Window 2: more of chat A, a late message (its timestamp is in window 1) in chat B, a new chat C.
     const lateTs = new Date(B + 10 * MINUTE).toISOString();
     const w2 = await ingest(server, s, [
-      msg(s, "972540000001", "third", { name: tom, timestamp: "2021-02-24T18:00:00Z" }),
-      msg(s, "972540000002", "late one", { name: "Bea", timestamp: lateTs }),
-      msg(s, "972540000003", "hello from C", { name: "Cy", timestamp: "2021-02-24T18:05:00Z" }),
+      entry(s, { contact: "972540000001", text: "third", name: tom, timestamp: "2021-02-24T18:00:00Z" }),
+      entry(s, { contact: "972540000002", text: "late one", name: "Bea", timestamp: lateTs }),
+      entry(s, { contact: "972540000003", text: "hello from C", name: "Cy", timestamp: "2021-02-24T18:05:00Z" }),
     ]);
     await advanceTo(server, B + HOUR + 59 * MINUTE);
     await sleep(1000);
     assert.equal(received(receiver, "t=utc").length, 2, "window 2 is still open");
     await advanceTo(server, B + 2 * HOUR + 1000);
-    const all = await waitForCount(receiver, "t=utc", 5, "window 2 bundles", 5000);
+    const all = await waitForCount(receiver, "t=utc", 5, "window 2 bundles");
     await sleep(300);
     assert.equal(received(receiver, "t=utc").length, 5);
     const second = all.slice(2);
     for (const r of second) {
       validateBundle(r.json);
-      verifySigned(r, s.webhook.secret);
+      assertSigned(r, s.webhook.secret);
     }
     assert.equal(new Set(all.map((r) => r.headers["webhook-id"])).size, 5, "every bundle has its own webhook-id");
     const a2 = byChat(second, tom).json;
@@ -197,22 +199,22 @@ describe("aggregated webhooks with the test clock", () => {
     const K = nextBoundary(await serverNow(server), 1, offset);
     assert.equal(new Date(K).getUTCMinutes(), 30);
     await advanceTo(server, K + 2 * MINUTE);
-    const hourly = await setup(server, { url: `${receiver.url}?t=kol1h`, aggregation: "1h", timezone: "Asia/Kolkata" });
-    const daily = await setup(server, { url: `${receiver.url}?t=kol24`, aggregation: "24h", timezone: "Asia/Kolkata" });
+    const hourly = await space(server, { webhookUrl: `${receiver.url}?t=kol1h`, aggregation: "1h", timezone: "Asia/Kolkata" });
+    const daily = await space(server, { webhookUrl: `${receiver.url}?t=kol24`, aggregation: "24h", timezone: "Asia/Kolkata" });
     const r1 = await ingest(server, hourly, [
-      msg(hourly, "919800000001", "namaste", { name: "Ravi", timestamp: "2021-02-24T16:25:29Z" }),
-      msg(hourly, "919800000001", "late night", { name: "Ravi", timestamp: "2021-02-24T20:00:00Z", direction: "sent" }),
+      entry(hourly, { contact: "919800000001", text: "namaste", name: "Ravi", timestamp: "2021-02-24T16:25:29Z" }),
+      entry(hourly, { contact: "919800000001", text: "late night", name: "Ravi", timestamp: "2021-02-24T20:00:00Z", direction: "sent" }),
     ]);
-    await ingest(server, daily, [msg(daily, "919800000002", "daily hello", { name: "Dev", timestamp: "2021-02-24T16:25:29Z" })]);
+    await ingest(server, daily, [entry(daily, { contact: "919800000002", text: "daily hello", name: "Dev", timestamp: "2021-02-24T16:25:29Z" })]);
 
     // A UTC-aligned hour would close at K+30min.
     await advanceTo(server, K + 59 * MINUTE);
     await sleep(1200);
     assert.equal(received(receiver, "t=kol1h").length, 0, "the local hour has not ended");
     await advanceTo(server, K + HOUR + 1000);
-    const [h] = await waitForCount(receiver, "t=kol1h", 1, "Kolkata hourly bundle", 5000);
+    const [h] = await waitForCount(receiver, "t=kol1h", 1, "Kolkata hourly bundle");
     validateBundle(h!.json);
-    verifySigned(h!, hourly.webhook.secret);
+    assertSigned(h!, hourly.webhook.secret);
     const link = await permalinkOf(hourly, h!.json.chat.chat_id, r1.results[0]!.message_id);
     assert.equal(minuteAt(Date.parse("2021-02-24T16:25:29Z"), offset), "2021-02-24 21:55");
     assert.equal(
@@ -229,7 +231,7 @@ describe("aggregated webhooks with the test clock", () => {
     await sleep(1200);
     assert.equal(received(receiver, "t=kol24").length, 0, "the local day has not ended");
     await advanceTo(server, M + 1000);
-    const [d] = await waitForCount(receiver, "t=kol24", 1, "Kolkata daily bundle", 5000);
+    const [d] = await waitForCount(receiver, "t=kol24", 1, "Kolkata daily bundle");
     validateBundle(d!.json);
     assert.equal(d!.json.messages[0].text, "daily hello");
     assert.match(d!.json.aggregation, /^from Dev on 2021-02-24 21:55: daily hello<br\/>Click <a href='http[^']+\/permalink\/[0-9a-f-]{36}\/'>here<\/a> to open the conversation in Threadline$/);

@@ -1,22 +1,24 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RETRY_SCHEDULE_MS } from "../../src/webhooks/consumer.js";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, FlakyReceiver, getLog, getWebhook, ingest, notifications, setup, sleep, startSmtp, waitFailures } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
+import { startSmtp } from "../helpers/smtp.js";
+import { createWebhook, getLog, getWebhook, idsOf, ingest, notifications, space, texts, waitFailures } from "../helpers/workspace.js";
 
 /** The backoff after the n-th consecutive error, without and with its ±10 % jitter. */
 const base = (n: number) => RETRY_SCHEDULE_MS[Math.min(n, RETRY_SCHEDULE_MS.length) - 1]!;
 
-describe("failing webhook: warning at the 5th error, disabled after the 11th, e-mail through SMTP", () => {
+for (const database of DATABASES) describe(`failing webhook: warning at the 5th error, disabled after the 11th, e-mail through SMTP (${database})`, () => {
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
-  let receiver: FlakyReceiver;
+  let receiver: Receiver;
   let server: TestServer;
 
   before(async () => {
     smtp = await startSmtp();
-    receiver = await FlakyReceiver.start();
-    receiver.mode = { status: 500 };
-    server = await TestServer.start({ env: { THREADLINE_SMTP_URL: smtp.url, THREADLINE_MAIL_FROM: "Threadline Alerts <alerts@threadline.test>" } });
+    receiver = await Receiver.start();
+    receiver.answer({ status: 500 });
+    server = await TestServer.start({ database, env: { THREADLINE_SMTP_URL: smtp.url, THREADLINE_MAIL_FROM: "Threadline Alerts <alerts@threadline.test>" } });
   });
   after(async () => {
     await server?.stop();
@@ -25,20 +27,20 @@ describe("failing webhook: warning at the 5th error, disabled after the 11th, e-
   });
 
   it("backs off between attempts, stays enabled through 10 errors, disables at the 11th and mails the owner", async () => {
-    const s = await setup(server);
+    const s = await space(server);
     const wh = await createWebhook(server, s.key, receiver.url);
-    const [messageId] = await ingest(server, s, [[1, "Is anyone there?"]]);
+    const [messageId] = idsOf(await ingest(server, s, texts(s, [[1, "Is anyone there?"]])));
     await waitFailures(server, s.key, wh.id, 1);
 
     for (let n = 1; n <= 10; n++) {
       const view = await getWebhook(server, s.key, wh.id);
       assert.equal(view.enabled, true, `still enabled after ${n} errors`);
       assert.equal(view.consecutive_failures, n);
-      assert.equal(receiver.seen.length, n, "one attempt per backoff step");
+      assert.equal(receiver.requests.length, n, "one attempt per backoff step");
       // Not before the backoff (at least 90 % of the schedule's delay) ...
       await server.advance(Math.floor(base(n) * 0.9) - 1000);
       await sleep(250);
-      assert.equal(receiver.seen.length, n, `no retry before the backoff after error ${n}`);
+      assert.equal(receiver.requests.length, n, `no retry before the backoff after error ${n}`);
       // ... and at once after it (at most 110 %).
       await server.advance(Math.ceil(base(n) * 0.2) + 2000);
       if (n < 10) await waitFailures(server, s.key, wh.id, n + 1);
@@ -50,9 +52,9 @@ describe("failing webhook: warning at the 5th error, disabled after the 11th, e-
     }, "the webhook to be disabled");
     assert.equal(disabled.disabled_reason, "consecutive_failures");
     assert.equal(disabled.consecutive_failures, 11);
-    assert.equal(receiver.seen.length, 11);
-    assert.equal(new Set(receiver.seen.map((r) => r.id)).size, 1, "every retry carries the same webhook-id");
-    assert.equal(receiver.seen[0]!.messageId, messageId);
+    assert.equal(receiver.requests.length, 11);
+    assert.equal(new Set(receiver.requests.map((r) => r.id)).size, 1, "every retry carries the same webhook-id");
+    assert.equal(receiver.requests[0]!.messageId, messageId);
 
     // Every attempt is in the log, numbered, with the receiver's answer.
     const log = await getLog(server, s.key, wh.id);
@@ -68,7 +70,7 @@ describe("failing webhook: warning at the 5th error, disabled after the 11th, e-
     // Disabled means disabled: the clock moving on sends nothing.
     await server.advance(3 * 3600_000);
     await sleep(1200);
-    assert.equal(receiver.seen.length, 11);
+    assert.equal(receiver.requests.length, 11);
 
     // The SMTP server got the warning, then the disable e-mail, both to the owner.
     await waitFor(() => smtp.mails.length >= 2, "two e-mails");
@@ -104,14 +106,14 @@ describe("failing webhook: warning at the 5th error, disabled after the 11th, e-
   });
 });
 
-describe("failing webhook without SMTP: the e-mails wait in the notifications outbox; 410 Gone disables at once", () => {
-  let receiver: FlakyReceiver;
+for (const database of DATABASES) describe(`failing webhook without SMTP: the e-mails wait in the notifications outbox; 410 Gone disables at once (${database})`, () => {
+  let receiver: Receiver;
   let server: TestServer;
 
   before(async () => {
-    receiver = await FlakyReceiver.start();
-    receiver.mode = { status: 503, headers: { "retry-after": "120" } };
-    server = await TestServer.start({ env: { THREADLINE_SMTP_URL: undefined } });
+    receiver = await Receiver.start();
+    receiver.answer({ status: 503, headers: { "retry-after": "120" } });
+    server = await TestServer.start({ database, env: { THREADLINE_SMTP_URL: undefined } });
   });
   after(async () => {
     await server?.stop();
@@ -119,21 +121,21 @@ describe("failing webhook without SMTP: the e-mails wait in the notifications ou
   });
 
   it("keeps the warning and the disable e-mail undelivered in GET /api/v1/notifications", async () => {
-    const s = await setup(server);
+    const s = await space(server);
     const wh = await createWebhook(server, s.key, receiver.url);
-    await ingest(server, s, [[7, "hello"]]);
+    idsOf(await ingest(server, s, texts(s, [[7, "hello"]])));
     await waitFailures(server, s.key, wh.id, 1);
     // 503 with Retry-After: 120 s is honoured instead of the 5 s backoff.
     await server.advance(20_000);
     await sleep(300);
-    assert.equal(receiver.seen.length, 1, "Retry-After is honoured");
-    receiver.mode = { status: 500 };
+    assert.equal(receiver.requests.length, 1, "Retry-After is honoured");
+    receiver.answer({ status: 500 });
     await server.advance(101_000);
     await waitFailures(server, s.key, wh.id, 2);
     // Any error counts: a redirect (not followed), a 4xx, a 5xx.
     const answers = [{ status: 302, headers: { location: "http://example.com/" } }, { status: 404 }, { status: 500 }];
     for (let n = 2; n < 5; n++) {
-      receiver.mode = answers[n - 2]!;
+      receiver.answer(answers[n - 2]!);
       await server.advance(Math.ceil(base(n) * 1.1) + 1000);
       await waitFailures(server, s.key, wh.id, n + 1);
     }
@@ -146,7 +148,7 @@ describe("failing webhook without SMTP: the e-mails wait in the notifications ou
     assert.match(warning.text, /The receiver answered 500/);
 
     // The receiver says the endpoint is gone: disabled on that answer, not after 11.
-    receiver.mode = { status: 410 };
+    receiver.answer({ status: 410 });
     await server.advance(Math.ceil(base(5) * 1.1) + 1000);
     const off = await waitFor(async () => {
       const v = await getWebhook(server, s.key, wh.id);

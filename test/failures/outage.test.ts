@@ -1,32 +1,33 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RETRY_SCHEDULE_MS } from "../../src/webhooks/consumer.js";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, FlakyReceiver, getLog, getWebhook, ingest, notifications, setup, sleep, waitFailures } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
+import { createWebhook, getLog, getWebhook, idsOf, ingest, notifications, space, texts, waitFailures } from "../helpers/workspace.js";
 
 /** Past the backoff after the n-th consecutive error, jitter included. */
 const pastBackoff = (n: number) => Math.ceil(RETRY_SCHEDULE_MS[Math.min(n, RETRY_SCHEDULE_MS.length) - 1]! * 1.1) + 1000;
 
-describe("a receiver that is down for a while (refused, then 500s, then a hang) and comes back", () => {
-  let receiver: FlakyReceiver;
+for (const database of DATABASES) describe(`a receiver that is down for a while (refused, then 500s, then a hang) and comes back (${database})`, () => {
+  let receiver: Receiver;
   let server: TestServer;
 
   before(async () => {
-    receiver = await FlakyReceiver.start();
+    receiver = await Receiver.start();
     await receiver.down();
-    server = await TestServer.start();
+    server = await TestServer.start({ database });
   });
   after(async () => {
     await server?.stop();
     await receiver?.close();
   });
 
-  it("delivers every message exactly once, in per-chat order, without disabling the webhook", { timeout: 60_000 }, async () => {
-    const s = await setup(server);
+  it("delivers every message exactly once, in per-chat order, without disabling the webhook", async () => {
+    const s = await space(server);
     const wh = await createWebhook(server, s.key, receiver.url);
     const ids = new Map<string, string>(); // message id → text
     const put = async (items: [number, string][]) => {
-      const got = await ingest(server, s, items);
+      const got = idsOf(await ingest(server, s, texts(s, items)));
       got.forEach((id, i) => ids.set(id, items[i]![1]));
     };
 
@@ -49,38 +50,38 @@ describe("a receiver that is down for a while (refused, then 500s, then a hang) 
     ]);
     await server.advance(pastBackoff(4));
     await waitFailures(server, s.key, wh.id, 5);
-    assert.equal(receiver.seen.length, 0, "nothing reached a receiver that is down");
+    assert.equal(receiver.requests.length, 0, "nothing reached a receiver that is down");
 
     // Back up, but answering 500: exactly one probe per backoff step, never other chats.
     await receiver.up();
-    receiver.mode = { status: 500 };
+    receiver.answer({ status: 500 });
     await server.advance(pastBackoff(5));
     await waitFailures(server, s.key, wh.id, 6);
     await server.advance(pastBackoff(6));
     await waitFailures(server, s.key, wh.id, 7);
-    assert.equal(receiver.seen.length, 2, "a failing receiver is not hammered");
-    assert.equal(receiver.seen[0]!.text, "c1-1", "the probe is the oldest waiting delivery");
-    assert.equal(receiver.seen[1]!.id, receiver.seen[0]!.id);
+    assert.equal(receiver.requests.length, 2, "a failing receiver is not hammered");
+    assert.equal(receiver.requests[0]!.text, "c1-1", "the probe is the oldest waiting delivery");
+    assert.equal(receiver.requests[1]!.id, receiver.requests[0]!.id);
 
     // Hanging: the 10 s timeout cuts the attempt.
-    receiver.mode = "hang";
+    receiver.answer("hang");
     await server.advance(pastBackoff(7));
-    await waitFailures(server, s.key, wh.id, 8, 20_000);
-    assert.equal(receiver.seen.length, 3);
+    await waitFailures(server, s.key, wh.id, 8);
+    assert.equal(receiver.requests.length, 3);
 
     // Back for good.
-    receiver.mode = "ok";
+    receiver.answer({ status: 200 });
     await server.advance(pastBackoff(8));
-    await waitFor(() => receiver.unique.size === ids.size, "every message delivered", 15_000);
+    await waitFor(() => receiver.accepted.size === ids.size, "every message delivered");
     await sleep(500);
 
     // Exactly once to the receiver's dedupe, nothing lost, nothing extra.
-    assert.equal(receiver.unique.size, 7);
-    assert.deepEqual(new Set([...receiver.unique.values()].map((r) => r.messageId)), new Set(ids.keys()));
-    for (const r of receiver.unique.values()) assert.equal(r.text, ids.get(r.messageId));
+    assert.equal(receiver.accepted.size, 7);
+    assert.deepEqual(new Set([...receiver.accepted.values()].map((r) => r.messageId)), new Set(ids.keys()));
+    for (const r of receiver.accepted.values()) assert.equal(r.text, ids.get(r.messageId));
     // Per-chat order as ingested, by first arrival.
     const byChat = new Map<string, string[]>();
-    for (const r of receiver.unique.values()) byChat.set(r.chat, [...(byChat.get(r.chat) ?? []), r.text]);
+    for (const r of receiver.accepted.values()) byChat.set(r.chat, [...(byChat.get(r.chat) ?? []), r.text]);
     assert.deepEqual(
       [...byChat.values()].sort((a, b) => a[0]!.localeCompare(b[0]!)),
       [
@@ -91,7 +92,7 @@ describe("a receiver that is down for a while (refused, then 500s, then a hang) 
     );
     // While it was down, nothing but the probes went out: the deliveries after the
     // outage are one per message, each with one webhook-id.
-    const okPhase = receiver.seen.slice(3);
+    const okPhase = receiver.requests.slice(3);
     assert.equal(okPhase.length, 7, "one request per message once the receiver is back");
 
     const view = await getWebhook(server, s.key, wh.id);

@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, FlakyReceiver, getWebhook, ingest, setup, sleep, type Received } from "./helpers.js";
+import { type ReceivedRequest, Receiver } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
+import { createWebhook, getWebhook, idsOf, ingest, space, texts } from "../helpers/workspace.js";
 
-const textsByChat = (rs: Iterable<Received>) => {
+const textsByChat = (rs: Iterable<ReceivedRequest>) => {
   const m = new Map<string, string[]>();
   for (const r of rs) m.set(r.chat, [...(m.get(r.chat) ?? []), r.text]);
   return [...m.values()].sort((a, b) => a[0]!.localeCompare(b[0]!));
 };
 
-describe("re-enabling and replay", () => {
-  let receiver: FlakyReceiver;
+for (const database of DATABASES) describe(`re-enabling and replay (${database})`, () => {
+  let receiver: Receiver;
   let server: TestServer;
 
   before(async () => {
-    receiver = await FlakyReceiver.start();
-    server = await TestServer.start();
+    receiver = await Receiver.start();
+    server = await TestServer.start({ database });
   });
   after(async () => {
     await server?.stop();
@@ -34,111 +35,109 @@ describe("re-enabling and replay", () => {
     }, "the webhook to disable itself");
 
   it("after an automatic disable, re-enabling delivers the backlog and what arrived while disabled, in order", async () => {
-    const s = await setup(server);
+    const s = await space(server);
     const wh = await createWebhook(server, s.key, receiver.url);
-    receiver.mode = { status: 410 };
-    await ingest(server, s, [
+    receiver.answer({ status: 410 });
+    idsOf(await ingest(server, s, texts(s, [
       [1, "a1"],
       [2, "b1"],
-    ]);
+    ])));
     const off = await disabledByReceiver(s.key, wh.id);
     assert.equal(off.disabled_reason, "consecutive_failures");
-    const tried = receiver.seen.length;
+    const tried = receiver.requests.length;
     assert.ok(tried >= 1 && tried <= 2, `heads tried: ${tried}`);
 
-    await ingest(server, s, [
+    idsOf(await ingest(server, s, texts(s, [
       [1, "a2"],
       [2, "b2"],
       [1, "a3"],
-    ]);
+    ])));
     await server.advance(2 * 3600_000);
     await sleep(1200);
-    assert.equal(receiver.seen.length, tried, "a disabled webhook sends nothing");
+    assert.equal(receiver.requests.length, tried, "a disabled webhook sends nothing");
 
-    receiver.mode = "ok";
+    receiver.answer({ status: 200 });
     const on = await patch(s.key, wh.id, { enabled: true });
     assert.equal(on.enabled, true);
     assert.equal(on.consecutive_failures, 0);
     assert.equal(on.disabled_reason, null);
-    await waitFor(() => receiver.unique.size === 5, "the backlog");
-    assert.deepEqual(textsByChat(receiver.unique.values()), [
+    await waitFor(() => receiver.accepted.size === 5, "the backlog");
+    assert.deepEqual(textsByChat(receiver.accepted.values()), [
       ["a1", "a2", "a3"],
       ["b1", "b2"],
     ]);
-    receiver.unique.clear();
-    receiver.seen.length = 0;
+    receiver.reset();
   });
 
   it('"replay": "none" skips what arrived while disabled; the default after a manual disable is the same', async () => {
-    const s = await setup(server);
+    const s = await space(server);
     const wh = await createWebhook(server, s.key, receiver.url);
 
     // Automatic disable, then an explicit "none": the cursor moves to now.
-    receiver.mode = { status: 410 };
-    await ingest(server, s, [[1, "x1"]]);
+    receiver.answer({ status: 410 });
+    idsOf(await ingest(server, s, texts(s, [[1, "x1"]])));
     await disabledByReceiver(s.key, wh.id);
-    await ingest(server, s, [[1, "x2"]]);
-    receiver.mode = "ok";
+    idsOf(await ingest(server, s, texts(s, [[1, "x2"]])));
+    receiver.answer({ status: 200 });
     await patch(s.key, wh.id, { enabled: true, replay: "none" });
-    await ingest(server, s, [[1, "x3"]]);
-    await waitFor(() => receiver.unique.size === 1, "x3");
+    idsOf(await ingest(server, s, texts(s, [[1, "x3"]])));
+    await waitFor(() => receiver.accepted.size === 1, "x3");
     await sleep(500);
-    assert.deepEqual([...receiver.unique.values()].map((r) => r.text), ["x3"]);
+    assert.deepEqual([...receiver.accepted.values()].map((r) => r.text), ["x3"]);
 
     // Manual disable: the default on re-enable is "none".
     const manual = await patch(s.key, wh.id, { enabled: false });
     assert.equal(manual.disabled_reason, "manual");
-    await ingest(server, s, [[2, "y1"]]);
+    idsOf(await ingest(server, s, texts(s, [[2, "y1"]])));
     await sleep(300);
     await patch(s.key, wh.id, { enabled: true });
-    await ingest(server, s, [[2, "y2"]]);
-    await waitFor(() => receiver.unique.size === 2, "y2");
+    idsOf(await ingest(server, s, texts(s, [[2, "y2"]])));
+    await waitFor(() => receiver.accepted.size === 2, "y2");
     await sleep(500);
-    assert.deepEqual([...receiver.unique.values()].map((r) => r.text), ["x3", "y2"]);
+    assert.deepEqual([...receiver.accepted.values()].map((r) => r.text), ["x3", "y2"]);
 
     // ... unless "since_disabled" is asked for.
     await patch(s.key, wh.id, { enabled: false });
-    await ingest(server, s, [
+    idsOf(await ingest(server, s, texts(s, [
       [3, "z1"],
       [3, "z2"],
-    ]);
+    ])));
     await patch(s.key, wh.id, { enabled: true, replay: "since_disabled" });
-    await waitFor(() => receiver.unique.size === 4, "z1, z2");
-    assert.deepEqual([...receiver.unique.values()].map((r) => r.text), ["x3", "y2", "z1", "z2"]);
-    receiver.unique.clear();
-    receiver.seen.length = 0;
+    await waitFor(() => receiver.accepted.size === 4, "z1, z2");
+    assert.deepEqual([...receiver.accepted.values()].map((r) => r.text), ["x3", "y2", "z1", "z2"]);
+    receiver.reset();
   });
 
   it("POST /replay {since} re-sends what was stored since then, in order, with new webhook-ids", async () => {
-    const s = await setup(server);
+    const s = await space(server);
     const wh = await createWebhook(server, s.key, receiver.url);
-    receiver.mode = "ok";
-    await ingest(server, s, [
+    receiver.answer({ status: 200 });
+    idsOf(await ingest(server, s, texts(s, [
       [1, "before"],
       [2, "before-too"],
-    ]);
-    await waitFor(() => receiver.unique.size === 2, "the first two");
+    ])));
+    await waitFor(() => receiver.accepted.size === 2, "the first two");
     await server.advance(60_000);
     const since = await server.advance(0);
     await server.advance(1000);
-    await ingest(server, s, [
+    idsOf(await ingest(server, s, texts(s, [
       [1, "p1"],
       [2, "q1"],
       [1, "p2"],
       [2, "q2"],
       [1, "p3"],
-    ]);
-    await waitFor(() => receiver.unique.size === 7, "all seven");
-    const firstIds = new Set(receiver.unique.keys());
-    const firstBy = new Map([...receiver.unique.values()].map((r) => [r.messageId, r.id]));
+    ])));
+    await waitFor(() => receiver.accepted.size === 7, "all seven");
+    const firstIds = new Set(receiver.accepted.keys());
+    const firstBy = new Map([...receiver.accepted.values()].map((r) => [r.messageId, r.id]));
 
     const r = await server.api("POST", `/api/v1/webhooks/${wh.id}/replay`, { token: s.key, body: { since } });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.replaying_since, new Date(since).toISOString());
-    await waitFor(() => receiver.unique.size === 12, "the replay");
+    await waitFor(() => receiver.accepted.size === 12, "the replay");
     await sleep(500);
-    const replayed = [...receiver.unique.values()].slice(7);
-    assert.equal(receiver.unique.size, 12, "only what was stored since `since`, once each");
+    const replayed = [...receiver.accepted.values()].slice(7);
+    assert.equal(receiver.accepted.size, 12, "only what was stored since `since`, once each");
     assert.deepEqual(textsByChat(replayed), [
       ["p1", "p2", "p3"],
       ["q1", "q2"],

@@ -1,30 +1,29 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, FlakyReceiver, getLog, getWebhook, ingest, setup, sleep } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
+import { createWebhook, getLog, getWebhook, idsOf, ingest, space, texts } from "../helpers/workspace.js";
 
-describe("graceful shutdown", () => {
+for (const database of DATABASES) describe(`graceful shutdown (${database})`, () => {
   const cleanup: (() => Promise<void> | void)[] = [];
   after(async () => {
     for (const f of cleanup.reverse()) await f();
   });
 
-  it("SIGTERM with a hanging receiver exits within 10 s; a delivery that finishes in time is kept, the hung one is sent after restart", { timeout: 60_000 }, async () => {
-    const receiver = await FlakyReceiver.start();
+  it("SIGTERM with a hanging receiver exits within 10 s; a delivery that finishes in time is kept, the hung one is sent after restart", async () => {
+    const receiver = await Receiver.start();
     cleanup.push(() => receiver.close());
     // Chat 1 answers after 1.5 s (finishes during the shutdown); chat 2 hangs.
-    receiver.override = (r) => (r.text === "slow" ? { status: 200, delayMs: 1500 } : r.text === "stuck" ? "hang" : undefined);
-    const first = await TestServer.start();
-    cleanup.push(() => rmSync(first.dataDir, { recursive: true, force: true }));
-    cleanup.push(() => first.kill());
-    const s = await setup(first);
+    receiver.respond = (r) => (r.text === "slow" ? { status: 200, delayMs: 1500 } : r.text === "stuck" ? "hang" : { status: 200 });
+    const first = await TestServer.start({ database });
+    cleanup.push(() => first.stop());
+    const s = await space(first);
     const wh = await createWebhook(first, s.key, receiver.url);
-    await ingest(first, s, [
+    idsOf(await ingest(first, s, texts(s, [
       [1, "slow"],
       [2, "stuck"],
-    ]);
-    await waitFor(() => receiver.seen.length === 2, "both deliveries in flight");
+    ])));
+    await waitFor(() => receiver.requests.length === 2, "both deliveries in flight");
 
     const t0 = Date.now();
     const exited = new Promise<number | null>((resolve) => first.child.once("exit", (code) => resolve(code)));
@@ -37,19 +36,19 @@ describe("graceful shutdown", () => {
 
     // After the restart: the hung delivery is sent again with the same webhook-id; the
     // one that finished during the shutdown was recorded and is not sent again.
-    const slowId = receiver.seen.find((r) => r.text === "slow")!.id;
-    const stuckId = receiver.seen.find((r) => r.text === "stuck")!.id;
-    receiver.override = undefined;
-    const second = await TestServer.start({ dataDir: first.dataDir });
+    const slowId = receiver.requests.find((r) => r.text === "slow")!.id;
+    const stuckId = receiver.requests.find((r) => r.text === "stuck")!.id;
+    receiver.answer({ status: 200 });
+    const second = await first.restart();
     cleanup.push(() => second.stop());
-    await waitFor(() => receiver.unique.has(stuckId), "the handed-back delivery after restart");
+    await waitFor(() => receiver.accepted.has(stuckId), "the handed-back delivery after restart");
     await sleep(1200);
     assert.deepEqual(
-      receiver.seen.map((r) => r.text),
+      receiver.requests.map((r) => r.text),
       ["slow", "stuck", "stuck"],
       "after the restart only the hung message is sent again",
     );
-    assert.equal(receiver.seen.filter((r) => r.id === slowId).length, 1);
+    assert.equal(receiver.requests.filter((r) => r.id === slowId).length, 1);
 
     const log = await getLog(second, s.key, wh.id);
     const stuck = log.filter((e) => e.delivery_id === stuckId);

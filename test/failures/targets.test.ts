@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TargetGuard } from "../../src/webhooks/targets.js";
-import { TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, FlakyReceiver, getLog, getWebhook, ingest, setup, sleep, type LogEntry } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
+import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
+import { createWebhook, getLog, getWebhook, idsOf, ingest, type LogEntry, space, texts } from "../helpers/workspace.js";
 
 async function firstLogEntry(server: TestServer, key: string, id: string): Promise<LogEntry> {
   return waitFor(async () => (await getLog(server, key, id))[0], `a log entry for ${id}`);
@@ -55,15 +56,15 @@ describe("safe targets: the TargetGuard ranges", () => {
   });
 });
 
-describe("safe targets without THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
-  let receiver: FlakyReceiver;
-  let receiver6: FlakyReceiver;
+for (const database of DATABASES) describe(`safe targets without THREADLINE_ALLOW_PRIVATE_TARGETS (${database})`, () => {
+  let receiver: Receiver;
+  let receiver6: Receiver;
   let server: TestServer;
 
   before(async () => {
-    receiver = await FlakyReceiver.start("127.0.0.1");
-    receiver6 = await FlakyReceiver.start("::1");
-    server = await TestServer.start({ env: { THREADLINE_ALLOW_PRIVATE_TARGETS: undefined } });
+    receiver = await Receiver.start("127.0.0.1");
+    receiver6 = await Receiver.start("::1");
+    server = await TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: undefined } });
   });
   after(async () => {
     await server?.stop();
@@ -72,7 +73,7 @@ describe("safe targets without THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
   });
 
   it("refuses a URL that is not http(s) on save, with a clear message", async () => {
-    const s = await setup(server);
+    const s = await space(server);
     for (const url of ["ftp://example.com/hook", "file:///etc/passwd", "not a url", "javascript:alert(1)"]) {
       const r = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url } });
       assert.equal(r.status, 400, `${url}: ${r.text}`);
@@ -87,7 +88,7 @@ describe("safe targets without THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
   });
 
   it("refuses loopback, private, metadata and IPv6 loopback targets before connecting, logged as BLOCKED_TARGET", async () => {
-    const s = await setup(server);
+    const s = await space(server);
     const targets = [
       receiver.url,
       `http://localhost:${receiver.port}/hook`,
@@ -97,7 +98,7 @@ describe("safe targets without THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
     ];
     const hooks = [];
     for (const url of targets) hooks.push(await createWebhook(server, s.key, url));
-    await ingest(server, s, [[1, "hello"]]);
+    idsOf(await ingest(server, s, texts(s, [[1, "hello"]])));
     for (const [i, wh] of hooks.entries()) {
       const entry = await firstLogEntry(server, s.key, wh.id);
       assert.equal(entry.error?.code, "BLOCKED_TARGET", `${targets[i]}: ${JSON.stringify(entry.error)}`);
@@ -112,23 +113,23 @@ describe("safe targets without THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
     assert.match(v6!.error!.message, /^::1 is a loopback address/);
     assert.match(metadata!.error!.message, /^169\.254\.169\.254 is a cloud metadata address/);
     await sleep(300);
-    assert.equal(receiver.seen.length, 0, "no connection reached the IPv4 receiver");
-    assert.equal(receiver6.seen.length, 0, "no connection reached the IPv6 receiver");
+    assert.equal(receiver.requests.length, 0, "no connection reached the IPv4 receiver");
+    assert.equal(receiver6.requests.length, 0, "no connection reached the IPv6 receiver");
   });
 });
 
-describe("safe targets with THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
-  let receiver: FlakyReceiver;
-  let receiver6: FlakyReceiver;
+for (const database of DATABASES) describe(`safe targets with THREADLINE_ALLOW_PRIVATE_TARGETS (${database})`, () => {
+  let receiver: Receiver;
+  let receiver6: Receiver;
   let all: TestServer;
   let some: TestServer;
 
   before(async () => {
-    receiver = await FlakyReceiver.start("127.0.0.1");
-    receiver6 = await FlakyReceiver.start("::1");
+    receiver = await Receiver.start("127.0.0.1");
+    receiver6 = await Receiver.start("::1");
     [all, some] = await Promise.all([
-      TestServer.start({ env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "1" } }),
-      TestServer.start({ env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" } }),
+      TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "1" } }),
+      TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" } }),
     ]);
   });
   after(async () => {
@@ -138,33 +139,32 @@ describe("safe targets with THREADLINE_ALLOW_PRIVATE_TARGETS", () => {
   });
 
   it("=1 lets 127.0.0.1, localhost and [::1] through", async () => {
-    const s = await setup(all);
+    const s = await space(all);
     const byIp = await createWebhook(all, s.key, receiver.url);
     const byName = await createWebhook(all, s.key, `http://localhost:${receiver.port}/hook`);
     const v6 = await createWebhook(all, s.key, receiver6.url);
-    await ingest(all, s, [[1, "allowed"]]);
-    await waitFor(() => receiver.unique.size === 2 && receiver6.unique.size === 1, "three deliveries");
-    const ids = new Set([...receiver.unique.keys(), ...receiver6.unique.keys()]);
+    idsOf(await ingest(all, s, texts(s, [[1, "allowed"]])));
+    await waitFor(() => receiver.accepted.size === 2 && receiver6.accepted.size === 1, "three deliveries");
+    const ids = new Set([...receiver.accepted.keys(), ...receiver6.accepted.keys()]);
     for (const wh of [byIp, byName, v6]) {
       const entry = await firstLogEntry(all, s.key, wh.id);
       assert.equal(entry.response?.status, 200);
       assert.ok(ids.has(entry.delivery_id));
     }
-    receiver.unique.clear();
-    receiver.seen.length = 0;
+    receiver.reset();
   });
 
   it("a CIDR list allows only those ranges", async () => {
-    const s = await setup(some);
-    const seen6 = receiver6.seen.length;
+    const s = await space(some);
+    const seen6 = receiver6.requests.length;
     const v4 = await createWebhook(some, s.key, receiver.url);
     const v6 = await createWebhook(some, s.key, receiver6.url);
-    await ingest(some, s, [[1, "cidr"]]);
-    await waitFor(() => receiver.unique.size === 1, "the 127.0.0.0/8 delivery");
+    idsOf(await ingest(some, s, texts(s, [[1, "cidr"]])));
+    await waitFor(() => receiver.accepted.size === 1, "the 127.0.0.0/8 delivery");
     assert.equal((await firstLogEntry(some, s.key, v4.id)).response?.status, 200);
     const blocked = await firstLogEntry(some, s.key, v6.id);
     assert.equal(blocked.error?.code, "BLOCKED_TARGET");
     await sleep(300);
-    assert.equal(receiver6.seen.length, seen6, "nothing reached ::1");
+    assert.equal(receiver6.requests.length, seen6, "nothing reached ::1");
   });
 });

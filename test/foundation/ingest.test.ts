@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { OPERATOR_TOKEN, TestServer } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { assertError, deliveriesOf, entry, ingest, space, waitForDelivery, type Entry, type Space } from "./helpers.js";
+import { DATABASES, OPERATOR_TOKEN, TestServer } from "../helpers/server.js";
+import { assertError, deliveriesOf, entry, type Entry, ingest, space, type Space, waitForDelivery } from "../helpers/workspace.js";
 
-describe("ingest, auth, isolation and validation", () => {
+for (const database of DATABASES) describe(`ingest, auth, isolation and validation (${database})`, () => {
   let server: TestServer;
   let receiver: Receiver;
   let s: Space;
 
   before(async () => {
-    [server, receiver] = await Promise.all([TestServer.start(), Receiver.start()]);
+    [server, receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
     s = await space(server, { receiver });
   });
   after(async () => {

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { TestServer } from "../helpers/server.js";
-import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
-import { VERSION, assertSigned, assertValid, contractValidators, entry, ingest, space, waitForDelivery, type Space } from "./helpers.js";
+import { assertSigned, assertValid, contractValidators, VERSION } from "../helpers/contract.js";
+import { type ReceivedRequest, Receiver } from "../helpers/receiver.js";
+import { DATABASES, TestServer } from "../helpers/server.js";
+import { entry, ingest, space, type Space, waitForDelivery } from "../helpers/workspace.js";
 
 const PUBLIC_URL = "https://threadline.example.test";
 const validators = contractValidators();
 
-describe("unaggregated payloads reach a real receiver exactly as documented", () => {
+for (const database of DATABASES) describe(`unaggregated payloads reach a real receiver exactly as documented (${database})`, () => {
   let server: TestServer;
   let receiver: Receiver;
   let s: Space;
@@ -15,7 +16,7 @@ describe("unaggregated payloads reach a real receiver exactly as documented", ()
   const DANA = { full_name: "Dana Teammate", email: "dana@acme.com" };
 
   before(async () => {
-    [server, receiver] = await Promise.all([TestServer.start({ env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } }), Receiver.start()]);
+    [server, receiver] = await Promise.all([TestServer.start({ database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } }), Receiver.start()]);
     s = await space(server, { receiver, phone: "+972500000000", owner: OWNER });
     const t = await server.api("POST", "/api/v1/teammates", { token: s.key, body: DANA });
     assert.equal(t.status, 201, t.text);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { assertDeliveredAcrossCrash, entry, ingest, space, type Entry, type Space } from "./helpers.js";
+import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
+import { assertDeliveredAcrossCrash, entry, type Entry, ingest, space, type Space } from "../helpers/workspace.js";
 
 for (const database of DATABASES) describe(`a crash while deliveries are in flight loses nothing (${database})`, () => {
   const servers: TestServer[] = [];
@@ -45,7 +45,7 @@ for (const database of DATABASES) describe(`a crash while deliveries are in flig
 
     const second = await first.restart({ env });
     servers.push(second);
-    await waitFor(() => new Set(receiver!.requests.map((r) => r.json?.message?.message_id)).size >= accepted.length, "every accepted message after the restart", 40_000);
+    await waitFor(() => new Set(receiver!.requests.map((r) => r.json?.message?.message_id)).size >= accepted.length, "every accepted message after the restart");
     // The stored log survived the crash too.
     const chats = await second.api("GET", "/api/v1/chats?limit=200", { token: s.key });
     assert.equal(chats.json.items.length, 30);

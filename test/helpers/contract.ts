@@ -40,3 +40,9 @@ export function assertSigned(req: ReceivedRequest, secret: string): void {
   assert.doesNotThrow(() => new Webhook(secret).verify(req.body, headers), "the signature does not verify");
 }
 
+
+let validators: ReturnType<typeof contractValidators> | undefined;
+/** bundle.schema.json (with common.schema.json), draft 2020-12. */
+export function validateBundle(body: unknown): void {
+  assertValid((validators ??= contractValidators()).bundle, body, "bundle");
+}

@@ -134,6 +134,34 @@ export class TestServer {
     return r.json.now as string;
   }
 
+  /**
+   * Runs one statement on this server's database (`?` placeholders on both), for tests that
+   * change what is stored behind the server's back (an outage, a broken table).
+   */
+  async sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
+    if (this.database === "sqlite") {
+      const { default: SQLite } = await import("better-sqlite3");
+      const db = new SQLite(path.join(this.dataDir, "threadline.sqlite"));
+      try {
+        const statement = db.prepare(query);
+        if (statement.reader) return statement.all(...params) as T[];
+        statement.run(...params);
+        return [];
+      } finally {
+        db.close();
+      }
+    }
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    await client.connect();
+    try {
+      let n = 0;
+      return (await client.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
@@ -187,8 +215,16 @@ export async function createWorkspace(server: TestServer, over: Record<string, u
   return r.json as { id: string; name: string; timezone: string; api_key: string; owner: { id: string; full_name: string; email: string } };
 }
 
+/**
+ * How long a test waits for something that should happen. Generous on purpose: a passing
+ * test returns as soon as it happens, and a loaded machine must not turn a wait into a failure.
+ */
+export const WAIT_MS = 90_000;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Polls `fn` until it returns a truthy value or the time runs out. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -1,7 +1,7 @@
 import { after, before } from "node:test";
-import { freshPostgres, TestServer } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { space, type Space } from "../foundation/helpers.js";
+import { freshPostgres, TestServer } from "../helpers/server.js";
+import { type Space, space } from "../helpers/workspace.js";
 
 export interface TwoProcesses {
   /** Holds the webhook's lease: it was created through A before B started. */

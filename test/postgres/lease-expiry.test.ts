@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import pg from "pg";
-import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest, space, waitForDelivery, type Space } from "../foundation/helpers.js";
+import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
+import { entry, ingest, space, type Space, waitForDelivery } from "../helpers/workspace.js";
 
 let db: Awaited<ReturnType<typeof freshPostgres>>;
 let server: TestServer;
@@ -36,16 +36,16 @@ after(async () => {
   await db?.drop();
 });
 
-it("stops its consumers when its leases run out unrenewed, and resumes once the database is back", { timeout: 60_000 }, async () => {
+it("stops its consumers when its leases run out unrenewed, and resumes once the database is back", async () => {
   const name = new URL(db.url).pathname.slice(1);
   await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
   await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
   try {
-    await waitFor(() => /leases expired without renewal/.test(server.output), "the consumers to stop", 30_000);
+    await waitFor(() => /leases expired without renewal/.test(server.output), "the consumers to stop");
   } finally {
     await admin(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
   }
   const id = (await ingest(server, s.key, [entry(s, { text: "after the outage" })])).results[0]!.message_id;
-  const got = await waitForDelivery(receiver, id, 20_000);
+  const got = await waitForDelivery(receiver, id);
   assert.equal(got.json.message.text, "after the outage");
 });

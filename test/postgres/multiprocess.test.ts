@@ -3,15 +3,15 @@
 // process takes over when its owner dies.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { entry, ingest } from "../foundation/helpers.js";
+import { waitFor } from "../helpers/server.js";
+import { entry, ingest } from "../helpers/workspace.js";
 import { twoProcesses } from "./helpers.js";
 
 describe("several processes on one PostgreSQL database", () => {
   const f = twoProcesses();
 
-  it("delivers every message once whichever process ingests it, and hands a dead process's webhooks over", { timeout: 90_000 }, async () => {
+  it("delivers every message once whichever process ingests it, and hands a dead process's webhooks over", async () => {
     const { a, b, receiver, s } = f;
     // The workspace, account and webhook made through A are visible to B.
     const seenByB = await b.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
@@ -24,7 +24,7 @@ describe("several processes on one PostgreSQL database", () => {
       const r = await ingest(server, s.key, batch);
       ids.push(...r.results.map((x) => x.message_id));
     }
-    await waitFor(() => receiver.unique().size >= ids.length, "all 200 messages delivered", 30_000);
+    await waitFor(() => receiver.unique().size >= ids.length, "all 200 messages delivered");
     // One consumer for the webhook: no message went out twice (nobody crashed).
     assert.equal(receiver.requests.length, ids.length, "a message was delivered by two processes");
     assert.deepEqual(new Set(receiver.requests.map((r) => r.json.message.message_id)), new Set(ids));
@@ -36,7 +36,7 @@ describe("several processes on one PostgreSQL database", () => {
       assert.equal(patched.status, 200, patched.text);
       await new Promise((r) => setTimeout(r, 2_500));
       const moved = await ingest(a, s.key, [entry(s, { text: "after the URL change" })]);
-      const got = await waitFor(() => second.requests.find((r) => r.json?.message?.message_id === moved.results[0]!.message_id), "delivery to the new URL", 15_000);
+      const got = await waitFor(() => second.requests.find((r) => r.json?.message?.message_id === moved.results[0]!.message_id), "delivery to the new URL");
       assert.equal(got.json.message.text, "after the URL change");
 
       // Kill one process outright: the other takes its webhooks over when the lease expires.

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { listenLogGrowth } from "../../src/db/index.js";
 import { freshPostgres, TestServer, waitFor } from "../helpers/server.js";
-import { entry, ingest, space } from "../foundation/helpers.js";
+import { entry, ingest, space } from "../helpers/workspace.js";
 
 describe("log growth announcements on PostgreSQL", () => {
   let db: Awaited<ReturnType<typeof freshPostgres>>;

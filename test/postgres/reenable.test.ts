@@ -3,12 +3,12 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { waitFor } from "../helpers/server.js";
-import { entry, ingest } from "../foundation/helpers.js";
+import { entry, ingest } from "../helpers/workspace.js";
 import { twoProcesses } from "./helpers.js";
 
 const f = twoProcesses();
 
-it("re-enabling through another process resumes delivery in the owner", { timeout: 30_000 }, async () => {
+it("re-enabling through another process resumes delivery in the owner", async () => {
   const { a, b, receiver, s } = f;
   receiver.respond = () => ({ status: 500, body: "down" });
   const batch = Array.from({ length: 12 }, (_, i) => entry(s, { contact: `9725420000${String(i).padStart(2, "0")}`, text: `m ${i}` }));
@@ -24,7 +24,7 @@ it("re-enabling through another process resumes delivery in the owner", { timeou
   assert.equal(enabled.json.enabled, true);
 
   const acked = () => new Set(receiver.requests.slice(12).map((r) => r.json?.message?.message_id as string));
-  await waitFor(() => ids.every((id) => acked().has(id)), "the backlog delivered after re-enabling", 8_000);
+  await waitFor(() => ids.every((id) => acked().has(id)), "the backlog delivered after re-enabling");
   const viewA = await a.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
   assert.equal(viewA.json.enabled, true, `process A shows ${viewA.text}`);
 });

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { waitFor } from "../helpers/server.js";
-import { entry, ingest } from "../foundation/helpers.js";
+import { entry, ingest } from "../helpers/workspace.js";
 import { twoProcesses } from "./helpers.js";
 
 const f = twoProcesses();
 
-it("a replay through another process re-sends everything since, even what the owner was acknowledging meanwhile", { timeout: 30_000 }, async () => {
+it("a replay through another process re-sends everything since, even what the owner was acknowledging meanwhile", async () => {
   const { a, b, receiver, s } = f;
   receiver.respond = () => ({ status: 200, body: "ok", delayMs: 60 });
   const since = new Date(Date.now() - 1000).toISOString();

@@ -11,6 +11,7 @@ import path from "node:path";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
 import { FIXTURES } from "../helpers/contract.js";
+export { assertError } from "../helpers/workspace.js";
 
 /** The public base URL the server is told to use (inbound_url and chat_url are built on it). */
 export const PUBLIC_URL = "https://threadline.example.test";
@@ -114,16 +115,6 @@ export async function inbound(
     json = undefined;
   }
   return { status: res.status, contentType: res.headers.get("content-type") ?? "", text, json };
-}
-
-/** Asserts the Threadline error shape and returns it. */
-export function assertError(r: { status: number; json: any; text: string }, status: number | ((s: number) => boolean)): { code: string; message: string; field?: string } {
-  if (typeof status === "number") assert.equal(r.status, status, r.text);
-  else assert.ok(status(r.status), `unexpected status ${r.status}: ${r.text}`);
-  assert.equal(typeof r.json?.error?.code, "string", r.text);
-  assert.equal(typeof r.json?.error?.message, "string", r.text);
-  assert.ok(r.json.error.message.length > 10, r.text);
-  return r.json.error;
 }
 
 /** Deliveries (distinct by webhook-id) whose message text is `text`. */
