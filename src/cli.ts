@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
@@ -12,7 +15,8 @@ const USAGE = `Threadline ${VERSION}: WhatsApp conversations to CRMs and automat
 Usage: threadline <command>
   serve     run the server (configuration from the environment; see README)
   migrate   create or update the database schema, then exit
-  demo      run the server with simulated WhatsApp traffic and a local receiver that prints what it gets
+  demo      run the server with simulated WhatsApp traffic and a local receiver that prints what it gets,
+            on its own temporary SQLite data (removed on Ctrl-C), or on --data DIR (kept)
 `;
 
 function config(env: NodeJS.ProcessEnv = process.env): Config {
@@ -57,23 +61,29 @@ export async function serve(cfg: Config): Promise<{ url: string; stop: () => Pro
   return { url, stop };
 }
 
-async function runServe(): Promise<void> {
-  const { stop } = await serve(config());
+/** On SIGTERM or SIGINT: stops gracefully, then `after` (clean-up), then exits; gone within 10 s whatever happens. */
+function stopOnSignals(stop: () => Promise<void>, after: () => void = () => {}): void {
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {
       console.log(`${sig}: shutting down; deliveries in flight get ${SHUTDOWN_GRACE_MS / 1000} s, the rest resume on the next start.`);
-      // A backstop: whatever happens, the process is gone within 10 s of the signal.
       const force = setTimeout(() => process.exit(1), 9_000);
       force.unref();
-      stop().then(
-        () => process.exit(0),
-        (e) => {
-          console.error(e);
-          process.exit(1);
-        },
-      );
+      stop()
+        .then(after)
+        .then(
+          () => process.exit(0),
+          (e) => {
+            console.error(e);
+            process.exit(1);
+          },
+        );
     });
   }
+}
+
+async function runServe(): Promise<void> {
+  const { stop } = await serve(config());
+  stopOnSignals(stop);
 }
 
 async function runMigrate(): Promise<void> {
@@ -84,7 +94,12 @@ async function runMigrate(): Promise<void> {
   console.log(done.length ? `Applied migrations: ${done.join(", ")}` : "The database schema is up to date.");
 }
 
-async function runDemo(): Promise<void> {
+async function runDemo(args: string[]): Promise<void> {
+  const at = args.indexOf("--data");
+  if (at >= 0 && !args[at + 1]) throw new Error("--data needs a directory: threadline demo --data ./demo-data");
+  // The demo never touches the data of a real installation: its own SQLite, temporary unless --data says where.
+  const dataDir = at >= 0 ? path.resolve(args[at + 1]!) : mkdtempSync(path.join(tmpdir(), "threadline-demo-"));
+  const temporary = at < 0;
   const receiver = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
@@ -97,8 +112,8 @@ async function runDemo(): Promise<void> {
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/demo-hook`;
   const adminToken = process.env.THREADLINE_ADMIN_TOKEN ?? `demo-operator-${Date.now()}-token`;
-  const cfg = config({ ...process.env, THREADLINE_ADMIN_TOKEN: adminToken, THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" });
-  const { url } = await serve(cfg);
+  const cfg = config({ ...process.env, DATABASE_URL: undefined, THREADLINE_DATA_DIR: dataDir, THREADLINE_ADMIN_TOKEN: adminToken, THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" });
+  const { url, stop } = await serve(cfg);
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -107,7 +122,7 @@ async function runDemo(): Promise<void> {
   const ws = await call("POST", "/api/v1/workspaces", adminToken, { name: "Demo", owner: { full_name: "Dana Demo", email: "dana@demo.test" } });
   await call("POST", "/api/v1/accounts", ws.api_key, { phone: "+15550001000", owner_email: "dana@demo.test", source: "api" });
   await call("POST", "/api/v1/webhooks", ws.api_key, { url: receiverUrl });
-  console.log(`demo workspace API key: ${ws.api_key}\nopen ${url} and sign in with it; simulated messages follow (Ctrl-C stops).`);
+  console.log(`demo data in ${dataDir}${temporary ? " (temporary)" : ""}\ndemo workspace API key: ${ws.api_key}\nopen ${url} and sign in with it; simulated messages follow (Ctrl-C stops).`);
   const contacts = [
     ["Jane Roe", "+15551234567"],
     ["Omar Haddad", "+15557654321"],
@@ -115,7 +130,7 @@ async function runDemo(): Promise<void> {
   ] as const;
   const lines = ["Hi! Is the offer still valid? 👋", "Can you send me the price list?", "Thanks, that works 👍", "When can you deliver?"];
   let n = 0;
-  setInterval(() => {
+  const traffic = setInterval(() => {
     const [name, phone] = contacts[n % contacts.length]!;
     const direction = n % 3 === 2 ? "sent" : "received";
     n++;
@@ -133,13 +148,24 @@ async function runDemo(): Promise<void> {
       ],
     }).catch((e) => console.error(e));
   }, 2000);
+  stopOnSignals(
+    async () => {
+      clearInterval(traffic);
+      await stop();
+      receiver.close();
+    },
+    () => {
+      if (temporary) rmSync(dataDir, { recursive: true, force: true });
+      console.log(temporary ? `demo stopped; its data (${dataDir}) was removed.` : `demo stopped; its data stays in ${dataDir}.`);
+    },
+  );
 }
 
 export async function main(argv: string[]): Promise<void> {
   const cmd = argv[0] ?? "serve";
   if (cmd === "serve") return runServe();
   if (cmd === "migrate") return runMigrate();
-  if (cmd === "demo") return runDemo();
+  if (cmd === "demo") return runDemo(argv.slice(1));
   if (cmd === "--help" || cmd === "-h" || cmd === "help") {
     console.log(USAGE);
     return;
