@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import fastifyStatic from "@fastify/static";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Threadline } from "../app.js";
@@ -70,6 +71,9 @@ export async function buildServer(app: Threadline): Promise<App> {
       security: [{ bearer: [] }],
     },
   });
+  // The rendered reference at /docs (and the document at /docs/json), served from the
+  // swagger-ui-dist package: no CDN, so it works offline and under a strict CSP.
+  await fastify.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list", deepLinking: true } });
 
   fastify.addHook("onRequest", async (req) => {
     (req as any).startedAt = process.hrtime.bigint();

@@ -56,10 +56,22 @@ for (const database of DATABASES) describe(`health, metrics, docs and the test c
     }
   });
 
-  it("GET /docs is the OpenAPI description of the API", async () => {
-    const r = await server.api("GET", "/docs");
+  it("GET /docs renders the reference from local files (no CDN); GET /docs/json is the OpenAPI document", async () => {
+    const page = await fetch(server.url + "/docs", { redirect: "follow" });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    const html = await page.text();
+    assert.match(html, /swagger-ui/i);
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(assets.length > 0, html);
+    for (const a of assets) assert.doesNotMatch(a, /^(https?:)?\/\//, `an asset from another host: ${a}`);
+    const script = assets.find((a) => a.endsWith(".js"))!;
+    const js = await fetch(new URL(script, page.url));
+    assert.equal(js.status, 200, `${script} is served`);
+
+    const r = await server.api("GET", "/docs/json");
     assert.equal(r.status, 200);
-    assert.ok(r.json, "/docs is JSON");
+    assert.ok(r.json, "/docs/json is JSON");
     assert.match(String(r.json.openapi), /^3\./);
     const paths = Object.keys(r.json.paths ?? {});
     for (const p of ["/api/v1/messages", "/api/v1/webhooks", "/api/v1/chats", "/api/v1/workspaces"]) assert.ok(paths.includes(p), `/docs lacks ${p}: ${paths.join(", ")}`);

@@ -9,8 +9,6 @@ export function systemRoutes(app: Threadline) {
       return { ok: true };
     });
     f.get("/metrics", { schema: { tags: ["system"] } }, async (_req, reply) => reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics()));
-    f.get("/docs", { schema: { hide: true } }, async () => f.swagger());
-    f.get("/docs/json", { schema: { hide: true } }, async () => f.swagger());
     // Exists only with THREADLINE_TEST_CLOCK=1; otherwise it is a plain 404.
     if (app.config.testClock) {
       f.post(
