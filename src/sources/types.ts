@@ -10,7 +10,11 @@ export interface SourceAccount {
   owner_full_name: string;
 }
 
-/** The request is malformed (the HTTP layer answers 400 and stores nothing). */
+/**
+ * The request is malformed. Thrown before authentication or for a body that is not JSON,
+ * the HTTP layer answers 400; thrown while mapping one message of an authenticated
+ * request, it becomes that message's unrecognised-event reason.
+ */
 export class SourceInputError extends Error {
   constructor(
     message: string,
@@ -37,7 +41,12 @@ export interface InboundRequest {
 }
 
 export type InboundOutcome =
-  | { kind: "messages"; messages: IngestMessage[] }
+  /**
+   * What an authenticated request carried: the messages it maps to, and why each part that
+   * could not be mapped was not (the route stores those as unrecognised events; they never
+   * stop the others).
+   */
+  | { kind: "messages"; messages: IngestMessage[]; unrecognised?: string[] }
   | { kind: "reply"; status: number; contentType: string; body: string };
 
 export interface SourceAdapter {
