@@ -365,7 +365,8 @@ export function buildMessage(p: MessageParts): IngestMessage {
     timestamp: p.timestamp,
     type: p.type,
   };
-  if (p.text !== undefined) message.text = p.text;
+  // Only a text carries its text: a caption stays with its (skipped) media.
+  if (p.text !== undefined && p.type === "text") message.text = p.text;
   if (p.direction === "received") {
     if (other) message.sender = other;
     // In a group the recipient is the group itself: ingest names it after the chat.
