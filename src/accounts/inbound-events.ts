@@ -22,22 +22,22 @@ export async function recordInboundEvent(
   db: DB,
   e: { workspaceId: string; accountId: string; source: string; reason: string; body: string; at: number },
 ): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto("inbound_events")
-      .values({ workspace_id: e.workspaceId, account_id: e.accountId, source: e.source, reason: e.reason, body: e.body, received_at: e.at })
-      .execute();
-    // The oldest beyond the newest KEEP_PER_ACCOUNT go.
-    const cut = await tx
-      .selectFrom("inbound_events")
-      .select("id")
-      .where("account_id", "=", e.accountId)
-      .orderBy("id", "desc")
-      .offset(KEEP_PER_ACCOUNT)
-      .limit(1)
-      .executeTakeFirst();
-    if (cut) await tx.deleteFrom("inbound_events").where("account_id", "=", e.accountId).where("id", "<=", cut.id).execute();
-  });
+  await db
+    .insertInto("inbound_events")
+    .values({ workspace_id: e.workspaceId, account_id: e.accountId, source: e.source, reason: e.reason, body: e.body, received_at: e.at })
+    .execute();
+  // The oldest beyond the newest KEEP_PER_ACCOUNT go. Run after the insert is committed (not
+  // in its transaction): the last of concurrent requests then sees every insert and trims
+  // to exactly KEEP_PER_ACCOUNT.
+  const cut = await db
+    .selectFrom("inbound_events")
+    .select("id")
+    .where("account_id", "=", e.accountId)
+    .orderBy("id", "desc")
+    .offset(KEEP_PER_ACCOUNT)
+    .limit(1)
+    .executeTakeFirst();
+  if (cut) await db.deleteFrom("inbound_events").where("account_id", "=", e.accountId).where("id", "<=", cut.id).execute();
 }
 
 /** An account's unrecognised events, newest first; `before` is the id of the last one of the previous page. */
