@@ -24,6 +24,8 @@ import {
   optionalString,
   parseJson,
   mapPart,
+  getJsonQuietly,
+  subjectOf,
   type Mapped,
   postJson,
   recordAt,
@@ -247,6 +249,13 @@ export const cloudApiAdapter: SourceAdapter = {
     if (req.method === "GET") return verificationHandshake(config, req.query);
     checkSignature(config, req);
     return { kind: "messages", ...parseCloudApiNotification(account, config, parseJson(req.rawBody)) };
+  },
+
+  async groupSubject(account, groupId) {
+    const config = accountConfig(account, validateCloudApiConfig);
+    const base = config.graph_base_url ?? GRAPH_BASE_URL;
+    const url = `${base}/${GRAPH_API_VERSION}/${encodeURIComponent(groupId)}?fields=subject`;
+    return subjectOf(await getJsonQuietly(url, { authorization: `Bearer ${config.access_token}` }));
   },
 
   async sendText(account, chat, text) {

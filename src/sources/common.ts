@@ -521,3 +521,37 @@ export async function postJson(label: string, url: string, headers: Record<strin
     throw new Error(`${label} answered HTTP ${status} with a body that is not JSON: ${excerpt(text) || "(empty body)"}`);
   }
 }
+
+// ---------------------------------------------------------------- group subjects
+
+/** How long the inbound route waits for a gateway's group-info answer before going on without it. */
+export const GROUP_INFO_TIMEOUT_MS = 3_000;
+
+/**
+ * GETs a gateway's group-info JSON; undefined on any failure (a group's subject is a
+ * nicety: the message is stored without it).
+ */
+export async function getJsonQuietly(url: string, headers: Record<string, string>): Promise<unknown> {
+  try {
+    const res = await request(url, {
+      method: "GET",
+      headers: { accept: "application/json", ...headers },
+      headersTimeout: GROUP_INFO_TIMEOUT_MS,
+      bodyTimeout: GROUP_INFO_TIMEOUT_MS,
+      signal: AbortSignal.timeout(GROUP_INFO_TIMEOUT_MS),
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) return undefined;
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The subject in a group-info answer (Baileys `subject`, whatsapp-web.js `groupMetadata.subject`, whatsmeow `Name`). */
+export function subjectOf(answer: unknown): string | undefined {
+  if (!isRecord(answer)) return undefined;
+  const meta = isRecord(answer.groupMetadata) ? answer.groupMetadata : undefined;
+  const subject = optionalString(answer, "subject") ?? optionalString(meta, "subject") ?? optionalString(answer, "Name") ?? optionalString(answer, "name");
+  return subject?.trim() || undefined;
+}

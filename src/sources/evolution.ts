@@ -23,6 +23,8 @@ import {
   parseJson,
   postJson,
   classifyProto,
+  getJsonQuietly,
+  subjectOf,
   firstPhoneJid,
   isGroupJid,
   mapPart,
@@ -187,6 +189,12 @@ export const evolutionAdapter: SourceAdapter = {
     const items = Array.isArray(data) ? data.map((d, i) => ({ d, path: `data[${i}]` })) : [{ d: data, path: "data" }];
     for (const { d, path } of items) mapPart(out, path, () => mapUpsert(account, recordAt(d, path), path));
     return { kind: "messages", ...out };
+  },
+
+  async groupSubject(account, groupId) {
+    const config = accountConfig(account, validateEvolutionConfig);
+    const url = `${config.base_url}/group/findGroupInfos/${encodeURIComponent(config.instance)}?groupJid=${encodeURIComponent(groupId)}`;
+    return subjectOf(await getJsonQuietly(url, { apikey: config.api_key }));
   },
 
   async sendText(account, chat, text) {

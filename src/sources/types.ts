@@ -56,6 +56,11 @@ export interface SourceAdapter {
   validateConfig(config: unknown): Record<string, unknown>;
   /** Verification handshake, signature check and parsing of one inbound request. */
   handleInbound(account: SourceAccount, req: InboundRequest): InboundOutcome;
+  /**
+   * A group's subject through the gateway's group-info call, or undefined (no such call, an
+   * error, a timeout). Asked once, when a group chat is first seen.
+   */
+  groupSubject?(account: SourceAccount, groupId: string): Promise<string | undefined>;
   /** Sends a text through the gateway; resolves to the gateway's message id (the one its webhooks use). */
   sendText(
     account: SourceAccount,

@@ -27,6 +27,8 @@ import {
   parseJson,
   postJson,
   classifyProto,
+  getJsonQuietly,
+  subjectOf,
   firstPhoneJid,
   mapPart,
   phoneFromJid,
@@ -314,6 +316,12 @@ export const wahaAdapter: SourceAdapter = {
     if (typeof body.session === "string" && body.session !== config.session) return { kind: "messages", messages: [] };
     mapPart(out, "", () => mapWahaMessage(account, body));
     return { kind: "messages", ...out };
+  },
+
+  async groupSubject(account, groupId) {
+    const config = accountConfig(account, validateWahaConfig);
+    const url = `${config.base_url}/api/${encodeURIComponent(config.session)}/groups/${encodeURIComponent(groupId)}`;
+    return subjectOf(await getJsonQuietly(url, { "x-api-key": config.api_key }));
   },
 
   async sendText(account, chat, text) {

@@ -1,13 +1,37 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { accountForInbound, sourceAccount } from "../../accounts/service.js";
-import { adapterFor } from "../../sources/index.js";
+import { accountForInbound, sourceAccount, type AccountRow } from "../../accounts/service.js";
+import { adapterFor, type SourceAdapter } from "../../sources/index.js";
 import { SourceAuthError, SourceInputError } from "../../sources/types.js";
 import { ingestMessages } from "../../ingest/ingest.js";
 import { ApiError, notFound } from "../errors.js";
 import { recordInboundEvent } from "../../accounts/inbound-events.js";
 import type { IngestMessage } from "../../ingest/types.js";
+
+/**
+ * A group chat seen for the first time takes its subject from the gateway's group-info call
+ * (once: later messages find the chat named). Without an answer it is named by its id.
+ */
+async function nameNewGroups(app: Threadline, adapter: SourceAdapter, row: AccountRow, messages: IngestMessage[]): Promise<void> {
+  if (!adapter.groupSubject) return;
+  const groups = [...new Set(messages.filter((m) => m.chat.is_group && !m.chat.full_name).map((m) => m.chat.external_id))];
+  if (groups.length === 0) return;
+  const known = await app.db.selectFrom("chats").select("external_id").where("account_id", "=", row.id).where("external_id", "in", groups).execute();
+  const fresh = groups.filter((g) => !known.some((k) => k.external_id === g));
+  const account = sourceAccount(row);
+  const subjects = new Map<string, string>();
+  await Promise.all(
+    fresh.map(async (g) => {
+      const subject = await adapter.groupSubject!(account, g).catch(() => undefined);
+      if (subject) subjects.set(g, subject);
+    }),
+  );
+  for (const m of messages) {
+    const subject = subjects.get(m.chat.external_id);
+    if (subject) m.chat.full_name = subject;
+  }
+}
 
 const BARE_PHONE = /^\+\d{7,15}$/;
 
@@ -86,6 +110,7 @@ export function inboundRoutes(app: Threadline) {
       const messages = outcome.messages;
       if (messages.length > 0) {
         await nameGroupSenders(app, row.id, messages);
+        await nameNewGroups(app, adapter, row, messages);
         const ingest = (list: IngestMessage[]) => ingestMessages(app.db, app.clock, row.workspace_id, list, { onCommitted: app.onIngested });
         try {
           add(await ingest(messages));
