@@ -525,7 +525,7 @@ export async function postJson(label: string, url: string, headers: Record<strin
 // ---------------------------------------------------------------- group subjects
 
 /** How long the inbound route waits for a gateway's group-info answer before going on without it. */
-export const GROUP_INFO_TIMEOUT_MS = 3_000;
+export const GROUP_INFO_TIMEOUT_MS = 2_000;
 
 /**
  * GETs a gateway's group-info JSON; undefined on any failure (a group's subject is a
