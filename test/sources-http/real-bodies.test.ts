@@ -121,6 +121,15 @@ const CASES: Case[] = [
   { gateway: "waha", file: "waha/gows-group-received.json", out: [group("120363041234500003@g.us", "Avi Peretz", "Shipment left the warehouse", 1732001300)] },
   { gateway: "waha", file: "waha/gows-image-received.json", out: NONE, skipped: 1 },
   { gateway: "waha", file: "waha/gows-lid-received.json", out: [dm("waha", "Shira Azulay", "+15551230012", "Is the store open on Friday?", 1732001420)] },
+  { gateway: "waha", file: "waha/gows-group-sent.json", out: [group("120363041234500003@g.us", undefined, "Great, thanks Avi", 1732001860)] },
+  { gateway: "waha", file: "waha/gows-reaction-in-message-any.json", out: NONE },
+  // ---------------------------------------------------------------- WAHA, more kinds
+  { gateway: "waha", file: "waha/webjs-voice-note.json", out: NONE, skipped: 1 },
+  { gateway: "waha", file: "waha/webjs-location.json", out: NONE, skipped: 1 },
+  { gateway: "waha", file: "waha/webjs-group-sent.json", out: [group("120363041234500001@g.us", undefined, "I will bring them", 1732001620)] },
+  { gateway: "waha", file: "waha/noweb-document-with-caption.json", out: NONE, skipped: 1 },
+  { gateway: "waha", file: "waha/noweb-viewonce-received.json", out: NONE, skipped: 1 },
+  { gateway: "waha", file: "waha/noweb-lid-remotejidalt-sent.json", out: [sentDm("waha", "Lina Mor", "+15551230007", "Thanks Lina, noted", 1732001800)] },
   // ---------------------------------------------------------------- Evolution API v1 and v2
   {
     gateway: "evolution",
@@ -151,6 +160,7 @@ const CASES: Case[] = [
   { gateway: "evolution", file: "evolution/send-message.json", out: [sentDm("evolution", "+15551240009", "+15551240009", "Seu pedido foi enviado.", 1732011020)] },
   { gateway: "evolution", file: "evolution/connection-update.json", out: NONE },
   { gateway: "evolution", file: "evolution/upsert-uppercase-event.json", out: [dm("evolution", "Juliana Rocha", "+15551240010", "Evento com nome em maiúsculas", 1732011080)] },
+  { gateway: "evolution", file: "evolution/send-message-group.json", out: [group("120363041234500010@g.us", undefined, "Segue o PDF", 1732011140)] },
   // ---------------------------------------------------------------- Meta WhatsApp Cloud API
   { gateway: "cloud_api", file: "cloud-api/text-received.json", out: [dm("cloud_api", "Sheena Nelson", "+16505551234", "Does it come in another color? 😊", 1749416383)] },
   { gateway: "cloud_api", file: "cloud-api/echo-sent-from-app.json", out: [sentDm("cloud_api", "Sheena Nelson", "+16505551234", "Yes, in red and blue.", 1749416600)] },
@@ -191,6 +201,9 @@ const CASES: Case[] = [
   { gateway: "cloud_api", file: "cloud-api/system-user-changed-number.json", out: NONE },
   { gateway: "cloud_api", file: "cloud-api/other-phone-number-id.json", out: NONE },
   { gateway: "cloud_api", file: "cloud-api/location-received.json", out: NONE, skipped: 1 },
+  { gateway: "cloud_api", file: "cloud-api/audio-voice-received.json", out: NONE, skipped: 1 },
+  { gateway: "cloud_api", file: "cloud-api/text-reply-from-ad.json", out: [dm("cloud_api", "Chen Wei", "+16505550007", "I saw your ad, is it still on sale?", 1749421200)] },
+  { gateway: "cloud_api", file: "cloud-api/sticker-received.json", out: NONE, skipped: 1 },
 ];
 
 for (const database of DATABASES) {
