@@ -172,5 +172,20 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhooks").addColumn("lease_until", "bigint").execute();
       },
     },
+    "gateways_0001_inbound_events": {
+      // What an authenticated gateway sent that could not be mapped to messages, kept (the
+      // newest 1,000 per account) so that nothing is lost and it can be looked at.
+      async up(db: Kysely<any>) {
+        await serial("id")(db.schema.createTable("inbound_events"))
+          .addColumn("workspace_id", "text", (c: any) => c.notNull())
+          .addColumn("account_id", "text", (c: any) => c.notNull())
+          .addColumn("source", "text", (c: any) => c.notNull())
+          .addColumn("reason", "text", (c: any) => c.notNull())
+          .addColumn("body", "text", (c: any) => c.notNull())
+          .addColumn("received_at", "bigint", (c: any) => c.notNull())
+          .execute();
+        await db.schema.createIndex("inbound_events_account").on("inbound_events").columns(["account_id", "id"]).execute();
+      },
+    },
   };
 }

@@ -93,6 +93,15 @@ export interface Database {
     delivery_id: string | null;
   };
   webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
+  inbound_events: {
+    id: Generated<number>;
+    workspace_id: string;
+    account_id: string;
+    source: string;
+    reason: string;
+    body: string;
+    received_at: number;
+  };
   notifications: {
     id: Generated<number>;
     workspace_id: string;

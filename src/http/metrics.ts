@@ -14,6 +14,12 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    unrecognised: new Counter({
+      name: "threadline_inbound_unrecognised_total",
+      help: "Authenticated gateway requests (or parts of them) stored as unrecognised inbound events, by source",
+      labelNames: ["source"],
+      registers: [registry],
+    }),
     disabled: new Counter({ name: "threadline_webhooks_disabled_total", help: "Webhooks disabled automatically", registers: [registry] }),
     http: new Histogram({ name: "threadline_http_request_duration_seconds", help: "API request duration", labelNames: ["method", "route", "status"], registers: [registry] }),
   };

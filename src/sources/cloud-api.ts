@@ -3,7 +3,8 @@
  *
  * Inbound: `GET` is the webhook verification handshake; `POST` carries
  * `object: whatsapp_business_account` notifications signed with `X-Hub-Signature-256`.
- * `messages` changes are received messages (statuses are ignored); `smb_message_echoes`
+ * `messages` changes are received messages (statuses, reactions, edits and revokes are
+ * not new messages); `smb_message_echoes`
  * are messages the business sent from the WhatsApp Business app (coexistence).
  * Group messages carry `group_id`. Only changes for the account's `phone_number_id` count.
  */
@@ -21,7 +22,11 @@ import {
   isRecord,
   optionalArray,
   optionalString,
-  parseJsonObject,
+  parseJson,
+  mapPart,
+  getJsonQuietly,
+  subjectOf,
+  type Mapped,
   postJson,
   recordAt,
   requireArray,
@@ -79,12 +84,44 @@ function checkSignature(config: CloudApiConfig, req: InboundRequest): void {
   }
 }
 
-/** The profile name of the contact whose wa_id is `phone` (or of the only contact given). */
-function contactName(contacts: unknown[], phone: string): string | undefined {
+/** The contact (in `value.contacts`) whose wa_id or user_id is `who`, or the only one given. */
+function contactOf(contacts: unknown[], who: { phone?: string; userId?: string }): Json | undefined {
   const records = contacts.filter(isRecord);
-  const match = records.find((c) => typeof c.wa_id === "string" && digits(c.wa_id) === digits(phone)) ??
-    (records.length === 1 ? records[0] : undefined);
-  return match && isRecord(match.profile) ? optionalString(match.profile, "name") : undefined;
+  const match = records.find(
+    (c) =>
+      (who.phone && typeof c.wa_id === "string" && digits(c.wa_id) === digits(who.phone)) ||
+      (who.userId && typeof c.user_id === "string" && c.user_id === who.userId),
+  );
+  return match ?? (records.length === 1 ? records[0] : undefined);
+}
+
+/** A contact's name: its profile name, else its username. */
+function contactName(contact: Json | undefined): string | undefined {
+  const profile = contact && isRecord(contact.profile) ? contact.profile : undefined;
+  return optionalString(profile, "name") ?? optionalString(profile, "username");
+}
+
+/** Message types that are not new messages of the conversation. */
+const NOT_MESSAGES = new Set(["reaction", "edit", "revoke", "system", "ephemeral", "request_welcome", "deleted"]);
+
+/** The text a message holds: a text body, or what the contact chose on a button or list. */
+function textOf(msg: Json, type: string, path: string): { type: string; text?: string } {
+  if (type === "text") return { type, text: requireString(requireRecord(msg, "text", path), "body", `${path}.text`) };
+  if (type === "button") {
+    const text = isRecord(msg.button) ? optionalString(msg.button, "text") : undefined;
+    return text ? { type: "text", text } : { type };
+  }
+  if (type === "interactive" && isRecord(msg.interactive)) {
+    const i = msg.interactive;
+    const text =
+      (isRecord(i.button_reply) ? optionalString(i.button_reply, "title") : undefined) ??
+      (isRecord(i.list_reply) ? optionalString(i.list_reply, "title") : undefined);
+    return text ? { type: "text", text } : { type };
+  }
+  // Media keep their caption beside them (stored, never delivered).
+  const media = isRecord(msg[type]) ? (msg[type] as Json) : undefined;
+  const caption = optionalString(media, "caption");
+  return caption ? { type, text: caption } : { type };
 }
 
 function mapMessage(
@@ -93,82 +130,109 @@ function mapMessage(
   path: string,
   direction: "received" | "sent",
   contacts: unknown[],
-): IngestMessage {
+): IngestMessage[] {
   const externalId = requireString(msg, "id", path);
-  const type = requireString(msg, "type", path);
+  const rawType = requireString(msg, "type", path);
+  if (NOT_MESSAGES.has(rawType)) return []; // reactions, edits, revokes, system notices
   const timestamp = unixSeconds(msg.timestamp, `${path}.timestamp`);
   const groupId = optionalString(msg, "group_id");
-
-  let text: string | undefined;
-  if (type === "text") text = requireString(requireRecord(msg, "text", path), "body", `${path}.text`);
+  const { type, text } = textOf(msg, rawType, path);
 
   if (groupId) {
     // In a group `from` is the participant who wrote (received) or the business (echo).
-    const participant = direction === "received" ? requireString(msg, "from", path) : undefined;
-    return buildMessage({
-      account,
-      externalId,
-      direction,
-      timestamp,
-      type,
-      text,
-      chat: { externalId: groupId, isGroup: true, phone: "" },
-      participantName: participant ? contactName(contacts, participant) : undefined,
-    });
+    let participantName: string | undefined;
+    let participantPhone: string | undefined;
+    if (direction === "received") {
+      const phone = optionalString(msg, "from");
+      const userId = optionalString(msg, "from_user_id") ?? optionalString(msg, "user_id");
+      participantName = contactName(contactOf(contacts, { phone, userId }));
+      participantPhone = phone ? e164(phone) || undefined : undefined;
+    }
+    return [
+      buildMessage({
+        account,
+        externalId,
+        direction,
+        timestamp,
+        type,
+        text,
+        chat: { externalId: groupId, isGroup: true, phone: "" },
+        participantName,
+        participantPhone,
+      }),
+    ];
   }
 
-  const key = direction === "received" ? "from" : "to";
-  const counterpart = requireString(msg, key, path);
-  const phone = e164(counterpart);
-  if (!phone) throw new SourceInputError(`${path}.${key} must be a phone number.`, `${path}.${key}`);
-  const name = contactName(contacts, counterpart);
-  return buildMessage({
-    account,
-    externalId,
-    direction,
-    timestamp,
-    type,
-    text,
-    chat: { externalId: digits(counterpart), isGroup: false, phone, name },
-    contactName: name,
-  });
+  // The other party: `from` for received messages, `to` for echoes; a username user has
+  // no phone, only its business-scoped user id.
+  const phoneKey = direction === "received" ? "from" : "to";
+  const phoneValue = optionalString(msg, phoneKey);
+  const userId = optionalString(msg, `${phoneKey}_user_id`) ?? optionalString(msg, "user_id");
+  const contact = contactOf(contacts, { phone: phoneValue, userId });
+  const contactUserId = userId ?? (contact ? optionalString(contact, "user_id") : undefined);
+  const name = contactName(contact);
+  const phone = phoneValue ? e164(phoneValue) : "";
+  if (phone) {
+    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: digits(phoneValue!), isGroup: false, phone, name }, contactName: name })];
+  }
+  if (contactUserId && !phoneValue) {
+    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: contactUserId, isGroup: false, phone: "", name }, contactName: name })];
+  }
+  if (phoneValue) throw new SourceInputError(`${path}.${phoneKey} must be a phone number.`, `${path}.${phoneKey}`);
+  throw new SourceInputError(`${path}.${phoneKey} is required (no phone number or user id).`, `${path}.${phoneKey}`);
 }
 
-/** Maps one notification body to IngestMessages (exported for tests and tools). */
-export function parseCloudApiNotification(account: SourceAccount, config: CloudApiConfig, body: Json): IngestMessage[] {
-  if (body.object !== "whatsapp_business_account") return [];
-  const out: IngestMessage[] = [];
-  requireArray(body, "entry", "").forEach((entryValue, i) => {
-    const entryPath = `entry[${i}]`;
-    const entry = recordAt(entryValue, entryPath);
-    requireArray(entry, "changes", entryPath).forEach((changeValue, j) => {
-      const changePath = `${entryPath}.changes[${j}]`;
-      const change = recordAt(changeValue, changePath);
-      const field = requireString(change, "field", changePath);
-      let listKey: string;
-      let direction: "received" | "sent";
-      if (field === "messages") {
-        listKey = "messages";
-        direction = "received";
-      } else if (field === "smb_message_echoes") {
-        listKey = "message_echoes";
-        direction = "sent";
-      } else {
-        return; // other subscriptions (account updates, templates, ...) are acknowledged and ignored
-      }
-      const valuePath = `${changePath}.value`;
-      const value = requireRecord(change, "value", changePath);
-      const list = optionalArray(value, listKey, valuePath); // a statuses-only change has none
-      if (list.length === 0) return;
-      const metadata = requireRecord(value, "metadata", valuePath);
-      const phoneNumberId = requireString(metadata, "phone_number_id", `${valuePath}.metadata`);
-      if (phoneNumberId !== config.phone_number_id) return; // another number of the same app
-      const contacts = optionalArray(value, "contacts", valuePath);
-      list.forEach((msgValue, k) => {
-        const msgPath = `${valuePath}.${listKey}[${k}]`;
-        out.push(mapMessage(account, recordAt(msgValue, msgPath), msgPath, direction, contacts));
+/**
+ * Maps one notification body to IngestMessages (exported for tests and tools). A message
+ * that cannot be mapped is reported in `unrecognised` and never stops the others.
+ */
+export function parseCloudApiNotification(account: SourceAccount, config: CloudApiConfig, body: unknown): Mapped {
+  const out: Mapped = { messages: [], unrecognised: [] };
+  if (!isRecord(body)) return { messages: [], unrecognised: ["The body is JSON but not an object."] };
+  if (body.object !== "whatsapp_business_account") {
+    if (body.object === undefined) out.unrecognised.push("object is required.");
+    return out; // other objects (pages, instagram) are acknowledged and ignored
+  }
+  mapPart(out, "", () => {
+    requireArray(body, "entry", "").forEach((entryValue, i) => {
+      const entryPath = `entry[${i}]`;
+      mapPart(out, "", () => {
+        const entry = recordAt(entryValue, entryPath);
+        requireArray(entry, "changes", entryPath).forEach((changeValue, j) => {
+          const changePath = `${entryPath}.changes[${j}]`;
+          mapPart(out, "", () => {
+            const change = recordAt(changeValue, changePath);
+            const field = requireString(change, "field", changePath);
+            let listKey: string;
+            let direction: "received" | "sent";
+            if (field === "messages") {
+              listKey = "messages";
+              direction = "received";
+            } else if (field === "smb_message_echoes") {
+              listKey = "message_echoes";
+              direction = "sent";
+            } else {
+              return []; // other subscriptions (account updates, templates, ...) are acknowledged and ignored
+            }
+            const valuePath = `${changePath}.value`;
+            const value = requireRecord(change, "value", changePath);
+            const list = optionalArray(value, listKey, valuePath); // statuses and errors only: nothing to store
+            if (list.length === 0) return [];
+            const metadata = isRecord(value.metadata) ? value.metadata : undefined;
+            const phoneNumberId = optionalString(metadata, "phone_number_id");
+            if (phoneNumberId !== undefined && phoneNumberId !== config.phone_number_id) return []; // another number of the same app
+            const contacts = Array.isArray(value.contacts) ? value.contacts : [];
+            list.forEach((msgValue, k) => {
+              const msgPath = `${valuePath}.${listKey}[${k}]`;
+              mapPart(out, msgPath, () => mapMessage(account, recordAt(msgValue, msgPath), msgPath, direction, contacts));
+            });
+            return [];
+          });
+        });
+        return [];
       });
     });
+    return [];
   });
   return out;
 }
@@ -184,7 +248,14 @@ export const cloudApiAdapter: SourceAdapter = {
     const config = accountConfig(account, validateCloudApiConfig);
     if (req.method === "GET") return verificationHandshake(config, req.query);
     checkSignature(config, req);
-    return { kind: "messages", messages: parseCloudApiNotification(account, config, parseJsonObject(req.rawBody)) };
+    return { kind: "messages", ...parseCloudApiNotification(account, config, parseJson(req.rawBody)) };
+  },
+
+  async groupSubject(account, groupId) {
+    const config = accountConfig(account, validateCloudApiConfig);
+    const base = config.graph_base_url ?? GRAPH_BASE_URL;
+    const url = `${base}/${GRAPH_API_VERSION}/${encodeURIComponent(groupId)}?fields=subject`;
+    return subjectOf(await getJsonQuietly(url, { authorization: `Bearer ${config.access_token}` }));
   },
 
   async sendText(account, chat, text) {

@@ -40,16 +40,41 @@ export function header(req: InboundRequest, name: string): string | undefined {
 
 // ---------------------------------------------------------------- reading untrusted JSON
 
-/** The raw body as a JSON object, or a SourceInputError. */
-export function parseJsonObject(rawBody: Buffer): Json {
-  let parsed: unknown;
+/** The raw body parsed, or a SourceInputError when it is not JSON at all (the one body refused with 400). */
+export function parseJson(rawBody: Buffer): unknown {
   try {
-    parsed = JSON.parse(rawBody.toString("utf8"));
+    return JSON.parse(rawBody.toString("utf8")) as unknown;
   } catch {
     throw new SourceInputError("The request body is not valid JSON.", "body");
   }
+}
+
+/** The raw body as a JSON object, or a SourceInputError. */
+export function parseJsonObject(rawBody: Buffer): Json {
+  const parsed = parseJson(rawBody);
   if (!isRecord(parsed)) throw new SourceInputError("The request body must be a JSON object.", "body");
   return parsed;
+}
+
+/** Why mapping a part of a body failed, for the unrecognised-event record. */
+export function reasonOf(err: unknown): string {
+  if (err instanceof SourceInputError) return err.message;
+  return `Could not map it: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Messages plus the reasons of the parts that could not be mapped. */
+export interface Mapped {
+  messages: IngestMessage[];
+  unrecognised: string[];
+}
+
+/** Runs `map` on one part of a body; a failure becomes a reason (prefixed with the part's path), never a throw. */
+export function mapPart(out: Mapped, path: string, map: () => IngestMessage[]): void {
+  try {
+    out.messages.push(...map());
+  } catch (err) {
+    out.unrecognised.push(path ? `${path}: ${reasonOf(err)}` : reasonOf(err));
+  }
 }
 
 function fieldPath(path: string, key: string): string {
@@ -111,16 +136,22 @@ export function recordAt(value: unknown, path: string): Json {
 }
 
 /**
- * Unix seconds given as a number, a numeric string, or a protobuf Long `{low, high}`
- * (Baileys-based gateways). Returns a number of seconds.
+ * Unix seconds given as a number, a numeric string, an ISO 8601 date (whatsmeow), or a
+ * protobuf Long `{low, high}` (Baileys-based gateways). Milliseconds are recognised by
+ * size. Returns a number of seconds.
  */
 export function unixSeconds(value: unknown, field: string): number {
   let seconds: number | undefined;
   if (typeof value === "number") seconds = value;
   else if (typeof value === "string" && /^\d+$/.test(value.trim())) seconds = Number(value.trim());
+  else if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) && !value.startsWith("0001-")) {
+    const ms = Date.parse(value);
+    if (!Number.isNaN(ms)) seconds = ms / 1000;
+  }
   else if (isRecord(value) && typeof value.low === "number" && typeof value.high === "number") {
     seconds = (value.high >>> 0) * 2 ** 32 + (value.low >>> 0);
   }
+  if (seconds !== undefined && seconds > 1e11) seconds = seconds / 1000; // milliseconds
   if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
     throw new SourceInputError(`${field} must be a Unix timestamp in seconds.`, field);
   }
@@ -169,6 +200,122 @@ export function isIgnoredJid(jid: string): boolean {
 /** "+15551234567" for a phone JID, "" otherwise (groups, @lid hidden ids): ingest's one rule. */
 export { phoneFromJid };
 
+/** The first of `values` that is a phone JID (`…@s.whatsapp.net`, `…@c.us`), normalized. */
+export function firstPhoneJid(...values: unknown[]): string | undefined {
+  for (const v of values) if (typeof v === "string" && isPhoneJid(normalizeJid(v))) return normalizeJid(v);
+  return undefined;
+}
+
+/** A push name that is a real name, not the bare number some gateways put there when they have none. */
+export function realName(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  const trimmed = name.trim();
+  if (!trimmed || /^\+?[\d\s-]+(@\S+)?$/.test(trimmed)) return undefined;
+  return trimmed;
+}
+
+// ---------------------------------------------------------------- WhatsApp message protos
+
+/**
+ * What a WhatsApp message proto (Baileys' `message`, whatsmeow's `Message`, as JSON) is:
+ * a chat message of a type (with its text, or a media caption), something that is not a
+ * message of the conversation (`ignore`: reactions, edits, deletions, poll votes, key
+ * exchange), or `none` when the object holds no content at all.
+ */
+export type ProtoKind = { kind: "message"; type: string; text?: string } | { kind: "ignore"; what: string } | { kind: "none" };
+
+/** Wrappers whose `.message` holds the real content (disappearing, view-once, captioned documents...). */
+const PROTO_WRAPPERS = [
+  "ephemeralMessage",
+  "viewOnceMessage",
+  "viewOnceMessageV2",
+  "viewOnceMessageV2Extension",
+  "documentWithCaptionMessage",
+  "deviceSentMessage",
+  "botInvokeMessage",
+  "groupMentionedMessage",
+  "lottieStickerMessage",
+  "associatedChildMessage",
+];
+
+/** Content kinds that are not new messages of the conversation. */
+const PROTO_NOT_MESSAGES = new Set([
+  "protocolMessage", // revokes, edits, ephemeral settings, history sync
+  "editedMessage",
+  "reactionMessage",
+  "encReactionMessage",
+  "pollUpdateMessage",
+  "keepInChatMessage",
+  "pinInChatMessage",
+  "encEventResponseMessage",
+  "secretEncryptedMessage",
+  "messageHistoryBundle",
+  "call",
+]);
+
+/** Keys that ride along with content and are never the content. */
+const PROTO_SIDE_KEYS = new Set(["messageContextInfo", "senderKeyDistributionMessage", "fastRatchetKeySenderKeyDistributionMessage", "contextInfo", "base64", "mediaUrl"]);
+
+const PROTO_MEDIA: Record<string, string> = {
+  imageMessage: "image",
+  videoMessage: "video",
+  ptvMessage: "video",
+  audioMessage: "audio",
+  documentMessage: "document",
+  stickerMessage: "sticker",
+  locationMessage: "location",
+  liveLocationMessage: "location",
+  contactMessage: "contact",
+  contactsArrayMessage: "contact",
+  pollCreationMessage: "poll",
+  pollCreationMessageV2: "poll",
+  pollCreationMessageV3: "poll",
+  eventMessage: "event",
+};
+
+function stringAt(obj: unknown, ...path: string[]): string | undefined {
+  let cur: unknown = obj;
+  for (const key of path) {
+    if (!isRecord(cur)) return undefined;
+    cur = cur[key];
+  }
+  return typeof cur === "string" && cur.trim() !== "" ? cur : undefined;
+}
+
+export function classifyProto(message: unknown, depth = 0): ProtoKind {
+  if (!isRecord(message) || depth > 4) return { kind: "none" };
+  const keys = Object.keys(message).filter((k) => !PROTO_SIDE_KEYS.has(k) && message[k] !== null && message[k] !== undefined);
+  if (keys.length === 0) return { kind: "none" };
+  for (const w of PROTO_WRAPPERS) {
+    const inner = message[w];
+    if (isRecord(inner) && isRecord(inner.message)) {
+      const kind = classifyProto(inner.message, depth + 1);
+      if (kind.kind !== "none") return kind;
+    }
+  }
+  const conversation = stringAt(message, "conversation");
+  if (conversation) return { kind: "message", type: "text", text: conversation };
+  const extended = stringAt(message, "extendedTextMessage", "text");
+  if (extended) return { kind: "message", type: "text", text: extended };
+  // Replies to buttons and lists are what the contact chose, as text.
+  const choice =
+    stringAt(message, "buttonsResponseMessage", "selectedDisplayText") ??
+    stringAt(message, "templateButtonReplyMessage", "selectedDisplayText") ??
+    stringAt(message, "listResponseMessage", "title");
+  if (choice) return { kind: "message", type: "text", text: choice };
+  for (const key of keys) {
+    const media = PROTO_MEDIA[key];
+    if (media) {
+      const caption = stringAt(message, key, "caption");
+      return caption ? { kind: "message", type: media, text: caption } : { kind: "message", type: media };
+    }
+  }
+  for (const key of keys) if (PROTO_NOT_MESSAGES.has(key)) return { kind: "ignore", what: key };
+  const first = keys[0]!;
+  if (first === "conversation" || first === "extendedTextMessage") return { kind: "message", type: "unknown" }; // empty text
+  return { kind: "message", type: first.replace(/Message$/, "") || first };
+}
+
 // ---------------------------------------------------------------- building IngestMessages
 
 export interface MessageParts {
@@ -183,26 +330,29 @@ export interface MessageParts {
   contactName?: string;
   /** The sending participant's name in a group (received messages), when given. */
   participantName?: string;
-  /** The account's own WhatsApp name, when the gateway gives it (else the owner's full name). */
-  ownName?: string;
+  /** The sending participant's phone in a group (received messages), E.164, when known. */
+  participantPhone?: string;
 }
 
 /**
- * The one IngestMessage shape. The account side is always explicit (its push name or the
- * owner's name; phone "" in groups); the contact side only when the gateway names it —
- * otherwise ingest derives it from the chat, which may know better.
+ * The one IngestMessage shape. The account side is always explicit (named after the
+ * account's owner, never a gateway's placeholder; phone "" in groups); the contact side
+ * only when the gateway names it — otherwise ingest derives it from the chat, which may
+ * know better. A group participant without a name is named by its phone (E.164), which
+ * the inbound route replaces by a stored contact's name when it has one.
  */
 export function buildMessage(p: MessageParts): IngestMessage {
   const chat: IngestMessage["chat"] = { external_id: p.chat.externalId, is_group: p.chat.isGroup, phone: p.chat.phone };
   if (p.chat.name) chat.full_name = p.chat.name;
 
   const own: IngestParty = {
-    full_name: p.ownName ?? p.account.owner_full_name,
+    full_name: p.account.owner_full_name,
     phone: p.chat.isGroup ? "" : p.account.phone,
   };
   let other: IngestParty | undefined;
   if (p.chat.isGroup) {
-    if (p.direction === "received" && p.participantName) other = { full_name: p.participantName, phone: "" };
+    const name = p.participantName ?? p.participantPhone;
+    if (p.direction === "received" && name) other = { full_name: name, phone: "" };
   } else if (p.contactName) {
     other = { full_name: p.contactName, phone: p.chat.phone };
   }
@@ -215,7 +365,8 @@ export function buildMessage(p: MessageParts): IngestMessage {
     timestamp: p.timestamp,
     type: p.type,
   };
-  if (p.text !== undefined) message.text = p.text;
+  // Only a text carries its text: a caption stays with its (skipped) media.
+  if (p.text !== undefined && p.type === "text") message.text = p.text;
   if (p.direction === "received") {
     if (other) message.sender = other;
     // In a group the recipient is the group itself: ingest names it after the chat.
@@ -229,8 +380,9 @@ export function buildMessage(p: MessageParts): IngestMessage {
 
 /**
  * A message of a JID-addressed gateway (WAHA, Evolution): the chat is the JID, a group when
- * it ends in `@g.us`; `theirName` is the contact's name in a direct chat, the participant's
- * in a group.
+ * it ends in `@g.us`. `chatPhone` is the contact's phone when the JID hides it (`@lid`);
+ * `contactName` names the contact of a direct chat (received messages), `participantName`
+ * and `participantPhone` the sender of a received group message.
  */
 export function jidMessage(p: {
   account: SourceAccount;
@@ -240,10 +392,13 @@ export function jidMessage(p: {
   type: string;
   text?: string;
   chatJid: string;
-  theirName?: string;
-  ownName?: string;
+  chatPhone?: string;
+  contactName?: string;
+  participantName?: string;
+  participantPhone?: string;
 }): IngestMessage {
   const isGroup = isGroupJid(p.chatJid);
+  const contactName = p.fromMe ? undefined : p.contactName;
   return buildMessage({
     account: p.account,
     externalId: p.externalId,
@@ -251,10 +406,12 @@ export function jidMessage(p: {
     timestamp: p.timestamp,
     type: p.type,
     text: p.text,
-    chat: isGroup ? { externalId: p.chatJid, isGroup: true, phone: "" } : { externalId: p.chatJid, isGroup: false, phone: phoneFromJid(p.chatJid), name: p.theirName },
-    contactName: isGroup ? undefined : p.theirName,
-    participantName: isGroup ? p.theirName : undefined,
-    ownName: p.ownName,
+    chat: isGroup
+      ? { externalId: p.chatJid, isGroup: true, phone: "" }
+      : { externalId: p.chatJid, isGroup: false, phone: p.chatPhone || phoneFromJid(p.chatJid), name: contactName },
+    contactName: isGroup ? undefined : contactName,
+    participantName: isGroup && !p.fromMe ? p.participantName : undefined,
+    participantPhone: isGroup && !p.fromMe ? p.participantPhone : undefined,
   });
 }
 
@@ -363,4 +520,38 @@ export async function postJson(label: string, url: string, headers: Record<strin
   } catch {
     throw new Error(`${label} answered HTTP ${status} with a body that is not JSON: ${excerpt(text) || "(empty body)"}`);
   }
+}
+
+// ---------------------------------------------------------------- group subjects
+
+/** How long the inbound route waits for a gateway's group-info answer before going on without it. */
+export const GROUP_INFO_TIMEOUT_MS = 2_000;
+
+/**
+ * GETs a gateway's group-info JSON; undefined on any failure (a group's subject is a
+ * nicety: the message is stored without it).
+ */
+export async function getJsonQuietly(url: string, headers: Record<string, string>): Promise<unknown> {
+  try {
+    const res = await request(url, {
+      method: "GET",
+      headers: { accept: "application/json", ...headers },
+      headersTimeout: GROUP_INFO_TIMEOUT_MS,
+      bodyTimeout: GROUP_INFO_TIMEOUT_MS,
+      signal: AbortSignal.timeout(GROUP_INFO_TIMEOUT_MS),
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) return undefined;
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The subject in a group-info answer (Baileys `subject`, whatsapp-web.js `groupMetadata.subject`, whatsmeow `Name`). */
+export function subjectOf(answer: unknown): string | undefined {
+  if (!isRecord(answer)) return undefined;
+  const meta = isRecord(answer.groupMetadata) ? answer.groupMetadata : undefined;
+  const subject = optionalString(answer, "subject") ?? optionalString(meta, "subject") ?? optionalString(answer, "Name") ?? optionalString(answer, "name");
+  return subject?.trim() || undefined;
 }

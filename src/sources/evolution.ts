@@ -20,8 +20,17 @@ import {
   jidUser,
   normalizeJid,
   optionalString,
-  parseJsonObject,
+  parseJson,
   postJson,
+  classifyProto,
+  getJsonQuietly,
+  subjectOf,
+  firstPhoneJid,
+  isGroupJid,
+  mapPart,
+  phoneFromJid,
+  realName,
+  type Mapped,
   recordAt,
   requireBoolean,
   requireRecord,
@@ -47,10 +56,25 @@ export function validateEvolutionConfig(config: unknown): EvolutionConfig {
   };
 }
 
-/** Baileys message kinds that are not messages of the conversation (edits, deletions, reactions, key exchange). */
-const NOT_CHAT_MESSAGES = new Set(["protocolMessage", "reactionMessage", "pollUpdateMessage", "senderKeyDistributionMessage"]);
+/**
+ * The chat of a message. Evolution addresses some contacts by a hidden `@lid` id and gives
+ * the phone JID beside it (`remoteJidAlt`, older versions `senderPn`); since 2.3.x it may
+ * swap them (`remoteJid` the phone, `remoteJidAlt` the @lid). The phone JID wins when
+ * there is one; `phone` is "" for an @lid chat whose phone the body does not carry.
+ */
+function chatOf(key: Json, path: string): { jid: string; phone?: string } {
+  const remoteJid = requireString(key, "remoteJid", `${path}.key`);
+  if (isGroupJid(remoteJid)) return { jid: remoteJid };
+  const phoneJid = firstPhoneJid(remoteJid, key.remoteJidAlt, key.senderPn);
+  if (phoneJid) return { jid: phoneJid };
+  const jid = normalizeJid(remoteJid);
+  return jid.endsWith("@lid") ? { jid, phone: "" } : { jid };
+}
 
-const TYPE_NAMES: Record<string, string> = {
+/** The Baileys `messageType` names Evolution uses, when the raw message is absent. */
+const MESSAGE_TYPE_NAMES: Record<string, string> = {
+  conversation: "text",
+  extendedTextMessage: "text",
   imageMessage: "image",
   videoMessage: "video",
   ptvMessage: "video",
@@ -64,55 +88,70 @@ const TYPE_NAMES: Record<string, string> = {
   contactsArrayMessage: "contact",
 };
 
-/** "imageMessage" → "image"; unknown kinds keep their name minus the "Message" suffix. */
-function typeName(messageType: string): string {
-  return TYPE_NAMES[messageType] ?? (messageType.replace(/Message$/, "") || messageType);
-}
-
-/** Newer Evolution versions address some contacts by a hidden @lid id and give the phone JID beside it. */
-function chatJidOf(key: Json): string {
-  const remoteJid = requireString(key, "remoteJid", "data.key");
-  if (remoteJid.endsWith("@lid")) {
-    const alt = [key.remoteJidAlt, key.senderPn].find((v): v is string => typeof v === "string" && isPhoneJid(v));
-    if (alt) return normalizeJid(alt);
-  }
-  return normalizeJid(remoteJid);
-}
+/** Message kinds (`messageType`) that are not messages of the conversation. */
+const NOT_CHAT_MESSAGES = new Set(["protocolMessage", "editedMessage", "reactionMessage", "pollUpdateMessage", "senderKeyDistributionMessage", "messageContextInfo"]);
 
 function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMessage[] {
   const key = requireRecord(data, "key", path);
   const externalId = requireString(key, "id", `${path}.key`);
   const fromMe = requireBoolean(key, "fromMe", `${path}.key`);
-  const chatJid = chatJidOf(key);
-  if (isIgnoredJid(chatJid)) return []; // status updates, broadcasts, channels
-  const messageType = requireString(data, "messageType", path);
-  if (NOT_CHAT_MESSAGES.has(messageType)) return [];
-  const timestamp = unixSeconds(data.messageTimestamp, `${path}.messageTimestamp`);
+  const chat = chatOf(key, path);
+  if (isIgnoredJid(chat.jid)) return []; // status updates, broadcasts, channels
+  const messageType = optionalString(data, "messageType");
+  if (messageType && NOT_CHAT_MESSAGES.has(messageType)) return [];
 
+  // What the message is, from the raw message first (wrappers unwrapped), then messageType.
   let type: string;
   let text: string | undefined;
-  if (messageType === "conversation") {
-    type = "text";
-    text = requireString(requireRecord(data, "message", path), "conversation", `${path}.message`);
-  } else if (messageType === "extendedTextMessage") {
-    type = "text";
-    const message = requireRecord(data, "message", path);
-    text = requireString(requireRecord(message, "extendedTextMessage", `${path}.message`), "text", `${path}.message.extendedTextMessage`);
+  const kind = classifyProto(data.message);
+  if (kind.kind === "ignore") return [];
+  if (kind.kind === "message") {
+    type = kind.type;
+    text = kind.text;
+  } else if (messageType) {
+    type = MESSAGE_TYPE_NAMES[messageType] ?? (messageType.replace(/Message$/, "") || messageType);
+    if (type === "text") type = "unknown"; // a text kind without its text
   } else {
-    type = typeName(messageType);
+    throw new SourceInputError(`${path}.message is required (neither message nor messageType is given).`, `${path}.message`);
   }
+  const timestamp = unixSeconds(data.messageTimestamp, `${path}.messageTimestamp`);
 
-  // pushName is the sender's: the contact (or group participant) when received, the account when sent.
-  const pushName = optionalString(data, "pushName");
+  // pushName is the sender's: the contact or group participant when received. For the
+  // account's own messages Evolution puts a placeholder ("Você"): never used.
+  const pushName = fromMe ? undefined : realName(optionalString(data, "pushName"));
+  let participantPhone: string | undefined;
+  if (isGroupJid(chat.jid) && !fromMe) {
+    const participant = firstPhoneJid(key.participant, key.participantAlt, key.participantPn, data.participant);
+    participantPhone = participant ? phoneFromJid(participant) : undefined;
+  }
   return [
-    jidMessage({ account, externalId, fromMe, timestamp, type, text, chatJid, theirName: fromMe ? undefined : pushName, ownName: fromMe ? pushName : undefined }),
+    jidMessage({
+      account,
+      externalId,
+      fromMe,
+      timestamp,
+      type,
+      text,
+      chatJid: chat.jid,
+      chatPhone: chat.phone,
+      contactName: pushName,
+      participantName: pushName,
+      participantPhone,
+    }),
   ];
 }
 
-function isMessagesUpsert(event: string): boolean {
-  // "messages.upsert" (webhook_by_events off) or "MESSAGES_UPSERT" (as some versions name it).
-  return event.toLowerCase().replace(/_/g, ".") === "messages.upsert";
+/** "messages.upsert" (webhook_by_events off), "MESSAGES_UPSERT" (as some versions name it) → "messages.upsert". */
+function eventName(event: string): string {
+  return event.toLowerCase().replace(/_/g, ".").replace(/-/g, ".");
 }
+
+/**
+ * Events that carry messages: `messages.upsert` (received, and sent from the phone) and
+ * `send.message` (sent through Evolution's API; the echo of Threadline's own sends is a
+ * duplicate of the stored message).
+ */
+const MESSAGE_EVENTS = new Set(["messages.upsert", "send.message"]);
 
 function numberFor(chat: { external_id: string; is_group: boolean; phone: string }): string {
   if (chat.is_group) return chat.external_id;
@@ -132,19 +171,30 @@ export const evolutionAdapter: SourceAdapter = {
   handleInbound(account, req) {
     const config = accountConfig(account, validateEvolutionConfig);
     if (req.method !== "POST") return METHOD_NOT_ALLOWED;
-    const body = parseJsonObject(req.rawBody);
+    const parsed = parseJson(req.rawBody);
+    const body = isRecord(parsed) ? parsed : {};
     const apikey = body.apikey;
     if (typeof apikey !== "string" || apikey === "") throw new SourceAuthError("The body's apikey is missing.");
     if (!safeEqual(apikey, config.api_key)) throw new SourceAuthError("The body's apikey does not match the account's api_key.");
     const event = body.event;
-    if (typeof event !== "string" || event === "") throw new SourceInputError("event is required.", "event");
-    if (!isMessagesUpsert(event)) return { kind: "messages", messages: [] };
+    if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
+    // Status updates, edits, deletions, connection and contact events are not new messages.
+    if (!MESSAGE_EVENTS.has(eventName(event))) return { kind: "messages", messages: [] };
     if (typeof body.instance === "string" && body.instance !== config.instance) return { kind: "messages", messages: [] };
 
     const data = body.data;
-    if (data === undefined || data === null) throw new SourceInputError("data is required.", "data");
+    if (data === undefined || data === null) return { kind: "messages", messages: [], unrecognised: ["data is required."] };
+    const out: Mapped = { messages: [], unrecognised: [] };
+    // messages.upsert may carry one message or, in some versions, a list of them.
     const items = Array.isArray(data) ? data.map((d, i) => ({ d, path: `data[${i}]` })) : [{ d: data, path: "data" }];
-    return { kind: "messages", messages: items.flatMap(({ d, path }) => mapUpsert(account, recordAt(d, path), path)) };
+    for (const { d, path } of items) mapPart(out, path, () => mapUpsert(account, recordAt(d, path), path));
+    return { kind: "messages", ...out };
+  },
+
+  async groupSubject(account, groupId) {
+    const config = accountConfig(account, validateEvolutionConfig);
+    const url = `${config.base_url}/group/findGroupInfos/${encodeURIComponent(config.instance)}?groupJid=${encodeURIComponent(groupId)}`;
+    return subjectOf(await getJsonQuietly(url, { apikey: config.api_key }));
   },
 
   async sendText(account, chat, text) {

@@ -10,7 +10,11 @@ export interface SourceAccount {
   owner_full_name: string;
 }
 
-/** The request is malformed (the HTTP layer answers 400 and stores nothing). */
+/**
+ * The request is malformed. Thrown before authentication or for a body that is not JSON,
+ * the HTTP layer answers 400; thrown while mapping one message of an authenticated
+ * request, it becomes that message's unrecognised-event reason.
+ */
 export class SourceInputError extends Error {
   constructor(
     message: string,
@@ -37,7 +41,12 @@ export interface InboundRequest {
 }
 
 export type InboundOutcome =
-  | { kind: "messages"; messages: IngestMessage[] }
+  /**
+   * What an authenticated request carried: the messages it maps to, and why each part that
+   * could not be mapped was not (the route stores those as unrecognised events; they never
+   * stop the others).
+   */
+  | { kind: "messages"; messages: IngestMessage[]; unrecognised?: string[] }
   | { kind: "reply"; status: number; contentType: string; body: string };
 
 export interface SourceAdapter {
@@ -47,6 +56,11 @@ export interface SourceAdapter {
   validateConfig(config: unknown): Record<string, unknown>;
   /** Verification handshake, signature check and parsing of one inbound request. */
   handleInbound(account: SourceAccount, req: InboundRequest): InboundOutcome;
+  /**
+   * A group's subject through the gateway's group-info call, or undefined (no such call, an
+   * error, a timeout). Asked once, when a group chat is first seen.
+   */
+  groupSubject?(account: SourceAccount, groupId: string): Promise<string | undefined>;
   /** Sends a text through the gateway; resolves to the gateway's message id (the one its webhooks use). */
   sendText(
     account: SourceAccount,

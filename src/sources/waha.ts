@@ -24,8 +24,16 @@ import {
   jidUser,
   normalizeJid,
   optionalString,
-  parseJsonObject,
+  parseJson,
   postJson,
+  classifyProto,
+  getJsonQuietly,
+  subjectOf,
+  firstPhoneJid,
+  mapPart,
+  phoneFromJid,
+  realName,
+  type Mapped,
   requireBoolean,
   requireRecord,
   requireString,
@@ -66,53 +74,187 @@ function checkHmac(key: string, req: InboundRequest): void {
   }
 }
 
-/** "image" / "video" / "audio" / "document" from the media's mimetype. */
-function mediaType(payload: Json): string {
-  const mimetype = isRecord(payload.media) ? optionalString(payload.media, "mimetype") : undefined;
+/** "image" / "video" / "audio" / "document" from a mimetype. */
+function mimeType(mimetype: string | undefined): string {
   if (!mimetype) return "media";
   const kind = mimetype.split("/")[0]?.toLowerCase();
   if (kind === "image" || kind === "video" || kind === "audio") return kind;
   return "document";
 }
 
-/** The sender's push name as the engines give it (WEBJS notifyName, NOWEB pushName, GOWS Info.PushName). */
-function pushNameOf(payload: Json): string | undefined {
-  const data = isRecord(payload._data) ? payload._data : undefined;
+/** WEBJS message types (`_data.type`): what each one is. */
+const WEBJS_TYPES: Record<string, string> = {
+  chat: "text",
+  image: "image",
+  video: "video",
+  ptv: "video",
+  gif: "video",
+  audio: "audio",
+  ptt: "audio",
+  document: "document",
+  sticker: "sticker",
+  location: "location",
+  vcard: "contact",
+  multi_vcard: "contact",
+  poll_creation: "poll",
+  buttons_response: "text",
+  list_response: "text",
+  template_button_reply: "text",
+  interactive_response: "interactive",
+  order: "order",
+  product: "product",
+};
+
+/** WEBJS notices and events that are not messages of the conversation. */
+const WEBJS_NOT_MESSAGES = new Set([
+  "revoked",
+  "protocol",
+  "reaction",
+  "e2e_notification",
+  "notification",
+  "notification_template",
+  "gp2",
+  "call_log",
+  "ciphertext",
+  "broadcast_notification",
+  "pinned_message",
+  "keep_in_chat",
+  "poll_update",
+  "debug",
+]);
+
+type WahaKind = { kind: "message"; type: string; text?: string } | { kind: "ignore"; what: string };
+
+/**
+ * What the message is, from the engine's raw message (`_data`) first — WEBJS `type`,
+ * NOWEB `message`, GOWS `Message` — and only then from WAHA's summary fields. Never from
+ * `hasMedia` alone: it says whether the media was downloaded, not what the message is.
+ */
+function kindOf(payload: Json, data: Json | undefined): WahaKind {
+  const bodyText = optionalString(payload, "body");
+  const webjsType = optionalString(data, "type");
+  const proto = data ? (isRecord(data.message) ? data.message : isRecord(data.Message) ? data.Message : undefined) : undefined;
+  if (proto) {
+    const kind = classifyProto(proto);
+    if (kind.kind === "ignore") return kind;
+    if (kind.kind === "message") {
+      if (kind.type === "text") return { kind: "message", type: "text", text: bodyText ?? kind.text };
+      return { kind: "message", type: kind.type, text: bodyText ?? kind.text };
+    }
+  } else if (webjsType && data?.id !== undefined) {
+    if (WEBJS_NOT_MESSAGES.has(webjsType)) return { kind: "ignore", what: webjsType };
+    const type = WEBJS_TYPES[webjsType] ?? webjsType;
+    if (type === "text") return bodyText ? { kind: "message", type, text: bodyText } : { kind: "message", type: "unknown" };
+    return { kind: "message", type, text: bodyText ?? optionalString(data, "caption") };
+  }
+  // GOWS summary of the raw message, then WAHA's own fields.
   const info = data && isRecord(data.Info) ? data.Info : undefined;
-  return optionalString(data, "notifyName") ?? optionalString(data, "pushName") ?? optionalString(info, "PushName");
+  const infoType = optionalString(info, "Type");
+  if (infoType === "reaction" || infoType === "poll_update") return { kind: "ignore", what: infoType };
+  const infoMedia = optionalString(info, "MediaType");
+  if (infoMedia) return { kind: "message", type: WEBJS_TYPES[infoMedia] ?? infoMedia, text: bodyText };
+  if (payload.hasMedia === true || isRecord(payload.media)) {
+    return { kind: "message", type: mimeType(isRecord(payload.media) ? optionalString(payload.media, "mimetype") : undefined), text: bodyText };
+  }
+  if (isRecord(payload.location)) return { kind: "message", type: "location" };
+  if (Array.isArray(payload.vCards) && payload.vCards.length > 0) return { kind: "message", type: "contact" };
+  if (bodyText) return { kind: "message", type: "text", text: bodyText };
+  return { kind: "message", type: "unknown" }; // a notice or an engine-specific kind without text: stored as skipped
 }
 
-function mapMessageAny(account: SourceAccount, body: Json): IngestMessage[] {
-  const payload = requireRecord(body, "payload", "");
-  const externalId = requireString(payload, "id", "payload");
-  const fromMe = requireBoolean(payload, "fromMe", "payload");
-  const timestamp = unixSeconds(payload.timestamp, "payload.timestamp");
+/** The sender's push name as the engines give it (WEBJS notifyName, NOWEB pushName, GOWS Info.PushName). */
+function pushNameOf(data: Json | undefined): string | undefined {
+  const info = data && isRecord(data.Info) ? data.Info : undefined;
+  return realName(optionalString(data, "notifyName") ?? optionalString(data, "pushName") ?? optionalString(info, "PushName"));
+}
+
+/** `{fromMe}_{chat}_{id}[_{participant}]`: WAHA's message id in every engine. */
+const ID_LAYOUT = /^(true|false)_([^_]+@(?:c\.us|g\.us|lid|s\.whatsapp\.net|broadcast|newsletter))_(.+)$/;
+
+/**
+ * The chat of a WAHA message. WEBJS puts `from` = sender and `to` = receiver, NOWEB and
+ * GOWS put `from` = the chat and leave `to` empty in direct chats: the chat is read from
+ * what every engine carries (the id, `_data.key.remoteJid`, `_data.Info.Chat`,
+ * `_data.id.remote`) before falling back to `from`/`to`.
+ */
+function chatOf(payload: Json, data: Json | undefined, fromMe: boolean): string {
+  const fromId = ID_LAYOUT.exec(optionalString(payload, "id") ?? "")?.[2];
+  const key = data && isRecord(data.key) ? data.key : undefined;
+  const info = data && isRecord(data.Info) ? data.Info : undefined;
+  const webjsId = data && isRecord(data.id) ? data.id : undefined;
   const from = optionalString(payload, "from");
   const to = optionalString(payload, "to");
-
-  // The chat: the group when either side is one, else the other party.
-  let chatJid = [from, to].find((jid) => jid !== undefined && isGroupJid(jid));
-  if (!chatJid) chatJid = fromMe ? requireString(payload, "to", "payload") : requireString(payload, "from", "payload");
-  if (isIgnoredJid(chatJid)) return []; // status updates, broadcasts, channels
-  chatJid = normalizeJid(chatJid);
-
-  let type: string;
-  let text: string | undefined;
-  const bodyText = payload.body;
-  if (payload.hasMedia === true) type = mediaType(payload);
-  else if (isRecord(payload.location)) type = "location";
-  else if (Array.isArray(payload.vCards) && payload.vCards.length > 0) type = "contact";
-  else if (typeof bodyText === "string" && bodyText !== "") {
-    type = "text";
-    text = bodyText;
-  } else {
-    type = "unknown"; // a system notice or an engine-specific kind without text: stored as skipped
-  }
-
-  const me = isRecord(body.me) ? body.me : undefined;
-  const ownName = optionalString(me, "pushName");
-  return [jidMessage({ account, externalId, fromMe, timestamp, type, text, chatJid, theirName: fromMe ? undefined : pushNameOf(payload), ownName })];
+  const group = [from, to].find((jid) => jid !== undefined && isGroupJid(jid));
+  const chat =
+    fromId ??
+    optionalString(key, "remoteJid") ??
+    optionalString(info, "Chat") ??
+    optionalString(webjsId, "remote") ??
+    group ??
+    (fromMe ? (to ?? from) : from);
+  if (!chat) throw new SourceInputError("payload.from is required (no chat id in the message).", "payload.from");
+  return chat;
 }
+
+function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
+  const payload = requireRecord(body, "payload", "");
+  const data = isRecord(payload._data) ? payload._data : undefined;
+  const externalId = requireString(payload, "id", "payload");
+  const key = data && isRecord(data.key) ? data.key : undefined;
+  const info = data && isRecord(data.Info) ? data.Info : undefined;
+  const idFromMe = ID_LAYOUT.exec(externalId)?.[1];
+  const fromMeValue = [payload.fromMe, key?.fromMe, info?.IsFromMe].find((v) => typeof v === "boolean");
+  const fromMe = typeof fromMeValue === "boolean" ? fromMeValue : idFromMe !== undefined ? idFromMe === "true" : requireBoolean(payload, "fromMe", "payload");
+
+  let chatJid = chatOf(payload, data, fromMe);
+  if (isIgnoredJid(chatJid)) return []; // status updates, broadcasts, channels
+  const kind = kindOf(payload, data);
+  if (kind.kind === "ignore") return [];
+  const timestamp = unixSeconds(payload.timestamp ?? data?.messageTimestamp ?? info?.Timestamp ?? data?.t, "payload.timestamp");
+
+  // A hidden @lid contact: the phone the body carries, when it carries one.
+  let chatPhone: string | undefined;
+  if (chatJid.endsWith("@lid")) {
+    const alt = firstPhoneJid(key?.remoteJidAlt, key?.senderPn, fromMe ? info?.RecipientAlt : info?.SenderAlt);
+    if (alt) chatJid = alt;
+    else chatPhone = "";
+  }
+  if (isPhoneJid(chatJid)) chatJid = toCus(normalizeJid(chatJid));
+
+  let participantPhone: string | undefined;
+  if (isGroupJid(chatJid) && !fromMe) {
+    const participant = firstPhoneJid(
+      payload.participant,
+      key?.participant,
+      key?.participantAlt,
+      key?.participantPn,
+      info?.Sender,
+      info?.SenderAlt,
+      data?.author,
+      data && isRecord(data.author) ? data.author._serialized : undefined,
+    );
+    participantPhone = participant ? phoneFromJid(participant) : undefined;
+  }
+  const name = pushNameOf(data);
+  return [
+    jidMessage({
+      account,
+      externalId,
+      fromMe,
+      timestamp,
+      type: kind.type,
+      text: kind.text,
+      chatJid,
+      chatPhone,
+      contactName: name,
+      participantName: name,
+      participantPhone,
+    }),
+  ];
+}
+
+/** Events that carry a message: `message` (received only) and `message.any` (both directions). */
+const MESSAGE_EVENTS = new Set(["message", "message.any"]);
 
 /**
  * The WAHA message id from a sendText answer. Depending on the engine the answer is a WAHA
@@ -163,13 +305,23 @@ export const wahaAdapter: SourceAdapter = {
     const config = accountConfig(account, validateWahaConfig);
     if (req.method !== "POST") return METHOD_NOT_ALLOWED;
     if (config.hmac_key) checkHmac(config.hmac_key, req);
-    const body = parseJsonObject(req.rawBody);
+    const body = parseJson(req.rawBody);
+    const out: Mapped = { messages: [], unrecognised: [] };
+    if (!isRecord(body)) return { kind: "messages", messages: [], unrecognised: ["The body is JSON but not an object."] };
     const event = body.event;
-    if (typeof event !== "string" || event === "") throw new SourceInputError("event is required.", "event");
-    if (event !== "message.any") return { kind: "messages", messages: [] };
+    if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
+    // Acks, reactions, edits, revokes, session and group events are not new messages.
+    if (!MESSAGE_EVENTS.has(event)) return { kind: "messages", messages: [] };
     // A WAHA-wide webhook sends every session's events: only this account's session counts.
     if (typeof body.session === "string" && body.session !== config.session) return { kind: "messages", messages: [] };
-    return { kind: "messages", messages: mapMessageAny(account, body) };
+    mapPart(out, "", () => mapWahaMessage(account, body));
+    return { kind: "messages", ...out };
+  },
+
+  async groupSubject(account, groupId) {
+    const config = accountConfig(account, validateWahaConfig);
+    const url = `${config.base_url}/api/${encodeURIComponent(config.session)}/groups/${encodeURIComponent(groupId)}`;
+    return subjectOf(await getJsonQuietly(url, { "x-api-key": config.api_key }));
   },
 
   async sendText(account, chat, text) {

@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
-import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
+import { TestServer, createWorkspace, waitFor, type Database } from "../helpers/server.js";
 import { FIXTURES } from "../helpers/contract.js";
 export { assertError } from "../helpers/workspace.js";
 
@@ -48,8 +48,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
-  const server = await TestServer.start({ env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } });
+export async function startHarness(opts: { database?: Database } = {}): Promise<Harness> {
+  const server = await TestServer.start({ database: opts.database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } });
   const receiver = await Receiver.start();
   const gateway = await Receiver.start();
   try {

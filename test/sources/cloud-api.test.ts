@@ -257,37 +257,39 @@ describe("cloud_api X-Hub-Signature-256", () => {
 });
 
 describe("cloud_api malformed bodies", () => {
-  it("rejects a body that is not JSON, or not an object", () => {
+  function unrecognisedOf(body: unknown): string {
+    const outcome = cloudApiAdapter.handleInbound(ACCOUNT, signedPost(JSON.stringify(body)));
+    assert.equal(outcome.kind, "messages");
+    return outcome.kind === "messages" ? (outcome.unrecognised ?? []).join(" | ") : "";
+  }
+
+  it("refuses only a body that is not JSON at all", () => {
     assert.throws(() => inbound("{not json"), inputError("body"));
-    assert.throws(() => inbound([1, 2]), inputError("body"));
-    assert.throws(() => inbound("null"), inputError("body"));
+    assert.match(unrecognisedOf([1, 2]), /not an object/);
+    assert.match(unrecognisedOf(null), /not an object/);
   });
 
-  it("names the missing part of a known notification", () => {
-    assert.throws(() => inbound({ object: "whatsapp_business_account" }), inputError("entry"));
-    assert.throws(() => inbound({ object: "whatsapp_business_account", entry: [{}] }), inputError("entry[0].changes"));
-    assert.throws(() => inbound({ object: "whatsapp_business_account", entry: ["x"] }), inputError("entry[0]"));
-    const noMetadata = notification({}) as any;
-    noMetadata.entry[0].changes[0].value = { messages: [{ from: "1", id: "x", timestamp: "1", type: "text", text: { body: "a" } }] };
-    assert.throws(() => inbound(noMetadata), inputError("entry[0].changes[0].value.metadata"));
+  it("names the missing part of a known notification (as an unrecognised event, not a refusal)", () => {
+    assert.match(unrecognisedOf({ object: "whatsapp_business_account" }), /^entry is required/);
+    assert.match(unrecognisedOf({ object: "whatsapp_business_account", entry: [{}] }), /entry\[0\]\.changes is required/);
+    assert.match(unrecognisedOf({ object: "whatsapp_business_account", entry: ["x"] }), /entry\[0\] must be an object/);
   });
 
-  it("names the missing field of a message", () => {
+  it("names the missing field of a message; the other messages of the notification are kept", () => {
     const base = { from: "16505551234", id: "wamid.X", timestamp: "1749416383", type: "text", text: { body: "hi" } };
-    const without = (key: string) => notification({ messages: [Object.fromEntries(Object.entries(base).filter(([k]) => k !== key))] });
-    assert.throws(() => inbound(without("id")), inputError("entry[0].changes[0].value.messages[0].id"));
-    assert.throws(() => inbound(without("from")), inputError("entry[0].changes[0].value.messages[0].from"));
-    assert.throws(() => inbound(without("type")), inputError("entry[0].changes[0].value.messages[0].type"));
-    assert.throws(() => inbound(without("timestamp")), inputError("entry[0].changes[0].value.messages[0].timestamp"));
-    assert.throws(
-      () => inbound(notification({ messages: [{ ...base, text: {} }] })),
-      inputError("entry[0].changes[0].value.messages[0].text.body"),
-    );
-    assert.throws(
-      () => inbound(notification({ messages: [{ ...base, timestamp: "yesterday" }] })),
-      inputError("entry[0].changes[0].value.messages[0].timestamp"),
-    );
-    assert.throws(() => inbound(notification({ messages: "nope" })), inputError("entry[0].changes[0].value.messages"));
+    const good = { ...base, id: "wamid.GOOD" };
+    const without = (key: string) => notification({ messages: [Object.fromEntries(Object.entries(base).filter(([k]) => k !== key)), good] });
+    const path = "entry[0].changes[0].value.messages[0]";
+    for (const key of ["id", "from", "type", "timestamp"]) {
+      const outcome = cloudApiAdapter.handleInbound(ACCOUNT, signedPost(without(key)));
+      assert.equal(outcome.kind, "messages");
+      if (outcome.kind !== "messages") continue;
+      assert.deepEqual(outcome.messages.map((m) => m.external_id), ["wamid.GOOD"], key);
+      assert.match((outcome.unrecognised ?? []).join(), new RegExp(`${path.replace(/[[\].]/g, "\\$&")}\\.${key}`), key);
+    }
+    assert.match(unrecognisedOf(notification({ messages: [{ ...base, text: {} }] })), /messages\[0\]\.text\.body/);
+    assert.match(unrecognisedOf(notification({ messages: [{ ...base, timestamp: "yesterday" }] })), /messages\[0\]\.timestamp/);
+    assert.match(unrecognisedOf(notification({ messages: "nope" })), /value\.messages must be an array/);
   });
 });
 

@@ -81,7 +81,7 @@ describe("evolution fixtures", () => {
         direction: "sent",
         timestamp: 1759313160,
         type: "image",
-        sender: { full_name: "Acme Sales", phone: "+15557654321" },
+        sender: { full_name: "Amnon Haha", phone: "+15557654321" },
       },
     ]);
   });
@@ -117,7 +117,7 @@ describe("evolution messages.upsert beyond the fixtures", () => {
         timestamp: 1759313400,
         type: "text",
         text: "Thanks all",
-        sender: { full_name: "Acme Sales", phone: "" },
+        sender: { full_name: "Amnon Haha", phone: "" },
       },
     ]);
   });
@@ -189,27 +189,34 @@ describe("evolution apikey", () => {
 });
 
 describe("evolution malformed bodies", () => {
-  it("rejects non-JSON and non-object bodies", () => {
+  function unrecognisedOf(body: unknown): string {
+    const outcome = evolutionAdapter.handleInbound(ACCOUNT, post(JSON.stringify(body)));
+    assert.equal(outcome.kind, "messages");
+    return outcome.kind === "messages" ? (outcome.unrecognised ?? []).join(" | ") : "";
+  }
+
+  it("refuses a body that is not JSON, and one without the apikey", () => {
     assert.throws(() => inbound("apikey=x"), inputError("body"));
-    assert.throws(() => inbound([]), inputError("body"));
+    assert.throws(() => inbound([]), SourceAuthError);
   });
 
-  it("names the missing part of a messages.upsert", () => {
+  it("names the missing part of a messages.upsert (as an unrecognised event, not a refusal)", () => {
     const good = { key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "X" }, messageType: "conversation", message: { conversation: "a" } };
-    assert.throws(() => inbound({ apikey: API_KEY, data: good }), inputError("event"));
-    assert.throws(() => inbound({ event: "messages.upsert", apikey: API_KEY }), inputError("data"));
-    assert.throws(() => inbound(upsert({ ...good, key: undefined })), inputError("data.key"));
-    assert.throws(() => inbound(upsert({ ...good, key: { fromMe: false, id: "X" } })), inputError("data.key.remoteJid"));
-    assert.throws(() => inbound(upsert({ ...good, key: { remoteJid: "1@s.whatsapp.net", fromMe: false } })), inputError("data.key.id"));
-    assert.throws(() => inbound(upsert({ ...good, key: { remoteJid: "1@s.whatsapp.net", id: "X" } })), inputError("data.key.fromMe"));
-    assert.throws(() => inbound(upsert({ ...good, messageType: undefined })), inputError("data.messageType"));
-    assert.throws(() => inbound(upsert({ ...good, message: {} })), inputError("data.message.conversation"));
-    assert.throws(
-      () => inbound(upsert({ ...good, messageType: "extendedTextMessage", message: { extendedTextMessage: {} } })),
-      inputError("data.message.extendedTextMessage.text"),
-    );
-    assert.throws(() => inbound(upsert({ ...good, messageTimestamp: null })), inputError("data.messageTimestamp"));
-    assert.throws(() => inbound(upsert({}, { data: "text" })), inputError("data"));
+    assert.match(unrecognisedOf({ apikey: API_KEY, data: good }), /event is required/);
+    assert.match(unrecognisedOf({ event: "messages.upsert", apikey: API_KEY }), /data is required/);
+    assert.match(unrecognisedOf(upsert({ ...good, key: undefined })), /data\.key is required/);
+    assert.match(unrecognisedOf(upsert({ ...good, key: { fromMe: false, id: "X" } })), /data\.key\.remoteJid/);
+    assert.match(unrecognisedOf(upsert({ ...good, key: { remoteJid: "1@s.whatsapp.net", fromMe: false } })), /data\.key\.id/);
+    assert.match(unrecognisedOf(upsert({ ...good, key: { remoteJid: "1@s.whatsapp.net", id: "X" } })), /data\.key\.fromMe/);
+    assert.match(unrecognisedOf(upsert({ ...good, messageType: undefined, message: undefined })), /data\.message/);
+    assert.match(unrecognisedOf(upsert({ ...good, messageTimestamp: null })), /data\.messageTimestamp/);
+    assert.match(unrecognisedOf(upsert({}, { data: "text" })), /data must be an object/);
+  });
+
+  it("a text kind without its text is stored as skipped, not refused", () => {
+    const good = { key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "X" }, messageType: "conversation", message: {} };
+    const [m] = inbound(upsert(good));
+    assert.equal(m?.type, "unknown");
   });
 });
 

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
 import { DeliveryChart } from "./Chart.js";
 import { navigate } from "./router.js";
-import type { Account, ActivityItem, Aggregation, LogEntry, StatsBucket, Webhook } from "./types.js";
+import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
 export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = [
@@ -620,6 +620,36 @@ const SOURCE_NAMES: Record<string, string> = {
   evolution: "Evolution API",
 };
 
+/**
+ * What the gateway sent that Threadline could not read as messages: acknowledged (so the
+ * gateway does not retry and drop it), kept here, newest first.
+ */
+function UnrecognisedEvents({ account }: { account: Account }) {
+  const tz = useTimezone();
+  const { data, error } = useLoad(() => api<List<InboundEvent>>("GET", `/api/v1/accounts/${account.id}/inbound-events?limit=20`), [account.id]);
+  if (error) return <Alert>Could not load the unrecognised events: {error}</Alert>;
+  if (!data) return null;
+  if (data.items.length === 0) return <p className="muted small" data-testid="unrecognised-none">No unrecognised events.</p>;
+  return (
+    <details className="unrecognised" data-testid="unrecognised-events">
+      <summary>
+        {data.items.length}
+        {data.next_cursor ? "+" : ""} unrecognised event{data.items.length === 1 ? "" : "s"} (received, kept, not turned into messages)
+      </summary>
+      <ul className="plain-list">
+        {data.items.map((e) => (
+          <li key={e.id}>
+            <div>
+              <span className="muted">{formatDateTime(e.received_at, tz)}</span> · {e.reason}
+            </div>
+            <pre className="mono small">{e.body.length > 2000 ? `${e.body.slice(0, 2000)}…` : e.body}</pre>
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
 function IncomingTab() {
   const { data, error } = useLoad(() => listAll<Account>("/api/v1/accounts"), []);
   const gateways = (data ?? []).filter((a) => a.source !== "api");
@@ -653,6 +683,7 @@ function IncomingTab() {
                 ) : (
                   <span className="muted">No inbound URL.</span>
                 )}
+                <UnrecognisedEvents account={a} />
               </li>
             ))}
           </ul>

@@ -89,6 +89,16 @@ export interface Account {
   created_at?: string;
 }
 
+/** What an account's gateway sent that could not be mapped to messages. */
+export interface InboundEvent {
+  id: string;
+  account_id: string;
+  source: Source;
+  reason: string;
+  body: string;
+  received_at: string;
+}
+
 export interface List<T> {
   items: T[];
   next_cursor?: string | null;

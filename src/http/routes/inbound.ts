@@ -1,11 +1,61 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { accountForInbound, sourceAccount } from "../../accounts/service.js";
-import { adapterFor } from "../../sources/index.js";
+import { accountForInbound, sourceAccount, type AccountRow } from "../../accounts/service.js";
+import { adapterFor, type SourceAdapter } from "../../sources/index.js";
 import { SourceAuthError, SourceInputError } from "../../sources/types.js";
 import { ingestMessages } from "../../ingest/ingest.js";
 import { ApiError, notFound } from "../errors.js";
+import { recordInboundEvent } from "../../accounts/inbound-events.js";
+import type { IngestMessage } from "../../ingest/types.js";
+
+/**
+ * A group chat seen for the first time takes its subject from the gateway's group-info call
+ * (once: later messages find the chat named). Without an answer it is named by its id.
+ */
+async function nameNewGroups(app: Threadline, adapter: SourceAdapter, row: AccountRow, messages: IngestMessage[]): Promise<void> {
+  if (!adapter.groupSubject) return;
+  const groups = [...new Set(messages.filter((m) => m.chat.is_group && !m.chat.full_name).map((m) => m.chat.external_id))];
+  if (groups.length === 0) return;
+  const known = await app.db.selectFrom("chats").select("external_id").where("account_id", "=", row.id).where("external_id", "in", groups).execute();
+  const fresh = groups.filter((g) => !known.some((k) => k.external_id === g));
+  const account = sourceAccount(row);
+  const subjects = new Map<string, string>();
+  await Promise.all(
+    fresh.map(async (g) => {
+      const subject = await adapter.groupSubject!(account, g).catch(() => undefined);
+      if (subject) subjects.set(g, subject);
+    }),
+  );
+  for (const m of messages) {
+    const subject = subjects.get(m.chat.external_id);
+    if (subject) m.chat.full_name = subject;
+  }
+}
+
+const BARE_PHONE = /^\+\d{7,15}$/;
+
+/**
+ * A group participant the gateway gave no name for is named by its phone: when the account
+ * has a direct chat with that phone under a real name (a stored contact), that name is used.
+ */
+async function nameGroupSenders(app: Threadline, accountId: string, messages: IngestMessage[]): Promise<void> {
+  const unnamed = messages.filter((m) => m.chat.is_group && m.direction === "received" && BARE_PHONE.test(m.sender?.full_name ?? ""));
+  if (unnamed.length === 0) return;
+  const phones = [...new Set(unnamed.map((m) => m.sender!.full_name!))];
+  const rows = await app.db
+    .selectFrom("chats")
+    .select(["phone", "full_name"])
+    .where("account_id", "=", accountId)
+    .where("is_group", "=", 0)
+    .where("phone", "in", phones)
+    .execute();
+  const names = new Map(rows.filter((r) => r.full_name && r.full_name !== r.phone).map((r) => [r.phone, r.full_name]));
+  for (const m of unnamed) {
+    const name = names.get(m.sender!.full_name!);
+    if (name) m.sender = { ...m.sender, full_name: name };
+  }
+}
 
 export const INBOUND_BODY_LIMIT = 1024 * 1024;
 
@@ -32,24 +82,64 @@ export function inboundRoutes(app: Threadline) {
       const adapter = adapterFor(source);
       const row = adapter ? await accountForInbound(app.db, source, token) : undefined;
       if (!adapter || !row) throw notFound("The inbound URL");
+      const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let outcome;
       try {
         outcome = adapter.handleInbound(sourceAccount(row), {
           method: req.method as "GET" | "POST",
           query: singleValues(req.query),
           headers: req.headers,
-          rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+          rawBody,
         });
       } catch (e) {
+        // Only a failed authentication and a body that is not JSON at all are refused.
         if (e instanceof SourceAuthError) throw new ApiError("UNAUTHORIZED", e.message);
         if (e instanceof SourceInputError) throw new ApiError("VALIDATION_ERROR", e.message, e.field);
         throw e;
       }
       if (outcome.kind === "reply") return reply.status(outcome.status).type(outcome.contentType).send(outcome.body);
-      if (outcome.messages.length === 0) return { ok: true, accepted: 0, duplicates: 0, skipped: 0 };
+
+      // Authenticated from here on: the event is stored or answered 2xx, never refused.
+      const unrecognised = [...(outcome.unrecognised ?? [])];
+      const summary = { accepted: 0, duplicates: 0, skipped: 0 };
+      const add = (r: { accepted: number; duplicates: number; skipped: number }) => {
+        summary.accepted += r.accepted;
+        summary.duplicates += r.duplicates;
+        summary.skipped += r.skipped;
+      };
       const messages = outcome.messages;
-      const r = await ingestMessages(app.db, app.clock, row.workspace_id, messages, { onCommitted: app.onIngested });
-      return { ok: true, accepted: r.accepted, duplicates: r.duplicates, skipped: r.skipped };
+      if (messages.length > 0) {
+        await nameGroupSenders(app, row.id, messages);
+        await nameNewGroups(app, adapter, row, messages);
+        const ingest = (list: IngestMessage[]) => ingestMessages(app.db, app.clock, row.workspace_id, list, { onCommitted: app.onIngested });
+        try {
+          add(await ingest(messages));
+        } catch (e) {
+          if (!(e instanceof ApiError) || e.code !== "VALIDATION_ERROR") throw e;
+          // One message ingest refuses never drops the others of the same notification.
+          for (const m of messages) {
+            try {
+              add(await ingest([m]));
+            } catch (e2) {
+              if (!(e2 instanceof ApiError) || e2.code !== "VALIDATION_ERROR") throw e2;
+              unrecognised.push(`message ${m.external_id}: ${e2.message.replace(/^messages\[0\]\./, "")}`);
+            }
+          }
+        }
+      }
+      if (unrecognised.length > 0) {
+        await recordInboundEvent(app.db, {
+          workspaceId: row.workspace_id,
+          accountId: row.id,
+          source,
+          reason: unrecognised.join("; "),
+          body: rawBody.toString("utf8"),
+          at: app.clock.now(),
+        });
+        app.metrics.unrecognised.inc({ source });
+        app.log.warn({ account: row.id, source, reason: unrecognised.join("; ") }, "stored an unrecognised inbound event");
+      }
+      return { ok: true, ...summary, unrecognised: unrecognised.length };
     };
     f.get("/inbound/:source/:token", { config: { auth: "public" }, schema: { hide: true, params: Params } }, handler);
     f.post("/inbound/:source/:token", { config: { auth: "public" }, schema: { hide: true, params: Params } }, handler);

@@ -3,7 +3,8 @@ import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
-import { ApiError } from "../errors.js";
+import { ApiError, invalid } from "../errors.js";
+import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { SESSION_COOKIE, signInWithKey } from "../auth.js";
 import { IdParams, ListQuery, pageOf, parseLimit } from "./common.js";
 
@@ -69,6 +70,23 @@ export function workspaceRoutes(app: Threadline) {
     );
     f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) =>
       accountView(await getAccount(app.db, req.workspaceId, req.params.id), app.publicUrl()),
+    );
+    // What the account's gateway sent that could not be mapped to messages (newest first).
+    f.get(
+      "/api/v1/accounts/:id/inbound-events",
+      { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams, querystring: ListQuery } },
+      async (req) => {
+        const account = await getAccount(app.db, req.workspaceId, req.params.id);
+        const limit = parseLimit(req.query.limit);
+        let before: number | undefined;
+        if (req.query.cursor) {
+          before = Number(req.query.cursor);
+          if (!/^\d+$/.test(req.query.cursor) || !Number.isSafeInteger(before)) throw invalid("cursor", "is not a cursor this list returned.");
+        }
+        const items = await listInboundEvents(app.db, account.id, limit + 1, before);
+        const page = items.slice(0, limit);
+        return { items: page, next_cursor: items.length > limit ? page[page.length - 1]!.id : null };
+      },
     );
   };
 }

@@ -1,0 +1,59 @@
+/**
+ * The Incoming webhooks tab lists, under each gateway account, what its gateway sent that
+ * could not be read as messages (time, reason, raw body). Real server, real Chromium.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { TestServer, createWorkspace } from "../helpers/server.js";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+let key: string;
+
+before(async () => {
+  ensureWebBuild();
+  [server, browser] = await Promise.all([
+    TestServer.start({ env: { THREADLINE_PUBLIC_URL: "https://threadline.example.test" } }),
+    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
+  ]);
+  const ws = await createWorkspace(server, { name: "Acme Test Co" });
+  key = ws.api_key;
+  const acc = await server.api("POST", "/api/v1/accounts", {
+    token: key,
+    body: { phone: "+15557654321", owner_email: "amnon@acme.com", source: "waha", source_config: { base_url: "http://127.0.0.1:9", api_key: "k", session: "default" } },
+  });
+  assert.equal(acc.status, 201, acc.text);
+  await server.api("POST", "/api/v1/accounts", {
+    token: key,
+    body: { phone: "+15557654322", owner_email: "amnon@acme.com", source: "evolution", source_config: { base_url: "http://127.0.0.1:9", api_key: "k", instance: "i" } },
+  });
+  // An authenticated WAHA event without its payload: kept as unrecognised.
+  const inbound = new URL(acc.json.inbound_url).pathname;
+  const res = await fetch(server.url + inbound, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ event: "message.any", session: "default", marker: "kept-body-7731" }) });
+  assert.equal(res.status, 200);
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("Incoming tab: an account's unrecognised events show with their reason and raw body; an account without any says so", async () => {
+  await page.goto(server.url + "/");
+  await page.getByLabel("Workspace API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  await page.goto(server.url + "/webhooks/incoming");
+  const events = page.getByTestId("unrecognised-events");
+  await events.waitFor();
+  assert.match((await events.locator("summary").textContent()) ?? "", /^1 unrecognised event /);
+  await events.locator("summary").click();
+  const text = (await events.textContent()) ?? "";
+  assert.match(text, /payload is required/);
+  assert.match(text, /kept-body-7731/);
+  assert.equal(await page.getByTestId("unrecognised-none").count(), 1, "the Evolution account has none");
+});
