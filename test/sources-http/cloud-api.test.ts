@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { DATABASES } from "../helpers/server.js";
 import {
   PUBLIC_URL,
   allMessages,
@@ -84,9 +85,9 @@ async function chatIdByPhone(phone: string): Promise<string> {
   return c.chat_id;
 }
 
-describe("Cloud API through the HTTP routes", () => {
+for (const database of DATABASES) describe(`Cloud API through the HTTP routes (${database})`, () => {
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ database });
     const acc = await createAccount(h, {
       phone: ACCOUNT_PHONE,
       source: "cloud_api",

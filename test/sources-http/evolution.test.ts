@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { DATABASES } from "../helpers/server.js";
 import {
   allMessages,
   assertError,
@@ -68,9 +69,9 @@ async function chatBy(pred: (c: any) => boolean) {
   return c;
 }
 
-describe("Evolution API through the HTTP routes", () => {
+for (const database of DATABASES) describe(`Evolution API through the HTTP routes (${database})`, () => {
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ database });
     const acc = await createAccount(h, { phone: ACCOUNT_PHONE, source: "evolution", source_config: { base_url: h.gatewayBase, api_key: API_KEY, instance: INSTANCE } });
     assert.match(acc.inbound_url!, /^https:\/\/threadline\.example\.test\/inbound\/evolution\/[A-Za-z0-9_-]{20,}$/);
     assert.equal(acc.source_config.instance, INSTANCE);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { DATABASES } from "../helpers/server.js";
 import { PUBLIC_URL, allMessages, assertError, assertNoSecret, createAccount, fixtureText, hmacHex, inbound, startHarness, type Harness } from "./helpers.js";
 
 let h: Harness;
@@ -33,9 +34,9 @@ function validRequest(source: string): { body: string; headers: Record<string, s
   return { body: fixtureText("evolution/messages-upsert-text-direct.json"), headers: {} };
 }
 
-describe("inbound routes and account creation: what is refused", () => {
+for (const database of DATABASES) describe(`inbound routes and account creation: what is refused (${database})`, () => {
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ database });
     urls.cloud_api = (await createAccount(h, { phone: "+15550783881", source: "cloud_api", source_config: CLOUD })).inbound_url!;
     urls.waha = (await createAccount(h, { phone: "+15557654321", source: "waha", source_config: WAHA })).inbound_url!;
     urls.evolution = (await createAccount(h, { phone: "+15557654322", source: "evolution", source_config: EVOLUTION })).inbound_url!;

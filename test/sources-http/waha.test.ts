@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { DATABASES } from "../helpers/server.js";
 import {
   allMessages,
   assertError,
@@ -73,9 +74,9 @@ async function chatByExternal(pred: (c: any) => boolean) {
   return c;
 }
 
-describe("WAHA through the HTTP routes", () => {
+for (const database of DATABASES) describe(`WAHA through the HTTP routes (${database})`, () => {
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ database });
     const acc = await createAccount(h, {
       phone: ACCOUNT_PHONE,
       source: "waha",
