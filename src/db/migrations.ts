@@ -172,5 +172,12 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhooks").addColumn("lease_until", "bigint").execute();
       },
     },
+    "security_webhook_previous_secret": {
+      // A rotated signing secret stays valid for a grace period: deliveries are signed with both.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhooks").addColumn("previous_secret", "text").execute();
+        await db.schema.alterTable("webhooks").addColumn("previous_secret_until", "bigint").execute();
+      },
+    },
   };
 }

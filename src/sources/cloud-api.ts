@@ -22,7 +22,6 @@ import {
   optionalArray,
   optionalString,
   parseJsonObject,
-  postJson,
   recordAt,
   requireArray,
   requireRecord,
@@ -187,13 +186,13 @@ export const cloudApiAdapter: SourceAdapter = {
     return { kind: "messages", messages: parseCloudApiNotification(account, config, parseJsonObject(req.rawBody)) };
   },
 
-  async sendText(account, chat, text) {
+  async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateCloudApiConfig);
     const base = config.graph_base_url ?? GRAPH_BASE_URL;
     const url = `${base}/${GRAPH_API_VERSION}/${encodeURIComponent(config.phone_number_id)}/messages`;
     const to = chat.is_group ? chat.external_id : digits(chat.phone) || digits(chat.external_id);
     if (!to) throw new Error("The chat has no phone number to send to.");
-    const answer = await postJson(
+    const answer = await http.postJson(
       "WhatsApp Cloud API",
       url,
       { authorization: `Bearer ${config.access_token}` },

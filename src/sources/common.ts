@@ -1,11 +1,10 @@
 /**
  * Helpers shared by the source adapters: reading untrusted JSON with errors that name
- * the field, WhatsApp JID handling, constant-time comparison, config validation and the
- * one outgoing HTTP call to a gateway.
+ * the field, WhatsApp JID handling, constant-time comparison and config validation (the
+ * outgoing HTTP call to a gateway is `gateway-http.ts`).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { phoneFromJid } from "../ingest/jid.js";
-import { request } from "undici";
 import type { IngestMessage, IngestParty } from "../ingest/types.js";
 import { SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount } from "./types.js";
 
@@ -320,47 +319,5 @@ export function accountConfig<T>(account: SourceAccount, validate: (config: unkn
       throw new Error(`Account ${account.id} has an invalid source_config: ${err.message}`, { cause: err });
     }
     throw err;
-  }
-}
-
-// ---------------------------------------------------------------- outgoing HTTP
-
-export const GATEWAY_TIMEOUT_MS = 10_000;
-
-function excerpt(text: string, max = 300): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
-/**
- * POSTs JSON to a gateway and returns its parsed JSON answer. A network error, a timeout
- * (10 s) or a non-2xx answer throws an Error whose message names the gateway, the status
- * and a short excerpt of the body.
- */
-export async function postJson(label: string, url: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
-  let status: number;
-  let text: string;
-  try {
-    const res = await request(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...headers },
-      body: JSON.stringify(body),
-      headersTimeout: GATEWAY_TIMEOUT_MS,
-      bodyTimeout: GATEWAY_TIMEOUT_MS,
-      signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
-    });
-    status = res.statusCode;
-    text = await res.body.text();
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`${label} request to ${url} failed: ${reason}`, { cause: err });
-  }
-  if (status < 200 || status > 299) {
-    throw new Error(`${label} answered HTTP ${status}: ${excerpt(text) || "(empty body)"}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new Error(`${label} answered HTTP ${status} with a body that is not JSON: ${excerpt(text) || "(empty body)"}`);
   }
 }

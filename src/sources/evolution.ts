@@ -21,7 +21,6 @@ import {
   normalizeJid,
   optionalString,
   parseJsonObject,
-  postJson,
   recordAt,
   requireBoolean,
   requireRecord,
@@ -147,9 +146,9 @@ export const evolutionAdapter: SourceAdapter = {
     return { kind: "messages", messages: items.flatMap(({ d, path }) => mapUpsert(account, recordAt(d, path), path)) };
   },
 
-  async sendText(account, chat, text) {
+  async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateEvolutionConfig);
-    const answer = await postJson(
+    const answer = await http.postJson(
       "Evolution API",
       `${config.base_url}/message/sendText/${encodeURIComponent(config.instance)}`,
       { apikey: config.api_key },

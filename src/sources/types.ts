@@ -1,4 +1,5 @@
 import type { IngestMessage } from "../ingest/types.js";
+import type { GatewayHttp } from "./gateway-http.js";
 
 /** The WhatsApp account an inbound request or an outgoing message belongs to. */
 export interface SourceAccount {
@@ -47,10 +48,14 @@ export interface SourceAdapter {
   validateConfig(config: unknown): Record<string, unknown>;
   /** Verification handshake, signature check and parsing of one inbound request. */
   handleInbound(account: SourceAccount, req: InboundRequest): InboundOutcome;
-  /** Sends a text through the gateway; resolves to the gateway's message id (the one its webhooks use). */
+  /**
+   * Sends a text through the gateway, over `http` (the guarded client every outgoing gateway
+   * call goes through); resolves to the gateway's message id (the one its webhooks use).
+   */
   sendText(
     account: SourceAccount,
     chat: { external_id: string; is_group: boolean; phone: string },
     text: string,
+    http: GatewayHttp,
   ): Promise<{ external_id: string }>;
 }

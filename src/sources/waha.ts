@@ -25,7 +25,6 @@ import {
   normalizeJid,
   optionalString,
   parseJsonObject,
-  postJson,
   requireBoolean,
   requireRecord,
   requireString,
@@ -172,9 +171,9 @@ export const wahaAdapter: SourceAdapter = {
     return { kind: "messages", messages: mapMessageAny(account, body) };
   },
 
-  async sendText(account, chat, text) {
+  async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateWahaConfig);
-    const answer = await postJson(
+    const answer = await http.postJson(
       "WAHA",
       `${config.base_url}/api/sendText`,
       { "x-api-key": config.api_key },
