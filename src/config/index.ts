@@ -16,6 +16,11 @@ export interface Config {
   testClock: boolean;
   logLevel: string;
   rateLimits: RateLimits;
+  /**
+   * Whose X-Forwarded-For to believe for the client address (rate limits): nobody (false,
+   * the default: a client could name any address), every peer (true), or these CIDRs.
+   */
+  trustProxy: boolean | string[];
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
@@ -77,7 +82,7 @@ function parseUrl(name: string, raw: string | undefined, protocols: string[]): s
   return raw.trim();
 }
 
-function parseCidrList(raw: string | undefined): boolean | string[] {
+function parseCidrList(raw: string | undefined, name = "THREADLINE_ALLOW_PRIVATE_TARGETS"): boolean | string[] {
   if (raw === undefined || raw.trim() === "" || raw.trim() === "0") return false;
   if (raw.trim() === "1" || raw.trim().toLowerCase() === "true") return true;
   const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -87,7 +92,7 @@ function parseCidrList(raw: string | undefined): boolean | string[] {
     const max = family === 6 ? 128 : 32;
     const n = bits === undefined ? max : Number(bits);
     if (!family || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max) {
-      throw new ConfigError(`THREADLINE_ALLOW_PRIVATE_TARGETS must be 1 or a comma list of CIDRs such as 10.0.0.0/8, got "${cidr}".`);
+      throw new ConfigError(`${name} must be 1 or a comma list of CIDRs such as 10.0.0.0/8, got "${cidr}".`);
     }
   }
   return list;
@@ -117,5 +122,6 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}".`);
   }
   const rateLimits = parseRateLimits(env);
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits };
+  const trustProxy = parseCidrList(env.THREADLINE_TRUST_PROXY, "THREADLINE_TRUST_PROXY");
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy };
 }

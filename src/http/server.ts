@@ -59,7 +59,8 @@ export async function buildServer(app: Threadline): Promise<App> {
   const fastify = Fastify({
     logger: false,
     bodyLimit: 8 * 1024 * 1024,
-    trustProxy: true,
+    // The client address (rate limits) comes from X-Forwarded-For only behind a trusted proxy.
+    trustProxy: app.config.trustProxy,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -31,7 +31,10 @@ export function inboundRoutes(app: Threadline) {
       const { source, token } = req.params as { source: string; token: string };
       const adapter = adapterFor(source);
       const row = adapter ? await accountForInbound(app.db, source, token) : undefined;
-      if (!adapter || !row) throw notFound("The inbound URL");
+      if (!adapter || !row) {
+        req.server.authFailures.failed(req);
+        throw notFound("The inbound URL");
+      }
       let outcome;
       try {
         outcome = adapter.handleInbound(sourceAccount(row), {
@@ -41,7 +44,10 @@ export function inboundRoutes(app: Threadline) {
           rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
         });
       } catch (e) {
-        if (e instanceof SourceAuthError) throw new ApiError("UNAUTHORIZED", e.message);
+        if (e instanceof SourceAuthError) {
+          req.server.authFailures.failed(req);
+          throw new ApiError("UNAUTHORIZED", e.message);
+        }
         if (e instanceof SourceInputError) throw new ApiError("VALIDATION_ERROR", e.message, e.field);
         throw e;
       }
