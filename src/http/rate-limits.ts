@@ -45,10 +45,19 @@ export class AuthFailures {
   }
 }
 
-/** A request that presents a credential (or tries to sign in, or to reach an inbound URL). */
+/** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
+export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);
+
+/**
+ * A request that presents a credential to a route that checks it (an API route, a page that
+ * reads the session), tries to sign in, or reaches an inbound URL: what a blocked address
+ * may not do. Assets and public routes stay reachable.
+ */
 export function presentsCredential(req: FastifyRequest): boolean {
   const route = req.routeOptions.url ?? "";
-  return req.headers.authorization !== undefined || req.cookies?.[SESSION_COOKIE] !== undefined || SIGN_IN_ROUTES.has(route) || route.startsWith("/inbound/");
+  if (SIGN_IN_ROUTES.has(route) || route.startsWith("/inbound/")) return true;
+  const checked = (req.routeOptions.config?.auth ?? "public") !== "public" || SESSION_PAGES.has(route);
+  return checked && (req.headers.authorization !== undefined || req.cookies?.[SESSION_COOKIE] !== undefined);
 }
 
 /**

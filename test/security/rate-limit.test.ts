@@ -59,8 +59,21 @@ for (const database of DATABASES) {
       assertLimited(await send(server, "GET", "/api/v1/workspace", from(attacker, { authorization: `Bearer ${v.key}` })));
       const other = await send(server, "GET", "/api/v1/workspace", from("203.0.113.2", { authorization: `Bearer ${v.key}` }));
       assert.equal(other.status, 200, other.text);
-      // A request without any credential is not a guess: it still gets its 401.
+      // A request without any credential is not a guess: it still gets its 401; public pages stay reachable.
       assert.equal((await send(server, "GET", "/api/v1/workspace", from(attacker))).status, 401);
+      assert.equal((await send(server, "GET", "/healthz", from(attacker, { cookie: v.cookie }))).status, 200);
+    });
+
+    it("guessing session cookies on the HTML pages counts too", async () => {
+      const guesser = "203.0.113.9";
+      for (let i = 0; i < 5; i++) {
+        const r = await send(server, "GET", `/chat/${v.chatId}/messages/`, from(guesser, { cookie: `tl_session=tls_guess_${i}` }));
+        assert.equal(r.status, 200, "a wrong session shows the sign-in form");
+        assert.match(r.text, /action="\/signin"/);
+        assert.match(r.headers.get("set-cookie") ?? "", /tl_session=;/, "the wrong cookie is dropped");
+      }
+      assertLimited(await send(server, "GET", `/chat/${v.chatId}/messages/`, from(guesser, { cookie: v.cookie })));
+      assert.equal((await send(server, "GET", `/chat/${v.chatId}/messages/`, from("203.0.113.10", { cookie: v.cookie }))).status, 200);
     });
 
     it("sign-in attempts per address (POST /signin and POST /api/v1/session), and wrong keys there count as failures", async () => {

@@ -4,7 +4,7 @@ import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { signInWithKey, workspaceOf } from "../auth.js";
+import { SESSION_COOKIE, signInWithKey, workspaceOf } from "../auth.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
 import { escapeHtml, localMinute } from "../../webhooks/payload.js";
@@ -55,8 +55,18 @@ export function pageRoutes(app: Threadline, webDist: string) {
         ),
       );
 
-  const conversation = async (req: FastifyRequest, reply: FastifyReply, chatId: string, highlight?: string) => {
+  /** The workspace of the session cookie; a cookie that is not valid counts as a failed authentication and is dropped. */
+  const sessionOf = async (req: FastifyRequest, reply: FastifyReply) => {
     const ws = await workspaceOf(app, req);
+    if (!ws && req.cookies?.[SESSION_COOKIE] !== undefined) {
+      req.server.authFailures.failed(req);
+      void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+    }
+    return ws;
+  };
+
+  const conversation = async (req: FastifyRequest, reply: FastifyReply, chatId: string, highlight?: string) => {
+    const ws = await sessionOf(req, reply);
     if (!ws) return signIn(reply, req.url);
     let chat;
     try {
@@ -98,7 +108,7 @@ export function pageRoutes(app: Threadline, webDist: string) {
     f.get("/chat/:id/messages/", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => conversation(req, reply, req.params.id));
     f.get("/chat/:id/messages", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => reply.redirect(`/chat/${encodeURIComponent(req.params.id)}/messages/`));
     f.get("/permalink/:uuid/", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => {
-      const ws = await workspaceOf(app, req);
+      const ws = await sessionOf(req, reply);
       if (!ws) return signIn(reply, req.url);
       try {
         const p = await findPermalink(app.db, ws, req.params.uuid);
