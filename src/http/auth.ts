@@ -2,9 +2,11 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
 import { ApiError } from "./errors.js";
 import { createSession, isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
-import { presentsCredential as presentsCredentialOrSignsIn, type AuthFailures } from "./rate-limits.js";
+import type { AuthFailures } from "./rate-limits.js";
 
 export const SESSION_COOKIE = "tl_session";
+/** The routes that sign a browser in (a form, the UI): their own rate limit and the CSRF rule apply without a cookie. */
+export const SIGN_IN_ROUTES: ReadonlySet<string> = new Set(["/signin", "/api/v1/session"]);
 
 export type AuthKind = "operator" | "workspace" | "public";
 
@@ -19,6 +21,21 @@ declare module "fastify" {
     /** Failed authentications per client address (sign-in and inbound routes count theirs too). */
     authFailures: AuthFailures;
   }
+}
+
+/** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
+export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);
+
+/**
+ * A request that presents a credential to a route that checks it (an API route, a page that
+ * reads the session), tries to sign in, or reaches an inbound URL: what a blocked address
+ * may not do. Assets and public routes stay reachable.
+ */
+export function presentsCredential(req: FastifyRequest): boolean {
+  const route = req.routeOptions.url ?? "";
+  if (SIGN_IN_ROUTES.has(route) || route.startsWith("/inbound/")) return true;
+  const checked = (req.routeOptions.config?.auth ?? "public") !== "public" || SESSION_PAGES.has(route);
+  return checked && (req.headers.authorization !== undefined || req.cookies?.[SESSION_COOKIE] !== undefined);
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -56,7 +73,7 @@ export async function signInWithKey(app: Threadline, reply: FastifyReply, apiKey
  */
 export function authHook(app: Threadline, failures: AuthFailures) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (presentsCredentialOrSignsIn(req)) failures.check(req, reply);
+    if (presentsCredential(req)) failures.check(req, reply);
     const kind = req.routeOptions.config?.auth ?? "public";
     if (kind === "public") return;
     if (kind === "operator") {

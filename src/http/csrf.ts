@@ -1,11 +1,9 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
 import { ApiError } from "./errors.js";
-import { SESSION_COOKIE } from "./auth.js";
+import { SESSION_COOKIE, SIGN_IN_ROUTES } from "./auth.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-/** Routes a browser form or the UI posts to without a session: sign-in (login CSRF). */
-const SIGN_IN_ROUTES = new Set(["/signin", "/api/v1/session"]);
 
 /**
  * The origins a browser page of Threadline runs on: the public URL's, and, when

@@ -3,10 +3,9 @@ import rateLimit from "@fastify/rate-limit";
 import type { RateLimits } from "../config/index.js";
 import type { App } from "./server.js";
 import { ApiError } from "./errors.js";
-import { SESSION_COOKIE } from "./auth.js";
+import { SIGN_IN_ROUTES } from "./auth.js";
 
 const WINDOW_MS = 60_000;
-const SIGN_IN_ROUTES = new Set(["/signin", "/api/v1/session"]);
 
 const rateLimited = (retryAfterS: number) =>
   new ApiError("RATE_LIMITED", `Too many requests; try again in ${retryAfterS} s (the Retry-After header says when).`);
@@ -43,21 +42,6 @@ export class AuthFailures {
     if (!e || e.resetAt <= now) this.byAddress.set(req.ip, { count: 1, resetAt: now + WINDOW_MS });
     else e.count++;
   }
-}
-
-/** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
-export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);
-
-/**
- * A request that presents a credential to a route that checks it (an API route, a page that
- * reads the session), tries to sign in, or reaches an inbound URL: what a blocked address
- * may not do. Assets and public routes stay reachable.
- */
-export function presentsCredential(req: FastifyRequest): boolean {
-  const route = req.routeOptions.url ?? "";
-  if (SIGN_IN_ROUTES.has(route) || route.startsWith("/inbound/")) return true;
-  const checked = (req.routeOptions.config?.auth ?? "public") !== "public" || SESSION_PAGES.has(route);
-  return checked && (req.headers.authorization !== undefined || req.cookies?.[SESSION_COOKIE] !== undefined);
 }
 
 /**

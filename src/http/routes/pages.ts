@@ -16,7 +16,7 @@ import { safeNext } from "../safe-next.js";
  * slicing, never by `String.replace` with a replacement string: user text holding `$&`,
  * `` $` `` or `$'` would be read as "copy the page's own text here".
  */
-export function fillShell(base: string, title: string, inner: string): string {
+function fillShell(base: string, title: string, inner: string): string {
   const fill = (page: string, pattern: RegExp, content: string): string => {
     const m = pattern.exec(page);
     return m ? page.slice(0, m.index) + content + page.slice(m.index + m[0].length) : page;
