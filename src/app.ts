@@ -13,6 +13,7 @@ import type { ConsumerEvents } from "./webhooks/consumer.js";
 import { ensureOperatorToken } from "./workspaces/service.js";
 import type { IngestListener } from "./ingest/ingest.js";
 import { Alerts } from "./alerts/index.js";
+import { GatewayHttp } from "./sources/gateway-http.js";
 
 export const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
@@ -29,6 +30,8 @@ export interface Threadline {
   manager: DeliveryManager;
   webhooks: WebhookService;
   alerts: Alerts;
+  /** Outgoing calls to WhatsApp gateways, through the same target guard as webhooks. */
+  gateways: GatewayHttp;
   publicUrl(): string;
   setPort(port: number): void;
   /** Ingest committed a batch for this workspace: counted in the metrics, and wakes its webhooks when it added messages. */
@@ -61,7 +64,9 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   let port = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${port}`;
   const writer = new DeliveryWriter(db, (err) => log.error({ err }, "writing delivery state failed; the next flush writes it again"));
-  const deliverer = new Deliverer(new TargetGuard(config.allowPrivateTargets), `Threadline/${VERSION}`);
+  const guard = new TargetGuard(config.allowPrivateTargets);
+  const deliverer = new Deliverer(guard, `Threadline/${VERSION}`);
+  const gateways = new GatewayHttp(guard);
   const alerts = new Alerts({ db, clock, log, config, publicUrl });
   const events: ConsumerEvents = {
     attempted(_w, r) {
@@ -102,6 +107,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     manager,
     webhooks,
     alerts,
+    gateways,
     publicUrl,
     setPort(p) {
       port = p;
@@ -120,6 +126,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       await alerts.settle(2_000);
       await writer.close();
       await deliverer.close();
+      await gateways.close();
       await storage.close();
     },
     operatorTokenGenerated: generated,

@@ -15,6 +15,43 @@ export interface Config {
   allowPrivateTargets: boolean | string[];
   testClock: boolean;
   logLevel: string;
+  rateLimits: RateLimits;
+  /**
+   * Whose X-Forwarded-For to believe for the client address (rate limits): nobody (false,
+   * the default: a client could name any address), every peer (true), or these CIDRs.
+   */
+  trustProxy: boolean | string[];
+}
+
+/** Requests a minute (0: no limit); see README "Configuration". */
+export interface RateLimits {
+  /** Failed authentications per client address (any key, cookie, operator token or inbound token). */
+  authFailures: number;
+  /** Sign-in attempts (`POST /signin`, `POST /api/v1/session`) per client address. */
+  signIn: number;
+  /** Requests per inbound URL token. */
+  inbound: number;
+  /** Authenticated API requests per API key, session or operator token. */
+  api: number;
+}
+
+export const RATE_LIMIT_DEFAULTS: RateLimits = { authFailures: 30, signIn: 30, inbound: 6000, api: 60000 };
+const RATE_LIMIT_ENV: Record<keyof RateLimits, string> = {
+  authFailures: "THREADLINE_RATE_LIMIT_AUTH_FAILURES",
+  signIn: "THREADLINE_RATE_LIMIT_SIGNIN",
+  inbound: "THREADLINE_RATE_LIMIT_INBOUND",
+  api: "THREADLINE_RATE_LIMIT_API",
+};
+
+function parseRateLimits(env: Env): RateLimits {
+  const out = { ...RATE_LIMIT_DEFAULTS };
+  for (const [key, name] of Object.entries(RATE_LIMIT_ENV) as [keyof RateLimits, string][]) {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") continue;
+    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number of requests a minute (0: no limit), got "${raw}".`);
+    out[key] = Number(raw);
+  }
+  return out;
 }
 
 export class ConfigError extends Error {}
@@ -45,7 +82,7 @@ function parseUrl(name: string, raw: string | undefined, protocols: string[]): s
   return raw.trim();
 }
 
-function parseCidrList(raw: string | undefined): boolean | string[] {
+function parseCidrList(raw: string | undefined, name = "THREADLINE_ALLOW_PRIVATE_TARGETS"): boolean | string[] {
   if (raw === undefined || raw.trim() === "" || raw.trim() === "0") return false;
   if (raw.trim() === "1" || raw.trim().toLowerCase() === "true") return true;
   const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -55,7 +92,7 @@ function parseCidrList(raw: string | undefined): boolean | string[] {
     const max = family === 6 ? 128 : 32;
     const n = bits === undefined ? max : Number(bits);
     if (!family || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max) {
-      throw new ConfigError(`THREADLINE_ALLOW_PRIVATE_TARGETS must be 1 or a comma list of CIDRs such as 10.0.0.0/8, got "${cidr}".`);
+      throw new ConfigError(`${name} must be 1 or a comma list of CIDRs such as 10.0.0.0/8, got "${cidr}".`);
     }
   }
   return list;
@@ -84,5 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}".`);
   }
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel };
+  const rateLimits = parseRateLimits(env);
+  const trustProxy = parseCidrList(env.THREADLINE_TRUST_PROXY, "THREADLINE_TRUST_PROXY");
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy };
 }

@@ -172,7 +172,7 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhooks").addColumn("lease_until", "bigint").execute();
       },
     },
-    "gateways_0001_inbound_events": {
+    "0003_inbound_events": {
       // What an authenticated gateway sent that could not be mapped to messages, kept (the
       // newest 1,000 per account) so that nothing is lost and it can be looked at.
       async up(db: Kysely<any>) {
@@ -185,6 +185,13 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("received_at", "bigint", (c: any) => c.notNull())
           .execute();
         await db.schema.createIndex("inbound_events_account").on("inbound_events").columns(["account_id", "id"]).execute();
+      },
+    },
+    "0004_webhook_previous_secret": {
+      // A rotated signing secret stays valid for a grace period: deliveries are signed with both.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhooks").addColumn("previous_secret", "text").execute();
+        await db.schema.alterTable("webhooks").addColumn("previous_secret_until", "bigint").execute();
       },
     },
   };

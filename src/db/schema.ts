@@ -57,6 +57,9 @@ export interface Database {
     enabled: number;
     aggregation: string;
     secret: string;
+    /** The secret before the last rotation, still signing deliveries until `previous_secret_until`. */
+    previous_secret: string | null;
+    previous_secret_until: number | null;
     consecutive_failures: number;
     disabled_reason: string | null;
     disabled_at: number | null;

@@ -2,8 +2,11 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
 import { ApiError } from "./errors.js";
 import { createSession, isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
+import type { AuthFailures } from "./rate-limits.js";
 
 export const SESSION_COOKIE = "tl_session";
+/** The routes that sign a browser in (a form, the UI): their own rate limit and the CSRF rule apply without a cookie. */
+export const SIGN_IN_ROUTES: ReadonlySet<string> = new Set(["/signin", "/api/v1/session"]);
 
 export type AuthKind = "operator" | "workspace" | "public";
 
@@ -14,6 +17,25 @@ declare module "fastify" {
   interface FastifyRequest {
     workspaceId: string;
   }
+  interface FastifyInstance {
+    /** Failed authentications per client address (sign-in and inbound routes count theirs too). */
+    authFailures: AuthFailures;
+  }
+}
+
+/** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
+export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);
+
+/**
+ * A request that presents a credential to a route that checks it (an API route, a page that
+ * reads the session), tries to sign in, or reaches an inbound URL: what a blocked address
+ * may not do. Assets and public routes stay reachable.
+ */
+export function presentsCredential(req: FastifyRequest): boolean {
+  const route = req.routeOptions.url ?? "";
+  if (SIGN_IN_ROUTES.has(route) || route.startsWith("/inbound/")) return true;
+  const checked = (req.routeOptions.config?.auth ?? "public") !== "public" || SESSION_PAGES.has(route);
+  return checked && (req.headers.authorization !== undefined || req.cookies?.[SESSION_COOKIE] !== undefined);
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -44,8 +66,14 @@ export async function signInWithKey(app: Threadline, reply: FastifyReply, apiKey
   return ws;
 }
 
-export function authHook(app: Threadline) {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
+/**
+ * Authentication, as an `onRequest` hook: it runs before the body is read, so a request
+ * without a valid credential is answered 401 and nothing it sent is parsed. A wrong
+ * credential counts against the client address (`AuthFailures`), which is checked first.
+ */
+export function authHook(app: Threadline, failures: AuthFailures) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (presentsCredential(req)) failures.check(req, reply);
     const kind = req.routeOptions.config?.auth ?? "public";
     if (kind === "public") return;
     if (kind === "operator") {
@@ -53,12 +81,16 @@ export function authHook(app: Threadline) {
       if (!token) throw new ApiError("UNAUTHORIZED", "Send the operator token as Authorization: Bearer <token>.");
       if (!(await isOperatorToken(app.db, app.config.adminToken, token))) {
         if (await workspaceForApiKey(app.db, token)) throw new ApiError("FORBIDDEN", "This needs the operator token (printed at first start); a workspace API key cannot do it.");
+        failures.failed(req);
         throw new ApiError("UNAUTHORIZED", "The operator token is not valid.");
       }
       return;
     }
     const ws = await workspaceOf(app, req);
     if (!ws) {
+      if (bearer(req) || req.cookies?.[SESSION_COOKIE]) failures.failed(req);
+      // An expired session is dropped, so the browser stops presenting it (and counting failures).
+      if (!bearer(req) && req.cookies?.[SESSION_COOKIE]) void reply.clearCookie(SESSION_COOKIE, { path: "/" });
       throw new ApiError(
         "UNAUTHORIZED",
         bearer(req) || req.cookies?.[SESSION_COOKIE] ? "The API key or session is not valid." : "Send a workspace API key as Authorization: Bearer <key>.",

@@ -4,10 +4,14 @@ export const ERROR_STATUS = {
   INVALID_JSON: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A cookie-authenticated change (or a sign-in) from a page that is not Threadline's own. */
+  CROSS_ORIGIN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Too many requests or failed authentications; `Retry-After` says when to try again. */
+  RATE_LIMITED: 429,
   SOURCE_UNAVAILABLE: 502,
   INTERNAL: 500,
 } as const;

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
+import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import fastifyStatic from "@fastify/static";
@@ -11,6 +12,9 @@ import type { Threadline } from "../app.js";
 import { VERSION } from "../app.js";
 import { ApiError } from "./errors.js";
 import { authHook } from "./auth.js";
+import { csrfHook, trustedOrigins } from "./csrf.js";
+import { AuthFailures, registerRateLimits } from "./rate-limits.js";
+import { badText } from "../db/text.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
 import { timelineRoutes } from "./routes/timeline.js";
 import { webhookRoutes } from "./routes/webhooks.js";
@@ -39,6 +43,7 @@ function validationMessage(err: FastifyError): ApiError {
   if (params.missingProperty) what = "is required";
   else if (params.allowedValues) what = `must be one of ${(params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}`;
   else if (params.additionalProperty) what = "is not a known field";
+  else if (v.keyword === "maxLength") what = `must be at most ${String(params.limit)} characters`;
   else if (v.keyword === "const") {
     // A union of literals fails one `const` per branch: list them all.
     const allowed = err.validation!.filter((x) => x.keyword === "const" && x.instancePath === v.instancePath).map((x) => (x.params as { allowedValue?: unknown }).allowedValue);
@@ -55,15 +60,35 @@ export async function buildServer(app: Threadline): Promise<App> {
   const fastify = Fastify({
     logger: false,
     bodyLimit: 8 * 1024 * 1024,
-    trustProxy: true,
+    // The client address (rate limits) comes from X-Forwarded-For only behind a trusted proxy.
+    trustProxy: app.config.trustProxy,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  fastify.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-
   await fastify.register(cookie);
+  // Security headers on every answer. The UI is served from 'self' only (Vite emits no inline
+  // script or style; React's style props go through the CSSOM, which CSP does not restrict).
+  await fastify.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    frameguard: { action: "deny" },
+    referrerPolicy: { policy: "same-origin" },
+    // HSTS only means something over https; a plain-http install must not ask for it.
+    strictTransportSecurity: app.publicUrl().startsWith("https:") ? { maxAge: 15552000 } : false,
+  });
   await fastify.register(swagger, {
     openapi: {
       info: { title: "Threadline API", version: VERSION, description: "WhatsApp conversations to CRMs and automations through outgoing webhooks." },
@@ -84,7 +109,24 @@ export async function buildServer(app: Threadline): Promise<App> {
       app.metrics.http.observe({ method: req.method, route: req.routeOptions.url, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   });
-  fastify.addHook("preHandler", authHook(app));
+  // Before any body is read: the CSRF rule, then authentication (401 before parsing), then
+  // request rates (route hooks of @fastify/rate-limit, which run after these).
+  const failures = new AuthFailures(app.config.rateLimits.authFailures);
+  fastify.decorate("authFailures", failures);
+  fastify.addHook("onRequest", csrfHook(trustedOrigins(app)));
+  fastify.addHook("onRequest", authHook(app, failures));
+  await registerRateLimits(fastify, app.config.rateLimits);
+  // One rule for stored text, whatever the route: no NUL byte (PostgreSQL cannot store it) and
+  // no string over 64 KiB; the schemas set the tighter limits of ids and names.
+  fastify.addHook("preValidation", async (req) => {
+    const bad = badText(req.params) ?? badText(req.query) ?? badText(req.body);
+    if (bad) throw new ApiError("VALIDATION_ERROR", `${bad.field || "body"} ${bad.problem}`, bad.field || "body");
+  });
+  // Answers of the API may carry secrets (keys, signing secrets, logs): never cached.
+  fastify.addHook("onSend", async (req, reply, payload) => {
+    if (req.url.startsWith("/api/")) void reply.header("cache-control", "no-store");
+    return payload;
+  });
 
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
     let e: ApiError;

@@ -4,6 +4,7 @@ import { ApiError } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
 import { accountsByPhone, E164, type AccountRow } from "../accounts/service.js";
 import { phoneFromJid } from "./jid.js";
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "../db/text.js";
 import type { IngestMessage, IngestParty, IngestResult, IngestSummary } from "./types.js";
 
 export const MAX_BATCH = 1000;
@@ -41,6 +42,31 @@ export function parseTimestamp(value: string | number): number | undefined {
   return day.getUTCMonth() === mo - 1 && day.getUTCDate() === d ? ms : undefined;
 }
 
+
+/**
+ * The stored-text rule of `db/text.ts` (no NUL, ids 256, names 1,024, text 64 KiB), for
+ * messages that did not come through the API's schema (gateways' inbound routes).
+ */
+function checkStoredText(i: number, msg: IngestMessage): void {
+  const fields: [string, string | undefined, number][] = [
+    ["account_phone", msg.account_phone, MAX_ID_LENGTH],
+    ["external_id", msg.external_id, MAX_ID_LENGTH],
+    ["type", msg.type, MAX_ID_LENGTH],
+    ["chat.external_id", msg.chat.external_id, MAX_ID_LENGTH],
+    ["chat.phone", msg.chat.phone, MAX_ID_LENGTH],
+    ["chat.full_name", msg.chat.full_name, MAX_NAME_LENGTH],
+    ["sender.full_name", msg.sender?.full_name, MAX_NAME_LENGTH],
+    ["sender.phone", msg.sender?.phone, MAX_ID_LENGTH],
+    ["recipient.full_name", msg.recipient?.full_name, MAX_NAME_LENGTH],
+    ["recipient.phone", msg.recipient?.phone, MAX_ID_LENGTH],
+    ["text", msg.text, MAX_TEXT_LENGTH],
+  ];
+  for (const [name, value, max] of fields) {
+    if (typeof value !== "string") continue;
+    if (value.includes("\u0000")) throw bad(i, name, "must not contain a NUL character (\\u0000).");
+    if (value.length > max) throw bad(i, name, `must be at most ${max} characters.`);
+  }
+}
 
 /**
  * Validates one message and derives its parties. `knownName` is the name its chat already
@@ -98,6 +124,8 @@ export async function ingestMessages(
   messages: IngestMessage[],
   opts: { sentByTeammateId?: string; onCommitted?: IngestListener } = {},
 ): Promise<IngestSummary & { messageIds: string[] }> {
+  // Before any query: PostgreSQL would answer a NUL or an over-long key with an error.
+  messages.forEach((m, i) => checkStoredText(i, m));
   const accounts = await accountsByPhone(db, workspaceId, [...new Set(messages.map((m) => m.account_phone))]);
   const byAccount = new Map<string, { account: AccountRow; messages: IngestMessage[] }>();
   messages.forEach((m, i) => {

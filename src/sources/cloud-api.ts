@@ -24,10 +24,8 @@ import {
   optionalString,
   parseJson,
   mapPart,
-  getJsonQuietly,
   subjectOf,
   type Mapped,
-  postJson,
   recordAt,
   requireArray,
   requireRecord,
@@ -251,20 +249,20 @@ export const cloudApiAdapter: SourceAdapter = {
     return { kind: "messages", ...parseCloudApiNotification(account, config, parseJson(req.rawBody)) };
   },
 
-  async groupSubject(account, groupId) {
+  async groupSubject(account, groupId, http) {
     const config = accountConfig(account, validateCloudApiConfig);
     const base = config.graph_base_url ?? GRAPH_BASE_URL;
     const url = `${base}/${GRAPH_API_VERSION}/${encodeURIComponent(groupId)}?fields=subject`;
-    return subjectOf(await getJsonQuietly(url, { authorization: `Bearer ${config.access_token}` }));
+    return subjectOf(await http.getJsonQuietly(url, { authorization: `Bearer ${config.access_token}` }));
   },
 
-  async sendText(account, chat, text) {
+  async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateCloudApiConfig);
     const base = config.graph_base_url ?? GRAPH_BASE_URL;
     const url = `${base}/${GRAPH_API_VERSION}/${encodeURIComponent(config.phone_number_id)}/messages`;
     const to = chat.is_group ? chat.external_id : digits(chat.phone) || digits(chat.external_id);
     if (!to) throw new Error("The chat has no phone number to send to.");
-    const answer = await postJson(
+    const answer = await http.postJson(
       "WhatsApp Cloud API",
       url,
       { authorization: `Bearer ${config.access_token}` },

@@ -1,11 +1,10 @@
 /**
  * Helpers shared by the source adapters: reading untrusted JSON with errors that name
- * the field, WhatsApp JID handling, constant-time comparison, config validation and the
- * one outgoing HTTP call to a gateway.
+ * the field, WhatsApp JID handling, constant-time comparison and config validation (the
+ * outgoing HTTP call to a gateway is `gateway-http.ts`).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { phoneFromJid } from "../ingest/jid.js";
-import { request } from "undici";
 import type { IngestMessage, IngestParty } from "../ingest/types.js";
 import { SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount } from "./types.js";
 
@@ -479,74 +478,7 @@ export function accountConfig<T>(account: SourceAccount, validate: (config: unkn
     throw err;
   }
 }
-
-// ---------------------------------------------------------------- outgoing HTTP
-
-export const GATEWAY_TIMEOUT_MS = 10_000;
-
-function excerpt(text: string, max = 300): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
-/**
- * POSTs JSON to a gateway and returns its parsed JSON answer. A network error, a timeout
- * (10 s) or a non-2xx answer throws an Error whose message names the gateway, the status
- * and a short excerpt of the body.
- */
-export async function postJson(label: string, url: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
-  let status: number;
-  let text: string;
-  try {
-    const res = await request(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...headers },
-      body: JSON.stringify(body),
-      headersTimeout: GATEWAY_TIMEOUT_MS,
-      bodyTimeout: GATEWAY_TIMEOUT_MS,
-      signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
-    });
-    status = res.statusCode;
-    text = await res.body.text();
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`${label} request to ${url} failed: ${reason}`, { cause: err });
-  }
-  if (status < 200 || status > 299) {
-    throw new Error(`${label} answered HTTP ${status}: ${excerpt(text) || "(empty body)"}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new Error(`${label} answered HTTP ${status} with a body that is not JSON: ${excerpt(text) || "(empty body)"}`);
-  }
-}
-
 // ---------------------------------------------------------------- group subjects
-
-/** How long the inbound route waits for a gateway's group-info answer before going on without it. */
-export const GROUP_INFO_TIMEOUT_MS = 2_000;
-
-/**
- * GETs a gateway's group-info JSON; undefined on any failure (a group's subject is a
- * nicety: the message is stored without it).
- */
-export async function getJsonQuietly(url: string, headers: Record<string, string>): Promise<unknown> {
-  try {
-    const res = await request(url, {
-      method: "GET",
-      headers: { accept: "application/json", ...headers },
-      headersTimeout: GROUP_INFO_TIMEOUT_MS,
-      bodyTimeout: GROUP_INFO_TIMEOUT_MS,
-      signal: AbortSignal.timeout(GROUP_INFO_TIMEOUT_MS),
-    });
-    const text = await res.body.text();
-    if (res.statusCode < 200 || res.statusCode > 299) return undefined;
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The subject in a group-info answer (Baileys `subject`, whatsapp-web.js `groupMetadata.subject`, whatsmeow `Name`). */
 export function subjectOf(answer: unknown): string | undefined {

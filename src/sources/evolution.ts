@@ -21,9 +21,7 @@ import {
   normalizeJid,
   optionalString,
   parseJson,
-  postJson,
   classifyProto,
-  getJsonQuietly,
   subjectOf,
   firstPhoneJid,
   isGroupJid,
@@ -191,15 +189,15 @@ export const evolutionAdapter: SourceAdapter = {
     return { kind: "messages", ...out };
   },
 
-  async groupSubject(account, groupId) {
+  async groupSubject(account, groupId, http) {
     const config = accountConfig(account, validateEvolutionConfig);
     const url = `${config.base_url}/group/findGroupInfos/${encodeURIComponent(config.instance)}?groupJid=${encodeURIComponent(groupId)}`;
-    return subjectOf(await getJsonQuietly(url, { apikey: config.api_key }));
+    return subjectOf(await http.getJsonQuietly(url, { apikey: config.api_key }));
   },
 
-  async sendText(account, chat, text) {
+  async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateEvolutionConfig);
-    const answer = await postJson(
+    const answer = await http.postJson(
       "Evolution API",
       `${config.base_url}/message/sendText/${encodeURIComponent(config.instance)}`,
       { apikey: config.api_key },

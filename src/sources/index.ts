@@ -4,6 +4,7 @@ import type { SourceAdapter } from "./types.js";
 import { wahaAdapter } from "./waha.js";
 
 export { SourceAuthError, SourceInputError } from "./types.js";
+export { GatewayHttp } from "./gateway-http.js";
 export type { InboundOutcome, InboundRequest, SourceAccount, SourceAdapter } from "./types.js";
 
 const ADAPTERS: ReadonlyMap<string, SourceAdapter> = new Map(

@@ -1,4 +1,5 @@
 import type { IngestMessage } from "../ingest/types.js";
+import type { GatewayHttp } from "./gateway-http.js";
 
 /** The WhatsApp account an inbound request or an outgoing message belongs to. */
 export interface SourceAccount {
@@ -57,14 +58,18 @@ export interface SourceAdapter {
   /** Verification handshake, signature check and parsing of one inbound request. */
   handleInbound(account: SourceAccount, req: InboundRequest): InboundOutcome;
   /**
-   * A group's subject through the gateway's group-info call, or undefined (no such call, an
-   * error, a timeout). Asked once, when a group chat is first seen.
+   * A group's subject through the gateway's group-info call (over `http`), or undefined (no
+   * such call, an error, a timeout). Asked once, when a group chat is first seen.
    */
-  groupSubject?(account: SourceAccount, groupId: string): Promise<string | undefined>;
-  /** Sends a text through the gateway; resolves to the gateway's message id (the one its webhooks use). */
+  groupSubject?(account: SourceAccount, groupId: string, http: GatewayHttp): Promise<string | undefined>;
+  /**
+   * Sends a text through the gateway, over `http` (the guarded client every outgoing gateway
+   * call goes through); resolves to the gateway's message id (the one its webhooks use).
+   */
   sendText(
     account: SourceAccount,
     chat: { external_id: string; is_group: boolean; phone: string },
     text: string,
+    http: GatewayHttp,
   ): Promise<{ external_id: string }>;
 }

@@ -25,9 +25,7 @@ import {
   normalizeJid,
   optionalString,
   parseJson,
-  postJson,
   classifyProto,
-  getJsonQuietly,
   subjectOf,
   firstPhoneJid,
   mapPart,
@@ -318,15 +316,15 @@ export const wahaAdapter: SourceAdapter = {
     return { kind: "messages", ...out };
   },
 
-  async groupSubject(account, groupId) {
+  async groupSubject(account, groupId, http) {
     const config = accountConfig(account, validateWahaConfig);
     const url = `${config.base_url}/api/${encodeURIComponent(config.session)}/groups/${encodeURIComponent(groupId)}`;
-    return subjectOf(await getJsonQuietly(url, { "x-api-key": config.api_key }));
+    return subjectOf(await http.getJsonQuietly(url, { "x-api-key": config.api_key }));
   },
 
-  async sendText(account, chat, text) {
+  async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateWahaConfig);
-    const answer = await postJson(
+    const answer = await http.postJson(
       "WAHA",
       `${config.base_url}/api/sendText`,
       { "x-api-key": config.api_key },

@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
 import type { DeliverableMessage } from "../webhooks/payload.js";
 import { invalid, notFound } from "../http/errors.js";
@@ -104,8 +104,12 @@ export async function listChats(db: DB, workspaceId: string, opts: { limit: numb
     q = q.where((eb) => eb.or([eb("c.last_message_at", "<", at), eb.and([eb("c.last_message_at", "=", at), eb("c.id", "<", id)])]));
   }
   if (opts.q?.trim()) {
+    // `%`, `_` and `\` in q are literal on both databases: SQLite's LIKE has no escape
+    // character unless ESCAPE names one (PostgreSQL's default is `\`), so it is named.
     const like = `%${opts.q.trim().toLowerCase().replace(/[%_\\]/g, "\\$&")}%`;
-    q = q.where((eb) => eb.or([eb(eb.fn("lower", ["c.full_name"]), "like", like), eb("c.phone", "like", like)]));
+    q = q.where((eb) =>
+      eb.or([sql<boolean>`lower(${eb.ref("c.full_name")}) like ${like} escape '\\'`, sql<boolean>`${eb.ref("c.phone")} like ${like} escape '\\'`]),
+    );
   }
   const rows = await q.orderBy("c.last_message_at", "desc").orderBy("c.id", "desc").limit(opts.limit + 1).execute();
   const more = rows.length > opts.limit;

@@ -1,7 +1,7 @@
 import type { DB, Database } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import { readDeliverable } from "../timeline/service.js";
-import { SHUTDOWN_CODE, type Deliverer, type AttemptResult } from "./deliver.js";
+import { SHUTDOWN_CODE, signingSecrets, type Deliverer, type AttemptResult } from "./deliver.js";
 import { messagePayload, type DeliverableMessage } from "./payload.js";
 import type { DeliveryWriter } from "./writer.js";
 
@@ -143,7 +143,7 @@ export abstract class Consumer {
 
   private async sendOnce(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
     const row = this.row;
-    const result = await this.deps.deliverer.attempt(row.url, row.secret, deliveryId, body);
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), deliveryId, body);
     if (this.discarded) return result.ok;
     const { writer, clock } = this.deps;
     // Every attempt is an entry in the log, whatever happens next.

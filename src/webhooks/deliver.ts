@@ -30,6 +30,14 @@ export function sign(secret: string, id: string, timestampSec: number, body: str
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSec}.${body}`).digest("base64")}`;
 }
 
+/** How long a rotated secret keeps signing deliveries beside the new one. */
+export const SECRET_GRACE_MS = 24 * 3600_000;
+
+/** The secrets that sign a webhook's deliveries now: the current one, and the previous one during its grace period. */
+export function signingSecrets(row: { secret: string; previous_secret: string | null; previous_secret_until: number | null }, now: number): string[] {
+  return row.previous_secret && row.previous_secret_until !== null && row.previous_secret_until > now ? [row.secret, row.previous_secret] : [row.secret];
+}
+
 function parseRetryAfter(v: string | undefined, now: number): number | undefined {
   if (!v) return undefined;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
@@ -74,7 +82,8 @@ export class Deliverer {
     });
   }
 
-  async attempt(url: string, secret: string, webhookId: string, body: string): Promise<AttemptResult> {
+  /** `secrets`: each signs the body; `webhook-signature` carries them space-separated (Standard Webhooks). */
+  async attempt(url: string, secrets: readonly string[], webhookId: string, body: string): Promise<AttemptResult> {
     const at = Date.now();
     const ts = Math.floor(at / 1000);
     const headers: Record<string, string> = {
@@ -82,7 +91,7 @@ export class Deliverer {
       "user-agent": this.userAgent,
       "webhook-id": webhookId,
       "webhook-timestamp": String(ts),
-      "webhook-signature": sign(secret, webhookId, ts, body),
+      "webhook-signature": secrets.map((secret) => sign(secret, webhookId, ts, body)).join(" "),
     };
     const req = { method: "POST" as const, url, headers, body };
     const fail = (error: { code: string; message: string }): AttemptResult => ({ ok: false, at, durationMs: Date.now() - at, request: req, response: null, error });

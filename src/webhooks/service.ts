@@ -5,7 +5,7 @@ import { invalid, notFound } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
 import { headSeq } from "../timeline/service.js";
 import type { WebhookRow } from "./consumer.js";
-import type { Deliverer } from "./deliver.js";
+import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
 import { checkWebhookUrl } from "./targets.js";
@@ -44,7 +44,6 @@ export class WebhookService {
       url: row.url,
       enabled: row.enabled === 1,
       aggregation: row.aggregation,
-      secret: row.secret,
       consecutive_failures: row.consecutive_failures,
       disabled_reason: row.enabled === 1 ? null : row.disabled_reason,
       disabled_at: row.enabled === 1 || row.disabled_at === null ? null : new Date(row.disabled_at).toISOString(),
@@ -79,6 +78,8 @@ export class WebhookService {
       enabled: enabled ? 1 : 0,
       aggregation,
       secret: newSecret(),
+      previous_secret: null,
+      previous_secret_until: null,
       consecutive_failures: 0,
       disabled_reason: enabled ? null : "manual",
       disabled_at: enabled ? null : now,
@@ -163,12 +164,33 @@ export class WebhookService {
     return this.get(workspaceId, id);
   }
 
+  /**
+   * A new signing secret; the one it replaces keeps signing deliveries (beside the new one)
+   * for SECRET_GRACE_MS, so a receiver can switch without refusing a message. Rotating again
+   * within the grace period ends the older secret's at once (two secrets at most).
+   */
   async rotateSecret(workspaceId: string, id: string): Promise<WebhookRow> {
-    await this.get(workspaceId, id);
-    await this.deps.db.updateTable("webhooks").set({ secret: newSecret(), updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
-    this.activity(id, { kind: "updated", summary: "Signing secret rotated." });
+    const row = await this.get(workspaceId, id);
+    const now = this.deps.clock.now();
+    await this.deps.db
+      .updateTable("webhooks")
+      .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now })
+      .where("id", "=", id)
+      .execute();
+    this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." });
     await this.deps.manager.reload(id);
     return this.get(workspaceId, id);
+  }
+
+  /** The signing secret, revealed on purpose (`GET …/secret`), and the previous one while it still signs. */
+  async secretOf(workspaceId: string, id: string) {
+    const row = await this.get(workspaceId, id);
+    const [secret, previous] = signingSecrets(row, this.deps.clock.now());
+    return {
+      secret: secret!,
+      previous_secret: previous ?? null,
+      previous_secret_expires_at: previous ? new Date(row.previous_secret_until!).toISOString() : null,
+    };
   }
 
   async remove(workspaceId: string, id: string): Promise<void> {
@@ -272,7 +294,7 @@ export class WebhookService {
         ? messagePayload(sample, publicUrl)
         : bundlePayload([sample], { publicUrl, timeZone: (await getWorkspace(this.deps.db, workspaceId)).timezone, aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
     const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
-    const result = await this.deps.deliverer.attempt(row.url, row.secret, deliveryId, JSON.stringify(body));
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, JSON.stringify(body));
     const logged = this.deps.writer.logRequest(id, deliveryId, 1, result);
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",

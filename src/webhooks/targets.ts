@@ -91,7 +91,7 @@ export class TargetGuard {
         break;
       }
     }
-    return `${address} is ${kind}, which webhooks may not reach; set THREADLINE_ALLOW_PRIVATE_TARGETS to allow it.`;
+    return `${address} is ${kind}, which Threadline may not reach (webhooks, gateways); set THREADLINE_ALLOW_PRIVATE_TARGETS to allow it.`;
   }
 
   /** A DNS lookup for the HTTP client that refuses blocked addresses at connect time (no DNS rebinding). */

@@ -1,10 +1,8 @@
-/** Shared bits of the browser tests: the Chromium flags and building web/dist when stale. */
+/** The browser tests' Chromium and the UI build they run against. */
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { repoRoot as root } from "./contract.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -19,7 +17,7 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-/** Builds web/dist when it is missing or older than the UI sources. */
+/** Builds web/dist when it is missing or older than the UI sources (and what they import from src/). */
 export function ensureWebBuild(): void {
   const index = path.join(root, "web/dist/index.html");
   const newest = (dir: string): number =>
@@ -27,7 +25,8 @@ export function ensureWebBuild(): void {
       const p = path.join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
     }, 0);
-  const sources = Math.max(newest(path.join(root, "web/src")), statSync(path.join(root, "web/index.html")).mtimeMs);
+  const shared = ["web/index.html", "src/http/safe-next.ts"].map((f) => statSync(path.join(root, f)).mtimeMs);
+  const sources = Math.max(newest(path.join(root, "web/src")), ...shared);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
     cwd: root,

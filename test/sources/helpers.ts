@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import { GatewayHttp } from "../../src/sources/gateway-http.js";
+import { TargetGuard } from "../../src/webhooks/targets.js";
 import { FIXTURES } from "../helpers/contract.js";
 import type { AddressInfo } from "node:net";
 import type { InboundRequest, SourceAccount } from "../../src/sources/types.js";
@@ -76,3 +78,6 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** The gateway client of the adapters' sendText, allowing loopback (the stand-in gateways listen there). */
+export const gatewayHttp = new GatewayHttp(new TargetGuard(true));

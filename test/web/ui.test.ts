@@ -4,42 +4,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Builds web/dist when it is missing or older than the UI sources. */
-function ensureWebBuild(): void {
-  const index = path.join(root, "web/dist/index.html");
-  const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
-      const p = path.join(dir, e.name);
-      return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }, 0);
-  const sources = Math.max(newest(path.join(root, "web/src")), statSync(path.join(root, "web/index.html")).mtimeMs);
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
-    cwd: root,
-    stdio: "inherit",
-  });
-}
+import { CHROMIUM_ARGS, ensureWebBuild } from "../helpers/web.js";
 
 let server: TestServer;
 let receiver: Receiver;

@@ -244,7 +244,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   const [toggleBusy, setToggleBusy] = useState(false);
   const [toggleError, setToggleError] = useState<string>();
   const [confirm, setConfirm] = useState<null | "delete" | "rotate">(null);
-  const [actionBusy, setActionBusy] = useState<null | "delete" | "rotate" | "test" | "flush">(null);
+  const [actionBusy, setActionBusy] = useState<null | "delete" | "rotate" | "reveal" | "test" | "flush">(null);
   const [actionError, setActionError] = useState<string>();
   const [testResult, setTestResult] = useState<LogEntry>();
   const [flushResult, setFlushResult] = useState<number>();
@@ -323,7 +323,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
     }
   };
 
-  const run = async (what: "delete" | "rotate" | "test" | "flush") => {
+  const run = async (what: "delete" | "rotate" | "reveal" | "test" | "flush") => {
     setActionBusy(what);
     setActionError(undefined);
     try {
@@ -337,6 +337,9 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
         onSecret(r.secret);
         onChange(stripSecret(r));
         setConfirm(null);
+      } else if (what === "reveal") {
+        const r = await api<{ secret: string }>("GET", `/api/v1/webhooks/${w.id}/secret`);
+        onSecret(r.secret);
       } else if (what === "test") {
         setTestResult(undefined);
         const r = await api<LogEntry>("POST", `/api/v1/webhooks/${w.id}/test`);
@@ -401,7 +404,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
       {secret ? (
         <div className="secret-box" data-testid="webhook-secret">
           <div>
-            <p className="secret-title">Signing secret — shown only once</p>
+            <p className="secret-title">Signing secret</p>
             <p className="hint">Store it in your receiver now to verify the Standard Webhooks signature of each request.</p>
             <code className="secret-value">{secret}</code>
           </div>
@@ -480,7 +483,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             <span className="label">Signing secret</span>
             {confirm === "rotate" ? (
               <div className="confirm" role="group" aria-label="Confirm secret rotation">
-                <p>The current secret stops working at once. Update your receiver with the new one.</p>
+                <p>Deliveries are signed with both secrets for 24 hours; update your receiver with the new one within that time.</p>
                 <div className="btn-row">
                   <button type="button" className="btn btn-danger btn-small" onClick={() => void run("rotate")} disabled={actionBusy === "rotate"} autoFocus>
                     {actionBusy === "rotate" ? "Rotating…" : "Rotate now"}
@@ -495,6 +498,9 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 <code className="secret-masked" aria-label="Secret hidden">
                   whsec_••••••••••••
                 </code>
+                <button type="button" className="btn btn-secondary btn-small" onClick={() => void run("reveal")} disabled={actionBusy === "reveal"}>
+                  Reveal
+                </button>
                 <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm("rotate")}>
                   Rotate secret
                 </button>

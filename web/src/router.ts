@@ -1,4 +1,5 @@
 import { useSyncExternalStore } from "react";
+import { safeNext as safeNextPath } from "../../src/http/safe-next.js";
 
 /** A tiny history-API router: the server answers index.html for every page path. */
 const listeners = new Set<() => void>();
@@ -58,7 +59,7 @@ export function match(path: string): Route {
 
 /** A same-origin path that is safe to return to after signing in. */
 export function safeNext(next: string | null): string | null {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return null;
-  if (/^\/(signin|login)(\/|\?|$)/.test(next)) return null;
-  return next;
+  const path = safeNextPath(next, window.location.origin);
+  if (path === "/" || /^\/(signin|login)(\/|\?|#|$)/.test(path)) return null;
+  return path;
 }

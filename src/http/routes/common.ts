@@ -1,8 +1,18 @@
 import { Type } from "typebox";
 import { invalid } from "../errors.js";
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH, MAX_URL_LENGTH } from "../../db/text.js";
 
-export const ListQuery = Type.Object({ limit: Type.Optional(Type.String()), cursor: Type.Optional(Type.String()), q: Type.Optional(Type.String()) });
-export const IdParams = Type.Object({ id: Type.String() });
+/**
+ * The strings the API stores, by kind, with their length limits (the same on both databases;
+ * a NUL character is refused for every string by the server's preValidation hook).
+ */
+export const IdString = (opts: { minLength?: number } = {}) => Type.String({ maxLength: MAX_ID_LENGTH, ...opts });
+export const NameString = (opts: { minLength?: number } = {}) => Type.String({ maxLength: MAX_NAME_LENGTH, ...opts });
+export const UrlString = () => Type.String({ maxLength: MAX_URL_LENGTH });
+export const TextString = () => Type.String({ maxLength: MAX_TEXT_LENGTH });
+
+export const ListQuery = Type.Object({ limit: Type.Optional(Type.String({ maxLength: 8 })), cursor: Type.Optional(IdString()), q: Type.Optional(NameString()) });
+export const IdParams = Type.Object({ id: IdString() });
 
 /** `?limit=` of lists: 1 to 200, default 50. */
 export function parseLimit(raw: string | undefined, def = 50): number {

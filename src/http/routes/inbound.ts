@@ -23,7 +23,7 @@ async function nameNewGroups(app: Threadline, adapter: SourceAdapter, row: Accou
   const subjects = new Map<string, string>();
   await Promise.all(
     fresh.map(async (g) => {
-      const subject = await adapter.groupSubject!(account, g).catch(() => undefined);
+      const subject = await adapter.groupSubject!(account, g, app.gateways).catch(() => undefined);
       if (subject) subjects.set(g, subject);
     }),
   );
@@ -81,7 +81,10 @@ export function inboundRoutes(app: Threadline) {
       const { source, token } = req.params as { source: string; token: string };
       const adapter = adapterFor(source);
       const row = adapter ? await accountForInbound(app.db, source, token) : undefined;
-      if (!adapter || !row) throw notFound("The inbound URL");
+      if (!adapter || !row) {
+        req.server.authFailures.failed(req);
+        throw notFound("The inbound URL");
+      }
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let outcome;
       try {
@@ -93,7 +96,10 @@ export function inboundRoutes(app: Threadline) {
         });
       } catch (e) {
         // Only a failed authentication and a body that is not JSON at all are refused.
-        if (e instanceof SourceAuthError) throw new ApiError("UNAUTHORIZED", e.message);
+        if (e instanceof SourceAuthError) {
+          req.server.authFailures.failed(req);
+          throw new ApiError("UNAUTHORIZED", e.message);
+        }
         if (e instanceof SourceInputError) throw new ApiError("VALIDATION_ERROR", e.message, e.field);
         throw e;
       }

@@ -4,15 +4,24 @@ import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { signInWithKey, workspaceOf } from "../auth.js";
+import { SESSION_COOKIE, signInWithKey, workspaceOf } from "../auth.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
 import { escapeHtml, localMinute } from "../../webhooks/payload.js";
 import { ApiError } from "../errors.js";
+import { safeNext } from "../safe-next.js";
 
-/** Only local paths are followed after sign-in (no open redirect). */
-function safeNext(next: unknown): string {
-  return typeof next === "string" && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+/**
+ * The page around `inner`: the UI's own page with its title and root filled in. Built by
+ * slicing, never by `String.replace` with a replacement string: user text holding `$&`,
+ * `` $` `` or `$'` would be read as "copy the page's own text here".
+ */
+function fillShell(base: string, title: string, inner: string): string {
+  const fill = (page: string, pattern: RegExp, content: string): string => {
+    const m = pattern.exec(page);
+    return m ? page.slice(0, m.index) + content + page.slice(m.index + m[0].length) : page;
+  };
+  return fill(fill(base, /<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`), /<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
 }
 
 /**
@@ -25,8 +34,8 @@ export function pageRoutes(app: Threadline, webDist: string) {
   const base = existsSync(index)
     ? readFileSync(index, "utf8")
     : `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Threadline</title></head><body><div id="root"></div></body></html>`;
-  const shell = (title: string, inner: string): string =>
-    base.replace(/<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`).replace(/<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
+  const shell = (title: string, inner: string): string => fillShell(base, title, inner);
+  const nextOf = (next: unknown) => safeNext(next, app.publicUrl());
 
   const notFoundPage = (reply: FastifyReply, what: string) =>
     reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>${what} not found</h1><p><a href="/">Open Threadline</a></p></main>`));
@@ -46,8 +55,18 @@ export function pageRoutes(app: Threadline, webDist: string) {
         ),
       );
 
-  const conversation = async (req: FastifyRequest, reply: FastifyReply, chatId: string, highlight?: string) => {
+  /** The workspace of the session cookie; a cookie that is not valid counts as a failed authentication and is dropped. */
+  const sessionOf = async (req: FastifyRequest, reply: FastifyReply) => {
     const ws = await workspaceOf(app, req);
+    if (!ws && req.cookies?.[SESSION_COOKIE] !== undefined) {
+      req.server.authFailures.failed(req);
+      void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+    }
+    return ws;
+  };
+
+  const conversation = async (req: FastifyRequest, reply: FastifyReply, chatId: string, highlight?: string) => {
+    const ws = await sessionOf(req, reply);
     if (!ws) return signIn(reply, req.url);
     let chat;
     try {
@@ -82,10 +101,14 @@ export function pageRoutes(app: Threadline, webDist: string) {
   };
 
   return async (f: App) => {
+    // The sign-in form is the one form that posts here: form bodies are parsed in this scope only.
+    f.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 16 * 1024 }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
     f.get("/chat/:id/messages/", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => conversation(req, reply, req.params.id));
     f.get("/chat/:id/messages", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => reply.redirect(`/chat/${encodeURIComponent(req.params.id)}/messages/`));
     f.get("/permalink/:uuid/", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => {
-      const ws = await workspaceOf(app, req);
+      const ws = await sessionOf(req, reply);
       if (!ws) return signIn(reply, req.url);
       try {
         const p = await findPermalink(app.db, ws, req.params.uuid);
@@ -96,12 +119,15 @@ export function pageRoutes(app: Threadline, webDist: string) {
       }
     });
     f.get("/permalink/:uuid", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => reply.redirect(`/permalink/${encodeURIComponent(req.params.uuid)}/`));
-    f.get("/signin", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } }, async (req, reply) => signIn(reply, safeNext(req.query.next)));
+    f.get("/signin", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } }, async (req, reply) => signIn(reply, nextOf(req.query.next)));
     f.post("/signin", { schema: { hide: true } }, async (req, reply) => {
       const body = (req.body ?? {}) as { api_key?: string; next?: string };
-      const next = safeNext(body.next);
-      const ws = body.api_key ? await signInWithKey(app, reply, body.api_key) : undefined;
-      if (!ws) return signIn(reply, next, "That API key is not valid. Copy it again from where the workspace was created.");
+      const next = nextOf(body.next);
+      const ws = typeof body.api_key === "string" && body.api_key ? await signInWithKey(app, reply, body.api_key) : undefined;
+      if (!ws) {
+        req.server.authFailures.failed(req);
+        return signIn(reply, next, "That API key is not valid. Copy it again from where the workspace was created.");
+      }
       return reply.redirect(next, 303);
     });
   };

@@ -9,23 +9,23 @@ import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
 import { ApiError, invalid } from "../errors.js";
-import { IdParams, ListQuery, parseLimit } from "./common.js";
+import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
 
-const Party = Type.Object({ full_name: Type.Optional(Type.String()), phone: Type.Optional(Type.String()) });
+const Party = Type.Object({ full_name: Type.Optional(NameString()), phone: Type.Optional(IdString()) });
 
 export const IngestEntry = Type.Object({
-  account_phone: Type.String({ minLength: 1 }),
+  account_phone: IdString({ minLength: 1 }),
   chat: Type.Object({
-    external_id: Type.String({ minLength: 1 }),
-    full_name: Type.Optional(Type.String()),
+    external_id: IdString({ minLength: 1 }),
+    full_name: Type.Optional(NameString()),
     is_group: Type.Optional(Type.Boolean()),
-    phone: Type.Optional(Type.String()),
+    phone: Type.Optional(IdString()),
   }),
-  external_id: Type.String({ minLength: 1 }),
+  external_id: IdString({ minLength: 1 }),
   direction: Type.Union([Type.Literal("received"), Type.Literal("sent")]),
-  timestamp: Type.Union([Type.String({ minLength: 1 }), Type.Number()]),
-  type: Type.String({ minLength: 1 }),
-  text: Type.Optional(Type.String()),
+  timestamp: Type.Union([IdString({ minLength: 1 }), Type.Number()]),
+  type: IdString({ minLength: 1 }),
+  text: Type.Optional(TextString()),
   sender: Type.Optional(Party),
   recipient: Type.Optional(Party),
 });
@@ -53,7 +53,7 @@ export function timelineRoutes(app: Threadline) {
     );
     f.patch(
       "/api/v1/chats/:id",
-      { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([Type.String(), Type.Null()]) }) } },
+      { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([NameString(), Type.Null()]) }) } },
       async (req) => chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl()),
     );
     f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
@@ -64,7 +64,7 @@ export function timelineRoutes(app: Threadline) {
       "/api/v1/chats/:id/messages",
       {
         config: { auth: "workspace" },
-        schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: Type.String(), teammate_email: Type.Optional(Type.String()) }) },
+        schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: TextString(), teammate_email: Type.Optional(NameString()) }) },
       },
       async (req, reply) => {
         const ws = req.workspaceId;
@@ -82,7 +82,7 @@ export function timelineRoutes(app: Threadline) {
         const adapter = adapterFor(account.source);
         if (adapter) {
           try {
-            externalId = (await adapter.sendText(sourceAccount(account), { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone }, req.body.text)).external_id;
+            externalId = (await adapter.sendText(sourceAccount(account), { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone }, req.body.text, app.gateways)).external_id;
           } catch (e) {
             throw new ApiError("SOURCE_UNAVAILABLE", `WhatsApp did not take the message through ${account.source}: ${(e as Error).message}. Nothing was stored; try again.`);
           }

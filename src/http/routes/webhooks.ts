@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { invalid } from "../errors.js";
-import { IdParams, ListQuery, pageOf } from "./common.js";
+import { IdParams, IdString, ListQuery, pageOf, UrlString } from "./common.js";
 
 const Aggregation = Type.Union(["none", "1h", "6h", "12h", "24h"].map((a) => Type.Literal(a)));
 
@@ -12,8 +12,12 @@ export function webhookRoutes(app: Threadline) {
     const opts = (schema: Record<string, unknown> = {}) => ({ config: { auth: "workspace" as const }, schema: { tags: ["webhooks"], ...schema } });
     f.post(
       "/api/v1/webhooks",
-      opts({ body: Type.Object({ url: Type.String(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation) }) }),
-      async (req, reply) => reply.status(201).send(svc.view(await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string }))),
+      opts({ body: Type.Object({ url: UrlString(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation) }) }),
+      async (req, reply) => {
+        const row = await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string });
+        // The secret is in this answer, rotate-secret's and GET …/secret only.
+        return reply.status(201).send({ ...svc.view(row), secret: row.secret });
+      },
     );
     f.get("/api/v1/webhooks", opts({ querystring: ListQuery }), async (req) =>
       pageOf((await svc.list(req.workspaceId)).map((w) => svc.view(w)), req.query as { limit?: string; cursor?: string }),
@@ -24,7 +28,7 @@ export function webhookRoutes(app: Threadline) {
       opts({
         params: IdParams,
         body: Type.Object({
-          url: Type.Optional(Type.String()),
+          url: Type.Optional(UrlString()),
           enabled: Type.Optional(Type.Boolean()),
           aggregation: Type.Optional(Aggregation),
           replay: Type.Optional(Type.Union([Type.Literal("since_disabled"), Type.Literal("none")])),
@@ -48,8 +52,12 @@ export function webhookRoutes(app: Threadline) {
     f.get("/api/v1/webhooks/:id/stats", opts({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/flush", opts({ params: IdParams }), async (req) => ({ flushed: await svc.flushOpen(req.workspaceId, (req.params as { id: string }).id) }));
     f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
-    f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => svc.view(await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id)));
-    f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: Type.String({ minLength: 1 }) }) }), async (req, reply) => {
+    f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => {
+      const row = await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id);
+      return { ...svc.view(row), secret: row.secret };
+    });
+    f.get("/api/v1/webhooks/:id/secret", opts({ params: IdParams }), async (req) => svc.secretOf(req.workspaceId, (req.params as { id: string }).id));
+    f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: IdString({ minLength: 1 }) }) }), async (req, reply) => {
       const since = Date.parse((req.body as { since: string }).since);
       if (Number.isNaN(since)) throw invalid("since", "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
       await svc.replay(req.workspaceId, (req.params as { id: string }).id, since);

@@ -6,21 +6,21 @@ import { accountView, createAccount, getAccount, listAccounts } from "../../acco
 import { ApiError, invalid } from "../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { SESSION_COOKIE, signInWithKey } from "../auth.js";
-import { IdParams, ListQuery, pageOf, parseLimit } from "./common.js";
+import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
 
-const Person = Type.Object({ full_name: Type.String({ minLength: 1 }), email: Type.String({ minLength: 1 }) });
+const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
 
 export function workspaceRoutes(app: Threadline) {
   return async (f: App) => {
     f.post(
       "/api/v1/workspaces",
-      { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: Type.String({ minLength: 1 }), owner: Person, timezone: Type.Optional(Type.String()) }) } },
+      { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }) } },
       async (req, reply) => reply.status(201).send(await createWorkspace(app.db, app.clock, req.body)),
     );
     f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => getWorkspace(app.db, req.workspaceId));
     f.patch(
       "/api/v1/workspace",
-      { config: { auth: "workspace" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(Type.String()), timezone: Type.Optional(Type.String()) }) } },
+      { config: { auth: "workspace" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()) }) } },
       async (req) => updateWorkspace(app.db, req.workspaceId, req.body),
     );
     f.get("/api/v1/notifications", { config: { auth: "workspace" }, schema: { tags: ["workspace"], querystring: ListQuery } }, async (req) => ({
@@ -29,8 +29,9 @@ export function workspaceRoutes(app: Threadline) {
     }));
 
     // Browser sessions: the UI and the HTML pages sign in with a workspace API key.
-    f.post("/api/v1/session", { config: { auth: "public" }, schema: { tags: ["session"], body: Type.Object({ api_key: Type.String({ minLength: 1 }) }) } }, async (req, reply) => {
+    f.post("/api/v1/session", { config: { auth: "public" }, schema: { tags: ["session"], body: Type.Object({ api_key: IdString({ minLength: 1 }) }) } }, async (req, reply) => {
       const ws = await signInWithKey(app, reply, req.body.api_key);
+      if (!ws) req.server.authFailures.failed(req);
       if (!ws) throw new ApiError("UNAUTHORIZED", "That API key is not valid; copy it again from where the workspace was created.", "api_key");
       return { workspace: await getWorkspace(app.db, ws) };
     });
@@ -56,9 +57,9 @@ export function workspaceRoutes(app: Threadline) {
         schema: {
           tags: ["accounts"],
           body: Type.Object({
-            phone: Type.String({ minLength: 1 }),
-            owner_email: Type.String({ minLength: 1 }),
-            source: Type.String({ minLength: 1 }),
+            phone: IdString({ minLength: 1 }),
+            owner_email: NameString({ minLength: 1 }),
+            source: IdString({ minLength: 1 }),
             source_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
           }),
         },

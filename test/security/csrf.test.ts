@@ -1,0 +1,105 @@
+/**
+ * CSRF: a page on another origin (another site, another port of the same host) makes the
+ * victim's browser post with the victim's session cookie. Every such state change is
+ * refused before anything is parsed, and nothing changes; bearer-key requests are unaffected.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { DATABASES, TestServer } from "../helpers/server.js";
+import { Receiver } from "../helpers/receiver.js";
+import { crossSiteForm, form, send, victim, type Victim } from "./helpers.js";
+
+for (const database of DATABASES) {
+  describe(`CSRF (${database})`, () => {
+    let server: TestServer;
+    let receiver: Receiver;
+    let v: Victim;
+    before(async () => {
+      [server, receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
+      v = await victim(server);
+    });
+    after(async () => {
+      await Promise.all([server?.stop(), receiver?.close()]);
+    });
+
+    const refused = (r: { status: number; json: any; text: string }) => {
+      assert.equal(r.status, 403, r.text);
+      assert.equal(r.json?.error?.code, "CROSS_ORIGIN");
+    };
+    const state = async () => {
+      const [hooks, ws, msgs] = await Promise.all([
+        server.api("GET", "/api/v1/webhooks", { token: v.key }),
+        server.api("GET", "/api/v1/workspace", { token: v.key }),
+        server.api("GET", `/api/v1/chats/${v.chatId}/messages`, { token: v.key }),
+      ]);
+      return { webhooks: hooks.json.items.length, name: ws.json.name, messages: msgs.json.items.length };
+    };
+
+    it("a cross-origin form with the victim's cookie cannot create a webhook, send a message or rename the workspace", async () => {
+      const before = await state();
+      for (const origin of ["http://evil.example", new URL(server.url).origin.replace(/:\d+$/, ":1"), "null"]) {
+        refused(await send(server, "POST", "/api/v1/webhooks", crossSiteForm(v.cookie, origin), form({ url: receiver.url })));
+        refused(await send(server, "POST", `/api/v1/chats/${v.chatId}/messages`, crossSiteForm(v.cookie, origin), form({ text: "sent by the attacker" })));
+        // A form cannot PATCH, but a page's fetch can try (the preflight is not what protects us).
+        refused(await send(server, "PATCH", "/api/v1/workspace", { ...crossSiteForm(v.cookie, origin), "content-type": "application/json" }, JSON.stringify({ name: "Pwned" })));
+        // text/plain is a "simple" content type a form can send: a JSON body in disguise.
+        refused(await send(server, "POST", "/api/v1/webhooks", { ...crossSiteForm(v.cookie, origin), "content-type": "text/plain" }, JSON.stringify({ url: receiver.url })));
+      }
+      assert.deepEqual(await state(), before, "nothing changed");
+      assert.equal(receiver.requests.length, 0);
+    });
+
+    it("with the cookie and no Origin: refused unless Sec-Fetch-Site says same-origin", async () => {
+      const body = JSON.stringify({ name: "Renamed" });
+      refused(await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, "content-type": "application/json" }, body));
+      refused(await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, "sec-fetch-site": "cross-site", "content-type": "application/json" }, body));
+      refused(await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, "sec-fetch-site": "same-site", "content-type": "application/json" }, body));
+      assert.equal((await state()).name, "Acme");
+      const ok = await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, "sec-fetch-site": "same-origin", "content-type": "application/json" }, body);
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal((await state()).name, "Renamed");
+    });
+
+    it("the UI's own requests (Origin = Threadline) work with the cookie", async () => {
+      const origin = new URL(server.url).origin;
+      const r = await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, origin, "content-type": "application/json" }, JSON.stringify({ name: "Acme" }));
+      assert.equal(r.status, 200, r.text);
+      const hook = await send(server, "POST", "/api/v1/webhooks", { cookie: v.cookie, origin, "content-type": "application/json" }, JSON.stringify({ url: receiver.url }));
+      assert.equal(hook.status, 201, hook.text);
+      const del = await send(server, "DELETE", `/api/v1/webhooks/${hook.json.id}`, { cookie: v.cookie, origin });
+      assert.equal(del.status, 204);
+    });
+
+    it("form bodies are accepted only where a form posts (/signin): the API answers 415 even with a key", async () => {
+      const r = await send(server, "POST", "/api/v1/webhooks", { authorization: `Bearer ${v.key}`, "content-type": "application/x-www-form-urlencoded" }, form({ url: receiver.url }));
+      assert.equal(r.status, 415, r.text);
+      assert.equal(r.json.error.code, "UNSUPPORTED_MEDIA_TYPE");
+      assert.equal((await state()).webhooks, 0);
+    });
+
+    it("bearer-key requests are unaffected by Origin (a page cannot set Authorization)", async () => {
+      const r = await send(server, "PATCH", "/api/v1/workspace", { authorization: `Bearer ${v.key}`, origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ name: "Acme" }));
+      assert.equal(r.status, 200, r.text);
+    });
+
+    it("signing out from another origin is refused (the session stays valid)", async () => {
+      refused(await send(server, "DELETE", "/api/v1/session", crossSiteForm(v.cookie)));
+      const me = await send(server, "GET", "/api/v1/session", { cookie: v.cookie });
+      assert.equal(me.status, 200);
+    });
+
+    it("login CSRF: a cross-site form cannot sign the victim into the attacker's workspace", async () => {
+      const attacker = await victim(server, "Attacker");
+      const viaForm = await send(server, "POST", "/signin", crossSiteForm("", "http://evil.example"), form({ api_key: attacker.key, next: "/" }));
+      refused(viaForm);
+      assert.equal(viaForm.headers.get("set-cookie"), null);
+      const viaApi = await send(server, "POST", "/api/v1/session", { origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ api_key: attacker.key }));
+      refused(viaApi);
+      assert.equal(viaApi.headers.get("set-cookie"), null);
+      // Our own sign-in form still works.
+      const own = await send(server, "POST", "/signin", { origin: new URL(server.url).origin, "content-type": "application/x-www-form-urlencoded" }, form({ api_key: v.key, next: "/webhooks" }));
+      assert.equal(own.status, 303, own.text);
+      assert.equal(own.headers.get("location"), "/webhooks");
+    });
+  });
+}
