@@ -103,7 +103,7 @@ for (const database of DATABASES) {
       assert.ok(chats.json.items.some((c: { full_name: string }) => c.full_name === long(1024)));
     });
 
-    it("a gateway's inbound message with NUL or an over-long id is refused the same way (it does not come through the API schema)", async () => {
+    it("a gateway's inbound message with NUL or an over-long id is not stored as a message, and not refused either: it is kept as an unrecognised event naming the field", async () => {
       const acc = await server.api("POST", "/api/v1/accounts", {
         token: v.key,
         body: { phone: "+15557654321", owner_email: "owner@acme.example", source: "waha", source_config: { base_url: "http://gw.example", api_key: "k", session: "default" } },
@@ -113,17 +113,27 @@ for (const database of DATABASES) {
       const fixture = JSON.parse(fixtureText("waha/message-any-received-direct.json"));
       const ok = await send(server, "POST", inbound, { "content-type": "application/json" }, JSON.stringify(fixture));
       assert.equal(ok.status, 200, ok.text);
+      const messagesBefore = await server.api("GET", "/api/v1/chats?limit=200", { token: v.key });
+      // A gateway retries a refused event and then drops it: an authenticated one is answered 2xx (issue 12's rule).
       const withNul = structuredClone(fixture);
       withNul.payload.id = "false_15551234567@c.us_NUL1";
       withNul.payload.body = NUL;
       const nul = await send(server, "POST", inbound, { "content-type": "application/json" }, JSON.stringify(withNul));
-      assert.equal(nul.status, 400, nul.text);
-      assert.equal(nul.json.error.field, "messages[0].text");
+      assert.equal(nul.status, 200, nul.text);
+      assert.equal(nul.json.accepted, 0);
+      assert.equal(nul.json.unrecognised, 1);
       const longId = structuredClone(fixture);
       longId.payload.id = `false_15551234567@c.us_${long(100_000)}`;
       const big = await send(server, "POST", inbound, { "content-type": "application/json" }, JSON.stringify(longId));
-      assert.equal(big.status, 400, big.text.slice(0, 300));
-      assert.equal(big.json.error.field, "messages[0].external_id");
+      assert.equal(big.status, 200, big.text.slice(0, 300));
+      assert.equal(big.json.unrecognised, 1);
+      const events = await server.api("GET", `/api/v1/accounts/${acc.json.id}/inbound-events`, { token: v.key });
+      assert.equal(events.status, 200, events.text.slice(0, 300));
+      const reasons = (events.json.items as { reason: string }[]).map((e) => e.reason).join("\n");
+      assert.match(reasons, /text/);
+      assert.match(reasons, /external_id/);
+      const messagesAfter = await server.api("GET", "/api/v1/chats?limit=200", { token: v.key });
+      assert.deepEqual(messagesAfter.json, messagesBefore.json, "nothing was stored as a message");
     });
   });
 }
