@@ -61,7 +61,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   let port = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${port}`;
   const writer = new DeliveryWriter(db, (err) => log.error({ err }, "writing delivery state failed; the next flush writes it again"));
-  const deliverer = new Deliverer(new TargetGuard(config.allowPrivateTargets), `Threadline/${VERSION}`);
+  const deliverer = new Deliverer(new TargetGuard(config.allowPrivateTargets), `Threadline/${VERSION}`, clock);
   const alerts = new Alerts({ db, clock, log, config, publicUrl });
   const events: ConsumerEvents = {
     attempted(_w, r) {

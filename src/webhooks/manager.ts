@@ -3,13 +3,13 @@ import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
 import { LEASE_MS, Leases } from "./leases.js";
 
-/** Builds the consumer for an aggregation setting; bundles plug in here. */
-export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
-
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;
 
-const defaultFactory: ConsumerFactory = (deps, row) => (row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row));
+/** The consumer for a webhook's aggregation setting. */
+function consumerFor(deps: ConsumerDeps, row: WebhookRow): Consumer {
+  return row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row);
+}
 
 /** How often leases are renewed and other processes' changes are picked up. */
 const SYNC_EVERY_MS = 1000;
@@ -27,10 +27,7 @@ export class DeliveryManager {
   private leasesValidUntil = 0;
   private readonly leases: Leases;
 
-  constructor(
-    private deps: ConsumerDeps,
-    private factory: ConsumerFactory = defaultFactory,
-  ) {
+  constructor(private deps: ConsumerDeps) {
     this.leases = new Leases(deps.db);
   }
 
@@ -101,7 +98,7 @@ export class DeliveryManager {
   private run(row: WebhookRow): void {
     // One consumer per webhook: a sync and a reload may both get here after their awaits.
     if (this.closed || this.consumers.get(row.id)?.active) return;
-    const c = this.factory(this.deps, row);
+    const c = consumerFor(this.deps, row);
     this.consumers.set(row.id, c);
     c.start();
   }

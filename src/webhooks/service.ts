@@ -11,10 +11,9 @@ import { bundlePayload, messagePayload, type DeliverableMessage } from "./payloa
 import { checkWebhookUrl } from "./targets.js";
 import type { Activity, DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
+import { AGGREGATIONS, isAggregation } from "./windows.js";
 
-export const AGGREGATIONS = ["none", "1h", "6h", "12h", "24h"] as const;
-export type Aggregation = (typeof AGGREGATIONS)[number];
-export const AGGREGATION_MS: Record<Exclude<Aggregation, "none">, number> = { "1h": 3600_000, "6h": 6 * 3600_000, "12h": 12 * 3600_000, "24h": 24 * 3600_000 };
+export { AGGREGATIONS, type Aggregation } from "./windows.js";
 
 export interface WebhookDeps {
   db: DB;
@@ -69,7 +68,7 @@ export class WebhookService {
   async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string }): Promise<WebhookRow> {
     const url = validUrl(input.url);
     const aggregation = input.aggregation ?? "none";
-    if (!(AGGREGATIONS as readonly string[]).includes(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+    if (!isAggregation(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
     const now = this.deps.clock.now();
     const enabled = input.enabled ?? true;
     const row: WebhookRow = {
@@ -118,7 +117,7 @@ export class WebhookService {
       changes.push(`URL set to ${set.url}`);
     }
     if (patch.aggregation !== undefined && patch.aggregation !== row.aggregation) {
-      if (!(AGGREGATIONS as readonly string[]).includes(patch.aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+      if (!isAggregation(patch.aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
       set.aggregation = patch.aggregation;
       changes.push(`aggregation changed from ${row.aggregation} to ${patch.aggregation}`);
     }
@@ -131,7 +130,8 @@ export class WebhookService {
       set.consecutive_failures = 0;
       set.disabled_reason = null;
       set.disabled_at = null;
-      const replay = patch.replay ?? (disabledReason === "consecutive_failures" ? "since_disabled" : "none");
+      // After an automatic disable (errors, or 410 Gone) nothing that was due is dropped by default.
+      const replay = patch.replay ?? (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
       if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
       restart = true;
       this.activity(id, { kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." });
@@ -225,7 +225,7 @@ export class WebhookService {
 
   async statsOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
-    const hour = Math.floor(Date.now() / 3600_000) * 3600_000;
+    const hour = Math.floor(this.deps.clock.now() / 3600_000) * 3600_000;
     const from = hour - 23 * 3600_000;
     const rows = await this.deps.db.selectFrom("webhook_hourly").selectAll().where("webhook_id", "=", id).where("hour_start", ">=", from).execute();
     const by = new Map(rows.map((r) => [r.hour_start, r]));
