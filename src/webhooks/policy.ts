@@ -74,11 +74,11 @@ export function retryDelay(failures: number, retryAfterMs?: number, random: () =
 
 /**
  * A consumer's starting health: a webhook that was failing before (a restart, another
- * process) keeps backing off; a healthy one starts at one request and ramps up, so a
- * receiver is never hit with MAX_IN_FLIGHT requests out of nowhere.
+ * process) keeps backing off, and ramps up from one request once it recovers; a healthy one
+ * starts at full speed.
  */
 export function initialHealth(failures: number, now: number, random: () => number = Math.random): Health {
-  return failures > 0 ? { failures, run: 1, retryAt: now + retryDelay(failures, undefined, random), limit: 1 } : { failures: 0, run: 0, retryAt: 0, limit: 1 };
+  return failures > 0 ? { failures, run: 1, retryAt: now + retryDelay(failures, undefined, random), limit: 1 } : { failures: 0, run: 0, retryAt: 0, limit: MAX_IN_FLIGHT };
 }
 
 /** How many attempts may be in flight now. */

@@ -95,7 +95,7 @@ for (const database of DATABASES)
         const entry = await waitFor(async () => (await getLog(server, s.key, wh.id))[0], "the attempt in the log");
         assert.equal(entry.error, null, JSON.stringify(entry.error));
         assert.equal(entry.response?.status, 200);
-        assert.equal((entry.response as { body: string }).body.length, 64 * 1024);
+        assert.equal((entry.response as unknown as { body: string }).body.length, 64 * 1024);
         assert.equal(ended, false, "the receiver never got to write all of it");
         assert.ok(written < 16 * 1024 * 1024, `${written} bytes written before the client went away`);
       } finally {

@@ -1,3 +1,5 @@
+import type { DeliveryErrorCode } from "../../src/webhooks/outcome.js";
+
 export interface Workspace {
   id: string;
   name: string;
@@ -13,7 +15,7 @@ export interface Webhook {
   aggregation: Aggregation;
   secret?: string;
   consecutive_failures: number;
-  disabled_reason: null | "manual" | "consecutive_failures";
+  disabled_reason: null | "manual" | "consecutive_failures" | "gone";
   created_at: string;
   updated_at: string;
 }
@@ -33,7 +35,8 @@ export interface LogEntry {
   at?: string;
   duration_ms?: number;
   response: { status: number; headers?: Record<string, string>; body?: string } | null;
-  error: { code: string; message: string } | null;
+  /** `code` is one of the server's closed set of delivery error codes (src/webhooks/outcome.ts). */
+  error: { code: DeliveryErrorCode; message: string } | null;
 }
 
 export interface StatsBucket {
