@@ -85,6 +85,8 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   // once listening (setPort), so the backlog is not delivered with "localhost:0" in chat_url.
   let delivering: Promise<void> | undefined;
   const startDelivering = () => (delivering ??= manager.start());
+  // Several processes on PostgreSQL: a flush made through another process reaches the webhook's owner.
+  if (config.databaseUrl) manager.listen(config.databaseUrl, (err) => log.warn({ err }, "webhook signals between processes failed; reconnecting"));
   if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();
   // Several processes on PostgreSQL: an ingest in another process wakes the consumers here.
   const listener = config.databaseUrl

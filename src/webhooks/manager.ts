@@ -2,6 +2,7 @@ import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
 import { LEASE_MS, Leases } from "./leases.js";
+import { WebhookSignals } from "./signals.js";
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;
@@ -26,6 +27,7 @@ export class DeliveryManager {
   private syncing = false;
   private leasesValidUntil = 0;
   private readonly leases: Leases;
+  private signals: WebhookSignals | undefined;
 
   constructor(private deps: ConsumerDeps) {
     this.leases = new Leases(deps.db);
@@ -103,6 +105,33 @@ export class DeliveryManager {
     c.start();
   }
 
+  /**
+   * Several processes on PostgreSQL: listen for requests from processes that do not hold a
+   * webhook's lease (a flush, or the open window before an aggregation change or a disable).
+   */
+  listen(databaseUrl: string, onError: (err: unknown) => void): void {
+    this.signals ??= new WebhookSignals(databaseUrl, (id) => (this.consumers.get(id)?.active ? this.flushHere(id) : undefined), onError);
+  }
+
+  /**
+   * Sends a webhook's open window now, wherever its consumer runs: here, or in the process
+   * holding its lease (asked over NOTIFY, which answers once the bundles went out and the
+   * cursor is written). Answers how many deliveries it made.
+   */
+  async flushOpen(id: string): Promise<number> {
+    if (this.consumers.get(id)?.active) return this.flushHere(id);
+    if (this.signals && !this.closed) return (await this.signals.flush(id)) ?? 0;
+    return 0;
+  }
+
+  private async flushHere(id: string): Promise<number> {
+    const c = this.consumers.get(id);
+    if (!c) return 0;
+    const n = await c.flushOpen();
+    await this.deps.writer.flush();
+    return n;
+  }
+
   /** The log of `workspaceId` grew. */
   notify(workspaceId: string): void {
     for (const c of this.consumers.values()) if (c.row.workspace_id === workspaceId && c.active) c.wake();
@@ -147,6 +176,7 @@ export class DeliveryManager {
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
+    await this.signals?.close();
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     const drained = Promise.all(consumers.map((c) => c.drain()));

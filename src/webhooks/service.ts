@@ -123,7 +123,8 @@ export class WebhookService {
     }
     let restart = set.aggregation !== undefined;
     // Open bundles go out under the old settings before a change or a disable.
-    if (wasEnabled && (set.aggregation !== undefined || patch.enabled === false)) await live?.flushOpen();
+    // Wherever the consumer runs: here, or in the process holding the lease (asked over NOTIFY).
+    if (wasEnabled && (set.aggregation !== undefined || patch.enabled === false)) await manager.flushOpen(id);
 
     if (patch.enabled === true && !wasEnabled) {
       set.enabled = 1;
@@ -201,8 +202,8 @@ export class WebhookService {
 
   async flushOpen(workspaceId: string, id: string): Promise<number> {
     const row = await this.get(workspaceId, id);
-    if (row.aggregation === "none") return 0;
-    return (await this.deps.manager.consumer(id)?.flushOpen()) ?? 0;
+    if (row.aggregation === "none" || row.enabled !== 1) return 0;
+    return this.deps.manager.flushOpen(id);
   }
 
   async activityOf(workspaceId: string, id: string) {
