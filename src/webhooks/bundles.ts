@@ -1,5 +1,5 @@
 import type { ClockTimer } from "../clock/index.js";
-import { nextStoredAt, readChatsWindow, windowChats, headSeq } from "../timeline/service.js";
+import { headSeq, nextStoredAt, readChatsWindow, windowChats } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import { bundlePayload, type DeliverableMessage } from "./payload.js";

@@ -1,6 +1,6 @@
 import type { DB, Database } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
-import { readDeliverable } from "../timeline/service.js";
+import { readDeliverable } from "../log/index.js";
 import type { Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";

@@ -3,7 +3,7 @@ import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
 import { invalid, notFound } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
-import { headSeq } from "../timeline/service.js";
+import { headSeq } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
 import type { Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
