@@ -132,6 +132,24 @@ export class DeliveryManager {
     return n;
   }
 
+  /**
+   * Before a webhook's row changes through the API, its consumer here stops taking work:
+   * - `drain` (an aggregation change): the deliveries in flight end under the old settings
+   *   and are recorded (log, cursor), so what the receiver acknowledged is not sent again;
+   * - `drain-disabled` (a disable by a user): the same, and their late failures count
+   *   against nothing (no automatic disable lands over the user's decision);
+   * - `stop` (a replay, an enable, a restart, a delete): their outcomes are dropped; the
+   *   next consumer starts afresh from the cursor.
+   * A consumer in another process sees the change by its `updated_at` on its next sync.
+   */
+  async quiesce(id: string, how: "drain" | "drain-disabled" | "stop"): Promise<void> {
+    const c = this.consumers.get(id);
+    if (!c) return;
+    if (how === "stop") return c.stop();
+    if (how === "drain-disabled") c.row = { ...c.row, enabled: 0, disabled_reason: "manual", disabled_at: this.deps.clock.now() };
+    await c.drain();
+  }
+
   /** The log of `workspaceId` grew. */
   notify(workspaceId: string): void {
     for (const c of this.consumers.values()) if (c.row.workspace_id === workspaceId && c.active) c.wake();

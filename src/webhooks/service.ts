@@ -106,7 +106,6 @@ export class WebhookService {
   ): Promise<WebhookRow> {
     const { db, clock, manager } = this.deps;
     const row = await this.get(workspaceId, id);
-    const live = manager.consumer(id);
     const wasEnabled = row.enabled === 1;
     const disabledReason = row.disabled_reason;
     const now = clock.now();
@@ -148,16 +147,9 @@ export class WebhookService {
     }
     if (changes.length) this.activity(id, { kind: "updated", summary: `${changes.join("; ")}.` });
     if (set.aggregation !== undefined) set.window_end = null;
-    // A disabled webhook's consumer stops before the row changes, so none of its late
-    // writes (cursor, counters, an automatic disable) land over the user's decision.
-    // An aggregation change or a disable first lets the deliveries in flight end under the old
-    // settings and records them (log, cursor): what the receiver acknowledged is not sent again
-    // (in a bundle, or after re-enabling). A replay or an enable starts afresh instead.
-    if (live && wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) {
-      // Disabled by the user: late failures count against nothing (no automatic disable over it).
-      if (set.enabled === 0) live.row = { ...live.row, enabled: 0, disabled_reason: "manual", disabled_at: now };
-      await live.drain();
-    } else if (restart || set.enabled === 0) live?.stop();
+    // The consumer stops before the row changes (the manager decides how: see `quiesce`).
+    if (wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
+    else if (restart || set.enabled === 0) await manager.quiesce(id, "stop");
     await this.deps.writer.flush();
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
     await manager.reload(id, { restart });
@@ -175,7 +167,7 @@ export class WebhookService {
   async remove(workspaceId: string, id: string): Promise<void> {
     await this.get(workspaceId, id);
     const { db } = this.deps;
-    this.deps.manager.consumer(id)?.stop();
+    await this.deps.manager.quiesce(id, "stop");
     this.deps.writer.forget(id);
     await db.transaction().execute(async (tx) => {
       await tx.deleteFrom("webhooks").where("id", "=", id).execute();
@@ -189,7 +181,7 @@ export class WebhookService {
   /** Re-sends every message stored since `since`, in order, under new delivery ids. */
   async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
     await this.get(workspaceId, id);
-    this.deps.manager.consumer(id)?.stop();
+    await this.deps.manager.quiesce(id, "stop");
     // Read again after the stop: the cursor the stopped consumer reached is written by get's flush.
     const row = await this.get(workspaceId, id);
     // Never forward: what is still pending before `since` is not skipped by a replay.
