@@ -123,7 +123,7 @@ export class WebhookService {
     let restart = set.aggregation !== undefined;
     // Open bundles go out under the old settings before a change or a disable.
     // Wherever the consumer runs: here, or in the process holding the lease (asked over NOTIFY).
-    if (wasEnabled && (set.aggregation !== undefined || patch.enabled === false)) await manager.flushOpen(id);
+    if (wasEnabled && row.aggregation !== "none" && (set.aggregation !== undefined || patch.enabled === false)) await manager.flushOpen(id);
 
     if (patch.enabled === true && !wasEnabled) {
       set.enabled = 1;

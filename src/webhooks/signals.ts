@@ -4,10 +4,15 @@ import pg from "pg";
 /** The PostgreSQL channel on which processes ask a webhook's owner to act, and answer. */
 export const WEBHOOK_CHANNEL = "threadline_webhooks";
 
-/** How long a process waits for the owner of a webhook to answer a flush. */
+/** How long a process waits for the owner of a webhook to take a flush on (none: nobody holds the lease now). */
+export const REMOTE_ACCEPT_TIMEOUT_MS = 3_000;
+/** How long it then waits for the owner to have sent the window. */
 export const REMOTE_FLUSH_TIMEOUT_MS = 60_000;
 
-type Message = { op: "flush"; id: string; req: string } | { op: "flushed"; req: string; flushed: number; error?: string };
+type Message =
+  | { op: "flush"; id: string; req: string }
+  | { op: "accepted"; req: string }
+  | { op: "flushed"; req: string; flushed: number; error?: string };
 
 /**
  * Requests between processes sharing one PostgreSQL database, over LISTEN/NOTIFY: a
@@ -20,7 +25,7 @@ export class WebhookSignals {
   private client: pg.Client | undefined;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
-  private waiting = new Map<string, (m: Extract<Message, { op: "flushed" }>) => void>();
+  private waiting = new Map<string, (m: Exclude<Message, { op: "flush" }>) => void>();
   private ready: Promise<void>;
 
   constructor(
@@ -70,12 +75,13 @@ export class WebhookSignals {
   }
 
   private handle(m: Message): void {
-    if (m.op === "flushed") {
+    if (m.op !== "flush") {
       this.waiting.get(m.req)?.(m);
       return;
     }
     const run = this.onFlush(m.id);
     if (!run) return;
+    this.send({ op: "accepted", req: m.req });
     run.then(
       (flushed) => this.send({ op: "flushed", req: m.req, flushed }),
       (e: unknown) => this.send({ op: "flushed", req: m.req, flushed: 0, error: String(e) }),
@@ -92,13 +98,18 @@ export class WebhookSignals {
    * Asks the process that holds the webhook's lease to send its open window now; answers
    * how many deliveries it made, or undefined when no process answered in time.
    */
-  async flush(id: string, timeoutMs = REMOTE_FLUSH_TIMEOUT_MS): Promise<number | undefined> {
+  async flush(id: string): Promise<number | undefined> {
     await this.ready;
     const req = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const answer = new Promise<number | undefined>((resolve) => {
-      this.waiting.set(req, (m) => resolve(m.flushed));
-      timer = setTimeout(() => resolve(undefined), timeoutMs);
+      this.waiting.set(req, (m) => {
+        if (m.op === "flushed") return resolve(m.flushed);
+        // Taken on by the owner: now wait for the window to go out.
+        clearTimeout(timer);
+        timer = setTimeout(() => resolve(undefined), REMOTE_FLUSH_TIMEOUT_MS);
+      });
+      timer = setTimeout(() => resolve(undefined), REMOTE_ACCEPT_TIMEOUT_MS);
     });
     this.send({ op: "flush", id, req });
     try {
