@@ -109,7 +109,9 @@ export function ticket(h: Health): Ticket {
 export function judge(h: Health, t: Ticket, o: Outcome, now: number, random: () => number = Math.random): Verdict {
   if (o.ok) {
     if (h.failures > 0) return { health: { failures: 0, run: h.run, retryAt: 0, limit: 1 }, counted: false, recovered: true, warn: false };
-    return { health: { ...h, limit: Math.min(MAX_IN_FLIGHT, h.limit + 1) }, counted: false, recovered: false, warn: false };
+    // The steady state (thousands a second): the same health, nothing to change.
+    if (h.limit >= MAX_IN_FLIGHT) return { health: h, counted: false, recovered: false, warn: false };
+    return { health: { ...h, limit: h.limit + 1 }, counted: false, recovered: false, warn: false };
   }
   let health: Health;
   let counted: boolean;
