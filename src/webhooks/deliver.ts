@@ -64,10 +64,85 @@ interface Answer {
   body: string;
 }
 
-/** One request in flight: settles once, whatever comes first (answer, error, deadline). */
-interface InFlight {
-  deadline: number;
-  cut(): void;
+function failed(at: number, started: number, request: AttemptResult["request"], error: DeliveryError): AttemptResult {
+  return { ok: false, at, durationMs: Math.round(performance.now() - started), request, response: null, error };
+}
+
+/**
+ * One request in flight, as undici's dispatch handler: settles once, whatever comes first
+ * (the answer, an error, the deadline, the body limit). A class, not closures: thousands are
+ * made a second.
+ */
+class Call {
+  readonly deadline = performance.now() + DELIVERY_TIMEOUT_MS;
+  private status = 0;
+  private headers: Record<string, string> = {};
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  private controller: { abort(reason: Error): void } | undefined;
+  private settled = false;
+  private resolve!: (a: Answer) => void;
+  private reject!: (e: Error) => void;
+
+  constructor(private inFlight: Set<Call>) {}
+
+  start(): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** The deadline passed (or a shutdown): ends the request now. */
+  cut(): void {
+    this.end(new DeadlineError("deadline"));
+  }
+
+  private end(err: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.inFlight.delete(this);
+    if (err) this.reject(err);
+    else {
+      const c = this.chunks;
+      this.resolve({ status: this.status, headers: this.headers, body: c.length === 1 ? c[0]!.toString("utf8") : Buffer.concat(c).toString("utf8") });
+    }
+    // Cut the request if it is still running (deadline, or the rest of a long body).
+    if (this.controller && (err || this.kept >= RESPONSE_BODY_LIMIT)) this.controller.abort(err ?? new Error("response body limit reached"));
+  }
+
+  // Its presence selects undici's current handler interface.
+  onRequestStart(controller: { abort(reason: Error): void }): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new DeadlineError("deadline"));
+  }
+
+  onResponseStart(_c: unknown, statusCode: number, h: Record<string, string | string[] | undefined>): void {
+    this.status = statusCode;
+    const headers: Record<string, string> = {};
+    for (const k in h) {
+      const v = h[k];
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+    }
+    this.headers = headers;
+  }
+
+  onResponseData(_c: unknown, chunk: Buffer): void {
+    if (this.settled) return;
+    const room = RESPONSE_BODY_LIMIT - this.kept;
+    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    this.kept += Math.min(chunk.length, room);
+    // Enough kept: the answer is complete as far as the log goes; the rest is not read.
+    if (this.kept >= RESPONSE_BODY_LIMIT) this.end(null);
+  }
+
+  onResponseEnd(): void {
+    this.end(null);
+  }
+
+  onResponseError(_c: unknown, err: Error): void {
+    this.end(err);
+  }
 }
 
 /**
@@ -81,7 +156,7 @@ export class Deliverer {
   private aborted = false;
   private targets = new Map<string, { origin: string; path: string } | { error: DeliveryError }>();
   /** Requests in flight in start order, so their deadlines are in order too. */
-  private inFlight = new Set<InFlight>();
+  private inFlight = new Set<Call>();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -108,16 +183,14 @@ export class Deliverer {
       "webhook-signature": sign(secret, webhookId, ts, body),
     };
     const req = { method: "POST" as const, url, headers, body };
-    const elapsed = () => Math.round(performance.now() - started);
-    const fail = (error: DeliveryError): AttemptResult => ({ ok: false, at, durationMs: elapsed(), request: req, response: null, error });
-    if (this.aborted) return fail(SHUTDOWN_ERROR);
+    if (this.aborted) return failed(at, started, req, SHUTDOWN_ERROR);
 
     const target = this.target(url);
-    if ("error" in target) return fail(target.error);
+    if ("error" in target) return failed(at, started, req, target.error);
     try {
       const res = await this.post(target, headers, body);
       const status = res.status;
-      const durationMs = elapsed();
+      const durationMs = Math.round(performance.now() - started);
       const late = durationMs > DELIVERY_TIMEOUT_MS;
       const ok = status >= 200 && status < 300 && !late;
       const result: AttemptResult = {
@@ -137,7 +210,7 @@ export class Deliverer {
       if (status === 429 || status === 503) result.retryAfterMs = parseRetryAfter(res.headers["retry-after"], Date.now());
       return result;
     } catch (e) {
-      return fail(this.aborted ? SHUTDOWN_ERROR : e instanceof DeadlineError ? TIMEOUT_ERROR : errorOf(e));
+      return failed(at, started, req, this.aborted ? SHUTDOWN_ERROR : e instanceof DeadlineError ? TIMEOUT_ERROR : errorOf(e));
     }
   }
 
@@ -167,61 +240,15 @@ export class Deliverer {
    * RESPONSE_BODY_LIMIT; past it the request is ended without reading the rest.
    */
   private post(target: { origin: string; path: string }, headers: Record<string, string>, body: string): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      let status = 0;
-      let resHeaders: Record<string, string> = {};
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      let controller: { abort(reason: Error): void } | undefined;
-      let settled = false;
-      const entry: InFlight = {
-        deadline: performance.now() + DELIVERY_TIMEOUT_MS,
-        cut: () => end(new DeadlineError("deadline")),
-      };
-      const answer = (): Answer => ({ status, headers: resHeaders, body: chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8") });
-      const end = (err: Error | null): void => {
-        if (settled) return;
-        settled = true;
-        this.inFlight.delete(entry);
-        if (err) reject(err);
-        else resolve(answer());
-        // Cut the request if it is still running (deadline, or the rest of a long body).
-        if (controller && (err || kept >= RESPONSE_BODY_LIMIT)) controller.abort(err ?? new Error("response body limit reached"));
-      };
-      this.track(entry);
-      this.agent.dispatch(
-        { origin: target.origin, path: target.path, method: "POST", headers, body, headersTimeout: DELIVERY_TIMEOUT_MS, bodyTimeout: DELIVERY_TIMEOUT_MS },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (settled) c.abort(new DeadlineError("deadline"));
-          },
-          onResponseStart(_c, statusCode, h) {
-            status = statusCode;
-            resHeaders = {};
-            for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(", ") : v;
-          },
-          onResponseData(_c, chunk) {
-            if (settled) return;
-            const room = RESPONSE_BODY_LIMIT - kept;
-            chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-            kept += Math.min(chunk.length, room);
-            // Enough kept: the answer is complete as far as the log goes; the rest is not read.
-            if (kept >= RESPONSE_BODY_LIMIT) end(null);
-          },
-          onResponseEnd() {
-            end(null);
-          },
-          onResponseError(_c, err) {
-            end(err);
-          },
-        },
-      );
-    });
+    const call = new Call(this.inFlight);
+    const answer = call.start();
+    this.track(call);
+    this.agent.dispatch({ origin: target.origin, path: target.path, method: "POST", headers, body, headersTimeout: DELIVERY_TIMEOUT_MS, bodyTimeout: DELIVERY_TIMEOUT_MS }, call);
+    return answer;
   }
 
   /** Deadlines: one timer for every request in flight, not one per request. */
-  private track(entry: InFlight): void {
+  private track(entry: Call): void {
     this.inFlight.add(entry);
     if (this.sweeper) return;
     this.sweeper = setInterval(() => {
