@@ -1,4 +1,5 @@
 import type { DeliveryErrorCode } from "../../src/webhooks/outcome.js";
+import type { Aggregation } from "../../src/webhooks/windows.js";
 
 export interface Workspace {
   id: string;
@@ -6,7 +7,8 @@ export interface Workspace {
   timezone: string;
 }
 
-export type Aggregation = "none" | "1h" | "6h" | "12h" | "24h";
+/** The server's one list of aggregation values (src/webhooks/windows.ts). */
+export type { Aggregation };
 
 export interface Webhook {
   id: string;
