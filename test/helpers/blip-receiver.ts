@@ -7,6 +7,7 @@ export type BlipMode = "ok" | "error" | "reset" | "closed";
 export interface Arrival {
   id: string;
   chat: string;
+  /** The message's text; for a bundle, its messages' texts joined by "|". */
   text: string;
   /** Requests in flight at the receiver when this one arrived (itself included). */
   concurrency: number;
@@ -47,8 +48,10 @@ export class BlipReceiver {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        const json = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { chat: { chat_id: string }; message: { text: string } };
-        const a: Arrival = { id: String(req.headers["webhook-id"]), chat: json.chat.chat_id, text: json.message.text, concurrency, answered: "ok" };
+        // A message payload, or a bundle (its messages' texts joined by "|").
+        const json = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { chat: { chat_id: string }; message?: { text: string }; messages?: { text: string }[] };
+        const text = json.message?.text ?? (json.messages ?? []).map((m) => m.text).join("|");
+        const a: Arrival = { id: String(req.headers["webhook-id"]), chat: json.chat.chat_id, text, concurrency, answered: "ok" };
         this.arrivals.push(a);
         const mode = this.mode;
         if (mode === "reset" || mode === "closed") {
