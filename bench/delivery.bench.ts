@@ -6,7 +6,19 @@ import { once } from "node:events";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
+import { readFileSync } from "node:fs";
 import { TestServer, createWorkspace } from "../test/helpers/server.js";
+
+/** User + system CPU time of a process so far, in ms (Linux /proc; 0 elsewhere). */
+function serverCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -132,10 +144,14 @@ async function main() {
     }
     await ask(receiver, "reset");
     const drainStart = performance.now();
+    const cpuStart = serverCpuMs(server.child.pid);
     await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: true, replay: "since_disabled" } });
     await waitForCount(receiver, MESSAGES, "backlog");
     const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
+    const cpu = serverCpuMs(server.child.pid) - cpuStart;
     console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}`);
+    // CPU time, not wall time: what a delivery costs, whatever else loads the machine.
+    if (cpu > 0) console.log(`  backlog drain CPU of the server: ${((cpu * 1000) / MESSAGES).toFixed(1)} ms per 1,000 deliveries (${(MESSAGES / (cpu / 1000)).toFixed(0)} deliveries per CPU-second)`);
   } finally {
     await server.stop();
     receiver.send({ cmd: "exit" });

@@ -65,7 +65,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   const publicUrl = () => config.publicUrl ?? `http://localhost:${port}`;
   const writer = new DeliveryWriter(db, (err) => log.error({ err }, "writing delivery state failed; the next flush writes it again"));
   const guard = new TargetGuard(config.allowPrivateTargets);
-  const deliverer = new Deliverer(guard, `Threadline/${VERSION}`);
+  const deliverer = new Deliverer(guard, `Threadline/${VERSION}`, clock);
   const gateways = new GatewayHttp(guard);
   const alerts = new Alerts({ db, clock, log, config, publicUrl });
   const events: ConsumerEvents = {
@@ -90,6 +90,8 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   // once listening (setPort), so the backlog is not delivered with "localhost:0" in chat_url.
   let delivering: Promise<void> | undefined;
   const startDelivering = () => (delivering ??= manager.start());
+  // Several processes on PostgreSQL: a flush made through another process reaches the webhook's owner.
+  if (config.databaseUrl) manager.listen(config.databaseUrl, (err) => log.warn({ err }, "webhook signals between processes failed; reconnecting"));
   if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();
   // Several processes on PostgreSQL: an ingest in another process wakes the consumers here.
   const listener = config.databaseUrl

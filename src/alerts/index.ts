@@ -3,7 +3,9 @@ import type { Logger } from "pino";
 import type { DB } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import type { Config } from "../config/index.js";
-import { MAX_CONSECUTIVE_FAILURES, type WebhookRow } from "../webhooks/consumer.js";
+import type { WebhookRow } from "../webhooks/consumer.js";
+import type { DeliveryError } from "../webhooks/outcome.js";
+import { MAX_CONSECUTIVE_FAILURES, type DisabledReason } from "../webhooks/policy.js";
 import { getWorkspace } from "../workspaces/service.js";
 
 interface Deps {
@@ -86,7 +88,7 @@ export class Alerts {
     const lines: string[] = [];
     for (const r of rows) {
       if (!r.error) break;
-      const e = JSON.parse(r.error) as { code: string; message: string };
+      const e = JSON.parse(r.error) as DeliveryError;
       if (e.code === "SHUTDOWN") continue;
       since = r.at;
       if (lines.length < 5) lines.push(`- ${new Date(r.at).toISOString()} ${e.code}: ${e.message} (delivery ${r.delivery_id}, attempt ${r.attempt})`);
@@ -130,7 +132,7 @@ export class Alerts {
     }
   }
 
-  async webhookDisabled(w: WebhookRow, reason: string, failingSince?: number): Promise<void> {
+  async webhookDisabled(w: WebhookRow, reason: DisabledReason, failingSince?: number): Promise<void> {
     try {
       const at = w.disabled_at ?? this.deps.clock.now();
       const run = await this.errorRun(w.id);

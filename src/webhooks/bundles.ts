@@ -1,98 +1,16 @@
 import type { ClockTimer } from "../clock/index.js";
-import { nextStoredAt, readChatsWindow, windowChats, headSeq } from "../timeline/service.js";
+import { headSeq, nextStoredAt, readChatsWindow, windowChats } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import { bundlePayload, type DeliverableMessage } from "./payload.js";
+import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 
-/** Window lengths of the aggregated settings, in hours. */
-export const WINDOW_HOURS: Readonly<Record<string, number>> = { "1h": 1, "6h": 6, "12h": 12, "24h": 24 };
+export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
 
-const MAX_IN_FLIGHT = 64;
 /** Chats read per page when a window closes; bundles built ahead stay below about twice this. */
 const CHAT_PAGE = 500;
 const LOW_WATER = 250;
 const MESSAGE_PAGE = 5000;
-const RETRY_READ_MS = 1000;
-
-// ---------------------------------------------------------------------------------------
-// Windows: tumbling, aligned to the workspace's wall clock.
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-      hourCycle: "h23",
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-interface Wall {
-  y: number;
-  mo: number;
-  d: number;
-  h: number;
-  mi: number;
-  s: number;
-}
-
-function wall(ms: number, timeZone: string): Wall {
-  const w: Wall = { y: 0, mo: 0, d: 0, h: 0, mi: 0, s: 0 };
-  for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
-    const v = Number(p.value);
-    if (p.type === "year") w.y = v;
-    else if (p.type === "month") w.mo = v;
-    else if (p.type === "day") w.d = v;
-    else if (p.type === "hour") w.h = v % 24;
-    else if (p.type === "minute") w.mi = v;
-    else if (p.type === "second") w.s = v;
-  }
-  return w;
-}
-
-/** The zone's offset from UTC at `ms`, in milliseconds (whole seconds). */
-function offsetAt(ms: number, timeZone: string): number {
-  const t = Math.floor(ms / 1000) * 1000;
-  const w = wall(t, timeZone);
-  return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - t;
-}
-
-/** The instant at which the zone's wall clock shows that date and hour (`h` may pass 23). */
-function fromWall(y: number, mo: number, d: number, h: number, timeZone: string): number {
-  const asUtc = Date.UTC(y, mo - 1, d, h);
-  const first = offsetAt(asUtc, timeZone);
-  let t = asUtc - first;
-  const second = offsetAt(t, timeZone);
-  if (second !== first) t = asUtc - second;
-  return t;
-}
-
-/** The end of the `hours` window containing `t`: the first aligned boundary after `t`. */
-export function windowEndAfter(t: number, timeZone: string, hours: number): number {
-  const w = wall(t, timeZone);
-  for (let h = Math.floor(w.h / hours) * hours + hours; ; h += hours) {
-    const end = fromWall(w.y, w.mo, w.d, h, timeZone);
-    if (end > t) return end;
-  }
-}
-
-/** The start of the `hours` window containing `t`: the last aligned boundary at or before `t`. */
-export function windowStartOf(t: number, timeZone: string, hours: number): number {
-  const w = wall(t, timeZone);
-  for (let h = Math.floor(w.h / hours) * hours; ; h -= hours) {
-    const start = fromWall(w.y, w.mo, w.d, h, timeZone);
-    if (start <= t) return start;
-  }
-}
 
 /**
  * The `webhook-id` of one chat's bundle of one window: stable across retries and restarts
@@ -110,6 +28,8 @@ interface Bundle {
   count: number;
   body: string;
   attempts: number;
+  /** Position in the window's queue: failed bundles are sent again in this order. */
+  order: number;
 }
 
 /** One window being delivered: every deliverable message in (cursor, maxSeq]. */
@@ -120,6 +40,7 @@ class Close {
   /** Paging key of `windowChats`. */
   fromSeq = 0;
   queue: Bundle[] = [];
+  queued = 0;
   /** Bundles that failed, oldest first: the probe while failing is the first of them. */
   retry: Bundle[] = [];
   inFlight = 0;
@@ -169,7 +90,7 @@ export class BundleConsumer extends Consumer {
 
   constructor(deps: ConsumerDeps, row: WebhookRow) {
     super(deps, row);
-    const hours = WINDOW_HOURS[row.aggregation];
+    const hours = windowHours(row.aggregation);
     if (!hours) throw new Error(`not an aggregated webhook: ${row.aggregation}`);
     this.hours = hours;
     this.cursor = row.cursor_seq;
@@ -234,15 +155,11 @@ export class BundleConsumer extends Consumer {
 
   /** Decides and persists the end of the window being filled, then waits for it. */
   private async open(floor: number): Promise<void> {
-    while (!this.stopped && this.windowEnd === null) {
-      try {
-        const end = await this.nextWindowEnd(floor);
-        if (this.stopped || this.windowEnd !== null) break;
+    if (this.windowEnd === null) {
+      const end = await this.retrying("opening an aggregation window", () => this.nextWindowEnd(floor));
+      if (end !== undefined && !this.stopped && this.windowEnd === null) {
         this.windowEnd = end;
         this.deps.writer.setState(this.row.id, { window_end: end }, this.row.epoch);
-      } catch (e) {
-        this.deps.log.error({ err: e, webhook: this.row.id }, "could not open an aggregation window; retrying");
-        await sleep(RETRY_READ_MS);
       }
     }
     this.arm();
@@ -281,24 +198,20 @@ export class BundleConsumer extends Consumer {
 
   private async prepare(c: Close): Promise<void> {
     const { db } = this.deps;
-    for (;;) {
-      try {
-        const maxSeq = await headSeq(db, this.row.workspace_id, { afterSeq: this.cursor, storedBefore: c.cut });
-        if (maxSeq > this.cursor) {
-          c.timeZone = (await getWorkspace(db, this.row.workspace_id)).timezone;
-          c.start = windowStartOf(c.cut - 1, c.timeZone, this.hours);
-          c.fromSeq = this.cursor;
-        } else {
-          c.exhausted = true;
-        }
-        c.maxSeq = maxSeq;
-        break;
-      } catch (e) {
-        this.deps.log.error({ err: e, webhook: this.row.id }, "reading an aggregation window failed; retrying");
-        await sleep(RETRY_READ_MS);
-        if (this.stopped) return;
-      }
+    const read = await this.retrying("reading an aggregation window", async () => {
+      const maxSeq = await headSeq(db, this.row.workspace_id, { afterSeq: this.cursor, storedBefore: c.cut });
+      const timeZone = maxSeq > this.cursor ? (await getWorkspace(db, this.row.workspace_id)).timezone : undefined;
+      return { maxSeq, timeZone };
+    });
+    if (!read) return;
+    if (read.timeZone !== undefined) {
+      c.timeZone = read.timeZone;
+      c.start = windowStartOf(c.cut - 1, c.timeZone, this.hours);
+      c.fromSeq = this.cursor;
+    } else {
+      c.exhausted = true;
     }
+    c.maxSeq = read.maxSeq;
     this.pump();
   }
 
@@ -323,7 +236,7 @@ export class BundleConsumer extends Consumer {
         }
       }
     } else {
-      while (c.inFlight < MAX_IN_FLIGHT) {
+      while (c.inFlight < this.capacity) {
         const b = c.retry.shift() ?? c.queue.shift();
         if (!b) break;
         void this.dispatch(c, b);
@@ -340,35 +253,14 @@ export class BundleConsumer extends Consumer {
 
   /** Builds the bundles of the next page of chats. */
   private async fetch(c: Close): Promise<void> {
-    const { db } = this.deps;
-    const maxSeq = c.maxSeq!;
     c.fetching = true;
-    try {
-      const chats = await windowChats(db, this.row.workspace_id, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
-      const byChat = new Map<number, DeliverableMessage[]>();
-      // Chat by chat (the chat index), a page of rows at a time; a chat cut by the page's end continues alone.
-      let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
-      while (ids.length) {
-        const rows = await readChatsWindow(db, { chatIds: ids, afterSeq: this.cursor, maxSeq, limit: MESSAGE_PAGE });
-        for (const m of rows) {
-          let list = byChat.get(m.chat_id);
-          if (!list) byChat.set(m.chat_id, (list = []));
-          list.push(m);
-        }
-        if (rows.length < MESSAGE_PAGE) break;
-        const last = rows[rows.length - 1]!;
-        for (let after = last.seq; ; ) {
-          const more = await readChatsWindow(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
-          byChat.get(last.chat_id)!.push(...more);
-          if (more.length < MESSAGE_PAGE) break;
-          after = more[more.length - 1]!.seq;
-        }
-        ids = ids.filter((id) => id > last.chat_id);
-      }
-      if (this.stopped) return;
+    const page = await this.retrying("reading an aggregation window", () => this.readPage(c));
+    c.fetching = false;
+    if (page && !this.stopped) {
       const publicUrl = this.deps.publicUrl();
-      for (const chat of chats) {
-        const messages = byChat.get(chat.chat_id);
+      const maxSeq = c.maxSeq!;
+      for (const chat of page.chats) {
+        const messages = page.byChat.get(chat.chat_id);
         if (!messages?.length) continue;
         messages.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
         // New when the message that created the chat is in the part of the log this bundle covers.
@@ -377,17 +269,40 @@ export class BundleConsumer extends Consumer {
             ? chat.created_seq > this.cursor && chat.created_seq <= maxSeq
             : chat.created_at >= c.start && chat.created_at < c.cut;
         const payload = bundlePayload(messages, { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat });
-        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, count: messages.length, body: JSON.stringify(payload), attempts: 0 });
+        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, count: messages.length, body: JSON.stringify(payload), attempts: 0, order: c.queued++ });
       }
-      if (chats.length) c.fromSeq = chats[chats.length - 1]!.first_seq;
-      if (chats.length < CHAT_PAGE) c.exhausted = true;
-    } catch (e) {
-      this.deps.log.error({ err: e, webhook: this.row.id }, "reading an aggregation window failed; retrying");
-      await sleep(RETRY_READ_MS);
-    } finally {
-      c.fetching = false;
+      if (page.chats.length) c.fromSeq = page.chats[page.chats.length - 1]!.first_seq;
+      if (page.chats.length < CHAT_PAGE) c.exhausted = true;
     }
     this.pump();
+  }
+
+  /** The next page of the window's chats, with their messages. */
+  private async readPage(c: Close) {
+    const { db } = this.deps;
+    const maxSeq = c.maxSeq!;
+    const chats = await windowChats(db, this.row.workspace_id, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
+    const byChat = new Map<number, DeliverableMessage[]>();
+    // Chat by chat (the chat index), a page of rows at a time; a chat cut by the page's end continues alone.
+    let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
+    while (ids.length) {
+      const rows = await readChatsWindow(db, { chatIds: ids, afterSeq: this.cursor, maxSeq, limit: MESSAGE_PAGE });
+      for (const m of rows) {
+        let list = byChat.get(m.chat_id);
+        if (!list) byChat.set(m.chat_id, (list = []));
+        list.push(m);
+      }
+      if (rows.length < MESSAGE_PAGE) break;
+      const last = rows[rows.length - 1]!;
+      for (let after = last.seq; ; ) {
+        const more = await readChatsWindow(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
+        byChat.get(last.chat_id)!.push(...more);
+        if (more.length < MESSAGE_PAGE) break;
+        after = more[more.length - 1]!.seq;
+      }
+      ids = ids.filter((id) => id > last.chat_id);
+    }
+    return { chats, byChat };
   }
 
   private async dispatch(c: Close, b: Bundle): Promise<void> {
@@ -403,7 +318,12 @@ export class BundleConsumer extends Consumer {
     // Another consumer owns the webhook now: this outcome is not ours to record.
     if (this.discarded) return;
     if (ok) c.delivered++;
-    else c.retry.push(b);
+    else {
+      // Re-queued in the window's order, whatever order the failures came back in.
+      let i = c.retry.length;
+      while (i > 0 && c.retry[i - 1]!.order > b.order) i--;
+      c.retry.splice(i, 0, b);
+    }
     // A draining (shutdown) or just-disabled consumer still moves the cursor past a finished window.
     if (this.stopped) this.finishIfDone(c);
     else this.pump();
@@ -418,15 +338,7 @@ export class BundleConsumer extends Consumer {
     // At once (no await before it), so a shutdown drain records it too. Should the process
     // die before the next window's end is written, the old end is simply found empty.
     this.deps.writer.setState(this.row.id, { cursor_seq: cursor }, this.row.epoch);
-    let next: number | undefined;
-    while (!this.stopped && next === undefined) {
-      try {
-        next = await this.nextWindowEnd(c.cut);
-      } catch (e) {
-        this.deps.log.error({ err: e, webhook: this.row.id }, "could not open an aggregation window; retrying");
-        await sleep(RETRY_READ_MS);
-      }
-    }
+    const next = await this.retrying("opening an aggregation window", () => this.nextWindowEnd(c.cut));
     c.finished = true;
     if (next !== undefined && !this.stopped) {
       this.close = undefined;
@@ -436,8 +348,4 @@ export class BundleConsumer extends Consumer {
     }
     c.settle();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,7 +1,9 @@
 import type { DB, Database } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
-import { readDeliverable } from "../timeline/service.js";
-import { SHUTDOWN_CODE, signingSecrets, type Deliverer, type AttemptResult } from "./deliver.js";
+import { readDeliverable } from "../log/index.js";
+import { signingSecrets, type Deliverer } from "./deliver.js";
+import { isReceiverFailure, type AttemptResult } from "./outcome.js";
+import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
 import { messagePayload, type DeliverableMessage } from "./payload.js";
 import type { DeliveryWriter } from "./writer.js";
 
@@ -24,24 +26,15 @@ export interface ConsumerEvents {
   attempted(webhook: WebhookRow, result: AttemptResult): void;
   /** `failingSince`: when the current run of errors began, when this process saw it begin. */
   warning(webhook: WebhookRow, failures: number, failingSince?: number): void;
-  disabled(webhook: WebhookRow, reason: "consecutive_failures" | "gone", failingSince?: number): void;
+  disabled(webhook: WebhookRow, reason: DisabledReason, failingSince?: number): void;
 }
 
-/** The product's rule: more than this many consecutive errors disable a webhook. */
-export const MAX_CONSECUTIVE_FAILURES = 10;
-export const WARNING_AT = 5;
-/** Standard Webhooks-style backoff: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then hourly. */
-export const RETRY_SCHEDULE_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000];
-const MAX_RETRY_AFTER_MS = 6 * 3600_000;
-const MAX_IN_FLIGHT = 64;
+export { MAX_CONSECUTIVE_FAILURES, WARNING_AT, RETRY_SCHEDULE_MS, retryDelay } from "./policy.js";
+
 const FETCH_BATCH = 1000;
 const LOW_WATER = 500;
-
-export function retryDelay(failures: number, retryAfterMs?: number): number {
-  const base = RETRY_SCHEDULE_MS[Math.min(failures, RETRY_SCHEDULE_MS.length) - 1]!;
-  const jittered = base * (0.9 + Math.random() * 0.2);
-  return retryAfterMs !== undefined ? Math.min(Math.max(retryAfterMs, 1000), MAX_RETRY_AFTER_MS) : jittered;
-}
+/** After a failed read of the log, the next try. */
+const RETRY_READ_MS = 1000;
 
 /** The `webhook-id` of one message's delivery: stable across retries and restarts. */
 export function messageDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, messageId: string): string {
@@ -51,6 +44,10 @@ export function messageDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, mes
 /**
  * Something that delivers one payload with the failure rules: the shared core of the
  * message and bundle consumers. The subclass decides what is due and what success means.
+ *
+ * The path of one attempt is `send`: stamp a ticket (`policy.ticket`) → `deliverer.attempt`
+ * → `record`: log row, metrics, then `policy.judge` decides the count, and the verdict is
+ * applied (activity, state, warning, disable).
  */
 export abstract class Consumer {
   /** Takes no new work (stopped, draining for shutdown, or disabled). */
@@ -61,19 +58,16 @@ export abstract class Consumer {
    */
   protected discarded = false;
   private keepOutcomes = false;
-  protected failures: number;
-  protected retryAt = 0;
+  protected health: Health;
   private retryTimer: ClockTimer | undefined;
-  private failingSince: number | undefined;
   private sending = new Set<Promise<boolean>>();
 
   constructor(
     protected deps: ConsumerDeps,
     public row: WebhookRow,
   ) {
-    this.failures = row.consecutive_failures;
     // A webhook that was failing before a restart keeps backing off.
-    if (this.failures > 0) this.retryAt = deps.clock.now() + retryDelay(this.failures);
+    this.health = initialHealth(row.consecutive_failures, deps.clock.now());
   }
 
   abstract start(): void;
@@ -82,7 +76,7 @@ export abstract class Consumer {
 
   /** Settings changed while enabled (URL, secret). */
   update(row: WebhookRow): void {
-    this.row = { ...row, consecutive_failures: this.failures, cursor_seq: this.row.cursor_seq };
+    this.row = { ...row, consecutive_failures: this.health.failures, cursor_seq: this.row.cursor_seq };
   }
 
   stop(): void {
@@ -114,20 +108,43 @@ export abstract class Consumer {
   }
 
   protected get failing(): boolean {
-    return this.failures > 0;
+    return this.health.failures > 0;
   }
 
-  /** While failing, one attempt at a time, when the backoff allows. */
+  /** How many attempts may be in flight now (one while failing; ramping up after a recovery). */
+  protected get capacity(): number {
+    return capacity(this.health);
+  }
+
+  /** While failing, one attempt at a time, when the backoff allows; else `then` runs at that time. */
   protected mayAttemptWhileFailing(then: () => void): boolean {
-    if (this.deps.clock.now() >= this.retryAt) return true;
-    if (!this.retryTimer || this.retryTimer.dueAt !== this.retryAt) {
+    const retryAt = this.health.retryAt;
+    if (mayProbe(this.health, this.deps.clock.now())) return true;
+    if (!this.retryTimer || this.retryTimer.dueAt !== retryAt) {
       this.retryTimer?.cancel();
-      this.retryTimer = this.deps.clock.at(this.retryAt, () => {
+      this.retryTimer = this.deps.clock.at(retryAt, () => {
         this.retryTimer = undefined;
         then();
       });
     }
     return false;
+  }
+
+  /**
+   * Runs a read of the log until it succeeds (the database may be briefly unreachable),
+   * logging each failure; answers undefined once the consumer stopped. The one retry loop
+   * of the consumers.
+   */
+  protected async retrying<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    for (;;) {
+      if (this.stopped) return undefined;
+      try {
+        return await fn();
+      } catch (e) {
+        this.deps.log.error({ err: e, webhook: this.row.id }, `${what} failed; retrying`);
+        await sleep(RETRY_READ_MS);
+      }
+    }
   }
 
   /** Sends one delivery, records the attempt, and applies the failure rules. */
@@ -143,63 +160,74 @@ export abstract class Consumer {
 
   private async sendOnce(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
     const row = this.row;
+    const t = ticket(this.health);
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), deliveryId, body);
     if (this.discarded) return result.ok;
+    return this.record(row, t, deliveryId, attempt, result, what);
+  }
+
+  /** The one recorder of an attempt's outcome: log row, metrics, the rules' verdict, activity, state, alerts. */
+  private record(row: WebhookRow, t: Ticket, deliveryId: string, attempt: number, result: AttemptResult, what: string): boolean {
     const { writer, clock } = this.deps;
     // Every attempt is an entry in the log, whatever happens next.
     writer.logRequest(row.id, deliveryId, attempt, result);
     // Cut short by a shutdown: not the receiver's error; the delivery is handed back.
-    if (result.error?.code === SHUTDOWN_CODE) return false;
+    if (!isReceiverFailure(result) && !result.ok) return false;
     this.deps.events.attempted(row, result);
     // Disabled while this attempt was in flight: only the log (and, on success, the cursor) move.
     if (this.row.enabled === 0) return result.ok;
     const status = result.response?.status ?? null;
+    const now = clock.now();
+    const before = this.health;
+    const v = judge(before, t, { ok: result.ok, status, retryAfterMs: result.retryAfterMs }, now);
+    this.health = v.health;
     if (result.ok) {
-      this.failures = 0;
-      this.retryAt = 0;
-      writer.activity(row.id, { at: clock.now(), kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId });
-      writer.setState(row.id, { consecutive_failures: 0 });
+      // Written when the count changes only: at thousands of deliveries a second the state stays put.
+      if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
+      this.row.consecutive_failures = 0;
+      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId });
       return true;
     }
-    // The product's rule is exact: every failed attempt is one more consecutive error,
-    // including attempts that were already in flight when the run of errors began.
-    if (this.failures === 0) this.failingSince = clock.now();
-    this.failures++;
+    const n = v.health.failures;
     writer.activity(row.id, {
-      at: clock.now(),
+      at: now,
       kind: "failed",
-      summary: `Failed to deliver ${what}: ${result.error?.message ?? "error"} (${this.failures} consecutive).`,
+      summary: v.counted
+        ? `Failed to deliver ${what}: ${result.error?.message ?? "error"} (${n} consecutive).`
+        : `Failed to deliver ${what}: ${result.error?.message ?? "error"} (in flight when the errors began; counted as one with them, sent again).`,
       status_code: status,
       delivery_id: deliveryId,
     });
-    writer.setState(row.id, { consecutive_failures: this.failures });
-    if (status === 410) {
-      this.disable("gone", `Disabled: the receiver answered 410 Gone to ${what}.`);
-    } else if (this.failures > MAX_CONSECUTIVE_FAILURES) {
-      this.disable("consecutive_failures", `Disabled after ${this.failures} consecutive errors.`);
-    } else {
-      if (this.failures === WARNING_AT) {
-        writer.activity(row.id, { at: clock.now(), kind: "warning", summary: `${this.failures} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });
-        this.deps.events.warning(row, this.failures, this.failingSince);
-      }
-      this.retryAt = clock.now() + retryDelay(this.failures, result.retryAfterMs);
+    if (v.counted) {
+      writer.setState(row.id, { consecutive_failures: n });
+      this.row.consecutive_failures = n;
+    }
+    if (v.disable === "gone") this.disable("gone", `Disabled: the receiver answered 410 Gone to ${what}.`);
+    else if (v.disable) this.disable(v.disable, `Disabled after ${n} consecutive errors.`);
+    else if (v.warn) {
+      writer.activity(row.id, { at: now, kind: "warning", summary: `${n} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });
+      this.deps.events.warning(row, n, v.health.failingSince);
     }
     return false;
   }
 
-  private disable(reason: "consecutive_failures" | "gone", summary: string): void {
+  private disable(reason: DisabledReason, summary: string): void {
     const { writer, clock } = this.deps;
     const at = clock.now();
-    // 410 Gone is the receiver saying "stop": recorded as an automatic disable too.
-    writer.setState(this.row.id, { enabled: 0, disabled_reason: "consecutive_failures", disabled_at: at, consecutive_failures: this.failures });
+    const failures = this.health.failures;
+    writer.setState(this.row.id, { enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures });
     writer.activity(this.row.id, { at, kind: "disabled", summary });
-    this.row = { ...this.row, enabled: 0, disabled_reason: "consecutive_failures", disabled_at: at };
+    this.row = { ...this.row, enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures };
     // Attempts still in flight are logged (and a success still moves the cursor).
     this.keepOutcomes = true;
     this.stop();
     void writer.flush().catch((e) => this.deps.log.error({ err: e }, "could not record a disabled webhook"));
-    this.deps.events.disabled(this.row, reason, this.failingSince);
+    this.deps.events.disabled(this.row, reason, this.health.failingSince);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 interface Delivery {
@@ -262,7 +290,7 @@ export class MessageConsumer extends Consumer {
       return;
     }
     for (const chat of this.ready) {
-      if (this.inFlight >= MAX_IN_FLIGHT) break;
+      if (this.inFlight >= this.capacity) break;
       void this.dispatch(chat);
     }
   }
@@ -286,7 +314,7 @@ export class MessageConsumer extends Consumer {
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "reading the message log failed; retrying");
       this.exhausted = true;
-      setTimeout(() => this.wake(), 1000).unref();
+      setTimeout(() => this.wake(), RETRY_READ_MS).unref();
     } finally {
       this.fetching = false;
       this.wokenWhileFetching = false;

@@ -1,22 +1,19 @@
 import { createHmac } from "node:crypto";
 import { isIP } from "node:net";
 import { Agent } from "undici";
+import { Clock } from "../clock/index.js";
+import type { AttemptResult, DeliveryError } from "./outcome.js";
 import type { TargetGuard } from "./targets.js";
 import { checkWebhookUrl } from "./targets.js";
 
+/** One deadline per attempt: from connect to the last byte of the answer that is kept. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
+/** The part of a response body that is kept (and read); the rest is not read at all. */
 export const RESPONSE_BODY_LIMIT = 64 * 1024;
+/** How often the attempts in flight are checked against their deadline. */
+const DEADLINE_SWEEP_MS = 100;
 
-export interface AttemptResult {
-  ok: boolean;
-  at: number;
-  durationMs: number;
-  request: { method: "POST"; url: string; headers: Record<string, string>; body: string };
-  response: { status: number; headers: Record<string, string>; body: string } | null;
-  error: { code: string; message: string } | null;
-  /** From a 429/503 `Retry-After`. */
-  retryAfterMs?: number;
-}
+export type { AttemptResult, DeliveryError, DeliveryErrorCode } from "./outcome.js";
 
 /** Standard Webhooks signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
 const keys = new Map<string, Buffer>();
@@ -45,35 +42,135 @@ function parseRetryAfter(v: string | undefined, now: number): number | undefined
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function errorOf(e: unknown): { code: string; message: string } {
+const TIMEOUT_ERROR: DeliveryError = { code: "TIMEOUT", message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.` };
+
+function errorOf(e: unknown): DeliveryError {
   const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.cause?.code ?? err.code ?? err.name ?? "";
   const msg = err.cause?.message ?? err.message ?? String(e);
   if (code === "EBLOCKEDTARGET") return { code: "BLOCKED_TARGET", message: msg };
   if (code === "ECONNREFUSED") return { code: "CONNECTION_REFUSED", message: `The receiver refused the connection (${msg}).` };
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { code: "DNS_FAILURE", message: `The receiver's host name could not be resolved (${msg}).` };
-  if (code === "TimeoutError" || code === "AbortError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT")
-    return { code: "TIMEOUT", message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.` };
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET") return { code: "CONNECTION_RESET", message: `The connection was closed before an answer (${msg}).` };
+  if (code === "TimeoutError" || code === "AbortError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return TIMEOUT_ERROR;
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") return { code: "CONNECTION_RESET", message: `The connection was closed before an answer (${msg}).` };
   return { code: "NETWORK_ERROR", message: msg };
 }
 
-/** The error code of an attempt cut short because Threadline is shutting down (not the receiver's fault). */
-export const SHUTDOWN_CODE = "SHUTDOWN";
-const SHUTDOWN_ERROR = {
-  code: SHUTDOWN_CODE,
+const SHUTDOWN_ERROR: DeliveryError = {
+  code: "SHUTDOWN",
   message: "Threadline shut down before the receiver answered; the delivery is sent again after the restart.",
 };
 
-/** One HTTP attempt of one delivery; never throws. */
+/** Raised inside an attempt whose deadline passed (cuts the request; answered as TIMEOUT). */
+class DeadlineError extends Error {
+  override name = "TimeoutError";
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function failed(at: number, started: number, request: AttemptResult["request"], error: DeliveryError): AttemptResult {
+  return { ok: false, at, durationMs: Math.round(performance.now() - started), request, response: null, error };
+}
+
+/**
+ * One request in flight, as undici's dispatch handler: settles once, whatever comes first
+ * (the answer, an error, the deadline, the body limit). A class, not closures: thousands are
+ * made a second.
+ */
+class Call {
+  readonly deadline = performance.now() + DELIVERY_TIMEOUT_MS;
+  private status = 0;
+  private headers: Record<string, string> = {};
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  private controller: { abort(reason: Error): void } | undefined;
+  private settled = false;
+  private resolve!: (a: Answer) => void;
+  private reject!: (e: Error) => void;
+
+  constructor(private inFlight: Set<Call>) {}
+
+  start(): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** The deadline passed (or a shutdown): ends the request now. */
+  cut(): void {
+    this.end(new DeadlineError("deadline"));
+  }
+
+  private end(err: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.inFlight.delete(this);
+    if (err) this.reject(err);
+    else {
+      const c = this.chunks;
+      this.resolve({ status: this.status, headers: this.headers, body: c.length === 1 ? c[0]!.toString("utf8") : Buffer.concat(c).toString("utf8") });
+    }
+    // Cut the request if it is still running (deadline, or the rest of a long body).
+    if (this.controller && (err || this.kept >= RESPONSE_BODY_LIMIT)) this.controller.abort(err ?? new Error("response body limit reached"));
+  }
+
+  // Its presence selects undici's current handler interface.
+  onRequestStart(controller: { abort(reason: Error): void }): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new DeadlineError("deadline"));
+  }
+
+  onResponseStart(_c: unknown, statusCode: number, h: Record<string, string | string[] | undefined>): void {
+    this.status = statusCode;
+    const headers: Record<string, string> = {};
+    for (const k in h) {
+      const v = h[k];
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+    }
+    this.headers = headers;
+  }
+
+  onResponseData(_c: unknown, chunk: Buffer): void {
+    if (this.settled) return;
+    const room = RESPONSE_BODY_LIMIT - this.kept;
+    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    this.kept += Math.min(chunk.length, room);
+    // Enough kept: the answer is complete as far as the log goes; the rest is not read.
+    if (this.kept >= RESPONSE_BODY_LIMIT) this.end(null);
+  }
+
+  onResponseEnd(): void {
+    this.end(null);
+  }
+
+  onResponseError(_c: unknown, err: Error): void {
+    this.end(err);
+  }
+}
+
+/**
+ * One HTTP attempt of one delivery; never throws. `at` (the request log's time) comes from
+ * the Clock; the deadline and the duration are real time (a receiver does not answer faster
+ * because the test clock moved), and so is the signature timestamp (receivers compare it
+ * with their own clock).
+ */
 export class Deliverer {
   readonly agent: Agent;
   private aborted = false;
-  private targets = new Map<string, { origin: string; path: string } | { error: { code: string; message: string } }>();
+  private targets = new Map<string, { origin: string; path: string } | { error: DeliveryError }>();
+  /** Requests in flight in start order, so their deadlines are in order too. */
+  private inFlight = new Set<Call>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private guard: TargetGuard,
     private userAgent: string,
+    private clock: Pick<Clock, "now"> = new Clock(),
   ) {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
@@ -84,8 +181,9 @@ export class Deliverer {
 
   /** `secrets`: each signs the body; `webhook-signature` carries them space-separated (Standard Webhooks). */
   async attempt(url: string, secrets: readonly string[], webhookId: string, body: string): Promise<AttemptResult> {
-    const at = Date.now();
-    const ts = Math.floor(at / 1000);
+    const at = this.clock.now();
+    const started = performance.now();
+    const ts = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "user-agent": this.userAgent,
@@ -94,40 +192,39 @@ export class Deliverer {
       "webhook-signature": secrets.map((secret) => sign(secret, webhookId, ts, body)).join(" "),
     };
     const req = { method: "POST" as const, url, headers, body };
-    const fail = (error: { code: string; message: string }): AttemptResult => ({ ok: false, at, durationMs: Date.now() - at, request: req, response: null, error });
-    if (this.aborted) return fail(SHUTDOWN_ERROR);
+    if (this.aborted) return failed(at, started, req, SHUTDOWN_ERROR);
 
     const target = this.target(url);
-    if ("error" in target) return fail(target.error);
+    if ("error" in target) return failed(at, started, req, target.error);
     try {
       const res = await this.post(target, headers, body);
-      const resHeaders = res.headers;
       const status = res.status;
-      const late = Date.now() - at > DELIVERY_TIMEOUT_MS;
+      const durationMs = Math.round(performance.now() - started);
+      const late = durationMs > DELIVERY_TIMEOUT_MS;
       const ok = status >= 200 && status < 300 && !late;
       const result: AttemptResult = {
         ok,
         at,
-        durationMs: Date.now() - at,
+        durationMs,
         request: req,
-        response: { status, headers: resHeaders, body: res.body },
+        response: { status, headers: res.headers, body: res.body },
         error: ok
           ? null
           : late
-            ? { code: "TIMEOUT", message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.` }
+            ? TIMEOUT_ERROR
             : status >= 300 && status < 400
-            ? { code: "REDIRECT", message: `The receiver answered ${status} (redirects are not followed); point the webhook at the final URL.` }
-            : { code: "HTTP_ERROR", message: `The receiver answered ${status}.` },
+              ? { code: "REDIRECT", message: `The receiver answered ${status} (redirects are not followed); point the webhook at the final URL.` }
+              : { code: "HTTP_ERROR", message: `The receiver answered ${status}.` },
       };
-      if (status === 429 || status === 503) result.retryAfterMs = parseRetryAfter(resHeaders["retry-after"], Date.now());
+      if (status === 429 || status === 503) result.retryAfterMs = parseRetryAfter(res.headers["retry-after"], Date.now());
       return result;
     } catch (e) {
-      return fail(this.aborted ? SHUTDOWN_ERROR : errorOf(e));
+      return failed(at, started, req, this.aborted ? SHUTDOWN_ERROR : e instanceof DeadlineError ? TIMEOUT_ERROR : errorOf(e));
     }
   }
 
   /** A URL's parts and address check, parsed once per URL (the policy does not change while running). */
-  private target(url: string): { origin: string; path: string } | { error: { code: string; message: string } } {
+  private target(url: string): { origin: string; path: string } | { error: DeliveryError } {
     let t = this.targets.get(url);
     if (!t) {
       const bad = checkWebhookUrl(url);
@@ -147,38 +244,35 @@ export class Deliverer {
   /**
    * One POST through the Agent's handler interface: no response stream or promise per
    * chunk, which is most of the client's cost at thousands of deliveries a second.
+   * One deadline covers the whole attempt (undici's own timeouts are per phase: a body
+   * trickled a byte at a time would never trip them). The body is kept up to
+   * RESPONSE_BODY_LIMIT; past it the request is ended without reading the rest.
    */
-  private post(target: { origin: string; path: string }, headers: Record<string, string>, body: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-    return new Promise((resolve, reject) => {
-      let status = 0;
-      let resHeaders: Record<string, string> = {};
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      this.agent.dispatch(
-        { origin: target.origin, path: target.path, method: "POST", headers, body, headersTimeout: DELIVERY_TIMEOUT_MS, bodyTimeout: DELIVERY_TIMEOUT_MS },
-        {
-          // Its presence selects undici's current handler interface.
-          onRequestStart() {},
-          onResponseStart(_c, statusCode, h) {
-            status = statusCode;
-            resHeaders = {};
-            for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = Array.isArray(v) ? v.join(", ") : v;
-          },
-          onResponseData(_c, chunk) {
-            if (kept < RESPONSE_BODY_LIMIT) {
-              chunks.push(chunk.subarray(0, RESPONSE_BODY_LIMIT - kept));
-              kept += Math.min(chunk.length, RESPONSE_BODY_LIMIT - kept);
-            }
-          },
-          onResponseEnd() {
-            resolve({ status, headers: resHeaders, body: chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8") });
-          },
-          onResponseError(_c, err) {
-            reject(err);
-          },
-        },
-      );
-    });
+  private post(target: { origin: string; path: string }, headers: Record<string, string>, body: string): Promise<Answer> {
+    const call = new Call(this.inFlight);
+    const answer = call.start();
+    this.track(call);
+    this.agent.dispatch({ origin: target.origin, path: target.path, method: "POST", headers, body, headersTimeout: DELIVERY_TIMEOUT_MS, bodyTimeout: DELIVERY_TIMEOUT_MS }, call);
+    return answer;
+  }
+
+  /** Deadlines: one timer for every request in flight, not one per request. */
+  private track(entry: Call): void {
+    this.inFlight.add(entry);
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const e of this.inFlight) {
+        // In start order: the first one not due yet ends the sweep.
+        if (e.deadline > now) break;
+        e.cut();
+      }
+      if (!this.inFlight.size) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, DEADLINE_SWEEP_MS);
+    this.sweeper.unref();
   }
 
   /**
@@ -188,11 +282,14 @@ export class Deliverer {
   abort(): Promise<void> {
     if (this.aborted) return Promise.resolve();
     this.aborted = true;
+    for (const e of [...this.inFlight]) e.cut();
     return this.agent.destroy(new Error("Threadline is shutting down.")).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     // Deliveries are drained (bounded) before this; whatever still hangs is cut, not awaited.
     await this.abort();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }

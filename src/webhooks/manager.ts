@@ -2,14 +2,15 @@ import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
 import { LEASE_MS, Leases } from "./leases.js";
-
-/** Builds the consumer for an aggregation setting; bundles plug in here. */
-export type ConsumerFactory = (deps: ConsumerDeps, row: WebhookRow) => Consumer;
+import { WebhookSignals } from "./signals.js";
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;
 
-const defaultFactory: ConsumerFactory = (deps, row) => (row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row));
+/** The consumer for a webhook's aggregation setting. */
+function consumerFor(deps: ConsumerDeps, row: WebhookRow): Consumer {
+  return row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row);
+}
 
 /** How often leases are renewed and other processes' changes are picked up. */
 const SYNC_EVERY_MS = 1000;
@@ -26,11 +27,9 @@ export class DeliveryManager {
   private syncing = false;
   private leasesValidUntil = 0;
   private readonly leases: Leases;
+  private signals: WebhookSignals | undefined;
 
-  constructor(
-    private deps: ConsumerDeps,
-    private factory: ConsumerFactory = defaultFactory,
-  ) {
+  constructor(private deps: ConsumerDeps) {
     this.leases = new Leases(deps.db);
   }
 
@@ -101,9 +100,54 @@ export class DeliveryManager {
   private run(row: WebhookRow): void {
     // One consumer per webhook: a sync and a reload may both get here after their awaits.
     if (this.closed || this.consumers.get(row.id)?.active) return;
-    const c = this.factory(this.deps, row);
+    const c = consumerFor(this.deps, row);
     this.consumers.set(row.id, c);
     c.start();
+  }
+
+  /**
+   * Several processes on PostgreSQL: listen for requests from processes that do not hold a
+   * webhook's lease (a flush, or the open window before an aggregation change or a disable).
+   */
+  listen(databaseUrl: string, onError: (err: unknown) => void): void {
+    this.signals ??= new WebhookSignals(databaseUrl, (id) => (this.consumers.get(id)?.active ? this.flushHere(id) : undefined), onError);
+  }
+
+  /**
+   * Sends a webhook's open window now, wherever its consumer runs: here, or in the process
+   * holding its lease (asked over NOTIFY, which answers once the bundles went out and the
+   * cursor is written). Answers how many deliveries it made.
+   */
+  async flushOpen(id: string): Promise<number> {
+    if (this.consumers.get(id)?.active) return this.flushHere(id);
+    if (this.signals && !this.closed) return (await this.signals.flush(id)) ?? 0;
+    return 0;
+  }
+
+  private async flushHere(id: string): Promise<number> {
+    const c = this.consumers.get(id);
+    if (!c) return 0;
+    const n = await c.flushOpen();
+    await this.deps.writer.flush();
+    return n;
+  }
+
+  /**
+   * Before a webhook's row changes through the API, its consumer here stops taking work:
+   * - `drain` (an aggregation change): the deliveries in flight end under the old settings
+   *   and are recorded (log, cursor), so what the receiver acknowledged is not sent again;
+   * - `drain-disabled` (a disable by a user): the same, and their late failures count
+   *   against nothing (no automatic disable lands over the user's decision);
+   * - `stop` (a replay, an enable, a restart, a delete): their outcomes are dropped; the
+   *   next consumer starts afresh from the cursor.
+   * A consumer in another process sees the change by its `updated_at` on its next sync.
+   */
+  async quiesce(id: string, how: "drain" | "drain-disabled" | "stop"): Promise<void> {
+    const c = this.consumers.get(id);
+    if (!c) return;
+    if (how === "stop") return c.stop();
+    if (how === "drain-disabled") c.row = { ...c.row, enabled: 0, disabled_reason: "manual", disabled_at: this.deps.clock.now() };
+    await c.drain();
   }
 
   /** The log of `workspaceId` grew. */
@@ -150,6 +194,7 @@ export class DeliveryManager {
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
+    await this.signals?.close();
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     const drained = Promise.all(consumers.map((c) => c.drain()));

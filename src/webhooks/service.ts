@@ -3,7 +3,7 @@ import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
 import { invalid, notFound } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
-import { headSeq } from "../timeline/service.js";
+import { headSeq } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
@@ -11,10 +11,9 @@ import { bundlePayload, messagePayload, type DeliverableMessage } from "./payloa
 import { checkWebhookUrl } from "./targets.js";
 import type { Activity, DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
+import { AGGREGATIONS, isAggregation } from "./windows.js";
 
-export const AGGREGATIONS = ["none", "1h", "6h", "12h", "24h"] as const;
-export type Aggregation = (typeof AGGREGATIONS)[number];
-export const AGGREGATION_MS: Record<Exclude<Aggregation, "none">, number> = { "1h": 3600_000, "6h": 6 * 3600_000, "12h": 12 * 3600_000, "24h": 24 * 3600_000 };
+export { AGGREGATIONS, type Aggregation } from "./windows.js";
 
 export interface WebhookDeps {
   db: DB;
@@ -68,7 +67,7 @@ export class WebhookService {
   async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string }): Promise<WebhookRow> {
     const url = validUrl(input.url);
     const aggregation = input.aggregation ?? "none";
-    if (!(AGGREGATIONS as readonly string[]).includes(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+    if (!isAggregation(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
     const now = this.deps.clock.now();
     const enabled = input.enabled ?? true;
     const row: WebhookRow = {
@@ -108,7 +107,6 @@ export class WebhookService {
   ): Promise<WebhookRow> {
     const { db, clock, manager } = this.deps;
     const row = await this.get(workspaceId, id);
-    const live = manager.consumer(id);
     const wasEnabled = row.enabled === 1;
     const disabledReason = row.disabled_reason;
     const now = clock.now();
@@ -119,20 +117,22 @@ export class WebhookService {
       changes.push(`URL set to ${set.url}`);
     }
     if (patch.aggregation !== undefined && patch.aggregation !== row.aggregation) {
-      if (!(AGGREGATIONS as readonly string[]).includes(patch.aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+      if (!isAggregation(patch.aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
       set.aggregation = patch.aggregation;
       changes.push(`aggregation changed from ${row.aggregation} to ${patch.aggregation}`);
     }
     let restart = set.aggregation !== undefined;
     // Open bundles go out under the old settings before a change or a disable.
-    if (wasEnabled && (set.aggregation !== undefined || patch.enabled === false)) await live?.flushOpen();
+    // Wherever the consumer runs: here, or in the process holding the lease (asked over NOTIFY).
+    if (wasEnabled && row.aggregation !== "none" && (set.aggregation !== undefined || patch.enabled === false)) await manager.flushOpen(id);
 
     if (patch.enabled === true && !wasEnabled) {
       set.enabled = 1;
       set.consecutive_failures = 0;
       set.disabled_reason = null;
       set.disabled_at = null;
-      const replay = patch.replay ?? (disabledReason === "consecutive_failures" ? "since_disabled" : "none");
+      // After an automatic disable (errors, or 410 Gone) nothing that was due is dropped by default.
+      const replay = patch.replay ?? (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
       if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
       restart = true;
       this.activity(id, { kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." });
@@ -148,16 +148,9 @@ export class WebhookService {
     }
     if (changes.length) this.activity(id, { kind: "updated", summary: `${changes.join("; ")}.` });
     if (set.aggregation !== undefined) set.window_end = null;
-    // A disabled webhook's consumer stops before the row changes, so none of its late
-    // writes (cursor, counters, an automatic disable) land over the user's decision.
-    // An aggregation change or a disable first lets the deliveries in flight end under the old
-    // settings and records them (log, cursor): what the receiver acknowledged is not sent again
-    // (in a bundle, or after re-enabling). A replay or an enable starts afresh instead.
-    if (live && wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) {
-      // Disabled by the user: late failures count against nothing (no automatic disable over it).
-      if (set.enabled === 0) live.row = { ...live.row, enabled: 0, disabled_reason: "manual", disabled_at: now };
-      await live.drain();
-    } else if (restart || set.enabled === 0) live?.stop();
+    // The consumer stops before the row changes (the manager decides how: see `quiesce`).
+    if (wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
+    else if (restart || set.enabled === 0) await manager.quiesce(id, "stop");
     await this.deps.writer.flush();
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
     await manager.reload(id, { restart });
@@ -196,7 +189,7 @@ export class WebhookService {
   async remove(workspaceId: string, id: string): Promise<void> {
     await this.get(workspaceId, id);
     const { db } = this.deps;
-    this.deps.manager.consumer(id)?.stop();
+    await this.deps.manager.quiesce(id, "stop");
     this.deps.writer.forget(id);
     await db.transaction().execute(async (tx) => {
       await tx.deleteFrom("webhooks").where("id", "=", id).execute();
@@ -210,7 +203,7 @@ export class WebhookService {
   /** Re-sends every message stored since `since`, in order, under new delivery ids. */
   async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
     await this.get(workspaceId, id);
-    this.deps.manager.consumer(id)?.stop();
+    await this.deps.manager.quiesce(id, "stop");
     // Read again after the stop: the cursor the stopped consumer reached is written by get's flush.
     const row = await this.get(workspaceId, id);
     // Never forward: what is still pending before `since` is not skipped by a replay.
@@ -223,8 +216,8 @@ export class WebhookService {
 
   async flushOpen(workspaceId: string, id: string): Promise<number> {
     const row = await this.get(workspaceId, id);
-    if (row.aggregation === "none") return 0;
-    return (await this.deps.manager.consumer(id)?.flushOpen()) ?? 0;
+    if (row.aggregation === "none" || row.enabled !== 1) return 0;
+    return this.deps.manager.flushOpen(id);
   }
 
   async activityOf(workspaceId: string, id: string) {
@@ -247,7 +240,7 @@ export class WebhookService {
 
   async statsOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
-    const hour = Math.floor(Date.now() / 3600_000) * 3600_000;
+    const hour = Math.floor(this.deps.clock.now() / 3600_000) * 3600_000;
     const from = hour - 23 * 3600_000;
     const rows = await this.deps.db.selectFrom("webhook_hourly").selectAll().where("webhook_id", "=", id).where("hour_start", ">=", from).execute();
     const by = new Map(rows.map((r) => [r.hour_start, r]));

@@ -220,8 +220,17 @@ export class DeliveryWriter {
             .execute();
         }
         if (Object.keys(p.state).length) await tx.updateTable("webhooks").set(p.state).where("id", "=", webhookId).execute();
-        if (Object.keys(p.position).length) {
-          let q = tx.updateTable("webhooks").set(p.position).where("id", "=", webhookId);
+        // A position is written only in the epoch it was reached in, and a cursor only ever
+        // moves forward within an epoch: a late success of a consumer that lost its lease (or
+        // was replaced) never moves it back behind what the current owner acknowledged.
+        const { cursor_seq, ...rest } = p.position;
+        if (cursor_seq !== undefined) {
+          let q = tx.updateTable("webhooks").set({ cursor_seq }).where("id", "=", webhookId).where("cursor_seq", "<", cursor_seq);
+          if (p.epoch !== undefined) q = q.where("epoch", "=", p.epoch);
+          await q.execute();
+        }
+        if (Object.keys(rest).length) {
+          let q = tx.updateTable("webhooks").set(rest).where("id", "=", webhookId);
           if (p.epoch !== undefined) q = q.where("epoch", "=", p.epoch);
           await q.execute();
         }

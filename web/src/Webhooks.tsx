@@ -218,6 +218,7 @@ function statusOf(w: Webhook): { label: string; detail: string; tone: "ok" | "wa
   if (w.disabled_reason === "consecutive_failures") {
     return { label: "Disabled", detail: `after ${w.consecutive_failures} consecutive failures`, tone: "off" };
   }
+  if (w.disabled_reason === "gone") return { label: "Disabled", detail: "the receiver answered 410 Gone", tone: "off" };
   return { label: "Disabled", detail: "manually", tone: "off" };
 }
 
@@ -398,6 +399,12 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
         <Alert kind="warning">
           This webhook was turned off after {w.consecutive_failures} failed deliveries in a row. Fix the receiver, then switch it back on: messages stored meanwhile are
           not lost.
+        </Alert>
+      ) : null}
+      {w.disabled_reason === "gone" && !w.enabled ? (
+        <Alert kind="warning">
+          This webhook was turned off because the receiver answered 410 Gone (the endpoint no longer exists). Point it at a working URL, then switch it back on: messages
+          stored meanwhile are not lost.
         </Alert>
       ) : null}
 

@@ -1,10 +1,14 @@
+import type { DeliveryErrorCode } from "../../src/webhooks/outcome.js";
+import type { Aggregation } from "../../src/webhooks/windows.js";
+
 export interface Workspace {
   id: string;
   name: string;
   timezone: string;
 }
 
-export type Aggregation = "none" | "1h" | "6h" | "12h" | "24h";
+/** The server's one list of aggregation values (src/webhooks/windows.ts). */
+export type { Aggregation };
 
 export interface Webhook {
   id: string;
@@ -13,7 +17,7 @@ export interface Webhook {
   aggregation: Aggregation;
   secret?: string;
   consecutive_failures: number;
-  disabled_reason: null | "manual" | "consecutive_failures";
+  disabled_reason: null | "manual" | "consecutive_failures" | "gone";
   created_at: string;
   updated_at: string;
 }
@@ -33,7 +37,8 @@ export interface LogEntry {
   at?: string;
   duration_ms?: number;
   response: { status: number; headers?: Record<string, string>; body?: string } | null;
-  error: { code: string; message: string } | null;
+  /** `code` is one of the server's closed set of delivery error codes (src/webhooks/outcome.ts). */
+  error: { code: DeliveryErrorCode; message: string } | null;
 }
 
 export interface StatsBucket {

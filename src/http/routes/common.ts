@@ -21,7 +21,6 @@ export function parseLimit(raw: string | undefined, def = 50): number {
   return Number(raw);
 }
 
-export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }) });
 
 /**
  * A page of a short list already in memory (teammates, accounts, webhooks), with an

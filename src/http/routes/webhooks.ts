@@ -3,8 +3,9 @@ import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { invalid } from "../errors.js";
 import { IdParams, IdString, ListQuery, pageOf, UrlString } from "./common.js";
+import { AGGREGATIONS } from "../../webhooks/windows.js";
 
-const Aggregation = Type.Union(["none", "1h", "6h", "12h", "24h"].map((a) => Type.Literal(a)));
+const Aggregation = Type.Union(AGGREGATIONS.map((a) => Type.Literal(a)));
 
 export function webhookRoutes(app: Threadline) {
   const svc = app.webhooks;

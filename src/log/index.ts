@@ -1,0 +1,152 @@
+import type { DB } from "../db/index.js";
+import type { DeliverableMessage } from "../webhooks/payload.js";
+
+/**
+ * The message log as the delivery consumers read it: positions (seq), what is deliverable
+ * after a cursor, and the chats of an aggregation window. Read-only; ingest appends.
+ */
+
+/**
+ * The log as consumers read it: text messages after `afterSeq`, in seq order, joined with what a payload needs of their chat and account.
+ */
+export async function readDeliverable(
+  db: DB,
+  workspaceId: string,
+  opts: { afterSeq: number; limit: number },
+): Promise<DeliverableMessage[]> {
+  return deliverableQuery(db)
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.status", "=", "stored")
+    .orderBy("m.seq", "asc")
+    .limit(opts.limit)
+    .execute();
+}
+
+/**
+ * The deliverable messages of some chats (ids from `windowChats`, so of one workspace) in
+ * (`afterSeq`, `maxSeq`], ordered by chat then seq: the chat index serves it, however long
+ * the window. At most `limit` rows; the last chat of a full page may continue.
+ */
+export async function readChatsWindow(
+  db: DB,
+  opts: { chatIds: number[]; afterSeq: number; maxSeq: number; limit: number },
+): Promise<DeliverableMessage[]> {
+  if (!opts.chatIds.length) return [];
+  return deliverableQuery(db)
+    .where("m.chat_id", "in", opts.chatIds)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.seq", "<=", opts.maxSeq)
+    .where("m.status", "=", "stored")
+    .orderBy("m.chat_id", "asc")
+    .orderBy("m.seq", "asc")
+    .limit(opts.limit)
+    .execute();
+}
+
+function deliverableQuery(db: DB) {
+  return db
+    .selectFrom("messages as m")
+    .innerJoin("chats as c", "c.id", "m.chat_id")
+    .innerJoin("accounts as a", "a.id", "m.account_id")
+    .innerJoin("teammates as o", "o.id", "a.owner_teammate_id")
+    .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
+    .select([
+      "m.seq",
+      "m.id",
+      "m.chat_id",
+      "m.direction",
+      "m.text",
+      "m.timestamp",
+      "m.stored_at",
+      "m.sender_name",
+      "m.sender_phone",
+      "m.recipient_name",
+      "m.recipient_phone",
+      "m.permalink",
+      "m.account_id",
+      "a.phone as account_phone",
+      "o.full_name as owner_name",
+      "o.email as owner_email",
+      "c.full_name as chat_name",
+      "c.phone as chat_phone",
+      "c.is_group as chat_is_group",
+      "c.created_at as chat_created_at",
+      "c.created_by_message_id as chat_created_by",
+      "r.full_name as responsible_name",
+      "r.email as responsible_email",
+    ]);
+}
+
+/**
+ * The newest seq of a workspace's log after `afterSeq` (default 0) among rows stored before
+ * `storedBefore` (default: all), or `afterSeq` when there is none: the log's head, the
+ * position of a point in time (replay), or the end of an aggregation window.
+ */
+export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: number; storedBefore?: number } = {}): Promise<number> {
+  const afterSeq = opts.afterSeq ?? 0;
+  let q = db.selectFrom("messages").select((eb) => eb.fn.max("seq").as("seq")).where("workspace_id", "=", workspaceId).where("seq", ">", afterSeq);
+  if (opts.storedBefore !== undefined) q = q.where("stored_at", "<", opts.storedBefore);
+  const row = await q.executeTakeFirst();
+  return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
+}
+
+/** When the first deliverable message after `afterSeq` was stored, if there is one. */
+export async function nextStoredAt(db: DB, workspaceId: string, afterSeq: number): Promise<number | undefined> {
+  const row = await db
+    .selectFrom("messages")
+    .select("stored_at")
+    .where("workspace_id", "=", workspaceId)
+    .where("seq", ">", afterSeq)
+    .where("status", "=", "stored")
+    .orderBy("seq", "asc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? Number(row.stored_at) : undefined;
+}
+
+export interface WindowChat {
+  chat_id: number;
+  /** The seq of the chat's first deliverable message in the window (the paging key). */
+  first_seq: number;
+  created_at: number;
+  /** The seq of the message that created the chat (null if unknown). */
+  created_seq: number | null;
+}
+
+/**
+ * The chats with deliverable messages in (`afterSeq`, `maxSeq`], each once, in the order of
+ * their first such message; the next page starts after the last `first_seq` (`fromSeq`).
+ * Streams: nothing but the page is held, whatever the number of chats.
+ */
+export async function windowChats(
+  db: DB,
+  workspaceId: string,
+  opts: { afterSeq: number; maxSeq: number; fromSeq: number; limit: number },
+): Promise<WindowChat[]> {
+  return db
+    .selectFrom("messages as m")
+    .innerJoin("chats as c", "c.id", "m.chat_id")
+    .leftJoin("messages as cm", "cm.id", "c.created_by_message_id")
+    .select(["m.chat_id", "m.seq as first_seq", "c.created_at", "cm.seq as created_seq"])
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", Math.max(opts.afterSeq, opts.fromSeq))
+    .where("m.seq", "<=", opts.maxSeq)
+    .where("m.status", "=", "stored")
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom("messages as p")
+            .select("p.seq")
+            .whereRef("p.chat_id", "=", "m.chat_id")
+            .where("p.seq", ">", opts.afterSeq)
+            .whereRef("p.seq", "<", "m.seq")
+            .where("p.status", "=", "stored"),
+        ),
+      ),
+    )
+    .orderBy("m.seq", "asc")
+    .limit(opts.limit)
+    .execute();
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+
+/** The PostgreSQL channel on which processes ask a webhook's owner to act, and answer. */
+export const WEBHOOK_CHANNEL = "threadline_webhooks";
+
+/** How long a process waits for the owner of a webhook to take a flush on (none: nobody holds the lease now). */
+export const REMOTE_ACCEPT_TIMEOUT_MS = 3_000;
+/** How long it then waits for the owner to have sent the window. */
+export const REMOTE_FLUSH_TIMEOUT_MS = 60_000;
+
+type Message =
+  | { op: "flush"; id: string; req: string }
+  | { op: "accepted"; req: string }
+  | { op: "flushed"; req: string; flushed: number; error?: string };
+
+/**
+ * Requests between processes sharing one PostgreSQL database, over LISTEN/NOTIFY: a
+ * process that does not hold a webhook's lease asks the one that does to send its open
+ * window now (a flush, or before an aggregation change or a disable), and waits for the
+ * answer. Every process listens; only the lease holder has a consumer to act with, the
+ * others ignore the request.
+ */
+export class WebhookSignals {
+  private client: pg.Client | undefined;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private waiting = new Map<string, (m: Exclude<Message, { op: "flush" }>) => void>();
+  private ready: Promise<void>;
+
+  constructor(
+    private databaseUrl: string,
+    /** Flushes the webhook if its consumer runs here; undefined when it does not. */
+    private onFlush: (id: string) => Promise<number> | undefined,
+    private onError: (err: unknown) => void,
+  ) {
+    this.ready = this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const c = new pg.Client({ connectionString: this.databaseUrl });
+    c.on("notification", (n) => {
+      if (n.channel !== WEBHOOK_CHANNEL || !n.payload) return;
+      try {
+        this.handle(JSON.parse(n.payload) as Message);
+      } catch (e) {
+        this.onError(e);
+      }
+    });
+    c.on("error", (e) => {
+      this.onError(e);
+      this.retry(c);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${WEBHOOK_CHANNEL}`);
+      if (this.closed) await c.end();
+      else this.client = c;
+    } catch (e) {
+      this.onError(e);
+      this.retry(c);
+    }
+  }
+
+  private retry(c: pg.Client): void {
+    if (this.client === c) this.client = undefined;
+    c.end().catch(() => undefined);
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.ready = this.connect();
+    }, 1000);
+    this.timer.unref();
+  }
+
+  private handle(m: Message): void {
+    if (m.op !== "flush") {
+      this.waiting.get(m.req)?.(m);
+      return;
+    }
+    const run = this.onFlush(m.id);
+    if (!run) return;
+    this.send({ op: "accepted", req: m.req });
+    run.then(
+      (flushed) => this.send({ op: "flushed", req: m.req, flushed }),
+      (e: unknown) => this.send({ op: "flushed", req: m.req, flushed: 0, error: String(e) }),
+    );
+  }
+
+  private send(m: Message): void {
+    const c = this.client;
+    if (!c) return this.onError(new Error("not connected: a webhook signal was not sent"));
+    c.query("SELECT pg_notify($1, $2)", [WEBHOOK_CHANNEL, JSON.stringify(m)]).catch(this.onError);
+  }
+
+  /**
+   * Asks the process that holds the webhook's lease to send its open window now; answers
+   * how many deliveries it made, or undefined when no process answered in time.
+   */
+  async flush(id: string): Promise<number | undefined> {
+    await this.ready;
+    const req = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const answer = new Promise<number | undefined>((resolve) => {
+      this.waiting.set(req, (m) => {
+        if (m.op === "flushed") return resolve(m.flushed);
+        // Taken on by the owner: now wait for the window to go out.
+        clearTimeout(timer);
+        timer = setTimeout(() => resolve(undefined), REMOTE_FLUSH_TIMEOUT_MS);
+      });
+      timer = setTimeout(() => resolve(undefined), REMOTE_ACCEPT_TIMEOUT_MS);
+    });
+    this.send({ op: "flush", id, req });
+    try {
+      return await answer;
+    } finally {
+      clearTimeout(timer);
+      this.waiting.delete(req);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.client?.end().catch(() => undefined);
+  }
+}
