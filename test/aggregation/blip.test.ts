@@ -2,8 +2,8 @@
 // flight: one error, still enabled, every bundle delivered once, speed ramping up after.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { BlipReceiver } from "../helpers/blip-receiver.js";
 import { advanceTo, HOUR, MINUTE, nextBoundary, serverNow } from "../helpers/clock.js";
+import { Receiver } from "../helpers/receiver.js";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { entry, ingest, space } from "../helpers/workspace.js";
 
@@ -12,10 +12,10 @@ const CHATS = 400;
 for (const database of DATABASES)
   describe(`aggregated delivery through a receiver blip (${database})`, () => {
     let server: TestServer;
-    let receiver: BlipReceiver;
+    let receiver: Receiver;
     before(async () => {
-      [server, receiver] = await Promise.all([TestServer.start({ database }), BlipReceiver.start()]);
-      receiver.delayMs = 100;
+      [server, receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
+      receiver.answer({ status: 200, delayMs: 100 });
     });
     after(async () => {
       await server?.stop();
@@ -31,14 +31,14 @@ for (const database of DATABASES)
 
       // The window closes: its bundles go out, many at once.
       await advanceTo(server, B + HOUR + 1000);
-      await waitFor(() => receiver.inFlight >= 32, "many bundles in flight", 30_000);
+      await waitFor(() => receiver.inFlight >= 32, "many bundles in flight");
       await receiver.blip("error", 1000);
-      const blipEnd = receiver.arrivals.length;
+      const blipEnd = receiver.requests.length;
 
       let polls = 0;
       await waitFor(
         async () => {
-          if (receiver.delivered.size === CHATS) return true;
+          if (receiver.accepted.size === CHATS) return true;
           if (polls++ % 40 === 0) await server.advance(6_000);
           return false;
         },
@@ -51,8 +51,8 @@ for (const database of DATABASES)
       const mails = (await server.api("GET", "/api/v1/notifications", { token: s.key })).json.items as { subject: string }[];
       assert.equal(mails.filter((m) => /failing|disabled/i.test(m.subject)).length, 0, "no warning: the blip was one error");
       // One bundle per chat, each with its one message.
-      assert.deepEqual([...receiver.delivered.values()].map((a) => a.text).sort(), messages.map((m) => m.text).sort());
-      const back = receiver.arrivals.slice(blipEnd);
+      assert.deepEqual([...receiver.accepted.values()].map((a) => a.text).sort(), messages.map((m) => m.text).sort());
+      const back = receiver.requests.slice(blipEnd);
       assert.equal(back[0]!.concurrency, 1, "the first bundle after the blip is alone");
       for (const [i, a] of back.slice(0, 10).entries()) assert.ok(a.concurrency <= i + 1, `bundle ${i + 1} after the blip arrived into ${a.concurrency} in flight`);
     });

@@ -4,7 +4,7 @@
 // back gradually (the receiver is not hit with 64 requests the moment it is back).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { BlipReceiver } from "../helpers/blip-receiver.js";
+import { Receiver } from "../helpers/receiver.js";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { createWebhook, getWebhook, idsOf, ingest, notifications, space, texts } from "../helpers/workspace.js";
 
@@ -23,9 +23,9 @@ for (const database of DATABASES)
 
     for (const mode of ["error", "reset", "closed"] as const)
       it(`${mode} for a second: one error, still enabled, everything delivered in order, speed ramps up`, { timeout: 120_000 }, async () => {
-        const receiver = await BlipReceiver.start();
+        const receiver = await Receiver.start();
         // Slow enough answers that many requests are in flight at once.
-        receiver.delayMs = 100;
+        receiver.answer({ status: 200, delayMs: 100 });
         try {
           const s = await space(server);
           const wh = await createWebhook(server, s.key, receiver.url);
@@ -34,16 +34,16 @@ for (const database of DATABASES)
           idsOf(await ingest(server, s, texts(s, items)));
 
           // At full speed: many requests in flight at once.
-          await waitFor(() => receiver.inFlight >= 32, "many deliveries in flight", 30_000);
+          await waitFor(() => receiver.inFlight >= 32, "many deliveries in flight");
           const inFlightAtBlip = receiver.inFlight;
           await receiver.blip(mode, 1000);
-          const blipEnd = receiver.arrivals.length;
+          const blipEnd = receiver.requests.length;
 
           // Past the first backoff (5 s) by the test clock, as often as needed, until all arrived.
           let polls = 0;
           await waitFor(
             async () => {
-              if (receiver.delivered.size === items.length) return true;
+              if (receiver.accepted.size === items.length) return true;
               if (polls++ % 40 === 0) await server.advance(6_000);
               return false;
             },
@@ -60,7 +60,7 @@ for (const database of DATABASES)
 
           // Every message once (by webhook-id), each chat in order of ingestion.
           const byChat = new Map<string, string[]>();
-          for (const a of receiver.delivered.values()) byChat.set(a.chat, [...(byChat.get(a.chat) ?? []), a.text]);
+          for (const a of receiver.accepted.values()) byChat.set(a.chat, [...(byChat.get(a.chat) ?? []), a.text]);
           assert.equal(byChat.size, CHATS);
           for (const texts of byChat.values()) {
             const c = texts[0]!.split("-")[0]!;
@@ -68,7 +68,7 @@ for (const database of DATABASES)
           }
 
           // Ramp-up: the first request after the blip is alone, and the n-th arrives into at most n in flight.
-          const back = receiver.arrivals.slice(blipEnd);
+          const back = receiver.requests.slice(blipEnd);
           assert.ok(back.length > 0);
           assert.equal(back[0]!.concurrency, 1, "the first request after the blip is alone");
           for (const [i, a] of back.slice(0, 10).entries()) assert.ok(a.concurrency <= i + 1, `request ${i + 1} after the blip arrived into ${a.concurrency} in flight`);

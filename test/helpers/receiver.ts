@@ -11,11 +11,16 @@ export interface ReceivedRequest {
   at: number;
   /** The `webhook-id` header. */
   id: string;
-  /** For an unaggregated payload: its chat id, message text and message id ("" otherwise). */
+  /** Its chat id, and message text and id ("" otherwise); a bundle's text is its messages' texts joined by "|". */
   chat: string;
   text: string;
   messageId: string;
+  /** Requests in flight at the receiver when this one arrived (itself included). */
+  concurrency: number;
 }
+
+/** A blip: for a while, answer 500 (`error`), reset connections (`reset`), or stop listening (`closed`). */
+export type Blip = "error" | "reset" | "closed";
 
 /** How the receiver answers one request: a status (after `delayMs`), a reset connection, or never. */
 export type Answer = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | "destroy" | "hang";
@@ -24,13 +29,16 @@ export type Answer = { status: number; body?: string; headers?: Record<string, s
  * A real HTTP receiver for outgoing webhooks (or a gateway's API). `respond` decides each
  * answer (default 200); everything received is kept in order in `requests`, and what was
  * answered 2xx in `accepted`, once per `webhook-id` (a receiver's dedupe). It can go down
- * (connections refused) and come back on the same port.
+ * (connections refused) and come back on the same port, or blip for a while under load;
+ * it counts the requests in flight (`inFlight`, and each request's `concurrency`).
  */
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
   readonly accepted = new Map<string, ReceivedRequest>();
   respond: (req: ReceivedRequest) => Answer = () => ({ status: 200, body: "ok" });
   url = "";
+  inFlight = 0;
+  private blipping: Blip | undefined;
   private server: http.Server;
   private sockets = new Set<Socket>();
   private hanging = new Set<http.ServerResponse>();
@@ -38,6 +46,12 @@ export class Receiver {
 
   private constructor(private readonly host: string) {
     this.server = http.createServer((req, res) => {
+      this.inFlight++;
+      let open = true;
+      res.on("close", () => {
+        if (open) this.inFlight--;
+        open = false;
+      });
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => this.answerRequest(req, res, Buffer.concat(chunks).toString("utf8")));
@@ -66,6 +80,19 @@ export class Receiver {
     const m = new Map<string, ReceivedRequest>();
     for (const r of this.requests) if (!m.has(r.id)) m.set(r.id, r);
     return m;
+  }
+
+  /**
+   * Blips for `ms` of real time, then answers as `respond` says again (a closed receiver
+   * listens again on the same port). What is answered during the blip, requests already in
+   * flight included, gets the blip.
+   */
+  async blip(blip: Blip, ms: number): Promise<void> {
+    this.blipping = blip;
+    if (blip === "closed") await this.down();
+    await new Promise((r) => setTimeout(r, ms));
+    if (blip === "closed") await this.up();
+    this.blipping = undefined;
   }
 
   /** Forgets what was received so far. */
@@ -105,11 +132,12 @@ export class Receiver {
       at: Date.now(),
       id: String(req.headers["webhook-id"]),
       chat: String(json?.chat?.chat_id ?? ""),
-      text: String(json?.message?.text ?? ""),
+      text: String(json?.message?.text ?? (Array.isArray(json?.messages) ? json.messages.map((m: { text: string }) => m.text).join("|") : "")),
       messageId: String(json?.message?.message_id ?? ""),
+      concurrency: this.inFlight,
     };
     this.requests.push(r);
-    const answer = this.respond(r);
+    const answer = this.blipping ? "destroy" : this.respond(r);
     if (answer === "destroy") {
       req.socket.destroy();
       return;
@@ -120,6 +148,8 @@ export class Receiver {
     }
     const send = () => {
       if (res.destroyed) return;
+      if (this.blipping === "error") return void res.writeHead(500).end("blip");
+      if (this.blipping) return void req.socket.destroy();
       if (answer.status >= 200 && answer.status < 300 && !this.accepted.has(r.id)) this.accepted.set(r.id, r);
       res.writeHead(answer.status, { "content-type": "text/plain", ...answer.headers });
       res.end(answer.body ?? "");
