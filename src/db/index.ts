@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql,
 import type { Config } from "../config/index.js";
 import type { Database } from "./schema.js";
 import { migrations } from "./migrations.js";
+import { registerCache, StorageCache } from "./cache.js";
 
 export type { Database } from "./schema.js";
 export type DB = Kysely<Database>;
@@ -13,6 +14,8 @@ export type DB = Kysely<Database>;
 export interface Storage {
   db: DB;
   dialect: "sqlite" | "postgres";
+  /** API keys and accounts in memory; dropped on any change (`cache.ts`). */
+  cache: StorageCache;
   close(): Promise<void>;
 }
 
@@ -28,8 +31,10 @@ export function openStorage(
     // An idle connection dropped by the server (restart, failover) is replaced on next use;
     // unheard, pg's 'error' event would end the process.
     pool.on("error", onConnectionError);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: "postgres", close: () => db.destroy() };
+    const cache = new StorageCache();
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [cache.plugin()] });
+    registerCache(db, cache);
+    return { db, dialect: "postgres", cache, close: () => db.destroy() };
   }
   mkdirSync(config.dataDir, { recursive: true });
   const file = new SQLite(path.join(config.dataDir, "threadline.sqlite"));
@@ -39,8 +44,10 @@ export function openStorage(
   // 64 MiB of page cache keeps the log's indexes in memory while it grows.
   file.pragma("cache_size = -65536");
   file.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
-  return { db, dialect: "sqlite", close: () => db.destroy() };
+  const cache = new StorageCache();
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }), plugins: [cache.plugin()] });
+  registerCache(db, cache);
+  return { db, dialect: "sqlite", cache, close: () => db.destroy() };
 }
 
 export async function migrate(storage: Storage): Promise<string[]> {
@@ -65,7 +72,9 @@ export async function lockWorkspaceLog(tx: Kysely<any>, workspaceId: string): Pr
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${workspaceId}))`.execute(tx);
 }
 
-const LOG_CHANNEL = "threadline_log";
+export const LOG_CHANNEL = "threadline_log";
+/** Sent at commit by triggers on the cached tables (migration `perf_cache_notify`). */
+const CACHE_CHANNEL = "threadline_cache";
 
 /** Tells every process that a workspace's log grew; PostgreSQL sends it when the transaction commits. */
 export async function announceLogGrowth(tx: Kysely<any>, workspaceId: string): Promise<void> {
@@ -75,9 +84,16 @@ export async function announceLogGrowth(tx: Kysely<any>, workspaceId: string): P
 /**
  * Hears other processes' `announceLogGrowth` (PostgreSQL LISTEN), so a consumer here wakes
  * within milliseconds of an ingest there. Reconnects a second after any error; the
- * consumers' own 1 s sync covers the gap.
+ * consumers' own 1 s sync covers the gap. On the same connection, `onCacheChange` hears
+ * that another process changed a cached table (and is called on every (re)connect, since
+ * changes made while disconnected went unheard).
  */
-export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: string) => void, onError: (err: unknown) => void): { close(): Promise<void> } {
+export function listenLogGrowth(
+  databaseUrl: string,
+  onGrowth: (workspaceId: string) => void,
+  onError: (err: unknown) => void,
+  onCacheChange?: () => void,
+): { close(): Promise<void> } {
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -96,6 +112,7 @@ export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: str
     const c = new pg.Client({ connectionString: databaseUrl });
     c.on("notification", (n) => {
       if (n.channel === LOG_CHANNEL && n.payload) onGrowth(n.payload);
+      else if (n.channel === CACHE_CHANNEL) onCacheChange?.();
     });
     c.on("error", (e) => {
       onError(e);
@@ -103,7 +120,8 @@ export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: str
     });
     try {
       await c.connect();
-      await c.query(`LISTEN ${LOG_CHANNEL}`);
+      await c.query(`LISTEN ${LOG_CHANNEL}; LISTEN ${CACHE_CHANNEL}`);
+      onCacheChange?.();
       if (closed) await c.end();
       else client = c;
     } catch (e) {

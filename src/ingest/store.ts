@@ -1,0 +1,233 @@
+import { sql } from "kysely";
+import { announceLogGrowth, isPostgres, lockWorkspaceLog, LOG_CHANNEL, type DB } from "../db/index.js";
+import { ulid, uuidv7 } from "../db/ids.js";
+import type { Clock } from "../clock/index.js";
+import { parties, type Checked } from "./ingest.js";
+import type { IngestResult } from "./types.js";
+
+const CHUNK = 1000;
+/** A group takes waiting requests up to this many messages (one request of 1,000 always fits). */
+const MAX_GROUP_MESSAGES = 2000;
+
+/** One ingest request, validated, waiting for its transaction. */
+export interface GroupRequest {
+  messages: Checked[];
+  sentByTeammateId?: string;
+}
+
+interface Waiting extends GroupRequest {
+  resolve(results: IngestResult[]): void;
+  reject(err: unknown): void;
+}
+
+/** Per storage and workspace: requests waiting while a transaction of that workspace runs. */
+const queues = new WeakMap<DB, Map<string, Waiting[]>>();
+
+/**
+ * Group commit. A request of a workspace with no transaction running starts one at once; the
+ * requests that arrive while it runs wait and share the next one. Each is answered after its
+ * transaction commits. Throughput grows with load instead of queueing on the workspace's
+ * lock: one transaction's round trips are shared by every request in it.
+ */
+export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request: GroupRequest): Promise<IngestResult[]> {
+  let byWorkspace = queues.get(db);
+  if (!byWorkspace) queues.set(db, (byWorkspace = new Map()));
+  return new Promise((resolve, reject) => {
+    const waiting = byWorkspace.get(workspaceId);
+    if (waiting) {
+      waiting.push({ ...request, resolve, reject });
+      return;
+    }
+    const queue: Waiting[] = [{ ...request, resolve, reject }];
+    byWorkspace.set(workspaceId, queue);
+    void drain(db, clock, workspaceId, queue, byWorkspace);
+  });
+}
+
+async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[], byWorkspace: Map<string, Waiting[]>): Promise<void> {
+  while (queue.length) {
+    let size = 0;
+    let n = 0;
+    while (n < queue.length && (n === 0 || size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES)) size += queue[n++]!.messages.length;
+    const group = queue.splice(0, n);
+    try {
+      const results = await storeGroup(db, clock, workspaceId, group);
+      group.forEach((r, i) => r.resolve(results[i]!));
+    } catch (err) {
+      if (group.length === 1) group[0]!.reject(err);
+      // A database error (a text PostgreSQL refuses, say) fails only the request that caused it.
+      else for (const r of group) await storeGroup(db, clock, workspaceId, [r]).then(([res]) => r.resolve(res!), r.reject);
+    }
+  }
+  byWorkspace.delete(workspaceId);
+}
+
+/**
+ * The group's transaction, run again when another process stored one of its chats or
+ * messages between its reads and its inserts (a unique violation; that process had
+ * committed, so the next reads see its rows).
+ */
+async function storeGroup(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await storeOnce(db, clock, workspaceId, group);
+    } catch (err) {
+      if (attempt >= 3 || (err as { code?: unknown }).code !== "23505") throw err;
+    }
+  }
+}
+
+/**
+ * Stores several validated requests of one workspace in one transaction: reads the
+ * existing chats and messages of the group, then, under the workspace's log lock, creates
+ * new chats, inserts the messages and touches their chats. The reads stay outside the lock:
+ * within a process the group commit already serializes a workspace's writers. The same
+ * external_id twice in the group is stored once (the later one answers `duplicate`).
+ */
+async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+  const results = group.map((r) => new Array<IngestResult>(r.messages.length));
+  await db.transaction().execute(async (tx) => {
+    // Existing chats and messages of this group, one query each per account.
+    const byAccount = new Map<string, { chats: Set<string>; messages: Set<string> }>();
+    for (const r of group) {
+      for (const c of r.messages) {
+        let a = byAccount.get(c.account.id);
+        if (!a) byAccount.set(c.account.id, (a = { chats: new Set(), messages: new Set() }));
+        a.chats.add(c.msg.chat.external_id);
+        a.messages.add(c.msg.external_id);
+      }
+    }
+    const chatIds = new Map<string, number>();
+    /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
+    const chatNames = new Map<string, string>();
+    const existingMsgs = new Map<string, string>();
+    for (const [accountId, { chats, messages }] of byAccount) {
+      const chatExt = [...chats];
+      for (let i = 0; i < chatExt.length; i += CHUNK) {
+        const rows = await tx
+          .selectFrom("chats")
+          .select(["id", "external_id", "full_name", "phone"])
+          .where("account_id", "=", accountId)
+          .where("external_id", "in", chatExt.slice(i, i + CHUNK))
+          .execute();
+        for (const r of rows) {
+          chatIds.set(`${accountId}\u0000${r.external_id}`, r.id);
+          chatNames.set(`${accountId}\u0000${r.external_id}`, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
+        }
+      }
+      const msgExt = [...messages];
+      for (let i = 0; i < msgExt.length; i += CHUNK) {
+        const rows = await tx
+          .selectFrom("messages")
+          .select(["id", "external_id"])
+          .where("account_id", "=", accountId)
+          .where("external_id", "in", msgExt.slice(i, i + CHUNK))
+          .execute();
+        for (const r of rows) existingMsgs.set(`${accountId}\u0000${r.external_id}`, r.id);
+      }
+    }
+
+    // The lock makes seq order commit order (ARCHITECTURE, Storage). Taken before ids and
+    // storage time are chosen, so storage time never goes backwards along the log either.
+    await lockWorkspaceLog(tx, workspaceId);
+    const storedAt = clock.now();
+    interface Fresh {
+      c: Checked;
+      id: string;
+      sentBy: string | null;
+      p: ReturnType<typeof parties>;
+    }
+    const fresh: Fresh[] = [];
+    const newChats = new Map<string, Fresh>();
+    group.forEach((r, ri) => {
+      for (const c of r.messages) {
+        const key = `${c.account.id}\u0000${c.msg.external_id}`;
+        const dup = existingMsgs.get(key);
+        if (dup) {
+          results[ri]![c.index] = { status: "duplicate", message_id: dup };
+          continue;
+        }
+        const id = ulid(storedAt);
+        existingMsgs.set(key, id);
+        results[ri]![c.index] = { status: c.deliverable ? "accepted" : "skipped", message_id: id };
+        const f = { c, id, sentBy: r.sentByTeammateId ?? null, p: parties(c, chatNames.get(c.chatKey) || undefined) };
+        fresh.push(f);
+        if (!chatIds.has(c.chatKey) && !newChats.has(c.chatKey)) newChats.set(c.chatKey, f);
+      }
+    });
+    const chatList = [...newChats.values()];
+    for (let i = 0; i < chatList.length; i += CHUNK) {
+      const rows = await tx
+        .insertInto("chats")
+        .values(
+          chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
+            workspace_id: workspaceId,
+            account_id: c.account.id,
+            external_id: c.msg.chat.external_id,
+            full_name: p.chatName,
+            is_group: c.isGroup ? 1 : 0,
+            phone: c.chatPhone,
+            responsible_teammate_id: null,
+            created_at: storedAt,
+            created_by_message_id: id,
+            last_message_at: storedAt,
+          })),
+        )
+        .returning(["id", "account_id", "external_id"])
+        .execute();
+      for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
+    }
+    // A chat first seen without a name takes the first name that arrives.
+    for (const { c } of fresh) {
+      const name = c.msg.chat.full_name?.trim();
+      if (name && chatNames.get(c.chatKey) === "") {
+        await tx.updateTable("chats").set({ full_name: name }).where("id", "=", chatIds.get(c.chatKey)!).execute();
+        chatNames.set(c.chatKey, name);
+      }
+    }
+    for (let i = 0; i < fresh.length; i += CHUNK) {
+      await tx
+        .insertInto("messages")
+        .values(
+          fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
+            id,
+            workspace_id: workspaceId,
+            account_id: c.account.id,
+            chat_id: chatIds.get(c.chatKey)!,
+            external_id: c.msg.external_id,
+            direction: c.msg.direction,
+            type: c.msg.type,
+            status: c.deliverable ? "stored" : "skipped",
+            text: c.msg.text ?? "",
+            timestamp: c.timestamp,
+            stored_at: storedAt,
+            sender_name: p.sender.full_name,
+            sender_phone: p.sender.phone,
+            recipient_name: p.recipient.full_name,
+            recipient_phone: p.recipient.phone,
+            permalink: uuidv7(storedAt),
+            sent_by_teammate_id: sentBy,
+          })),
+        )
+        .execute();
+    }
+    if (fresh.length) await touchChatsAndAnnounce(tx, workspaceId, [...new Set(fresh.map((f) => chatIds.get(f.c.chatKey)!))], storedAt);
+  });
+  return results;
+}
+
+/**
+ * Moves the chats' last_message_at and announces the log's growth. On PostgreSQL one
+ * statement (the update as a CTE beside pg_notify); SQLite has no round trips to save.
+ */
+async function touchChatsAndAnnounce(tx: DB, workspaceId: string, chatIds: number[], at: number): Promise<void> {
+  if (isPostgres(tx)) {
+    await sql`with touched as (update chats set last_message_at = ${at} where id = any(${chatIds}::bigint[]) returning 1)
+      select pg_notify(${LOG_CHANNEL}, ${workspaceId})`.execute(tx);
+    return;
+  }
+  for (let i = 0; i < chatIds.length; i += CHUNK) {
+    await tx.updateTable("chats").set({ last_message_at: at }).where("id", "in", chatIds.slice(i, i + CHUNK)).execute();
+  }
+  await announceLogGrowth(tx, workspaceId);
+}
