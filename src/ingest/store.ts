@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { announceLogGrowth, isPostgres, lockWorkspaceLog, LOG_CHANNEL, type DB } from "../db/index.js";
+import { announceLogGrowth, isPostgres, LOG_CHANNEL, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
 import { parties, type Checked } from "./ingest.js";
@@ -101,35 +101,24 @@ async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: Group
     /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
     const chatNames = new Map<string, string>();
     const existingMsgs = new Map<string, string>();
+    let locked = false;
     for (const [accountId, { chats, messages }] of byAccount) {
       const chatExt = [...chats];
-      for (let i = 0; i < chatExt.length; i += CHUNK) {
-        const rows = await tx
-          .selectFrom("chats")
-          .select(["id", "external_id", "full_name", "phone"])
-          .where("account_id", "=", accountId)
-          .where("external_id", "in", chatExt.slice(i, i + CHUNK))
-          .execute();
-        for (const r of rows) {
-          chatIds.set(`${accountId}\u0000${r.external_id}`, r.id);
-          chatNames.set(`${accountId}\u0000${r.external_id}`, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
-        }
-      }
       const msgExt = [...messages];
-      for (let i = 0; i < msgExt.length; i += CHUNK) {
-        const rows = await tx
-          .selectFrom("messages")
-          .select(["id", "external_id"])
-          .where("account_id", "=", accountId)
-          .where("external_id", "in", msgExt.slice(i, i + CHUNK))
-          .execute();
-        for (const r of rows) existingMsgs.set(`${accountId}\u0000${r.external_id}`, r.id);
+      for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
+        const rows = await readExisting(tx, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
+        locked = true;
+        for (const r of rows) {
+          const key = `${accountId}\u0000${r.external_id}`;
+          if (r.kind === "m") existingMsgs.set(key, r.message_id!);
+          else if (r.kind === "c") {
+            chatIds.set(key, r.chat_id!);
+            chatNames.set(key, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
+          }
+        }
       }
     }
 
-    // The lock makes seq order commit order (ARCHITECTURE, Storage). Taken before ids and
-    // storage time are chosen, so storage time never goes backwards along the log either.
-    await lockWorkspaceLog(tx, workspaceId);
     const storedAt = clock.now();
     interface Fresh {
       c: Checked;
@@ -186,48 +175,75 @@ async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: Group
       }
     }
     for (let i = 0; i < fresh.length; i += CHUNK) {
-      await tx
-        .insertInto("messages")
-        .values(
-          fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
-            id,
-            workspace_id: workspaceId,
-            account_id: c.account.id,
-            chat_id: chatIds.get(c.chatKey)!,
-            external_id: c.msg.external_id,
-            direction: c.msg.direction,
-            type: c.msg.type,
-            status: c.deliverable ? "stored" : "skipped",
-            text: c.msg.text ?? "",
-            timestamp: c.timestamp,
-            stored_at: storedAt,
-            sender_name: p.sender.full_name,
-            sender_phone: p.sender.phone,
-            recipient_name: p.recipient.full_name,
-            recipient_phone: p.recipient.phone,
-            permalink: uuidv7(storedAt),
-            sent_by_teammate_id: sentBy,
-          })),
-        )
-        .execute();
+      const rows = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
+        id,
+        workspace_id: workspaceId,
+        account_id: c.account.id,
+        chat_id: chatIds.get(c.chatKey)!,
+        external_id: c.msg.external_id,
+        direction: c.msg.direction,
+        type: c.msg.type,
+        status: c.deliverable ? "stored" : "skipped",
+        text: c.msg.text ?? "",
+        timestamp: c.timestamp,
+        stored_at: storedAt,
+        sender_name: p.sender.full_name,
+        sender_phone: p.sender.phone,
+        recipient_name: p.recipient.full_name,
+        recipient_phone: p.recipient.phone,
+        permalink: uuidv7(storedAt),
+        sent_by_teammate_id: sentBy,
+      }));
+      if (isPostgres(tx)) {
+        // One round trip: the insert, its chats' last_message_at, and the log's announcement
+        // (sent at commit; one per transaction, PostgreSQL folds identical notifications).
+        await tx
+          .with("inserted", (q) => q.insertInto("messages").values(rows).returning("chat_id"))
+          .updateTable("chats")
+          .set({ last_message_at: storedAt })
+          .where("id", "in", (eb) => eb.selectFrom("inserted").select("chat_id"))
+          .returning(sql<void>`pg_notify(${LOG_CHANNEL}, ${workspaceId})`.as("notified"))
+          .execute();
+        continue;
+      }
+      await tx.insertInto("messages").values(rows).execute();
+      const touched = [...new Set(rows.map((r) => r.chat_id))];
+      await tx.updateTable("chats").set({ last_message_at: storedAt }).where("id", "in", touched).execute();
     }
-    if (fresh.length) await touchChatsAndAnnounce(tx, workspaceId, [...new Set(fresh.map((f) => chatIds.get(f.c.chatKey)!))], storedAt);
+    if (fresh.length && !isPostgres(tx)) await announceLogGrowth(tx, workspaceId);
   });
   return results;
 }
 
 /**
- * Moves the chats' last_message_at and announces the log's growth. On PostgreSQL one
- * statement (the update as a CTE beside pg_notify); SQLite has no round trips to save.
+ * The chats and messages of one account that already exist among these external ids, in
+ * one statement. With `lockWorkspace` on PostgreSQL the same statement takes the workspace's
+ * log lock (ARCHITECTURE, Storage): it saves a round trip, and the lock is held only from
+ * here to commit. Its snapshot may predate the lock, so a chat or message another process
+ * committed meanwhile can be missed: the insert then fails on the unique key and
+ * `storeGroup` runs the transaction again.
  */
-async function touchChatsAndAnnounce(tx: DB, workspaceId: string, chatIds: number[], at: number): Promise<void> {
-  if (isPostgres(tx)) {
-    await sql`with touched as (update chats set last_message_at = ${at} where id = any(${chatIds}::bigint[]) returning 1)
-      select pg_notify(${LOG_CHANNEL}, ${workspaceId})`.execute(tx);
-    return;
+async function readExisting(tx: DB, accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined) {
+  const noChat = sql<number | null>`null`;
+  const noMessage = sql<string | null>`null`;
+  let q = tx
+    .selectFrom("chats")
+    .select([sql<string>`'c'`.as("kind"), sql<number | null>`id`.as("chat_id"), noMessage.as("message_id"), "external_id", "full_name", "phone"])
+    .where("account_id", "=", accountId)
+    .where("external_id", "in", chatExt.length ? chatExt : [""])
+    .unionAll(
+      tx
+        .selectFrom("messages")
+        .select([sql<string>`'m'`.as("kind"), noChat.as("chat_id"), sql<string | null>`id`.as("message_id"), "external_id", sql<string>`''`.as("full_name"), sql<string>`''`.as("phone")])
+        .where("account_id", "=", accountId)
+        .where("external_id", "in", msgExt.length ? msgExt : [""]),
+    );
+  if (lockWorkspace && isPostgres(tx)) {
+    q = q.unionAll(
+      tx
+        .selectNoFrom([sql<string>`'l'`.as("kind"), noChat.as("chat_id"), noMessage.as("message_id"), sql<string>`''`.as("external_id"), sql<string>`''`.as("full_name"), sql<string>`''`.as("phone")])
+        .where(sql<boolean>`pg_advisory_xact_lock(hashtext(${lockWorkspace})) is not null`),
+    );
   }
-  for (let i = 0; i < chatIds.length; i += CHUNK) {
-    await tx.updateTable("chats").set({ last_message_at: at }).where("id", "in", chatIds.slice(i, i + CHUNK)).execute();
-  }
-  await announceLogGrowth(tx, workspaceId);
+  return (await q.execute()) as { kind: string; chat_id: number | null; message_id: string | null; external_id: string; full_name: string; phone: string }[];
 }
