@@ -73,6 +73,14 @@ function rssOf(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
 }
 
+/** RSS beside the V8 heap and external memory the server reports in /metrics (prom-client's defaults). */
+async function memoryOf(url: string, pid: number): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+  return `RSS ${mb(rssOf(pid))}, V8 heap used ${mb(metric("nodejs_heap_size_used_bytes"))} of ${mb(metric("nodejs_heap_size_total_bytes"))}, external ${mb(metric("nodejs_external_memory_bytes"))}`;
+}
+
 async function main() {
   if (process.argv.includes("--single")) {
     const server = await startServer();
@@ -101,6 +109,7 @@ async function main() {
   await ask(receiver, "reset");
 
   const server = await startServer();
+  const rssAtStart = rssOf(server.child.pid!);
   const meter = await CpuMeter.open(server);
   try {
     const ws = await createWorkspace(server);
@@ -158,7 +167,7 @@ async function main() {
     await waitForCount(receiver, MESSAGES, "backlog");
     const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
     console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}; ${await meter.stop(MESSAGES)}`);
-    console.log(`  server RSS after the run: ${(rssOf(server.child.pid!) / 1e6).toFixed(0)} MB`);
+    console.log(`  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB)`);
     await singleMessageBench(server);
   } finally {
     await meter.close();
