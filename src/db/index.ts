@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type MigrationProvider, type RawBuilder } from "kysely";
 import type { Config } from "../config/index.js";
 import type { Database } from "./schema.js";
 import { migrations } from "./migrations.js";
@@ -64,21 +64,23 @@ export function isPostgres(db: Kysely<any>): boolean {
 }
 
 /**
- * Serializes writers of one workspace's log inside a transaction. On PostgreSQL this
- * makes seq order equal commit order per workspace, so a consumer reading past its
- * cursor never skips a row that commits later. SQLite has one writer already.
+ * Serializes writers of one workspace's log inside a transaction (PostgreSQL only; SQLite
+ * has one writer already): a condition that takes `pg_advisory_xact_lock`, to be placed in a
+ * statement that runs before any seq is allocated (ingest/store.ts). It makes seq order
+ * equal commit order per workspace, so a consumer reading past its cursor never skips a row
+ * that commits later.
  */
-export async function lockWorkspaceLog(tx: Kysely<any>, workspaceId: string): Promise<void> {
-  if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${workspaceId}))`.execute(tx);
+export function workspaceLogLock(workspaceId: string): RawBuilder<boolean> {
+  return sql<boolean>`pg_advisory_xact_lock(hashtext(${workspaceId})) is not null`;
 }
 
-export const LOG_CHANNEL = "threadline_log";
+const LOG_CHANNEL = "threadline_log";
 /** Sent at commit by triggers on the cached tables (migration `perf_cache_notify`). */
 const CACHE_CHANNEL = "threadline_cache";
 
-/** Tells every process that a workspace's log grew; PostgreSQL sends it when the transaction commits. */
-export async function announceLogGrowth(tx: Kysely<any>, workspaceId: string): Promise<void> {
-  if (isPostgres(tx)) await sql`select pg_notify(${LOG_CHANNEL}, ${workspaceId})`.execute(tx);
+/** Tells every process that a workspace's log grew (PostgreSQL sends it when the transaction commits). */
+export function logGrowthAnnouncement(workspaceId: string): RawBuilder<void> {
+  return sql<void>`pg_notify(${LOG_CHANNEL}, ${workspaceId})`;
 }
 
 /**
