@@ -45,10 +45,13 @@ export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request
 }
 
 async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[], byWorkspace: Map<string, Waiting[]>): Promise<void> {
+  // SQLite has no round trips to share: grouping measured 318 and 243 req/s against 372 and
+  // 294 for a transaction a request (8 in flight, back to back), so there a group is one request.
+  const grouping = isPostgres(db);
   while (queue.length) {
     let size = 0;
     let n = 0;
-    while (n < queue.length && (n === 0 || size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES)) size += queue[n++]!.messages.length;
+    while (n < queue.length && (n === 0 || (grouping && size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES))) size += queue[n++]!.messages.length;
     const group = queue.splice(0, n);
     try {
       const results = await storeGroup(db, clock, workspaceId, group);
