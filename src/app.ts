@@ -92,7 +92,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
         config.databaseUrl,
         (workspaceId) => manager.notify(workspaceId),
         (err) => log.warn({ err }, "listening for new messages failed; reconnecting"),
-        () => storage.cache.invalidate(),
+        (listening) => storage.cache.invalidate(listening),
       )
     : undefined;
   return {

@@ -21,20 +21,29 @@ export class StorageCache {
   /** Bumped by every invalidation: a load that began before one is not kept. */
   private generation = 0;
 
+  /**
+   * `enabled` false: every read goes to the database. PostgreSQL starts so and caches only
+   * while it hears the other processes' changes (`invalidate(true)` once LISTENing,
+   * `invalidate(false)` when that connection is lost).
+   */
+  constructor(private enabled = true) {}
+
   async get<V>(kind: string, key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    if (!this.enabled) return load();
     let map = this.maps.get(kind);
     const hit = map?.get(key);
     if (hit !== undefined) return hit as V;
     const generation = this.generation;
     const value = await load();
-    if (value === undefined || generation !== this.generation) return value;
+    if (value === undefined || generation !== this.generation || !this.enabled) return value;
     if (!map) this.maps.set(kind, (map = new Map()));
     if (map.size >= MAX_ENTRIES) map.clear();
     map.set(key, value);
     return value;
   }
 
-  invalidate(): void {
+  invalidate(enabled = this.enabled): void {
+    this.enabled = enabled;
     this.generation++;
     this.maps.clear();
   }

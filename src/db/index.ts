@@ -31,7 +31,8 @@ export function openStorage(
     // An idle connection dropped by the server (restart, failover) is replaced on next use;
     // unheard, pg's 'error' event would end the process.
     pool.on("error", onConnectionError);
-    const cache = new StorageCache();
+    // Off until the process hears other processes' changes (listenLogGrowth).
+    const cache = new StorageCache(false);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [cache.plugin()] });
     registerCache(db, cache);
     return { db, dialect: "postgres", cache, close: () => db.destroy() };
@@ -86,21 +87,22 @@ export function logGrowthAnnouncement(workspaceId: string): RawBuilder<void> {
 /**
  * Hears other processes' `announceLogGrowth` (PostgreSQL LISTEN), so a consumer here wakes
  * within milliseconds of an ingest there. Reconnects a second after any error; the
- * consumers' own 1 s sync covers the gap. On the same connection, `onCacheChange` hears
- * that another process changed a cached table (and is called on every (re)connect, since
- * changes made while disconnected went unheard).
+ * consumers' own 1 s sync covers the gap. On the same connection, `onCacheChange(true)`
+ * hears that another process changed a cached table (and comes once LISTEN is in place);
+ * `onCacheChange(false)` says changes can no longer be heard (the connection failed).
  */
 export function listenLogGrowth(
   databaseUrl: string,
   onGrowth: (workspaceId: string) => void,
   onError: (err: unknown) => void,
-  onCacheChange?: () => void,
+  onCacheChange?: (listening: boolean) => void,
 ): { close(): Promise<void> } {
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   const retry = (c: pg.Client) => {
     if (client === c) client = undefined;
+    onCacheChange?.(false);
     c.end().catch(() => undefined);
     if (closed || timer) return;
     timer = setTimeout(() => {
@@ -114,7 +116,7 @@ export function listenLogGrowth(
     const c = new pg.Client({ connectionString: databaseUrl });
     c.on("notification", (n) => {
       if (n.channel === LOG_CHANNEL && n.payload) onGrowth(n.payload);
-      else if (n.channel === CACHE_CHANNEL) onCacheChange?.();
+      else if (n.channel === CACHE_CHANNEL) onCacheChange?.(true);
     });
     c.on("error", (e) => {
       onError(e);
@@ -123,7 +125,7 @@ export function listenLogGrowth(
     try {
       await c.connect();
       await c.query(`LISTEN ${LOG_CHANNEL}; LISTEN ${CACHE_CHANNEL}`);
-      onCacheChange?.();
+      if (!closed) onCacheChange?.(true);
       if (closed) await c.end();
       else client = c;
     } catch (e) {
