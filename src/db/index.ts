@@ -35,7 +35,20 @@ export function openStorage(
     const cache = new StorageCache(false);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [cache.plugin()] });
     registerCache(db, cache);
-    return { db, dialect: "postgres", cache, close: () => db.destroy() };
+    // Ingest's own connections send a transaction's statements without waiting for each
+    // answer (pg's pipeline mode; ingest/store.ts). Kysely waits for each, so it keeps its own.
+    const pipelined = new pg.Pool({ connectionString: config.databaseUrl, max: 4, pipeline: true } as pg.PoolConfig);
+    pipelined.on("error", onConnectionError);
+    pipelines.set(db, pipelined);
+    return {
+      db,
+      dialect: "postgres",
+      cache,
+      close: async () => {
+        await db.destroy();
+        await pipelined.end();
+      },
+    };
   }
   mkdirSync(config.dataDir, { recursive: true });
   const file = new SQLite(path.join(config.dataDir, "threadline.sqlite"));
@@ -49,6 +62,13 @@ export function openStorage(
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }), plugins: [cache.plugin()] });
   registerCache(db, cache);
   return { db, dialect: "sqlite", cache, close: () => db.destroy() };
+}
+
+const pipelines = new WeakMap<object, pg.Pool>();
+
+/** PostgreSQL: the pool of pipelining connections that goes with a storage's `db` (undefined on SQLite). */
+export function pipelineOf(db: object): pg.Pool | undefined {
+  return pipelines.get(db);
 }
 
 export async function migrate(storage: Storage): Promise<string[]> {
