@@ -166,134 +166,133 @@ async function settled<T>(all: Promise<T>[]): Promise<T[]> {
   return outcomes.map((o) => (o as PromiseFulfilledResult<T>).value);
 }
 
+/** The group's statements, the same for both databases; `statements` says how they are sent. */
 async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
   const results = group.map((r) => new Array<IngestResult>(r.messages.length));
-  {
-    // Existing chats and messages of this group, one statement per account (and 1,000 of each).
-    const byAccount = new Map<string, { chats: Set<string>; messages: Set<string> }>();
-    for (const r of group) {
-      for (const c of r.messages) {
-        let a = byAccount.get(c.account.id);
-        if (!a) byAccount.set(c.account.id, (a = { chats: new Set(), messages: new Set() }));
-        a.chats.add(c.msg.chat.external_id);
-        a.messages.add(c.msg.external_id);
-      }
+  // Existing chats and messages of this group, one statement per account (and 1,000 of each).
+  const byAccount = new Map<string, { chats: Set<string>; messages: Set<string> }>();
+  for (const r of group) {
+    for (const c of r.messages) {
+      let a = byAccount.get(c.account.id);
+      if (!a) byAccount.set(c.account.id, (a = { chats: new Set(), messages: new Set() }));
+      a.chats.add(c.msg.chat.external_id);
+      a.messages.add(c.msg.external_id);
     }
-    const chatIds = new Map<string, number>();
-    /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
-    const chatNames = new Map<string, string>();
-    const existingMsgs = new Map<string, string>();
-    let locked = false;
-    for (const [accountId, { chats, messages }] of byAccount) {
-      const chatExt = [...chats];
-      const msgExt = [...messages];
-      for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
-        const rows = await readExisting(tx, statements, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
-        locked = true;
-        for (const r of rows) {
-          const key = `${accountId}\u0000${r.external_id}`;
-          if (r.kind === "m") existingMsgs.set(key, r.message_id!);
-          else if (r.kind === "c") {
-            chatIds.set(key, r.chat_id!);
-            chatNames.set(key, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
-          }
+  }
+  const chatIds = new Map<string, number>();
+  /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
+  const chatNames = new Map<string, string>();
+  const existingMsgs = new Map<string, string>();
+  let locked = false;
+  for (const [accountId, { chats, messages }] of byAccount) {
+    const chatExt = [...chats];
+    const msgExt = [...messages];
+    for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
+      const rows = await readExisting(tx, statements, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
+      locked = true;
+      for (const r of rows) {
+        const key = `${accountId}\u0000${r.external_id}`;
+        if (r.kind === "m") existingMsgs.set(key, r.message_id!);
+        else if (r.kind === "c") {
+          chatIds.set(key, r.chat_id!);
+          chatNames.set(key, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
         }
       }
     }
+  }
 
-    // Read under the lock, so storage time never goes backwards along the log.
-    const storedAt = clock.now();
-    interface Fresh {
-      c: Checked;
-      id: string;
-      sentBy: string | null;
-      p: ReturnType<typeof parties>;
-    }
-    const fresh: Fresh[] = [];
-    const newChats = new Map<string, Fresh>();
-    group.forEach((r, ri) => {
-      for (const c of r.messages) {
-        const key = `${c.account.id}\u0000${c.msg.external_id}`;
-        const dup = existingMsgs.get(key);
-        if (dup) {
-          results[ri]![c.index] = { status: "duplicate", message_id: dup };
-          continue;
-        }
-        const id = ulid(storedAt);
-        existingMsgs.set(key, id);
-        results[ri]![c.index] = { status: c.deliverable ? "accepted" : "skipped", message_id: id };
-        const f = { c, id, sentBy: r.sentByTeammateId ?? null, p: parties(c, chatNames.get(c.chatKey) || undefined) };
-        fresh.push(f);
-        if (!chatIds.has(c.chatKey) && !newChats.has(c.chatKey)) newChats.set(c.chatKey, f);
-      }
-    });
-    const chatList = [...newChats.values()];
-    for (let i = 0; i < chatList.length; i += CHUNK) {
-      const rows = await statements.run(
-        tx
-        .insertInto("chats")
-        .values(
-          chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
-            workspace_id: workspaceId,
-            account_id: c.account.id,
-            external_id: c.msg.chat.external_id,
-            full_name: p.chatName,
-            is_group: c.isGroup ? 1 : 0,
-            phone: c.chatPhone,
-            responsible_teammate_id: null,
-            created_at: storedAt,
-            created_by_message_id: id,
-            last_message_at: storedAt,
-          })),
-        )
-        .returning(["id", "account_id", "external_id"]),
-      );
-      for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
-    }
-    // A chat first seen without a name takes the first name that arrives.
-    for (const { c } of fresh) {
-      const name = c.msg.chat.full_name?.trim();
-      if (name && chatNames.get(c.chatKey) === "") {
-        await statements.run(tx.updateTable("chats").set({ full_name: name }).where("id", "=", chatIds.get(c.chatKey)!));
-        chatNames.set(c.chatKey, name);
-      }
-    }
-    for (let i = 0; i < fresh.length; i += CHUNK) {
-      const rows = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
-        id,
-        workspace_id: workspaceId,
-        account_id: c.account.id,
-        chat_id: chatIds.get(c.chatKey)!,
-        external_id: c.msg.external_id,
-        direction: c.msg.direction,
-        type: c.msg.type,
-        status: c.deliverable ? "stored" : "skipped",
-        text: c.msg.text ?? "",
-        timestamp: c.timestamp,
-        stored_at: storedAt,
-        sender_name: p.sender.full_name,
-        sender_phone: p.sender.phone,
-        recipient_name: p.recipient.full_name,
-        recipient_phone: p.recipient.phone,
-        permalink: uuidv7(storedAt),
-        sent_by_teammate_id: sentBy,
-      }));
-      if (isPostgres(tx)) {
-        // One round trip: the insert, its chats' last_message_at, and the log's announcement
-        // (sent at commit; one per transaction, PostgreSQL folds identical notifications).
-        const statement = tx
-          .with("inserted", (q) => q.insertInto("messages").values(rows).returning("chat_id"))
-          .updateTable("chats")
-          .set({ last_message_at: storedAt })
-          .where("id", "in", (eb) => eb.selectFrom("inserted").select("chat_id"))
-          .returning(logGrowthAnnouncement(workspaceId).as("notified"));
-        await (i + CHUNK >= fresh.length ? statements.last(statement) : statements.run(statement));
+  // Read under the lock, so storage time never goes backwards along the log.
+  const storedAt = clock.now();
+  interface Fresh {
+    c: Checked;
+    id: string;
+    sentBy: string | null;
+    p: ReturnType<typeof parties>;
+  }
+  const fresh: Fresh[] = [];
+  const newChats = new Map<string, Fresh>();
+  group.forEach((r, ri) => {
+    for (const c of r.messages) {
+      const key = `${c.account.id}\u0000${c.msg.external_id}`;
+      const dup = existingMsgs.get(key);
+      if (dup) {
+        results[ri]![c.index] = { status: "duplicate", message_id: dup };
         continue;
       }
-      await statements.run(tx.insertInto("messages").values(rows));
-      const touched = [...new Set(rows.map((r) => r.chat_id))];
-      await statements.run(tx.updateTable("chats").set({ last_message_at: storedAt }).where("id", "in", touched));
+      const id = ulid(storedAt);
+      existingMsgs.set(key, id);
+      results[ri]![c.index] = { status: c.deliverable ? "accepted" : "skipped", message_id: id };
+      const f = { c, id, sentBy: r.sentByTeammateId ?? null, p: parties(c, chatNames.get(c.chatKey) || undefined) };
+      fresh.push(f);
+      if (!chatIds.has(c.chatKey) && !newChats.has(c.chatKey)) newChats.set(c.chatKey, f);
     }
+  });
+  const chatList = [...newChats.values()];
+  for (let i = 0; i < chatList.length; i += CHUNK) {
+    const rows = await statements.run(
+      tx
+      .insertInto("chats")
+      .values(
+        chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
+          workspace_id: workspaceId,
+          account_id: c.account.id,
+          external_id: c.msg.chat.external_id,
+          full_name: p.chatName,
+          is_group: c.isGroup ? 1 : 0,
+          phone: c.chatPhone,
+          responsible_teammate_id: null,
+          created_at: storedAt,
+          created_by_message_id: id,
+          last_message_at: storedAt,
+        })),
+      )
+      .returning(["id", "account_id", "external_id"]),
+    );
+    for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
+  }
+  // A chat first seen without a name takes the first name that arrives.
+  for (const { c } of fresh) {
+    const name = c.msg.chat.full_name?.trim();
+    if (name && chatNames.get(c.chatKey) === "") {
+      await statements.run(tx.updateTable("chats").set({ full_name: name }).where("id", "=", chatIds.get(c.chatKey)!));
+      chatNames.set(c.chatKey, name);
+    }
+  }
+  for (let i = 0; i < fresh.length; i += CHUNK) {
+    const rows = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
+      id,
+      workspace_id: workspaceId,
+      account_id: c.account.id,
+      chat_id: chatIds.get(c.chatKey)!,
+      external_id: c.msg.external_id,
+      direction: c.msg.direction,
+      type: c.msg.type,
+      status: c.deliverable ? "stored" : "skipped",
+      text: c.msg.text ?? "",
+      timestamp: c.timestamp,
+      stored_at: storedAt,
+      sender_name: p.sender.full_name,
+      sender_phone: p.sender.phone,
+      recipient_name: p.recipient.full_name,
+      recipient_phone: p.recipient.phone,
+      permalink: uuidv7(storedAt),
+      sent_by_teammate_id: sentBy,
+    }));
+    if (isPostgres(tx)) {
+      // One round trip: the insert, its chats' last_message_at, and the log's announcement
+      // (sent at commit; one per transaction, PostgreSQL folds identical notifications).
+      const statement = tx
+        .with("inserted", (q) => q.insertInto("messages").values(rows).returning("chat_id"))
+        .updateTable("chats")
+        .set({ last_message_at: storedAt })
+        .where("id", "in", (eb) => eb.selectFrom("inserted").select("chat_id"))
+        .returning(logGrowthAnnouncement(workspaceId).as("notified"));
+      await (i + CHUNK >= fresh.length ? statements.last(statement) : statements.run(statement));
+      continue;
+    }
+    await statements.run(tx.insertInto("messages").values(rows));
+    const touched = [...new Set(rows.map((r) => r.chat_id))];
+    await statements.run(tx.updateTable("chats").set({ last_message_at: storedAt }).where("id", "in", touched));
   }
   return results;
 }
