@@ -1,24 +1,18 @@
 // End-to-end delivery benchmark: the raw loopback ceiling (undici → receiver, no
 // Threadline) against Threadline's ingest → log → consumer → signed POST → logged
-// delivery, in one run on the same machine. Figures go to BENCHMARKS.md.
+// delivery, in one run on the same machine, then single-message ingest (single.bench.ts).
+// `--pg` runs the server on PostgreSQL, `--single` only the single-message part. Figures go
+// to BENCHMARKS.md.
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { readFileSync } from "node:fs";
-import { TestServer, createWorkspace } from "../test/helpers/server.js";
+import { createWorkspace } from "../test/helpers/server.js";
+import { CpuMeter, startServer } from "./common.js";
+import { singleMessageBench } from "./single.bench.js";
 
-/** User + system CPU time of a process so far, in ms (Linux /proc; 0 elsewhere). */
-function serverCpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s).
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -75,7 +69,29 @@ async function ceiling(url: string, body: string): Promise<number> {
   return MESSAGES / seconds;
 }
 
+/** Resident set size of a process, from /proc (pages of 4 KiB). */
+function rssOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
+}
+
+/** RSS beside the V8 heap and external memory the server reports in /metrics (prom-client's defaults). */
+async function memoryOf(url: string, pid: number): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+  return `RSS ${mb(rssOf(pid))}, V8 heap used ${mb(metric("nodejs_heap_size_used_bytes"))} of ${mb(metric("nodejs_heap_size_total_bytes"))}, external ${mb(metric("nodejs_external_memory_bytes"))}`;
+}
+
 async function main() {
+  if (process.argv.includes("--single")) {
+    const server = await startServer();
+    try {
+      await singleMessageBench(server);
+    } finally {
+      await server.stop();
+    }
+    return;
+  }
   const receiver = fork(path.join(here, "receiver.ts"), { execArgv: ["--import", "tsx"] });
   const [{ port }] = (await once(receiver, "message")) as [{ port: number }];
   const url = `http://127.0.0.1:${port}/hook`;
@@ -93,7 +109,9 @@ async function main() {
   console.log(`  raw loopback ceiling: ${ceilingRate.toFixed(0)} POST/s`);
   await ask(receiver, "reset");
 
-  const server = await TestServer.start({ env: { THREADLINE_TEST_CLOCK: undefined, LOG_LEVEL: "warn" } });
+  const server = await startServer();
+  const rssAtStart = rssOf(server.child.pid!);
+  const meter = await CpuMeter.open(server);
   try {
     const ws = await createWorkspace(server);
     await server.api("POST", "/api/v1/accounts", { token: ws.api_key, body: { phone: "+972500000000", owner_email: "amnon@acme.com", source: "api" } });
@@ -116,6 +134,7 @@ async function main() {
       }
       batches.push(batch);
     }
+    await meter.start();
     const started = performance.now();
     let ingestDone = 0;
     const ingest = (async () => {
@@ -130,7 +149,7 @@ async function main() {
     const seconds = (performance.now() - started) / 1000;
     const rate = MESSAGES / seconds;
     console.log(`  ingest of ${MESSAGES} (batches of 1000): ${((ingestDone - started) / 1000).toFixed(2)} s → ${(MESSAGES / ((ingestDone - started) / 1000)).toFixed(0)} msg/s`);
-    console.log(`  threadline end to end: ${rate.toFixed(0)} deliveries/s (${seconds.toFixed(2)} s, every delivery signed and logged)`);
+    console.log(`  threadline end to end (${server.database}): ${rate.toFixed(0)} deliveries/s (${seconds.toFixed(2)} s, every delivery signed and logged); ${await meter.stop(MESSAGES)}`);
     console.log(`  ratio to ceiling: ${(rate / ceilingRate).toFixed(2)}`);
     const log = await server.api("GET", `/api/v1/webhooks/${wh.json.id}/log`, { token: ws.api_key });
     console.log(`  detailed log kept: ${JSON.parse(log.text).length} entries (bounded at 100)`);
@@ -143,16 +162,16 @@ async function main() {
       if (r.status !== 202) throw new Error(`ingest: ${r.status} ${r.text}`);
     }
     await ask(receiver, "reset");
+    await meter.start();
     const drainStart = performance.now();
-    const cpuStart = serverCpuMs(server.child.pid);
     await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: true, replay: "since_disabled" } });
     await waitForCount(receiver, MESSAGES, "backlog");
     const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
-    const cpu = serverCpuMs(server.child.pid) - cpuStart;
-    console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}`);
-    // CPU time, not wall time: what a delivery costs, whatever else loads the machine.
-    if (cpu > 0) console.log(`  backlog drain CPU of the server: ${((cpu * 1000) / MESSAGES).toFixed(1)} ms per 1,000 deliveries (${(MESSAGES / (cpu / 1000)).toFixed(0)} deliveries per CPU-second)`);
+    console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}; ${await meter.stop(MESSAGES)}`);
+    console.log(`  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB)`);
+    await singleMessageBench(server);
   } finally {
+    await meter.close();
     await server.stop();
     receiver.send({ cmd: "exit" });
   }

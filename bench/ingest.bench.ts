@@ -1,5 +1,6 @@
 // Ingest throughput, in process: the validate → dedupe → one-transaction path, without
 // HTTP. Prints messages/s for fresh messages and for a batch of repeats.
+// `npx tsx bench/ingest.bench.ts [--pg]` (PostgreSQL: a fresh database of TEST_DATABASE_URL).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,13 +10,16 @@ import { ingestMessages } from "../src/ingest/ingest.js";
 import type { IngestMessage } from "../src/ingest/types.js";
 import { createAccount } from "../src/accounts/service.js";
 import { createWorkspace } from "../src/workspaces/service.js";
+import { freshPostgres } from "../test/helpers/server.js";
+import { DATABASE } from "./common.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const CHATS = 1_000;
 
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), "threadline-ingest-bench-"));
-  const storage = openStorage({ dataDir: dir, databaseUrl: process.env.DATABASE_URL });
+  const pg = DATABASE === "postgres" ? await freshPostgres() : undefined;
+  const storage = openStorage({ dataDir: dir, databaseUrl: pg?.url });
   await migrate(storage);
   const clock = new Clock();
   const ws = await createWorkspace(storage.db, clock, { name: "Bench", owner: { full_name: "Bench Owner", email: "owner@bench.test" } });
@@ -42,6 +46,7 @@ async function main() {
   s = (performance.now() - t) / 1000;
   console.log(`ingest (${storage.dialect}): 10000 duplicates: ${s.toFixed(2)} s → ${(10_000 / s).toFixed(0)} msg/s`);
   await storage.close();
+  await pg?.drop();
   rmSync(dir, { recursive: true, force: true });
 }
 

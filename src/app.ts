@@ -95,7 +95,12 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();
   // Several processes on PostgreSQL: an ingest in another process wakes the consumers here.
   const listener = config.databaseUrl
-    ? listenLogGrowth(config.databaseUrl, (workspaceId) => manager.notify(workspaceId), (err) => log.warn({ err }, "listening for new messages failed; reconnecting"))
+    ? listenLogGrowth(
+        config.databaseUrl,
+        (workspaceId) => manager.notify(workspaceId),
+        (err) => log.warn({ err }, "listening for new messages failed; reconnecting"),
+        (listening) => storage.cache.invalidate(listening),
+      )
     : undefined;
   return {
     config,

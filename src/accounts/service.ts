@@ -1,4 +1,5 @@
 import type { DB } from "../db/index.js";
+import { cached } from "../db/cache.js";
 import { newId, newToken } from "../db/ids.js";
 import { ApiError, invalid, notFound } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
@@ -121,13 +122,21 @@ export async function listAccounts(db: DB, workspaceId: string): Promise<Account
   return accountQuery(db).where("a.workspace_id", "=", workspaceId).orderBy("a.created_at", "desc").orderBy("a.id", "desc").execute();
 }
 
+/** The workspace's accounts of these phones; each kept in memory until accounts or teammates change (db/cache.ts). */
 export async function accountsByPhone(db: DB, workspaceId: string, phones: string[]): Promise<Map<string, AccountRow>> {
-  if (phones.length === 0) return new Map();
-  const rows = await accountQuery(db).where("a.workspace_id", "=", workspaceId).where("a.phone", "in", phones).execute();
-  return new Map(rows.map((r) => [r.phone, r]));
+  const found = new Map<string, AccountRow>();
+  for (const phone of phones) {
+    const row = await cached(db, "account_phone", `${workspaceId}\u0000${phone}`, () =>
+      accountQuery(db).where("a.workspace_id", "=", workspaceId).where("a.phone", "=", phone).executeTakeFirst(),
+    );
+    if (row) found.set(phone, row);
+  }
+  return found;
 }
 
-/** The account an inbound gateway URL points at, or undefined for an unknown token. */
+/** The account an inbound gateway URL points at, or undefined for an unknown token; kept in memory like accountsByPhone. */
 export async function accountForInbound(db: DB, source: string, token: string): Promise<AccountRow | undefined> {
-  return accountQuery(db).where("a.inbound_token", "=", token).where("a.source", "=", source).executeTakeFirst();
+  return cached(db, "account_inbound", `${source}\u0000${token}`, () =>
+    accountQuery(db).where("a.inbound_token", "=", token).where("a.source", "=", source).executeTakeFirst(),
+  );
 }

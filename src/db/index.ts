@@ -2,10 +2,11 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type MigrationProvider, type RawBuilder } from "kysely";
 import type { Config } from "../config/index.js";
 import type { Database } from "./schema.js";
 import { migrations } from "./migrations.js";
+import { registerCache, StorageCache } from "./cache.js";
 
 export type { Database } from "./schema.js";
 export type DB = Kysely<Database>;
@@ -13,6 +14,8 @@ export type DB = Kysely<Database>;
 export interface Storage {
   db: DB;
   dialect: "sqlite" | "postgres";
+  /** API keys and accounts in memory; dropped on any change (`cache.ts`). */
+  cache: StorageCache;
   close(): Promise<void>;
 }
 
@@ -28,8 +31,24 @@ export function openStorage(
     // An idle connection dropped by the server (restart, failover) is replaced on next use;
     // unheard, pg's 'error' event would end the process.
     pool.on("error", onConnectionError);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: "postgres", close: () => db.destroy() };
+    // Off until the process hears other processes' changes (listenLogGrowth).
+    const cache = new StorageCache(false);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [cache.plugin()] });
+    registerCache(db, cache);
+    // Ingest's own connections send a transaction's statements without waiting for each
+    // answer (pg's pipeline mode; ingest/store.ts). Kysely waits for each, so it keeps its own.
+    const pipelined = new pg.Pool({ connectionString: config.databaseUrl, max: 4, pipeline: true } as pg.PoolConfig);
+    pipelined.on("error", onConnectionError);
+    pipelines.set(db, pipelined);
+    return {
+      db,
+      dialect: "postgres",
+      cache,
+      close: async () => {
+        await db.destroy();
+        await pipelined.end();
+      },
+    };
   }
   mkdirSync(config.dataDir, { recursive: true });
   const file = new SQLite(path.join(config.dataDir, "threadline.sqlite"));
@@ -39,8 +58,17 @@ export function openStorage(
   // 64 MiB of page cache keeps the log's indexes in memory while it grows.
   file.pragma("cache_size = -65536");
   file.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
-  return { db, dialect: "sqlite", close: () => db.destroy() };
+  const cache = new StorageCache();
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }), plugins: [cache.plugin()] });
+  registerCache(db, cache);
+  return { db, dialect: "sqlite", cache, close: () => db.destroy() };
+}
+
+const pipelines = new WeakMap<object, pg.Pool>();
+
+/** PostgreSQL: the pool of pipelining connections that goes with a storage's `db` (undefined on SQLite). */
+export function pipelineOf(db: object): pg.Pool | undefined {
+  return pipelines.get(db);
 }
 
 export async function migrate(storage: Storage): Promise<string[]> {
@@ -57,32 +85,44 @@ export function isPostgres(db: Kysely<any>): boolean {
 }
 
 /**
- * Serializes writers of one workspace's log inside a transaction. On PostgreSQL this
- * makes seq order equal commit order per workspace, so a consumer reading past its
- * cursor never skips a row that commits later. SQLite has one writer already.
+ * Serializes writers of one workspace's log inside a transaction (PostgreSQL only; SQLite
+ * has one writer already): a condition that takes `pg_advisory_xact_lock`, to be placed in a
+ * statement that runs before any seq is allocated (ingest/store.ts). It makes seq order
+ * equal commit order per workspace, so a consumer reading past its cursor never skips a row
+ * that commits later.
  */
-export async function lockWorkspaceLog(tx: Kysely<any>, workspaceId: string): Promise<void> {
-  if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${workspaceId}))`.execute(tx);
+export function workspaceLogLock(workspaceId: string): RawBuilder<boolean> {
+  return sql<boolean>`pg_advisory_xact_lock(hashtext(${workspaceId})) is not null`;
 }
 
 const LOG_CHANNEL = "threadline_log";
+/** Sent at commit by triggers on the cached tables (migration `perf_cache_notify`). */
+const CACHE_CHANNEL = "threadline_cache";
 
-/** Tells every process that a workspace's log grew; PostgreSQL sends it when the transaction commits. */
-export async function announceLogGrowth(tx: Kysely<any>, workspaceId: string): Promise<void> {
-  if (isPostgres(tx)) await sql`select pg_notify(${LOG_CHANNEL}, ${workspaceId})`.execute(tx);
+/** Tells every process that a workspace's log grew (PostgreSQL sends it when the transaction commits). */
+export function logGrowthAnnouncement(workspaceId: string): RawBuilder<void> {
+  return sql<void>`pg_notify(${LOG_CHANNEL}, ${workspaceId})`;
 }
 
 /**
  * Hears other processes' `announceLogGrowth` (PostgreSQL LISTEN), so a consumer here wakes
  * within milliseconds of an ingest there. Reconnects a second after any error; the
- * consumers' own 1 s sync covers the gap.
+ * consumers' own 1 s sync covers the gap. On the same connection, `onCacheChange(true)`
+ * hears that another process changed a cached table (and comes once LISTEN is in place);
+ * `onCacheChange(false)` says changes can no longer be heard (the connection failed).
  */
-export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: string) => void, onError: (err: unknown) => void): { close(): Promise<void> } {
+export function listenLogGrowth(
+  databaseUrl: string,
+  onGrowth: (workspaceId: string) => void,
+  onError: (err: unknown) => void,
+  onCacheChange?: (listening: boolean) => void,
+): { close(): Promise<void> } {
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   const retry = (c: pg.Client) => {
     if (client === c) client = undefined;
+    onCacheChange?.(false);
     c.end().catch(() => undefined);
     if (closed || timer) return;
     timer = setTimeout(() => {
@@ -96,6 +136,7 @@ export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: str
     const c = new pg.Client({ connectionString: databaseUrl });
     c.on("notification", (n) => {
       if (n.channel === LOG_CHANNEL && n.payload) onGrowth(n.payload);
+      else if (n.channel === CACHE_CHANNEL) onCacheChange?.(true);
     });
     c.on("error", (e) => {
       onError(e);
@@ -103,7 +144,8 @@ export function listenLogGrowth(databaseUrl: string, onGrowth: (workspaceId: str
     });
     try {
       await c.connect();
-      await c.query(`LISTEN ${LOG_CHANNEL}`);
+      await c.query(`LISTEN ${LOG_CHANNEL}; LISTEN ${CACHE_CHANNEL}`);
+      if (!closed) onCacheChange?.(true);
       if (closed) await c.end();
       else client = c;
     } catch (e) {

@@ -194,5 +194,19 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhooks").addColumn("previous_secret_until", "bigint").execute();
       },
     },
+    "0005_cache_notify": {
+      // Every process keeps API keys and accounts in memory (db/cache.ts). A change made by any
+      // process, or by hand in psql, is announced at commit on `threadline_cache`, so the others
+      // drop theirs within milliseconds. SQLite has one process: its own writes drop the cache.
+      async up(db: Kysely<any>) {
+        if (dialect !== "postgres") return;
+        await sql`create function threadline_cache_changed() returns trigger language plpgsql as $$
+          begin perform pg_notify('threadline_cache', tg_table_name); return null; end $$`.execute(db);
+        for (const table of ["api_keys", "accounts", "teammates", "workspaces"]) {
+          await sql`create trigger ${sql.raw(`${table}_cache_changed`)} after insert or update or delete or truncate on ${sql.table(table)}
+            for each statement execute function threadline_cache_changed()`.execute(db);
+        }
+      },
+    },
   };
 }

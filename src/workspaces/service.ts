@@ -1,4 +1,5 @@
 import type { DB } from "../db/index.js";
+import { cached } from "../db/cache.js";
 import { hashToken, newId, newToken } from "../db/ids.js";
 import { ApiError, invalid, notFound } from "../http/errors.js";
 import type { Clock } from "../clock/index.js";
@@ -87,9 +88,23 @@ export async function updateWorkspace(db: DB, workspaceId: string, patch: { name
   return getWorkspace(db, workspaceId);
 }
 
+/** The workspace of an API key; kept in memory until api_keys changes (db/cache.ts). */
 export async function workspaceForApiKey(db: DB, key: string): Promise<string | undefined> {
-  const row = await db.selectFrom("api_keys").select("workspace_id").where("key_hash", "=", hashToken(key)).executeTakeFirst();
-  return row?.workspace_id;
+  const hash = hashToken(key);
+  return cached(db, "api_key", hash, async () => {
+    const row = await db.selectFrom("api_keys").select("workspace_id").where("key_hash", "=", hash).executeTakeFirst();
+    return row?.workspace_id;
+  });
+}
+
+/** A new API key for the workspace; the ones it had stop working at once, in every process. */
+export async function rotateApiKey(db: DB, clock: Clock, workspaceId: string): Promise<{ api_key: string }> {
+  const apiKey = newToken("tlk");
+  await db.transaction().execute(async (tx) => {
+    await tx.deleteFrom("api_keys").where("workspace_id", "=", workspaceId).execute();
+    await tx.insertInto("api_keys").values({ id: newId("key"), workspace_id: workspaceId, key_hash: hashToken(apiKey), created_at: clock.now() }).execute();
+  });
+  return { api_key: apiKey };
 }
 
 export async function createSession(db: DB, clock: Clock, workspaceId: string): Promise<{ token: string; expiresAt: number }> {

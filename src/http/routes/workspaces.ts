@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, updateWorkspace } from "../../workspaces/service.js";
+import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { ApiError, invalid } from "../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
@@ -22,6 +22,10 @@ export function workspaceRoutes(app: Threadline) {
       "/api/v1/workspace",
       { config: { auth: "workspace" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()) }) } },
       async (req) => updateWorkspace(app.db, req.workspaceId, req.body),
+    );
+    // A new API key; the old one is refused from the next request on, in every process.
+    f.post("/api/v1/workspace/api_key", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req, reply) =>
+      reply.status(201).send(await rotateApiKey(app.db, app.clock, req.workspaceId)),
     );
     f.get("/api/v1/notifications", { config: { auth: "workspace" }, schema: { tags: ["workspace"], querystring: ListQuery } }, async (req) => ({
       items: await app.alerts.list(req.workspaceId, parseLimit(req.query.limit)),

@@ -1,0 +1,88 @@
+// What every bench shares: the command line (`--pg`), the server under test, and CPU per
+// message measured beside each rate.
+import { readFileSync } from "node:fs";
+import pg from "pg";
+import { TestServer, type Database } from "../test/helpers/server.js";
+
+/** `npm run bench -- --pg`: the server on a fresh PostgreSQL database (TEST_DATABASE_URL), dropped at the end. */
+export const DATABASE: Database = process.argv.includes("--pg") ? "postgres" : "sqlite";
+
+export function startServer(): Promise<TestServer> {
+  return TestServer.start({ database: DATABASE, env: { THREADLINE_TEST_CLOCK: undefined, LOG_LEVEL: "warn" } });
+}
+
+/** user + system CPU of a process in microseconds, from /proc (clock ticks of 10 ms). */
+function procCpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+interface CpuSample {
+  client: number;
+  server: number;
+  backends: Map<number, number>;
+}
+
+/**
+ * CPU spent by the bench itself (`process.cpuUsage`), the Threadline process and, on
+ * PostgreSQL, the database's backends (pids from pg_stat_activity, times from /proc; they
+ * run on this machine). `start()` and `stop(messages)` bracket one measured phase.
+ */
+export class CpuMeter {
+  private admin: pg.Client | undefined;
+  private constructor(private readonly server: TestServer) {}
+
+  static async open(server: TestServer): Promise<CpuMeter> {
+    const meter = new CpuMeter(server);
+    if (server.databaseUrl) {
+      meter.admin = new pg.Client({ connectionString: server.databaseUrl });
+      await meter.admin.connect();
+    }
+    return meter;
+  }
+
+  private async sample(): Promise<CpuSample> {
+    const backends = new Map<number, number>();
+    if (this.admin) {
+      const dbName = new URL(this.server.databaseUrl!).pathname.slice(1);
+      const { rows } = await this.admin.query<{ pid: number }>("select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [dbName]);
+      for (const { pid } of rows) {
+        const t = procCpuMicros(pid);
+        if (t !== undefined) backends.set(pid, t);
+      }
+    }
+    const u = process.cpuUsage();
+    return { client: u.user + u.system, server: procCpuMicros(this.server.child.pid!) ?? 0, backends };
+  }
+
+  private begun: CpuSample | undefined;
+
+  async start(): Promise<void> {
+    this.begun = await this.sample();
+  }
+
+  /** "server 212 µs + database 95 µs per message (bench client 40 µs)" for the phase since start(). */
+  async stop(messages: number): Promise<string> {
+    const end = await this.sample();
+    const from = this.begun!;
+    let db = 0;
+    // A backend that went away during the phase is not counted (the pool keeps its connections while busy).
+    for (const [pid, t] of end.backends) db += t - (from.backends.get(pid) ?? 0);
+    const per = (us: number) => `${(us / messages).toFixed(0)} µs`;
+    const server = end.server - from.server;
+    const parts = [`CPU per message: server ${per(server)}`];
+    if (this.admin) parts.push(`database ${per(db)}`, `together ${per(server + db)}`);
+    parts.push(`(bench client ${per(end.client - from.client)})`);
+    return parts.join(", ");
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.end();
+  }
+}

@@ -1,0 +1,331 @@
+import { sql, type Compilable } from "kysely";
+import type pg from "pg";
+import { isPostgres, logGrowthAnnouncement, pipelineOf, workspaceLogLock, type DB } from "../db/index.js";
+import { ulid, uuidv7 } from "../db/ids.js";
+import type { Clock } from "../clock/index.js";
+import { parties, type Checked } from "./ingest.js";
+import type { IngestResult } from "./types.js";
+
+const CHUNK = 1000;
+/** A group takes waiting requests up to this many messages (one request of 1,000 always fits). */
+const MAX_GROUP_MESSAGES = 2000;
+
+/** One ingest request, validated, waiting for its transaction. */
+export interface GroupRequest {
+  messages: Checked[];
+  sentByTeammateId?: string;
+}
+
+interface Waiting extends GroupRequest {
+  resolve(results: IngestResult[]): void;
+  reject(err: unknown): void;
+}
+
+/** Per storage and workspace: requests waiting while a transaction of that workspace runs. */
+const queues = new WeakMap<DB, Map<string, Waiting[]>>();
+
+/**
+ * Group commit. A request of a workspace with no transaction running starts one at once; the
+ * requests that arrive while it runs wait and share the next one. Each is answered after its
+ * transaction commits. Throughput grows with load instead of queueing on the workspace's
+ * lock: one transaction's round trips are shared by every request in it.
+ */
+export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request: GroupRequest): Promise<IngestResult[]> {
+  let byWorkspace = queues.get(db);
+  if (!byWorkspace) queues.set(db, (byWorkspace = new Map()));
+  return new Promise((resolve, reject) => {
+    const waiting = byWorkspace.get(workspaceId);
+    if (waiting) {
+      waiting.push({ ...request, resolve, reject });
+      return;
+    }
+    const queue: Waiting[] = [{ ...request, resolve, reject }];
+    byWorkspace.set(workspaceId, queue);
+    void drain(db, clock, workspaceId, queue, byWorkspace);
+  });
+}
+
+async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[], byWorkspace: Map<string, Waiting[]>): Promise<void> {
+  // SQLite has no round trips to share: grouping measured 318 and 243 req/s against 372 and
+  // 294 for a transaction a request (8 in flight, back to back), so there a group is one request.
+  const grouping = isPostgres(db);
+  while (queue.length) {
+    let size = 0;
+    let n = 0;
+    while (n < queue.length && (n === 0 || (grouping && size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES))) size += queue[n++]!.messages.length;
+    const group = queue.splice(0, n);
+    try {
+      const results = await storeGroup(db, clock, workspaceId, group);
+      group.forEach((r, i) => r.resolve(results[i]!));
+    } catch (err) {
+      if (group.length === 1) group[0]!.reject(err);
+      // A database error (a text PostgreSQL refuses, say) fails only the request that caused it.
+      else for (const r of group) await storeGroup(db, clock, workspaceId, [r]).then(([res]) => r.resolve(res!), r.reject);
+    }
+  }
+  byWorkspace.delete(workspaceId);
+}
+
+/**
+ * The group's transaction, run again when another process stored one of its chats or
+ * messages between its reads and its inserts (a unique violation; that process had
+ * committed, so the next reads see its rows).
+ */
+async function storeGroup(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await storeOnce(db, clock, workspaceId, group);
+    } catch (err) {
+      if (attempt >= 3 || (err as { code?: unknown }).code !== "23505") throw err;
+    }
+  }
+}
+
+/**
+ * Stores several validated requests of one workspace in one transaction: the statement
+ * that reads the group's existing chats and messages also takes the workspace's log lock
+ * (held to commit); then new chats, and one statement that inserts the messages, touches
+ * their chats and announces the log's growth. On PostgreSQL that is two round trips for the
+ * whole group (three with new chats): BEGIN + read, insert + COMMIT (`Pipelined`). The same external_id twice in the
+ * group is stored once (the later one answers `duplicate`).
+ */
+async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+  const pool = pipelineOf(db);
+  if (!pool) {
+    let results: IngestResult[][] = [];
+    await db.transaction().execute(async (tx) => {
+      results = await storeIn(tx, inKysely, clock, workspaceId, group);
+    });
+    return results;
+  }
+  const client = await pool.connect();
+  const statements = new Pipelined(client);
+  try {
+    const results = await storeIn(db, statements, clock, workspaceId, group);
+    await statements.commit();
+    client.release();
+    return results;
+  } catch (err) {
+    // A failed statement ends the transaction (a pipelined COMMIT then rolls back); the
+    // connection is not reused, whatever state it is in.
+    client.release(true);
+    throw err;
+  }
+}
+
+type Statement<R> = Compilable<R> & { execute(): Promise<R[]> };
+
+/** How a group's statements reach the database: `last` is the group's final statement. */
+interface Statements {
+  run<R>(q: Statement<R>): Promise<R[]>;
+  last<R>(q: Statement<R>): Promise<R[]>;
+}
+
+/** Inside a Kysely transaction (SQLite), one statement after another. */
+const inKysely: Statements = { run: (q) => q.execute(), last: (q) => q.execute() };
+
+/**
+ * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN travels with the first statement and
+ * COMMIT with the last, so a group of existing chats is two round trips instead of four.
+ * At 200 msg/s one message a request, back to back: p50 3.5 ms, p99 19.6 ms against 13.9 and
+ * 311 ms (throughput with 8 in flight unchanged, ~630 req/s: that is bound by CPU).
+ */
+class Pipelined implements Statements {
+  private begun = false;
+  private committed = false;
+  constructor(private readonly client: pg.PoolClient) {}
+
+  private send<R>(q: Compilable<R>): Promise<pg.QueryResult> {
+    const c = q.compile();
+    return this.client.query(c.sql, [...c.parameters]);
+  }
+
+  async run<R>(q: Statement<R>): Promise<R[]> {
+    if (this.begun) return (await this.send(q)).rows as R[];
+    this.begun = true;
+    const [, result] = await settled([this.client.query("begin"), this.send(q)]);
+    return result!.rows as R[];
+  }
+
+  async last<R>(q: Statement<R>): Promise<R[]> {
+    if (!this.begun) return this.run(q);
+    this.committed = true;
+    const [result] = await settled([this.send(q), this.client.query("commit")]);
+    return result!.rows as R[];
+  }
+
+  async commit(): Promise<void> {
+    if (this.begun && !this.committed) await this.client.query("commit");
+  }
+}
+
+/** Waits for every one and throws the first failure (so none is left unheard). */
+async function settled<T>(all: Promise<T>[]): Promise<T[]> {
+  const outcomes = await Promise.allSettled(all);
+  for (const o of outcomes) if (o.status === "rejected") throw o.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<T>).value);
+}
+
+/** The group's statements, the same for both databases; `statements` says how they are sent. */
+async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+  const results = group.map((r) => new Array<IngestResult>(r.messages.length));
+  // Existing chats and messages of this group, one statement per account (and 1,000 of each).
+  const byAccount = new Map<string, { chats: Set<string>; messages: Set<string> }>();
+  for (const r of group) {
+    for (const c of r.messages) {
+      let a = byAccount.get(c.account.id);
+      if (!a) byAccount.set(c.account.id, (a = { chats: new Set(), messages: new Set() }));
+      a.chats.add(c.msg.chat.external_id);
+      a.messages.add(c.msg.external_id);
+    }
+  }
+  const chatIds = new Map<string, number>();
+  /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
+  const chatNames = new Map<string, string>();
+  const existingMsgs = new Map<string, string>();
+  let locked = false;
+  for (const [accountId, { chats, messages }] of byAccount) {
+    const chatExt = [...chats];
+    const msgExt = [...messages];
+    for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
+      const rows = await readExisting(tx, statements, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
+      locked = true;
+      for (const r of rows) {
+        const key = `${accountId}\u0000${r.external_id}`;
+        if (r.kind === "m") existingMsgs.set(key, r.message_id!);
+        else if (r.kind === "c") {
+          chatIds.set(key, r.chat_id!);
+          chatNames.set(key, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
+        }
+      }
+    }
+  }
+
+  // Read under the lock, so storage time never goes backwards along the log.
+  const storedAt = clock.now();
+  interface Fresh {
+    c: Checked;
+    id: string;
+    sentBy: string | null;
+    p: ReturnType<typeof parties>;
+  }
+  const fresh: Fresh[] = [];
+  const newChats = new Map<string, Fresh>();
+  group.forEach((r, ri) => {
+    for (const c of r.messages) {
+      const key = `${c.account.id}\u0000${c.msg.external_id}`;
+      const dup = existingMsgs.get(key);
+      if (dup) {
+        results[ri]![c.index] = { status: "duplicate", message_id: dup };
+        continue;
+      }
+      const id = ulid(storedAt);
+      existingMsgs.set(key, id);
+      results[ri]![c.index] = { status: c.deliverable ? "accepted" : "skipped", message_id: id };
+      const f = { c, id, sentBy: r.sentByTeammateId ?? null, p: parties(c, chatNames.get(c.chatKey) || undefined) };
+      fresh.push(f);
+      if (!chatIds.has(c.chatKey) && !newChats.has(c.chatKey)) newChats.set(c.chatKey, f);
+    }
+  });
+  const chatList = [...newChats.values()];
+  for (let i = 0; i < chatList.length; i += CHUNK) {
+    const rows = await statements.run(
+      tx
+      .insertInto("chats")
+      .values(
+        chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
+          workspace_id: workspaceId,
+          account_id: c.account.id,
+          external_id: c.msg.chat.external_id,
+          full_name: p.chatName,
+          is_group: c.isGroup ? 1 : 0,
+          phone: c.chatPhone,
+          responsible_teammate_id: null,
+          created_at: storedAt,
+          created_by_message_id: id,
+          last_message_at: storedAt,
+        })),
+      )
+      .returning(["id", "account_id", "external_id"]),
+    );
+    for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
+  }
+  // A chat first seen without a name takes the first name that arrives.
+  for (const { c } of fresh) {
+    const name = c.msg.chat.full_name?.trim();
+    if (name && chatNames.get(c.chatKey) === "") {
+      await statements.run(tx.updateTable("chats").set({ full_name: name }).where("id", "=", chatIds.get(c.chatKey)!));
+      chatNames.set(c.chatKey, name);
+    }
+  }
+  for (let i = 0; i < fresh.length; i += CHUNK) {
+    const rows = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
+      id,
+      workspace_id: workspaceId,
+      account_id: c.account.id,
+      chat_id: chatIds.get(c.chatKey)!,
+      external_id: c.msg.external_id,
+      direction: c.msg.direction,
+      type: c.msg.type,
+      status: c.deliverable ? "stored" : "skipped",
+      text: c.msg.text ?? "",
+      timestamp: c.timestamp,
+      stored_at: storedAt,
+      sender_name: p.sender.full_name,
+      sender_phone: p.sender.phone,
+      recipient_name: p.recipient.full_name,
+      recipient_phone: p.recipient.phone,
+      permalink: uuidv7(storedAt),
+      sent_by_teammate_id: sentBy,
+    }));
+    if (isPostgres(tx)) {
+      // One round trip: the insert, its chats' last_message_at, and the log's announcement
+      // (sent at commit; one per transaction, PostgreSQL folds identical notifications).
+      const statement = tx
+        .with("inserted", (q) => q.insertInto("messages").values(rows).returning("chat_id"))
+        .updateTable("chats")
+        .set({ last_message_at: storedAt })
+        .where("id", "in", (eb) => eb.selectFrom("inserted").select("chat_id"))
+        .returning(logGrowthAnnouncement(workspaceId).as("notified"));
+      await (i + CHUNK >= fresh.length ? statements.last(statement) : statements.run(statement));
+      continue;
+    }
+    await statements.run(tx.insertInto("messages").values(rows));
+    const touched = [...new Set(rows.map((r) => r.chat_id))];
+    await statements.run(tx.updateTable("chats").set({ last_message_at: storedAt }).where("id", "in", touched));
+  }
+  return results;
+}
+
+/**
+ * The chats and messages of one account that already exist among these external ids, in
+ * one statement. With `lockWorkspace` on PostgreSQL the same statement takes the workspace's
+ * log lock (ARCHITECTURE, Storage): it saves a round trip, and the lock is held only from
+ * here to commit. Its snapshot may predate the lock, so a chat or message another process
+ * committed meanwhile can be missed: the insert then fails on the unique key and
+ * `storeGroup` runs the transaction again.
+ */
+async function readExisting(tx: DB, statements: Statements, accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined) {
+  const noChat = sql<number | null>`null`;
+  const noMessage = sql<string | null>`null`;
+  let q = tx
+    .selectFrom("chats")
+    .select([sql<string>`'c'`.as("kind"), sql<number | null>`id`.as("chat_id"), noMessage.as("message_id"), "external_id", "full_name", "phone"])
+    .where("account_id", "=", accountId)
+    .where("external_id", "in", chatExt.length ? chatExt : [""])
+    .unionAll(
+      tx
+        .selectFrom("messages")
+        .select([sql<string>`'m'`.as("kind"), noChat.as("chat_id"), sql<string | null>`id`.as("message_id"), "external_id", sql<string>`''`.as("full_name"), sql<string>`''`.as("phone")])
+        .where("account_id", "=", accountId)
+        .where("external_id", "in", msgExt.length ? msgExt : [""]),
+    );
+  if (lockWorkspace && isPostgres(tx)) {
+    q = q.unionAll(
+      tx
+        .selectNoFrom([sql<string>`'l'`.as("kind"), noChat.as("chat_id"), noMessage.as("message_id"), sql<string>`''`.as("external_id"), sql<string>`''`.as("full_name"), sql<string>`''`.as("phone")])
+        .where(workspaceLogLock(lockWorkspace)),
+    );
+  }
+  return (await statements.run(q)) as { kind: string; chat_id: number | null; message_id: string | null; external_id: string; full_name: string; phone: string }[];
+}
