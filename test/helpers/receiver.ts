@@ -70,6 +70,11 @@ export class Receiver {
     return r;
   }
 
+  /** `http://127.0.0.1:port`: the receiver as a gateway's base URL. */
+  get origin(): string {
+    return new URL(this.url).origin;
+  }
+
   /** Answers every request the same way from now on. */
   answer(answer: Answer): void {
     this.respond = () => answer;

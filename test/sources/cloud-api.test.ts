@@ -4,7 +4,8 @@ import { after, before, describe, it } from "node:test";
 import type { IngestMessage } from "../../src/ingest/types.js";
 import { cloudApiAdapter } from "../../src/sources/cloud-api.js";
 import { SourceAuthError, SourceInputError, type InboundOutcome, type InboundRequest } from "../../src/sources/types.js";
-import { FakeGateway, account, fixture, post, gatewayHttp } from "./helpers.js";
+import { account, fixture, post, gatewayHttp } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
 
 const CONFIG = {
   phone_number_id: "106540352242922",
@@ -332,14 +333,14 @@ describe("cloud_api config", () => {
 });
 
 describe("cloud_api sendText against a local Graph API", () => {
-  let graph: FakeGateway;
+  let graph: Receiver;
   before(async () => {
-    graph = await FakeGateway.start();
+    graph = await Receiver.start();
   });
   after(async () => {
     await graph.close();
   });
-  const sender = () => account("cloud_api", { ...CONFIG, graph_base_url: graph.base });
+  const sender = () => account("cloud_api", { ...CONFIG, graph_base_url: graph.origin });
 
   it("POSTs /v21.0/{phone_number_id}/messages with the bearer token and returns messages[0].id", async () => {
     graph.requests.length = 0;

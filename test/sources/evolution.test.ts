@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import type { IngestMessage } from "../../src/ingest/types.js";
 import { evolutionAdapter } from "../../src/sources/evolution.js";
 import { SourceAuthError, SourceInputError, type InboundOutcome } from "../../src/sources/types.js";
-import { FakeGateway, account, fixture, post, gatewayHttp } from "./helpers.js";
+import { account, fixture, post, gatewayHttp } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
 
 const API_KEY = "B6D711FCDE4D4FD5936544120E713976";
 const CONFIG = { base_url: "http://127.0.0.1:8081", api_key: API_KEY, instance: "sales-1" };
@@ -236,14 +237,14 @@ describe("evolution config", () => {
 });
 
 describe("evolution sendText against a local Evolution API", () => {
-  let evo: FakeGateway;
+  let evo: Receiver;
   before(async () => {
-    evo = await FakeGateway.start();
+    evo = await Receiver.start();
   });
   after(async () => {
     await evo.close();
   });
-  const sender = () => account("evolution", { ...CONFIG, base_url: evo.base });
+  const sender = () => account("evolution", { ...CONFIG, base_url: evo.origin });
 
   it("POSTs /message/sendText/{instance} with the apikey header and {number, text}; returns key.id", async () => {
     evo.requests.length = 0;

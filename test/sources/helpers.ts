@@ -21,55 +21,6 @@ export function post(body: Buffer | string | object, headers: InboundRequest["he
   return { method: "POST", query: {}, headers, rawBody };
 }
 
-export interface GatewayRequest {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json: unknown;
-}
-
-/** A real HTTP server on 127.0.0.1 playing a gateway's API; records every request. */
-export class FakeGateway {
-  readonly requests: GatewayRequest[] = [];
-  respond: (req: GatewayRequest) => { status: number; body: string } = () => ({ status: 200, body: "{}" });
-  base = "";
-  private readonly server: http.Server;
-
-  private constructor() {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
-        const r: GatewayRequest = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body, json };
-        this.requests.push(r);
-        const answer = this.respond(r);
-        res.writeHead(answer.status, { "content-type": "application/json" });
-        res.end(answer.body);
-      });
-    });
-  }
-
-  static async start(): Promise<FakeGateway> {
-    const g = new FakeGateway();
-    await new Promise<void>((resolve) => g.server.listen(0, "127.0.0.1", resolve));
-    g.base = `http://127.0.0.1:${(g.server.address() as AddressInfo).port}`;
-    return g;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 /** A local port nothing listens on (for connection failures). */
 export async function closedPort(): Promise<number> {
   const server = http.createServer();

@@ -4,7 +4,8 @@ import { after, before, describe, it } from "node:test";
 import type { IngestMessage } from "../../src/ingest/types.js";
 import { SourceAuthError, SourceInputError, type InboundOutcome, type InboundRequest } from "../../src/sources/types.js";
 import { wahaAdapter, wahaMessageId } from "../../src/sources/waha.js";
-import { FakeGateway, account, closedPort, fixture, post, gatewayHttp } from "./helpers.js";
+import { account, closedPort, fixture, post, gatewayHttp } from "./helpers.js";
+import { Receiver } from "../helpers/receiver.js";
 
 const CONFIG = { base_url: "http://127.0.0.1:3000", api_key: "waha-key-1", session: "default" };
 const ACCOUNT = account("waha", CONFIG);
@@ -261,14 +262,14 @@ describe("waha message ids from sendText answers", () => {
 });
 
 describe("waha sendText against a local WAHA", () => {
-  let waha: FakeGateway;
+  let waha: Receiver;
   before(async () => {
-    waha = await FakeGateway.start();
+    waha = await Receiver.start();
   });
   after(async () => {
     await waha.close();
   });
-  const sender = () => account("waha", { ...CONFIG, base_url: waha.base });
+  const sender = () => account("waha", { ...CONFIG, base_url: waha.origin });
 
   it("POSTs /api/sendText with X-Api-Key and {session, chatId, text}; returns the message id", async () => {
     waha.requests.length = 0;
