@@ -89,7 +89,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only
   // once listening (setPort), so the backlog is not delivered with "localhost:0" in chat_url.
   let delivering: Promise<void> | undefined;
-  const startDelivering = () => (delivering ??= manager.start());
+  const startDelivering = () => (delivering ??= manager.start({ alone: storage.dialect === "sqlite" }));
   // Several processes on PostgreSQL: a flush made through another process reaches the webhook's owner.
   if (config.databaseUrl) manager.listen(config.databaseUrl, (err) => log.warn({ err }, "webhook signals between processes failed; reconnecting"));
   if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();

@@ -40,6 +40,14 @@ export class Leases {
     return this.db.selectFrom("webhooks").select(["id", "updated_at"]).where("lease_owner", "=", this.owner).where("enabled", "=", 1).execute();
   }
 
+  /**
+   * Takes every enabled webhook's lease, whoever held it. Only for a process that is alone on
+   * its database (SQLite): a lease left by a killed predecessor need not run out first.
+   */
+  async takeOverAll(): Promise<void> {
+    await this.db.updateTable("webhooks").set({ lease_owner: this.owner, lease_until: Date.now() + LEASE_MS }).where("enabled", "=", 1).execute();
+  }
+
   /** Claims one webhook now (it was just enabled or created here), if nobody holds it. */
   async claimOne(id: string): Promise<boolean> {
     const now = Date.now();

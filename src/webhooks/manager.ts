@@ -33,7 +33,9 @@ export class DeliveryManager {
     this.leases = new Leases(deps.db);
   }
 
-  async start(): Promise<void> {
+  /** `alone`: no other process shares the database (SQLite), so leases a crash left behind are taken at once. */
+  async start(opts: { alone?: boolean } = {}): Promise<void> {
+    if (opts.alone) await this.leases.takeOverAll();
     await this.sync();
     this.poll = setInterval(() => {
       // Before the sync, which may hang or fail while the database is unreachable.
