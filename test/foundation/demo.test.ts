@@ -2,17 +2,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import path from "node:path";
 import { it } from "node:test";
 import { repoRoot } from "../helpers/contract.js";
-import { waitFor } from "../helpers/server.js";
+import { CLI, waitFor } from "../helpers/server.js";
 
 it("the demo delivers simulated messages to its receiver on temporary data, and Ctrl-C stops it and removes the data", async () => {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("THREADLINE_")) env[k] = v;
   // A DATABASE_URL of a real installation must not be touched by the demo.
   Object.assign(env, { PORT: "0", DATABASE_URL: "postgres://nobody@127.0.0.1:1/real", LOG_LEVEL: "warn" });
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "src/cli.ts"), "demo"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...CLI, "demo"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));

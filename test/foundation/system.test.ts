@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot } from "../helpers/contract.js";
 import { Receiver } from "../helpers/receiver.js";
-import { DATABASES, OPERATOR_TOKEN, TestServer } from "../helpers/server.js";
+import { CLI, DATABASES, OPERATOR_TOKEN, TestServer } from "../helpers/server.js";
 import { assertError, entry, ingest, space, waitForDelivery } from "../helpers/workspace.js";
 
 for (const database of DATABASES) describe(`health, metrics, docs and the test clock (${database})`, () => {
@@ -101,7 +101,7 @@ function runServe(env: Record<string, string>): Promise<{ code: number | null; s
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("THREADLINE_") && k !== "PORT" && k !== "DATABASE_URL") full[k] = v;
   Object.assign(full, { PORT: "0", THREADLINE_DATA_DIR: dataDir, THREADLINE_ADMIN_TOKEN: OPERATOR_TOKEN, ...env });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "src/cli.ts"), "serve"], { cwd: repoRoot, env: full, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...CLI, "serve"], { cwd: repoRoot, env: full, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     // No timer: on a loaded machine start-up can take long; a server that starts is the failure.
