@@ -1,7 +1,7 @@
 import type { DB } from "../db/index.js";
 import { cached } from "../db/cache.js";
 import { newId, newToken } from "../db/ids.js";
-import { ApiError, invalid, notFound } from "../http/errors.js";
+import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
 import { adapterFor } from "../sources/index.js";

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
-import { ApiError } from "./errors.js";
+import { ApiError } from "../errors.js";
 import { createSession, isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
 import type { AuthFailures } from "./rate-limits.js";
 

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
-import { ApiError } from "./errors.js";
+import { ApiError } from "../errors.js";
 import { SESSION_COOKIE, SIGN_IN_ROUTES } from "./auth.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

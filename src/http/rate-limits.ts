@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import type { RateLimits } from "../config/index.js";
 import type { App } from "./server.js";
-import { ApiError } from "./errors.js";
+import { ApiError } from "../errors.js";
 import { SIGN_IN_ROUTES } from "./auth.js";
 
 const WINDOW_MS = 60_000;

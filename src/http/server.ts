@@ -10,7 +10,7 @@ import fastifyStatic from "@fastify/static";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Threadline } from "../app.js";
 import { VERSION } from "../app.js";
-import { ApiError } from "./errors.js";
+import { ApiError } from "../errors.js";
 import { authHook } from "./auth.js";
 import { csrfHook, trustedOrigins } from "./csrf.js";
 import { AuthFailures, registerRateLimits } from "./rate-limits.js";

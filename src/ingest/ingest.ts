@@ -1,5 +1,5 @@
 import type { DB } from "../db/index.js";
-import { ApiError } from "../http/errors.js";
+import { ApiError } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { accountsByPhone, E164, type AccountRow } from "../accounts/service.js";
 import { phoneFromJid } from "./jid.js";

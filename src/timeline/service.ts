@@ -1,6 +1,6 @@
 import { sql, type Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
-import { invalid, notFound } from "../http/errors.js";
+import { invalid, notFound } from "../errors.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
 
 export interface ChatRow {

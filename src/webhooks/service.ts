@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
-import { invalid, notFound } from "../http/errors.js";
+import { invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { headSeq } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";

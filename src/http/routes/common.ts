@@ -1,5 +1,5 @@
 import { Type } from "typebox";
-import { invalid } from "../errors.js";
+import { invalid } from "../../errors.js";
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH, MAX_URL_LENGTH } from "../../db/text.js";
 
 /**

@@ -5,7 +5,7 @@ import { accountForInbound, sourceAccount, type AccountRow } from "../../account
 import { adapterFor, type SourceAdapter } from "../../sources/index.js";
 import { SourceAuthError, SourceInputError } from "../../sources/types.js";
 import { ingestMessages } from "../../ingest/ingest.js";
-import { ApiError, notFound } from "../errors.js";
+import { ApiError, notFound } from "../../errors.js";
 import { recordInboundEvent } from "../../accounts/inbound-events.js";
 import type { IngestMessage } from "../../ingest/types.js";
 

@@ -8,7 +8,7 @@ import { SESSION_COOKIE, signInWithKey, workspaceOf } from "../auth.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
 import { escapeHtml, localMinute } from "../../webhooks/payload.js";
-import { ApiError } from "../errors.js";
+import { ApiError } from "../../errors.js";
 import { safeNext } from "../safe-next.js";
 
 /**

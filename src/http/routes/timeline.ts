@@ -8,7 +8,7 @@ import { findTeammateByEmail, getWorkspace } from "../../workspaces/service.js";
 import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
-import { ApiError, invalid } from "../errors.js";
+import { ApiError, invalid } from "../../errors.js";
 import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
 
 const Party = Type.Object({ full_name: Type.Optional(NameString()), phone: Type.Optional(IdString()) });

@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { invalid } from "../errors.js";
+import { invalid } from "../../errors.js";
 import { IdParams, IdString, ListQuery, pageOf, UrlString } from "./common.js";
 import { AGGREGATIONS } from "../../webhooks/windows.js";
 

@@ -3,7 +3,7 @@ import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
-import { ApiError, invalid } from "../errors.js";
+import { ApiError, invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { SESSION_COOKIE, signInWithKey } from "../auth.js";
 import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";

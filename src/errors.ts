@@ -1,4 +1,8 @@
-/** The error catalogue: stable codes a client can switch on, with their HTTP status. */
+/**
+ * The error catalogue of the domain: stable codes a client can switch on, with their HTTP
+ * status. Services throw `ApiError(code, message, field)`; the HTTP layer only renders it
+ * as `{"error": {"code", "message", "field"?}}`. docs/api.md lists every code (a test checks).
+ */
 export const ERROR_STATUS = {
   VALIDATION_ERROR: 400,
   INVALID_JSON: 400,
@@ -12,8 +16,9 @@ export const ERROR_STATUS = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** Too many requests or failed authentications; `Retry-After` says when to try again. */
   RATE_LIMITED: 429,
-  SOURCE_UNAVAILABLE: 502,
   INTERNAL: 500,
+  /** A gateway refused or did not answer a message sent through it. */
+  SOURCE_UNAVAILABLE: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
