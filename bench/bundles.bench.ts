@@ -11,7 +11,6 @@ import { loadConfig } from "../src/config/index.js";
 import { createThreadline } from "../src/app.js";
 import { createWorkspace } from "../src/workspaces/service.js";
 import { createAccount } from "../src/accounts/service.js";
-import { ingestMessages } from "../src/ingest/ingest.js";
 import type { IngestMessage } from "../src/ingest/types.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
           text: `Hello from chat ${i}, a message of typical length for a CRM note. 👋`,
         });
       }
-      await ingestMessages(app.db, app.clock, ws.id, batch, { onCommitted: app.onIngested });
+      await app.ingest(ws.id, batch);
     }
     const ingestMs = performance.now() - t0;
     console.log(`  stored ${CHATS} messages in ${CHATS} chats in ${(ingestMs / 1000).toFixed(1)} s`);

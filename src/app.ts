@@ -11,7 +11,7 @@ import { DeliveryManager } from "./webhooks/manager.js";
 import { WebhookService } from "./webhooks/service.js";
 import type { ConsumerEvents } from "./webhooks/consumer.js";
 import { ensureOperatorToken } from "./workspaces/service.js";
-import type { IngestListener } from "./ingest/ingest.js";
+import { ingestWith, type Ingest } from "./ingest/ingest.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 
@@ -34,8 +34,8 @@ export interface Threadline {
   gateways: GatewayHttp;
   publicUrl(): string;
   setPort(port: number): void;
-  /** Ingest committed a batch for this workspace: counted in the metrics, and wakes its webhooks when it added messages. */
-  onIngested: IngestListener;
+  /** The one way into the message log: every commit is counted in the metrics and wakes the workspace's webhooks. */
+  ingest: Ingest;
   close(): Promise<void>;
 }
 
@@ -120,12 +120,12 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       port = p;
       startDelivering().catch((e) => log.error({ err: e }, "starting webhook deliveries failed"));
     },
-    onIngested(workspaceId, summary) {
+    ingest: ingestWith(db, clock, (workspaceId, summary) => {
       metrics.ingested.inc({ status: "accepted" }, summary.accepted);
       metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
       metrics.ingested.inc({ status: "skipped" }, summary.skipped);
       if (summary.accepted > 0) manager.notify(workspaceId);
-    },
+    }),
     async close() {
       await listener?.close();
       await manager.stop();

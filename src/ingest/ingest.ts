@@ -136,3 +136,10 @@ export async function ingestMessages(
   opts.onCommitted?.(workspaceId, summary);
   return { ...summary, results, messageIds: results.map((r) => r.message_id) };
 }
+
+/** Ingest as the rest of the app calls it: built once with its database, clock and commit listener. */
+export type Ingest = (workspaceId: string, messages: IngestMessage[], opts?: { sentByTeammateId?: string }) => ReturnType<typeof ingestMessages>;
+
+export function ingestWith(db: DB, clock: Clock, onCommitted: IngestListener): Ingest {
+  return (workspaceId, messages, opts = {}) => ingestMessages(db, clock, workspaceId, messages, { ...opts, onCommitted });
+}

@@ -4,7 +4,6 @@ import type { Threadline } from "../../app.js";
 import { accountForInbound, sourceAccount, type AccountRow } from "../../accounts/service.js";
 import { adapterFor, type SourceAdapter } from "../../sources/index.js";
 import { SourceAuthError, SourceInputError } from "../../sources/types.js";
-import { ingestMessages } from "../../ingest/ingest.js";
 import { ApiError, notFound } from "../../errors.js";
 import { recordInboundEvent } from "../../accounts/inbound-events.js";
 import type { IngestMessage } from "../../ingest/types.js";
@@ -117,7 +116,7 @@ export function inboundRoutes(app: Threadline) {
       if (messages.length > 0) {
         await nameGroupSenders(app, row.id, messages);
         await nameNewGroups(app, adapter, row, messages);
-        const ingest = (list: IngestMessage[]) => ingestMessages(app.db, app.clock, row.workspace_id, list, { onCommitted: app.onIngested });
+        const ingest = (list: IngestMessage[]) => app.ingest(row.workspace_id, list);
         try {
           add(await ingest(messages));
         } catch (e) {

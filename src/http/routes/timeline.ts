@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { ingestMessages, MAX_BATCH } from "../../ingest/ingest.js";
+import { MAX_BATCH } from "../../ingest/ingest.js";
 import type { IngestMessage } from "../../ingest/types.js";
 import { chatView, findPermalink, getChat, getMessage, listChats, listMessages, messageView, setResponsible } from "../../timeline/service.js";
 import { findTeammateByEmail, getWorkspace } from "../../workspaces/service.js";
@@ -39,7 +39,7 @@ export function timelineRoutes(app: Threadline) {
         schema: { tags: ["messages"], body: Type.Object({ messages: Type.Array(IngestEntry, { minItems: 1, maxItems: MAX_BATCH }) }) },
       },
       async (req, reply) => {
-        const r = await ingestMessages(app.db, app.clock, req.workspaceId, req.body.messages as IngestMessage[], { onCommitted: app.onIngested });
+        const r = await app.ingest(req.workspaceId, req.body.messages as IngestMessage[]);
         return reply.status(202).send({ accepted: r.accepted, duplicates: r.duplicates, skipped: r.skipped, results: r.results });
       },
     );
@@ -87,9 +87,7 @@ export function timelineRoutes(app: Threadline) {
             throw new ApiError("SOURCE_UNAVAILABLE", `WhatsApp did not take the message through ${account.source}: ${(e as Error).message}. Nothing was stored; try again.`);
           }
         }
-        const r = await ingestMessages(
-          app.db,
-          app.clock,
+        const r = await app.ingest(
           ws,
           [
             {
@@ -103,7 +101,7 @@ export function timelineRoutes(app: Threadline) {
               sender: { full_name: teammate.full_name, phone: chat.is_group === 1 ? "" : account.phone },
             },
           ],
-          { sentByTeammateId: teammate.id, onCommitted: app.onIngested },
+          { sentByTeammateId: teammate.id },
         );
         return reply.status(201).send(messageView(await getMessage(app.db, ws, r.messageIds[0]!), app.publicUrl()));
       },
