@@ -9,7 +9,6 @@ import { DATABASES } from "../helpers/server.js";
 import {
   PUBLIC_URL,
   allMessages,
-  assertError,
   assertNoSecret,
   chatMessages,
   chats,
@@ -25,6 +24,7 @@ import {
   startHarness,
   type Harness,
 } from "./helpers.js";
+import { assertError } from "../helpers/workspace.js";
 
 const PHONE_NUMBER_ID = "106540352242922"; // the fixtures' metadata.phone_number_id
 const ACCOUNT_PHONE = "+15550783881"; // the fixtures' metadata.display_phone_number

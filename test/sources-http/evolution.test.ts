@@ -8,7 +8,6 @@ import { after, before, describe, it } from "node:test";
 import { DATABASES } from "../helpers/server.js";
 import {
   allMessages,
-  assertError,
   assertNoSecret,
   chatMessages,
   chats,
@@ -24,6 +23,7 @@ import {
   startHarness,
   type Harness,
 } from "./helpers.js";
+import { assertError } from "../helpers/workspace.js";
 
 const ACCOUNT_PHONE = "+15557654321"; // the fixtures' sender
 const INSTANCE = "sales-1";

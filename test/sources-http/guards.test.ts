@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DATABASES } from "../helpers/server.js";
-import { PUBLIC_URL, allMessages, assertError, assertNoSecret, createAccount, fixtureText, hmacHex, inbound, startHarness, type Harness } from "./helpers.js";
+import { PUBLIC_URL, allMessages, assertNoSecret, createAccount, fixtureText, hmacHex, inbound, startHarness, type Harness } from "./helpers.js";
+import { assertError } from "../helpers/workspace.js";
 
 let h: Harness;
 const urls: Record<string, string> = {};

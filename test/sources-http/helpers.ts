@@ -11,7 +11,6 @@ import path from "node:path";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { TestServer, createWorkspace, waitFor, type Database } from "../helpers/server.js";
 import { FIXTURES } from "../helpers/contract.js";
-export { assertError } from "../helpers/workspace.js";
 
 /** The public base URL the server is told to use (inbound_url and chat_url are built on it). */
 export const PUBLIC_URL = "https://threadline.example.test";

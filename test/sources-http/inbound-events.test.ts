@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DATABASES, TestServer, createWorkspace } from "../helpers/server.js";
-import { PUBLIC_URL, assertError, createAccount, hmacHex, inbound, startHarness, type Harness } from "./helpers.js";
+import { PUBLIC_URL, createAccount, hmacHex, inbound, startHarness, type Harness } from "./helpers.js";
+import { assertError } from "../helpers/workspace.js";
 
 const APP_SECRET = "inbound-events-app-secret";
 const KEEP = 1000;
