@@ -24,12 +24,27 @@ export function trustedOrigins(app: Threadline): () => Set<string> {
 }
 
 /**
+ * Whether a page's `Origin` is the host the request was sent to: then the page is Threadline's
+ * own, opened at another address than the public URL (a LAN address, 127.0.0.1). A page of
+ * another site, port or subdomain has another host than the one its request went to.
+ */
+function sameHost(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    return new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * CSRF: a state-changing request that a browser could send on its own carries the session
  * cookie; the page that made it must be ours. Rule, applied before anything is parsed:
  * - Requests with an `Authorization` header are not checked (a cross-site page cannot set one),
  *   nor the inbound routes (gateways, checked by their token and signature).
  * - Otherwise a POST/PUT/PATCH/DELETE that carries the session cookie, or goes to a sign-in
- *   route, must come with an `Origin` that is Threadline's own. Without `Origin`, it passes only
+ *   route, must come with an `Origin` that is Threadline's own: the public URL's, or the very
+ *   host the request was sent to. Without `Origin`, it passes only
  *   when `Sec-Fetch-Site: same-origin` says the browser made it from our page; a cookie
  *   without either is refused (browsers send `Origin` on every such request: a client that
  *   does not is not a browser and should use an API key).
@@ -46,7 +61,7 @@ export function csrfHook(origins: () => Set<string>) {
     const fetchSite = req.headers["sec-fetch-site"];
     if (!hasCookie && !SIGN_IN_ROUTES.has(route)) return;
     if (typeof origin === "string") {
-      if (origins().has(origin)) return;
+      if (origins().has(origin) || sameHost(origin, req.headers.host)) return;
       throw new ApiError("CROSS_ORIGIN", `Requests from ${origin} may not act with a Threadline session; use an API key (Authorization: Bearer).`);
     }
     if (fetchSite === "same-origin") return;

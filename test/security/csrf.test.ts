@@ -102,4 +102,27 @@ for (const database of DATABASES) {
       assert.equal(own.headers.get("location"), "/webhooks");
     });
   });
+  describe(`CSRF with a public URL other than the address in use (${database})`, () => {
+    let server: TestServer;
+    let v: Victim;
+    before(async () => {
+      server = await TestServer.start({ database, env: { THREADLINE_PUBLIC_URL: "https://threadline.example.test" } });
+      v = await victim(server);
+    });
+    after(async () => server?.stop());
+
+    it("a page served at the address the request goes to is Threadline's own; another port or host of it is not", async () => {
+      const own = new URL(server.url).origin;
+      const signIn = await send(server, "POST", "/signin", { origin: own, "content-type": "application/x-www-form-urlencoded" }, form({ api_key: v.key, next: "/" }));
+      assert.equal(signIn.status, 303, signIn.text);
+      const body = JSON.stringify({ name: "Renamed here" });
+      const ok = await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, origin: own, "content-type": "application/json" }, body);
+      assert.equal(ok.status, 200, ok.text);
+      for (const origin of [own.replace(/:\d+$/, ":1"), "http://localhost:1", "https://evil.threadline.example.test"]) {
+        const r = await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, origin, "content-type": "application/json" }, JSON.stringify({ name: "Pwned" }));
+        assert.equal(r.status, 403, `${origin}: ${r.text}`);
+      }
+      assert.equal((await server.api("GET", "/api/v1/workspace", { token: v.key })).json.name, "Renamed here");
+    });
+  });
 }
