@@ -128,16 +128,17 @@ export class TestServer {
     return next;
   }
 
-  /** Fetch against the server with JSON in and out. */
+  /** Fetch against the server with JSON in and out (redirects followed). */
   async api(method: string, p: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(this.url + p, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    });
+    return this.request(method, p, { headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), redirect: "follow" });
+  }
+
+  /** A request with exactly these headers and this raw body (no defaults); redirects are not followed unless asked. */
+  async request(method: string, p: string, opts: { headers?: Record<string, string>; body?: string; redirect?: RequestRedirect } = {}) {
+    const res = await fetch(this.url + p, { method, headers: opts.headers, body: opts.body, redirect: opts.redirect ?? "manual" });
     const text = await res.text();
     let json: any = undefined;
     try {

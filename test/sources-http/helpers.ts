@@ -101,19 +101,11 @@ export async function inbound(
   opts: { method?: "GET" | "POST"; body?: string; headers?: Record<string, string>; query?: string } = {},
 ): Promise<InboundResponse> {
   const u = new URL(inboundUrl);
-  const res = await fetch(`${h.server.url}${u.pathname}${opts.query ?? ""}`, {
-    method: opts.method ?? "POST",
+  const r = await h.server.request(opts.method ?? "POST", `${u.pathname}${opts.query ?? ""}`, {
     headers: opts.body === undefined ? opts.headers : { "content-type": "application/json", ...opts.headers },
     body: opts.body,
   });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text, json };
+  return { status: r.status, contentType: r.headers.get("content-type") ?? "", text: r.text, json: r.json };
 }
 
 /** Deliveries (distinct by webhook-id) whose message text is `text`. */
