@@ -34,4 +34,16 @@ for (const database of DATABASES) describe(`rotating the API key (${database})`,
     assert.equal(r.accepted, 1);
     assert.equal((await server.api("GET", "/api/v1/workspace", { token: fresh })).json.id, s.workspace.id);
   });
+
+  it("cannot be rotated without the key, nor by a cross-origin page with the session cookie (that would lock the owner out)", async () => {
+    const s = await space(server);
+    assert.equal((await server.api("POST", "/api/v1/workspace/api_key")).status, 401);
+    const session = await server.api("POST", "/api/v1/session", { body: { api_key: s.key }, headers: { origin: new URL(server.url).origin } });
+    assert.equal(session.status, 200, session.text);
+    const cookie = /tl_session=[^;]+/.exec(session.headers.get("set-cookie") ?? "")![0];
+    const forged = await server.request("POST", "/api/v1/workspace/api_key", { headers: { cookie, origin: "http://evil.example", "content-type": "text/plain" }, body: "" });
+    assert.equal(forged.status, 403, forged.text);
+    assert.equal(forged.json.error.code, "CROSS_ORIGIN");
+    assert.equal((await server.api("GET", "/api/v1/workspace", { token: s.key })).status, 200, "the key still works");
+  });
 });
