@@ -158,6 +158,23 @@ export class Alerts {
     }
   }
 
+  /**
+   * The newest e-mail about a webhook kept since `since` (its warning or disable e-mail: both
+   * name the webhook's id), for the UI's banner; undefined when there is none.
+   */
+  async latestAbout(workspaceId: string, webhookId: string, since: number) {
+    const n = await this.deps.db
+      .selectFrom("notifications")
+      .select(["at", "to_address", "delivered"])
+      .where("workspace_id", "=", workspaceId)
+      .where("at", ">=", since)
+      .where("text", "like", `%(id ${webhookId})%`)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return n ? { at: new Date(n.at).toISOString(), to: n.to_address, delivered: n.delivered === 1 } : undefined;
+  }
+
   async list(workspaceId: string, limit: number) {
     const rows = await this.deps.db.selectFrom("notifications").selectAll().where("workspace_id", "=", workspaceId).orderBy("id", "desc").limit(limit).execute();
     return rows.map((n) => ({ id: String(n.id), at: new Date(n.at).toISOString(), to: n.to_address, subject: n.subject, text: n.text, delivered: n.delivered === 1 }));

@@ -54,6 +54,15 @@ export async function workspaceOf(app: Threadline, req: FastifyRequest): Promise
   return undefined;
 }
 
+/** The answer to signing in with the operator token: it is valid, but opens no workspace. */
+export const OPERATOR_SIGN_IN =
+  "This is the operator token: it creates workspaces, it does not open one. Create a workspace with it, then sign in with that workspace's API key.";
+
+/** Whether a key given to sign in is the operator token (answered 403, not counted as a failed authentication). */
+export function isOperatorSignIn(app: Threadline, key: string): Promise<boolean> {
+  return isOperatorToken(app.db, app.config.adminToken, key.trim());
+}
+
 /**
  * Signs a browser in with a workspace API key: an http-only session cookie. Answers the
  * workspace, or undefined for a key that is not valid (nothing is set then).

@@ -107,6 +107,11 @@ export abstract class Consumer {
     return 0;
   }
 
+  /** While failing and running, when the next attempt (the probe) may go. */
+  get nextRetryAt(): number | undefined {
+    return this.failing && !this.stopped ? this.health.retryAt : undefined;
+  }
+
   protected get failing(): boolean {
     return this.health.failures > 0;
   }

@@ -8,7 +8,8 @@ import type { WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
-import { checkWebhookUrl } from "./targets.js";
+import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
+import { healthOf, type HealthDeps } from "./health.js";
 import type { Activity, DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { AGGREGATIONS, isAggregation } from "./windows.js";
@@ -21,6 +22,9 @@ export interface WebhookDeps {
   writer: DeliveryWriter;
   deliverer: Deliverer;
   manager: DeliveryManager;
+  /** The address rule of deliveries, asked ahead of time by `checkTarget`. */
+  guard: TargetGuard;
+  alerts: HealthDeps["alerts"];
   publicUrl(): string;
 }
 
@@ -49,6 +53,17 @@ export class WebhookService {
       created_at: new Date(row.created_at).toISOString(),
       updated_at: new Date(row.updated_at).toISOString(),
     };
+  }
+
+  /** The webhook as the API answers it: its settings and its health (state, last error, what waits). */
+  async read(row: WebhookRow) {
+    return { ...this.view(row), ...(await healthOf(this.deps, row)) };
+  }
+
+  /** What a delivery to `url` would meet, checked now (null: nothing known against it). */
+  async checkTarget(url: string): Promise<{ ok: boolean; problem: TargetProblem | null }> {
+    const problem = await this.deps.guard.check(url);
+    return { ok: problem === undefined, problem: problem ?? null };
   }
 
   /** A webhook as stored, after what its consumer buffered (counters, a disable) is written. */
@@ -252,10 +267,12 @@ export class WebhookService {
     return { buckets };
   }
 
-  /** Sends a sample payload of the webhook's format now; counts toward nothing but the log. */
-  async sendTest(workspaceId: string, id: string) {
-    const row = await this.get(workspaceId, id);
-    const now = this.deps.clock.now();
+  /**
+   * The payload of the webhook's format for a made-up message (a one-chat bundle when
+   * aggregated): what `POST …/test` sends and `GET …/sample` shows, so a receiver's fields
+   * can be mapped before a real message arrives.
+   */
+  private async samplePayload(workspaceId: string, row: WebhookRow, now: number) {
     const publicUrl = this.deps.publicUrl();
     const sample: DeliverableMessage = {
       seq: 0,
@@ -282,10 +299,22 @@ export class WebhookService {
       responsible_name: null,
       responsible_email: null,
     };
-    const body =
-      row.aggregation === "none"
-        ? messagePayload(sample, publicUrl)
-        : bundlePayload([sample], { publicUrl, timeZone: (await getWorkspace(this.deps.db, workspaceId)).timezone, aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
+    return row.aggregation === "none"
+      ? messagePayload(sample, publicUrl)
+      : bundlePayload([sample], { publicUrl, timeZone: (await getWorkspace(this.deps.db, workspaceId)).timezone, aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
+  }
+
+  /** `GET …/sample`: the sample payload, not sent. */
+  async sample(workspaceId: string, id: string) {
+    const row = await this.get(workspaceId, id);
+    return { aggregation: row.aggregation, payload: await this.samplePayload(workspaceId, row, this.deps.clock.now()) };
+  }
+
+  /** Sends a sample payload of the webhook's format now; counts toward nothing but the log. */
+  async sendTest(workspaceId: string, id: string) {
+    const row = await this.get(workspaceId, id);
+    const now = this.deps.clock.now();
+    const body = await this.samplePayload(workspaceId, row, now);
     const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, JSON.stringify(body));
     const logged = this.deps.writer.logRequest(id, deliveryId, 1, result);

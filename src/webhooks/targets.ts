@@ -1,5 +1,6 @@
 import dns from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
+import type { DeliveryErrorCode } from "./outcome.js";
 
 /**
  * Addresses a webhook must not reach unless THREADLINE_ALLOW_PRIVATE_TARGETS says so, by kind
@@ -49,6 +50,12 @@ for (const [kind, family, net, bits] of RANGES) {
 
 export type TargetPolicy = boolean | string[];
 
+/** Why a webhook URL cannot be delivered to, as `POST /api/v1/webhooks/check-target` answers it. */
+export interface TargetProblem {
+  code: Extract<DeliveryErrorCode, "INVALID_URL" | "BLOCKED_TARGET" | "DNS_FAILURE">;
+  message: string;
+}
+
 /** IPv4 embedded in an IPv6 address (mapped `::ffff:a.b.c.d` or NAT64 `64:ff9b::/96`), if any. */
 function embeddedV4(addr: string): string | undefined {
   const m = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
@@ -91,7 +98,41 @@ export class TargetGuard {
         break;
       }
     }
-    return `${address} is ${kind}, which Threadline may not reach (webhooks, gateways); set THREADLINE_ALLOW_PRIVATE_TARGETS to allow it.`;
+    const cidr = `${addr}/${family === "ipv6" ? 128 : 32}`;
+    return `${address} is ${kind}, which Threadline may not reach (webhooks, gateways); to allow it, start Threadline with THREADLINE_ALLOW_PRIVATE_TARGETS=${cidr} (this address) or THREADLINE_ALLOW_PRIVATE_TARGETS=1 (every private address).`;
+  }
+
+  /** The first of `addresses` that may not be reached, as the error a person reads. */
+  private refused(hostname: string, addresses: readonly { address: string }[]): string | undefined {
+    for (const a of addresses) {
+      const reason = this.blockedReason(a.address);
+      if (reason) return hostname === a.address ? reason : `${hostname} resolves to ${a.address}: ${reason}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * What a delivery to `url` would meet before any request is sent, checked now (the UI
+   * asks when a URL is entered): a URL that is not deliverable, an address the policy
+   * refuses, or a host that does not resolve. The same rule as at connect time (`lookup`).
+   */
+  async check(url: string): Promise<TargetProblem | undefined> {
+    const bad = checkWebhookUrl(url.trim());
+    if (bad) return { code: "INVALID_URL", message: `The webhook URL ${bad}` };
+    const host = new URL(url.trim()).hostname.replace(/^\[|\]$/g, "");
+    if (isIP(host)) {
+      const reason = this.refused(host, [{ address: host }]);
+      return reason ? { code: "BLOCKED_TARGET", message: reason } : undefined;
+    }
+    let addresses: dns.LookupAddress[];
+    try {
+      addresses = await dns.promises.lookup(host, { all: true });
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? "lookup failed";
+      return { code: "DNS_FAILURE", message: `${host} does not resolve (${code}): deliveries fail until it does. Check the spelling, or save it anyway if its DNS record is on the way.` };
+    }
+    const reason = this.refused(host, addresses);
+    return reason ? { code: "BLOCKED_TARGET", message: reason } : undefined;
   }
 
   /** A DNS lookup for the HTTP client that refuses blocked addresses at connect time (no DNS rebinding). */
@@ -99,14 +140,9 @@ export class TargetGuard {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return (callback as any)(err);
       const list = addresses as dns.LookupAddress[];
-      for (const a of list) {
-        const reason = this.blockedReason(a.address);
-        if (reason) {
-          const e = Object.assign(new Error(`${hostname} resolves to ${a.address}: ${reason}`), { code: "EBLOCKEDTARGET" });
-          // Refused before any connection is made: nothing reaches the address.
-          return (callback as any)(e);
-        }
-      }
+      const reason = this.refused(hostname, list);
+      // Refused before any connection is made: nothing reaches the address.
+      if (reason) return (callback as any)(Object.assign(new Error(reason), { code: "EBLOCKEDTARGET" }));
       if ((options as dns.LookupOptions).all) (callback as any)(null, list);
       else (callback as any)(null, list[0]!.address, list[0]!.family);
     });

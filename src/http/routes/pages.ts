@@ -4,7 +4,7 @@ import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { SESSION_COOKIE, signInWithKey, workspaceOf } from "../auth.js";
+import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey, workspaceOf } from "../auth.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
 import { escapeHtml, localMinute } from "../../webhooks/payload.js";
@@ -124,6 +124,7 @@ export function pageRoutes(app: Threadline, webDist: string) {
       const body = (req.body ?? {}) as { api_key?: string; next?: string };
       const next = nextOf(body.next);
       const ws = typeof body.api_key === "string" && body.api_key ? await signInWithKey(app, reply, body.api_key) : undefined;
+      if (!ws && typeof body.api_key === "string" && body.api_key && (await isOperatorSignIn(app, body.api_key))) return signIn(reply, next, OPERATOR_SIGN_IN);
       if (!ws) {
         req.server.authFailures.failed(req);
         return signIn(reply, next, "That API key is not valid. Copy it again from where the workspace was created.");

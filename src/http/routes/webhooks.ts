@@ -17,13 +17,15 @@ export function webhookRoutes(app: Threadline) {
       async (req, reply) => {
         const row = await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string });
         // The secret is in this answer, rotate-secret's and GET …/secret only.
-        return reply.status(201).send({ ...svc.view(row), secret: row.secret });
+        return reply.status(201).send({ ...(await svc.read(row)), secret: row.secret });
       },
     );
     f.get("/api/v1/webhooks", opts({ querystring: ListQuery }), async (req) =>
-      pageOf((await svc.list(req.workspaceId)).map((w) => svc.view(w)), req.query as { limit?: string; cursor?: string }),
+      pageOf(await Promise.all((await svc.list(req.workspaceId)).map((w) => svc.read(w))), req.query as { limit?: string; cursor?: string }),
     );
-    f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.view(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
+    // Asked by the UI as a URL is entered; create and PATCH still take any http(s) URL (checked at connect time).
+    f.post("/api/v1/webhooks/check-target", opts({ body: Type.Object({ url: UrlString() }) }), async (req) => svc.checkTarget((req.body as { url: string }).url));
+    f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.read(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
     f.patch(
       "/api/v1/webhooks/:id",
       opts({
@@ -35,7 +37,7 @@ export function webhookRoutes(app: Threadline) {
           replay: Type.Optional(Type.Union([Type.Literal("since_disabled"), Type.Literal("none")])),
         }),
       }),
-      async (req) => svc.view(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never)),
+      async (req) => svc.read(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never)),
     );
     f.delete("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req, reply) => {
       await svc.remove(req.workspaceId, (req.params as { id: string }).id);
@@ -52,6 +54,7 @@ export function webhookRoutes(app: Threadline) {
     });
     f.get("/api/v1/webhooks/:id/stats", opts({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/flush", opts({ params: IdParams }), async (req) => ({ flushed: await svc.flushOpen(req.workspaceId, (req.params as { id: string }).id) }));
+    f.get("/api/v1/webhooks/:id/sample", opts({ params: IdParams }), async (req) => svc.sample(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => {
       const row = await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id);

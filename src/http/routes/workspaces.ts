@@ -5,7 +5,7 @@ import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeamm
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { ApiError, invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
-import { SESSION_COOKIE, signInWithKey } from "../auth.js";
+import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey } from "../auth.js";
 import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
@@ -35,6 +35,8 @@ export function workspaceRoutes(app: Threadline) {
     // Browser sessions: the UI and the HTML pages sign in with a workspace API key.
     f.post("/api/v1/session", { config: { auth: "public" }, schema: { tags: ["session"], body: Type.Object({ api_key: IdString({ minLength: 1 }) }) } }, async (req, reply) => {
       const ws = await signInWithKey(app, reply, req.body.api_key);
+      // The UI offers the first workspace's form on this answer (the token stays in its memory; no cookie).
+      if (!ws && (await isOperatorSignIn(app, req.body.api_key))) throw new ApiError("FORBIDDEN", OPERATOR_SIGN_IN, "api_key");
       if (!ws) req.server.authFailures.failed(req);
       if (!ws) throw new ApiError("UNAUTHORIZED", "That API key is not valid; copy it again from where the workspace was created.", "api_key");
       return { workspace: await getWorkspace(app.db, ws) };

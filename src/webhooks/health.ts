@@ -1,0 +1,97 @@
+import type { DB } from "../db/index.js";
+import type { Alerts } from "../alerts/index.js";
+import type { WebhookRow } from "./consumer.js";
+import type { DeliveryManager } from "./manager.js";
+import type { DeliveryError } from "./outcome.js";
+import { RETRY_SCHEDULE_MS } from "./policy.js";
+
+/** `pending_messages` is counted up to this many (a count, not a scan of a long backlog). */
+export const PENDING_COUNT_LIMIT = 10_000;
+
+export type WebhookState = "ok" | "failing" | "disabled";
+
+/** What the webhook read adds for a person who must notice and act on a failure (the UI's banner). */
+export interface WebhookHealth {
+  state: WebhookState;
+  last_error: (DeliveryError & { at: string }) | null;
+  pending_messages: number;
+  next_retry_at: string | null;
+  owner_notified: { at: string; to: string; delivered: boolean } | null;
+}
+
+export interface HealthDeps {
+  db: DB;
+  manager: DeliveryManager;
+  alerts: Pick<Alerts, "latestAbout">;
+}
+
+/** Test events (`POST …/test`) are in the request log but say nothing about the receiver's health. */
+const NOT_A_TEST = "msg_test_%";
+
+export function stateOf(row: Pick<WebhookRow, "enabled" | "consecutive_failures">): WebhookState {
+  return row.enabled !== 1 ? "disabled" : row.consecutive_failures > 0 ? "failing" : "ok";
+}
+
+/**
+ * Computed on each read, cheaply: a healthy webhook costs one bounded count; a failing or
+ * disabled one also reads its newest log rows (the index on (webhook_id, id)) and the newest
+ * e-mail about it. `row` is read after the writer's flush (`WebhookService.get`).
+ */
+export async function healthOf(deps: HealthDeps, row: WebhookRow): Promise<WebhookHealth> {
+  const state = stateOf(row);
+  const pending = await pendingMessages(deps.db, row);
+  if (state === "ok") return { state, last_error: null, pending_messages: pending, next_retry_at: null, owner_notified: null };
+
+  const latest = (failed: boolean) =>
+    deps.db
+      .selectFrom("webhook_requests")
+      .select(["at", "error"])
+      .where("webhook_id", "=", row.id)
+      .where("delivery_id", "not like", NOT_A_TEST)
+      .where("error", failed ? "is not" : "is", null)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+  const [lastFailure, lastSuccess] = await Promise.all([latest(true), latest(false)]);
+  const lastError = lastFailure && (!lastSuccess || lastSuccess.at <= lastFailure.at) ? { ...(JSON.parse(lastFailure.error!) as DeliveryError), at: new Date(lastFailure.at).toISOString() } : null;
+
+  let nextRetry: number | undefined;
+  if (state === "failing") {
+    // Exact where the consumer runs here; else (another process holds it) the schedule's
+    // delay after the last failure, without its ±10 % jitter or a receiver's Retry-After.
+    nextRetry = deps.manager.consumer(row.id)?.nextRetryAt;
+    if (nextRetry === undefined && lastFailure) nextRetry = lastFailure.at + RETRY_SCHEDULE_MS[Math.min(row.consecutive_failures, RETRY_SCHEDULE_MS.length) - 1]!;
+  }
+
+  // The warning (5th error) or disable e-mail of the current trouble; a manual disable sends none.
+  let notified: WebhookHealth["owner_notified"] = null;
+  if (row.disabled_reason !== "manual" || state === "failing") {
+    const since = state === "disabled" ? (row.disabled_at ?? 0) : Math.max(lastSuccess?.at ?? 0, row.updated_at);
+    notified = (await deps.alerts.latestAbout(row.workspace_id, row.id, since)) ?? null;
+  }
+  return {
+    state,
+    last_error: lastError,
+    pending_messages: pending,
+    next_retry_at: nextRetry === undefined ? null : new Date(nextRetry).toISOString(),
+    owner_notified: notified,
+  };
+}
+
+/** Deliverable messages after the webhook's cursor, up to PENDING_COUNT_LIMIT. */
+async function pendingMessages(db: DB, row: Pick<WebhookRow, "workspace_id" | "cursor_seq">): Promise<number> {
+  const r = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom("messages")
+        .select("seq")
+        .where("workspace_id", "=", row.workspace_id)
+        .where("seq", ">", row.cursor_seq)
+        .where("status", "=", "stored")
+        .limit(PENDING_COUNT_LIMIT)
+        .as("p"),
+    )
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
