@@ -5,6 +5,7 @@ import type { Workspace } from "./types.js";
 import { Alert, Link, Loading, WorkspaceContext } from "./ui.js";
 import { SignIn } from "./SignIn.js";
 import { WebhooksPage } from "./Webhooks.js";
+import { WebhooksMarker } from "./FailureBanner.js";
 import { TimelinePage } from "./Timeline.js";
 import { ConversationPage, PermalinkPage } from "./Conversation.js";
 import { AccountsPage } from "./Accounts.js";
@@ -149,6 +150,7 @@ function Shell({ route, workspace, onSignOut, children }: { route: Route; worksp
                   <Link to={n.to} current={n.pages.includes(route.page)}>
                     {n.label}
                   </Link>
+                  {n.to === "/webhooks" ? <WebhooksMarker /> : null}
                 </li>
               ))}
             </ul>

@@ -2,12 +2,15 @@ import { useState, type FormEvent } from "react";
 import { api, ApiError, errorMessage } from "./api.js";
 import type { Workspace } from "./types.js";
 import { Alert, FieldError, useDocumentTitle } from "./ui.js";
+import { FirstWorkspace } from "./FirstWorkspace.js";
 
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (w: Workspace) => void; notice?: string }) {
   useDocumentTitle("Sign in");
   const [key, setKey] = useState("");
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  // The operator token, once the server said that is what was entered: in memory only.
+  const [operator, setOperator] = useState<{ token: string; notice: string }>();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -22,13 +25,18 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (w: Workspace) => v
       const r = await api<{ workspace: Workspace }>("POST", "/api/v1/session", { api_key: apiKey }, { allow401: true });
       onSignedIn(r.workspace);
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      if (err instanceof ApiError && err.status === 403 && err.code === "FORBIDDEN") {
+        setOperator({ token: apiKey, notice: err.message });
+        setKey("");
+      } else if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
         setError(err.message || "That API key is not valid. Check it and try again.");
       } else setError(errorMessage(err));
     } finally {
       setBusy(false);
     }
   };
+
+  if (operator) return <FirstWorkspace token={operator.token} notice={operator.notice} onOpen={onSignedIn} onBack={() => setOperator(undefined)} />;
 
   return (
     <main className="signin" id="main">
@@ -61,7 +69,8 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (w: Workspace) => v
               aria-describedby={error ? "api-key-error" : "api-key-hint"}
             />
             <p className="hint" id="api-key-hint">
-              Your operator gave you this key when the workspace was created.
+              Your operator gave you this key when the workspace was created. New installation? Enter the operator token printed at first start to create the first
+              workspace.
             </p>
             <FieldError id="api-key-error" message={error} />
           </div>

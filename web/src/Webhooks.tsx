@@ -4,6 +4,9 @@ import { DeliveryChart } from "./Chart.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { DisableConfirm, EnableQuestion, FailureBanner, reportWebhooks } from "./FailureBanner.js";
+import { SamplePayload } from "./SamplePayload.js";
+import { judgeTarget } from "./TargetCheck.js";
 
 export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = [
   { value: "none", label: "Don't aggregate" },
@@ -64,6 +67,9 @@ function OutgoingTab() {
   const { data, error, loading, reload, setData } = useLoad(() => listAll<Webhook>("/api/v1/webhooks"), []);
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const webhooks = data ?? [];
+  useEffect(() => {
+    if (data) reportWebhooks(data);
+  }, [data]);
 
   const update = (w: Webhook) => setData((list) => (list ?? []).map((x) => (x.id === w.id ? { ...x, ...w } : x)));
   const remember = (id: string, secret: string | undefined) =>
@@ -76,6 +82,7 @@ function OutgoingTab() {
 
   return (
     <>
+      <FailureBanner webhooks={webhooks} onChange={update} />
       <CreateWebhook
         onCreated={(w) => {
           setData((list) => [w, ...(list ?? []).filter((x) => x.id !== w.id)]);
@@ -119,6 +126,7 @@ function CreateWebhook({ onCreated }: { onCreated: (w: Webhook) => void }) {
   const [url, setUrl] = useState("");
   const [aggregation, setAggregation] = useState<Aggregation>("none");
   const [errors, setErrors] = useState<{ url?: string; aggregation?: string; form?: string }>({});
+  const [warning, setWarning] = useState<{ url: string; message: string }>();
   const [busy, setBusy] = useState(false);
   const urlRef = useRef<HTMLInputElement>(null);
 
@@ -134,9 +142,18 @@ function CreateWebhook({ onCreated }: { onCreated: (w: Webhook) => void }) {
     setBusy(true);
     setErrors({});
     try {
+      // The delivery rule, asked now: a blocked address is refused here, a host that does not resolve is a warning.
+      const verdict = await judgeTarget(value, warning?.url);
+      if (verdict.error || verdict.warning) {
+        if (verdict.error) setErrors({ url: verdict.error });
+        setWarning(verdict.warning ? { url: value, message: verdict.warning } : undefined);
+        urlRef.current?.focus();
+        return;
+      }
       const w = await api<Webhook>("POST", "/api/v1/webhooks", { url: value, aggregation, enabled: true });
       onCreated(w);
       setUrl("");
+      setWarning(undefined);
       setAggregation("none");
     } catch (err) {
       const f = fieldOf(err, ["url", "aggregation"]);
@@ -162,11 +179,16 @@ function CreateWebhook({ onCreated }: { onCreated: (w: Webhook) => void }) {
             value={url}
             onChange={(e) => setUrl(e.target.value)}
             aria-invalid={errors.url ? true : undefined}
-            aria-describedby={errors.url ? "new-webhook-url-error" : undefined}
+            aria-describedby={errors.url ? "new-webhook-url-error" : warning?.url === url.trim() ? "new-webhook-url-warning" : undefined}
             autoComplete="off"
             spellCheck={false}
           />
           <FieldError id="new-webhook-url-error" message={errors.url} />
+          {warning && warning.url === url.trim() ? (
+            <p className="field-warning" id="new-webhook-url-warning" role="status" data-testid="new-webhook-url-warning">
+              {warning.message}
+            </p>
+          ) : null}
         </div>
         <div className="field">
           <label htmlFor="new-webhook-aggregation">Aggregation</label>
@@ -187,7 +209,7 @@ function CreateWebhook({ onCreated }: { onCreated: (w: Webhook) => void }) {
         </div>
         <div className="field field-action">
           <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? "Adding…" : "Add webhook"}
+            {busy ? "Adding…" : warning && warning.url === url.trim() ? "Add anyway" : "Add webhook"}
           </button>
         </div>
       </form>
@@ -242,8 +264,8 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   const [aggError, setAggError] = useState<string>();
   const [aggBusy, setAggBusy] = useState(false);
   const [aggSaved, setAggSaved] = useState(false);
-  const [toggleBusy, setToggleBusy] = useState(false);
-  const [toggleError, setToggleError] = useState<string>();
+  const [asking, setAsking] = useState<null | "enable" | "disable">(null);
+  const [urlWarning, setUrlWarning] = useState<string>();
   const [confirm, setConfirm] = useState<null | "delete" | "rotate">(null);
   const [actionBusy, setActionBusy] = useState<null | "delete" | "rotate" | "reveal" | "test" | "flush">(null);
   const [actionError, setActionError] = useState<string>();
@@ -286,6 +308,12 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
     setUrlError(undefined);
     setUrlSaved(false);
     try {
+      const verdict = await judgeTarget(value, urlWarning === undefined ? undefined : value);
+      setUrlWarning(verdict.warning);
+      if (verdict.error || verdict.warning) {
+        if (verdict.error) setUrlError(verdict.error);
+        return;
+      }
       await patch({ url: value });
       setUrlSaved(true);
     } catch (err) {
@@ -312,16 +340,11 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
     }
   };
 
-  const toggle = async () => {
-    setToggleBusy(true);
-    setToggleError(undefined);
-    try {
-      await patch({ enabled: !w.enabled });
-    } catch (err) {
-      setToggleError(errorMessage(err));
-    } finally {
-      setToggleBusy(false);
-    }
+  // Either way the switch asks first (FailureBanner.tsx): what happens to messages meanwhile.
+  const answered = (updated: Webhook) => {
+    setAsking(null);
+    onChange(stripSecret(updated));
+    void activity.reload(true);
   };
 
   const run = async (what: "delete" | "rotate" | "reveal" | "test" | "flush") => {
@@ -386,27 +409,16 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             aria-checked={w.enabled}
             aria-labelledby={`${id}-enabled-label`}
             className="switch"
-            disabled={toggleBusy}
-            onClick={toggle}
+            aria-expanded={asking !== null}
+            onClick={() => setAsking(asking ? null : w.enabled ? "disable" : "enable")}
             data-testid="webhook-enabled"
           >
             <span className="switch-thumb" aria-hidden="true" />
           </button>
         </div>
       </header>
-      {toggleError ? <Alert>{toggleError}</Alert> : null}
-      {w.disabled_reason === "consecutive_failures" && !w.enabled ? (
-        <Alert kind="warning">
-          This webhook was turned off after {w.consecutive_failures} failed deliveries in a row. Fix the receiver, then switch it back on: messages stored meanwhile are
-          not lost.
-        </Alert>
-      ) : null}
-      {w.disabled_reason === "gone" && !w.enabled ? (
-        <Alert kind="warning">
-          This webhook was turned off because the receiver answered 410 Gone (the endpoint no longer exists). Point it at a working URL, then switch it back on: messages
-          stored meanwhile are not lost.
-        </Alert>
-      ) : null}
+      {asking === "disable" && w.enabled ? <DisableConfirm webhook={w} onDone={answered} onCancel={() => setAsking(null)} /> : null}
+      {asking === "enable" && !w.enabled ? <EnableQuestion webhook={w} onDone={answered} onCancel={() => setAsking(null)} /> : null}
 
       {secret ? (
         <div className="secret-box" data-testid="webhook-secret">
@@ -424,6 +436,8 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
         </div>
       ) : null}
 
+      <SamplePayload webhookId={w.id} aggregation={w.aggregation} open={secret !== undefined} />
+
       <div className="webhook-grid">
         <div className="webhook-settings">
           <form onSubmit={saveUrl} noValidate className="inline-form">
@@ -437,6 +451,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                   onChange={(e) => {
                     setUrlDraft(e.target.value);
                     setUrlSaved(false);
+                    setUrlWarning(undefined);
                   }}
                   aria-invalid={urlError ? true : undefined}
                   aria-describedby={urlError ? `${id}-url-error` : undefined}
@@ -444,10 +459,15 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                   autoComplete="off"
                 />
                 <button type="submit" className="btn btn-secondary" disabled={urlBusy || urlDraft.trim() === w.url}>
-                  {urlBusy ? "Saving…" : "Save URL"}
+                  {urlBusy ? "Saving…" : urlWarning ? "Save anyway" : "Save URL"}
                 </button>
               </div>
               <FieldError id={`${id}-url-error`} message={urlError} />
+              {urlWarning ? (
+                <p className="field-warning" role="status">
+                  {urlWarning}
+                </p>
+              ) : null}
               {urlSaved ? (
                 <p className="saved" role="status">
                   URL saved.

@@ -25,11 +25,14 @@ export interface RequestOptions {
   /** Do not treat 401 as "signed out" (the session calls themselves). */
   allow401?: boolean;
   signal?: AbortSignal;
+  /** A bearer credential instead of the session cookie (the operator token, kept in memory only). */
+  token?: string;
 }
 
 export async function api<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let res: Response;
   try {
     res = await fetch(path, {

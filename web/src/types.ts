@@ -1,5 +1,9 @@
 import type { DeliveryErrorCode } from "../../src/webhooks/outcome.js";
 import type { Aggregation } from "../../src/webhooks/windows.js";
+import type { WebhookHealth } from "../../src/webhooks/health.js";
+import type { TargetProblem } from "../../src/webhooks/targets.js";
+
+export type { TargetProblem };
 
 export interface Workspace {
   id: string;
@@ -20,6 +24,12 @@ export interface Webhook {
   disabled_reason: null | "manual" | "consecutive_failures" | "gone";
   created_at: string;
   updated_at: string;
+  /** How it is doing, computed on each read (docs/api.md, src/webhooks/health.ts). */
+  state?: WebhookHealth["state"];
+  last_error?: WebhookHealth["last_error"];
+  pending_messages?: number;
+  next_retry_at?: string | null;
+  owner_notified?: WebhookHealth["owner_notified"];
 }
 
 export interface ActivityItem {
