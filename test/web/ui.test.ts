@@ -118,7 +118,9 @@ test("outgoing webhook: create, change the aggregation, disable and enable", asy
   const sw = card().getByRole("switch", { name: "Enabled" });
   assert.equal(await sw.getAttribute("aria-checked"), "true");
   assert.equal(await card().getByTestId("webhook-status").textContent(), "Active");
+  // Switching off asks first (what happens to messages meanwhile), switching on asks what to do with them.
   await sw.click();
+  await card().getByRole("button", { name: "Switch off" }).click();
   await eventually(async () => (await sw.getAttribute("aria-checked")) === "false", "switch off");
   const off = await api("GET", `/api/v1/webhooks/${webhookId}`);
   assert.equal(off.enabled, false);
@@ -127,6 +129,7 @@ test("outgoing webhook: create, change the aggregation, disable and enable", asy
   assert.match((await card().getByTestId("webhook-status-detail").textContent()) ?? "", /manual/);
 
   await sw.click();
+  await card().getByRole("button", { name: "Skip them" }).click();
   await eventually(async () => (await sw.getAttribute("aria-checked")) === "true", "switch on");
   const on = await api("GET", `/api/v1/webhooks/${webhookId}`);
   assert.equal(on.enabled, true);
