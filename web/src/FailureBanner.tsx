@@ -92,7 +92,7 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
         <span className={`badge ${kind === "failing" ? "badge-warn" : kind === "auto" ? "badge-off" : "badge-neutral"}`}>
           {kind === "failing" ? "Failing" : kind === "auto" ? "Switched off automatically" : "Switched off"}
         </span>{" "}
-        <strong className="url-title">{title}</strong>
+        <strong className="trouble-url">{title}</strong>
       </p>
       <ul className="trouble-facts">
         <li>{why}</li>
