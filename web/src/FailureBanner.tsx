@@ -115,6 +115,8 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
               ? `The workspace owner (${w.owner_notified.to}) was e-mailed on ${zoned(w.owner_notified.at, tz)}.`
               : `An e-mail to the workspace owner (${w.owner_notified.to}) was written on ${zoned(w.owner_notified.at, tz)}; no mail server is set up, so it is kept under notifications.`}
           </li>
+        ) : kind === "failing" ? (
+          <li>The workspace owner is e-mailed at the 5th error in a row.</li>
         ) : null}
       </ul>
       {!w.enabled ? (
@@ -149,8 +151,10 @@ export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webh
   return (
     <div className="confirm" role="group" aria-label="Switch the webhook on again" data-testid="enable-question">
       <p>
-        {pending === 0 ? "No messages wait right now." : `${plural(pending, "message")} wait${pending === 1 ? "s" : ""}.`} What should happen to the messages that arrived
-        while it was off?
+        {pending === 0 ? "No messages wait right now." : `${plural(pending, "message")} wait${pending === 1 ? "s" : ""}.`}{" "}
+        {automatic(w)
+          ? "What should happen to the messages that failed and those that arrived while it was off?"
+          : "What should happen to the messages that arrived while it was off?"}
       </p>
       <div className="btn-row">
         <button type="button" className="btn btn-primary btn-small" disabled={busy !== undefined} onClick={() => void enable("since_disabled")} autoFocus>
