@@ -81,6 +81,9 @@ export class Alerts {
       .selectFrom("webhook_requests")
       .select(["at", "error", "delivery_id", "attempt"])
       .where("webhook_id", "=", webhookId)
+      // The consumer's attempts: a test event or a resend by hand is not part of its run.
+      .where("test", "=", 0)
+      .where("resend", "=", 0)
       .orderBy("id", "desc")
       .limit(100)
       .execute();
