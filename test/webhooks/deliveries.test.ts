@@ -131,6 +131,16 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     assertError(await server.api("GET", path, { token: other.key }), 404, "NOT_FOUND");
     assertError(await server.api("POST", `${path}/${item!.delivery_id}/resend`, { token: other.key }), 404, "NOT_FOUND");
     assertError(await server.api("POST", `${path}/msg_nope/resend`, { token: s.key }), 404, "NOT_FOUND");
+    // With the session cookie: the UI may resend; a page of another site may not.
+    const session = await server.api("POST", "/api/v1/session", { body: { api_key: s.key }, headers: { origin: new URL(server.url).origin } });
+    const cookie = /tl_session=[^;]+/.exec(session.headers.get("set-cookie") ?? "")![0];
+    const sent = receiver.requests.length;
+    const forged = await server.request("POST", `${path}/${item!.delivery_id}/resend`, { headers: { cookie, origin: "http://evil.example" } });
+    assertError(forged, 403, "CROSS_ORIGIN");
+    assert.equal(receiver.requests.length, sent, "nothing was sent");
+    const own = await server.request("POST", `${path}/${item!.delivery_id}/resend`, { headers: { cookie, origin: new URL(server.url).origin } });
+    assert.equal(own.status, 200, own.text);
+    assert.equal((await server.request("GET", path, { headers: { cookie } })).status, 200);
   });
 
   it("resend: the same webhook-id and body, signed now with the current secrets, logged as the next attempt", async () => {
