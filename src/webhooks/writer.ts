@@ -72,7 +72,8 @@ export function requestRow(webhookId: string, r: LoggedRequest) {
     chat_id: r.chatId === undefined || r.chatId === null ? null : String(r.chatId),
     test: r.test ? 1 : 0,
     resend: r.resend ? 1 : 0,
-    next_retry_at: r.nextRetryAt ?? null,
+    // Backoff times carry jitter: stored as whole milliseconds (a bigint on PostgreSQL).
+    next_retry_at: r.nextRetryAt === undefined || r.nextRetryAt === null ? null : Math.round(r.nextRetryAt),
   };
 }
 

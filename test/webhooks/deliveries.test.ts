@@ -240,4 +240,15 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     );
     assertSigned(got[1]!, hook.json.secret);
   });
+
+  it("a failure's next retry is the jittered backoff, kept in whole milliseconds", async () => {
+    receiver.respond = (r) => (r.url.includes("t=err") ? { status: 500, body: "no" } : { status: 200, body: "ok" });
+    const hook = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url: `${receiver.url}?t=err` } });
+    assert.equal(hook.status, 201, hook.text);
+    await ingest(server, s, texts(s, [[5, "five"]]));
+    await waitFailures(server, s.key, hook.json.id, 1);
+    const [failed] = await list("?status=failed", hook.json.id);
+    const wait = Date.parse(failed!.next_retry_at!) - Date.parse(failed!.at);
+    assert.ok(wait >= 4_000 && wait <= 6_000, `5 s ± 10 %, after the attempt's time: ${wait} ms`);
+  });
 });
