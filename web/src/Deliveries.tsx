@@ -179,7 +179,7 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
             ) : null}
             {shown.next_retry_at ? (
               <Fact label="Next retry">
-                {formatAt(shown.next_retry_at, tz)} · {formatRelative(shown.next_retry_at, tz)}
+                {formatAt(shown.next_retry_at, tz)} · {Date.parse(shown.next_retry_at) <= Date.now() ? "due now" : formatRelative(shown.next_retry_at, tz)}
               </Fact>
             ) : null}
           </dl>
