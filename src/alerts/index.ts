@@ -5,6 +5,7 @@ import type { Clock } from "../clock/index.js";
 import type { Config } from "../config/index.js";
 import type { WebhookRow } from "../webhooks/consumer.js";
 import type { DeliveryError } from "../webhooks/outcome.js";
+import { readRequestLog } from "../webhooks/deliveries.js";
 import { MAX_CONSECUTIVE_FAILURES, type DisabledReason } from "../webhooks/policy.js";
 import { getWorkspace } from "../workspaces/service.js";
 
@@ -77,13 +78,8 @@ export class Alerts {
    * that run began. Attempts cut by a shutdown are not the receiver's errors.
    */
   private async errorRun(webhookId: string): Promise<{ since: number | undefined; lines: string[] }> {
-    const rows = await this.deps.db
-      .selectFrom("webhook_requests")
-      .select(["at", "error", "delivery_id", "attempt"])
-      .where("webhook_id", "=", webhookId)
-      .orderBy("id", "desc")
-      .limit(100)
-      .execute();
+    // The consumer's attempts: a test event or a resend by hand is not part of its run.
+    const rows = (await readRequestLog(this.deps.db, webhookId)).filter((r) => !r.test && !r.resend);
     let since: number | undefined;
     const lines: string[] = [];
     for (const r of rows) {

@@ -208,5 +208,17 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         }
       },
     },
+    "0006_delivery_view": {
+      // The deliveries view (GET …/deliveries): a request log row says its chat (the filter),
+      // whether it was a test event or a resend (neither counts toward the chart or the failure
+      // rule), and when the consumer means to try again; an activity row names its log row.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhook_requests").addColumn("chat_id", "text").execute();
+        await db.schema.alterTable("webhook_requests").addColumn("test", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable("webhook_requests").addColumn("resend", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable("webhook_requests").addColumn("next_retry_at", "bigint").execute();
+        await db.schema.alterTable("webhook_activity").addColumn("request_id", "text").execute();
+      },
+    },
   };
 }

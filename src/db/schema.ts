@@ -85,6 +85,14 @@ export interface Database {
     request: string;
     response: string | null;
     error: string | null;
+    /** The chat the payload is about (null for test events). */
+    chat_id: string | null;
+    /** 1: a test event (`POST …/test`), or a resend of one. */
+    test: Generated<number>;
+    /** 1: sent again by hand (`POST …/deliveries/{id}/resend`). */
+    resend: Generated<number>;
+    /** A failed consumer attempt: when the consumer means to try the webhook again. */
+    next_retry_at: number | null;
   };
   webhook_activity: {
     id: Generated<number>;
@@ -94,6 +102,8 @@ export interface Database {
     summary: string;
     status_code: number | null;
     delivery_id: string | null;
+    /** The request log row of the attempt this entry reports, if any. */
+    request_id: string | null;
   };
   webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
   inbound_events: {

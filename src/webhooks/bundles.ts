@@ -310,7 +310,7 @@ export class BundleConsumer extends Consumer {
     b.attempts++;
     let ok = false;
     try {
-      ok = await this.send(b.id, b.attempts, b.body, `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of chat ${b.chatId}`);
+      ok = await this.send(b.id, b.attempts, b.body, `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of chat ${b.chatId}`, b.chatId);
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
     }

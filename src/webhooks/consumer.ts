@@ -152,9 +152,9 @@ export abstract class Consumer {
     }
   }
 
-  /** Sends one delivery, records the attempt, and applies the failure rules. */
-  protected async send(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
-    const p = this.sendOnce(deliveryId, attempt, body, what);
+  /** Sends one delivery (of one chat), records the attempt, and applies the failure rules. */
+  protected async send(deliveryId: string, attempt: number, body: string, what: string, chatId: number): Promise<boolean> {
+    const p = this.sendOnce(deliveryId, attempt, body, what, chatId);
     this.sending.add(p);
     try {
       return await p;
@@ -163,19 +163,21 @@ export abstract class Consumer {
     }
   }
 
-  private async sendOnce(deliveryId: string, attempt: number, body: string, what: string): Promise<boolean> {
+  private async sendOnce(deliveryId: string, attempt: number, body: string, what: string, chatId: number): Promise<boolean> {
     const row = this.row;
     const t = ticket(this.health);
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), deliveryId, body);
     if (this.discarded) return result.ok;
-    return this.record(row, t, deliveryId, attempt, result, what);
+    return this.record(row, t, { deliveryId, attempt, chatId }, result, what);
   }
 
   /** The one recorder of an attempt's outcome: log row, metrics, the rules' verdict, activity, state, alerts. */
-  private record(row: WebhookRow, t: Ticket, deliveryId: string, attempt: number, result: AttemptResult, what: string): boolean {
+  private record(row: WebhookRow, t: Ticket, d: { deliveryId: string; attempt: number; chatId: number }, result: AttemptResult, what: string): boolean {
     const { writer, clock } = this.deps;
+    const { deliveryId } = d;
     // Every attempt is an entry in the log, whatever happens next.
-    writer.logRequest(row.id, deliveryId, attempt, result);
+    const logged = writer.logRequest(row.id, deliveryId, d.attempt, result, { chatId: d.chatId });
+    const request_id = logged.request_id;
     // Cut short by a shutdown: not the receiver's error; the delivery is handed back.
     if (!isReceiverFailure(result) && !result.ok) return false;
     this.deps.events.attempted(row, result);
@@ -190,7 +192,7 @@ export abstract class Consumer {
       // Written when the count changes only: at thousands of deliveries a second the state stays put.
       if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
       this.row.consecutive_failures = 0;
-      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId });
+      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request_id });
       return true;
     }
     const n = v.health.failures;
@@ -202,7 +204,10 @@ export abstract class Consumer {
         : `Failed to deliver ${what}: ${result.error?.message ?? "error"} (in flight when the errors began; counted as one with them, sent again).`,
       status_code: status,
       delivery_id: deliveryId,
+      request_id,
     });
+    // Still buffered (nothing awaited since it was logged): the log shows when the next try is due.
+    if (!v.disable) logged.nextRetryAt = v.health.retryAt;
     if (v.counted) {
       writer.setState(row.id, { consecutive_failures: n });
       this.row.consecutive_failures = n;
@@ -337,7 +342,7 @@ export class MessageConsumer extends Consumer {
     d.body ??= JSON.stringify(messagePayload(d.msg, this.deps.publicUrl()));
     let ok = false;
     try {
-      ok = await this.send(d.id, d.attempts, d.body, `message ${d.msg.id}`);
+      ok = await this.send(d.id, d.attempts, d.body, `message ${d.msg.id}`, d.msg.chat_id);
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
     }

@@ -10,7 +10,8 @@ import type { DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, type HealthDeps } from "./health.js";
-import type { Activity, DeliveryWriter } from "./writer.js";
+import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
+import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { AGGREGATIONS, isAggregation } from "./windows.js";
 
@@ -244,13 +245,52 @@ export class WebhookService {
       summary: a.summary,
       ...(a.status_code !== null ? { status_code: a.status_code } : {}),
       ...(a.delivery_id !== null ? { delivery_id: a.delivery_id } : {}),
+      ...(a.request_id !== null ? { request_id: a.request_id } : {}),
     }));
   }
 
   async logOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
-    const rows = await this.deps.db.selectFrom("webhook_requests").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(100).execute();
-    return rows.map(logEntryView);
+    return (await readRequestLog(this.deps.db, id)).map(logEntryView);
+  }
+
+  /** The kept attempts as deliveries one can open, newest first, filtered. */
+  async deliveriesOf(workspaceId: string, id: string, filter: DeliveryFilter = {}): Promise<DeliveryItem[]> {
+    const row = await this.get(workspaceId, id); // also writes out what the consumer buffered
+    const rows = await readRequestLog(this.deps.db, id);
+    // Built over every kept attempt (a retry time depends on the delivery's other attempts), then filtered.
+    const items = deliveryItems(rows, row.enabled === 1);
+    return items.filter((item, i) => matches(item, rows[i]!, filter));
+  }
+
+  /**
+   * A new attempt of a kept delivery, by hand: the same `webhook-id` and body (a message's
+   * payload, or an aggregated webhook's bundle), signed now with the current secret(s), to the
+   * webhook's current URL through the same target guard. Logged (attempt = the highest kept
+   * + 1) and in the activity and the chart, but outside the failure rule: the consumer's
+   * count, backoff and cursor do not move (it still sends a pending delivery itself, under
+   * the same id, which receivers drop as a repeat).
+   */
+  async resend(workspaceId: string, id: string, deliveryId: string): Promise<DeliveryItem> {
+    const row = await this.get(workspaceId, id);
+    const attempts = (await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId);
+    const last = attempts[0];
+    if (!last) throw notFound("The delivery");
+    const { body } = JSON.parse(last.request) as { body: string };
+    const now = this.deps.clock.now();
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body);
+    const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
+    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: last.chat_id, test: last.test === 1, resend: true });
+    this.activity(id, {
+      kind: result.ok ? "delivered" : "failed",
+      summary: result.ok ? `Resent ${deliveryId} by hand (HTTP ${result.response?.status}).` : `Resending ${deliveryId} by hand failed: ${result.error?.message}`,
+      status_code: result.response?.status ?? null,
+      delivery_id: deliveryId,
+      request_id: logged.request_id,
+    });
+    const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
+    // Found unless 100 newer attempts were logged meanwhile.
+    return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;
   }
 
   async statsOf(workspaceId: string, id: string) {
@@ -317,12 +357,13 @@ export class WebhookService {
     const body = await this.samplePayload(workspaceId, row, now);
     const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, JSON.stringify(body));
-    const logged = this.deps.writer.logRequest(id, deliveryId, 1, result);
+    const logged = this.deps.writer.logRequest(id, deliveryId, 1, result, { test: true });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",
       summary: result.ok ? `Test event delivered (HTTP ${result.response?.status}).` : `Test event failed: ${result.error?.message}`,
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
+      request_id: logged.request_id,
     });
     await this.deps.writer.flush();
     return {
@@ -336,17 +377,4 @@ export class WebhookService {
       error: result.error,
     };
   }
-}
-
-export function logEntryView(r: { request_id: string; delivery_id: string; attempt: number; at: number; duration_ms: number; request: string; response: string | null; error: string | null }) {
-  return {
-    request_id: r.request_id,
-    delivery_id: r.delivery_id,
-    attempt: r.attempt,
-    at: new Date(r.at).toISOString(),
-    duration_ms: r.duration_ms,
-    request: JSON.parse(r.request),
-    response: r.response ? JSON.parse(r.response) : null,
-    error: r.error ? JSON.parse(r.error) : null,
-  };
 }

@@ -19,9 +19,22 @@ export interface Activity {
   summary: string;
   status_code?: number | null;
   delivery_id?: string | null;
+  /** The request log row of the attempt this entry reports. */
+  request_id?: string | null;
 }
 
-export interface LoggedRequest {
+/** What the request log keeps beside an attempt's outcome (the deliveries view). */
+export interface RequestMarks {
+  chatId?: number | string | null;
+  /** A test event: kept in the log, not counted in the hourly chart. */
+  test?: boolean;
+  /** Sent again by hand: outside the failure rule. */
+  resend?: boolean;
+  /** When the consumer means to try again (set by the consumer once the rules decided). */
+  nextRetryAt?: number | null;
+}
+
+export interface LoggedRequest extends RequestMarks {
   request_id: string;
   delivery_id: string;
   attempt: number;
@@ -42,6 +55,26 @@ export interface WebhookState {
 async function keepNewest(tx: Kysely<Database>, table: "webhook_requests" | "webhook_activity", webhookId: string, size: number): Promise<void> {
   const cut = await tx.selectFrom(table).select("id").where("webhook_id", "=", webhookId).orderBy("id", "desc").offset(size).limit(1).executeTakeFirst();
   if (cut) await tx.deleteFrom(table).where("webhook_id", "=", webhookId).where("id", "<=", cut.id).execute();
+}
+
+/** A logged attempt as the request log stores it. */
+export function requestRow(webhookId: string, r: LoggedRequest) {
+  return {
+    webhook_id: webhookId,
+    request_id: r.request_id,
+    delivery_id: r.delivery_id,
+    attempt: r.attempt,
+    at: r.result.at,
+    duration_ms: r.result.durationMs,
+    request: JSON.stringify(r.result.request),
+    response: r.result.response ? JSON.stringify(r.result.response) : null,
+    error: r.result.error ? JSON.stringify(r.result.error) : null,
+    chat_id: r.chatId === undefined || r.chatId === null ? null : String(r.chatId),
+    test: r.test ? 1 : 0,
+    resend: r.resend ? 1 : 0,
+    // Backoff times carry jitter: stored as whole milliseconds (a bigint on PostgreSQL).
+    next_retry_at: r.nextRetryAt === undefined || r.nextRetryAt === null ? null : Math.round(r.nextRetryAt),
+  };
 }
 
 interface Pending {
@@ -81,11 +114,13 @@ export class DeliveryWriter {
     return p;
   }
 
-  logRequest(webhookId: string, deliveryId: string, attempt: number, result: AttemptResult): LoggedRequest {
+  logRequest(webhookId: string, deliveryId: string, attempt: number, result: AttemptResult, marks: RequestMarks = {}): LoggedRequest {
     const p = this.entry(webhookId);
-    const logged = { request_id: `req_${ulid(result.at).toLowerCase()}`, delivery_id: deliveryId, attempt, result };
+    const logged: LoggedRequest = { request_id: `req_${ulid(result.at).toLowerCase()}`, delivery_id: deliveryId, attempt, result, ...marks };
     p.requests.push(logged);
     if (p.requests.length > REQUEST_LOG_SIZE) p.requests.splice(0, p.requests.length - REQUEST_LOG_SIZE);
+    // The chart counts deliveries of messages; a test event is not one.
+    if (marks.test) return logged;
     const hour = Math.floor(result.at / 3600_000) * 3600_000;
     const h = p.hourly.get(hour) ?? { delivered: 0, failed: 0 };
     if (result.ok) h.delivered++;
@@ -184,26 +219,14 @@ export class DeliveryWriter {
         if (p.requests.length) {
           await tx
             .insertInto("webhook_requests")
-            .values(
-              p.requests.map((r) => ({
-                webhook_id: webhookId,
-                request_id: r.request_id,
-                delivery_id: r.delivery_id,
-                attempt: r.attempt,
-                at: r.result.at,
-                duration_ms: r.result.durationMs,
-                request: JSON.stringify(r.result.request),
-                response: r.result.response ? JSON.stringify(r.result.response) : null,
-                error: r.result.error ? JSON.stringify(r.result.error) : null,
-              })),
-            )
+            .values(p.requests.map((r) => requestRow(webhookId, r)))
             .execute();
           await keepNewest(tx, "webhook_requests", webhookId, REQUEST_LOG_SIZE);
         }
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null })))
+            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request_id ?? null })))
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }

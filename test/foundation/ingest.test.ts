@@ -172,6 +172,8 @@ for (const database of DATABASES) describe(`ingest, auth, isolation and validati
       ["GET", `/api/v1/webhooks/${s.webhook!.id}/activity`, `/api/v1/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa/activity`],
       ["GET", `/api/v1/webhooks/${s.webhook!.id}/log`, `/api/v1/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa/log`],
       ["POST", `/api/v1/webhooks/${s.webhook!.id}/test`, `/api/v1/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa/test`],
+      ["GET", `/api/v1/webhooks/${s.webhook!.id}/deliveries`, `/api/v1/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa/deliveries`],
+      ["POST", `/api/v1/webhooks/${s.webhook!.id}/deliveries/msg_x/resend`, `/api/v1/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa/deliveries/msg_x/resend`],
       ["DELETE", `/api/v1/webhooks/${s.webhook!.id}`, `/api/v1/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa`],
       ["GET", `/api/v1/chats/${chatId}`, `/api/v1/chats/999999999`],
       ["GET", `/api/v1/chats/${chatId}/messages`, `/api/v1/chats/999999999/messages`],

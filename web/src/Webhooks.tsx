@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
 import { DeliveryChart } from "./Chart.js";
+import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
@@ -288,6 +289,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
     }
   };
   useInterval(() => void refresh(), POLL_MS);
+  const delivery = useDeliveryDialog(w, () => void refresh());
 
   const patch = async (body: Partial<Pick<Webhook, "url" | "enabled" | "aggregation">>) => {
     const updated = await api<Webhook>("PATCH", `/api/v1/webhooks/${w.id}`, body);
@@ -594,9 +596,15 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 <li key={`${a.at}-${i}`} className={`activity-item kind-${a.kind}`} data-kind={a.kind}>
                   <span className="activity-dot" aria-hidden="true" />
                   <span className="activity-main">
-                    <span className="activity-summary" title={a.summary}>
-                      {a.summary}
-                    </span>
+                    {a.delivery_id ? (
+                      <button type="button" className="activity-open" title={a.summary} data-focus-key={`activity-${a.request_id ?? a.delivery_id}`} onClick={() => delivery.open({ deliveryId: a.delivery_id!, requestId: a.request_id ?? undefined })}>
+                        {a.summary}
+                      </button>
+                    ) : (
+                      <span className="activity-summary" title={a.summary}>
+                        {a.summary}
+                      </span>
+                    )}
                     {a.status_code ? <span className="chip">HTTP {a.status_code}</span> : null}
                   </span>
                   <time dateTime={a.at} title={formatDateTime(a.at, tz)} className="activity-time">
@@ -616,6 +624,8 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
           </svg>
           Download detailed log (100 most recent requests)
         </a>
+        <DeliveryLog webhook={w} onOpen={delivery.open} version={delivery.version} />
+        {delivery.dialog}
       </footer>
     </section>
   );

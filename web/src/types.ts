@@ -38,6 +38,7 @@ export interface ActivityItem {
   summary: string;
   status_code?: number | null;
   delivery_id?: string | null;
+  request_id?: string | null;
 }
 
 export interface LogEntry {
@@ -49,6 +50,23 @@ export interface LogEntry {
   response: { status: number; headers?: Record<string, string>; body?: string } | null;
   /** `code` is one of the server's closed set of delivery error codes (src/webhooks/outcome.ts). */
   error: { code: DeliveryErrorCode; message: string } | null;
+}
+
+/** One attempt of a delivery, as `GET …/deliveries` answers it. */
+export interface Delivery {
+  request_id: string;
+  delivery_id: string;
+  attempt: number;
+  at: string;
+  duration_ms: number;
+  status: "succeeded" | "failed";
+  error: { code: DeliveryErrorCode; message: string } | null;
+  request: { method?: string; url: string; headers: Record<string, string>; body: string };
+  response: { status: number; headers: Record<string, string>; body: string } | null;
+  next_retry_at: string | null;
+  chat_id: string | null;
+  test: boolean;
+  resend: boolean;
 }
 
 export interface StatsBucket {

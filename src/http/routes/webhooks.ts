@@ -4,6 +4,7 @@ import type { Threadline } from "../../app.js";
 import { invalid } from "../../errors.js";
 import { IdParams, IdString, ListQuery, pageOf, UrlString } from "./common.js";
 import { AGGREGATIONS } from "../../webhooks/windows.js";
+import { parseDeliveryFilter } from "../../webhooks/deliveries.js";
 
 const Aggregation = Type.Union(AGGREGATIONS.map((a) => Type.Literal(a)));
 
@@ -52,6 +53,25 @@ export function webhookRoutes(app: Threadline) {
         .header("content-disposition", `attachment; filename="threadline-webhook-${id}-log.json"`)
         .send(JSON.stringify(entries, null, 2));
     });
+    f.get(
+      "/api/v1/webhooks/:id/deliveries",
+      opts({
+        params: IdParams,
+        querystring: Type.Object({ status: Type.Optional(IdString()), chat_id: Type.Optional(IdString()), since: Type.Optional(IdString()), until: Type.Optional(IdString()) }),
+      }),
+      async (req) => {
+        const filter = parseDeliveryFilter(req.query as { status?: string; chat_id?: string; since?: string; until?: string });
+        return { items: await svc.deliveriesOf(req.workspaceId, (req.params as { id: string }).id, filter) };
+      },
+    );
+    f.post(
+      "/api/v1/webhooks/:id/deliveries/:delivery_id/resend",
+      opts({ params: Type.Object({ id: IdString(), delivery_id: IdString() }) }),
+      async (req) => {
+        const p = req.params as { id: string; delivery_id: string };
+        return svc.resend(req.workspaceId, p.id, p.delivery_id);
+      },
+    );
     f.get("/api/v1/webhooks/:id/stats", opts({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/flush", opts({ params: IdParams }), async (req) => ({ flushed: await svc.flushOpen(req.workspaceId, (req.params as { id: string }).id) }));
     f.get("/api/v1/webhooks/:id/sample", opts({ params: IdParams }), async (req) => svc.sample(req.workspaceId, (req.params as { id: string }).id));

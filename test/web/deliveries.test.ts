@@ -1,0 +1,92 @@
+/**
+ * Opening a delivery in the UI and sending it again: from the activity list to the dialog
+ * (payload, signed headers, response), Resend (the receiver gets the second attempt under the
+ * same webhook-id), back with Escape, and the delivery log with its filters and test marker.
+ * Real server, real Chromium.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { assertSigned } from "../helpers/contract.js";
+import { Receiver, waitForCount } from "../helpers/receiver.js";
+import { TestServer } from "../helpers/server.js";
+import { ingest, space, texts, type Space, type WebhookRef } from "../helpers/workspace.js";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+
+let server: TestServer;
+let receiver: Receiver;
+let browser: Browser;
+let page: Page;
+let s: Space & { webhook: WebhookRef };
+
+before(async () => {
+  ensureWebBuild();
+  [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })]);
+  s = await space(server, { receiver });
+  await ingest(server, s, texts(s, [[1, "Hello from the delivery test"]]));
+  await waitForCount(receiver, "/hook", 1, "the first delivery");
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await page.goto(server.url + "/");
+  await page.getByLabel("Workspace API key").fill(s.key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+});
+
+after(async () => {
+  await browser?.close();
+  await receiver?.close();
+  await server?.stop();
+});
+
+test("an activity row opens its delivery; Resend sends it again with the same webhook-id; Escape returns focus", async () => {
+  const row = page.getByTestId("activity-log").getByRole("button", { name: /^Delivered message/ });
+  await row.click();
+  const dialog = page.getByRole("dialog", { name: "Delivery · attempt 1" });
+  await dialog.waitFor();
+  assert.match((await dialog.getByTestId("delivery-payload").textContent()) ?? "", /"text": "Hello from the delivery test"/, "pretty-printed payload");
+  assert.equal(await dialog.getByRole("button", { name: "Copy payload" }).count(), 1);
+  const headers = (await dialog.getByRole("table", { name: "Request headers" }).textContent()) ?? "";
+  assert.match(headers, /webhook-signature\s*v1,/);
+  const first = receiver.requests[0]!;
+  assert.ok(headers.includes(first.headers["webhook-id"] as string), "the webhook-id is shown");
+  assert.equal(await dialog.getByTestId("delivery-status").textContent(), "Succeeded");
+  assert.match((await dialog.getByTestId("delivery-response-body").textContent()) ?? "", /^ok$/);
+
+  await dialog.getByRole("button", { name: "Resend" }).click();
+  await page.getByTestId("resend-result").waitFor();
+  assert.match((await page.getByTestId("resend-result").textContent()) ?? "", /Resent as attempt 2: delivered \(HTTP 200\)/);
+  await page.getByRole("dialog", { name: "Delivery · attempt 2" }).waitFor();
+  const got = await waitForCount(receiver, "/hook", 2, "the resend");
+  assert.equal(got[1]!.headers["webhook-id"], first.headers["webhook-id"]);
+  assert.equal(got[1]!.body, first.body);
+  assertSigned(got[1]!, s.webhook.secret);
+
+  await page.keyboard.press("Escape");
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  assert.equal(await page.evaluate(() => document.activeElement?.className), "activity-open", "focus is back on the row that opened it");
+});
+
+test("the delivery log lists the attempts (test events marked), filters by status, and opens an entry", async () => {
+  const t = await server.api("POST", `/api/v1/webhooks/${s.webhook.id}/test`, { token: s.key });
+  assert.equal(t.status, 200, t.text);
+  await page.getByRole("button", { name: "Show delivery log" }).click();
+  const log = page.getByTestId("delivery-log");
+  await log.waitFor();
+  const rows = log.getByRole("button");
+  assert.equal(await rows.count(), 3);
+  assert.match((await rows.nth(0).textContent()) ?? "", /Test Contact · attempt 1 · HTTP 200\s*Test/);
+  assert.match((await rows.nth(1).textContent()) ?? "", /attempt 2 .*Resent/);
+
+  await page.getByLabel("Status").selectOption("failed");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.getByText("No deliveries match.").waitFor();
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("Chat").selectOption({ label: "Contact 972540000001" });
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="delivery-log"] button').length === 2);
+
+  await log.getByRole("button").first().click();
+  await page.getByRole("dialog", { name: "Delivery · attempt 2" }).waitFor();
+  await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+});
