@@ -94,6 +94,9 @@ export interface Database {
     summary: string;
     status_code: number | null;
     delivery_id: string | null;
+    /** The chat a delivery was about (names stay as they were when it was written). */
+    chat_id: number | null;
+    chat_name: string | null;
   };
   webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
   inbound_events: {

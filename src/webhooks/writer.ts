@@ -19,6 +19,15 @@ export interface Activity {
   summary: string;
   status_code?: number | null;
   delivery_id?: string | null;
+  /** The chat the delivery was about, named as it was then. */
+  chat?: DeliveryChat;
+}
+
+/** What the activity says of the chat a delivery was about. */
+export interface DeliveryChat {
+  chat_id: number;
+  full_name: string;
+  is_group: boolean;
 }
 
 export interface LoggedRequest {
@@ -203,7 +212,7 @@ export class DeliveryWriter {
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null })))
+            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null })))
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }

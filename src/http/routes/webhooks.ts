@@ -17,13 +17,13 @@ export function webhookRoutes(app: Threadline) {
       async (req, reply) => {
         const row = await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string });
         // The secret is in this answer, rotate-secret's and GET …/secret only.
-        return reply.status(201).send({ ...svc.view(row), secret: row.secret });
+        return reply.status(201).send({ ...(await svc.read(row)), secret: row.secret });
       },
     );
     f.get("/api/v1/webhooks", opts({ querystring: ListQuery }), async (req) =>
-      pageOf((await svc.list(req.workspaceId)).map((w) => svc.view(w)), req.query as { limit?: string; cursor?: string }),
+      pageOf(await Promise.all((await svc.list(req.workspaceId)).map((w) => svc.read(w))), req.query as { limit?: string; cursor?: string }),
     );
-    f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.view(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
+    f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.read(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
     f.patch(
       "/api/v1/webhooks/:id",
       opts({
@@ -35,7 +35,7 @@ export function webhookRoutes(app: Threadline) {
           replay: Type.Optional(Type.Union([Type.Literal("since_disabled"), Type.Literal("none")])),
         }),
       }),
-      async (req) => svc.view(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never)),
+      async (req) => svc.read(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never)),
     );
     f.delete("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req, reply) => {
       await svc.remove(req.workspaceId, (req.params as { id: string }).id);
@@ -55,7 +55,7 @@ export function webhookRoutes(app: Threadline) {
     f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => {
       const row = await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id);
-      return { ...svc.view(row), secret: row.secret };
+      return { ...(await svc.read(row)), secret: row.secret };
     });
     f.get("/api/v1/webhooks/:id/secret", opts({ params: IdParams }), async (req) => svc.secretOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: IdString({ minLength: 1 }) }) }), async (req, reply) => {
