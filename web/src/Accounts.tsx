@@ -82,7 +82,7 @@ export function AccountsPage() {
                   <th scope="col">Phone</th>
                   <th scope="col">Connected by</th>
                   <th scope="col">Source</th>
-                  <th scope="col">Added</th>
+                  <th scope="col" className="wide-only">Added</th>
                   <th scope="col">
                     <span className="sr-only">Setup</span>
                   </th>
@@ -116,14 +116,15 @@ function AccountRow({ account: a, tz, open, onToggle }: { account: Account; tz?:
     <>
       <tr>
         <td className="mono">{a.phone}</td>
-        <td>
+        <td className="account-owner">
           {a.full_name}
           <span className="muted block small">{a.email}</span>
+          <span className="muted block small phone-only">Added {a.created_at ? formatDateTime(a.created_at, tz) : "—"}</span>
         </td>
         <td>
           <span className="badge badge-neutral">{SOURCE_SHORT[a.source] ?? a.source}</span>
         </td>
-        <td className="muted">{a.created_at ? formatDateTime(a.created_at, tz) : "—"}</td>
+        <td className="muted wide-only">{a.created_at ? formatDateTime(a.created_at, tz) : "—"}</td>
         <td className="right">
           <button type="button" className="btn btn-link" aria-expanded={open} aria-controls={`setup-${a.id}`} onClick={onToggle}>
             {open ? "Hide setup" : "Setup"}

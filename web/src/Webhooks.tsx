@@ -1,17 +1,16 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
+import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
+import { EndpointList, NextBundle } from "./WebhookOverview.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
-export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = [
-  { value: "none", label: "Don't aggregate" },
-  { value: "1h", label: "Every 1 hour" },
-  { value: "6h", label: "Every 6 hours" },
-  { value: "12h", label: "Every 12 hours" },
-  { value: "24h", label: "Every 24 hours" },
-];
+export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = (Object.keys(AGGREGATION_LABELS) as Aggregation[]).map((value) => ({
+  value,
+  label: AGGREGATION_LABELS[value],
+}));
 
 const POLL_MS = 5000;
 
@@ -76,6 +75,7 @@ function OutgoingTab() {
 
   return (
     <>
+      <EndpointList webhooks={webhooks} />
       <CreateWebhook
         onCreated={(w) => {
           setData((list) => [w, ...(list ?? []).filter((x) => x.id !== w.id)]);
@@ -208,7 +208,7 @@ function checkUrl(value: string): string | undefined {
   return undefined;
 }
 
-function statusOf(w: Webhook): { label: string; detail: string; tone: "ok" | "warn" | "off" } {
+export function statusOf(w: Webhook): { label: string; detail: string; tone: "ok" | "warn" | "off" } {
   if (w.enabled) {
     const n = w.consecutive_failures;
     return n > 0
@@ -274,8 +274,21 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
     return updated;
   };
 
+  /** A new action starts: what earlier ones reported is cleared. */
+  const clearAlerts = () => {
+    setUrlError(undefined);
+    setUrlSaved(false);
+    setAggError(undefined);
+    setAggSaved(false);
+    setToggleError(undefined);
+    setActionError(undefined);
+    setTestResult(undefined);
+    setFlushResult(undefined);
+  };
+
   const saveUrl = async (e: FormEvent) => {
     e.preventDefault();
+    clearAlerts();
     const value = urlDraft.trim();
     const problem = checkUrl(value);
     if (problem) {
@@ -298,6 +311,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   const changeAggregation = async (value: Aggregation) => {
     const before = w.aggregation;
     onChange({ ...w, aggregation: value });
+    clearAlerts();
     setAggBusy(true);
     setAggError(undefined);
     setAggSaved(false);
@@ -313,6 +327,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   };
 
   const toggle = async () => {
+    clearAlerts();
     setToggleBusy(true);
     setToggleError(undefined);
     try {
@@ -325,6 +340,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   };
 
   const run = async (what: "delete" | "rotate" | "reveal" | "test" | "flush") => {
+    clearAlerts();
     setActionBusy(what);
     setActionError(undefined);
     try {
@@ -375,6 +391,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             <span className="muted dot-sep">{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</span>
             <span className="muted dot-sep">Created {formatDateTime(w.created_at, tz)}</span>
           </p>
+          <NextBundle webhook={w} tz={tz} />
         </div>
         <div className="switch-wrap">
           <span id={`${id}-enabled-label`} className="switch-label">
@@ -384,7 +401,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             type="button"
             role="switch"
             aria-checked={w.enabled}
-            aria-labelledby={`${id}-enabled-label`}
+            aria-label={`Enabled: ${w.url}`}
             className="switch"
             disabled={toggleBusy}
             onClick={toggle}
