@@ -163,6 +163,10 @@ test("the Timeline is ordered by the last message's time, with a preview; a conv
   await page.getByTestId("chat-title").filter({ hasText: "John Doe" }).waitFor();
   assert.equal((await page.getByTestId("chat-started").textContent())?.trim(), `started ${shown(EARLY)}`);
   assert.equal((await page.getByTestId("time-zone").textContent())?.trim(), `Times in ${ZONE}`);
+  // The server-rendered page (before JavaScript, or without it) names the zone too.
+  const cookies = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+  const ssr = await server.request("GET", `/chat/${johnId}/messages/`, { headers: { cookie: cookies } });
+  assert.match(ssr.text, new RegExp(`data-testid="time-zone">Times in ${escape(ZONE)}<`));
 });
 
 test("at 390 px: the Accounts table and the chart fit; no page scrolls sideways", async () => {
