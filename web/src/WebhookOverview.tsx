@@ -55,7 +55,7 @@ export function NextBundle({ webhook: w, tz }: { webhook: Webhook; tz?: string }
           , at {formatDateTime(w.next_bundle_at, tz)}
         </>
       ) : (
-        "Next bundle: the window opens with the next message"
+        "Next bundle: being scheduled"
       )}{" "}
       · {chats}
     </p>
