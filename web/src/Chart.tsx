@@ -86,7 +86,7 @@ export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[
         ) : null}
       </svg>
       <table className="sr-only">
-        <caption>Deliveries per hour, last 24 hours</caption>
+        <caption>Deliveries per hour, last 24 hours ({zoneName(tz)})</caption>
         <thead>
           <tr>
             <th scope="col">Hour starting</th>
