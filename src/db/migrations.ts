@@ -220,5 +220,16 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhook_activity").addColumn("request_id", "text").execute();
       },
     },
+    "0010_ui_time": {
+      // Activity names the chat it is about; the Timeline orders chats by their last message's
+      // time (not when it was stored), so the chats stored so far take it from their messages.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhook_activity").addColumn("chat_id", "bigint").execute();
+        await db.schema.alterTable("webhook_activity").addColumn("chat_name", "text").execute();
+        await db.schema.createIndex("messages_chat_timestamp").on("messages").columns(["chat_id", "timestamp"]).execute();
+        await sql`update chats set last_message_at = (select max(m.timestamp) from messages m where m.chat_id = chats.id)
+          where exists (select 1 from messages m where m.chat_id = chats.id)`.execute(db);
+      },
+    },
   };
 }

@@ -104,6 +104,9 @@ export interface Database {
     delivery_id: string | null;
     /** The request log row of the attempt this entry reports, if any. */
     request_id: string | null;
+    /** The chat a delivery was about (names stay as they were when it was written). */
+    chat_id: number | null;
+    chat_name: string | null;
   };
   webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
   inbound_events: {

@@ -243,7 +243,7 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
           responsible_teammate_id: null,
           created_at: storedAt,
           created_by_message_id: id,
-          last_message_at: storedAt,
+          last_message_at: c.timestamp,
         })),
       )
       .returning(["id", "account_id", "external_id"]),
@@ -284,7 +284,7 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
       const statement = tx
         .with("inserted", (q) => q.insertInto("messages").values(rows).returning("chat_id"))
         .updateTable("chats")
-        .set({ last_message_at: storedAt })
+        .set({ last_message_at: latestMessageAt(rows) })
         .where("id", "in", (eb) => eb.selectFrom("inserted").select("chat_id"))
         .returning(logGrowthAnnouncement(workspaceId).as("notified"));
       await (i + CHUNK >= fresh.length ? statements.last(statement) : statements.run(statement));
@@ -292,9 +292,23 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
     }
     await statements.run(tx.insertInto("messages").values(rows));
     const touched = [...new Set(rows.map((r) => r.chat_id))];
-    await statements.run(tx.updateTable("chats").set({ last_message_at: storedAt }).where("id", "in", touched));
+    await statements.run(tx.updateTable("chats").set({ last_message_at: latestMessageAt(rows) }).where("id", "in", touched));
   }
   return results;
+}
+
+/**
+ * A chat's `last_message_at` is the time of its newest message (the Timeline's order), not
+ * when it was stored: a message arriving late with an older timestamp leaves it where it is.
+ */
+function latestMessageAt(rows: { chat_id: number; timestamp: number }[]) {
+  const latest = new Map<number, number>();
+  for (const r of rows) latest.set(r.chat_id, Math.max(latest.get(r.chat_id) ?? r.timestamp, r.timestamp));
+  const incoming = sql<number>`(case id ${sql.join(
+    [...latest].map(([id, at]) => sql`when ${id} then cast(${at} as bigint)`),
+    sql` `,
+  )} end)`;
+  return sql<number>`case when ${incoming} > last_message_at then ${incoming} else last_message_at end`;
 }
 
 /**

@@ -91,6 +91,18 @@ export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: nu
   return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
 }
 
+/** How many chats have deliverable messages after `afterSeq` (an aggregated webhook's open chats). */
+export async function openChats(db: DB, workspaceId: string, afterSeq: number): Promise<number> {
+  const row = await db
+    .selectFrom("messages")
+    .select((eb) => eb.fn.count<number>("chat_id").distinct().as("n"))
+    .where("workspace_id", "=", workspaceId)
+    .where("seq", ">", afterSeq)
+    .where("status", "=", "stored")
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 /** When the first deliverable message after `afterSeq` was stored, if there is one. */
 export async function nextStoredAt(db: DB, workspaceId: string, afterSeq: number): Promise<number | undefined> {
   const row = await db

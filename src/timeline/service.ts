@@ -16,7 +16,16 @@ export interface ChatRow {
   account_phone: string;
   responsible_name: string | null;
   responsible_email: string | null;
+  first_message_at: number | null;
+  /** The newest message (by its time), for the Timeline's preview. */
+  last_text: string | null;
+  last_type: string | null;
+  last_direction: string | null;
+  last_sender_name: string | null;
 }
+
+/** The longest preview of a chat's last message the API answers (the text is cut, not the message). */
+export const PREVIEW_LENGTH = 140;
 
 export type MessageRow = Pick<
   Selectable<Database["messages"]>,
@@ -36,6 +45,16 @@ export function chatView(c: ChatRow, publicUrl: string) {
     responsible: c.responsible_email ? { full_name: c.responsible_name ?? "", email: c.responsible_email } : null,
     created_at: new Date(c.created_at).toISOString(),
     last_message_at: new Date(c.last_message_at).toISOString(),
+    first_message_at: c.first_message_at === null ? null : new Date(Number(c.first_message_at)).toISOString(),
+    last_message:
+      c.last_direction === null
+        ? null
+        : {
+            direction: c.last_direction,
+            type: c.last_type,
+            sender_name: c.last_sender_name ?? "",
+            preview: previewOf(c.last_text ?? ""),
+          },
     chat_url: chatUrl(publicUrl, c.id),
   };
 }
@@ -54,11 +73,29 @@ export function messageView(m: MessageRow, publicUrl: string) {
   };
 }
 
+function previewOf(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > PREVIEW_LENGTH ? `${flat.slice(0, PREVIEW_LENGTH - 1)}…` : flat;
+}
+
 function chatQuery(db: DB) {
   return db
     .selectFrom("chats as c")
     .innerJoin("accounts as a", "a.id", "c.account_id")
     .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
+    // The chat's newest message by time (ties: the later stored), through the chat-and-time index.
+    .leftJoin("messages as lm", (join) =>
+      join.on("lm.id", "=", (eb) =>
+        eb.selectFrom("messages as x").select("x.id").whereRef("x.chat_id", "=", "c.id").orderBy("x.timestamp", "desc").orderBy("x.seq", "desc").limit(1),
+      ),
+    )
+    .select((eb) => [
+      eb.selectFrom("messages as f").select((f) => f.fn.min("f.timestamp").as("t")).whereRef("f.chat_id", "=", "c.id").as("first_message_at"),
+      "lm.text as last_text",
+      "lm.type as last_type",
+      "lm.direction as last_direction",
+      "lm.sender_name as last_sender_name",
+    ])
     .select([
       "c.id",
       "c.workspace_id",

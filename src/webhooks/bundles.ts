@@ -1,7 +1,8 @@
 import type { ClockTimer } from "../clock/index.js";
 import { headSeq, nextStoredAt, readChatsWindow, windowChats } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
-import { Consumer, type ConsumerDeps, type WebhookRow } from "./consumer.js";
+import { Consumer, deliveryChat, type ConsumerDeps, type WebhookRow } from "./consumer.js";
+import type { DeliveryChat } from "./writer.js";
 import { bundlePayload, type DeliverableMessage } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 
@@ -25,6 +26,7 @@ export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chat
 interface Bundle {
   id: string;
   chatId: number;
+  chat: DeliveryChat;
   count: number;
   body: string;
   attempts: number;
@@ -269,7 +271,7 @@ export class BundleConsumer extends Consumer {
             ? chat.created_seq > this.cursor && chat.created_seq <= maxSeq
             : chat.created_at >= c.start && chat.created_at < c.cut;
         const payload = bundlePayload(messages, { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat });
-        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, count: messages.length, body: JSON.stringify(payload), attempts: 0, order: c.queued++ });
+        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, chat: deliveryChat(messages[0]!), count: messages.length, body: JSON.stringify(payload), attempts: 0, order: c.queued++ });
       }
       if (page.chats.length) c.fromSeq = page.chats[page.chats.length - 1]!.first_seq;
       if (page.chats.length < CHAT_PAGE) c.exhausted = true;
@@ -310,7 +312,7 @@ export class BundleConsumer extends Consumer {
     b.attempts++;
     let ok = false;
     try {
-      ok = await this.send(b.id, b.attempts, b.body, `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of chat ${b.chatId}`, b.chatId);
+      ok = await this.send(b.id, b.attempts, b.body, { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat });
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
     }

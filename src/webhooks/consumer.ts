@@ -5,7 +5,7 @@ import { signingSecrets, type Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
 import { messagePayload, type DeliverableMessage } from "./payload.js";
-import type { DeliveryWriter } from "./writer.js";
+import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 
 /** A webhook as stored; the consumer owns its cursor, counters and window while it runs. */
 export type WebhookRow = Database["webhooks"];
@@ -39,6 +39,21 @@ const RETRY_READ_MS = 1000;
 /** The `webhook-id` of one message's delivery: stable across retries and restarts. */
 export function messageDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, messageId: string): string {
   return `msg_${messageId}_${webhook.id.slice(-10)}${webhook.epoch ? `_r${webhook.epoch}` : ""}`;
+}
+
+/** What one delivery carries, as the activity says it: "a message in the chat with John Doe". */
+export interface DeliverySubject {
+  what: string;
+  chat: DeliveryChat;
+}
+
+/** The chat a delivered message belongs to, named by its contact or group (the phone when unnamed). */
+export function deliveryChat(m: Pick<DeliverableMessage, "chat_id" | "chat_name" | "chat_phone" | "chat_is_group">): DeliveryChat {
+  return { chat_id: m.chat_id, full_name: m.chat_name.trim() || m.chat_phone || `chat ${m.chat_id}`, is_group: m.chat_is_group === 1 };
+}
+
+export function chatPhrase(chat: DeliveryChat): string {
+  return chat.is_group ? `the group ${chat.full_name}` : `the chat with ${chat.full_name}`;
 }
 
 /**
@@ -152,9 +167,9 @@ export abstract class Consumer {
     }
   }
 
-  /** Sends one delivery (of one chat), records the attempt, and applies the failure rules. */
-  protected async send(deliveryId: string, attempt: number, body: string, what: string, chatId: number): Promise<boolean> {
-    const p = this.sendOnce(deliveryId, attempt, body, what, chatId);
+  /** Sends one delivery, records the attempt, and applies the failure rules. */
+  protected async send(deliveryId: string, attempt: number, body: string, subject: DeliverySubject): Promise<boolean> {
+    const p = this.sendOnce(deliveryId, attempt, body, subject);
     this.sending.add(p);
     try {
       return await p;
@@ -163,20 +178,21 @@ export abstract class Consumer {
     }
   }
 
-  private async sendOnce(deliveryId: string, attempt: number, body: string, what: string, chatId: number): Promise<boolean> {
+  private async sendOnce(deliveryId: string, attempt: number, body: string, subject: DeliverySubject): Promise<boolean> {
     const row = this.row;
     const t = ticket(this.health);
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), deliveryId, body);
     if (this.discarded) return result.ok;
-    return this.record(row, t, { deliveryId, attempt, chatId }, result, what);
+    return this.record(row, t, deliveryId, attempt, result, subject);
   }
 
   /** The one recorder of an attempt's outcome: log row, metrics, the rules' verdict, activity, state, alerts. */
-  private record(row: WebhookRow, t: Ticket, d: { deliveryId: string; attempt: number; chatId: number }, result: AttemptResult, what: string): boolean {
+  private record(row: WebhookRow, t: Ticket, deliveryId: string, attempt: number, result: AttemptResult, subject: DeliverySubject): boolean {
     const { writer, clock } = this.deps;
-    const { deliveryId } = d;
+    const { chat } = subject;
+    const what = `${subject.what} ${chatPhrase(chat)}`;
     // Every attempt is an entry in the log, whatever happens next.
-    const logged = writer.logRequest(row.id, deliveryId, d.attempt, result, { chatId: d.chatId });
+    const logged = writer.logRequest(row.id, deliveryId, attempt, result, { chatId: chat.chat_id });
     const request_id = logged.request_id;
     // Cut short by a shutdown: not the receiver's error; the delivery is handed back.
     if (!isReceiverFailure(result) && !result.ok) return false;
@@ -192,7 +208,7 @@ export abstract class Consumer {
       // Written when the count changes only: at thousands of deliveries a second the state stays put.
       if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
       this.row.consecutive_failures = 0;
-      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request_id });
+      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request_id, chat });
       return true;
     }
     const n = v.health.failures;
@@ -205,6 +221,7 @@ export abstract class Consumer {
       status_code: status,
       delivery_id: deliveryId,
       request_id,
+      chat,
     });
     // Still buffered (nothing awaited since it was logged): the log shows when the next try is due.
     if (!v.disable) logged.nextRetryAt = v.health.retryAt;
@@ -342,7 +359,7 @@ export class MessageConsumer extends Consumer {
     d.body ??= JSON.stringify(messagePayload(d.msg, this.deps.publicUrl()));
     let ok = false;
     try {
-      ok = await this.send(d.id, d.attempts, d.body, `message ${d.msg.id}`, d.msg.chat_id);
+      ok = await this.send(d.id, d.attempts, d.body, { what: "a message in", chat: deliveryChat(d.msg) });
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
     }

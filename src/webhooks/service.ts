@@ -3,7 +3,7 @@ import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
 import { invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
-import { headSeq } from "../log/index.js";
+import { headSeq, openChats } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
@@ -13,7 +13,7 @@ import { healthOf, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
 import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
-import { AGGREGATIONS, isAggregation } from "./windows.js";
+import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
 
 export { AGGREGATIONS, type Aggregation } from "./windows.js";
 
@@ -56,9 +56,21 @@ export class WebhookService {
     };
   }
 
-  /** The webhook as the API answers it: its settings and its health (state, last error, what waits). */
+  /**
+   * The webhook as the API answers it: its settings, its health (state, last error, what
+   * waits) and, for an aggregated webhook, when its next bundle goes out (the persisted end of
+   * the window being filled) and how many chats have messages waiting for it (a count over the
+   * log after its cursor: the backlog only).
+   */
   async read(row: WebhookRow) {
-    return { ...this.view(row), ...(await healthOf(this.deps, row)) };
+    const aggregated = row.aggregation !== "none";
+    const enabled = row.enabled === 1;
+    return {
+      ...this.view(row),
+      ...(await healthOf(this.deps, row)),
+      next_bundle_at: aggregated && enabled && row.window_end !== null ? new Date(row.window_end).toISOString() : null,
+      open_chats: aggregated ? await openChats(this.deps.db, row.workspace_id, row.cursor_seq) : null,
+    };
   }
 
   /** What a delivery to `url` would meet, checked now (null: nothing known against it). */
@@ -130,12 +142,12 @@ export class WebhookService {
     const changes: string[] = [];
     if (patch.url !== undefined && patch.url.trim() !== row.url) {
       set.url = validUrl(patch.url);
-      changes.push(`URL set to ${set.url}`);
+      changes.push(`URL: ${row.url} → ${set.url}`);
     }
     if (patch.aggregation !== undefined && patch.aggregation !== row.aggregation) {
       if (!isAggregation(patch.aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
       set.aggregation = patch.aggregation;
-      changes.push(`aggregation changed from ${row.aggregation} to ${patch.aggregation}`);
+      changes.push(`Aggregation: ${aggregationLabel(row.aggregation)} → ${aggregationLabel(patch.aggregation)}`);
     }
     let restart = set.aggregation !== undefined;
     // Open bundles go out under the old settings before a change or a disable.
@@ -162,7 +174,7 @@ export class WebhookService {
       set.consecutive_failures = 0;
       restart = restart || row.consecutive_failures > 0;
     }
-    if (changes.length) this.activity(id, { kind: "updated", summary: `${changes.join("; ")}.` });
+    if (changes.length) this.activity(id, { kind: "updated", summary: changes.join("; ") });
     if (set.aggregation !== undefined) set.window_end = null;
     // The consumer stops before the row changes (the manager decides how: see `quiesce`).
     if (wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
@@ -246,6 +258,7 @@ export class WebhookService {
       ...(a.status_code !== null ? { status_code: a.status_code } : {}),
       ...(a.delivery_id !== null ? { delivery_id: a.delivery_id } : {}),
       ...(a.request_id !== null ? { request_id: a.request_id } : {}),
+      ...(a.chat_id !== null ? { chat: { chat_id: String(a.chat_id), full_name: a.chat_name ?? "" } } : {}),
     }));
   }
 

@@ -23,6 +23,19 @@ export type WindowSetting = keyof typeof WINDOW_HOURS;
 export const AGGREGATIONS = ["none", ...(Object.keys(WINDOW_HOURS) as WindowSetting[])] as const;
 export type Aggregation = "none" | WindowSetting;
 
+/** How people read each aggregation: the UI's choices and the activity's "Don't aggregate → Every hour". */
+export const AGGREGATION_LABELS: Record<Aggregation, string> = {
+  none: "Don't aggregate",
+  "1h": "Every hour",
+  "6h": "Every 6 hours",
+  "12h": "Every 12 hours",
+  "24h": "Every 24 hours",
+};
+
+export function aggregationLabel(v: string): string {
+  return isAggregation(v) ? AGGREGATION_LABELS[v] : v;
+}
+
 export function isAggregation(v: string): v is Aggregation {
   return (AGGREGATIONS as readonly string[]).includes(v);
 }

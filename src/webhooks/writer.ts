@@ -21,6 +21,15 @@ export interface Activity {
   delivery_id?: string | null;
   /** The request log row of the attempt this entry reports. */
   request_id?: string | null;
+  /** The chat the delivery was about, named as it was then. */
+  chat?: DeliveryChat;
+}
+
+/** What the activity says of the chat a delivery was about. */
+export interface DeliveryChat {
+  chat_id: number;
+  full_name: string;
+  is_group: boolean;
 }
 
 /** What the request log keeps beside an attempt's outcome (the deliveries view). */
@@ -226,7 +235,7 @@ export class DeliveryWriter {
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request_id ?? null })))
+            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null })))
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }

@@ -25,7 +25,7 @@ export function ensureWebBuild(): void {
       const p = path.join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
     }, 0);
-  const shared = ["web/index.html", "src/http/safe-next.ts"].map((f) => statSync(path.join(root, f)).mtimeMs);
+  const shared = ["web/index.html", "src/http/safe-next.ts", "src/webhooks/windows.ts"].map((f) => statSync(path.join(root, f)).mtimeMs);
   const sources = Math.max(newest(path.join(root, "web/src")), ...shared);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {

@@ -107,7 +107,7 @@ test("outgoing webhook: create, change the aggregation, disable and enable", asy
 
   const agg = card().getByLabel("Aggregation");
   const options = await agg.locator("option").allTextContents();
-  assert.deepEqual(options, ["Don't aggregate", "Every 1 hour", "Every 6 hours", "Every 12 hours", "Every 24 hours"]);
+  assert.deepEqual(options, ["Don't aggregate", "Every hour", "Every 6 hours", "Every 12 hours", "Every 24 hours"]);
   await agg.selectOption({ label: "Every 6 hours" });
   await eventually(async () => (await api("GET", `/api/v1/webhooks/${webhookId}`)).aggregation === "6h", "aggregation 6h");
   await card().getByRole("button", { name: "Flush open bundles" }).waitFor();

@@ -81,8 +81,8 @@ export function AccountsPage() {
                 <tr>
                   <th scope="col">Phone</th>
                   <th scope="col">Connected by</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Added</th>
+                  <th scope="col" className="wide-only">Source</th>
+                  <th scope="col" className="wide-only">Added</th>
                   <th scope="col">
                     <span className="sr-only">Setup</span>
                   </th>
@@ -115,15 +115,21 @@ function AccountRow({ account: a, tz, open, onToggle }: { account: Account; tz?:
   return (
     <>
       <tr>
-        <td className="mono">{a.phone}</td>
-        <td>
+        <td className="mono account-phone">
+          {a.phone}
+          <span className="phone-only">
+            <span className="badge badge-neutral">{SOURCE_SHORT[a.source] ?? a.source}</span>
+          </span>
+        </td>
+        <td className="account-owner">
           {a.full_name}
           <span className="muted block small">{a.email}</span>
+          <span className="muted block small phone-only">Added {a.created_at ? formatDateTime(a.created_at, tz) : "—"}</span>
         </td>
-        <td>
+        <td className="wide-only">
           <span className="badge badge-neutral">{SOURCE_SHORT[a.source] ?? a.source}</span>
         </td>
-        <td className="muted">{a.created_at ? formatDateTime(a.created_at, tz) : "—"}</td>
+        <td className="muted wide-only">{a.created_at ? formatDateTime(a.created_at, tz) : "—"}</td>
         <td className="right">
           <button type="button" className="btn btn-link" aria-expanded={open} aria-controls={`setup-${a.id}`} onClick={onToggle}>
             {open ? "Hide setup" : "Setup"}

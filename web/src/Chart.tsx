@@ -1,7 +1,9 @@
+import { useEffect, useRef, useState } from "react";
 import type { StatsBucket } from "./types.js";
-import { formatTime } from "./ui.js";
+import { formatTime, zoneName } from "./ui.js";
 
-const W = 560;
+/** The drawing's width before the figure is measured; then it is the figure's own, so text is never scaled down. */
+const DEFAULT_W = 560;
 const H = 170;
 const M = { left: 34, right: 8, top: 10, bottom: 24 };
 
@@ -17,6 +19,7 @@ function niceMax(n: number): number {
 
 /** Hourly deliveries (stacked: delivered, failed) over the last 24 hours, as inline SVG. */
 export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[]; tz?: string; idPrefix: string }) {
+  const { ref, width: W } = useFigureWidth();
   const delivered = buckets.reduce((s, b) => s + (b.delivered || 0), 0);
   const failed = buckets.reduce((s, b) => s + (b.failed || 0), 0);
   const max = niceMax(Math.max(0, ...buckets.map((b) => (b.delivered || 0) + (b.failed || 0))));
@@ -30,9 +33,11 @@ export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[
   const titleId = `${idPrefix}-chart-title`;
 
   return (
-    <figure className="chart" data-testid="webhook-chart" data-delivered={delivered} data-failed={failed}>
+    <figure className="chart" ref={ref} data-testid="webhook-chart" data-delivered={delivered} data-failed={failed}>
       <figcaption className="chart-caption">
-        <span className="chart-heading">Last 24 hours</span>
+        <span className="chart-heading">
+          Last 24 hours <span className="chart-zone muted">({zoneName(tz)})</span>
+        </span>
         <span className="legend">
           <span className="legend-item">
             <span className="swatch swatch-ok" aria-hidden="true" />
@@ -66,7 +71,7 @@ export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[
               <rect x={M.left + i * slot} y={M.top} width={slot} height={plotH} fill="transparent" />
               {d > 0 ? <rect x={x} y={y(d)} width={barW} height={y(0) - y(d)} className="bar-ok" rx={1.5} /> : null}
               {f > 0 ? <rect x={x} y={y(d + f)} width={barW} height={y(d) - y(d + f)} className="bar-fail" rx={1.5} /> : null}
-              {i % 6 === 0 ? (
+              {i % (W < 420 ? 8 : 6) === 0 ? (
                 <text x={M.left + i * slot + slot / 2} y={H - 6} textAnchor="middle" className="tick">
                   {hour}
                 </text>
@@ -81,7 +86,7 @@ export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[
         ) : null}
       </svg>
       <table className="sr-only">
-        <caption>Deliveries per hour, last 24 hours</caption>
+        <caption>Deliveries per hour, last 24 hours ({zoneName(tz)})</caption>
         <thead>
           <tr>
             <th scope="col">Hour starting</th>
@@ -101,4 +106,23 @@ export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[
       </table>
     </figure>
   );
+}
+
+/** The figure's width in CSS pixels, followed as it changes (a phone, a narrow column). */
+function useFigureWidth() {
+  const ref = useRef<HTMLElement>(null);
+  const [width, setWidth] = useState(DEFAULT_W);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const measure = () => {
+      const w = Math.round(el.clientWidth);
+      if (w > 0) setWidth(Math.max(240, w));
+    };
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return { ref, width };
 }

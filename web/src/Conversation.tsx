@@ -2,7 +2,7 @@ import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState, ty
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import { chatPath } from "./Timeline.js";
 import type { Account, Chat, List, Message, Teammate } from "./types.js";
-import { Alert, Empty, FieldError, Link, Loading, formatDateTime, formatDay, formatTime, initials, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { Alert, Empty, FieldError, Link, Loading, ZoneNote, formatDateTime, formatDay, formatTime, initials, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
 const PAGE = 200;
 const POLL_MS = 5000;
@@ -167,8 +167,10 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
               <h1 data-testid="chat-title">{c.full_name || c.phone || "Unnamed chat"}</h1>
               <p className="muted small">
                 {c.is_group ? "Group chat" : c.phone} · via {c.account_phone}
-                {account ? ` (${account.full_name})` : ""} · started {formatDateTime(c.created_at, tz)}
+                {account ? ` (${account.full_name})` : ""} ·{" "}
+                <span data-testid="chat-started">started {formatDateTime(c.first_message_at ?? c.created_at, tz)}</span>
               </p>
+              <ZoneNote tz={tz} />
             </div>
           </div>
         ) : (

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "./api.js";
 import type { Chat, List } from "./types.js";
-import { Alert, Empty, Link, Loading, formatDateTime, formatRelative, initials, useDocumentTitle, useTimezone } from "./ui.js";
+import { Alert, Empty, Link, Loading, ZoneNote, formatDateTime, formatRelative, initials, useDocumentTitle, useTimezone } from "./ui.js";
 
 const PAGE = 50;
 
@@ -78,7 +78,8 @@ export function TimelinePage() {
       <div className="page-head">
         <div>
           <h1>Timeline</h1>
-          <p className="muted">Every WhatsApp chat of the workspace, most recent activity first.</p>
+          <p className="muted">Every WhatsApp chat of the workspace, the one with the latest message first.</p>
+          <ZoneNote tz={tz} />
         </div>
       </div>
       <div className="card search-card">
@@ -116,6 +117,7 @@ export function TimelinePage() {
                     {c.full_name || c.phone || "Unnamed chat"}
                     {c.is_group ? <span className="badge badge-neutral">Group</span> : null}
                   </span>
+                  <LastMessage chat={c} />
                   <span className="chat-sub muted">
                     {c.is_group ? "Group chat" : c.phone} · via {c.account_phone}
                     {c.responsible ? ` · ${c.responsible.full_name}` : ""}
@@ -137,5 +139,19 @@ export function TimelinePage() {
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** The chat's newest message in one line: "You: …" for a sent one, the sender's name in a group. */
+function LastMessage({ chat }: { chat: Chat }) {
+  const m = chat.last_message;
+  if (!m) return null;
+  const who = m.direction === "sent" ? "You" : chat.is_group ? m.sender_name : "";
+  const text = m.type === "text" ? m.preview : `Attachment (${m.type})`;
+  return (
+    <span className="chat-preview" data-testid="chat-preview">
+      {who ? <span className="chat-preview-who">{who}: </span> : null}
+      {text}
+    </span>
   );
 }

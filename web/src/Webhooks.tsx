@@ -1,7 +1,9 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
+import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
 import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
+import { EndpointList, NextBundle } from "./WebhookOverview.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
@@ -9,13 +11,10 @@ import { DisableConfirm, EnableQuestion, FailureBanner, reportWebhooks } from ".
 import { SamplePayload } from "./SamplePayload.js";
 import { judgeTarget } from "./TargetCheck.js";
 
-export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = [
-  { value: "none", label: "Don't aggregate" },
-  { value: "1h", label: "Every 1 hour" },
-  { value: "6h", label: "Every 6 hours" },
-  { value: "12h", label: "Every 12 hours" },
-  { value: "24h", label: "Every 24 hours" },
-];
+export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = (Object.keys(AGGREGATION_LABELS) as Aggregation[]).map((value) => ({
+  value,
+  label: AGGREGATION_LABELS[value],
+}));
 
 const POLL_MS = 5000;
 
@@ -84,6 +83,7 @@ function OutgoingTab() {
   return (
     <>
       <FailureBanner webhooks={webhooks} onChange={update} />
+      <EndpointList webhooks={webhooks} />
       <CreateWebhook
         onCreated={(w) => {
           setData((list) => [w, ...(list ?? []).filter((x) => x.id !== w.id)]);
@@ -231,7 +231,7 @@ function checkUrl(value: string): string | undefined {
   return undefined;
 }
 
-function statusOf(w: Webhook): { label: string; detail: string; tone: "ok" | "warn" | "off" } {
+export function statusOf(w: Webhook): { label: string; detail: string; tone: "ok" | "warn" | "off" } {
   if (w.enabled) {
     const n = w.consecutive_failures;
     return n > 0
@@ -298,8 +298,20 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
     return updated;
   };
 
+  /** A new action starts: what earlier ones reported is cleared. */
+  const clearAlerts = () => {
+    setUrlError(undefined);
+    setUrlSaved(false);
+    setAggError(undefined);
+    setAggSaved(false);
+    setActionError(undefined);
+    setTestResult(undefined);
+    setFlushResult(undefined);
+  };
+
   const saveUrl = async (e: FormEvent) => {
     e.preventDefault();
+    clearAlerts();
     const value = urlDraft.trim();
     const problem = checkUrl(value);
     if (problem) {
@@ -328,6 +340,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   const changeAggregation = async (value: Aggregation) => {
     const before = w.aggregation;
     onChange({ ...w, aggregation: value });
+    clearAlerts();
     setAggBusy(true);
     setAggError(undefined);
     setAggSaved(false);
@@ -350,6 +363,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   };
 
   const run = async (what: "delete" | "rotate" | "reveal" | "test" | "flush") => {
+    clearAlerts();
     setActionBusy(what);
     setActionError(undefined);
     try {
@@ -400,6 +414,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             <span className="muted dot-sep">{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</span>
             <span className="muted dot-sep">Created {formatDateTime(w.created_at, tz)}</span>
           </p>
+          <NextBundle webhook={w} tz={tz} />
         </div>
         <div className="switch-wrap">
           <span id={`${id}-enabled-label`} className="switch-label">
@@ -409,10 +424,10 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             type="button"
             role="switch"
             aria-checked={w.enabled}
-            aria-labelledby={`${id}-enabled-label`}
+            aria-label={`Enabled: ${w.url}`}
             className="switch"
             aria-expanded={asking !== null}
-            onClick={() => setAsking(asking ? null : w.enabled ? "disable" : "enable")}
+            onClick={() => { clearAlerts(); setAsking(asking ? null : w.enabled ? "disable" : "enable"); }}
             data-testid="webhook-enabled"
           >
             <span className="switch-thumb" aria-hidden="true" />

@@ -30,6 +30,9 @@ export interface Webhook {
   pending_messages?: number;
   next_retry_at?: string | null;
   owner_notified?: WebhookHealth["owner_notified"];
+  /** Aggregated webhooks: when the next bundles go out, and how many chats have messages waiting. */
+  next_bundle_at?: string | null;
+  open_chats?: number | null;
 }
 
 export interface ActivityItem {
@@ -39,6 +42,8 @@ export interface ActivityItem {
   status_code?: number | null;
   delivery_id?: string | null;
   request_id?: string | null;
+  /** The chat a delivery was about, as it was named then. */
+  chat?: { chat_id: string; full_name: string };
 }
 
 export interface LogEntry {
@@ -88,7 +93,11 @@ export interface Chat {
   account_phone: string;
   responsible: { full_name: string; email: string } | null;
   created_at: string;
+  /** The oldest message's time: when the conversation started. */
+  first_message_at?: string | null;
+  /** The newest message's time (the Timeline's order). */
   last_message_at: string | null;
+  last_message?: { direction: "received" | "sent"; type: string; sender_name: string; preview: string } | null;
   chat_url: string;
 }
 

@@ -19,11 +19,26 @@ function validZone(tz: string): boolean {
   }
 }
 
+/** The zone times are shown in: the workspace's, else the viewer's own (named either way). */
+export function zoneName(tz?: string): string {
+  return tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
+}
+
+/** A date and time that says its zone: "29 Nov 2026, 09:30 (Europe/Paris)". */
 export function formatDateTime(iso: string | null | undefined, tz?: string): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: tz }).format(d);
+  return `${new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: tz }).format(d)} (${zoneName(tz)})`;
+}
+
+/** Says once, beside times of day shown without a date (messages, the chart), which zone they are in. */
+export function ZoneNote({ tz, className = "zone-note muted small" }: { tz?: string; className?: string }) {
+  return (
+    <p className={className} data-testid="time-zone">
+      Times in {zoneName(tz)}
+    </p>
+  );
 }
 
 export function formatTime(iso: string, tz?: string): string {

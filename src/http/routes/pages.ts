@@ -97,7 +97,7 @@ export function pageRoutes(app: Threadline, webDist: string) {
     const title = `${chat.full_name}${chat.is_group ? " (group)" : chat.phone ? ` ${chat.phone}` : ""}`;
     return reply
       .type("text/html; charset=utf-8")
-      .send(shell(chat.full_name, `<main class="ssr conversation" data-chat-id="${chat.id}"><h1>${escapeHtml(title)}</h1><ol class="messages">${items || "<li>No messages yet.</li>"}</ol></main>`));
+      .send(shell(chat.full_name, `<main class="ssr conversation" data-chat-id="${chat.id}"><h1>${escapeHtml(title)}</h1><p class="zone" data-testid="time-zone">Times in ${escapeHtml(timezone)}</p><ol class="messages">${items || "<li>No messages yet.</li>"}</ol></main>`));
   };
 
   return async (f: App) => {

@@ -78,7 +78,7 @@ export function webhookRoutes(app: Threadline) {
     f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => {
       const row = await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id);
-      return { ...svc.view(row), secret: row.secret };
+      return { ...(await svc.read(row)), secret: row.secret };
     });
     f.get("/api/v1/webhooks/:id/secret", opts({ params: IdParams }), async (req) => svc.secretOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: IdString({ minLength: 1 }) }) }), async (req, reply) => {
