@@ -208,5 +208,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         }
       },
     },
+    "0007_webhook_filter": {
+      // Which messages a webhook delivers (webhooks/filter.ts): JSON text, null for everything.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhooks").addColumn("filter", "text").execute();
+      },
+    },
   };
 }
