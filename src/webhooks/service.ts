@@ -165,7 +165,8 @@ export class WebhookService {
     else if (restart || set.enabled === 0) await manager.quiesce(id, "stop");
     await this.deps.writer.flush();
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
-    await manager.reload(id, { restart });
+    // A filter reaches the consumer before the answer, wherever it runs.
+    await manager.reload(id, { restart, remote: set.filter !== undefined });
     return this.get(workspaceId, id);
   }
 

@@ -130,8 +130,8 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
     assert.equal(assertError(await create({ accounts: [] }), 400, "VALIDATION_ERROR").field, "filter.accounts");
     assert.equal(assertError(await create({ accounts: "all" }), 400, "VALIDATION_ERROR").field, "filter.accounts");
     assertError(await create({ direction: "both", colour: "red" }), 400, "VALIDATION_ERROR", "filter.colour");
-    const [{ n }] = await server.sql<{ n: number }>("select count(*) as n from webhooks where url = ?", [url]);
-    assert.equal(Number(n), 0, "nothing was created");
+    const [created] = await server.sql<{ n: number }>("select count(*) as n from webhooks where url = ?", [url]);
+    assert.equal(Number(created!.n), 0, "nothing was created");
 
     const w = await createWebhook(server, s.key, url, { filter: { direction: "sent" } });
     const patch = (filter: unknown) => server.api("PATCH", `/api/v1/webhooks/${w.id}`, { token: s.key, body: { filter } });
