@@ -4,6 +4,7 @@ import { DeliveryChart } from "./Chart.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { WebhookFilterEditor } from "./WebhookFilter.js";
 
 export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = [
   { value: "none", label: "Don't aggregate" },
@@ -485,6 +486,14 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
               </p>
             ) : null}
           </div>
+
+          <WebhookFilterEditor
+            webhook={w}
+            onSaved={(u) => {
+              onChange(stripSecret(u));
+              void activity.reload(true);
+            }}
+          />
 
           <div className="field">
             <span className="label">Signing secret</span>
