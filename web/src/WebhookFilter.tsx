@@ -53,6 +53,7 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
   const set = (patch: Partial<Filter>) => {
     setDraft((d) => ({ ...d, ...patch }));
     setDone(false);
+    setErrors({});
   };
   const toggle = (list: string[] | null, value: string, on: boolean): string[] => {
     const cur = list ?? [];
