@@ -307,8 +307,11 @@ export class MessageConsumer extends Consumer {
       if (this.stopped) return;
       for (const msg of rows) {
         if (this.accepts && !this.accepts(msg)) {
-          // Excluded by the filter: done at once, so it never holds the cursor back.
-          this.order.push({ seq: msg.seq, done: true });
+          // Excluded by the filter: done at once, so it never holds the cursor back. A run
+          // of them is one entry (memory stays bounded while an earlier delivery is retried).
+          const last = this.order.length > this.orderHead ? this.order[this.order.length - 1]! : undefined;
+          if (last?.done) last.seq = msg.seq;
+          else this.order.push({ seq: msg.seq, done: true });
           this.readSeq = msg.seq;
           continue;
         }

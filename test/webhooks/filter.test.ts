@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { advanceTo, HOUR, MINUTE, nextBoundary, serverNow } from "../helpers/clock.js";
 import { received, Receiver, waitForCount } from "../helpers/receiver.js";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
-import { assertError, createWebhook, entry, idsOf, ingest, space, type Space } from "../helpers/workspace.js";
+import { assertError, createWebhook, entry, idsOf, ingest, space, waitFailures, type Space } from "../helpers/workspace.js";
 
 const ALL = { direction: "both", accounts: null, chats: "both", responsible: null };
 
@@ -142,6 +142,27 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
     // Another workspace's webhook stays a 404, filter or not.
     const other = await space(server);
     assert.equal((await server.api("PATCH", `/api/v1/webhooks/${w.id}`, { token: other.key, body: { filter: { direction: "both" } } })).status, 404);
+  });
+
+  it("excluded messages after a failing delivery wait behind it, then the cursor passes them all", async () => {
+    let down = true;
+    receiver.respond = (r) => (down && r.url.includes("t=retry") ? { status: 500 } : { status: 200, body: "ok" });
+    const w = await createWebhook(server, s.key, `${receiver.url}?t=retry`, { filter: { direction: "received" } });
+    const [r1] = idsOf(
+      await ingest(server, s, [
+        entry(s, { contact: "972548000011", text: "r1 received" }),
+        entry(s, { contact: "972548000011", text: "s1 sent", direction: "sent" }),
+        entry(s, { contact: "972548000012", text: "s2 sent", direction: "sent" }),
+      ]),
+    );
+    await waitFailures(server, s.key, w.id, 1);
+    const [row] = await server.sql<{ seq: number }>("select seq from messages where id = ?", [r1]);
+    assert.ok((await cursorOf(w.id)) < Number(row!.seq), "the cursor stays behind the failing delivery");
+    down = false;
+    await server.advance(6000);
+    await settled([w.id]);
+    assert.deepEqual(texts("t=retry"), ["r1 received", "r1 received"]);
+    assert.equal((await server.api("GET", `/api/v1/webhooks/${w.id}`, { token: s.key })).json.consecutive_failures, 0);
   });
 
   it("an aggregated webhook's bundle holds only the matching messages; a chat with none sends no bundle", async () => {
