@@ -139,6 +139,12 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
     assertError(await patch({ direction: 1 }), 400, "VALIDATION_ERROR", "filter.direction");
     const r = await server.api("GET", `/api/v1/webhooks/${w.id}`, { token: s.key });
     assert.deepEqual(r.json.filter, { ...ALL, direction: "sent" }, "a refused PATCH changes nothing");
+    // The OpenAPI document (/docs) describes it on create and PATCH.
+    const doc = (await server.api("GET", "/docs/json")).json;
+    for (const [path, method] of [["/api/v1/webhooks", "post"], ["/api/v1/webhooks/{id}", "patch"]] as const) {
+      const schema = doc.paths[path][method].requestBody.content["application/json"].schema;
+      assert.deepEqual(Object.keys(schema.properties.filter.properties).sort(), ["accounts", "chats", "direction", "responsible"], `${method} ${path}`);
+    }
     // Another workspace's webhook stays a 404, filter or not.
     const other = await space(server);
     assert.equal((await server.api("PATCH", `/api/v1/webhooks/${w.id}`, { token: other.key, body: { filter: { direction: "both" } } })).status, 404);

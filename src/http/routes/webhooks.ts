@@ -2,7 +2,7 @@ import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { invalid } from "../../errors.js";
-import { IdParams, IdString, ListQuery, pageOf, UrlString } from "./common.js";
+import { IdParams, IdString, ListQuery, NameString, pageOf, UrlString } from "./common.js";
 import { AGGREGATIONS } from "../../webhooks/windows.js";
 import { CHAT_KINDS, DIRECTIONS } from "../../webhooks/filter.js";
 
@@ -11,9 +11,9 @@ const Aggregation = Type.Union(AGGREGATIONS.map((a) => Type.Literal(a)));
 const Filter = Type.Object(
   {
     direction: Type.Optional(Type.Union(DIRECTIONS.map((d) => Type.Literal(d)))),
-    accounts: Type.Optional(Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 32 }), { maxItems: 100 })])),
+    accounts: Type.Optional(Type.Union([Type.Null(), Type.Array(NameString(), { maxItems: 100 })])),
     chats: Type.Optional(Type.Union(CHAT_KINDS.map((c) => Type.Literal(c)))),
-    responsible: Type.Optional(Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 320 }), { maxItems: 100 })])),
+    responsible: Type.Optional(Type.Union([Type.Null(), Type.Array(NameString(), { maxItems: 100 })])),
   },
   { additionalProperties: false },
 );
