@@ -132,7 +132,7 @@ export class WebhookService {
         changes.push(`filter set to ${describeFilter(parseFilter(filter))}`);
       }
     }
-    // A new consumer for a new aggregation or filter: nothing read under the old one is sent.
+    // A new consumer for a new aggregation or filter: what the old one read but had not sent is read again.
     let restart = set.aggregation !== undefined || set.filter !== undefined;
     // Open bundles go out under the old settings before a change or a disable.
     // Wherever the consumer runs: here, or in the process holding the lease (asked over NOTIFY).
