@@ -220,6 +220,12 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhook_activity").addColumn("request_id", "text").execute();
       },
     },
+    "0007_webhook_filter": {
+      // Which messages a webhook delivers (webhooks/filter.ts): JSON text, null for everything.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhooks").addColumn("filter", "text").execute();
+      },
+    },
     "0010_ui_time": {
       // Activity names the chat it is about; the Timeline orders chats by their last message's
       // time (not when it was stored), so the chats stored so far take it from their messages.

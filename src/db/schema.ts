@@ -73,6 +73,8 @@ export interface Database {
     /** The process consuming this webhook, and until when (several processes on PostgreSQL). */
     lease_owner: string | null;
     lease_until: number | null;
+    /** Which messages it delivers (webhooks/filter.ts): JSON text; null lets everything through. */
+    filter: string | null;
   };
   webhook_requests: {
     id: Generated<number>;

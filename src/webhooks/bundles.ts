@@ -262,7 +262,9 @@ export class BundleConsumer extends Consumer {
       const publicUrl = this.deps.publicUrl();
       const maxSeq = c.maxSeq!;
       for (const chat of page.chats) {
-        const messages = page.byChat.get(chat.chat_id);
+        // Only what the filter lets through; a chat left with none sends no bundle.
+        const all = page.byChat.get(chat.chat_id);
+        const messages = all && this.accepts ? all.filter(this.accepts) : all;
         if (!messages?.length) continue;
         messages.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
         // New when the message that created the chat is in the part of the log this bundle covers.

@@ -6,6 +6,7 @@ import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
 import { messagePayload, type DeliverableMessage } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
+import { matcher, type Matcher } from "./filter.js";
 
 /** A webhook as stored; the consumer owns its cursor, counters and window while it runs. */
 export type WebhookRow = Database["webhooks"];
@@ -76,6 +77,8 @@ export abstract class Consumer {
   protected health: Health;
   private retryTimer: ClockTimer | undefined;
   private sending = new Set<Promise<boolean>>();
+  /** The webhook's filter (filter.ts); undefined when it lets everything through. */
+  protected accepts: Matcher | undefined;
 
   constructor(
     protected deps: ConsumerDeps,
@@ -83,6 +86,7 @@ export abstract class Consumer {
   ) {
     // A webhook that was failing before a restart keeps backing off.
     this.health = initialHealth(row.consecutive_failures, deps.clock.now());
+    this.accepts = matcher(row.filter);
   }
 
   abstract start(): void;
@@ -92,6 +96,7 @@ export abstract class Consumer {
   /** Settings changed while enabled (URL, secret). */
   update(row: WebhookRow): void {
     this.row = { ...row, consecutive_failures: this.health.failures, cursor_seq: this.row.cursor_seq };
+    this.accepts = matcher(row.filter);
   }
 
   stop(): void {
@@ -328,6 +333,15 @@ export class MessageConsumer extends Consumer {
       const rows = await readDeliverable(this.deps.db, this.row.workspace_id, { afterSeq: this.readSeq, limit: FETCH_BATCH });
       if (this.stopped) return;
       for (const msg of rows) {
+        if (this.accepts && !this.accepts(msg)) {
+          // Excluded by the filter: done at once, so it never holds the cursor back. A run
+          // of them is one entry (memory stays bounded while an earlier delivery is retried).
+          const last = this.order.length > this.orderHead ? this.order[this.order.length - 1]! : undefined;
+          if (last?.done) last.seq = msg.seq;
+          else this.order.push({ seq: msg.seq, done: true });
+          this.readSeq = msg.seq;
+          continue;
+        }
         const d: Delivery = { seq: msg.seq, msg, id: messageDeliveryId(this.row, msg.id), attempts: 0 };
         let q = this.queues.get(msg.chat_id);
         if (!q) this.queues.set(msg.chat_id, (q = []));
@@ -338,6 +352,7 @@ export class MessageConsumer extends Consumer {
         if (!this.busy.has(msg.chat_id)) this.ready.add(msg.chat_id);
       }
       this.exhausted = rows.length < FETCH_BATCH && !this.wokenWhileFetching;
+      if (this.accepts) this.advanceCursor();
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "reading the message log failed; retrying");
       this.exhausted = true;
@@ -385,6 +400,11 @@ export class MessageConsumer extends Consumer {
         break;
       }
     }
+    this.advanceCursor();
+  }
+
+  /** Moves the cursor past the prefix of fetched seqs that is done. */
+  private advanceCursor(): void {
     const before = this.cursor;
     while (this.orderHead < this.order.length && this.order[this.orderHead]!.done) {
       this.cursor = this.order[this.orderHead]!.seq;

@@ -112,7 +112,12 @@ export class DeliveryManager {
    * webhook's lease (a flush, or the open window before an aggregation change or a disable).
    */
   listen(databaseUrl: string, onError: (err: unknown) => void): void {
-    this.signals ??= new WebhookSignals(databaseUrl, (id) => (this.consumers.get(id)?.active ? this.flushHere(id) : undefined), onError);
+    this.signals ??= new WebhookSignals(
+      databaseUrl,
+      (id) => (this.consumers.get(id)?.active ? this.flushHere(id) : undefined),
+      (id) => (this.consumers.has(id) ? this.restartHere(id) : undefined),
+      onError,
+    );
   }
 
   /**
@@ -124,6 +129,12 @@ export class DeliveryManager {
     if (this.consumers.get(id)?.active) return this.flushHere(id);
     if (this.signals && !this.closed) return (await this.signals.flush(id)) ?? 0;
     return 0;
+  }
+
+  /** A filter change made through another process: what is in flight ends and is recorded, then a fresh consumer. */
+  private async restartHere(id: string): Promise<void> {
+    await this.quiesce(id, "drain");
+    await this.reload(id, { restart: true });
   }
 
   private async flushHere(id: string): Promise<number> {
@@ -164,9 +175,9 @@ export class DeliveryManager {
 
   /**
    * A webhook's settings changed in the database: keep its consumer, replace it, or
-   * stop it. `restart` forces a fresh consumer (enabling, replay, aggregation change).
+   * stop it. `restart` forces a fresh consumer (enabling, replay, aggregation or filter change).
    */
-  async reload(id: string, opts: { restart?: boolean } = {}): Promise<void> {
+  async reload(id: string, opts: { restart?: boolean; remote?: boolean } = {}): Promise<void> {
     // Shutting down: settings are in the database; the next start picks them up.
     if (this.closed) return;
     const existing = this.consumers.get(id);
@@ -184,8 +195,10 @@ export class DeliveryManager {
       return;
     }
     if (current?.active) current.update(row);
-    // Another process may hold this webhook: then it runs there, and sees the change by its updated_at.
+    // Another process may hold this webhook: then it runs there, and sees the change by its
+    // updated_at within a second; `remote` (a filter change) asks it to restart at once.
     else if (await this.leases.claimOne(id)) this.run(row);
+    else if (opts.remote && this.signals) await this.signals.restart(id);
   }
 
   /**

@@ -14,6 +14,7 @@ import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilt
 import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
+import { describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
 
 export { AGGREGATIONS, type Aggregation } from "./windows.js";
 
@@ -48,6 +49,7 @@ export class WebhookService {
       url: row.url,
       enabled: row.enabled === 1,
       aggregation: row.aggregation,
+      filter: parseFilter(row.filter),
       consecutive_failures: row.consecutive_failures,
       disabled_reason: row.enabled === 1 ? null : row.disabled_reason,
       disabled_at: row.enabled === 1 || row.disabled_at === null ? null : new Date(row.disabled_at).toISOString(),
@@ -92,10 +94,11 @@ export class WebhookService {
     return this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
   }
 
-  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string }): Promise<WebhookRow> {
+  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }): Promise<WebhookRow> {
     const url = validUrl(input.url);
     const aggregation = input.aggregation ?? "none";
     if (!isAggregation(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
+    const filter = storedFilter(await resolveFilter(this.deps.db, workspaceId, parseFilter(null), input.filter));
     const now = this.deps.clock.now();
     const enabled = input.enabled ?? true;
     const row: WebhookRow = {
@@ -118,6 +121,7 @@ export class WebhookService {
       updated_at: now,
       lease_owner: null,
       lease_until: null,
+      filter,
     };
     await this.deps.db.insertInto("webhooks").values(row).execute();
     await this.deps.manager.reload(row.id);
@@ -131,7 +135,7 @@ export class WebhookService {
   async update(
     workspaceId: string,
     id: string,
-    patch: { url?: string; enabled?: boolean; aggregation?: string; replay?: "since_disabled" | "none" },
+    patch: { url?: string; enabled?: boolean; aggregation?: string; filter?: FilterInput; replay?: "since_disabled" | "none" },
   ): Promise<WebhookRow> {
     const { db, clock, manager } = this.deps;
     const row = await this.get(workspaceId, id);
@@ -149,7 +153,15 @@ export class WebhookService {
       set.aggregation = patch.aggregation;
       changes.push(`Aggregation: ${aggregationLabel(row.aggregation)} → ${aggregationLabel(patch.aggregation)}`);
     }
-    let restart = set.aggregation !== undefined;
+    if (patch.filter !== undefined) {
+      const filter = storedFilter(await resolveFilter(db, workspaceId, parseFilter(row.filter), patch.filter));
+      if (filter !== row.filter) {
+        set.filter = filter;
+        changes.push(`filter set to ${describeFilter(parseFilter(filter))}`);
+      }
+    }
+    // A new consumer for a new aggregation or filter: what the old one read but had not sent is read again.
+    let restart = set.aggregation !== undefined || set.filter !== undefined;
     // Open bundles go out under the old settings before a change or a disable.
     // Wherever the consumer runs: here, or in the process holding the lease (asked over NOTIFY).
     if (wasEnabled && row.aggregation !== "none" && (set.aggregation !== undefined || patch.enabled === false)) await manager.flushOpen(id);
@@ -177,11 +189,12 @@ export class WebhookService {
     if (changes.length) this.activity(id, { kind: "updated", summary: changes.join("; ") });
     if (set.aggregation !== undefined) set.window_end = null;
     // The consumer stops before the row changes (the manager decides how: see `quiesce`).
-    if (wasEnabled && (set.aggregation !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
+    if (wasEnabled && (set.aggregation !== undefined || set.filter !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
     else if (restart || set.enabled === 0) await manager.quiesce(id, "stop");
     await this.deps.writer.flush();
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
-    await manager.reload(id, { restart });
+    // A filter reaches the consumer before the answer, wherever it runs.
+    await manager.reload(id, { restart, remote: set.filter !== undefined });
     return this.get(workspaceId, id);
   }
 

@@ -9,29 +9,34 @@ export const REMOTE_ACCEPT_TIMEOUT_MS = 3_000;
 /** How long it then waits for the owner to have sent the window. */
 export const REMOTE_FLUSH_TIMEOUT_MS = 60_000;
 
+/** What a process may ask of a webhook's owner: send the open window, or restart the consumer (a filter change). */
+type Request = "flush" | "restart";
+
 type Message =
-  | { op: "flush"; id: string; req: string }
+  | { op: Request; id: string; req: string }
   | { op: "accepted"; req: string }
   | { op: "flushed"; req: string; flushed: number; error?: string };
 
 /**
  * Requests between processes sharing one PostgreSQL database, over LISTEN/NOTIFY: a
  * process that does not hold a webhook's lease asks the one that does to send its open
- * window now (a flush, or before an aggregation change or a disable), and waits for the
- * answer. Every process listens; only the lease holder has a consumer to act with, the
+ * window now (a flush, or before an aggregation change or a disable), or to restart its
+ * consumer under new settings at once (a filter change), and waits for the answer. Every process listens; only the lease holder has a consumer to act with, the
  * others ignore the request.
  */
 export class WebhookSignals {
   private client: pg.Client | undefined;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
-  private waiting = new Map<string, (m: Exclude<Message, { op: "flush" }>) => void>();
+  private waiting = new Map<string, (m: Exclude<Message, { op: Request }>) => void>();
   private ready: Promise<void>;
 
   constructor(
     private databaseUrl: string,
     /** Flushes the webhook if its consumer runs here; undefined when it does not. */
     private onFlush: (id: string) => Promise<number> | undefined,
+    /** Restarts the webhook's consumer if it runs here (reading its settings again); undefined when it does not. */
+    private onRestart: (id: string) => Promise<void> | undefined,
     private onError: (err: unknown) => void,
   ) {
     this.ready = this.connect();
@@ -75,11 +80,11 @@ export class WebhookSignals {
   }
 
   private handle(m: Message): void {
-    if (m.op !== "flush") {
+    if (m.op === "accepted" || m.op === "flushed") {
       this.waiting.get(m.req)?.(m);
       return;
     }
-    const run = this.onFlush(m.id);
+    const run = m.op === "flush" ? this.onFlush(m.id) : this.onRestart(m.id)?.then(() => 0);
     if (!run) return;
     this.send({ op: "accepted", req: m.req });
     run.then(
@@ -99,6 +104,18 @@ export class WebhookSignals {
    * how many deliveries it made, or undefined when no process answered in time.
    */
   async flush(id: string): Promise<number | undefined> {
+    return this.request("flush", id);
+  }
+
+  /**
+   * Asks the process that holds the webhook's lease to restart its consumer now (its own
+   * sync would within a second); resolves once it did, or undefined when none answered.
+   */
+  async restart(id: string): Promise<number | undefined> {
+    return this.request("restart", id);
+  }
+
+  private async request(op: Request, id: string): Promise<number | undefined> {
     await this.ready;
     const req = randomUUID();
     let timer: NodeJS.Timeout | undefined;
@@ -111,7 +128,7 @@ export class WebhookSignals {
       });
       timer = setTimeout(() => resolve(undefined), REMOTE_ACCEPT_TIMEOUT_MS);
     });
-    this.send({ op: "flush", id, req });
+    this.send({ op, id, req });
     try {
       return await answer;
     } finally {

@@ -42,7 +42,7 @@ for (const database of DATABASES) describe(`unaggregated payloads reach a real r
   it("the webhook answers its documented fields, with a whsec_ secret", async () => {
     const r = await server.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
     assert.equal(r.status, 200, r.text);
-    for (const k of ["id", "url", "enabled", "aggregation", "consecutive_failures", "disabled_reason", "created_at", "updated_at"]) assert.ok(k in r.json, `webhook lacks ${k}`);
+    for (const k of ["id", "url", "enabled", "aggregation", "filter", "consecutive_failures", "disabled_reason", "created_at", "updated_at"]) assert.ok(k in r.json, `webhook lacks ${k}`);
     assert.deepEqual([r.json.url, r.json.enabled, r.json.aggregation, r.json.consecutive_failures, r.json.disabled_reason], [receiver.url, true, "none", 0, null]);
     // The secret was in the create answer; afterwards only GET …/secret reveals it.
     assert.ok(!("secret" in r.json), "GET must not answer the secret");

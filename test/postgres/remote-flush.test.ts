@@ -1,6 +1,7 @@
 // Several processes on one PostgreSQL database: a flush, an aggregation change and a
 // disable made through a process that does not hold the webhook's lease reach the owner
-// (over NOTIFY) and send the open window first, exactly as on one process.
+// (over NOTIFY) and send the open window first, exactly as on one process; a filter
+// change restarts the owner's consumer before it is answered.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { waitFor } from "../helpers/server.js";
@@ -52,5 +53,22 @@ describe("flush and settings changes through a process that does not hold the le
     assert.equal(got.json.message.text, "after-change");
     // The bundled message was not sent again on its own.
     assert.equal(f.receiver.requests.filter((r) => r.json?.message?.text === "open-when-changed").length, 0);
+  });
+
+  it("a filter change through B reaches the consumer in A before B answers", { timeout: 60_000 }, async () => {
+    const { b, s } = f;
+    const id = s.webhook!.id;
+    const p = await b.api("PATCH", `/api/v1/webhooks/${id}`, { token: s.key, body: { filter: { direction: "sent" } } });
+    assert.equal(p.status, 200, p.text);
+    assert.deepEqual(p.json.filter, { direction: "sent", accounts: null, chats: "both", responsible: null });
+    // At once: A's own sync (within a second) would be too late for these.
+    await ingest(b, s.key, [entry(s, { contact: "972540000104", text: "filtered-out" }), entry(s, { contact: "972540000104", text: "filtered-in", direction: "sent" })]);
+    await waitFor(() => f.receiver.requests.find((r) => r.json?.message?.text === "filtered-in"), "the sent message", 15_000);
+    const [head] = await b.sql<{ seq: number }>("select max(seq) as seq from messages");
+    await waitFor(async () => {
+      const [w] = await b.sql<{ cursor_seq: number }>("select cursor_seq from webhooks where id = ?", [id]);
+      return Number(w!.cursor_seq) >= Number(head!.seq) || undefined;
+    }, "the cursor past both", 15_000);
+    assert.equal(f.receiver.requests.filter((r) => r.json?.message?.text === "filtered-out").length, 0);
   });
 });

@@ -10,6 +10,7 @@ import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, fo
 import { DisableConfirm, EnableQuestion, FailureBanner, reportWebhooks } from "./FailureBanner.js";
 import { SamplePayload } from "./SamplePayload.js";
 import { judgeTarget } from "./TargetCheck.js";
+import { WebhookFilterEditor } from "./WebhookFilter.js";
 
 export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = (Object.keys(AGGREGATION_LABELS) as Aggregation[]).map((value) => ({
   value,
@@ -522,6 +523,14 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
               </p>
             ) : null}
           </div>
+
+          <WebhookFilterEditor
+            webhook={w}
+            onSaved={(u) => {
+              onChange(stripSecret(u));
+              void activity.reload(true);
+            }}
+          />
 
           <div className="field">
             <span className="label">Signing secret</span>

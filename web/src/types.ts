@@ -14,11 +14,20 @@ export interface Workspace {
 /** The server's one list of aggregation values (src/webhooks/windows.ts). */
 export type { Aggregation };
 
+/** Which messages a webhook gets (docs/api.md, Filters); the defaults let everything through. */
+export interface WebhookFilter {
+  direction: "both" | "received" | "sent";
+  accounts: string[] | null;
+  chats: "both" | "direct" | "group";
+  responsible: string[] | null;
+}
+
 export interface Webhook {
   id: string;
   url: string;
   enabled: boolean;
   aggregation: Aggregation;
+  filter: WebhookFilter;
   secret?: string;
   consecutive_failures: number;
   disabled_reason: null | "manual" | "consecutive_failures" | "gone";

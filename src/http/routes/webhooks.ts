@@ -2,11 +2,22 @@ import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { invalid } from "../../errors.js";
-import { IdParams, IdString, ListQuery, pageOf, UrlString } from "./common.js";
+import { IdParams, IdString, ListQuery, NameString, pageOf, UrlString } from "./common.js";
 import { AGGREGATIONS } from "../../webhooks/windows.js";
 import { parseDeliveryFilter } from "../../webhooks/deliveries.js";
+import { CHAT_KINDS, DIRECTIONS } from "../../webhooks/filter.js";
 
 const Aggregation = Type.Union(AGGREGATIONS.map((a) => Type.Literal(a)));
+/** Each field optional: on a PATCH, the fields left out keep their values. The service checks accounts and teammates. */
+const Filter = Type.Object(
+  {
+    direction: Type.Optional(Type.Union(DIRECTIONS.map((d) => Type.Literal(d)))),
+    accounts: Type.Optional(Type.Union([Type.Null(), Type.Array(NameString(), { maxItems: 100 })])),
+    chats: Type.Optional(Type.Union(CHAT_KINDS.map((c) => Type.Literal(c)))),
+    responsible: Type.Optional(Type.Union([Type.Null(), Type.Array(NameString(), { maxItems: 100 })])),
+  },
+  { additionalProperties: false },
+);
 
 export function webhookRoutes(app: Threadline) {
   const svc = app.webhooks;
@@ -14,9 +25,9 @@ export function webhookRoutes(app: Threadline) {
     const opts = (schema: Record<string, unknown> = {}) => ({ config: { auth: "workspace" as const }, schema: { tags: ["webhooks"], ...schema } });
     f.post(
       "/api/v1/webhooks",
-      opts({ body: Type.Object({ url: UrlString(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation) }) }),
+      opts({ body: Type.Object({ url: UrlString(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation), filter: Type.Optional(Filter) }) }),
       async (req, reply) => {
-        const row = await svc.create(req.workspaceId, req.body as { url: string; enabled?: boolean; aggregation?: string });
+        const row = await svc.create(req.workspaceId, req.body as Parameters<typeof svc.create>[1]);
         // The secret is in this answer, rotate-secret's and GET …/secret only.
         return reply.status(201).send({ ...(await svc.read(row)), secret: row.secret });
       },
@@ -35,6 +46,7 @@ export function webhookRoutes(app: Threadline) {
           url: Type.Optional(UrlString()),
           enabled: Type.Optional(Type.Boolean()),
           aggregation: Type.Optional(Aggregation),
+          filter: Type.Optional(Filter),
           replay: Type.Optional(Type.Union([Type.Literal("since_disabled"), Type.Literal("none")])),
         }),
       }),
