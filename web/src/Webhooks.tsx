@@ -621,7 +621,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                   <span className="activity-dot" aria-hidden="true" />
                   <span className="activity-main">
                     {a.delivery_id ? (
-                      <button type="button" className="activity-open" title={a.summary} data-focus-key={`activity-${a.request_id ?? a.delivery_id}`} onClick={() => delivery.open({ deliveryId: a.delivery_id!, requestId: a.request_id ?? undefined })}>
+                      <button type="button" className="activity-open activity-summary" title={a.summary} data-focus-key={`activity-${a.request_id ?? a.delivery_id}`} onClick={() => delivery.open({ deliveryId: a.delivery_id!, requestId: a.request_id ?? undefined })}>
                         {a.summary}
                       </button>
                     ) : (
