@@ -182,7 +182,7 @@ export class Sender {
       const reason = (err as Error).message;
       const attempts = row.attempts + 1;
       if (isRetryable(err) && attempts < MAX_SEND_ATTEMPTS) {
-        const at = clock.now() + retryDelay(attempts);
+        const at = clock.now() + Math.round(retryDelay(attempts)); // bigint column: whole ms
         await db.updateTable("send_queue").set({ ...release, attempts, next_attempt_at: at, error: reason }).where("id", "=", id).execute();
         log.warn({ message: id, account: account.id, attempts, reason }, "the gateway did not take a message; retrying");
         return this.schedule(account.id, at);
