@@ -5,7 +5,7 @@
 // one delivery to the outgoing webhooks when the gateway confirms (never a second for its echo).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createWorkspace, DATABASES, TestServer, waitFor, type Database } from "../helpers/server.js";
+import { createWorkspace, DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { assertError, createWebhook } from "../helpers/workspace.js";
 
