@@ -137,20 +137,7 @@ export class Sender {
         .limit(1)
         .executeTakeFirst();
       if (!next) return;
-      const now = clock.now();
-      if (next.next_attempt_at > now) return this.schedule(accountId, next.next_attempt_at);
-      // The pause: this process may send for the account only when it moves next_send_at on.
-      await db.insertInto("send_pacing").values({ account_id: accountId, next_send_at: 0 }).onConflict((oc) => oc.column("account_id").doNothing()).execute();
-      const slot = await db
-        .updateTable("send_pacing")
-        .set({ next_send_at: now + jitteredPause(await this.pauseOf(accountId)) })
-        .where("account_id", "=", accountId)
-        .where("next_send_at", "<=", now)
-        .executeTakeFirst();
-      if (Number(slot.numUpdatedRows) === 0) {
-        const pacing = await db.selectFrom("send_pacing").select("next_send_at").where("account_id", "=", accountId).executeTakeFirst();
-        return this.schedule(accountId, pacing?.next_send_at ?? now + SCAN_MS);
-      }
+      if (next.next_attempt_at > clock.now()) return this.schedule(accountId, next.next_attempt_at);
       const claim = await db
         .updateTable("send_queue")
         .set({ claimed_by: this.owner, claimed_until: wall + CLAIM_MS })
@@ -159,12 +146,33 @@ export class Sender {
         .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", wall)]))
         .executeTakeFirst();
       if (Number(claim.numUpdatedRows) === 0) continue; // another process has it
-      await this.sendOne(next.id);
+      const pausedUntil = await this.sendOne(next.id);
+      if (pausedUntil !== undefined) return this.schedule(accountId, pausedUntil);
     }
   }
 
-  /** Sends one claimed message through its account's gateway; on confirmation it enters the log. */
-  private async sendOne(id: string): Promise<void> {
+  /**
+   * The pause: a process may call the account's gateway only when it moves the account's
+   * next_send_at on (one conditional update, so two processes never both do). Taken right
+   * before the call, so the gap between two calls is the pause. Answers undefined when
+   * taken, else when to try again.
+   */
+  private async takeSlot(accountId: string): Promise<number | undefined> {
+    const { db, clock } = this.deps;
+    await db.insertInto("send_pacing").values({ account_id: accountId, next_send_at: 0 }).onConflict((oc) => oc.column("account_id").doNothing()).execute();
+    const pause = jitteredPause(await this.pauseOf(accountId));
+    const now = clock.now();
+    const slot = await db.updateTable("send_pacing").set({ next_send_at: now + pause }).where("account_id", "=", accountId).where("next_send_at", "<=", now).executeTakeFirst();
+    if (Number(slot.numUpdatedRows) > 0) return undefined;
+    const pacing = await db.selectFrom("send_pacing").select("next_send_at").where("account_id", "=", accountId).executeTakeFirst();
+    return Math.max(pacing?.next_send_at ?? 0, now + 1);
+  }
+
+  /**
+   * Sends one claimed message through its account's gateway; on confirmation it enters the
+   * log. When the account's pause is not over, gives the claim back and answers when it is.
+   */
+  private async sendOne(id: string): Promise<number | undefined> {
     const { db, clock, log } = this.deps;
     const row = await db.selectFrom("send_queue").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     const release = { claimed_by: null, claimed_until: null };
@@ -173,6 +181,11 @@ export class Sender {
     const chat = await getChat(db, row.workspace_id, String(row.chat_id)).catch(() => undefined);
     if (!account || !chat) return void (await fail("The account or chat no longer exists."));
     const target = { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone };
+    const pausedUntil = await this.takeSlot(account.id);
+    if (pausedUntil !== undefined) {
+      await db.updateTable("send_queue").set(release).where("id", "=", id).where("claimed_by", "=", this.owner).execute();
+      return pausedUntil;
+    }
     const adapter = adapterFor(account.source);
     let externalId: string;
     try {
@@ -185,7 +198,8 @@ export class Sender {
         const at = clock.now() + Math.round(retryDelay(attempts)); // bigint column: whole ms
         await db.updateTable("send_queue").set({ ...release, attempts, next_attempt_at: at, error: reason }).where("id", "=", id).execute();
         log.warn({ message: id, account: account.id, attempts, reason }, "the gateway did not take a message; retrying");
-        return this.schedule(account.id, at);
+        this.schedule(account.id, at);
+        return;
       }
       await fail(isRetryable(err) ? `The gateway did not answer after ${attempts} attempts: ${reason}` : `The gateway refused the message: ${reason}`);
       return;
