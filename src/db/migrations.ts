@@ -231,6 +231,7 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("claimed_until", "bigint")
           .execute();
         await db.schema.createIndex("send_queue_due").on("send_queue").columns(["status", "next_attempt_at"]).execute();
+        await db.schema.createIndex("send_queue_account").on("send_queue").columns(["account_id", "status", "id"]).execute();
         await db.schema.createIndex("send_queue_chat").on("send_queue").columns(["chat_id", "created_at"]).execute();
         await db.schema.createIndex("send_queue_message").on("send_queue").column("message_id").execute();
         // The pause between an account's messages, shared by every process.
