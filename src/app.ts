@@ -14,6 +14,7 @@ import { ensureOperatorToken } from "./workspaces/service.js";
 import { ingestWith, type Ingest } from "./ingest/ingest.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
+import { Sender } from "./sending/sender.js";
 
 export const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
@@ -32,6 +33,8 @@ export interface Threadline {
   alerts: Alerts;
   /** Outgoing calls to WhatsApp gateways, through the same target guard as webhooks. */
   gateways: GatewayHttp;
+  /** Works through the queue of messages sent from Threadline (src/sending). */
+  sender: Sender;
   publicUrl(): string;
   setPort(port: number): void;
   /** The one way into the message log: every commit is counted in the metrics and wakes the workspace's webhooks. */
@@ -102,6 +105,14 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
         (listening) => storage.cache.invalidate(listening),
       )
     : undefined;
+  const ingest = ingestWith(db, clock, (workspaceId, summary) => {
+    metrics.ingested.inc({ status: "accepted" }, summary.accepted);
+    metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
+    metrics.ingested.inc({ status: "skipped" }, summary.skipped);
+    if (summary.accepted > 0) manager.notify(workspaceId);
+  });
+  const sender = new Sender({ db, clock, log, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
+  await sender.start();
   return {
     config,
     storage,
@@ -120,14 +131,11 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       port = p;
       startDelivering().catch((e) => log.error({ err: e }, "starting webhook deliveries failed"));
     },
-    ingest: ingestWith(db, clock, (workspaceId, summary) => {
-      metrics.ingested.inc({ status: "accepted" }, summary.accepted);
-      metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
-      metrics.ingested.inc({ status: "skipped" }, summary.skipped);
-      if (summary.accepted > 0) manager.notify(workspaceId);
-    }),
+    ingest,
+    sender,
     async close() {
       await listener?.close();
+      await sender.stop();
       await manager.stop();
       // An alert e-mail being written or sent gets a moment (it is in the outbox already once written).
       await alerts.settle(2_000);

@@ -22,6 +22,7 @@ export interface AccountRow {
   inbound_token: string;
   created_at: number;
   owner_teammate_id: string;
+  send_pause_ms: number | null;
   full_name: string;
   email: string;
 }
@@ -34,6 +35,8 @@ export interface AccountView {
   source: string;
   source_config: Record<string, unknown>;
   inbound_url: string | null;
+  /** The pause between messages sent through it; null: the THREADLINE_SEND_PAUSE_MS default. */
+  send_pause_ms: number | null;
   created_at: string;
 }
 
@@ -56,6 +59,7 @@ export function accountView(row: AccountRow, publicUrl: string): AccountView {
     source: row.source,
     source_config: shown,
     inbound_url: row.source === "api" ? null : `${publicUrl}/inbound/${row.source}/${row.inbound_token}`,
+    send_pause_ms: row.send_pause_ms,
     created_at: new Date(row.created_at).toISOString(),
   };
 }
@@ -68,14 +72,14 @@ function accountQuery(db: DB) {
   return db
     .selectFrom("accounts as a")
     .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
-    .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "t.full_name", "t.email"]);
+    .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "a.send_pause_ms", "t.full_name", "t.email"]);
 }
 
 export async function createAccount(
   db: DB,
   clock: Clock,
   workspaceId: string,
-  input: { phone: string; owner_email: string; source: string; source_config?: unknown },
+  input: { phone: string; owner_email: string; source: string; source_config?: unknown; send_pause_ms?: number },
 ): Promise<AccountRow> {
   const phone = input.phone.trim();
   if (!E164.test(phone)) throw invalid("phone", `"${input.phone}" is not an E.164 phone number such as +972500000000.`);
@@ -107,6 +111,7 @@ export async function createAccount(
       source_config: JSON.stringify(config),
       inbound_token: newToken("in", 24),
       created_at: clock.now(),
+      send_pause_ms: input.send_pause_ms ?? null,
     })
     .execute();
   return getAccount(db, workspaceId, id);

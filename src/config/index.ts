@@ -21,6 +21,8 @@ export interface Config {
    * the default: a client could name any address), every peer (true), or these CIDRs.
    */
   trustProxy: boolean | string[];
+  /** The pause between messages an account sends (randomised ±25 %), unless the account sets its own. */
+  sendPauseMs: number;
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
@@ -123,5 +125,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const rateLimits = parseRateLimits(env);
   const trustProxy = parseCidrList(env.THREADLINE_TRUST_PROXY, "THREADLINE_TRUST_PROXY");
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy };
+  const rawPause = env.THREADLINE_SEND_PAUSE_MS?.trim();
+  if (rawPause && (!/^\d+$/.test(rawPause) || Number(rawPause) > 600_000)) {
+    throw new ConfigError(`THREADLINE_SEND_PAUSE_MS must be a whole number of milliseconds up to 600000, got "${rawPause}".`);
+  }
+  const sendPauseMs = rawPause ? Number(rawPause) : 2_000;
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs };
 }

@@ -226,7 +226,48 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhooks").addColumn("filter", "text").execute();
       },
     },
-    "0010_ui_time": {
+    "0008_send_queue": {
+      // Sending WhatsApp messages from Threadline (src/sending): a send is stored first and
+      // worked off by a sender per account; the capability URL's token is kept like an inbound URL's (shown again).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("send_queue")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("account_id", "text", (c) => c.notNull())
+          .addColumn("chat_id", "bigint", (c) => c.notNull())
+          .addColumn("text", "text", (c) => c.notNull())
+          .addColumn("teammate_id", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("error", "text")
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("next_attempt_at", "bigint", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("sent_at", "bigint")
+          .addColumn("message_id", "text")
+          .addColumn("claimed_by", "text")
+          .addColumn("claimed_until", "bigint")
+          .execute();
+        await db.schema.createIndex("send_queue_due").on("send_queue").columns(["status", "next_attempt_at"]).execute();
+        await db.schema.createIndex("send_queue_account").on("send_queue").columns(["account_id", "status", "id"]).execute();
+        await db.schema.createIndex("send_queue_chat").on("send_queue").columns(["chat_id", "created_at"]).execute();
+        await db.schema.createIndex("send_queue_message").on("send_queue").column("message_id").execute();
+        // The pause between an account's messages, shared by every process.
+        await db.schema
+          .createTable("send_pacing")
+          .addColumn("account_id", "text", (c) => c.primaryKey())
+          .addColumn("next_send_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("send_urls")
+          .addColumn("workspace_id", "text", (c) => c.primaryKey())
+          .addColumn("token", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.alterTable("accounts").addColumn("send_pause_ms", "integer").execute();
+      },
+    },
+    "0009_ui_time": {
       // Activity names the chat it is about; the Timeline orders chats by their last message's
       // time (not when it was stored), so the chats stored so far take it from their messages.
       async up(db: Kysely<any>) {

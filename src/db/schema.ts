@@ -16,6 +16,8 @@ export interface Database {
     source_config: string;
     inbound_token: string;
     created_at: number;
+    /** The pause between messages sent through this account; null: THREADLINE_SEND_PAUSE_MS. */
+    send_pause_ms: number | null;
   };
   chats: {
     id: Generated<number>;
@@ -129,4 +131,26 @@ export interface Database {
     text: string;
     delivered: number;
   };
+  send_queue: {
+    /** The message's id in the API (the log's row takes it when the gateway confirms). */
+    id: string;
+    workspace_id: string;
+    account_id: string;
+    chat_id: number;
+    text: string;
+    teammate_id: string;
+    /** queued | sent | failed */
+    status: string;
+    error: string | null;
+    attempts: number;
+    next_attempt_at: number;
+    created_at: number;
+    sent_at: number | null;
+    /** The log's message once sent (another id only when the gateway's echo was stored first). */
+    message_id: string | null;
+    claimed_by: string | null;
+    claimed_until: number | null;
+  };
+  send_pacing: { account_id: string; next_send_at: number };
+  send_urls: { workspace_id: string; token: string; created_at: number };
 }

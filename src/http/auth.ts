@@ -23,6 +23,9 @@ declare module "fastify" {
   }
 }
 
+/** Routes whose path token is the credential: gateways' inbound URLs and the capability URL to send messages. */
+export const isTokenRoute = (route: string): boolean => route.startsWith("/inbound/") || route.startsWith("/hooks/send/");
+
 /** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
 export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);
 
@@ -33,7 +36,7 @@ export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"
  */
 export function presentsCredential(req: FastifyRequest): boolean {
   const route = req.routeOptions.url ?? "";
-  if (SIGN_IN_ROUTES.has(route) || route.startsWith("/inbound/")) return true;
+  if (SIGN_IN_ROUTES.has(route) || isTokenRoute(route)) return true;
   const checked = (req.routeOptions.config?.auth ?? "public") !== "public" || SESSION_PAGES.has(route);
   return checked && (req.headers.authorization !== undefined || req.cookies?.[SESSION_COOKIE] !== undefined);
 }

@@ -3,7 +3,7 @@ import rateLimit from "@fastify/rate-limit";
 import type { RateLimits } from "../config/index.js";
 import type { App } from "./server.js";
 import { ApiError } from "../errors.js";
-import { SIGN_IN_ROUTES } from "./auth.js";
+import { isTokenRoute, SIGN_IN_ROUTES } from "./auth.js";
 
 const WINDOW_MS = 60_000;
 
@@ -46,7 +46,8 @@ export class AuthFailures {
 
 /**
  * Request rates (`@fastify/rate-limit`, a minute's window, runs after authentication):
- * sign-in attempts per client address, inbound requests per inbound URL token, and
+ * sign-in attempts per client address, inbound requests per inbound URL token (and
+ * capability-URL requests per send token), and
  * authenticated API requests per workspace (or the operator). Requests that are neither
  * are not counted here (a request without a valid credential is answered 401 and counts
  * as a failed authentication instead). A limit of 0 turns that one off.
@@ -55,7 +56,7 @@ export async function registerRateLimits(f: App, limits: RateLimits): Promise<vo
   const kindOf = (req: FastifyRequest): { key: string; max: number } | undefined => {
     const route = req.routeOptions.url ?? "";
     if (SIGN_IN_ROUTES.has(route) && req.method === "POST") return { key: `signin:${req.ip}`, max: limits.signIn };
-    if (route.startsWith("/inbound/")) return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
+    if (isTokenRoute(route)) return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
     const auth = req.routeOptions.config?.auth;
     if (auth === "operator") return { key: "operator", max: limits.api };
     if (auth === "workspace" && req.workspaceId) return { key: `ws:${req.workspaceId}`, max: limits.api };

@@ -21,6 +21,7 @@ import { webhookRoutes } from "./routes/webhooks.js";
 import { systemRoutes } from "./routes/system.js";
 import { pageRoutes } from "./routes/pages.js";
 import { inboundRoutes } from "./routes/inbound.js";
+import { sendingRoutes } from "./routes/sending.js";
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
@@ -151,6 +152,7 @@ export async function buildServer(app: Threadline): Promise<App> {
   await fastify.register(timelineRoutes(app));
   await fastify.register(webhookRoutes(app));
   await fastify.register(inboundRoutes(app));
+  await fastify.register(sendingRoutes(app));
   await fastify.register(pageRoutes(app, WEB_DIST));
 
   // Decided once: npm install builds the UI before the server starts.

@@ -116,7 +116,7 @@ export async function ingestMessages(
   clock: Clock,
   workspaceId: string,
   messages: IngestMessage[],
-  opts: { sentByTeammateId?: string; onCommitted?: IngestListener } = {},
+  opts: { sentByTeammateId?: string; messageId?: string; onCommitted?: IngestListener } = {},
 ): Promise<IngestSummary & { messageIds: string[] }> {
   // Before any query: PostgreSQL would answer a NUL or an over-long key with an error.
   messages.forEach((m, i) => checkStoredText(i, m));
@@ -126,7 +126,7 @@ export async function ingestMessages(
     if (!account) throw bad(i, "account_phone", `no WhatsApp account ${m.account_phone} is connected in this workspace.`);
     return check(i, m, account);
   });
-  const results = await submitToGroup(db, clock, workspaceId, { messages: checked, sentByTeammateId: opts.sentByTeammateId });
+  const results = await submitToGroup(db, clock, workspaceId, { messages: checked, sentByTeammateId: opts.sentByTeammateId, messageId: opts.messageId });
   const summary = { accepted: 0, duplicates: 0, skipped: 0 };
   for (const r of results) {
     if (r.status === "accepted") summary.accepted++;
@@ -138,7 +138,7 @@ export async function ingestMessages(
 }
 
 /** Ingest as the rest of the app calls it: built once with its database, clock and commit listener. */
-export type Ingest = (workspaceId: string, messages: IngestMessage[], opts?: { sentByTeammateId?: string }) => ReturnType<typeof ingestMessages>;
+export type Ingest = (workspaceId: string, messages: IngestMessage[], opts?: { sentByTeammateId?: string; messageId?: string }) => ReturnType<typeof ingestMessages>;
 
 export function ingestWith(db: DB, clock: Clock, onCommitted: IngestListener): Ingest {
   return (workspaceId, messages, opts = {}) => ingestMessages(db, clock, workspaceId, messages, { ...opts, onCommitted });

@@ -14,6 +14,8 @@ const MAX_GROUP_MESSAGES = 2000;
 export interface GroupRequest {
   messages: Checked[];
   sentByTeammateId?: string;
+  /** The id its one message takes (a message queued for sending keeps the id it was answered with). */
+  messageId?: string;
 }
 
 interface Waiting extends GroupRequest {
@@ -219,7 +221,7 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
         results[ri]![c.index] = { status: "duplicate", message_id: dup };
         continue;
       }
-      const id = ulid(storedAt);
+      const id = (r.messages.length === 1 ? r.messageId : undefined) ?? ulid(storedAt);
       existingMsgs.set(key, id);
       results[ri]![c.index] = { status: c.deliverable ? "accepted" : "skipped", message_id: id };
       const f = { c, id, sentBy: r.sentByTeammateId ?? null, p: parties(c, chatNames.get(c.chatKey) || undefined) };

@@ -256,6 +256,10 @@ export const cloudApiAdapter: SourceAdapter = {
     return subjectOf(await http.getJsonQuietly(url, { authorization: `Bearer ${config.access_token}` }));
   },
 
+  directChatId(phoneDigits) {
+    return phoneDigits;
+  },
+
   async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateCloudApiConfig);
     const base = config.graph_base_url ?? GRAPH_BASE_URL;

@@ -195,6 +195,10 @@ export const evolutionAdapter: SourceAdapter = {
     return subjectOf(await http.getJsonQuietly(url, { apikey: config.api_key }));
   },
 
+  directChatId(phoneDigits) {
+    return `${phoneDigits}@s.whatsapp.net`;
+  },
+
   async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateEvolutionConfig);
     const answer = await http.postJson(

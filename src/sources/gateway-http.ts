@@ -2,6 +2,18 @@ import { isIP } from "node:net";
 import { Agent, request } from "undici";
 import type { TargetGuard } from "../webhooks/targets.js";
 
+/** A gateway call that failed: `status` is the gateway's HTTP status when it answered, else undefined (no answer). */
+export class GatewayError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "GatewayError";
+  }
+}
+
 export const GATEWAY_TIMEOUT_MS = 10_000;
 /** How long the inbound route waits for a gateway's group-info answer before going on without it. */
 export const GROUP_INFO_TIMEOUT_MS = 2_000;
@@ -26,7 +38,7 @@ export class GatewayHttp {
    * the gateway's body is never quoted (it goes back to the API client).
    */
   async postJson(label: string, url: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
-    const failed = (reason: string, cause?: unknown) => new Error(`${label} request to ${url} failed: ${reason}`, { cause });
+    const failed = (reason: string, cause?: unknown) => new GatewayError(`${label} request to ${url} failed: ${reason}`, undefined, { cause });
     let host: string;
     try {
       host = new URL(url).hostname.replace(/^\[|\]$/g, "");
@@ -52,7 +64,7 @@ export class GatewayHttp {
     } catch (err) {
       throw failed(reasonOf(err), err);
     }
-    if (status < 200 || status > 299) throw new Error(`${label} answered HTTP ${status}`);
+    if (status < 200 || status > 299) throw new GatewayError(`${label} answered HTTP ${status}`, status);
     try {
       return JSON.parse(text) as unknown;
     } catch {

@@ -62,6 +62,8 @@ export interface SourceAdapter {
    * such call, an error, a timeout). Asked once, when a group chat is first seen.
    */
   groupSubject?(account: SourceAccount, groupId: string, http: GatewayHttp): Promise<string | undefined>;
+  /** The chat id this gateway gives a direct chat with a phone (digits, no "+"): a message sent to a new phone creates that chat. */
+  directChatId(phoneDigits: string): string;
   /**
    * Sends a text through the gateway, over `http` (the guarded client every outgoing gateway
    * call goes through); resolves to the gateway's message id (the one its webhooks use).

@@ -322,6 +322,10 @@ export const wahaAdapter: SourceAdapter = {
     return subjectOf(await http.getJsonQuietly(url, { "x-api-key": config.api_key }));
   },
 
+  directChatId(phoneDigits) {
+    return `${phoneDigits}@c.us`;
+  },
+
   async sendText(account, chat, text, http) {
     const config = accountConfig(account, validateWahaConfig);
     const answer = await http.postJson(

@@ -4,12 +4,43 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Receiver } from "../helpers/receiver.js";
-import { waitFor } from "../helpers/server.js";
+import { createWorkspace, waitFor } from "../helpers/server.js";
 import { entry, ingest } from "../helpers/workspace.js";
 import { twoProcesses } from "./helpers.js";
 
 describe("several processes on one PostgreSQL database", () => {
   const f = twoProcesses();
+
+  it("sends each queued message once, whichever process queued it, with the account's pause kept across processes", async () => {
+    const { a, b } = f;
+    const gateway = await Receiver.start();
+    try {
+      // A workspace of its own (no webhook): the test below counts its receiver's requests.
+      const ws = await createWorkspace(a);
+      const pause = 150;
+      const acc = await a.api("POST", "/api/v1/accounts", {
+        token: ws.api_key,
+        body: { phone: "+15550001101", owner_email: ws.owner.email, source: "evolution", source_config: { base_url: gateway.origin, api_key: "k", instance: "i" }, send_pause_ms: pause },
+      });
+      assert.equal(acc.status, 201, acc.text);
+      let n = 0;
+      gateway.respond = () => ({ status: 200, body: JSON.stringify({ key: { id: `EVO${++n}`, fromMe: true } }), headers: { "content-type": "application/json" } });
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await (i % 2 === 0 ? a : b).api("POST", "/api/v1/messages/send", { token: ws.api_key, body: { phone: `+1555000${2100 + (i % 3)}`, text: `multi ${i}` } });
+        assert.equal(r.status, 202, r.text);
+        ids.push(r.json.message_id);
+      }
+      for (const id of ids) {
+        await waitFor(async () => ((await b.api("GET", `/api/v1/messages/${id}`, { token: ws.api_key })).json.send_status === "sent" ? true : undefined), `message ${id} sent`);
+      }
+      assert.deepEqual(gateway.requests.map((r) => r.json.text).sort(), ids.map((_, i) => `multi ${i}`).sort(), "each message sent exactly once");
+      const gaps = gateway.requests.slice(1).map((r, i) => r.at - gateway.requests[i]!.at);
+      assert.ok(Math.min(...gaps) >= pause * 0.75 - 30, `gaps between sends: ${gaps.join(", ")} ms`);
+    } finally {
+      await gateway.close();
+    }
+  });
 
   it("delivers every message once whichever process ingests it, and hands a dead process's webhooks over", async () => {
     const { a, b, receiver, s } = f;

@@ -49,6 +49,23 @@ for (const database of DATABASES) {
       assert.equal(receiver.requests.length, 0);
     });
 
+    it("sending: a cross-origin page with the cookie cannot send or make a send URL; the send URL itself works cross-origin without a cookie", async () => {
+      const json = (headers: Record<string, string>) => ({ ...headers, "content-type": "application/json" });
+      const body = JSON.stringify({ phone: "+15550009101", text: "sent by the attacker" });
+      refused(await send(server, "POST", "/api/v1/messages/send", json(crossSiteForm(v.cookie, "http://evil.example")), body));
+      refused(await send(server, "POST", "/api/v1/messages/send", crossSiteForm(v.cookie, "http://evil.example"), form({ phone: "+15550009101", text: "x" })));
+      refused(await send(server, "POST", "/api/v1/send-url", crossSiteForm(v.cookie, "http://evil.example")));
+      assert.equal((await server.api("GET", "/api/v1/send-url", { token: v.key })).json.url, null);
+      assert.deepEqual(await server.sql("select id from send_queue"), [], "nothing was queued");
+      // The send URL is a credential of its own: a tool on another origin, without a cookie, may use it.
+      const made = await server.api("POST", "/api/v1/send-url", { token: v.key });
+      const path = new URL(made.json.url).pathname;
+      const ok = await send(server, "POST", path, { origin: "https://crm.example.com", "content-type": "application/json" }, JSON.stringify({ phone: "+15550009102", text: "from the CRM" }));
+      assert.equal(ok.status, 202, ok.text);
+      // No exemption: the same request carrying the session cookie is checked like any other.
+      refused(await send(server, "POST", path, json(crossSiteForm(v.cookie, "http://evil.example")), body));
+    });
+
     it("with the cookie and no Origin: refused unless Sec-Fetch-Site says same-origin", async () => {
       const body = JSON.stringify({ name: "Renamed" });
       refused(await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, "content-type": "application/json" }, body));

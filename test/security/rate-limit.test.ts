@@ -104,6 +104,19 @@ for (const database of DATABASES) {
       assert.equal((await send(server, "POST", b, from("198.51.100.99", { "content-type": "application/json" }), body)).status, 200);
     });
 
+    it("the send URL: unknown tokens count as failed authentications, then even the right URL gets 429 from there; requests per token are limited", async () => {
+      const made = await server.api("POST", "/api/v1/send-url", { token: v.key });
+      assert.equal(made.status, 201, made.text);
+      const path = new URL(made.json.url).pathname;
+      const json = { "content-type": "application/json" };
+      const body = JSON.stringify({ phone: "+15550009001", text: "hi" });
+      for (let i = 0; i < 5; i++) assert.equal((await send(server, "POST", `/hooks/send/snd_guess_${i}`, from("203.0.113.20", json), body)).status, 404);
+      assertLimited(await send(server, "POST", path, from("203.0.113.20", json), body));
+      // Per token: 5 a minute here, whatever the address (each a valid send, answered 202 or 400).
+      for (let i = 0; i < 5; i++) assert.notEqual((await send(server, "POST", path, from(`198.51.100.${20 + i}`, json), body)).status, 429);
+      assertLimited(await send(server, "POST", path, from("198.51.100.99", json), body));
+    });
+
     it("authenticated API traffic per workspace: generous, then 429; another workspace is not affected", async () => {
       const ws = await createWorkspace(server, { name: "Busy", owner: { full_name: "B", email: "b@busy.example" } });
       for (let i = 0; i < 40; i++) assert.equal((await server.api("GET", "/api/v1/workspace", { token: ws.api_key })).status, 200);

@@ -1,6 +1,7 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import { chatPath } from "./Timeline.js";
+import { SendStatusBadge } from "./Sending.js";
 import type { Account, Chat, List, Message, Teammate } from "./types.js";
 import { Alert, Empty, FieldError, Link, Loading, ZoneNote, formatDateTime, formatDay, formatTime, initials, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
@@ -271,7 +272,13 @@ function MessageList({ messages, highlightId, tz }: { messages: Message[]; highl
                       {formatTime(m.timestamp, tz)}
                     </time>
                   )}
+                  <SendStatusBadge message={m} />
                 </p>
+                {m.send_status === "failed" && m.send_error ? (
+                  <p className="bubble-error small" data-testid="send-error">
+                    Not sent: {m.send_error}
+                  </p>
+                ) : null}
               </article>
             </li>
           </Fragment>

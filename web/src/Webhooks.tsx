@@ -4,6 +4,7 @@ import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
 import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
 import { EndpointList, NextBundle } from "./WebhookOverview.js";
+import { SendUrlCard } from "./Sending.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
@@ -730,6 +731,7 @@ function IncomingTab() {
           <code>POST /api/v1/messages</code> with the workspace API key. Connect accounts on the <Link to="/accounts">Accounts</Link> page.
         </p>
       </section>
+      <SendUrlCard />
       {error ? <Alert>Could not load the accounts: {error}</Alert> : null}
       {!data && !error ? <Loading /> : null}
       {data && data.length === 0 ? <Empty title="No WhatsApp accounts connected">Connect one on the Accounts page.</Empty> : null}

@@ -118,8 +118,17 @@ export interface Message {
   text: string;
   sender: Party;
   recipient: Party;
-  permalink: string;
+  /** null while the message waits in the send queue (or failed there). */
+  permalink: string | null;
   status: string;
+  /** Sent from Threadline: queued, sent or failed (with send_error); null for the others. */
+  send_status?: "queued" | "sent" | "failed" | null;
+  send_error?: string | null;
+}
+
+export interface SendUrl {
+  url: string | null;
+  created_at: string | null;
 }
 
 export interface Teammate {

@@ -9,6 +9,7 @@ import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
 import { ApiError, invalid } from "../../errors.js";
+import { pendingSends, withSendStatus } from "../../sending/queue.js";
 import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
 
 const Party = Type.Object({ full_name: Type.Optional(NameString()), phone: Type.Optional(IdString()) });
@@ -58,7 +59,10 @@ export function timelineRoutes(app: Threadline) {
     );
     f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
       const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
-      return { items: r.items.map((m) => messageView(m, app.publicUrl())), next_cursor: r.next_cursor };
+      const items = await withSendStatus(app.db, r.items, app.publicUrl());
+      // Sends still queued (or failed) are not in the log: they follow its last page.
+      if (r.next_cursor === null) items.push(...(await pendingSends(app.db, r.chat.id)));
+      return { items, next_cursor: r.next_cursor };
     });
     f.post(
       "/api/v1/chats/:id/messages",

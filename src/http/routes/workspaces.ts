@@ -67,6 +67,7 @@ export function workspaceRoutes(app: Threadline) {
             owner_email: NameString({ minLength: 1 }),
             source: IdString({ minLength: 1 }),
             source_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+            send_pause_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
           }),
         },
       },

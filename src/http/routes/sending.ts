@@ -1,0 +1,57 @@
+import { Type } from "typebox";
+import type { App } from "../server.js";
+import type { Threadline } from "../../app.js";
+import { notFound } from "../../errors.js";
+import { enqueueSend, getMessageWithSend, type SendInput } from "../../sending/queue.js";
+import { getSendUrl, regenerateSendUrl, workspaceForSendToken } from "../../sending/send-url.js";
+import { IdParams, IdString, NameString, TextString } from "./common.js";
+
+/** The body of a send, as JSON or as form fields (the capability URL takes both). */
+const SendBody = Type.Object({
+  account_phone: Type.Optional(IdString()),
+  phone: Type.Optional(IdString()),
+  chat_id: Type.Optional(IdString()),
+  text: TextString(),
+  teammate_email: Type.Optional(NameString()),
+});
+
+/** Sending WhatsApp messages from Threadline: the API, the capability URL, and message reads. */
+export function sendingRoutes(app: Threadline) {
+  const send = async (workspaceId: string, body: SendInput) => {
+    const { id, accountId } = await enqueueSend(app.db, app.clock, workspaceId, body);
+    app.sender.wake(accountId);
+    return { message_id: id, status: "queued" as const };
+  };
+  return async (f: App) => {
+    f.post("/api/v1/messages/send", { config: { auth: "workspace" }, schema: { tags: ["messages"], body: SendBody } }, async (req, reply) =>
+      reply.status(202).send(await send(req.workspaceId, req.body)),
+    );
+    f.get("/api/v1/messages/:id", { config: { auth: "workspace" }, schema: { tags: ["messages"], params: IdParams } }, async (req) =>
+      getMessageWithSend(app.db, req.workspaceId, req.params.id, app.publicUrl()),
+    );
+    f.get("/api/v1/send-url", { config: { auth: "workspace" }, schema: { tags: ["messages"] } }, async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()));
+    f.post("/api/v1/send-url", { config: { auth: "workspace" }, schema: { tags: ["messages"] } }, async (req, reply) =>
+      reply.status(201).send(await regenerateSendUrl(app.db, app.clock, req.workspaceId, app.publicUrl())),
+    );
+
+    // The capability URL: the token in the path is the credential (no key, no cookie; so the
+    // CSRF rule, which guards cookie-authenticated changes, lets a request without one through).
+    await f.register(async (hooks: App) => {
+      hooks.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 128 * 1024 }, (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      });
+      hooks.post(
+        "/hooks/send/:token",
+        { config: { auth: "public" }, schema: { tags: ["messages"], params: Type.Object({ token: IdString() }), body: SendBody, security: [] } },
+        async (req, reply) => {
+          const ws = await workspaceForSendToken(app.db, req.params.token);
+          if (!ws) {
+            req.server.authFailures.failed(req);
+            throw notFound("The send URL");
+          }
+          return reply.status(202).send(await send(ws, req.body));
+        },
+      );
+    });
+  };
+}
