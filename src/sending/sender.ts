@@ -11,6 +11,8 @@ import { retryDelay } from "../webhooks/policy.js";
 
 /** How long a process holds a message it is sending; a process that died lets go after it. Wall clock. */
 export const CLAIM_MS = 60_000;
+/** How long a slot is held while its gateway call runs (longer than the gateways' client deadline). */
+const SLOT_HOLD_MS = 30_000;
 /** Attempts while the gateway is down (the webhooks' backoff: 5 s, 30 s, 2 min, … hourly, about 8 h in all). */
 export const MAX_SEND_ATTEMPTS = 12;
 /** Due messages left by another process (or a retry whose timer was lost) are looked for this often. */
@@ -153,19 +155,27 @@ export class Sender {
 
   /**
    * The pause: a process may call the account's gateway only when it moves the account's
-   * next_send_at on (one conditional update, so two processes never both do). Taken right
-   * before the call, so the gap between two calls is the pause. Answers undefined when
-   * taken, else when to try again.
+   * next_send_at on (one conditional update, so two processes never both do). The winner holds
+   * the slot while its call runs and then sets the pause from the call's end (`endSlot`), so
+   * the gap between one call's answer and the next call is the pause, however slow the gateway
+   * (a process killed mid-call leaves the slot to expire after SLOT_HOLD_MS). Answers
+   * `{pause}` when taken, else `{until}`: when to look again (never later than one pause, as
+   * the holder's call may end sooner than its hold).
    */
-  private async takeSlot(accountId: string): Promise<number | undefined> {
+  private async takeSlot(accountId: string): Promise<{ pause: number; until?: undefined } | { until: number }> {
     const { db, clock } = this.deps;
     await db.insertInto("send_pacing").values({ account_id: accountId, next_send_at: 0 }).onConflict((oc) => oc.column("account_id").doNothing()).execute();
     const pause = jitteredPause(await this.pauseOf(accountId));
     const now = clock.now();
-    const slot = await db.updateTable("send_pacing").set({ next_send_at: now + pause }).where("account_id", "=", accountId).where("next_send_at", "<=", now).executeTakeFirst();
-    if (Number(slot.numUpdatedRows) > 0) return undefined;
+    const slot = await db.updateTable("send_pacing").set({ next_send_at: now + SLOT_HOLD_MS }).where("account_id", "=", accountId).where("next_send_at", "<=", now).executeTakeFirst();
+    if (Number(slot.numUpdatedRows) > 0) return { pause };
     const pacing = await db.selectFrom("send_pacing").select("next_send_at").where("account_id", "=", accountId).executeTakeFirst();
-    return Math.max(pacing?.next_send_at ?? 0, now + 1);
+    return { until: Math.max(Math.min(pacing?.next_send_at ?? 0, now + pause), now + 1) };
+  }
+
+  /** The call of a taken slot ended (answered or not): the next may go after the pause. */
+  private async endSlot(accountId: string, pause: number): Promise<void> {
+    await this.deps.db.updateTable("send_pacing").set({ next_send_at: this.deps.clock.now() + pause }).where("account_id", "=", accountId).execute();
   }
 
   /**
@@ -181,16 +191,17 @@ export class Sender {
     const chat = await getChat(db, row.workspace_id, String(row.chat_id)).catch(() => undefined);
     if (!account || !chat) return void (await fail("The account or chat no longer exists."));
     const target = { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone };
-    const pausedUntil = await this.takeSlot(account.id);
-    if (pausedUntil !== undefined) {
+    const slot = await this.takeSlot(account.id);
+    if (slot.until !== undefined) {
       await db.updateTable("send_queue").set(release).where("id", "=", id).where("claimed_by", "=", this.owner).execute();
-      return pausedUntil;
+      return slot.until;
     }
     const adapter = adapterFor(account.source);
     let externalId: string;
     try {
       // The `api` source has no gateway: the message is confirmed at once (the API client delivers it).
-      externalId = adapter ? (await adapter.sendText(sourceAccount(account), target, row.text, this.deps.gateways)).external_id : `threadline_${id.toLowerCase()}`;
+      const call = adapter ? adapter.sendText(sourceAccount(account), target, row.text, this.deps.gateways).then((r) => r.external_id) : Promise.resolve(`threadline_${id.toLowerCase()}`);
+      externalId = await call.finally(() => this.endSlot(account.id, slot.pause));
     } catch (err) {
       const reason = (err as Error).message;
       const attempts = row.attempts + 1;
