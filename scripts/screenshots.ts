@@ -1,8 +1,8 @@
 /**
  * Screenshots of the web UI for the docs: `npx tsx scripts/screenshots.ts`.
  * Starts a real server and a webhook receiver, loads a few realistic messages, and writes
- * docs/screenshots/outgoing.png (Webhooks → Outgoing) and docs/screenshots/conversation.png
- * at 1280x800. Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
+ * docs/screenshots/outgoing.png (Webhooks → Outgoing), delivery.png (a delivery opened from
+ * the activity), failure.png (the banner of a failing webhook) and conversation.png at 1280x800. Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -97,12 +97,33 @@ async function main(): Promise<void> {
     await page.waitForTimeout(200);
     await page.screenshot({ path: path.join(outDir, "outgoing.png") });
 
+    await page.locator(".activity-open").first().click();
+    await page.getByRole("dialog").waitFor();
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: path.join(outDir, "delivery.png") });
+    await page.keyboard.press("Escape");
+
+    // A second endpoint that keeps failing: the banner and the tab's marker.
+    const broken = await Receiver.start();
+    broken.respond = () => ({ status: 500, body: "Internal Server Error" });
+    const hook = await call("POST", "/api/v1/webhooks", { url: broken.url + "crm", aggregation: "none" });
+    await call("POST", "/api/v1/messages", {
+      messages: [{ account_phone: ACCOUNT, chat: sara, external_id: "wamid.demo-sara-1", direction: "received", timestamp: new Date().toISOString(), type: "text", text: "And is the flat pet-friendly?" }],
+    });
+    await waitFor(async () => (await call("GET", `/api/v1/webhooks/${hook.id}`)).state === "failing", "the second webhook failing", 20_000);
+    await page.reload();
+    await page.getByTestId("failure-item").first().waitFor();
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: path.join(outDir, "failure.png") });
+    await broken.close();
+
     await page.goto(`${server.url}/chat/${chatId}/messages/`);
     await page.locator("article.bubble").nth(conversation.length - 1).waitFor();
     await page.getByLabel("Message", { exact: true }).fill("Here is the address: 12 Herzl St., entrance B, 3rd floor.");
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(outDir, "conversation.png") });
-    console.log(`wrote ${path.relative(root, path.join(outDir, "outgoing.png"))} and ${path.relative(root, path.join(outDir, "conversation.png"))}`);
+    console.log(`wrote ${["outgoing", "delivery", "failure", "conversation"].map((n) => `docs/screenshots/${n}.png`).join(", ")}`);
   } finally {
     await browser.close();
     await receiver.close();
