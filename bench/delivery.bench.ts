@@ -1,7 +1,7 @@
 // End-to-end delivery benchmark: the raw loopback ceiling (undici → receiver, no
 // Threadline) against Threadline's ingest → log → consumer → signed POST → logged
 // delivery, in one run on the same machine, then single-message ingest (single.bench.ts).
-// `--pg` runs the server on PostgreSQL, `--single` only the single-message part. Figures go
+// `--pg` runs the server on PostgreSQL, `--single` only the single-message part, `--no-single` skips it. Figures go
 // to BENCHMARKS.md.
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -169,7 +169,8 @@ async function main() {
     const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
     console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}; ${await meter.stop(MESSAGES)}`);
     console.log(`  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB)`);
-    await singleMessageBench(server);
+    // `--no-single`: the delivery figures only (profiling a drain).
+    if (!process.argv.includes("--no-single")) await singleMessageBench(server);
   } finally {
     await meter.close();
     await server.stop();

@@ -21,11 +21,21 @@ export interface Activity {
   delivery_id?: string | null;
 }
 
-export interface LoggedRequest {
-  request_id: string;
-  delivery_id: string;
-  attempt: number;
-  result: AttemptResult;
+/**
+ * One attempt in the request log. Its id is made when first read: a busy webhook logs
+ * thousands of attempts a second and a flush keeps the newest 100 of them.
+ */
+export class LoggedRequest {
+  private id: string | undefined;
+  constructor(
+    readonly delivery_id: string,
+    readonly attempt: number,
+    readonly result: AttemptResult,
+  ) {}
+
+  get request_id(): string {
+    return (this.id ??= `req_${ulid(this.result.at).toLowerCase()}`);
+  }
 }
 
 /** Webhook columns the consumer owns while it runs. */
@@ -83,7 +93,7 @@ export class DeliveryWriter {
 
   logRequest(webhookId: string, deliveryId: string, attempt: number, result: AttemptResult): LoggedRequest {
     const p = this.entry(webhookId);
-    const logged = { request_id: `req_${ulid(result.at).toLowerCase()}`, delivery_id: deliveryId, attempt, result };
+    const logged = new LoggedRequest(deliveryId, attempt, result);
     p.requests.push(logged);
     if (p.requests.length > REQUEST_LOG_SIZE) p.requests.splice(0, p.requests.length - REQUEST_LOG_SIZE);
     const hour = Math.floor(result.at / 3600_000) * 3600_000;
