@@ -56,7 +56,7 @@ export function openStorage(
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
   // 64 MiB of page cache keeps the log's indexes in memory while it grows.
-  file.pragma("cache_size = -16384");
+  file.pragma("cache_size = -65536");
   file.pragma("foreign_keys = ON");
   const cache = new StorageCache();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }), plugins: [cache.plugin()] });
