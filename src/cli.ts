@@ -36,9 +36,10 @@ function config(env: NodeJS.ProcessEnv = process.env): Config {
  * V8 lets the old generation grow to up to four times what survived the last full
  * collection before collecting again. Delivery makes a lot of short-lived garbage, so
  * the heap grew to ~4x its live objects (113-145 MB for ~35 MB live after the 20,000-
- * message bench) and RSS followed. Growing by 30 % at most keeps RSS ~50 MB lower for
- * no measurable CPU per delivery (BENCHMARKS.md). V8 reads this flag at each full
- * collection, so setting it at run time works; NODE_OPTIONS can still override it.
+ * message bench) and RSS followed. Growing by 30 % at most keeps RSS ~65 MB lower; the
+ * added full collections did not separate from the bench machine's noise (BENCHMARKS.md).
+ * V8 reads this flag at each full collection, so setting it at run time works; the
+ * command line or NODE_OPTIONS can still set another value.
  */
 function boundHeapGrowth(): void {
   if (!process.execArgv.some((a) => a.startsWith("--heap-growing-percent")) && !process.env.NODE_OPTIONS?.includes("--heap-growing-percent")) v8.setFlagsFromString("--heap-growing-percent=30");
