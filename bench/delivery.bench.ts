@@ -1,7 +1,7 @@
 // End-to-end delivery benchmark: the raw loopback ceiling (undici → receiver, no
 // Threadline) against Threadline's ingest → log → consumer → signed POST → logged
 // delivery, in one run on the same machine, then single-message ingest (single.bench.ts).
-// `--pg` runs the server on PostgreSQL, `--single` only the single-message part. Figures go
+// `--pg` runs the server on PostgreSQL, `--single` only the single-message part, `--no-single` skips it. Figures go
 // to BENCHMARKS.md.
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -26,12 +26,17 @@ function ask(child: ChildProcess, cmd: string): Promise<any> {
   });
 }
 
+/** The server's largest RSS seen while waiting for deliveries (sampled every 20 ms). */
+let peakRss = 0;
+let serverPid: number | undefined;
+
 async function waitForCount(child: ChildProcess, n: number, label: string): Promise<void> {
   let last = -1;
   let lastChange = Date.now();
   let lastPrint = Date.now();
   for (;;) {
     const { unique } = await ask(child, "count");
+    if (serverPid !== undefined) peakRss = Math.max(peakRss, rssOf(serverPid));
     if (unique >= n) return;
     if (unique !== last) {
       last = unique;
@@ -111,6 +116,7 @@ async function main() {
 
   const server = await startServer();
   const rssAtStart = rssOf(server.child.pid!);
+  serverPid = server.child.pid!;
   const meter = await CpuMeter.open(server);
   try {
     const ws = await createWorkspace(server);
@@ -162,14 +168,17 @@ async function main() {
       if (r.status !== 202) throw new Error(`ingest: ${r.status} ${r.text}`);
     }
     await ask(receiver, "reset");
+    const endToEndPeak = peakRss;
+    peakRss = 0;
     await meter.start();
     const drainStart = performance.now();
     await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: true, replay: "since_disabled" } });
     await waitForCount(receiver, MESSAGES, "backlog");
     const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
     console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}; ${await meter.stop(MESSAGES)}`);
-    console.log(`  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB)`);
-    await singleMessageBench(server);
+    console.log(`  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB, peak ${(endToEndPeak / 1e6).toFixed(0)} MB end to end, ${(peakRss / 1e6).toFixed(0)} MB in the backlog drain)`);
+    // `--no-single`: the delivery figures only (profiling a drain).
+    if (!process.argv.includes("--no-single")) await singleMessageBench(server);
   } finally {
     await meter.close();
     await server.stop();

@@ -73,8 +73,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   const alerts = new Alerts({ db, clock, log, config, publicUrl });
   const events: ConsumerEvents = {
     attempted(_w, r) {
-      metrics.attempts.inc({ outcome: r.ok ? "success" : (r.error?.code ?? "error").toLowerCase() });
-      metrics.attemptSeconds.observe(r.durationMs / 1000);
+      metrics.attempted(r.ok ? "success" : (r.error?.code ?? "error").toLowerCase(), r.durationMs / 1000);
     },
     // The e-mails quote the latest errors from the request log: write it out first.
     warning(w, failures, since) {

@@ -4,16 +4,33 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Attempts are counted in plain numbers and handed to prom-client when scraped (or every
+  // 1,000): a labelled inc and an observe per delivery were ~3 % of a delivery's CPU.
+  const outcomes = new Map<string, number>();
+  let durations: number[] = [];
+  const publish = () => {
+    for (const [outcome, n] of outcomes) attempts.inc({ outcome }, n);
+    outcomes.clear();
+    for (const s of durations) attemptSeconds.observe(s);
+    durations = [];
+  };
+  const attempts = new Counter({ name: "threadline_delivery_attempts_total", help: "Webhook delivery attempts, by outcome", labelNames: ["outcome"], registers: [registry], collect: publish });
+  const attemptSeconds = new Histogram({
+    name: "threadline_delivery_duration_seconds",
+    help: "Duration of webhook delivery attempts",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+    collect: publish,
+  });
   return {
     registry,
     ingested: new Counter({ name: "threadline_ingested_messages_total", help: "Messages ingested, by result", labelNames: ["status"], registers: [registry] }),
-    attempts: new Counter({ name: "threadline_delivery_attempts_total", help: "Webhook delivery attempts, by outcome", labelNames: ["outcome"], registers: [registry] }),
-    attemptSeconds: new Histogram({
-      name: "threadline_delivery_duration_seconds",
-      help: "Duration of webhook delivery attempts",
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
+    /** One delivery attempt: `outcome` is `success` or a delivery error code, lower-cased. */
+    attempted(outcome: string, seconds: number): void {
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      durations.push(seconds);
+      if (durations.length >= 1000) publish();
+    },
     unrecognised: new Counter({
       name: "threadline_inbound_unrecognised_total",
       help: "Authenticated gateway requests (or parts of them) stored as unrecognised inbound events, by source",

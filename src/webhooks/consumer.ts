@@ -4,7 +4,7 @@ import { readDeliverable } from "../log/index.js";
 import { signingSecrets, type Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
-import { messagePayload, type DeliverableMessage } from "./payload.js";
+import { messagePayloadJson, type DeliverableMessage } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 import { matcher, type Matcher } from "./filter.js";
 
@@ -371,7 +371,7 @@ export class MessageConsumer extends Consumer {
     this.busy.add(chat);
     this.inFlight++;
     d.attempts++;
-    d.body ??= JSON.stringify(messagePayload(d.msg, this.deps.publicUrl()));
+    d.body ??= messagePayloadJson(d.msg, this.deps.publicUrl());
     let ok = false;
     try {
       ok = await this.send(d.id, d.attempts, d.body, { what: "a message in", chat: deliveryChat(d.msg) });

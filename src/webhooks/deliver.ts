@@ -24,7 +24,7 @@ export function sign(secret: string, id: string, timestampSec: number, body: str
     key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
     keys.set(secret, key);
   }
-  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSec}.${body}`).digest("base64")}`;
+  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSec}.`).update(body).digest("base64")}`;
 }
 
 /** How long a rotated secret keeps signing deliveries beside the new one. */
@@ -127,6 +127,13 @@ class Call {
 
   onResponseStart(_c: unknown, statusCode: number, h: Record<string, string | string[] | undefined>): void {
     this.status = statusCode;
+    // undici's object is kept as it is unless a header came more than once (the usual case).
+    let plain = true;
+    for (const k in h) if (typeof h[k] !== "string") plain = false;
+    if (plain) {
+      this.headers = h as Record<string, string>;
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const k in h) {
       const v = h[k];
@@ -189,7 +196,7 @@ export class Deliverer {
       "user-agent": this.userAgent,
       "webhook-id": webhookId,
       "webhook-timestamp": String(ts),
-      "webhook-signature": secrets.map((secret) => sign(secret, webhookId, ts, body)).join(" "),
+      "webhook-signature": secrets.length === 1 ? sign(secrets[0]!, webhookId, ts, body) : secrets.map((secret) => sign(secret, webhookId, ts, body)).join(" "),
     };
     const req = { method: "POST" as const, url, headers, body };
     if (this.aborted) return failed(at, started, req, SHUTDOWN_ERROR);

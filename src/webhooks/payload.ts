@@ -66,6 +66,26 @@ export function messagePayload(m: DeliverableMessage, publicUrl: string) {
   return { whatsapp_account: account(m), chat: chat(m, publicUrl, m.chat_created_by === m.id), message: message(m) };
 }
 
+const json = JSON.stringify;
+
+/**
+ * `JSON.stringify(messagePayload(m, publicUrl))`, byte for byte (a unit test holds it to
+ * that), written directly: the hot path of delivery builds one a message, and the nine
+ * intermediate objects and the generic serializer were a tenth of a delivery's CPU.
+ */
+export function messagePayloadJson(m: DeliverableMessage, publicUrl: string): string {
+  const group = m.chat_is_group === 1;
+  const senderPhone = group ? "" : m.sender_phone;
+  const recipientPhone = group ? "" : m.recipient_phone;
+  return (
+    `{"whatsapp_account":{"full_name":${json(m.owner_name)},"email":${json(m.owner_email)},"phone":${json(m.account_phone)}},` +
+    `"chat":{"full_name":${json(m.chat_name)},"responsible_name":${json(m.responsible_name ?? "")},"responsible_email":${json(m.responsible_email ?? "")},` +
+    `"chat_url":${json(chatUrl(publicUrl, m.chat_id))},"chat_id":"${m.chat_id}","is_new_chat":${m.chat_created_by === m.id},"is_group":${group},"phone":${json(group ? "" : m.chat_phone)}},` +
+    `"message":{"direction":${json(m.direction)},"timestamp":"${payloadTimestamp(m.timestamp)}","message_id":${json(m.id)},` +
+    `"sender":{"full_name":${json(m.sender_name)},"phone":${json(senderPhone)}},"recipient":{"full_name":${json(m.recipient_name)},"phone":${json(recipientPhone)}},"text":${json(m.text)}}}`
+  );
+}
+
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);

@@ -43,11 +43,28 @@ export interface RequestMarks {
   nextRetryAt?: number | null;
 }
 
-export interface LoggedRequest extends RequestMarks {
-  request_id: string;
-  delivery_id: string;
-  attempt: number;
-  result: AttemptResult;
+/**
+ * One attempt in the request log. Its id is made when first read: a busy webhook logs
+ * thousands of attempts a second and a flush keeps the newest 100 of them.
+ */
+export class LoggedRequest implements RequestMarks {
+  private id: string | undefined;
+  chatId?: number | string | null;
+  test?: boolean;
+  resend?: boolean;
+  nextRetryAt?: number | null;
+  constructor(
+    readonly delivery_id: string,
+    readonly attempt: number,
+    readonly result: AttemptResult,
+    marks: RequestMarks = {},
+  ) {
+    Object.assign(this, marks);
+  }
+
+  get request_id(): string {
+    return (this.id ??= `req_${ulid(this.result.at).toLowerCase()}`);
+  }
 }
 
 /** Webhook columns the consumer owns while it runs. */
@@ -125,7 +142,7 @@ export class DeliveryWriter {
 
   logRequest(webhookId: string, deliveryId: string, attempt: number, result: AttemptResult, marks: RequestMarks = {}): LoggedRequest {
     const p = this.entry(webhookId);
-    const logged: LoggedRequest = { request_id: `req_${ulid(result.at).toLowerCase()}`, delivery_id: deliveryId, attempt, result, ...marks };
+    const logged = new LoggedRequest(deliveryId, attempt, result, marks);
     p.requests.push(logged);
     if (p.requests.length > REQUEST_LOG_SIZE) p.requests.splice(0, p.requests.length - REQUEST_LOG_SIZE);
     // The chart counts deliveries of messages; a test event is not one.
