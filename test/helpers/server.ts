@@ -92,7 +92,7 @@ export class TestServer {
     });
     let output = "";
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${output}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`server did not start in ${WAIT_MS / 1000} s:\n${output}`)), WAIT_MS);
       const onData = (d: Buffer) => {
         output += d.toString();
         const m = /listening on (http:\/\/\S+)/i.exec(output);
@@ -110,6 +110,7 @@ export class TestServer {
         reject(new Error(`server exited with ${code} before listening:\n${output}`));
       });
     }).catch(async (err: unknown) => {
+      child.kill("SIGKILL");
       await storage.cleanup?.();
       throw err;
     });
