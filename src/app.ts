@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { Clock } from "./clock/index.js";
@@ -15,8 +16,9 @@ import { ingestWith, type Ingest } from "./ingest/ingest.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 import { Sender } from "./sending/sender.js";
+import { PACKAGE_ROOT } from "./package-root.js";
 
-export const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")).version;
 
 /** Everything one Threadline process holds: built once, passed to the HTTP layer. */
 export interface Threadline {

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import cookie from "@fastify/cookie";
 import helmet from "@fastify/helmet";
@@ -22,10 +21,11 @@ import { systemRoutes } from "./routes/system.js";
 import { pageRoutes } from "./routes/pages.js";
 import { inboundRoutes } from "./routes/inbound.js";
 import { sendingRoutes } from "./routes/sending.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
-const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/dist");
+const WEB_DIST = path.join(PACKAGE_ROOT, "web/dist");
 
 /** `/messages/3/chat` + `external_id` → `messages[3].chat.external_id`. */
 function fieldPath(context: string | undefined, instancePath: string, prop?: string): string {

@@ -18,12 +18,13 @@ function newestUnder(dir: string): number {
 }
 
 /**
- * The node arguments that run the CLI: the compiled `dist/cli.js` when it is newer than every
- * source (`npm test` builds it first; it starts with a third of tsx's CPU, and the suite
- * starts a server well over a hundred times), else the sources through tsx.
+ * The node arguments that run the CLI: the compiled one-file bundle `dist/threadline.mjs` (what
+ * bin/threadline.js runs) when it is newer than every source (`npm test` builds it first; it
+ * starts with a sixth of tsx's CPU, and the suite starts a server well over a hundred times),
+ * else the sources through tsx.
  */
 export const CLI: readonly string[] = (() => {
-  const compiled = path.join(repoRoot, "dist/cli.js");
+  const compiled = path.join(repoRoot, "dist/threadline.mjs");
   if (existsSync(compiled) && statSync(compiled).mtimeMs >= newestUnder(path.join(repoRoot, "src"))) return [compiled];
   return ["--import", "tsx", path.join(repoRoot, "src/cli.ts")];
 })();
