@@ -23,9 +23,24 @@ function procCpuMicros(pid: number): number | undefined {
   }
 }
 
+/**
+ * Read and write system calls a process made so far (/proc/pid/io: socket reads and writes
+ * included). Unlike CPU time they do not move with the machine's load.
+ */
+function procSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? 0);
+    return { reads: field("syscr"), writes: field("syscw") };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 interface CpuSample {
   client: number;
   server: number;
+  serverCalls: { reads: number; writes: number };
   backends: Map<number, number>;
 }
 
@@ -58,7 +73,8 @@ export class CpuMeter {
       }
     }
     const u = process.cpuUsage();
-    return { client: u.user + u.system, server: procCpuMicros(this.server.child.pid!) ?? 0, backends };
+    const pid = this.server.child.pid!;
+    return { client: u.user + u.system, server: procCpuMicros(pid) ?? 0, serverCalls: procSyscalls(pid), backends };
   }
 
   private begun: CpuSample | undefined;
@@ -79,6 +95,8 @@ export class CpuMeter {
     const parts = [`CPU per message: server ${per(server)}`];
     if (this.admin) parts.push(`database ${per(db)}`, `together ${per(server + db)}`);
     parts.push(`(bench client ${per(end.client - from.client)})`);
+    const calls = (n: number) => (n / messages).toFixed(2);
+    parts.push(`server system calls per message: ${calls(end.serverCalls.writes - from.serverCalls.writes)} writes, ${calls(end.serverCalls.reads - from.serverCalls.reads)} reads`);
     return parts.join(", ");
   }
 
