@@ -2,7 +2,9 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { repoRoot as root } from "./contract.js";
+import { waitFor } from "./server.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -33,3 +35,29 @@ export function ensureWebBuild(): void {
     stdio: "inherit",
   });
 }
+
+/** The system Chromium, headless, as every browser test launches it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/** Signs in through the form with a workspace key and waits for the signed-in UI. */
+export async function signIn(page: Page, key: string): Promise<void> {
+  await page.getByLabel("Workspace API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}
+
+/** Polls a locator-based check until it holds (the UI refreshes on its own); a throw counts as not yet. */
+export const eventually = (fn: () => Promise<unknown>, what: string, ms = 20_000) =>
+  waitFor(
+    async () => {
+      try {
+        return await fn();
+      } catch {
+        return false;
+      }
+    },
+    what,
+    ms,
+  );

@@ -5,10 +5,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { CHROMIUM_ARGS, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
 import { send, victim, type Victim } from "./helpers.js";
 
 const assertSecurityHeaders = (h: Headers, what: string) => {
@@ -63,7 +63,7 @@ describe("the UI works under the Content-Security-Policy (Chromium)", () => {
   const violations: string[] = [];
   before(async () => {
     ensureWebBuild();
-    [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS })]);
+    [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), launchChromium()]);
     v = await victim(server);
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on("console", (m) => {
@@ -80,9 +80,7 @@ describe("the UI works under the Content-Security-Policy (Chromium)", () => {
 
   it("sign in, webhooks (create, reveal the secret), timeline and a server-rendered conversation, with no violation", async () => {
     await page.goto(server.url + "/");
-    await page.getByLabel("Workspace API key").fill(v.key);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    await signIn(page, v.key);
 
     await page.getByLabel("Webhook URL").fill(receiver.url);
     await page.getByRole("button", { name: "Add webhook" }).click();
@@ -118,9 +116,7 @@ describe("the UI works under the Content-Security-Policy (Chromium)", () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await p.goto(`${server.url}/signin?next=${encodeURIComponent("/\\evil.example")}`);
-    await p.getByLabel("Workspace API key").fill(v.key);
-    await p.getByRole("button", { name: "Sign in" }).click();
-    await p.getByRole("button", { name: "Sign out" }).waitFor();
+    await signIn(p, v.key);
     assert.equal(new URL(p.url()).origin, new URL(server.url).origin);
     await ctx.close();
   });

@@ -6,12 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { assertSigned } from "../helpers/contract.js";
 import { Receiver, waitForCount } from "../helpers/receiver.js";
 import { TestServer } from "../helpers/server.js";
 import { ingest, space, texts, type Space, type WebhookRef } from "../helpers/workspace.js";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
 
 let server: TestServer;
 let receiver: Receiver;
@@ -21,15 +21,13 @@ let s: Space & { webhook: WebhookRef };
 
 before(async () => {
   ensureWebBuild();
-  [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })]);
+  [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), launchChromium()]);
   s = await space(server, { receiver });
   await ingest(server, s, texts(s, [[1, "Hello from the delivery test"]]));
   await waitForCount(receiver, "/hook", 1, "the first delivery");
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await page.goto(server.url + "/");
-  await page.getByLabel("Workspace API key").fill(s.key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  await signIn(page, s.key);
 });
 
 after(async () => {

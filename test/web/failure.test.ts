@@ -5,11 +5,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { RETRY_SCHEDULE_MS } from "../../src/webhooks/policy.js";
 import { OPERATOR_TOKEN, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, eventually } from "../helpers/web.js";
 import { ingest, texts, waitFailures, type Space } from "../helpers/workspace.js";
 
 let server: TestServer;
@@ -19,16 +19,6 @@ let ctx: BrowserContext;
 let page: Page;
 let s: Pick<Space, "key" | "phone">;
 let webhookId: string;
-
-/** Polls a locator-based check until it holds (the UI refreshes on its own every few seconds). */
-const eventually = (fn: () => Promise<unknown>, what: string, ms = 20_000) =>
-  waitFor(async () => {
-    try {
-      return await fn();
-    } catch {
-      return false;
-    }
-  }, what, ms);
 
 const card = (): Locator => page.locator(`[data-testid="webhook-card"][data-webhook-id="${webhookId}"]`);
 const banner = (): Locator => page.locator(`[data-testid="failure-item"][data-webhook-id="${webhookId}"]`);
@@ -40,7 +30,7 @@ before(async () => {
     // The receiver's loopback address is allowed; other private addresses are refused.
     TestServer.start({ env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32" } }),
     Receiver.start(),
-    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
   ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await ctx.newPage();

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { TestServer, createWorkspace } from "../helpers/server.js";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
 
 let server: TestServer;
 let browser: Browser;
@@ -18,7 +18,7 @@ before(async () => {
   [server, browser] = await Promise.all([
     // The browser signs in at the server's own address: the public URL is left to default to it (the CSRF rule compares them).
     TestServer.start(),
-    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
   const ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
@@ -45,9 +45,7 @@ after(async () => {
 
 test("Incoming tab: an account's unrecognised events show with their reason and raw body; an account without any says so", async () => {
   await page.goto(server.url + "/");
-  await page.getByLabel("Workspace API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  await signIn(page, key);
   await page.goto(server.url + "/webhooks/incoming");
   const events = page.getByTestId("unrecognised-events");
   await events.waitFor();

@@ -7,10 +7,10 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn, eventually } from "../helpers/web.js";
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const ZONE = "Europe/Paris";
@@ -37,15 +37,6 @@ const api = async (method: string, p: string, body?: unknown) => {
   return r.json;
 };
 
-const eventually = (fn: () => Promise<unknown>, what: string, ms = 20_000) =>
-  waitFor(async () => {
-    try {
-      return await fn();
-    } catch {
-      return false;
-    }
-  }, what, ms);
-
 const card = (id: string): Locator => page.locator(`[data-testid="webhook-card"][data-webhook-id="${id}"]`);
 
 /** The text the UI shows for an instant in the workspace's zone (formatDateTime). */
@@ -63,7 +54,7 @@ before(async () => {
   [server, receiver, browser] = await Promise.all([
     TestServer.start(),
     Receiver.start(),
-    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
   key = (await createWorkspace(server, { name: "Acme Paris", timezone: ZONE })).api_key;
   await api("POST", "/api/v1/accounts", { phone: ACCOUNT, owner_email: "amnon@acme.com", source: "api" });
@@ -83,9 +74,7 @@ before(async () => {
   ctx = await browser.newContext({ viewport: DESKTOP, bypassCSP: true });
   page = await ctx.newPage();
   await page.goto(server.url + "/");
-  await page.getByLabel("Workspace API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  await signIn(page, key);
 });
 
 after(async () => {

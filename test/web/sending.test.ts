@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
 
 let server: TestServer;
 let browser: Browser;
@@ -21,7 +21,7 @@ before(async () => {
   [server, browser, gateway] = await Promise.all([
     // The browser signs in at the server's own address: the public URL is left to default to it (the CSRF rule compares them).
     TestServer.start({ env: { THREADLINE_SEND_PAUSE_MS: "0" } }),
-    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
+    launchChromium(),
     Receiver.start(),
   ]);
   // The WAHA gateway refuses every number (as it does an invalid one).
@@ -37,9 +37,7 @@ before(async () => {
   }
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await page.goto(server.url + "/");
-  await page.getByLabel("Workspace API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  await signIn(page, key);
 });
 
 after(async () => {

@@ -5,10 +5,10 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { TestServer, createWorkspace, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { CHROMIUM_ARGS, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn, eventually } from "../helpers/web.js";
 
 let server: TestServer;
 let receiver: Receiver;
@@ -27,31 +27,15 @@ const api = async (method: string, p: string, body?: unknown) => {
   return r.json;
 };
 
-/** Polls a locator-based check until it holds (the UI refreshes on its own). */
-const eventually = (fn: () => Promise<unknown>, what: string, ms = 15_000) =>
-  waitFor(async () => {
-    try {
-      return await fn();
-    } catch {
-      return false;
-    }
-  }, what, ms);
-
 const card = (): Locator => page.locator(`[data-testid="webhook-card"][data-webhook-id="${webhookId}"]`);
 const nav = (name: string) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
-
-async function signIn(p: Page): Promise<void> {
-  await p.getByLabel("Workspace API key").fill(key);
-  await p.getByRole("button", { name: "Sign in" }).click();
-  await p.getByRole("button", { name: "Sign out" }).waitFor();
-}
 
 before(async () => {
   ensureWebBuild();
   [server, receiver, browser] = await Promise.all([
     TestServer.start(),
     Receiver.start(),
-    chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
   const ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
@@ -74,7 +58,7 @@ test("sign in: a wrong key is refused next to the field, the right one opens the
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#api-key-error").waitFor();
   assert.equal(await field.getAttribute("aria-invalid"), "true");
-  await signIn(page);
+  await signIn(page, key);
   assert.equal((await page.getByTestId("workspace-name").textContent())?.trim(), "Acme Test Co");
   for (const name of ["Webhooks", "Timeline", "Accounts", "Teammates"]) assert.equal(await nav(name).count(), 1, name);
   assert.equal(await nav("Webhooks").getAttribute("aria-current"), "page");
@@ -228,7 +212,7 @@ test("a permalink opened signed out asks to sign in, then shows the message high
     await p.goto(server.url + permalinkPath);
     // The web app's own sign-in (the server's no-JavaScript fallback is replaced on load).
     await p.getByRole("heading", { name: "Sign in to your workspace" }).waitFor();
-    await signIn(p);
+    await signIn(p, key);
     assert.equal(new URL(p.url()).pathname, permalinkPath, "back at the permalink after signing in");
     const hl = p.locator('article.bubble[data-highlighted="true"]');
     await hl.waitFor();

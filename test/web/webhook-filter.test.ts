@@ -4,9 +4,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { TestServer, createWorkspace } from "../helpers/server.js";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ensureWebBuild } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium } from "../helpers/web.js";
 
 let server: TestServer;
 let browser: Browser;
@@ -23,7 +23,7 @@ const api = async (method: string, p: string, body?: unknown) => {
 
 before(async () => {
   ensureWebBuild();
-  [server, browser] = await Promise.all([TestServer.start(), chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })]);
+  [server, browser] = await Promise.all([TestServer.start(), launchChromium()]);
   const ws = await createWorkspace(server, { name: "Filter Co" });
   key = ws.api_key;
   await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@filter.example" });
