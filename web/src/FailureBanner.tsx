@@ -132,22 +132,29 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
   );
 }
 
-/** Switching on again asks one question: deliver what arrived meanwhile, or skip it (the API's `replay`). */
-export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webhook; onDone: (w: Webhook) => void; onCancel: () => void }) {
-  const [busy, setBusy] = useState<"since_disabled" | "none">();
+/** The PATCH behind both questions: which answer is being sent, and the error if it failed. */
+function useSwitch<Answer extends string>(w: Webhook, onDone: (w: Webhook) => void) {
+  const [busy, setBusy] = useState<Answer>();
   const [error, setError] = useState<string>();
-  const pending = w.pending_messages ?? 0;
-  const enable = async (replay: "since_disabled" | "none") => {
-    setBusy(replay);
+  const patch = async (answer: Answer, body: { enabled: boolean; replay?: string }) => {
+    setBusy(answer);
     setError(undefined);
     try {
-      onDone(await api<Webhook>("PATCH", `/api/v1/webhooks/${w.id}`, { enabled: true, replay }));
+      onDone(await api<Webhook>("PATCH", `/api/v1/webhooks/${w.id}`, body));
     } catch (e) {
       setError(errorMessage(e));
     } finally {
       setBusy(undefined);
     }
   };
+  return { busy, error, patch };
+}
+
+/** Switching on again asks one question: deliver what arrived meanwhile, or skip it (the API's `replay`). */
+export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webhook; onDone: (w: Webhook) => void; onCancel: () => void }) {
+  const { busy, error, patch } = useSwitch<"since_disabled" | "none">(w, onDone);
+  const pending = w.pending_messages ?? 0;
+  const enable = (replay: "since_disabled" | "none") => patch(replay, { enabled: true, replay });
   return (
     <div className="confirm" role="group" aria-label="Switch the webhook on again" data-testid="enable-question">
       <p>
@@ -174,19 +181,9 @@ export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webh
 
 /** Switching off asks for confirmation and says what happens to messages meanwhile. */
 export function DisableConfirm({ webhook: w, onDone, onCancel }: { webhook: Webhook; onDone: (w: Webhook) => void; onCancel: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const disable = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      onDone(await api<Webhook>("PATCH", `/api/v1/webhooks/${w.id}`, { enabled: false }));
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy: switching, error, patch } = useSwitch<"off">(w, onDone);
+  const busy = switching !== undefined;
+  const disable = () => patch("off", { enabled: false });
   return (
     <div className="confirm" role="group" aria-label="Confirm switching off" data-testid="disable-confirm">
       <p>
