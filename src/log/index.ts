@@ -91,16 +91,26 @@ export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: nu
   return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
 }
 
-/** How many chats have deliverable messages after `afterSeq` (an aggregated webhook's open chats). */
-export async function openChats(db: DB, workspaceId: string, afterSeq: number): Promise<number> {
+/**
+ * What waits after `afterSeq`: deliverable messages and the chats they are in, counted over at
+ * most `limit` messages, so a webhook read stays cheap however long the backlog (the UI reads
+ * every 5 s); `limit` messages means at least that many.
+ */
+export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number): Promise<{ messages: number; chats: number }> {
   const row = await db
-    .selectFrom("messages")
-    .select((eb) => eb.fn.count<number>("chat_id").distinct().as("n"))
-    .where("workspace_id", "=", workspaceId)
-    .where("seq", ">", afterSeq)
-    .where("status", "=", "stored")
+    .selectFrom((eb) =>
+      eb
+        .selectFrom("messages")
+        .select("chat_id")
+        .where("workspace_id", "=", workspaceId)
+        .where("seq", ">", afterSeq)
+        .where("status", "=", "stored")
+        .limit(limit)
+        .as("w"),
+    )
+    .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
     .executeTakeFirst();
-  return Number(row?.n ?? 0);
+  return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };
 }
 
 /** When the first deliverable message after `afterSeq` was stored, if there is one. */

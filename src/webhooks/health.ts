@@ -37,9 +37,8 @@ export function stateOf(row: Pick<WebhookRow, "enabled" | "consecutive_failures"
  * disabled one also reads its newest log rows (the index on (webhook_id, id)) and the newest
  * e-mail about it. `row` is read after the writer's flush (`WebhookService.get`).
  */
-export async function healthOf(deps: HealthDeps, row: WebhookRow): Promise<WebhookHealth> {
+export async function healthOf(deps: HealthDeps, row: WebhookRow, pending: number): Promise<WebhookHealth> {
   const state = stateOf(row);
-  const pending = await pendingMessages(deps.db, row);
   if (state === "ok") return { state, last_error: null, pending_messages: pending, next_retry_at: null, owner_notified: null };
 
   const latest = (failed: boolean) =>
@@ -78,20 +77,3 @@ export async function healthOf(deps: HealthDeps, row: WebhookRow): Promise<Webho
   };
 }
 
-/** Deliverable messages after the webhook's cursor, up to PENDING_COUNT_LIMIT. */
-async function pendingMessages(db: DB, row: Pick<WebhookRow, "workspace_id" | "cursor_seq">): Promise<number> {
-  const r = await db
-    .selectFrom((eb) =>
-      eb
-        .selectFrom("messages")
-        .select("seq")
-        .where("workspace_id", "=", row.workspace_id)
-        .where("seq", ">", row.cursor_seq)
-        .where("status", "=", "stored")
-        .limit(PENDING_COUNT_LIMIT)
-        .as("p"),
-    )
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .executeTakeFirst();
-  return Number(r?.n ?? 0);
-}

@@ -3,13 +3,13 @@ import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
 import { invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
-import { headSeq, openChats } from "../log/index.js";
+import { countWaiting, headSeq } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
-import { healthOf, type HealthDeps } from "./health.js";
+import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
 import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
@@ -61,17 +61,18 @@ export class WebhookService {
   /**
    * The webhook as the API answers it: its settings, its health (state, last error, what
    * waits) and, for an aggregated webhook, when its next bundle goes out (the persisted end of
-   * the window being filled) and how many chats have messages waiting for it (a count over the
-   * log after its cursor: the backlog only).
+   * the window being filled) and how many chats have messages waiting for it (one bounded count
+   * over the log after its cursor, shared with `pending_messages`).
    */
   async read(row: WebhookRow) {
     const aggregated = row.aggregation !== "none";
     const enabled = row.enabled === 1;
+    const waiting = await countWaiting(this.deps.db, row.workspace_id, row.cursor_seq, PENDING_COUNT_LIMIT);
     return {
       ...this.view(row),
-      ...(await healthOf(this.deps, row)),
+      ...(await healthOf(this.deps, row, waiting.messages)),
       next_bundle_at: aggregated && enabled && row.window_end !== null ? new Date(row.window_end).toISOString() : null,
-      open_chats: aggregated ? await openChats(this.deps.db, row.workspace_id, row.cursor_seq) : null,
+      open_chats: aggregated ? waiting.chats : null,
     };
   }
 
