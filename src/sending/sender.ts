@@ -30,9 +30,12 @@ export interface SenderDeps {
   alone: boolean;
 }
 
-/** A gateway that is down or overloaded is retried; a refusal (4xx) or a mapping error is final. */
+/**
+ * A gateway that is down or overloaded is retried; a refusal (4xx), an address Threadline may
+ * not reach or a mapping error is final.
+ */
 export function isRetryable(err: unknown): boolean {
-  if (!(err instanceof GatewayError)) return false;
+  if (!(err instanceof GatewayError) || err.final) return false;
   return err.status === undefined || err.status >= 500 || err.status === 408 || err.status === 429;
 }
 
@@ -212,7 +215,13 @@ export class Sender {
         this.schedule(account.id, at);
         return;
       }
-      await fail(isRetryable(err) ? `The gateway did not answer after ${attempts} attempts: ${reason}` : `The gateway refused the message: ${reason}`);
+      await fail(
+        isRetryable(err)
+          ? `The gateway did not answer after ${attempts} attempts: ${reason}`
+          : err instanceof GatewayError && err.final
+            ? `Not sent: ${reason}`
+            : `The gateway refused the message: ${reason}`,
+      );
       return;
     }
     const teammate = await db.selectFrom("teammates").select(["id", "full_name"]).where("id", "=", row.teammate_id).executeTakeFirst();

@@ -7,11 +7,17 @@ export class GatewayError extends Error {
   constructor(
     message: string,
     readonly status?: number,
-    options?: ErrorOptions,
+    options?: ErrorOptions & {
+      /** Trying again cannot help (an address the target rule refuses, a URL that is not valid). */
+      final?: boolean;
+    },
   ) {
     super(message, options);
     this.name = "GatewayError";
+    this.final = options?.final ?? false;
   }
+
+  readonly final: boolean;
 }
 
 export const GATEWAY_TIMEOUT_MS = 10_000;
@@ -38,15 +44,15 @@ export class GatewayHttp {
    * the gateway's body is never quoted (it goes back to the API client).
    */
   async postJson(label: string, url: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
-    const failed = (reason: string, cause?: unknown) => new GatewayError(`${label} request to ${url} failed: ${reason}`, undefined, { cause });
+    const failed = (reason: string, cause?: unknown, final = false) => new GatewayError(`${label} request to ${url} failed: ${reason}`, undefined, { cause, final });
     let host: string;
     try {
       host = new URL(url).hostname.replace(/^\[|\]$/g, "");
     } catch (err) {
-      throw failed("the URL is not valid", err);
+      throw failed("the URL is not valid", err, true);
     }
     const blocked = isIP(host) ? this.guard.blockedReason(host) : undefined;
-    if (blocked) throw failed(blocked);
+    if (blocked) throw failed(blocked, undefined, true);
     let status: number;
     let text: string;
     try {
@@ -62,7 +68,7 @@ export class GatewayHttp {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      throw failed(reasonOf(err), err);
+      throw failed(reasonOf(err), err, isBlocked(err));
     }
     if (status < 200 || status > 299) throw new GatewayError(`${label} answered HTTP ${status}`, status);
     try {
@@ -101,9 +107,17 @@ export class GatewayHttp {
   }
 }
 
+type NetworkError = { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+
+/** The name resolved to an address the target rule refuses (at connect time). */
+function isBlocked(err: unknown): boolean {
+  const e = err as NetworkError;
+  return (e.cause?.code ?? e.code) === "EBLOCKEDTARGET";
+}
+
 /** A network error in a few words: the guard's sentence, or an error code (never a remote answer). */
 function reasonOf(err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as NetworkError;
   const code = e.cause?.code ?? e.code ?? e.name ?? "";
   if (code === "EBLOCKEDTARGET") return e.cause?.message ?? e.message ?? "the address is not allowed";
   if (code === "TimeoutError" || code === "AbortError" || code.startsWith("UND_ERR_") && code.endsWith("TIMEOUT")) return `no answer within ${GATEWAY_TIMEOUT_MS / 1000} s`;

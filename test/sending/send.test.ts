@@ -10,7 +10,8 @@ import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { assertError, createWebhook } from "../helpers/workspace.js";
 
 const PUBLIC_URL = "https://threadline.example.test";
-const ENV = { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SEND_PAUSE_MS: "20" };
+// Loopback only (the fake gateway and the receiver), so a private gateway address stays refused.
+const ENV = { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SEND_PAUSE_MS: "20", THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8,::1/128" };
 const PAUSE_MS = 400;
 const ACCOUNTS = {
   waha: { phone: "+15550001001", source: "waha", source_config: { api_key: "waha-key", session: "default" } },
@@ -20,6 +21,8 @@ const ACCOUNTS = {
     source: "cloud_api",
     source_config: { phone_number_id: "1099", app_secret: "app-secret-0123456789", verify_token: "verify-0123456789", access_token: "access-0123456789" },
   },
+  // A gateway on a private address, which this server may not reach.
+  private_gateway: { phone: "+15550001005", source: "waha", source_config: { api_key: "waha-key", session: "default", base_url: "http://10.255.255.1:3000" } },
   // Its own pause between messages (the others take THREADLINE_SEND_PAUSE_MS).
   paced: { phone: "+15550001004", source: "waha", source_config: { api_key: "waha-key", session: "paced" }, send_pause_ms: PAUSE_MS },
 } as const;
@@ -67,7 +70,7 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
     key = ws.api_key;
     await createWebhook(server, key, receiver.url);
     for (const [name, a] of Object.entries(ACCOUNTS) as [AccountName, (typeof ACCOUNTS)[AccountName]][]) {
-      const base = a.source === "cloud_api" ? { graph_base_url: gateway.origin } : { base_url: gateway.origin };
+      const base = a.source === "cloud_api" ? { graph_base_url: gateway.origin } : "base_url" in a.source_config ? {} : { base_url: gateway.origin };
       const r = await server.api("POST", "/api/v1/accounts", { token: key, body: { ...a, owner_email: ws.owner.email, source_config: { ...a.source_config, ...base } } });
       assert.equal(r.status, 201, r.text);
       accounts[name] = r.json;
@@ -199,6 +202,14 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
     await sentMessage(later.json.message_id);
     await waitFor(() => [...receiver.unique().values()].find((d) => d.json?.message?.text?.startsWith("after refusal")), "later delivery");
     assert.equal(deliveriesOf(text).length, 0);
+  });
+
+  it("a gateway on an address Threadline may not reach fails the message at once, saying how to allow it", async () => {
+    const r = await sendApi({ account_phone: ACCOUNTS.private_gateway.phone, phone: "+15550002002", text: `private ${Date.now()}` });
+    assert.equal(r.status, 202, r.text);
+    const m = await waitFor(async () => ((await message(r.json.message_id)).send_status === "failed" ? message(r.json.message_id) : undefined), "failed");
+    assert.match(m.send_error, /^Not sent: .*10\.255\.255\.1.*THREADLINE_ALLOW_PRIVATE_TARGETS/);
+    assert.doesNotMatch(m.send_error, /attempts/);
   });
 
   it("a gateway that is down is retried with backoff and the message is sent when it comes back", async () => {
