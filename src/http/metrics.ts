@@ -37,6 +37,8 @@ export function createMetrics() {
       labelNames: ["source"],
       registers: [registry],
     }),
+    /** A message sent through its account's gateway: `sent`, `retried` (the gateway was down) or `failed`. */
+    sends: new Counter({ name: "threadline_sends_total", help: "Gateway send attempts of queued messages, by outcome", labelNames: ["outcome"], registers: [registry] }),
     disabled: new Counter({ name: "threadline_webhooks_disabled_total", help: "Webhooks disabled automatically", registers: [registry] }),
     http: new Histogram({ name: "threadline_http_request_duration_seconds", help: "API request duration", labelNames: ["method", "route", "status"], registers: [registry] }),
   };

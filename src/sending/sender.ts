@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Metrics } from "../http/metrics.js";
 import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import { newId } from "../db/ids.js";
@@ -22,6 +23,7 @@ export interface SenderDeps {
   db: DB;
   clock: Clock;
   log: Logger;
+  metrics: Metrics;
   gateways: GatewayHttp;
   ingest: Ingest;
   /** THREADLINE_SEND_PAUSE_MS: the pause of accounts that set none. */
@@ -189,7 +191,10 @@ export class Sender {
     const { db, clock, log } = this.deps;
     const row = await db.selectFrom("send_queue").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     const release = { claimed_by: null, claimed_until: null };
-    const fail = (reason: string) => db.updateTable("send_queue").set({ ...release, status: "failed", error: reason, attempts: row.attempts + 1 }).where("id", "=", id).execute();
+    const fail = async (reason: string) => {
+      this.deps.metrics.sends.inc({ outcome: "failed" });
+      await db.updateTable("send_queue").set({ ...release, status: "failed", error: reason, attempts: row.attempts + 1 }).where("id", "=", id).execute();
+    };
     const account = await getAccount(db, row.workspace_id, row.account_id).catch(() => undefined);
     const chat = await getChat(db, row.workspace_id, String(row.chat_id)).catch(() => undefined);
     if (!account || !chat) return void (await fail("The account or chat no longer exists."));
@@ -212,6 +217,7 @@ export class Sender {
         const at = clock.now() + Math.round(retryDelay(attempts)); // bigint column: whole ms
         await db.updateTable("send_queue").set({ ...release, attempts, next_attempt_at: at, error: reason }).where("id", "=", id).execute();
         log.warn({ message: id, account: account.id, attempts, reason }, "the gateway did not take a message; retrying");
+        this.deps.metrics.sends.inc({ outcome: "retried" });
         this.schedule(account.id, at);
         return;
       }
@@ -248,6 +254,7 @@ export class Sender {
         .set({ ...release, status: "sent", error: null, sent_at: clock.now(), attempts: row.attempts + 1, message_id: r.messageIds[0] ?? id })
         .where("id", "=", id)
         .execute();
+      this.deps.metrics.sends.inc({ outcome: "sent" });
     } catch (err) {
       // Sent, but not stored: never sent again (the gateway's echo may still store it).
       log.error({ err, message: id }, "a message the gateway took could not be stored");

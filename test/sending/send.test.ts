@@ -59,6 +59,12 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
   };
   const sentMessage = (id: string) => waitFor(async () => ((await message(id)).send_status === "sent" ? message(id) : undefined), `message ${id} sent`);
   const deliveriesOf = (text: string) => [...receiver.unique().values()].filter((r) => r.json?.message?.text === text);
+  const sendsCounted = async (outcome: string) => {
+    const m = /^threadline_sends_total\{outcome="(\w+)"\} (\d+)$/gm;
+    const text = (await server.api("GET", "/metrics")).text;
+    for (const [, o, n] of text.matchAll(m)) if (o === outcome) return Number(n);
+    return 0;
+  };
   const gatewayCalls = (text: string) => gateway.requests.filter((r) => (r.json?.text?.body ?? r.json?.text) === text);
 
   before(async () => {
@@ -213,6 +219,7 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
   });
 
   it("a gateway that is down is retried with backoff and the message is sent when it comes back", async () => {
+    const [retriedBefore, sentBefore] = [await sendsCounted("retried"), await sendsCounted("sent")];
     await gateway.down();
     try {
       const text = `while down ${Date.now()}`;
@@ -228,6 +235,9 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
       await server.advance(10_000); // past the first backoff (5 s ±10 %)
       assert.equal((await sentMessage(r.json.message_id)).text, text);
       await waitFor(() => deliveriesOf(text)[0], "delivery after the outage");
+      // Counted in /metrics: at least the one retry and the send (other tests send meanwhile).
+      assert.ok((await sendsCounted("retried")) >= retriedBefore + 1);
+      assert.ok((await sendsCounted("sent")) >= sentBefore + 1);
     } finally {
       await gateway.up().catch(() => undefined);
     }
