@@ -1,4 +1,6 @@
+import { sql } from "kysely";
 import type { DB } from "../db/index.js";
+import type { WebhookFilter } from "../webhooks/filter.js";
 import type { DeliverableMessage } from "../webhooks/payload.js";
 
 /**
@@ -94,20 +96,39 @@ export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: nu
 /**
  * What waits after `afterSeq`: deliverable messages and the chats they are in, counted over at
  * most `limit` messages, so a webhook read stays cheap however long the backlog (the UI reads
- * every 5 s); `limit` messages means at least that many.
+ * every 5 s); `limit` messages means at least that many. With a webhook's `filter`, only the
+ * messages it would deliver (its chats' responsible teammate as assigned now, as the consumer
+ * judges them).
  */
-export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number): Promise<{ messages: number; chats: number }> {
+export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
   const row = await db
-    .selectFrom((eb) =>
-      eb
-        .selectFrom("messages")
-        .select("chat_id")
-        .where("workspace_id", "=", workspaceId)
-        .where("seq", ">", afterSeq)
-        .where("status", "=", "stored")
-        .limit(limit)
-        .as("w"),
-    )
+    .selectFrom((eb) => {
+      let q = eb
+        .selectFrom("messages as m")
+        .select("m.chat_id")
+        .where("m.workspace_id", "=", workspaceId)
+        .where("m.seq", ">", afterSeq)
+        .where("m.status", "=", "stored");
+      if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
+      if (filter?.accounts) {
+        const phones = filter.accounts;
+        q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
+      }
+      if (filter && (filter.chats !== "both" || filter.responsible)) {
+        const { chats, responsible } = filter;
+        let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
+        if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
+        if (responsible) {
+          c = c.where(
+            "responsible_teammate_id",
+            "in",
+            db.selectFrom("teammates").select("id").where("workspace_id", "=", workspaceId).where(sql<string>`lower(trim(email))`, "in", responsible),
+          );
+        }
+        q = q.where("m.chat_id", "in", c);
+      }
+      return q.limit(limit).as("w");
+    })
     .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
     .executeTakeFirst();
   return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };

@@ -67,7 +67,7 @@ export class WebhookService {
   async read(row: WebhookRow) {
     const aggregated = row.aggregation !== "none";
     const enabled = row.enabled === 1;
-    const waiting = await countWaiting(this.deps.db, row.workspace_id, row.cursor_seq, PENDING_COUNT_LIMIT);
+    const waiting = await countWaiting(this.deps.db, row.workspace_id, row.cursor_seq, PENDING_COUNT_LIMIT, row.filter === null ? undefined : parseFilter(row.filter));
     return {
       ...this.view(row),
       ...(await healthOf(this.deps, row, waiting.messages)),

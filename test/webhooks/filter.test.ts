@@ -71,6 +71,12 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
     const assign = await server.api("PATCH", `/api/v1/chats/${chat!.chat_id}`, { token: s.key, body: { responsible_email: dana.email } });
     assert.equal(assign.status, 200, assign.text);
 
+    // Switched off, the same filters: what waits for each (`pending_messages`) is what it would deliver.
+    const paused: Record<string, string> = {};
+    for (const [name, filter] of [["all", {}], ["received", { direction: "received" }], ["accountB", { accounts: [phoneB] }], ["groups", { chats: "group" }], ["dana", { responsible: [dana.email] }]] as const) {
+      paused[name] = (await createWebhook(server, s.key, `${receiver.url}?t=paused-${name}`, { filter, enabled: false })).id;
+    }
+
     const group = { external_id: "120363041234567890@g.us", full_name: "Filter group", is_group: true, phone: "" };
     await ingest(server, s, [
       entry(s, { contact: "972548000001", text: "x1 received A dana" }),
@@ -92,6 +98,11 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
       const totals = stats.json.buckets.reduce((a: { d: number; f: number }, b: { delivered: number; failed: number }) => ({ d: a.d + b.delivered, f: a.f + b.failed }), { d: 0, f: 0 });
       assert.deepEqual(totals, { d: n, f: 0 }, `${name}: stats`);
       assert.equal((await server.api("GET", `/api/v1/webhooks/${hooks[name].id}`, { token: s.key })).json.consecutive_failures, 0);
+    }
+    for (const [name, n] of [["all", 4], ["received", 2], ["accountB", 2], ["groups", 1], ["dana", 1]] as const) {
+      const w = await server.api("GET", `/api/v1/webhooks/${paused[name]}`, { token: s.key });
+      assert.equal(w.json.enabled, false);
+      assert.equal(w.json.pending_messages, n, `${name}: pending_messages`);
     }
     // The groups webhook's last matching message is g1; the cursor went past z1 all the same.
     assert.equal(await cursorOf(hooks.groups.id), await head());
@@ -164,6 +175,8 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
     await waitFailures(server, s.key, w.id, 1);
     const [row] = await server.sql<{ seq: number }>("select seq from messages where id = ?", [r1]);
     assert.ok((await cursorOf(w.id)) < Number(row!.seq), "the cursor stays behind the failing delivery");
+    // What waits for this webhook is what its filter lets through: the received message, not the two sent ones.
+    assert.equal((await server.api("GET", `/api/v1/webhooks/${w.id}`, { token: s.key })).json.pending_messages, 1);
     down = false;
     await server.advance(6000);
     await settled([w.id]);
