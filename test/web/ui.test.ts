@@ -112,8 +112,12 @@ test("outgoing webhook: create, change the aggregation, disable and enable", asy
   assert.equal(await card().getByTestId("webhook-status").textContent(), "Disabled");
   assert.match((await card().getByTestId("webhook-status-detail").textContent()) ?? "", /manual/);
 
+  // Nothing waits, so there is nothing to choose: a plain confirmation.
   await sw.click();
-  await card().getByRole("button", { name: "Skip them" }).click();
+  const question = card().getByTestId("enable-question");
+  assert.match((await question.textContent()) ?? "", /No messages wait: it delivers what arrives from now on\./);
+  assert.equal(await question.getByRole("button", { name: "Skip them" }).count(), 0);
+  await question.getByRole("button", { name: "Switch on" }).click();
   await eventually(async () => (await sw.getAttribute("aria-checked")) === "true", "switch on");
   const on = await api("GET", `/api/v1/webhooks/${webhookId}`);
   assert.equal(on.enabled, true);

@@ -150,7 +150,11 @@ function useSwitch<Answer extends string>(w: Webhook, onDone: (w: Webhook) => vo
   return { busy, error, patch };
 }
 
-/** Switching on again asks one question: deliver what arrived meanwhile, or skip it (the API's `replay`). */
+/**
+ * Switching on again asks one question when messages wait: deliver what arrived meanwhile, or
+ * skip it (the API's `replay`). With nothing waiting it only confirms, and delivers anything
+ * that arrived since the count was read.
+ */
 export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webhook; onDone: (w: Webhook) => void; onCancel: () => void }) {
   const { busy, error, patch } = useSwitch<"since_disabled" | "none">(w, onDone);
   const pending = w.pending_messages ?? 0;
@@ -158,18 +162,21 @@ export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webh
   return (
     <div className="confirm" role="group" aria-label="Switch the webhook on again" data-testid="enable-question">
       <p>
-        {pending === 0 ? "No messages wait right now." : `${plural(pending, "message")} wait${pending === 1 ? "s" : ""}.`}{" "}
-        {automatic(w)
-          ? "What should happen to the messages that failed and those that arrived while it was off?"
-          : "What should happen to the messages that arrived while it was off?"}
+        {pending === 0
+          ? "No messages wait: it delivers what arrives from now on."
+          : `${plural(pending, "message")} wait${pending === 1 ? "s" : ""}. ${
+              automatic(w) ? "What should happen to the messages that failed and those that arrived while it was off?" : "What should happen to the messages that arrived while it was off?"
+            }`}
       </p>
       <div className="btn-row">
         <button type="button" className="btn btn-primary btn-small" disabled={busy !== undefined} onClick={() => void enable("since_disabled")} autoFocus>
-          {busy === "since_disabled" ? "Switching on…" : "Deliver them"}
+          {busy === "since_disabled" ? "Switching on…" : pending === 0 ? "Switch on" : "Deliver them"}
         </button>
-        <button type="button" className="btn btn-secondary btn-small" disabled={busy !== undefined} onClick={() => void enable("none")}>
-          {busy === "none" ? "Switching on…" : "Skip them"}
-        </button>
+        {pending === 0 ? null : (
+          <button type="button" className="btn btn-secondary btn-small" disabled={busy !== undefined} onClick={() => void enable("none")}>
+            {busy === "none" ? "Switching on…" : "Skip them"}
+          </button>
+        )}
         <button type="button" className="btn btn-ghost btn-small" onClick={onCancel}>
           Cancel
         </button>
