@@ -12,17 +12,20 @@ import { Receiver, waitForCount } from "../helpers/receiver.js";
 import { TestServer } from "../helpers/server.js";
 import { ingest, space, texts, type Space, type WebhookRef } from "../helpers/workspace.js";
 import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
+import { dayStartIn, nextDay } from "../../web/src/days.js";
 
 let server: TestServer;
 let receiver: Receiver;
 let browser: Browser;
 let page: Page;
 let s: Space & { webhook: WebhookRef };
+const ZONE = "Pacific/Kiritimati";
 
 before(async () => {
   ensureWebBuild();
   [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), launchChromium()]);
-  s = await space(server, { receiver });
+  // UTC+14: its calendar day differs from UTC's for 14 hours a day, so the day filter shows whose day it counts.
+  s = await space(server, { receiver, timezone: ZONE });
   await ingest(server, s, texts(s, [[1, "Hello from the delivery test"]]));
   await waitForCount(receiver, "/hook", 1, "the first delivery");
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -80,6 +83,27 @@ test("the delivery log lists the attempts (test events marked), filters by statu
   await page.getByText("No deliveries match.").waitFor();
   await page.getByLabel("Status", { exact: true }).selectOption("");
   await page.getByLabel("Chat", { exact: true }).selectOption({ label: "Contact 972540000001" });
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="delivery-log"] button').length === 2);
+
+  // Days are the workspace's: today there holds both, from tomorrow there holds none.
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE }).format(new Date());
+  const tomorrow = nextDay(today);
+  assert.equal(await page.getByLabel(`From (day, ${ZONE})`).count(), 1);
+  await page.getByLabel(`From (day, ${ZONE})`).fill(today);
+  await page.getByLabel(`To (day, ${ZONE})`).fill(today);
+  const asked = page.waitForRequest((r) => r.url().includes("/deliveries?"));
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  const query = new URL((await asked).url()).searchParams;
+  assert.equal(query.get("since"), dayStartIn(today, ZONE));
+  assert.equal(query.get("until"), dayStartIn(tomorrow, ZONE));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="delivery-log"] button').length === 2);
+  await page.getByLabel(`From (day, ${ZONE})`).fill(tomorrow);
+  await page.getByLabel(`To (day, ${ZONE})`).fill(tomorrow);
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await page.getByText("No deliveries match.").waitFor();
+  await page.getByLabel(`From (day, ${ZONE})`).fill("");
+  await page.getByLabel(`To (day, ${ZONE})`).fill("");
   await page.getByRole("button", { name: "Apply filters" }).click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="delivery-log"] button').length === 2);
 

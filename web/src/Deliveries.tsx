@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api, errorMessage, fieldOf } from "./api.js";
+import { dayStartIn, nextDay } from "./days.js";
 import type { Delivery, Webhook } from "./types.js";
 import { Alert, CopyButton, FieldError, Loading, formatRelative, useLoad, useTimezone } from "./ui.js";
 import "./deliveries.css";
@@ -269,13 +270,14 @@ interface Filters {
 
 const NO_FILTERS: Filters = { status: "", chat: "", from: "", to: "" };
 
-function queryOf(f: Filters): string {
+/** The API query of the filters; days are days of `zone` (the workspace's). */
+function queryOf(f: Filters, zone: string): string {
   const q = new URLSearchParams();
   if (f.status) q.set("status", f.status);
   if (f.chat) q.set("chat_id", f.chat);
-  if (f.from) q.set("since", f.from);
+  if (f.from) q.set("since", dayStartIn(f.from, zone));
   // A whole day: until the start of the next one.
-  if (f.to) q.set("until", new Date(Date.parse(f.to) + 86_400_000).toISOString().slice(0, 10));
+  if (f.to) q.set("until", dayStartIn(nextDay(f.to), zone));
   const s = q.toString();
   return s ? `?${s}` : "";
 }
@@ -298,6 +300,7 @@ export function DeliveryLog({ webhook, onOpen, version }: { webhook: Webhook; on
 
 function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOpen: (r: DeliveryRef) => void; version: number }) {
   const tz = useTimezone();
+  const zone = tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const id = useId();
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
@@ -307,13 +310,13 @@ function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOp
   const shown = useLoad(async () => {
     setFieldError(undefined);
     try {
-      return (await api<{ items: Delivery[] }>("GET", deliveriesPath(webhook, queryOf(filters)))).items ?? [];
+      return (await api<{ items: Delivery[] }>("GET", deliveriesPath(webhook, queryOf(filters, zone)))).items ?? [];
     } catch (e) {
       const field = fieldOf(e, ["status", "chat_id", "since", "until"]);
       if (field) setFieldError({ field, message: errorMessage(e) });
       throw e;
     }
-  }, [webhook.id, filters, version]);
+  }, [webhook.id, filters, zone, version]);
 
   const chats = new Map<string, string>();
   for (const d of all.data ?? []) if (d.chat_id && !chats.has(d.chat_id)) chats.set(d.chat_id, chatName(d) ?? `Chat ${d.chat_id}`);
@@ -347,7 +350,7 @@ function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOp
           </select>
         </div>
         <div className="field">
-          <label htmlFor={`${id}-from`}>From (UTC day)</label>
+          <label htmlFor={`${id}-from`}>From (day, {zone})</label>
           <input
             id={`${id}-from`}
             type="date"
@@ -359,7 +362,7 @@ function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOp
           <FieldError id={`${id}-from-error`} message={errorFor("since")} />
         </div>
         <div className="field">
-          <label htmlFor={`${id}-to`}>To (UTC day)</label>
+          <label htmlFor={`${id}-to`}>To (day, {zone})</label>
           <input
             id={`${id}-to`}
             type="date"
