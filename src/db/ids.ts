@@ -28,6 +28,36 @@ export function ulid(now = Date.now()): string {
   return time + rand;
 }
 
+/**
+ * ULIDs that sort in the order they were made within this process, also within one
+ * millisecond (the random part of the previous one, plus one): the send queue's order.
+ */
+export function monotonicUlids(): (now?: number) => string {
+  let last = "";
+  let lastTime = -1;
+  return (now = Date.now()) => {
+    if (now > lastTime || last === "") {
+      lastTime = now;
+      return (last = ulid(now));
+    }
+    return (last = last.slice(0, 10) + incremented(last.slice(10)));
+  };
+}
+
+/** A Crockford base-32 string plus one (the random part of a ULID; 80 bits never overflow in practice). */
+function incremented(s: string): string {
+  const digits = [...s];
+  for (let i = digits.length - 1; i >= 0; i--) {
+    const v = CROCKFORD.indexOf(digits[i]!);
+    if (v < 31) {
+      digits[i] = CROCKFORD[v + 1]!;
+      return digits.join("");
+    }
+    digits[i] = "0";
+  }
+  return digits.join("");
+}
+
 /** A prefixed random id for rows that cross the API (`wh_…`, `acc_…`). */
 export function newId(prefix: string): string {
   return `${prefix}_${ulid().toLowerCase()}`;

@@ -1,7 +1,7 @@
 import type { Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
-import { ulid } from "../db/ids.js";
+import { monotonicUlids } from "../db/ids.js";
 import { invalid, notFound } from "../errors.js";
 import { E164, listAccounts, type AccountRow } from "../accounts/service.js";
 import { adapterFor } from "../sources/index.js";
@@ -87,6 +87,9 @@ async function directChat(db: DB, clock: Clock, account: AccountRow, phone: stri
  * Validates a send and stores it in the queue (status `queued`); the account's sender takes
  * it from there. Answers the new row and its account (to wake that account's sender).
  */
+/** Queue ids in the order the sends were asked, two in one millisecond included (the queue sends oldest id first). */
+const sendId = monotonicUlids();
+
 export async function enqueueSend(db: DB, clock: Clock, workspaceId: string, input: SendInput): Promise<{ id: string; accountId: string }> {
   if (typeof input.text !== "string" || !input.text.trim()) throw invalid("text", "is required and must not be empty.");
   const hasPhone = input.phone !== undefined && input.phone !== "";
@@ -100,7 +103,7 @@ export async function enqueueSend(db: DB, clock: Clock, workspaceId: string, inp
     teammateId = t.id;
   }
   const now = clock.now();
-  const id = ulid(now);
+  const id = sendId(now);
   let chat: ChatRow;
   let account: AccountRow;
   if (hasChat) {
