@@ -10,7 +10,8 @@ import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { assertError, createWebhook } from "../helpers/workspace.js";
 
 const PUBLIC_URL = "https://threadline.example.test";
-const ENV = { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SEND_PAUSE_MS: "20" };
+// A short webhook lease: after the restart on PostgreSQL the sent messages reach the webhook within 5 s, not 15.
+const ENV = { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SEND_PAUSE_MS: "20", THREADLINE_WEBHOOK_LEASE_MS: "5000" };
 const PAUSE_MS = 400;
 const ACCOUNTS = {
   waha: { phone: "+15550001001", source: "waha", source_config: { api_key: "waha-key", session: "default" } },
