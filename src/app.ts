@@ -87,7 +87,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     },
   };
   const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };
-  const manager = new DeliveryManager(consumerDeps);
+  const manager = new DeliveryManager(consumerDeps, config.webhookLeaseMs);
   const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl });
   const { generated } = await ensureOperatorToken(db, config.adminToken);
   // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only

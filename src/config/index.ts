@@ -1,5 +1,6 @@
 import path from "node:path";
 import { isIP } from "node:net";
+import { DEFAULT_LEASE_MS } from "../webhooks/leases.js";
 
 export interface Config {
   port: number;
@@ -23,6 +24,8 @@ export interface Config {
   trustProxy: boolean | string[];
   /** The pause between messages an account sends (randomised ±25 %), unless the account sets its own. */
   sendPauseMs: number;
+  /** How long a process owns a webhook without renewing (several processes on PostgreSQL). */
+  webhookLeaseMs: number;
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
@@ -130,5 +133,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`THREADLINE_SEND_PAUSE_MS must be a whole number of milliseconds up to 600000, got "${rawPause}".`);
   }
   const sendPauseMs = rawPause ? Number(rawPause) : 2_000;
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs };
+  // At least 3 s: leases are renewed on a one-second tick once under two thirds remain.
+  const rawLease = env.THREADLINE_WEBHOOK_LEASE_MS?.trim();
+  if (rawLease && (!/^\d+$/.test(rawLease) || Number(rawLease) < 3_000 || Number(rawLease) > 600_000)) {
+    throw new ConfigError(`THREADLINE_WEBHOOK_LEASE_MS must be a whole number of milliseconds from 3000 to 600000, got "${rawLease}".`);
+  }
+  const webhookLeaseMs = rawLease ? Number(rawLease) : DEFAULT_LEASE_MS;
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs };
 }

@@ -1,7 +1,7 @@
 import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
-import { LEASE_MS, Leases } from "./leases.js";
+import { DEFAULT_LEASE_MS, Leases, leasesHeldUntil } from "./leases.js";
 import { WebhookSignals } from "./signals.js";
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
@@ -29,8 +29,11 @@ export class DeliveryManager {
   private readonly leases: Leases;
   private signals: WebhookSignals | undefined;
 
-  constructor(private deps: ConsumerDeps) {
-    this.leases = new Leases(deps.db);
+  constructor(
+    private deps: ConsumerDeps,
+    private leaseMs = DEFAULT_LEASE_MS,
+  ) {
+    this.leases = new Leases(deps.db, leaseMs);
   }
 
   /** `alone`: no other process shares the database (SQLite), so leases a crash left behind are taken at once. */
@@ -56,8 +59,7 @@ export class DeliveryManager {
     try {
       const claimedAt = Date.now();
       const owned = new Map((await this.leases.claim()).map((o) => [o.id, o.updated_at]));
-      // Every lease held now runs at least until claimedAt + LEASE_MS - 5 s (leases.ts renews under 10 s left).
-      this.leasesValidUntil = claimedAt + LEASE_MS - 5_000;
+      this.leasesValidUntil = leasesHeldUntil(claimedAt, this.leaseMs);
       if (this.closed) return;
       for (const [id, c] of this.consumers) {
         // A consumer that disabled itself stays while the database still lists the webhook

@@ -65,6 +65,21 @@ export function localTime(ms: number, timeZone: string): number {
   return Date.UTC(w.year, w.month - 1, w.day, w.hour % 24, w.minute, w.second);
 }
 
+// The wall clock of instants on the 15-minute grid, per zone: finding one window end walks up
+// to a day of steps through formatToParts, and consecutive windows walk the same steps.
+const gridTimes = new Map<string, Map<number, number>>();
+function gridLocalTime(u: number, timeZone: string): number {
+  let zone = gridTimes.get(timeZone);
+  if (!zone) gridTimes.set(timeZone, (zone = new Map()));
+  let local = zone.get(u);
+  if (local === undefined) {
+    if (zone.size >= 20_000) zone.clear();
+    local = localTime(u, timeZone);
+    zone.set(u, local);
+  }
+  return local;
+}
+
 /**
  * Whether a window of `size` ms ends (and the next begins) at an instant on the 15-minute
  * grid of UTC whose wall clock is `at`, `before` being the wall clock 15 minutes earlier.
@@ -84,9 +99,9 @@ const MAX_STEPS = (24 + 4) * 4;
 export function windowEndAfter(t: number, timeZone: string, hours: number): number {
   const size = hours * HOUR;
   let u = Math.floor(t / STEP) * STEP + STEP;
-  let before = localTime(u - STEP, timeZone);
+  let before = gridLocalTime(u - STEP, timeZone);
   for (let i = 0; i < MAX_STEPS; i++, u += STEP) {
-    const at = localTime(u, timeZone);
+    const at = gridLocalTime(u, timeZone);
     if (isBoundary(before, at, size)) return u;
     before = at;
   }
@@ -97,9 +112,9 @@ export function windowEndAfter(t: number, timeZone: string, hours: number): numb
 export function windowStartOf(t: number, timeZone: string, hours: number): number {
   const size = hours * HOUR;
   let u = Math.floor(t / STEP) * STEP;
-  let at = localTime(u, timeZone);
+  let at = gridLocalTime(u, timeZone);
   for (let i = 0; i < MAX_STEPS; i++, u -= STEP) {
-    const before = localTime(u - STEP, timeZone);
+    const before = gridLocalTime(u - STEP, timeZone);
     if (isBoundary(before, at, size)) return u;
     at = before;
   }

@@ -12,7 +12,8 @@ for (const database of DATABASES) describe(`aggregated webhooks survive a crash 
   const servers: TestServer[] = [];
   const receivers: Receiver[] = [];
   // A fixed public URL: bodies (links) are the same before and after a restart on another port.
-  const env = { THREADLINE_PUBLIC_URL: "http://threadline.test" };
+  // One process at a time: the shortest lease, so a restart on PostgreSQL takes over within 3 s.
+  const env = { THREADLINE_PUBLIC_URL: "http://threadline.test", THREADLINE_WEBHOOK_LEASE_MS: "3000" };
   const start = async () => {
     const s = await TestServer.start({ database, env });
     servers.push(s);

@@ -16,13 +16,13 @@ export interface TwoProcesses {
  * Two Threadline processes on one fresh PostgreSQL database and a workspace whose webhook
  * points at a receiver, for a test file (started in `before`, stopped in `after`).
  */
-export function twoProcesses(): TwoProcesses {
+export function twoProcesses(opts: { env?: Record<string, string> } = {}): TwoProcesses {
   const f = {} as TwoProcesses;
   before(async () => {
     f.db = await freshPostgres();
     f.receiver = await Receiver.start();
     // The test clock would be per process; these processes share one real clock.
-    const env = { DATABASE_URL: f.db.url, THREADLINE_TEST_CLOCK: undefined };
+    const env = { DATABASE_URL: f.db.url, THREADLINE_TEST_CLOCK: undefined, ...opts.env };
     f.a = await TestServer.start({ env });
     f.s = await space(f.a, { receiver: f.receiver });
     f.b = await TestServer.start({ env });

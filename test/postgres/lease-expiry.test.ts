@@ -27,7 +27,8 @@ async function admin(sql: string): Promise<void> {
 before(async () => {
   db = await freshPostgres();
   receiver = await Receiver.start();
-  server = await TestServer.start({ env: { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined } });
+  // The shortest lease: its consumers stop 2 s after the last renewal instead of 10 s.
+  server = await TestServer.start({ env: { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined, THREADLINE_WEBHOOK_LEASE_MS: "3000" } });
   s = await space(server, { receiver });
 });
 after(async () => {

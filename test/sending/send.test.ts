@@ -11,7 +11,8 @@ import { assertError, createWebhook } from "../helpers/workspace.js";
 
 const PUBLIC_URL = "https://threadline.example.test";
 // Loopback only (the fake gateway and the receiver), so a private gateway address stays refused.
-const ENV = { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SEND_PAUSE_MS: "20", THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8,::1/128" };
+// A short webhook lease: after the restart on PostgreSQL the sent messages reach the webhook within 5 s, not 15.
+const ENV = { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SEND_PAUSE_MS: "20", THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8,::1/128", THREADLINE_WEBHOOK_LEASE_MS: "5000" };
 const PAUSE_MS = 400;
 const ACCOUNTS = {
   waha: { phone: "+15550001001", source: "waha", source_config: { api_key: "waha-key", session: "default" } },

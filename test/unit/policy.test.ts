@@ -1,6 +1,8 @@
 // The delivery rules as pure functions: no server, no clock, no receiver.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "../../src/config/index.js";
+import { DEFAULT_LEASE_MS, leasesHeldUntil } from "../../src/webhooks/leases.js";
 import { capacity, initialHealth, judge, MAX_IN_FLIGHT, mayProbe, retryDelay, RETRY_SCHEDULE_MS, ticket, type Health, type Outcome } from "../../src/webhooks/policy.js";
 
 const fixed = () => 0.5; // no jitter
@@ -116,5 +118,17 @@ describe("the failure rule, counted in time", () => {
     const v = judge(h, early, OK, 1, fixed);
     assert.equal(v.recovered, true);
     assert.equal(v.health.failures, 0);
+  });
+});
+
+describe("the webhook lease (several processes on PostgreSQL)", () => {
+  it("THREADLINE_WEBHOOK_LEASE_MS: 15 s by default, 3000 to 600000 else start-up stops naming it; held leases last two thirds of it", () => {
+    assert.equal(DEFAULT_LEASE_MS, 15_000);
+    assert.equal(loadConfig({}).webhookLeaseMs, 15_000);
+    assert.equal(loadConfig({ THREADLINE_WEBHOOK_LEASE_MS: "3000" }).webhookLeaseMs, 3000);
+    for (const bad of ["2999", "1.5", "-1", "soon", "600001"]) assert.throws(() => loadConfig({ THREADLINE_WEBHOOK_LEASE_MS: bad }), (e) => e instanceof ConfigError && /THREADLINE_WEBHOOK_LEASE_MS/.test(e.message));
+    // Renewed once under 10 s of 15 remain, so every lease held after a claim runs 10 s more at least.
+    assert.equal(leasesHeldUntil(1_000, 15_000), 11_000);
+    assert.equal(leasesHeldUntil(0, 3_000), 2_000);
   });
 });

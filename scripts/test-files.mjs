@@ -1,0 +1,30 @@
+// The test files for `npm test`, the longest first: node --test starts files in the order it
+// is given them, so a long file started last would run on alone at the end (the tail). The
+// list is what bench/test-files.sh measured longest (BENCHMARKS.md, "Test suite"); a file not
+// on it runs in path order after them, so a stale list only costs time, never a test.
+import { readdirSync } from "node:fs";
+import path from "node:path";
+
+const LONGEST_FIRST = [
+  "test/aggregation/crash.test.ts",
+  "test/sources-http/inbound-events.test.ts",
+  "test/web/readable.test.ts",
+  "test/foundation/restart.test.ts",
+  "test/sources-http/real-bodies.test.ts",
+  "test/sending/send.test.ts",
+  "test/web/ui.test.ts",
+  "test/web/failure.test.ts",
+  "test/foundation/webhook-state.test.ts",
+  "test/aggregation/failures.test.ts",
+  "test/failures/blip.test.ts",
+  "test/foundation/system.test.ts",
+  "test/security/headers.test.ts",
+  "test/failures/outage.test.ts",
+  "test/failures/alerts.test.ts",
+];
+
+const all = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? all(path.join(dir, e.name)) : e.name.endsWith(".test.ts") ? [path.join(dir, e.name)] : []));
+const files = all("test").map((f) => f.split(path.sep).join("/")).sort();
+const rank = (f) => (LONGEST_FIRST.includes(f) ? LONGEST_FIRST.indexOf(f) : LONGEST_FIRST.length);
+console.log(files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0)).join("\n"));
