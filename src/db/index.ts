@@ -37,7 +37,16 @@ export function openStorage(
     registerCache(db, cache);
     // Ingest's own connections send a transaction's statements without waiting for each
     // answer (pg's pipeline mode; ingest/store.ts). Kysely waits for each, so it keeps its own.
-    const pipelined = new pg.Pool({ connectionString: config.databaseUrl, max: 4, pipeline: true } as pg.PoolConfig);
+    // Its statements are prepared once per connection (ingest/prepared.ts) but planned on every
+    // run with the group's values: a generic plan made while a table is small (scan the
+    // account's rows, filter the ids) stays cached as the table grows (13 ms a read at 20,000
+    // messages instead of 0.1).
+    const pipelined = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 4,
+      pipeline: true,
+      options: "-c plan_cache_mode=force_custom_plan",
+    } as pg.PoolConfig);
     pipelined.on("error", onConnectionError);
     pipelines.set(db, pipelined);
     return {
