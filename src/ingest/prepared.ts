@@ -1,7 +1,8 @@
 // Ingest's two statements of every group on PostgreSQL, as named prepared statements. Their
 // text never changes (a group's ids and rows travel as array parameters), so each pooled
-// connection parses and plans them once instead of once per group, and no query builder
-// runs per group. What they do is what store.ts's Kysely statements do on SQLite.
+// connection parses them once instead of once per group (they are still planned per run with
+// the group's values: db/index.ts), and no query builder runs per group. What they do is what
+// store.ts's Kysely statements do on SQLite.
 import { logGrowthAnnouncement, workspaceLogLock } from "../db/index.js";
 
 /** A statement pg sends by name: parsed on a connection's first use, then only bound and run. */
