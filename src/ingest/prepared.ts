@@ -12,7 +12,7 @@ export interface Prepared {
   values: unknown[];
 }
 
-/** One row of `readExisting`: an existing chat ('c') or message ('m'). */
+/** One row of `readExisting`: an existing chat ('c'), an existing message ('m'), or the lock taken ('l'). */
 export interface ExistingRow {
   kind: string;
   chat_id: number | null;
@@ -22,25 +22,23 @@ export interface ExistingRow {
   phone: string;
 }
 
-const LOCK_WORKSPACE_LOG = `select ${workspaceLogLock("$1::text")} as locked`;
-
-/**
- * Takes the workspace's log lock (`workspaceLogLock`, held to commit). A statement of its own,
- * first in the transaction: the statements after it read with snapshots taken once it is held,
- * so they see everything the group before this one committed.
- */
-export function lockWorkspaceLog(workspaceId: string): Prepared {
-  return { name: "ingest_lock", text: LOCK_WORKSPACE_LOG, values: [workspaceId] };
-}
-
 const READ_EXISTING = `select 'c' as kind, id as chat_id, null::text as message_id, external_id, full_name, phone
   from chats where account_id = $1 and external_id = any($2::text[])
 union all
 select 'm', null, id, external_id, '', '' from messages where account_id = $1 and external_id = any($3::text[])`;
 
-/** The chats and messages of one account among these external ids. */
-export function readExisting(accountId: string, chatExt: string[], msgExt: string[]): Prepared {
-  return { name: "ingest_read", text: READ_EXISTING, values: [accountId, chatExt, msgExt] };
+const READ_EXISTING_AND_LOCK = `${READ_EXISTING}
+union all
+select 'l', null, null, '', '', '' where ${workspaceLogLock("$4")}`;
+
+/**
+ * The chats and messages of one account among these external ids; with `lockWorkspace`, the
+ * same statement takes the workspace's log lock (`workspaceLogLock`, held to commit).
+ */
+export function readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Prepared {
+  return lockWorkspace
+    ? { name: "ingest_read_lock", text: READ_EXISTING_AND_LOCK, values: [accountId, chatExt, msgExt, lockWorkspace] }
+    : { name: "ingest_read", text: READ_EXISTING, values: [accountId, chatExt, msgExt] };
 }
 
 /** A message row as ingest stores it (the columns of `messages` but seq, workspace and storage time). */

@@ -52,50 +52,32 @@ async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[]
   // SQLite has no round trips to share: grouping measured 318 and 243 req/s against 372 and
   // 294 for a transaction a request (8 in flight, back to back), so there a group is one request.
   const grouping = isPostgres(db);
-  /** The group whose COMMIT is on its way, if any. */
-  let committing: Promise<void> | undefined;
-  for (;;) {
-    if (!queue.length) {
-      // Requests that arrive while the last group commits form the next one.
-      await committing;
-      committing = undefined;
-      if (!queue.length) break;
-    }
+  while (queue.length) {
     let size = 0;
     let n = 0;
     while (n < queue.length && (n === 0 || (grouping && size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES))) size += queue[n++]!.messages.length;
     const group = queue.splice(0, n);
-    let commitSent!: () => void;
-    const sent = new Promise<void>((resolve) => (commitSent = resolve));
-    committing = storeAndAnswer(db, clock, workspaceId, group, commitSent).finally(commitSent);
-    // On PostgreSQL the next group starts once this one's COMMIT is written: its first round
-    // trip waits on the workspace's lock in PostgreSQL, not on this COMMIT's answer here
-    // (the server and the database keep working while the commit is flushed).
-    await sent;
+    try {
+      const results = await storeGroup(db, clock, workspaceId, group);
+      group.forEach((r, i) => r.resolve(results[i]!));
+    } catch (err) {
+      if (group.length === 1) group[0]!.reject(err);
+      // A database error (a text PostgreSQL refuses, say) fails only the request that caused it.
+      else for (const r of group) await storeGroup(db, clock, workspaceId, [r]).then(([res]) => r.resolve(res!), r.reject);
+    }
   }
   byWorkspace.delete(workspaceId);
 }
 
-async function storeAndAnswer(db: DB, clock: Clock, workspaceId: string, group: Waiting[], commitSent: () => void): Promise<void> {
-  try {
-    const results = await storeGroup(db, clock, workspaceId, group, commitSent);
-    group.forEach((r, i) => r.resolve(results[i]!));
-  } catch (err) {
-    if (group.length === 1) group[0]!.reject(err);
-    // A database error (a text PostgreSQL refuses, say) fails only the request that caused it.
-    else for (const r of group) await storeGroup(db, clock, workspaceId, [r]).then(([res]) => r.resolve(res!), r.reject);
-  }
-}
-
 /**
- * The group's transaction, run again on a unique violation: a chat or message stored by
- * another transaction between this one's read and its inserts (that one had committed, so
- * the next reads see its rows).
+ * The group's transaction, run again when another process stored one of its chats or
+ * messages between its reads and its inserts (a unique violation; that process had
+ * committed, so the next reads see its rows).
  */
-async function storeGroup(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[], commitSent?: () => void): Promise<IngestResult[][]> {
+async function storeGroup(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await storeOnce(db, clock, workspaceId, group, commitSent);
+      return await storeOnce(db, clock, workspaceId, group);
     } catch (err) {
       if (attempt >= 3 || (err as { code?: unknown }).code !== "23505") throw err;
     }
@@ -103,15 +85,14 @@ async function storeGroup(db: DB, clock: Clock, workspaceId: string, group: Grou
 }
 
 /**
- * Stores several validated requests of one workspace in one transaction: on PostgreSQL the
- * workspace's log lock first (held to commit), then the read of the group's existing chats
- * and messages, new chats, and one statement that inserts the messages, touches their chats
- * and announces the log's growth. On PostgreSQL that is two round trips for the whole group
- * (three with new chats): BEGIN + lock + read, insert + COMMIT (`Pipelined`); `commitSent`
- * hears when the COMMIT is written (the next group may start). The same external_id twice in
- * the group is stored once (the later one answers `duplicate`).
+ * Stores several validated requests of one workspace in one transaction: the statement
+ * that reads the group's existing chats and messages also takes the workspace's log lock
+ * (held to commit); then new chats, and one statement that inserts the messages, touches
+ * their chats and announces the log's growth. On PostgreSQL that is two round trips for the
+ * whole group (three with new chats): BEGIN + read, insert + COMMIT (`Pipelined`). The same external_id twice in the
+ * group is stored once (the later one answers `duplicate`).
  */
-async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[], commitSent?: () => void): Promise<IngestResult[][]> {
+async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
   const pool = pipelineOf(db);
   if (!pool) {
     let results: IngestResult[][] = [];
@@ -121,7 +102,7 @@ async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: Group
     return results;
   }
   const client = await pool.connect();
-  const statements = new Pipelined(client, prepared.lockWorkspaceLog(workspaceId), commitSent);
+  const statements = new Pipelined(client);
   try {
     const results = await storeIn(db, statements, clock, workspaceId, group);
     await statements.commit();
@@ -152,8 +133,8 @@ const inKysely: Statements = {
 };
 
 /**
- * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN and the lock travel with the first
- * statement and COMMIT with the last, so a group of existing chats is two round trips instead of five.
+ * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN travels with the first statement and
+ * COMMIT with the last, so a group of existing chats is two round trips instead of four.
  * At 200 msg/s one message a request, back to back: p50 3.5 ms, p99 19.6 ms against 13.9 and
  * 311 ms (throughput with 8 in flight unchanged, ~630 req/s: that is bound by CPU).
  * The two statements of a round trip also leave in one socket write (`together`): pg writes
@@ -162,15 +143,7 @@ const inKysely: Statements = {
 class Pipelined implements Statements {
   private begun = false;
   private committed = false;
-  /**
-   * `lock` travels after BEGIN, before the first statement (which then reads with a snapshot
-   * taken once the lock is held); `commitSent` hears that COMMIT has been written.
-   */
-  constructor(
-    private readonly client: pg.PoolClient,
-    private readonly lock: prepared.Prepared,
-    private readonly commitSent: (() => void) | undefined,
-  ) {}
+  constructor(private readonly client: pg.PoolClient) {}
 
   private send<R>(q: Compilable<R> | prepared.Prepared): Promise<pg.QueryResult> {
     if (isPrepared(q)) return this.client.query(q);
@@ -181,16 +154,14 @@ class Pipelined implements Statements {
   async run<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (this.begun) return (await this.send(q)).rows as R[];
     this.begun = true;
-    const [, , result] = await settled(this.together(() => [this.client.query("begin"), this.send(this.lock), this.send(q)]));
+    const [, result] = await settled(this.together(() => [this.client.query("begin"), this.send(q)]));
     return result!.rows as R[];
   }
 
   async last<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (!this.begun) return this.run(q);
     this.committed = true;
-    const sent = this.together(() => [this.send(q), this.client.query("commit")]);
-    this.commitSent?.();
-    const [result] = await settled(sent);
+    const [result] = await settled(this.together(() => [this.send(q), this.client.query("commit")]));
     return result!.rows as R[];
   }
 
@@ -209,10 +180,7 @@ class Pipelined implements Statements {
   }
 
   async commit(): Promise<void> {
-    if (!this.begun || this.committed) return;
-    const sent = this.client.query("commit");
-    this.commitSent?.();
-    await sent;
+    if (this.begun && !this.committed) await this.client.query("commit");
   }
 }
 
@@ -240,11 +208,13 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
   /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
   const chatNames = new Map<string, string>();
   const existingMsgs = new Map<string, string>();
+  let locked = false;
   for (const [accountId, { chats, messages }] of byAccount) {
     const chatExt = [...chats];
     const msgExt = [...messages];
     for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
-      const rows = await readExisting(tx, statements, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK));
+      const rows = await readExisting(tx, statements, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
+      locked = true;
       for (const r of rows) {
         const key = `${accountId}\u0000${r.external_id}`;
         if (r.kind === "m") existingMsgs.set(key, r.message_id!);
@@ -360,12 +330,14 @@ function latestMessageAt(rows: { chat_id: number; timestamp: number }[]) {
 
 /**
  * The chats and messages of one account that already exist among these external ids, in
- * one statement. On PostgreSQL it runs after the workspace's log lock is taken (ARCHITECTURE,
- * Storage), so it sees what the previous group committed (the next group's lock and read are
- * sent while a COMMIT is on its way).
+ * one statement. With `lockWorkspace` on PostgreSQL the same statement takes the workspace's
+ * log lock (ARCHITECTURE, Storage): it saves a round trip, and the lock is held only from
+ * here to commit. Its snapshot may predate the lock, so a chat or message another process
+ * committed meanwhile can be missed: the insert then fails on the unique key and
+ * `storeGroup` runs the transaction again.
  */
-async function readExisting(tx: DB, statements: Statements, accountId: string, chatExt: string[], msgExt: string[]) {
-  if (isPostgres(tx)) return statements.run<prepared.ExistingRow>(prepared.readExisting(accountId, chatExt, msgExt));
+async function readExisting(tx: DB, statements: Statements, accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined) {
+  if (isPostgres(tx)) return statements.run<prepared.ExistingRow>(prepared.readExisting(accountId, chatExt, msgExt, lockWorkspace));
   const noChat = sql<number | null>`null`;
   const noMessage = sql<string | null>`null`;
   const q = tx
