@@ -7,7 +7,7 @@ import { createWorkspace, type TestServer } from "../test/helpers/server.js";
 import { CpuMeter } from "./common.js";
 
 const REQUESTS = Number(process.env.BENCH_SINGLE_REQUESTS ?? 10_000);
-/** 8 (the goal's figure); `BENCH_SINGLE_IN_FLIGHT=1` makes every group one request, so CPU per message does not move with group sizes (A/B runs on a loaded machine). */
+/** 8 (the goal's figure); `BENCH_SINGLE_IN_FLIGHT=1` makes every group one request (CPU per group instead of a share of one; on the loaded machine no steadier, BENCHMARKS.md). */
 const IN_FLIGHT = Number(process.env.BENCH_SINGLE_IN_FLIGHT ?? 8);
 const RATE = 200;
 const RATE_SECONDS = 10;
