@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import pg from "pg";
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type MigrationProvider, type RawBuilder } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type MigrationProvider } from "kysely";
 import type { Config } from "../config/index.js";
 import type { Database } from "./schema.js";
 import { migrations } from "./migrations.js";
@@ -37,7 +37,16 @@ export function openStorage(
     registerCache(db, cache);
     // Ingest's own connections send a transaction's statements without waiting for each
     // answer (pg's pipeline mode; ingest/store.ts). Kysely waits for each, so it keeps its own.
-    const pipelined = new pg.Pool({ connectionString: config.databaseUrl, max: 4, pipeline: true } as pg.PoolConfig);
+    // Its statements are prepared once per connection (ingest/prepared.ts) but planned on every
+    // run with the group's values: a generic plan made while a table is small (scan the
+    // account's rows, filter the ids) stays cached as the table grows (13 ms a read at 20,000
+    // messages instead of 0.1).
+    const pipelined = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 4,
+      pipeline: true,
+      options: "-c plan_cache_mode=force_custom_plan",
+    } as pg.PoolConfig);
     pipelined.on("error", onConnectionError);
     pipelines.set(db, pipelined);
     return {
@@ -88,12 +97,13 @@ export function isPostgres(db: Kysely<any>): boolean {
 /**
  * Serializes writers of one workspace's log inside a transaction (PostgreSQL only; SQLite
  * has one writer already): a condition that takes `pg_advisory_xact_lock`, to be placed in a
- * statement that runs before any seq is allocated (ingest/store.ts). It makes seq order
+ * statement that runs before any seq is allocated (ingest/prepared.ts). SQL text, given the
+ * placeholder of the workspace's id: it goes into prepared statements. It makes seq order
  * equal commit order per workspace, so a consumer reading past its cursor never skips a row
  * that commits later.
  */
-export function workspaceLogLock(workspaceId: string): RawBuilder<boolean> {
-  return sql<boolean>`pg_advisory_xact_lock(hashtext(${workspaceId})) is not null`;
+export function workspaceLogLock(workspaceIdParameter: string): string {
+  return `pg_advisory_xact_lock(hashtext(${workspaceIdParameter})) is not null`;
 }
 
 const LOG_CHANNEL = "threadline_log";
@@ -101,8 +111,8 @@ const LOG_CHANNEL = "threadline_log";
 const CACHE_CHANNEL = "threadline_cache";
 
 /** Tells every process that a workspace's log grew (PostgreSQL sends it when the transaction commits). */
-export function logGrowthAnnouncement(workspaceId: string): RawBuilder<void> {
-  return sql<void>`pg_notify(${LOG_CHANNEL}, ${workspaceId})`;
+export function logGrowthAnnouncement(workspaceIdParameter: string): string {
+  return `pg_notify('${LOG_CHANNEL}', ${workspaceIdParameter})`;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { sql, type Compilable } from "kysely";
 import type pg from "pg";
-import { isPostgres, logGrowthAnnouncement, pipelineOf, workspaceLogLock, type DB } from "../db/index.js";
+import { isPostgres, pipelineOf, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
 import { parties, type Checked } from "./ingest.js";
 import type { IngestResult } from "./types.js";
+import * as prepared from "./prepared.js";
 
 const CHUNK = 1000;
 /** A group takes waiting requests up to this many messages (one request of 1,000 always fits). */
@@ -119,12 +120,17 @@ type Statement<R> = Compilable<R> & { execute(): Promise<R[]> };
 
 /** How a group's statements reach the database: `last` is the group's final statement. */
 interface Statements {
-  run<R>(q: Statement<R>): Promise<R[]>;
-  last<R>(q: Statement<R>): Promise<R[]>;
+  run<R>(q: Statement<R> | prepared.Prepared): Promise<R[]>;
+  last<R>(q: Statement<R> | prepared.Prepared): Promise<R[]>;
 }
 
-/** Inside a Kysely transaction (SQLite), one statement after another. */
-const inKysely: Statements = { run: (q) => q.execute(), last: (q) => q.execute() };
+const isPrepared = (q: object): q is prepared.Prepared => "text" in q;
+
+/** Inside a Kysely transaction (SQLite), one statement after another; prepared statements are PostgreSQL's. */
+const inKysely: Statements = {
+  run: (q) => (isPrepared(q) ? Promise.reject(new Error("a prepared statement outside PostgreSQL")) : q.execute()),
+  last: (q) => inKysely.run(q),
+};
 
 /**
  * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN travels with the first statement and
@@ -139,19 +145,20 @@ class Pipelined implements Statements {
   private committed = false;
   constructor(private readonly client: pg.PoolClient) {}
 
-  private send<R>(q: Compilable<R>): Promise<pg.QueryResult> {
+  private send<R>(q: Compilable<R> | prepared.Prepared): Promise<pg.QueryResult> {
+    if (isPrepared(q)) return this.client.query(q);
     const c = q.compile();
     return this.client.query(c.sql, [...c.parameters]);
   }
 
-  async run<R>(q: Statement<R>): Promise<R[]> {
+  async run<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (this.begun) return (await this.send(q)).rows as R[];
     this.begun = true;
     const [, result] = await settled(this.together(() => [this.client.query("begin"), this.send(q)]));
     return result!.rows as R[];
   }
 
-  async last<R>(q: Statement<R>): Promise<R[]> {
+  async last<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (!this.begun) return this.run(q);
     this.committed = true;
     const [result] = await settled(this.together(() => [this.send(q), this.client.query("commit")]));
@@ -277,9 +284,8 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
     }
   }
   for (let i = 0; i < fresh.length; i += CHUNK) {
-    const rows = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
+    const rows: prepared.MessageRow[] = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
       id,
-      workspace_id: workspaceId,
       account_id: c.account.id,
       chat_id: chatIds.get(c.chatKey)!,
       external_id: c.msg.external_id,
@@ -288,7 +294,6 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
       status: c.deliverable ? "stored" : "skipped",
       text: c.msg.text ?? "",
       timestamp: c.timestamp,
-      stored_at: storedAt,
       sender_name: p.sender.full_name,
       sender_phone: p.sender.phone,
       recipient_name: p.recipient.full_name,
@@ -297,18 +302,12 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
       sent_by_teammate_id: sentBy,
     }));
     if (isPostgres(tx)) {
-      // One round trip: the insert, its chats' last_message_at, and the log's announcement
-      // (sent at commit; one per transaction, PostgreSQL folds identical notifications).
-      const statement = tx
-        .with("inserted", (q) => q.insertInto("messages").values(rows).returning("chat_id"))
-        .updateTable("chats")
-        .set({ last_message_at: latestMessageAt(rows) })
-        .where("id", "in", (eb) => eb.selectFrom("inserted").select("chat_id"))
-        .returning(logGrowthAnnouncement(workspaceId).as("notified"));
+      // One statement: the insert, its chats' last_message_at, and the log's announcement.
+      const statement = prepared.insertMessages(workspaceId, storedAt, rows);
       await (i + CHUNK >= fresh.length ? statements.last(statement) : statements.run(statement));
       continue;
     }
-    await statements.run(tx.insertInto("messages").values(rows));
+    await statements.run(tx.insertInto("messages").values(rows.map((r) => ({ ...r, workspace_id: workspaceId, stored_at: storedAt }))));
     const touched = [...new Set(rows.map((r) => r.chat_id))];
     await statements.run(tx.updateTable("chats").set({ last_message_at: latestMessageAt(rows) }).where("id", "in", touched));
   }
@@ -338,9 +337,10 @@ function latestMessageAt(rows: { chat_id: number; timestamp: number }[]) {
  * `storeGroup` runs the transaction again.
  */
 async function readExisting(tx: DB, statements: Statements, accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined) {
+  if (isPostgres(tx)) return statements.run<prepared.ExistingRow>(prepared.readExisting(accountId, chatExt, msgExt, lockWorkspace));
   const noChat = sql<number | null>`null`;
   const noMessage = sql<string | null>`null`;
-  let q = tx
+  const q = tx
     .selectFrom("chats")
     .select([sql<string>`'c'`.as("kind"), sql<number | null>`id`.as("chat_id"), noMessage.as("message_id"), "external_id", "full_name", "phone"])
     .where("account_id", "=", accountId)
@@ -352,12 +352,5 @@ async function readExisting(tx: DB, statements: Statements, accountId: string, c
         .where("account_id", "=", accountId)
         .where("external_id", "in", msgExt.length ? msgExt : [""]),
     );
-  if (lockWorkspace && isPostgres(tx)) {
-    q = q.unionAll(
-      tx
-        .selectNoFrom([sql<string>`'l'`.as("kind"), noChat.as("chat_id"), noMessage.as("message_id"), sql<string>`''`.as("external_id"), sql<string>`''`.as("full_name"), sql<string>`''`.as("phone")])
-        .where(workspaceLogLock(lockWorkspace)),
-    );
-  }
-  return (await statements.run(q)) as { kind: string; chat_id: number | null; message_id: string | null; external_id: string; full_name: string; phone: string }[];
+  return (await statements.run(q)) as prepared.ExistingRow[];
 }
