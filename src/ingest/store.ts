@@ -107,7 +107,7 @@ async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: Group
   const client = await pool.connect();
   const statements = new Pipelined(client);
   try {
-    const results = await storeIn(new KyselyGroupStorage(db, statements), clock, workspaceId, group);
+    const results = await storeIn(new PostgresGroupStorage(db, statements), clock, workspaceId, group);
     await statements.commit();
     client.release();
     return results;
@@ -276,18 +276,18 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
   const chatList = [...newChats.values()];
   for (let i = 0; i < chatList.length; i += CHUNK) {
     const rows = await storage.insertChats(
-        chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
-          workspace_id: workspaceId,
-          account_id: c.account.id,
-          external_id: c.msg.chat.external_id,
-          full_name: p.chatName,
-          is_group: c.isGroup ? 1 : 0,
-          phone: c.chatPhone,
-          responsible_teammate_id: null,
-          created_at: storedAt,
-          created_by_message_id: id,
-          last_message_at: c.timestamp,
-        })),
+      chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
+        workspace_id: workspaceId,
+        account_id: c.account.id,
+        external_id: c.msg.chat.external_id,
+        full_name: p.chatName,
+        is_group: c.isGroup ? 1 : 0,
+        phone: c.chatPhone,
+        responsible_teammate_id: null,
+        created_at: storedAt,
+        created_by_message_id: id,
+        last_message_at: c.timestamp,
+      })),
     );
     for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
   }
@@ -372,8 +372,8 @@ function readExisting(tx: DB, statements: Statements, accountId: string, chatExt
   return statements.run(q) as Promise<ExistingRow[]>;
 }
 
-/** PostgreSQL: Kysely's statements, sent through the group's pipelined connection. */
-class KyselyGroupStorage implements GroupStorage {
+/** PostgreSQL: Kysely's statements, sent through the group's pipelined connection (`Pipelined`). */
+class PostgresGroupStorage implements GroupStorage {
   constructor(
     private readonly db: DB,
     private readonly statements: Statements,
