@@ -71,7 +71,20 @@ export function openStorage(
   const cache = new StorageCache();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }), plugins: [cache.plugin()] });
   registerCache(db, cache);
+  sqliteFiles.set(db, file);
   return { db, dialect: "sqlite", cache, close: () => db.destroy() };
+}
+
+const sqliteFiles = new WeakMap<object, SQLite.Database>();
+
+/**
+ * SQLite: the better-sqlite3 handle under a storage's `db` (undefined on PostgreSQL), for hot
+ * paths that keep their prepared statements (Kysely prepares every statement again). Use it
+ * only while holding Kysely's connection (`db.transaction()` or `db.connection()`), so its
+ * statements never land inside another caller's open transaction.
+ */
+export function sqliteOf(db: object): SQLite.Database | undefined {
+  return sqliteFiles.get(db);
 }
 
 const pipelines = new WeakMap<object, pg.Pool>();

@@ -1,11 +1,12 @@
-import { sql, type Compilable } from "kysely";
+import { type Compilable, type Insertable } from "kysely";
 import type pg from "pg";
-import { isPostgres, pipelineOf, type DB } from "../db/index.js";
+import type SQLite from "better-sqlite3";
+import { isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
 import { parties, type Checked } from "./ingest.js";
-import type { IngestResult } from "./types.js";
 import * as prepared from "./prepared.js";
+import type { IngestResult } from "./types.js";
 
 const CHUNK = 1000;
 /** A group takes waiting requests up to this many messages (one request of 1,000 always fits). */
@@ -93,18 +94,21 @@ async function storeGroup(db: DB, clock: Clock, workspaceId: string, group: Grou
  * group is stored once (the later one answers `duplicate`).
  */
 async function storeOnce(db: DB, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
-  const pool = pipelineOf(db);
-  if (!pool) {
+  const file = sqliteOf(db);
+  if (file) {
     let results: IngestResult[][] = [];
-    await db.transaction().execute(async (tx) => {
-      results = await storeIn(tx, inKysely, clock, workspaceId, group);
+    // Kysely's transaction holds the one connection; the statements inside are better-sqlite3's own.
+    await db.transaction().execute(async () => {
+      results = await storeIn(sqliteStatementsOf(file), clock, workspaceId, group);
     });
     return results;
   }
+  const pool = pipelineOf(db);
+  if (!pool) throw new Error("storage is neither SQLite nor PostgreSQL with a pipeline pool");
   const client = await pool.connect();
   const statements = new Pipelined(client);
   try {
-    const results = await storeIn(db, statements, clock, workspaceId, group);
+    const results = await storeIn(new PostgresGroupStorage(db, statements), clock, workspaceId, group);
     await statements.commit();
     client.release();
     return results;
@@ -125,12 +129,6 @@ interface Statements {
 }
 
 const isPrepared = (q: object): q is prepared.Prepared => "text" in q;
-
-/** Inside a Kysely transaction (SQLite), one statement after another; prepared statements are PostgreSQL's. */
-const inKysely: Statements = {
-  run: (q) => (isPrepared(q) ? Promise.reject(new Error("a prepared statement outside PostgreSQL")) : q.execute()),
-  last: (q) => inKysely.run(q),
-};
 
 /**
  * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN travels with the first statement and
@@ -191,8 +189,28 @@ async function settled<T>(all: Promise<T>[]): Promise<T[]> {
   return outcomes.map((o) => (o as PromiseFulfilledResult<T>).value);
 }
 
-/** The group's statements, the same for both databases; `statements` says how they are sent. */
-async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+type ExistingRow = prepared.ExistingRow;
+
+type NewChat = Insertable<Database["chats"]>;
+type NewMessage = prepared.MessageRow & { workspace_id: string; stored_at: number };
+
+/**
+ * What a group's transaction asks of the database; `storeIn` decides what to store and is
+ * the same for both. PostgreSQL sends Kysely's statements pipelined (a few round trips per
+ * group); SQLite runs prepared statements kept per file, row by row (no round trips to
+ * save, and preparing a 1,000-row INSERT every time was two thirds of ingest's CPU).
+ */
+interface GroupStorage {
+  /** The chats and messages of one account among these external ids; `lockWorkspace` takes the log lock first. */
+  readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Promise<ExistingRow[]>;
+  insertChats(rows: NewChat[]): Promise<{ id: number; account_id: string; external_id: string }[]>;
+  renameChat(id: number, name: string): Promise<void>;
+  /** Inserts messages, moves their chats' `last_message_at` forward and announces the log's growth; `last`: the group's final statement. */
+  insertMessages(workspaceId: string, storedAt: number, rows: NewMessage[], last: boolean): Promise<void>;
+}
+
+/** The group's decisions, the same for both databases; `storage` says how they reach it. */
+async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
   const results = group.map((r) => new Array<IngestResult>(r.messages.length));
   // Existing chats and messages of this group, one statement per account (and 1,000 of each).
   const byAccount = new Map<string, { chats: Set<string>; messages: Set<string> }>();
@@ -213,7 +231,7 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
     const chatExt = [...chats];
     const msgExt = [...messages];
     for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
-      const rows = await readExisting(tx, statements, accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
+      const rows = await storage.readExisting(accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
       locked = true;
       for (const r of rows) {
         const key = `${accountId}\u0000${r.external_id}`;
@@ -254,24 +272,19 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
   });
   const chatList = [...newChats.values()];
   for (let i = 0; i < chatList.length; i += CHUNK) {
-    const rows = await statements.run(
-      tx
-      .insertInto("chats")
-      .values(
-        chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
-          workspace_id: workspaceId,
-          account_id: c.account.id,
-          external_id: c.msg.chat.external_id,
-          full_name: p.chatName,
-          is_group: c.isGroup ? 1 : 0,
-          phone: c.chatPhone,
-          responsible_teammate_id: null,
-          created_at: storedAt,
-          created_by_message_id: id,
-          last_message_at: c.timestamp,
-        })),
-      )
-      .returning(["id", "account_id", "external_id"]),
+    const rows = await storage.insertChats(
+      chatList.slice(i, i + CHUNK).map(({ c, id, p }) => ({
+        workspace_id: workspaceId,
+        account_id: c.account.id,
+        external_id: c.msg.chat.external_id,
+        full_name: p.chatName,
+        is_group: c.isGroup ? 1 : 0,
+        phone: c.chatPhone,
+        responsible_teammate_id: null,
+        created_at: storedAt,
+        created_by_message_id: id,
+        last_message_at: c.timestamp,
+      })),
     );
     for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
   }
@@ -279,13 +292,14 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
   for (const { c } of fresh) {
     const name = c.msg.chat.full_name?.trim();
     if (name && chatNames.get(c.chatKey) === "") {
-      await statements.run(tx.updateTable("chats").set({ full_name: name }).where("id", "=", chatIds.get(c.chatKey)!));
+      await storage.renameChat(chatIds.get(c.chatKey)!, name);
       chatNames.set(c.chatKey, name);
     }
   }
   for (let i = 0; i < fresh.length; i += CHUNK) {
-    const rows: prepared.MessageRow[] = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
+    const rows = fresh.slice(i, i + CHUNK).map(({ c, id, sentBy, p }) => ({
       id,
+      workspace_id: workspaceId,
       account_id: c.account.id,
       chat_id: chatIds.get(c.chatKey)!,
       external_id: c.msg.external_id,
@@ -294,6 +308,7 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
       status: c.deliverable ? "stored" : "skipped",
       text: c.msg.text ?? "",
       timestamp: c.timestamp,
+      stored_at: storedAt,
       sender_name: p.sender.full_name,
       sender_phone: p.sender.phone,
       recipient_name: p.recipient.full_name,
@@ -301,56 +316,115 @@ async function storeIn(tx: DB, statements: Statements, clock: Clock, workspaceId
       permalink: uuidv7(storedAt),
       sent_by_teammate_id: sentBy,
     }));
-    if (isPostgres(tx)) {
-      // One statement: the insert, its chats' last_message_at, and the log's announcement.
-      const statement = prepared.insertMessages(workspaceId, storedAt, rows);
-      await (i + CHUNK >= fresh.length ? statements.last(statement) : statements.run(statement));
-      continue;
-    }
-    await statements.run(tx.insertInto("messages").values(rows.map((r) => ({ ...r, workspace_id: workspaceId, stored_at: storedAt }))));
-    const touched = [...new Set(rows.map((r) => r.chat_id))];
-    await statements.run(tx.updateTable("chats").set({ last_message_at: latestMessageAt(rows) }).where("id", "in", touched));
+    await storage.insertMessages(workspaceId, storedAt, rows, i + CHUNK >= fresh.length);
   }
   return results;
 }
 
-/**
- * A chat's `last_message_at` is the time of its newest message (the Timeline's order), not
- * when it was stored: a message arriving late with an older timestamp leaves it where it is.
- */
-function latestMessageAt(rows: { chat_id: number; timestamp: number }[]) {
-  const latest = new Map<number, number>();
-  for (const r of rows) latest.set(r.chat_id, Math.max(latest.get(r.chat_id) ?? r.timestamp, r.timestamp));
-  const incoming = sql<number>`(case id ${sql.join(
-    [...latest].map(([id, at]) => sql`when ${id} then cast(${at} as bigint)`),
-    sql` `,
-  )} end)`;
-  return sql<number>`case when ${incoming} > last_message_at then ${incoming} else last_message_at end`;
-}
 
 /**
- * The chats and messages of one account that already exist among these external ids, in
- * one statement. With `lockWorkspace` on PostgreSQL the same statement takes the workspace's
- * log lock (ARCHITECTURE, Storage): it saves a round trip, and the lock is held only from
- * here to commit. Its snapshot may predate the lock, so a chat or message another process
- * committed meanwhile can be missed: the insert then fails on the unique key and
- * `storeGroup` runs the transaction again.
+ * PostgreSQL: the two statements of every group are named prepared statements
+ * (`prepared.ts`: stable text, arrays as parameters), sent through the group's pipelined
+ * connection (`Pipelined`). The read takes the workspace's log lock (ARCHITECTURE, Storage):
+ * it saves a round trip, and the lock is held only from there to commit. Its snapshot may
+ * predate the lock, so a chat or message another process committed meanwhile can be missed:
+ * the insert then fails on the unique key and `storeGroup` runs the transaction again.
  */
-async function readExisting(tx: DB, statements: Statements, accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined) {
-  if (isPostgres(tx)) return statements.run<prepared.ExistingRow>(prepared.readExisting(accountId, chatExt, msgExt, lockWorkspace));
-  const noChat = sql<number | null>`null`;
-  const noMessage = sql<string | null>`null`;
-  const q = tx
-    .selectFrom("chats")
-    .select([sql<string>`'c'`.as("kind"), sql<number | null>`id`.as("chat_id"), noMessage.as("message_id"), "external_id", "full_name", "phone"])
-    .where("account_id", "=", accountId)
-    .where("external_id", "in", chatExt.length ? chatExt : [""])
-    .unionAll(
-      tx
-        .selectFrom("messages")
-        .select([sql<string>`'m'`.as("kind"), noChat.as("chat_id"), sql<string | null>`id`.as("message_id"), "external_id", sql<string>`''`.as("full_name"), sql<string>`''`.as("phone")])
-        .where("account_id", "=", accountId)
-        .where("external_id", "in", msgExt.length ? msgExt : [""]),
+class PostgresGroupStorage implements GroupStorage {
+  constructor(
+    private readonly db: DB,
+    private readonly statements: Statements,
+  ) {}
+
+  readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Promise<ExistingRow[]> {
+    return this.statements.run<ExistingRow>(prepared.readExisting(accountId, chatExt, msgExt, lockWorkspace));
+  }
+
+  insertChats(rows: NewChat[]) {
+    return this.statements.run(this.db.insertInto("chats").values(rows).returning(["id", "account_id", "external_id"]));
+  }
+
+  async renameChat(id: number, name: string): Promise<void> {
+    await this.statements.run(this.db.updateTable("chats").set({ full_name: name }).where("id", "=", id));
+  }
+
+  async insertMessages(workspaceId: string, storedAt: number, rows: NewMessage[], last: boolean): Promise<void> {
+    // One statement: the insert, its chats' last_message_at, and the log's announcement.
+    const statement = prepared.insertMessages(workspaceId, storedAt, rows);
+    await (last ? this.statements.last(statement) : this.statements.run(statement));
+  }
+}
+
+/** SQLite's statements of a group, prepared once per file (better-sqlite3 keeps them compiled). */
+class SqliteGroupStorage implements GroupStorage {
+  private readonly chat;
+  private readonly message;
+  private readonly newChat;
+  private readonly rename;
+  private readonly newMessage;
+  private readonly touch;
+
+  constructor(file: SQLite.Database) {
+    this.chat = file.prepare<[string, string], { chat_id: number; external_id: string; full_name: string; phone: string }>(
+      "select id as chat_id, external_id, full_name, phone from chats where account_id = ? and external_id = ?",
     );
-  return (await statements.run(q)) as prepared.ExistingRow[];
+    this.message = file.prepare<[string, string], { id: string }>("select id from messages where account_id = ? and external_id = ?");
+    this.newChat = file.prepare<unknown[], { id: number }>(
+      `insert into chats (workspace_id, account_id, external_id, full_name, is_group, phone, responsible_teammate_id, created_at, created_by_message_id, last_message_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id`,
+    );
+    this.rename = file.prepare("update chats set full_name = ? where id = ?");
+    this.newMessage = file.prepare(
+      `insert into messages (id, workspace_id, account_id, chat_id, external_id, direction, type, status, text, timestamp, stored_at,
+         sender_name, sender_phone, recipient_name, recipient_phone, permalink, sent_by_teammate_id)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // A chat's last_message_at is its newest message's time (the Timeline's order; the column is not null): a late message with an older timestamp leaves the chat where it is.
+    this.touch = file.prepare("update chats set last_message_at = max(last_message_at, ?) where id = ?");
+  }
+
+  async readExisting(accountId: string, chatExt: string[], msgExt: string[]): Promise<ExistingRow[]> {
+    const rows: ExistingRow[] = [];
+    for (const ext of chatExt) {
+      const c = this.chat.get(accountId, ext);
+      if (c) rows.push({ kind: "c", chat_id: c.chat_id, message_id: null, external_id: c.external_id, full_name: c.full_name, phone: c.phone });
+    }
+    for (const ext of msgExt) {
+      const m = this.message.get(accountId, ext);
+      if (m) rows.push({ kind: "m", chat_id: null, message_id: m.id, external_id: ext, full_name: "", phone: "" });
+    }
+    return rows;
+  }
+
+  async insertChats(rows: NewChat[]) {
+    return rows.map((r) => ({
+      id: this.newChat.get(r.workspace_id, r.account_id, r.external_id, r.full_name, r.is_group, r.phone, r.responsible_teammate_id ?? null, r.created_at, r.created_by_message_id ?? null, r.last_message_at)!.id,
+      account_id: r.account_id,
+      external_id: r.external_id,
+    }));
+  }
+
+  async renameChat(id: number, name: string): Promise<void> {
+    this.rename.run(name, id);
+  }
+
+  /** The log's growth is announced by the caller's commit listener (SQLite has one process). */
+  async insertMessages(_workspaceId: string, _storedAt: number, rows: NewMessage[]): Promise<void> {
+    const latest = new Map<number, number>();
+    for (const r of rows) {
+      this.newMessage.run(r.id, r.workspace_id, r.account_id, r.chat_id, r.external_id, r.direction, r.type, r.status, r.text, r.timestamp, r.stored_at,
+        r.sender_name, r.sender_phone, r.recipient_name, r.recipient_phone, r.permalink, r.sent_by_teammate_id ?? null);
+      const at = latest.get(r.chat_id);
+      if (at === undefined || r.timestamp > at) latest.set(r.chat_id, r.timestamp);
+    }
+    for (const [id, at] of latest) this.touch.run(at, id);
+  }
+}
+
+const sqliteStatements = new WeakMap<SQLite.Database, SqliteGroupStorage>();
+
+function sqliteStatementsOf(file: SQLite.Database): SqliteGroupStorage {
+  let s = sqliteStatements.get(file);
+  if (!s) sqliteStatements.set(file, (s = new SqliteGroupStorage(file)));
+  return s;
 }

@@ -198,7 +198,6 @@ export abstract class Consumer {
     const what = `${subject.what} ${chatPhrase(chat)}`;
     // Every attempt is an entry in the log, whatever happens next.
     const logged = writer.logRequest(row.id, deliveryId, attempt, result, { chatId: chat.chat_id });
-    const request_id = logged.request_id;
     // Cut short by a shutdown: not the receiver's error; the delivery is handed back.
     if (!isReceiverFailure(result) && !result.ok) return false;
     this.deps.events.attempted(row, result);
@@ -213,7 +212,7 @@ export abstract class Consumer {
       // Written when the count changes only: at thousands of deliveries a second the state stays put.
       if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
       this.row.consecutive_failures = 0;
-      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request_id, chat });
+      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request: logged, chat });
       return true;
     }
     const n = v.health.failures;
@@ -225,7 +224,7 @@ export abstract class Consumer {
         : `Failed to deliver ${what}: ${result.error?.message ?? "error"} (in flight when the errors began; counted as one with them, sent again).`,
       status_code: status,
       delivery_id: deliveryId,
-      request_id,
+      request: logged,
       chat,
     });
     // Still buffered (nothing awaited since it was logged): the log shows when the next try is due.

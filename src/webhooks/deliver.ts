@@ -17,7 +17,7 @@ export type { AttemptResult, DeliveryError, DeliveryErrorCode } from "./outcome.
 
 /** Standard Webhooks signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
 const keys = new Map<string, Buffer>();
-export function sign(secret: string, id: string, timestampSec: number, body: string): string {
+export function sign(secret: string, id: string, timestampSec: number, body: string | Buffer): string {
   let key = keys.get(secret);
   if (!key) {
     if (keys.size > 10_000) keys.clear();
@@ -191,12 +191,14 @@ export class Deliverer {
     const at = this.clock.now();
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
+    // Encoded once: the signature and the request use the same bytes (each would encode a string again).
+    const bytes = Buffer.from(body);
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "user-agent": this.userAgent,
       "webhook-id": webhookId,
       "webhook-timestamp": String(ts),
-      "webhook-signature": secrets.length === 1 ? sign(secrets[0]!, webhookId, ts, body) : secrets.map((secret) => sign(secret, webhookId, ts, body)).join(" "),
+      "webhook-signature": secrets.length === 1 ? sign(secrets[0]!, webhookId, ts, bytes) : secrets.map((secret) => sign(secret, webhookId, ts, bytes)).join(" "),
     };
     const req = { method: "POST" as const, url, headers, body };
     if (this.aborted) return failed(at, started, req, SHUTDOWN_ERROR);
@@ -204,7 +206,7 @@ export class Deliverer {
     const target = this.target(url);
     if ("error" in target) return failed(at, started, req, target.error);
     try {
-      const res = await this.post(target, headers, body);
+      const res = await this.post(target, headers, bytes);
       const status = res.status;
       const durationMs = Math.round(performance.now() - started);
       const late = durationMs > DELIVERY_TIMEOUT_MS;
@@ -255,7 +257,7 @@ export class Deliverer {
    * trickled a byte at a time would never trip them). The body is kept up to
    * RESPONSE_BODY_LIMIT; past it the request is ended without reading the rest.
    */
-  private post(target: { origin: string; path: string }, headers: Record<string, string>, body: string): Promise<Answer> {
+  private post(target: { origin: string; path: string }, headers: Record<string, string>, body: Buffer): Promise<Answer> {
     const call = new Call(this.inFlight);
     const answer = call.start();
     this.track(call);

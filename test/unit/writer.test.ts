@@ -99,6 +99,25 @@ for (const database of DATABASES)
       await writer.close();
     });
 
+    it("an activity entry that holds its logged attempt names the request log row that attempt got", async () => {
+      const writer = new DeliveryWriter(storage.db);
+      const t0 = Date.UTC(2026, 10, 29, 15);
+      for (let n = 0; n < 30; n++) {
+        const logged = writer.logRequest("wh_linked", `dlv_${n}`, 1, attempt(t0 + n, true, n));
+        writer.activity("wh_linked", { at: t0 + n, kind: "delivered", summary: `delivered ${n}`, delivery_id: `dlv_${n}`, request: logged });
+      }
+      await writer.flush();
+      const requests = await storage.db.selectFrom("webhook_requests").select(["delivery_id", "request_id"]).where("webhook_id", "=", "wh_linked").execute();
+      const activity = await storage.db.selectFrom("webhook_activity").select(["delivery_id", "request_id"]).where("webhook_id", "=", "wh_linked").orderBy("id", "asc").execute();
+      assert.equal(activity.length, ACTIVITY_SIZE);
+      const requestOf = new Map(requests.map((r) => [r.delivery_id, r.request_id]));
+      for (const a of activity) {
+        assert.match(a.request_id ?? "", /^req_[0-9a-z]{26}$/);
+        assert.equal(a.request_id, requestOf.get(a.delivery_id!), `the activity of ${a.delivery_id} names its request`);
+      }
+      await writer.close();
+    });
+
     it("a forgotten (deleted) webhook is never written again", async () => {
       const writer = new DeliveryWriter(storage.db);
       writer.logRequest("wh_gone", "dlv_1", 1, attempt(Date.UTC(2026, 10, 29, 16), true, 1));
