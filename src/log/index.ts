@@ -24,24 +24,37 @@ export async function readDeliverable(
 }
 
 /**
- * The deliverable messages of some chats (ids from `windowChats`, so of one workspace) in
- * (`afterSeq`, `maxSeq`], ordered by chat then seq: the chat index serves it, however long
- * the window. At most `limit` rows; the last chat of a full page may continue.
+ * The positions of the messages of some chats (ids from `windowChats`, so of one workspace)
+ * in (`afterSeq`, `maxSeq`], whatever their status, ordered by chat then seq: the chat index
+ * alone serves it (seq is the row id), however long the window. At most `limit`; the last
+ * chat of a full page may continue.
  */
-export async function readChatsWindow(
+export async function windowMessageSeqs(
   db: DB,
   opts: { chatIds: number[]; afterSeq: number; maxSeq: number; limit: number },
-): Promise<DeliverableMessage[]> {
+): Promise<{ chat_id: number; seq: number }[]> {
   if (!opts.chatIds.length) return [];
-  return deliverableQuery(db)
-    .where("m.chat_id", "in", opts.chatIds)
-    .where("m.seq", ">", opts.afterSeq)
-    .where("m.seq", "<=", opts.maxSeq)
-    .where("m.status", "=", "stored")
-    .orderBy("m.chat_id", "asc")
-    .orderBy("m.seq", "asc")
+  return db
+    .selectFrom("messages")
+    .select(["chat_id", "seq"])
+    .where("chat_id", "in", opts.chatIds)
+    .where("seq", ">", opts.afterSeq)
+    .where("seq", "<=", opts.maxSeq)
+    .orderBy("chat_id", "asc")
+    .orderBy("seq", "asc")
     .limit(opts.limit)
     .execute();
+}
+
+/**
+ * The deliverable messages among `seqs` (from `windowMessageSeqs`), in seq order. Read in log
+ * order rather than chat by chat: a chat's messages are spread over the whole log, and
+ * reading them chat by chat fetched one table page per message (5 s of 14 per 100,000 rows
+ * when a window's chats interleave); in seq order neighbouring messages share their pages.
+ */
+export async function readMessagesBySeq(db: DB, seqs: number[]): Promise<DeliverableMessage[]> {
+  if (!seqs.length) return [];
+  return deliverableQuery(db).where("m.seq", "in", seqs).where("m.status", "=", "stored").orderBy("m.seq", "asc").execute();
 }
 
 function deliverableQuery(db: DB) {

@@ -92,19 +92,36 @@ export function escapeHtml(s: string): string {
 }
 
 // Building a formatter costs far more than using one: one per zone (bundles format thousands of times).
-const minuteFormats = new Map<string, Intl.DateTimeFormat>();
+const minuteFormats = new Map<string, { format: Intl.DateTimeFormat; minutes: Map<number, string> }>();
 
-/** `YYYY-MM-DD HH:MM` in the workspace's time zone. */
-export function localMinute(ms: number, timeZone: string): string {
-  let format = minuteFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-    if (minuteFormats.size > 1000) minuteFormats.clear();
-    minuteFormats.set(timeZone, format);
-  }
+function formatMinute(format: Intl.DateTimeFormat, ms: number): string {
   const parts = format.formatToParts(new Date(ms));
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
   return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM` in the workspace's time zone. Formatting was the largest cost of building
+ * a bundle (8 µs a line), so each UTC minute is formatted once: when its first and last
+ * millisecond read the same local minute (an offset in whole minutes, no change inside it),
+ * every instant of it does.
+ */
+export function localMinute(ms: number, timeZone: string): string {
+  let zone = minuteFormats.get(timeZone);
+  if (!zone) {
+    const format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    if (minuteFormats.size > 1000) minuteFormats.clear();
+    minuteFormats.set(timeZone, (zone = { format, minutes: new Map() }));
+  }
+  const minute = Math.floor(ms / 60_000);
+  const known = zone.minutes.get(minute);
+  if (known !== undefined) return known;
+  const first = formatMinute(zone.format, minute * 60_000);
+  if (formatMinute(zone.format, minute * 60_000 + 59_999) !== first) return formatMinute(zone.format, ms);
+  // A day of minutes at most: a window's messages fit, memory stays bounded.
+  if (zone.minutes.size >= 1440) zone.minutes.clear();
+  zone.minutes.set(minute, first);
+  return first;
 }
 
 /** The CRM-note digest of a bundle: every value escaped, newlines as `<br/>`. */
