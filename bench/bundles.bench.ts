@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config/index.js";
 import { createThreadline } from "../src/app.js";
+import { boundHeapGrowth } from "../src/cli.js";
 import { createWorkspace } from "../src/workspaces/service.js";
 import { createAccount } from "../src/accounts/service.js";
 import type { IngestMessage } from "../src/ingest/types.js";
@@ -32,6 +33,8 @@ function ask(child: ChildProcess, cmd: string): Promise<any> {
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
+  // The heap bounds `serve` sets, so memory here is what a server's would be.
+  boundHeapGrowth();
   const dataDir = mkdtempSync(path.join(tmpdir(), "threadline-bundles-bench-"));
   const receiver = fork(path.join(here, "receiver.ts"), { execArgv: ["--import", "tsx"] });
   const [{ port }] = (await once(receiver, "message")) as [{ port: number }];
