@@ -62,8 +62,10 @@ const YOUNG_SEMI_SPACE_MB = 4;
  * (factor 1) once a semi-space reached `maxMb`, and resumes (factor 2) should V8 shrink it.
  * Flags given at start win.
  */
+let youngBounded = false;
 function boundYoungGeneration(maxMb: number): void {
-  if (givenAtStart("--max-semi-space-size") || givenAtStart("--semi-space-growth-factor")) return;
+  if (youngBounded || givenAtStart("--max-semi-space-size") || givenAtStart("--semi-space-growth-factor")) return;
+  youngBounded = true; // one observer per process, however many servers it starts
   const cap = 2 * maxMb * 1024 * 1024; // the new space's size counts both semi-spaces
   let factor = 2;
   const adjust = () => {
