@@ -1,9 +1,9 @@
 import type { ClockTimer } from "../clock/index.js";
-import { headSeq, nextStoredAt, readChatsWindow, windowChats } from "../log/index.js";
+import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, deliveryChat, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
-import { bundlePayload, type DeliverableMessage } from "./payload.js";
+import { bundlePayloadJson, type DeliverableMessage } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 
 export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
@@ -272,8 +272,8 @@ export class BundleConsumer extends Consumer {
           chat.created_seq !== null
             ? chat.created_seq > this.cursor && chat.created_seq <= maxSeq
             : chat.created_at >= c.start && chat.created_at < c.cut;
-        const payload = bundlePayload(messages, { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat });
-        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, chat: deliveryChat(messages[0]!), count: messages.length, body: JSON.stringify(payload), attempts: 0, order: c.queued++ });
+        const body = bundlePayloadJson(messages, { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat });
+        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, chat: deliveryChat(messages[0]!), count: messages.length, body, attempts: 0, order: c.queued++ });
       }
       if (page.chats.length) c.fromSeq = page.chats[page.chats.length - 1]!.first_seq;
       if (page.chats.length < CHAT_PAGE) c.exhausted = true;
@@ -287,20 +287,25 @@ export class BundleConsumer extends Consumer {
     const maxSeq = c.maxSeq!;
     const chats = await windowChats(db, this.row.workspace_id, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
     const byChat = new Map<number, DeliverableMessage[]>();
-    // Chat by chat (the chat index), a page of rows at a time; a chat cut by the page's end continues alone.
-    let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
-    while (ids.length) {
-      const rows = await readChatsWindow(db, { chatIds: ids, afterSeq: this.cursor, maxSeq, limit: MESSAGE_PAGE });
+    const add = (rows: DeliverableMessage[]) => {
       for (const m of rows) {
         let list = byChat.get(m.chat_id);
         if (!list) byChat.set(m.chat_id, (list = []));
         list.push(m);
       }
-      if (rows.length < MESSAGE_PAGE) break;
-      const last = rows[rows.length - 1]!;
+    };
+    // Positions chat by chat (the chat index), a page at a time, then those rows in log order;
+    // a chat cut by the page's end continues alone.
+    let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
+    const parts = await readChatParts(db, ids);
+    while (ids.length) {
+      const keys = await windowMessageSeqs(db, { chatIds: ids, afterSeq: this.cursor, maxSeq, limit: MESSAGE_PAGE });
+      add(await readMessagesBySeq(db, keys.map((k) => k.seq), parts));
+      if (keys.length < MESSAGE_PAGE) break;
+      const last = keys[keys.length - 1]!;
       for (let after = last.seq; ; ) {
-        const more = await readChatsWindow(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
-        byChat.get(last.chat_id)!.push(...more);
+        const more = await windowMessageSeqs(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
+        add(await readMessagesBySeq(db, more.map((k) => k.seq), parts));
         if (more.length < MESSAGE_PAGE) break;
         after = more[more.length - 1]!.seq;
       }

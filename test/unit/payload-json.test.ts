@@ -2,7 +2,7 @@
 // JSON.stringify makes of the documented payload object (docs/payloads.md never changes).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { messagePayload, messagePayloadJson, type DeliverableMessage } from "../../src/webhooks/payload.js";
+import { bundlePayload, bundlePayloadJson, messagePayload, messagePayloadJson, localMinute, payloadTimestamp, type DeliverableMessage } from "../../src/webhooks/payload.js";
 
 const base: DeliverableMessage = {
   seq: 7,
@@ -45,4 +45,43 @@ describe("the message payload written directly", () => {
       for (const url of ["https://threadline.example.test", 'http://host:8080/a"b'])
         assert.equal(messagePayloadJson(m, url), JSON.stringify(messagePayload(m, url)));
     });
+});
+
+describe("the bundle payload written directly", () => {
+  const opts = { publicUrl: "https://threadline.example.test", timeZone: "Asia/Kolkata", aggregation: "1h", windowStart: 1_614_182_400_000, windowEnd: 1_614_186_000_000 };
+  const messages = cases.map(([, change], i) => ({ ...base, ...change, timestamp: base.timestamp + i * 61_001 }));
+  for (const [name, list, extra] of [
+    ["one message", messages.slice(0, 1), {}],
+    ["every case in one bundle", messages, {}],
+    ["a new chat, decided by the consumer", messages.slice(1, 3), { isNewChat: true }],
+    ["an old chat, decided by the consumer", messages.slice(1, 3), { isNewChat: false }],
+    ["a chat created before the window", messages, { windowStart: base.chat_created_at + 1 }],
+  ] as const)
+    it(`equals JSON.stringify(bundlePayload(…)) for ${name}`, () => {
+      const o = { ...opts, ...extra };
+      assert.equal(bundlePayloadJson([...list], o), JSON.stringify(bundlePayload([...list], o)));
+    });
+});
+
+describe("payload timestamps", () => {
+  it("are the ISO instant to the second, whatever the minute cache holds", () => {
+    for (const ms of [0, 999, 59_999, 60_000, 1_614_183_929_123, 1_614_183_959_999, 1_614_183_960_000, 4_102_444_799_999, 253_402_300_799_999, 253_402_300_800_000, -1, -86_400_001])
+      for (let twice = 0; twice < 2; twice++) assert.equal(payloadTimestamp(ms), new Date(ms).toISOString().slice(0, 19) + "+0000", String(ms));
+  });
+});
+
+describe("digest minutes", () => {
+  it("are the local minute of each instant, also across offset changes and offsets with seconds", () => {
+    const direct = (ms: number, timeZone: string) => {
+      const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ms));
+      const get = (t: string) => parts.find((p) => p.type === t)!.value;
+      return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
+    };
+    const zones = ["UTC", "Europe/Berlin", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam", "Africa/Monrovia"];
+    // A DST change (2021-03-28 01:00 UTC), and 1900, when Amsterdam was +0:19:32 and Monrovia -0:43:08.
+    const starts = [Date.UTC(2021, 2, 28, 0, 58), Date.UTC(1900, 5, 1, 11, 58)];
+    for (const timeZone of zones)
+      for (const start of starts)
+        for (let ms = start; ms < start + 4 * 60_000; ms += 7_001) assert.equal(localMinute(ms, timeZone), direct(ms, timeZone), `${timeZone} ${new Date(ms).toISOString()}`);
+  });
 });
