@@ -8,9 +8,14 @@ import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 
 export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
 
-/** Chats read per page when a window closes; bundles built ahead stay below about twice this. */
-const CHAT_PAGE = 500;
-const LOW_WATER = 250;
+/**
+ * Chats read per page when a window closes; bundles built ahead stay below about twice this.
+ * Small, so few bodies live long enough to be promoted under serve's bounded heap growth: at
+ * 1,000,000 messages in 100,000 chats, 500 a page took 51 s (a full collection every 30 % of
+ * promoted garbage), 100 a page 29 s (bench/bundles.bench.ts, BENCHMARKS.md).
+ */
+const CHAT_PAGE = 100;
+const LOW_WATER = 50;
 const MESSAGE_PAGE = 5000;
 
 /**
