@@ -3,7 +3,7 @@
 // connection parses them once instead of once per group (they are still planned per run with
 // the group's values: db/index.ts), and no query builder runs per group. What they do is what
 // store.ts's Kysely statements do on SQLite.
-import { logGrowthAnnouncement, workspaceLogLock } from "../db/index.js";
+import { logGrowthAnnouncement, workspaceLogLock, type Database } from "../db/index.js";
 
 /** A statement pg sends by name: parsed on a connection's first use, then only bound and run. */
 export interface Prepared {
@@ -42,23 +42,7 @@ export function readExisting(accountId: string, chatExt: string[], msgExt: strin
 }
 
 /** A message row as ingest stores it (the columns of `messages` but seq, workspace and storage time). */
-export interface MessageRow {
-  id: string;
-  account_id: string;
-  chat_id: number;
-  external_id: string;
-  direction: string;
-  type: string;
-  status: string;
-  text: string;
-  timestamp: number;
-  sender_name: string;
-  sender_phone: string;
-  recipient_name: string;
-  recipient_phone: string;
-  permalink: string;
-  sent_by_teammate_id: string | null;
-}
+export type MessageRow = Omit<Database["messages"], "seq" | "workspace_id" | "stored_at">;
 
 /** The per-row columns, in the order of the arrays (`unnest`'s arguments) and their types. */
 const COLUMNS: [keyof MessageRow, string][] = [

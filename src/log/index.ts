@@ -49,22 +49,37 @@ export async function windowMessageSeqs(
 }
 
 /** What a payload needs of a message's chat: the chat, its account and their teammates. */
-export type ChatParts = Omit<DeliverableMessage, (typeof MESSAGE_COLUMNS)[number]>;
+export type ChatParts = Omit<DeliverableMessage, Unprefixed<(typeof MESSAGE_COLUMNS)[number]>>;
+type Unprefixed<T> = T extends `m.${infer C}` ? C : never;
 
 const MESSAGE_COLUMNS = [
-  "seq",
-  "id",
-  "chat_id",
-  "direction",
-  "text",
-  "timestamp",
-  "stored_at",
-  "sender_name",
-  "sender_phone",
-  "recipient_name",
-  "recipient_phone",
-  "permalink",
-  "account_id",
+  "m.seq",
+  "m.id",
+  "m.chat_id",
+  "m.direction",
+  "m.text",
+  "m.timestamp",
+  "m.stored_at",
+  "m.sender_name",
+  "m.sender_phone",
+  "m.recipient_name",
+  "m.recipient_phone",
+  "m.permalink",
+  "m.account_id",
+] as const;
+
+/** The chat parts of a row, read through the aliases c (chats), a (accounts), o (owner) and r (responsible). */
+const CHAT_PART_COLUMNS = [
+  "a.phone as account_phone",
+  "o.full_name as owner_name",
+  "o.email as owner_email",
+  "c.full_name as chat_name",
+  "c.phone as chat_phone",
+  "c.is_group as chat_is_group",
+  "c.created_at as chat_created_at",
+  "c.created_by_message_id as chat_created_by",
+  "r.full_name as responsible_name",
+  "r.email as responsible_email",
 ] as const;
 
 /** The parts of some chats (a chat belongs to one account), by chat id. */
@@ -75,19 +90,7 @@ export async function readChatParts(db: DB, chatIds: number[]): Promise<Map<numb
     .innerJoin("accounts as a", "a.id", "c.account_id")
     .innerJoin("teammates as o", "o.id", "a.owner_teammate_id")
     .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
-    .select([
-      "c.id",
-      "a.phone as account_phone",
-      "o.full_name as owner_name",
-      "o.email as owner_email",
-      "c.full_name as chat_name",
-      "c.phone as chat_phone",
-      "c.is_group as chat_is_group",
-      "c.created_at as chat_created_at",
-      "c.created_by_message_id as chat_created_by",
-      "r.full_name as responsible_name",
-      "r.email as responsible_email",
-    ])
+    .select(["c.id", ...CHAT_PART_COLUMNS])
     .where("c.id", "in", chatIds)
     .execute();
   return new Map(rows.map(({ id, ...parts }) => [id, parts]));
@@ -102,7 +105,7 @@ export async function readChatParts(db: DB, chatIds: number[]): Promise<Map<numb
  */
 export async function readMessagesBySeq(db: DB, seqs: number[], chats: Map<number, ChatParts>): Promise<DeliverableMessage[]> {
   if (!seqs.length) return [];
-  const rows = await db.selectFrom("messages").select(MESSAGE_COLUMNS).where("seq", "in", seqs).where("status", "=", "stored").orderBy("seq", "asc").execute();
+  const rows = await db.selectFrom("messages as m").select(MESSAGE_COLUMNS).where("m.seq", "in", seqs).where("m.status", "=", "stored").orderBy("m.seq", "asc").execute();
   // One literal of one shape (adding the chat's properties to each row cost more than reading it).
   return rows.map((m) => {
     const c = chats.get(m.chat_id);
@@ -142,31 +145,7 @@ function deliverableQuery(db: DB) {
     .innerJoin("accounts as a", "a.id", "m.account_id")
     .innerJoin("teammates as o", "o.id", "a.owner_teammate_id")
     .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
-    .select([
-      "m.seq",
-      "m.id",
-      "m.chat_id",
-      "m.direction",
-      "m.text",
-      "m.timestamp",
-      "m.stored_at",
-      "m.sender_name",
-      "m.sender_phone",
-      "m.recipient_name",
-      "m.recipient_phone",
-      "m.permalink",
-      "m.account_id",
-      "a.phone as account_phone",
-      "o.full_name as owner_name",
-      "o.email as owner_email",
-      "c.full_name as chat_name",
-      "c.phone as chat_phone",
-      "c.is_group as chat_is_group",
-      "c.created_at as chat_created_at",
-      "c.created_by_message_id as chat_created_by",
-      "r.full_name as responsible_name",
-      "r.email as responsible_email",
-    ]);
+    .select([...MESSAGE_COLUMNS, ...CHAT_PART_COLUMNS]);
 }
 
 /**
