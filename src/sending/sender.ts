@@ -225,7 +225,7 @@ export class Sender {
         isRetryable(err)
           ? `The gateway did not answer after ${attempts} attempts: ${reason}`
           : err instanceof GatewayError && err.final
-            ? `Not sent: ${reason}`
+            ? `The gateway cannot be called: ${reason}`
             : `The gateway refused the message: ${reason}`,
       );
       return;

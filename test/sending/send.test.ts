@@ -215,7 +215,7 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
     const r = await sendApi({ account_phone: ACCOUNTS.private_gateway.phone, phone: "+15550002002", text: `private ${Date.now()}` });
     assert.equal(r.status, 202, r.text);
     const m = await waitFor(async () => ((await message(r.json.message_id)).send_status === "failed" ? message(r.json.message_id) : undefined), "failed");
-    assert.match(m.send_error, /^Not sent: .*10\.255\.255\.1.*THREADLINE_ALLOW_PRIVATE_TARGETS/);
+    assert.match(m.send_error, /^The gateway cannot be called: .*10\.255\.255\.1.*THREADLINE_ALLOW_PRIVATE_TARGETS/);
     assert.doesNotMatch(m.send_error, /attempts/);
   });
 

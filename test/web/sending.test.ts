@@ -91,3 +91,35 @@ test("a conversation shows a message sent from Threadline as Sent, and a refused
   await page.locator('[data-testid="send-status"][data-status="failed"]').waitFor();
   assert.match((await page.getByTestId("send-error").textContent()) ?? "", /Not sent: .*refused.*HTTP 400/);
 });
+
+test("a page of another site can call the send URL with fetch (CORS, no credentials); the message is queued", async () => {
+  const created = await server.api("POST", "/api/v1/send-url", { token: key });
+  assert.equal(created.status, 201, created.text);
+  const sendUrl = server.url + new URL(created.json.url).pathname;
+  // Another origin: a page served by a plain HTTP server on another port.
+  const site = await Receiver.start();
+  site.answer({ status: 200, body: "<!doctype html><title>CRM widget</title><p>widget</p>", headers: { "content-type": "text/html" } });
+  const other = await (await browser.newContext()).newPage();
+  try {
+    await other.goto(site.url);
+    const answer = await other.evaluate(async (url) => {
+      const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ account_phone: "+15557654321", phone: "+15550008003", text: "from another site" }) });
+      return { status: r.status, body: await r.json() };
+    }, sendUrl);
+    assert.equal(answer.status, 202);
+    assert.equal(answer.body.status, "queued");
+    const m = await waitFor(async () => {
+      const r = await server.api("GET", `/api/v1/messages/${answer.body.message_id}`, { token: key });
+      return r.json?.send_status === "sent" ? r.json : undefined;
+    }, "the message sent");
+    assert.equal(m.text, "from another site");
+    // The preflight answers what a browser asks, and never allows credentials.
+    const preflight = await fetch(sendUrl, { method: "OPTIONS", headers: { origin: site.origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+    assert.equal(preflight.headers.get("access-control-allow-credentials"), null);
+  } finally {
+    await other.context().close();
+    await site.close();
+  }
+});

@@ -36,7 +36,20 @@ export function sendingRoutes(app: Threadline) {
 
     // The capability URL: the token in the path is the credential (no key, no cookie; so the
     // CSRF rule, which guards cookie-authenticated changes, lets a request without one through).
+    // Any site's page may call it (CORS without credentials): whoever holds the URL may send
+    // anyway, and a browser never attaches Threadline's cookie to such a request.
     await f.register(async (hooks: App) => {
+      hooks.addHook("onSend", async (_req, reply) => {
+        reply.header("access-control-allow-origin", "*");
+      });
+      hooks.options("/hooks/send/:token", { config: { auth: "public" }, schema: { hide: true, params: Type.Object({ token: IdString() }) } }, async (_req, reply) =>
+        reply
+          .status(204)
+          .header("access-control-allow-methods", "POST")
+          .header("access-control-allow-headers", "content-type")
+          .header("access-control-max-age", "86400")
+          .send(),
+      );
       hooks.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 128 * 1024 }, (_req, body, done) => {
         done(null, Object.fromEntries(new URLSearchParams(body as string)));
       });
