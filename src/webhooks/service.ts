@@ -313,7 +313,7 @@ export class WebhookService {
       summary: result.ok ? `Resent ${deliveryId} by hand (HTTP ${result.response?.status}).` : `Resending ${deliveryId} by hand failed: ${result.error?.message}`,
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
-      request_id: logged.request_id,
+      request: logged,
     });
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
     // Found unless 100 newer attempts were logged meanwhile.
@@ -390,7 +390,7 @@ export class WebhookService {
       summary: result.ok ? `Test event delivered (HTTP ${result.response?.status}).` : `Test event failed: ${result.error?.message}`,
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
-      request_id: logged.request_id,
+      request: logged,
     });
     await this.deps.writer.flush();
     return {

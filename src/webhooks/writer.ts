@@ -20,11 +20,10 @@ export interface Activity {
   summary: string;
   status_code?: number | null;
   delivery_id?: string | null;
-  /** The request log row of the attempt this entry reports. */
-  request_id?: string | null;
   /**
-   * The same, from the consumer: its id is read when the entry is written, so an attempt
-   * gets one only if a flush keeps its entry (the activity keeps 10 of thousands a second).
+   * The logged attempt this entry reports; its request id is read when the entry is written,
+   * so an attempt gets one only if a flush keeps its entry (the activity keeps 10 of thousands
+   * a second).
    */
   request?: LoggedRequest;
   /** The chat the delivery was about, named as it was then. */
@@ -276,7 +275,7 @@ export class DeliveryWriter {
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? a.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null })))
+            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null })))
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }
