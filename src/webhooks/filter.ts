@@ -81,7 +81,11 @@ function listOrNull(field: string, value: unknown, what: string): string[] | nul
   return value as string[];
 }
 
-/** Whether a message read from the log passes; undefined when everything passes (no per-message work). */
+/**
+ * Whether a message read from the log passes; undefined when everything passes (no per-message
+ * work). `countWaiting` (src/log) asks the same in SQL for `pending_messages`; a test of each
+ * dimension holds the two to the same answer (test/webhooks/filter.test.ts).
+ */
 export type Matcher = (m: DeliverableMessage) => boolean;
 
 export function matcher(text: string | null): Matcher | undefined {
