@@ -172,6 +172,8 @@ for (const database of DATABASES) describe(`sending messages (${database})`, () 
     const again = await server.request("POST", new URL(second.json.url).pathname, { headers: { "content-type": "application/json" }, body });
     assert.equal(again.status, 202, again.text);
     assertError(await server.request("POST", "/hooks/send/snd_unknown", { headers: { "content-type": "application/json" }, body }), 404, "NOT_FOUND");
+    // The CORS preflight validates its token like the POST (a NUL is named, not stored or echoed).
+    assertError(await server.request("OPTIONS", "/hooks/send/snd%00x", { headers: { origin: "https://crm.example", "access-control-request-method": "POST" } }), 400, "VALIDATION_ERROR", "token");
   });
 
   it("pauses between an account's messages (its own send_pause_ms, randomised ±25 %)", async () => {
