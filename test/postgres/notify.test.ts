@@ -27,12 +27,13 @@ describe("log growth announcements on PostgreSQL", () => {
     listener = listenLogGrowth(db.url, (ws) => heard.push(ws), (e) => errors.push(e));
     const s = await space(server);
     const other = await space(server);
-    // LISTEN is set up asynchronously: announce until it is heard, then count precisely.
+    // LISTEN is set up asynchronously: announce a third workspace until it is heard. Its
+    // announcements may still arrive late (one per try), so it is left out of the count.
+    const warmUp = await space(server);
     await waitFor(async () => {
-      await ingest(server, s.key, [entry(s)]);
-      return heard.includes(s.workspace.id);
+      await ingest(server, warmUp.key, [entry(warmUp)]);
+      return heard.includes(warmUp.workspace.id);
     }, "the first announcement");
-    heard.length = 0;
 
     const batch = [entry(other), entry(other)];
     await ingest(server, other.key, batch);
@@ -42,7 +43,8 @@ describe("log growth announcements on PostgreSQL", () => {
     // A marker after the duplicates: once it is heard, anything the duplicates sent would be too.
     await ingest(server, s.key, [entry(s)]);
     await waitFor(() => heard.includes(s.workspace.id), "the marker");
-    assert.deepEqual(heard, [other.workspace.id, s.workspace.id], "one announcement per committed ingest with new messages");
+    const counted = heard.filter((ws) => ws !== warmUp.workspace.id);
+    assert.deepEqual(counted, [other.workspace.id, s.workspace.id], "one announcement per committed ingest with new messages");
     assert.deepEqual(errors, []);
   });
 });
