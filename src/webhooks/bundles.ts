@@ -1,7 +1,7 @@
 import type { ClockTimer } from "../clock/index.js";
 import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
-import { Consumer, deliveryChat, type ConsumerDeps, type WebhookRow } from "./consumer.js";
+import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
 import { bundlePayloadJson, type DeliverableMessage } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
@@ -28,13 +28,11 @@ export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chat
 
 // ---------------------------------------------------------------------------------------
 
-interface Bundle {
-  id: string;
+interface Bundle extends Attempted {
   chatId: number;
   chat: DeliveryChat;
   count: number;
   body: string;
-  attempts: number;
   /** Position in the window's queue: failed bundles are sent again in this order. */
   order: number;
 }
@@ -321,10 +319,9 @@ export class BundleConsumer extends Consumer {
 
   private async dispatch(c: Close, b: Bundle): Promise<void> {
     c.inFlight++;
-    b.attempts++;
     let ok = false;
     try {
-      ok = await this.send(b.id, b.attempts, b.body, { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat });
+      ok = await this.send(b, b.body, { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat });
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
     }

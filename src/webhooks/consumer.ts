@@ -1,6 +1,7 @@
 import type { DB, Database } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import { readDeliverable } from "../log/index.js";
+import { highestLoggedAttempt } from "./deliveries.js";
 import { signingSecrets, type Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
@@ -40,6 +41,12 @@ const RETRY_READ_MS = 1000;
 /** The `webhook-id` of one message's delivery: stable across retries and restarts. */
 export function messageDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, messageId: string): string {
   return `msg_${messageId}_${webhook.id.slice(-10)}${webhook.epoch ? `_r${webhook.epoch}` : ""}`;
+}
+
+/** A delivery the consumers attempt: its `webhook-id` and how many attempts it has had (its last attempt's number). */
+export interface Attempted {
+  id: string;
+  attempts: number;
 }
 
 /** What one delivery carries, as the activity says it: "a message in the chat with John Doe". */
@@ -173,8 +180,8 @@ export abstract class Consumer {
   }
 
   /** Sends one delivery, records the attempt, and applies the failure rules. */
-  protected async send(deliveryId: string, attempt: number, body: string, subject: DeliverySubject): Promise<boolean> {
-    const p = this.sendOnce(deliveryId, attempt, body, subject);
+  protected async send(item: Attempted, body: string, subject: DeliverySubject): Promise<boolean> {
+    const p = this.sendOnce(item, body, subject);
     this.sending.add(p);
     try {
       return await p;
@@ -183,12 +190,34 @@ export abstract class Consumer {
     }
   }
 
-  private async sendOnce(deliveryId: string, attempt: number, body: string, subject: DeliverySubject): Promise<boolean> {
+  private async sendOnce(item: Attempted, body: string, subject: DeliverySubject): Promise<boolean> {
+    if (item.attempts === 0 && !this.failing) item.attempts = 1;
+    else {
+      const next = await this.nextAttempt(item);
+      // Stopped while the log was read: the delivery is handed back unsent.
+      if (this.stopped) return false;
+      item.attempts = next;
+    }
     const row = this.row;
     const t = ticket(this.health);
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), deliveryId, body);
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), item.id, body);
     if (this.discarded) return result.ok;
-    return this.record(row, t, deliveryId, attempt, result, subject);
+    return this.record(row, t, item.id, item.attempts, result, subject);
+  }
+
+  /**
+   * A retry's number counts past what the request log keeps: a resend by hand (here or in
+   * another process) or, after a restart while failing, this delivery's earlier attempts
+   * took numbers this consumer did not make. Asked on retries only (one at a time, seconds
+   * apart), never on a first attempt while all goes well.
+   */
+  private async nextAttempt(item: Attempted): Promise<number> {
+    try {
+      return Math.max(item.attempts, await highestLoggedAttempt(this.deps.db, this.row.id, item.id)) + 1;
+    } catch (e) {
+      this.deps.log.warn({ err: e, webhook: this.row.id }, "could not read the request log for an attempt's number");
+      return item.attempts + 1;
+    }
   }
 
   /** The one recorder of an attempt's outcome: log row, metrics, the rules' verdict, activity, state, alerts. */
@@ -261,12 +290,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-interface Delivery {
+interface Delivery extends Attempted {
   seq: number;
   msg: DeliverableMessage;
-  id: string;
   body?: string;
-  attempts: number;
 }
 
 /**
@@ -369,11 +396,10 @@ export class MessageConsumer extends Consumer {
     this.ready.delete(chat);
     this.busy.add(chat);
     this.inFlight++;
-    d.attempts++;
     d.body ??= messagePayloadJson(d.msg, this.deps.publicUrl());
     let ok = false;
     try {
-      ok = await this.send(d.id, d.attempts, d.body, { what: "a message in", chat: deliveryChat(d.msg) });
+      ok = await this.send(d, d.body, { what: "a message in", chat: deliveryChat(d.msg) });
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
     }

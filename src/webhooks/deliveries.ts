@@ -16,6 +16,17 @@ export function readRequestLog(db: DB, webhookId: string): Promise<RequestRow[]>
   return db.selectFrom("webhook_requests").selectAll().where("webhook_id", "=", webhookId).orderBy("id", "desc").limit(REQUEST_LOG_SIZE).execute();
 }
 
+/** The highest attempt number the log keeps for one delivery (0 when it keeps none). */
+export async function highestLoggedAttempt(db: DB, webhookId: string, deliveryId: string): Promise<number> {
+  const row = await db
+    .selectFrom("webhook_requests")
+    .select((eb) => eb.fn.max("attempt").as("attempt"))
+    .where("webhook_id", "=", webhookId)
+    .where("delivery_id", "=", deliveryId)
+    .executeTakeFirst();
+  return Number(row?.attempt ?? 0);
+}
+
 /** One entry of the downloadable log (its format is fixed: docs/api.md). */
 export function logEntryView(r: RequestRow) {
   return {

@@ -198,6 +198,9 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     await waitFailures(server, s.key, s.webhook.id, 0);
     const retried = received(receiver, "t=plain").slice(before);
     assert.ok(retried.some((r) => r.headers["webhook-id"] === failed.delivery_id));
+    // Numbered past the resends: 1 was the consumer's first attempt, 2 and 3 the resends.
+    const numbers = (await list()).filter((m) => m.delivery_id === failed.delivery_id).map((m) => [m.attempt, m.resend]);
+    assert.deepEqual(numbers, [[4, false], [3, true], [2, true], [1, false]]);
   });
 
   it("resend to a blocked target goes through the target guard", async () => {
@@ -250,5 +253,22 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     const [failed] = await list("?status=failed", hook.json.id);
     const wait = Date.parse(failed!.next_retry_at!) - Date.parse(failed!.at);
     assert.ok(wait >= 4_000 && wait <= 6_000, `5 s ± 10 %, after the attempt's time: ${wait} ms`);
+  });
+
+  it("after a restart while failing, the retry is numbered past the attempts the log keeps", async () => {
+    receiver.respond = (r) => (r.url.includes("t=restart") ? { status: 500, body: "no" } : { status: 200, body: "ok" });
+    const hook = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url: `${receiver.url}?t=restart` } });
+    assert.equal(hook.status, 201, hook.text);
+    await ingest(server, s, texts(s, [[6, "six"]]));
+    await waitFailures(server, s.key, hook.json.id, 1);
+    const [failed] = await list("?status=failed", hook.json.id);
+    assert.equal(failed!.attempt, 1);
+
+    server = await server.restart({ signal: "SIGTERM", env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" } });
+    receiver.respond = () => ({ status: 200, body: "ok" });
+    await server.advance(60_000);
+    await waitFailures(server, s.key, hook.json.id, 0);
+    const numbers = (await list("", hook.json.id)).filter((m) => m.delivery_id === failed!.delivery_id).map((m) => [m.attempt, m.status]);
+    assert.deepEqual(numbers, [[2, "succeeded"], [1, "failed"]]);
   });
 });
