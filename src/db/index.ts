@@ -64,9 +64,10 @@ export function openStorage(
   file.pragma("journal_mode = WAL");
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
-  // 16 MiB of page cache: 64 MiB filled up on a 200,000-message backlog and held RSS 60 MB
-  // higher (258 against 196 MB at peak) with no ingest gain that showed (BENCHMARKS.md).
-  file.pragma("cache_size = -16384");
+  // 8 MiB of page cache: 64 MiB filled up on a 200,000-message backlog and held RSS 60 MB
+  // higher (258 against 196 MB at peak) with no ingest gain that showed, and 16 MiB held
+  // ~8 MB more than 8 with none either (BENCHMARKS.md); the OS caches the file's pages too.
+  file.pragma("cache_size = -8192");
   file.pragma("foreign_keys = ON");
   const cache = new StorageCache();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }), plugins: [cache.plugin()] });
