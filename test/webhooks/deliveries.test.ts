@@ -244,31 +244,32 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     assertSigned(got[1]!, hook.json.secret);
   });
 
-  it("a failure's next retry is the jittered backoff, kept in whole milliseconds", async () => {
-    receiver.respond = (r) => (r.url.includes("t=err") ? { status: 500, body: "no" } : { status: 200, body: "ok" });
-    const hook = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url: `${receiver.url}?t=err` } });
+  /** A new webhook whose receiver answers 500, and its first failed delivery (of `text` in the chat with contact `chat`). */
+  const failingWebhook = async (tag: string, chat: number, text: string) => {
+    receiver.respond = (r) => (r.url.includes(`t=${tag}`) ? { status: 500, body: "no" } : { status: 200, body: "ok" });
+    const hook = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url: `${receiver.url}?t=${tag}` } });
     assert.equal(hook.status, 201, hook.text);
-    await ingest(server, s, texts(s, [[5, "five"]]));
+    await ingest(server, s, texts(s, [[chat, text]]));
     await waitFailures(server, s.key, hook.json.id, 1);
     const [failed] = await list("?status=failed", hook.json.id);
-    const wait = Date.parse(failed!.next_retry_at!) - Date.parse(failed!.at);
+    return { id: hook.json.id as string, failed: failed! };
+  };
+
+  it("a failure's next retry is the jittered backoff, kept in whole milliseconds", async () => {
+    const { failed } = await failingWebhook("err", 5, "five");
+    const wait = Date.parse(failed.next_retry_at!) - Date.parse(failed.at);
     assert.ok(wait >= 4_000 && wait <= 6_000, `5 s ± 10 %, after the attempt's time: ${wait} ms`);
   });
 
   it("after a restart while failing, the retry is numbered past the attempts the log keeps", async () => {
-    receiver.respond = (r) => (r.url.includes("t=restart") ? { status: 500, body: "no" } : { status: 200, body: "ok" });
-    const hook = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url: `${receiver.url}?t=restart` } });
-    assert.equal(hook.status, 201, hook.text);
-    await ingest(server, s, texts(s, [[6, "six"]]));
-    await waitFailures(server, s.key, hook.json.id, 1);
-    const [failed] = await list("?status=failed", hook.json.id);
-    assert.equal(failed!.attempt, 1);
+    const { id, failed } = await failingWebhook("restart", 6, "six");
+    assert.equal(failed.attempt, 1);
 
     server = await server.restart({ signal: "SIGTERM", env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" } });
     receiver.respond = () => ({ status: 200, body: "ok" });
     await server.advance(60_000);
-    await waitFailures(server, s.key, hook.json.id, 0);
-    const numbers = (await list("", hook.json.id)).filter((m) => m.delivery_id === failed!.delivery_id).map((m) => [m.attempt, m.status]);
+    await waitFailures(server, s.key, id, 0);
+    const numbers = (await list("", id)).filter((m) => m.delivery_id === failed.delivery_id).map((m) => [m.attempt, m.status]);
     assert.deepEqual(numbers, [[2, "succeeded"], [1, "failed"]]);
   });
 });
