@@ -12,7 +12,7 @@ export function startServer(): Promise<TestServer> {
 }
 
 /** user + system CPU of a process in microseconds, from /proc (clock ticks of 10 ms). */
-function procCpuMicros(pid: number): number | undefined {
+export function procCpuMicros(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.

@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { createWorkspace } from "../test/helpers/server.js";
-import { CpuMeter, startServer } from "./common.js";
+import { CpuMeter, procCpuMicros, startServer } from "./common.js";
 import { singleMessageBench } from "./single.bench.js";
 
 
@@ -51,9 +51,16 @@ async function waitForCount(child: ChildProcess, n: number, label: string): Prom
   }
 }
 
-async function ceiling(url: string, body: string): Promise<number> {
+/**
+ * undici POSTing `body` to the receiver, 64 at a time, with no Threadline: POST/s, and the CPU
+ * a POST costs this client and the receiver (user + system), the share of a delivery that
+ * Threadline's own sending cannot go below.
+ */
+async function ceiling(url: string, body: string, receiverPid: number): Promise<{ rate: number; clientMicros: number; receiverMicros: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 30_000 });
   let next = 0;
+  const client = process.cpuUsage();
+  const receiverBefore = procCpuMicros(receiverPid) ?? NaN;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -70,8 +77,10 @@ async function ceiling(url: string, body: string): Promise<number> {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(client);
+  const receiverMicros = ((procCpuMicros(receiverPid) ?? NaN) - receiverBefore) / MESSAGES;
   await agent.close();
-  return MESSAGES / seconds;
+  return { rate: MESSAGES / seconds, clientMicros: (user + system) / MESSAGES, receiverMicros };
 }
 
 /** Resident set size of a process, from /proc (pages of 4 KiB). */
@@ -108,10 +117,11 @@ async function main() {
     message: { direction: "received", timestamp: "2021-02-24T16:25:29+0000", message_id: "01JMXK6N6F8Q2Z7Y3VQ4B9T1RD", sender: { full_name: "John Doe", phone: "+972540000000" }, recipient: { full_name: "Amnon Haha", phone: "+972500000000" }, text: "Hi! How are you? 👋" },
   });
   // Warm both sides up, then measure.
-  await ceiling(url, sample);
+  await ceiling(url, sample, receiver.pid!);
   await ask(receiver, "reset");
-  const ceilingRate = await ceiling(url, sample);
-  console.log(`  raw loopback ceiling: ${ceilingRate.toFixed(0)} POST/s`);
+  const raw = await ceiling(url, sample, receiver.pid!);
+  const ceilingRate = raw.rate;
+  console.log(`  raw loopback ceiling: ${ceilingRate.toFixed(0)} POST/s; CPU per POST: client ${raw.clientMicros.toFixed(0)} µs, receiver ${raw.receiverMicros.toFixed(0)} µs`);
   await ask(receiver, "reset");
 
   const server = await startServer();
