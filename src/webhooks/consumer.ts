@@ -208,8 +208,8 @@ export abstract class Consumer {
   /**
    * A retry's number counts past what the request log keeps: a resend by hand (here or in
    * another process) or, after a restart while failing, this delivery's earlier attempts
-   * took numbers this consumer did not make. Asked on retries only (one at a time, seconds
-   * apart), never on a first attempt while all goes well.
+   * took numbers this consumer did not make. Asked on retries only (few: one at a time while
+   * failing), never on a first attempt while all goes well.
    */
   private async nextAttempt(item: Attempted): Promise<number> {
     try {
