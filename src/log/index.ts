@@ -52,7 +52,8 @@ export async function windowMessageSeqs(
 export type ChatParts = Omit<DeliverableMessage, Unprefixed<(typeof MESSAGE_COLUMNS)[number]>>;
 type Unprefixed<T> = T extends `m.${infer C}` ? C : never;
 
-const MESSAGE_COLUMNS = [
+/** A message's own columns (alias m) that every read of the log shows: deliveries and the Timeline. */
+export const MESSAGE_VIEW_COLUMNS = [
   "m.seq",
   "m.id",
   "m.chat_id",
@@ -65,8 +66,9 @@ const MESSAGE_COLUMNS = [
   "m.recipient_name",
   "m.recipient_phone",
   "m.permalink",
-  "m.account_id",
 ] as const;
+
+const MESSAGE_COLUMNS = [...MESSAGE_VIEW_COLUMNS, "m.account_id"] as const;
 
 /** The chat parts of a row, read through the aliases c (chats), a (accounts), o (owner) and r (responsible). */
 const CHAT_PART_COLUMNS = [

@@ -2,6 +2,7 @@ import { sql, type Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
 import { invalid, notFound } from "../errors.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
+import { MESSAGE_VIEW_COLUMNS } from "../log/index.js";
 
 export interface ChatRow {
   id: number;
@@ -154,22 +155,8 @@ export async function listChats(db: DB, workspaceId: string, opts: { limit: numb
   return { items, next_cursor: more && last ? encodeCursor(last.last_message_at, last.id) : null };
 }
 
-const messageColumns = [
-  "m.seq",
-  "m.id",
-  "m.chat_id",
-  "m.direction",
-  "m.type",
-  "m.status",
-  "m.text",
-  "m.timestamp",
-  "m.stored_at",
-  "m.sender_name",
-  "m.sender_phone",
-  "m.recipient_name",
-  "m.recipient_phone",
-  "m.permalink",
-] as const;
+/** The log's columns and, for the Timeline, each message's type and status. */
+const messageColumns = [...MESSAGE_VIEW_COLUMNS, "m.type", "m.status"] as const;
 
 /** A chat's messages, oldest first (timestamp order, ties by storage order). */
 export async function listMessages(db: DB, workspaceId: string, chatId: string, opts: { limit: number; cursor?: string }) {
