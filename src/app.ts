@@ -86,7 +86,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason, since));
     },
   };
-  const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };
+  const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events, bundleMaxBytes: config.bundleMaxBytes };
   const manager = new DeliveryManager(consumerDeps, config.webhookLeaseMs);
   const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl });
   const { generated } = await ensureOperatorToken(db, config.adminToken);

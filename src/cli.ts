@@ -77,10 +77,24 @@ function boundYoungGeneration(maxMb: number): void {
   new PerformanceObserver(adjust).observe({ entryTypes: ["gc"] });
 }
 
+/**
+ * An error that escaped every handler (a promise nobody awaited, a throw in a timer) is one
+ * unit of work's failure, never the process's: it is logged and every other workspace keeps
+ * being served. Node's default would end the process, and a restart would meet the same data.
+ */
+let keepingServing = false;
+function keepServingOnErrors(log: { error(obj: object, msg: string): void }): void {
+  if (keepingServing) return;
+  keepingServing = true;
+  process.on("unhandledRejection", (reason) => log.error({ err: reason }, "an unhandled rejection; Threadline keeps serving"));
+  process.on("uncaughtException", (err) => log.error({ err }, "an uncaught exception; Threadline keeps serving"));
+}
+
 /** Starts the server; resolves with its URL and a function that stops it gracefully. */
 export async function serve(cfg: Config): Promise<{ url: string; stop: () => Promise<void> }> {
   boundHeapGrowth();
   const app = await createThreadline(cfg);
+  keepServingOnErrors(app.log);
   const server = await buildServer(app);
   await server.listen({ port: cfg.port, host: cfg.host });
   const port = (server.server.address() as AddressInfo).port;

@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   CROSS_ORIGIN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  /** A workspace holds as many webhooks, accounts or teammates (or runs as many inbound requests) as its quota allows. */
+  QUOTA_EXCEEDED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** Too many requests or failed authentications; `Retry-After` says when to try again. */

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { isIP } from "node:net";
 import { DEFAULT_LEASE_MS } from "../webhooks/leases.js";
+import { QUOTA_DEFAULTS, QUOTA_ENV, type Quotas } from "../workspaces/quotas.js";
 
 export interface Config {
   port: number;
@@ -26,6 +27,10 @@ export interface Config {
   sendPauseMs: number;
   /** How long a process owns a webhook without renewing (several processes on PostgreSQL). */
   webhookLeaseMs: number;
+  /** The largest bundle body in bytes: a chat's window with more is sent as several bundles. */
+  bundleMaxBytes: number;
+  /** What one workspace may hold or run at once (workspaces/quotas.ts). */
+  quotas: Quotas;
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
@@ -139,5 +144,16 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`THREADLINE_WEBHOOK_LEASE_MS must be a whole number of milliseconds from 3000 to 600000, got "${rawLease}".`);
   }
   const webhookLeaseMs = rawLease ? Number(rawLease) : DEFAULT_LEASE_MS;
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs };
+  const bundleMaxBytes = wholeNumber(env, "THREADLINE_BUNDLE_MAX_BYTES", 1024 * 1024, 65_536, 64 * 1024 * 1024, "bytes");
+  const quotas = { ...QUOTA_DEFAULTS };
+  for (const [key, name] of Object.entries(QUOTA_ENV) as [keyof Quotas, string][]) quotas[key] = wholeNumber(env, name, QUOTA_DEFAULTS[key], 1, 1_000_000, "items");
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, bundleMaxBytes, quotas };
+}
+
+/** A whole number from `min` to `max` (`fallback` when unset); anything else is one sentence naming the variable. */
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number, unit: string): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max}, got "${raw}".`);
+  return Number(raw);
 }

@@ -278,5 +278,21 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           where exists (select 1 from messages m where m.chat_id = chats.id)`.execute(db);
       },
     },
+    "0011_parked_deliveries": {
+      // Deliveries that failed by an internal error (not the receiver's) and were set aside
+      // instead of being retried forever: listed per webhook, sent again by hand.
+      async up(db: Kysely<any>) {
+        await serial("id")(db.schema.createTable("parked_deliveries"))
+          .addColumn("webhook_id", "text", (c: any) => c.notNull())
+          .addColumn("delivery_id", "text", (c: any) => c.notNull())
+          .addColumn("chat_id", "text")
+          .addColumn("message_id", "text")
+          .addColumn("reason", "text", (c: any) => c.notNull())
+          .addColumn("body", "text")
+          .addColumn("parked_at", "bigint", (c: any) => c.notNull())
+          .addUniqueConstraint("parked_deliveries_delivery", ["webhook_id", "delivery_id"])
+          .execute();
+      },
+    },
   };
 }

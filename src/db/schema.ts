@@ -112,6 +112,19 @@ export interface Database {
     chat_id: number | null;
     chat_name: string | null;
   };
+  /** Deliveries set aside after failing by an internal error (webhooks/parked.ts). */
+  parked_deliveries: {
+    id: Generated<number>;
+    webhook_id: string;
+    delivery_id: string;
+    chat_id: string | null;
+    /** An unaggregated delivery's message (its body can be written again from the log). */
+    message_id: string | null;
+    reason: string;
+    /** The body, when it could be written. */
+    body: string | null;
+    parked_at: number;
+  };
   webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
   inbound_events: {
     id: Generated<number>;

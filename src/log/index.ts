@@ -25,6 +25,11 @@ export async function readDeliverable(
     .execute();
 }
 
+/** One message of the log as a payload needs it (a parked delivery written again), if it is there and deliverable. */
+export function readDeliverableMessage(db: DB, workspaceId: string, messageId: string): Promise<DeliverableMessage | undefined> {
+  return deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.id", "=", messageId).where("m.status", "=", "stored").executeTakeFirst();
+}
+
 /**
  * The positions of the messages of some chats (ids from `windowChats`, so of one workspace)
  * in (`afterSeq`, `maxSeq`], whatever their status, ordered by chat then seq: the chat index

@@ -3,7 +3,7 @@ import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, w
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
-import { bundlePayloadJson, type DeliverableMessage } from "./payload.js";
+import { bundleParts, bundlePayloadJson, type DeliverableMessage } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 
 export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
@@ -20,10 +20,12 @@ const MESSAGE_PAGE = 5000;
 
 /**
  * The `webhook-id` of one chat's bundle of one window: stable across retries and restarts
- * (a window's end is persisted before its bundles go out), new after a replay.
+ * (a window's end is persisted before its bundles go out), new after a replay. A chat whose
+ * messages took several bundles (THREADLINE_BUNDLE_MAX_BYTES): the first keeps that id, the
+ * next ones end in `_p2`, `_p3`, ...
  */
-export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chatId: number, windowEnd: number): string {
-  return `bnd_${chatId}_${windowEnd}_${webhook.id.slice(-10)}${webhook.epoch ? `_r${webhook.epoch}` : ""}`;
+export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chatId: number, windowEnd: number, part = 1): string {
+  return `bnd_${chatId}_${windowEnd}_${webhook.id.slice(-10)}${webhook.epoch ? `_r${webhook.epoch}` : ""}${part > 1 ? `_p${part}` : ""}`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -32,7 +34,11 @@ interface Bundle extends Attempted {
   chatId: number;
   chat: DeliveryChat;
   count: number;
-  body: string;
+  /** Written when first sent (then kept for retries), so only bodies in flight live at once. */
+  body?: string;
+  part?: ReturnType<typeof bundleParts>[number];
+  /** The chat's messages could not be split into bundles: this delivery fails (and is parked). */
+  failure?: unknown;
   /** Position in the window's queue: failed bundles are sent again in this order. */
   order: number;
 }
@@ -275,8 +281,16 @@ export class BundleConsumer extends Consumer {
           chat.created_seq !== null
             ? chat.created_seq > this.cursor && chat.created_seq <= maxSeq
             : chat.created_at >= c.start && chat.created_at < c.cut;
-        const body = bundlePayloadJson(messages, { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat });
-        c.queue.push({ id: bundleDeliveryId(this.row, chat.chat_id, c.cut), chatId: chat.chat_id, chat: deliveryChat(messages[0]!), count: messages.length, body, attempts: 0, order: c.queued++ });
+        const opts = { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat };
+        const base = { chatId: chat.chat_id, chat: deliveryChat(messages[0]!), attempts: 0 };
+        let parts: ReturnType<typeof bundleParts>;
+        try {
+          parts = bundleParts(messages, opts, this.deps.bundleMaxBytes);
+        } catch (failure) {
+          c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut), count: messages.length, failure, order: c.queued++ });
+          continue;
+        }
+        parts.forEach((part, i) => c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut, i + 1), count: part.messages.length, part, order: c.queued++ }));
       }
       if (page.chats.length) c.fromSeq = page.chats[page.chats.length - 1]!.first_seq;
       if (page.chats.length < CHAT_PAGE) c.exhausted = true;
@@ -320,10 +334,18 @@ export class BundleConsumer extends Consumer {
   private async dispatch(c: Close, b: Bundle): Promise<void> {
     c.inFlight++;
     let ok = false;
+    const subject = { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat };
     try {
-      ok = await this.send(b, b.body, { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat });
+      if (b.failure) throw b.failure;
+      if (b.body === undefined && b.part) {
+        b.body = bundlePayloadJson(b.part.messages, b.part.opts);
+        b.part = undefined;
+      }
+      ok = await this.send(b, b.body!, subject);
     } catch (e) {
-      this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
+      // Threadline's own error, not the receiver's: this bundle fails (parked after a few, at
+      // once when it could not be written: that fails the same way every time), never the window.
+      ok = await this.failedInternally(b, { body: b.body ?? null, messageId: null }, subject, e, b.body === undefined);
     }
     c.inFlight--;
     // Another consumer owns the webhook now: this outcome is not ours to record.

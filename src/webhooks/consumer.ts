@@ -8,6 +8,7 @@ import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, tic
 import { messagePayloadJson, type DeliverableMessage } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 import { matcher, type Matcher } from "./filter.js";
+import { internalReason, park, PARK_AFTER } from "./parked.js";
 
 /** A webhook as stored; the consumer owns its cursor, counters and window while it runs. */
 export type WebhookRow = Database["webhooks"];
@@ -22,6 +23,8 @@ export interface ConsumerDeps {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Told of every attempt's outcome (metrics) and of alert-worthy transitions. */
   events: ConsumerEvents;
+  /** The largest bundle body (THREADLINE_BUNDLE_MAX_BYTES): a window's chat with more is sent in parts. */
+  bundleMaxBytes: number;
 }
 
 export interface ConsumerEvents {
@@ -47,6 +50,15 @@ export function messageDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, mes
 export interface Attempted {
   id: string;
   attempts: number;
+  /** Internal errors this delivery met (not the receiver's): parked at PARK_AFTER. */
+  internalErrors?: number;
+}
+
+/** What a parked delivery keeps to be sent again by hand. */
+export interface ParkedPayload {
+  body: string | null;
+  /** An unaggregated delivery's message: its body can be written again from the log. */
+  messageId: string | null;
 }
 
 /** What one delivery carries, as the activity says it: "a message in the chat with John Doe". */
@@ -271,6 +283,62 @@ export abstract class Consumer {
     return false;
   }
 
+  /**
+   * A delivery failed by Threadline's own error (writing its body, recording its outcome):
+   * logged with the reason (`INTERNAL_ERROR`, in the request log and the activity), counted
+   * against nothing, tried again after a pause; the PARK_AFTER-th time (or at once when
+   * `now`: a body that cannot be written fails the same way every time) it is parked and
+   * answers true: the caller moves on past it. Never throws.
+   */
+  protected async failedInternally(item: Attempted, payload: ParkedPayload, subject: DeliverySubject, err: unknown, now = false): Promise<boolean> {
+    const { writer, clock, log } = this.deps;
+    const row = this.row;
+    const errors = (item.internalErrors = (item.internalErrors ?? 0) + 1);
+    const reason = internalReason(err);
+    const parking = now || errors >= PARK_AFTER;
+    const what = `${subject.what} ${chatPhrase(subject.chat)}`;
+    log.error({ err, webhook: row.id, delivery: item.id }, parking ? "a delivery failed by an internal error; parked" : "a delivery failed by an internal error; trying it again");
+    const at = clock.now();
+    try {
+      item.attempts = Math.max(item.attempts, 0) + 1;
+      const result: AttemptResult = {
+        ok: false,
+        at,
+        durationMs: 0,
+        request: { method: "POST", url: row.url, headers: {}, body: payload.body ?? "" },
+        response: null,
+        error: { code: "INTERNAL_ERROR", message: `Threadline failed to send this delivery (${reason}); not the receiver's error.` },
+      };
+      const logged = writer.logRequest(row.id, item.id, item.attempts, result, { chatId: subject.chat.chat_id });
+      this.deps.events.attempted(row, result);
+      writer.activity(row.id, {
+        at,
+        kind: "failed",
+        summary: `Failed to deliver ${what}: Threadline's internal error (${reason}); ${parking ? "parked" : `tried again (${errors} of ${PARK_AFTER})`}.`,
+        delivery_id: item.id,
+        request: logged,
+        chat: subject.chat,
+      });
+    } catch (e) {
+      log.error({ err: e, webhook: row.id }, "recording an internal error failed");
+    }
+    if (!parking) {
+      await sleep(RETRY_READ_MS * errors);
+      return false;
+    }
+    const parked = await this.retrying("parking a delivery", async () => {
+      await park(this.deps.db, { webhookId: row.id, deliveryId: item.id, chatId: subject.chat.chat_id, messageId: payload.messageId, reason, body: payload.body, at });
+      return true;
+    });
+    if (parked === undefined) return false; // stopped first: handed back, the next start meets it again
+    try {
+      writer.activity(row.id, { at, kind: "parked", summary: `Parked ${what} after ${errors === 1 ? "an internal error" : `${errors} internal errors`} (${reason}): listed under the webhook's parked deliveries, to send again by hand.`, delivery_id: item.id, chat: subject.chat });
+    } catch (e) {
+      log.error({ err: e, webhook: row.id }, "recording a parked delivery failed");
+    }
+    return true;
+  }
+
   private disable(reason: DisabledReason, summary: string): void {
     const { writer, clock } = this.deps;
     const at = clock.now();
@@ -396,12 +464,16 @@ export class MessageConsumer extends Consumer {
     this.ready.delete(chat);
     this.busy.add(chat);
     this.inFlight++;
-    d.body ??= messagePayloadJson(d.msg, this.deps.publicUrl());
+    const subject = { what: "a message in", chat: deliveryChat(d.msg) };
     let ok = false;
+    let built = d.body !== undefined;
     try {
-      ok = await this.send(d, d.body, { what: "a message in", chat: deliveryChat(d.msg) });
+      d.body ??= messagePayloadJson(d.msg, this.deps.publicUrl());
+      built = true;
+      ok = await this.send(d, d.body, subject);
     } catch (e) {
-      this.deps.log.error({ err: e, webhook: this.row.id }, "delivery bookkeeping failed");
+      // Threadline's own error, not the receiver's: this delivery fails (parked after a few), never the consumer.
+      ok = await this.failedInternally(d, { body: d.body ?? null, messageId: d.msg.id }, subject, e, !built);
     }
     this.inFlight--;
     this.busy.delete(chat);

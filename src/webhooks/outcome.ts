@@ -24,6 +24,11 @@ export const DELIVERY_ERROR_CODES = [
   "INVALID_URL",
   /** Threadline shut down before the receiver answered: not the receiver's error, counted against nothing. */
   "SHUTDOWN",
+  /**
+   * Threadline failed to write or record this delivery (a bug, or a stored row a payload cannot
+   * be written from): not the receiver's error, counted against nothing; parked after a few.
+   */
+  "INTERNAL_ERROR",
 ] as const;
 
 export type DeliveryErrorCode = (typeof DELIVERY_ERROR_CODES)[number];
@@ -48,5 +53,5 @@ export interface AttemptResult {
 
 /** Whether an attempt's failure is the receiver's (counted) or ours (a shutdown: counted against nothing). */
 export function isReceiverFailure(r: Pick<AttemptResult, "ok" | "error">): boolean {
-  return !r.ok && r.error?.code !== "SHUTDOWN";
+  return !r.ok && r.error?.code !== "SHUTDOWN" && r.error?.code !== "INTERNAL_ERROR";
 }

@@ -147,13 +147,21 @@ export function localMinute(ms: number, timeZone: string): string {
   return first;
 }
 
+/** One message's line of a bundle's digest. */
+function digestLine(m: DeliverableMessage, timeZone: string): string {
+  return `from ${escapeHtml(m.sender_name)} on ${localMinute(m.timestamp, timeZone)}: ${escapeHtml(m.text).replace(/\r\n|\r|\n/g, "<br/>")}`;
+}
+
+/** What a digest ends with: the link, and which part of the window's bundles it is when there are several. */
+function digestEnd(first: DeliverableMessage, publicUrl: string, part?: BundlePart): string {
+  const link = `<br/>Click <a href='${escapeHtml(permalinkUrl(publicUrl, first.permalink))}'>here</a> to open the conversation in Threadline`;
+  return part && part.count > 1 ? `${link}<br/>Part ${part.index} of ${part.count} of this chat's messages in this window` : link;
+}
+
 /** The CRM-note digest of a bundle: every value escaped, newlines as `<br/>`. */
-export function aggregationHtml(messages: DeliverableMessage[], publicUrl: string, timeZone: string): string {
-  const lines = messages.map(
-    (m) => `from ${escapeHtml(m.sender_name)} on ${localMinute(m.timestamp, timeZone)}: ${escapeHtml(m.text).replace(/\r\n|\r|\n/g, "<br/>")}`,
-  );
-  const first = messages[0]!;
-  return `${lines.join("<br/>")}<br/>Click <a href='${escapeHtml(permalinkUrl(publicUrl, first.permalink))}'>here</a> to open the conversation in Threadline`;
+export function aggregationHtml(messages: DeliverableMessage[], publicUrl: string, timeZone: string, part?: BundlePart): string {
+  const lines = messages.map((m) => digestLine(m, timeZone));
+  return `${lines.join("<br/>")}${digestEnd(messages[0]!, publicUrl, part)}`;
 }
 
 interface BundleOptions {
@@ -163,6 +171,14 @@ interface BundleOptions {
   windowStart: number;
   windowEnd: number;
   isNewChat?: boolean;
+  /** Which of the window's bundles of this chat this is, when its messages took several (`bundleParts`). */
+  part?: BundlePart;
+}
+
+/** The `index`-th (from 1) of `count` bundles one chat's messages of one window were split into. */
+export interface BundlePart {
+  index: number;
+  count: number;
 }
 
 /** The aggregated payload (bundle.schema.json); `messages` is one chat of one account, in timestamp order. */
@@ -177,7 +193,7 @@ export function bundlePayload(messages: DeliverableMessage[], opts: BundleOption
     messages: messages.map(message),
     first_message_timestamp: payloadTimestamp(first.timestamp),
     last_message_timestamp: payloadTimestamp(last.timestamp),
-    aggregation: aggregationHtml(messages, opts.publicUrl, opts.timeZone),
+    aggregation: aggregationHtml(messages, opts.publicUrl, opts.timeZone, opts.part),
   };
 }
 
@@ -195,6 +211,59 @@ export function bundlePayloadJson(messages: DeliverableMessage[], opts: BundleOp
   return (
     `{"whatsapp_account":${accountJson(first)},"chat":${chatJson(last, opts.publicUrl, isNew)},"messages":[${list}],` +
     `"first_message_timestamp":"${payloadTimestamp(first.timestamp)}","last_message_timestamp":"${payloadTimestamp(last.timestamp)}",` +
-    `"aggregation":${json(aggregationHtml(messages, opts.publicUrl, opts.timeZone))}}`
+    `"aggregation":${json(aggregationHtml(messages, opts.publicUrl, opts.timeZone, opts.part))}}`
   );
+}
+
+/** Room kept in a part's budget for what is not a message: account, chat, timestamps, link, part line. */
+function partOverhead(first: DeliverableMessage, last: DeliverableMessage, opts: BundleOptions): number {
+  return (
+    Buffer.byteLength(accountJson(first)) +
+    Buffer.byteLength(chatJson(last, opts.publicUrl, true)) +
+    Buffer.byteLength(json(digestEnd(first, opts.publicUrl, { index: 99_999, count: 99_999 }))) +
+    // Keys, punctuation and the two timestamps.
+    256
+  );
+}
+
+/**
+ * A bound on a message's bytes in a bundle (its JSON and its digest line) from string lengths
+ * alone: a UTF-16 unit is at most 6 bytes in JSON (`\u001f`), and in the digest at most 6
+ * more (`&quot;`, or the same escape). Lets the usual chat skip measuring.
+ */
+function sizeBound(m: DeliverableMessage): number {
+  return 12 * (m.text.length + m.sender_name.length) + 6 * (m.id.length + m.sender_phone.length + m.recipient_name.length + m.recipient_phone.length + m.direction.length) + 256;
+}
+
+/**
+ * One chat's messages of one window (in timestamp order) split into bundles whose bodies are
+ * at most `maxBytes` (UTF-8) each: one when they fit, else several, each a valid bundle whose
+ * digest says which part it is (`opts.part`). A part holds at least one message, so a single
+ * message larger than the limit goes alone. Bodies are not written here: a part's body is
+ * written when it is sent (`bundlePayloadJson(part.messages, part.opts)`), so a window's
+ * bodies never become one string, nor all live at once.
+ */
+export function bundleParts(messages: DeliverableMessage[], opts: BundleOptions, maxBytes: number): { messages: DeliverableMessage[]; opts: BundleOptions }[] {
+  const budget = maxBytes - partOverhead(messages[0]!, messages[messages.length - 1]!, opts);
+  let bound = 0;
+  for (const m of messages) bound += sizeBound(m);
+  if (bound <= budget) return [{ messages, opts }];
+  const cuts: number[] = [0];
+  let used = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    // The message object and a comma, and its digest line as a JSON string's content and a `<br/>`.
+    const size = Buffer.byteLength(messageJson(m)) + 1 + Buffer.byteLength(json(digestLine(m, opts.timeZone))) - 2 + 5;
+    if (used > 0 && used + size > budget) {
+      cuts.push(i);
+      used = 0;
+    }
+    used += size;
+  }
+  cuts.push(messages.length);
+  const count = cuts.length - 1;
+  if (count === 1) return [{ messages, opts }];
+  const parts = [];
+  for (let p = 0; p < count; p++) parts.push({ messages: messages.slice(cuts[p], cuts[p + 1]), opts: { ...opts, part: { index: p + 1, count } } });
+  return parts;
 }

@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
-import { invalid, notFound } from "../errors.js";
+import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
-import { countWaiting, headSeq } from "../log/index.js";
+import { countWaiting, headSeq, readDeliverableMessage } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { DeliveryManager } from "./manager.js";
-import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
+import { bundlePayload, messagePayload, messagePayloadJson, type DeliverableMessage } from "./payload.js";
+import { findParked, internalReason, listParked, parkedView, unpark } from "./parked.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
@@ -238,6 +239,7 @@ export class WebhookService {
       await tx.deleteFrom("webhook_requests").where("webhook_id", "=", id).execute();
       await tx.deleteFrom("webhook_activity").where("webhook_id", "=", id).execute();
       await tx.deleteFrom("webhook_hourly").where("webhook_id", "=", id).execute();
+      await tx.deleteFrom("parked_deliveries").where("webhook_id", "=", id).execute();
     });
     await this.deps.manager.reload(id);
   }
@@ -318,6 +320,47 @@ export class WebhookService {
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
     // Found unless 100 newer attempts were logged meanwhile.
     return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;
+  }
+
+  /** Deliveries set aside after failing by Threadline's internal error (webhooks/parked.ts), newest first. */
+  async parkedOf(workspaceId: string, id: string) {
+    await this.get(workspaceId, id);
+    return (await listParked(this.deps.db, id)).map(parkedView);
+  }
+
+  /**
+   * Sends a parked delivery again, once, by hand: its kept body, or an unaggregated one's
+   * message written again from the log (after the fault was fixed). Like `resend`: logged,
+   * outside the failure rule. Once the receiver acknowledged it, it is no longer parked.
+   */
+  async resendParked(workspaceId: string, id: string, deliveryId: string): Promise<DeliveryItem> {
+    const row = await this.get(workspaceId, id);
+    const parked = await findParked(this.deps.db, id, deliveryId);
+    if (!parked) throw notFound("The parked delivery");
+    let body = parked.body;
+    if (body === null && parked.message_id !== null) {
+      const msg = await readDeliverableMessage(this.deps.db, workspaceId, parked.message_id);
+      if (!msg) throw new ApiError("CONFLICT", "The parked delivery's message is no longer in the log.");
+      try {
+        body = messagePayloadJson(msg, this.deps.publicUrl());
+      } catch (e) {
+        throw new ApiError("CONFLICT", `The parked delivery still cannot be written: ${internalReason(e)}.`);
+      }
+    }
+    if (body === null) throw new ApiError("CONFLICT", `The parked delivery could not be written (${parked.reason}); replay the webhook from the window's start to send its messages again.`);
+    const now = this.deps.clock.now();
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body);
+    const attempt = Math.max(0, ...(await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId).map((r) => r.attempt)) + 1;
+    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: parked.chat_id, resend: true });
+    this.activity(id, {
+      kind: result.ok ? "delivered" : "failed",
+      summary: result.ok ? `Resent the parked ${deliveryId} by hand (HTTP ${result.response?.status}).` : `Resending the parked ${deliveryId} by hand failed: ${result.error?.message}`,
+      status_code: result.response?.status ?? null,
+      delivery_id: deliveryId,
+      request: logged,
+    });
+    if (result.ok) await unpark(this.deps.db, id, deliveryId);
+    return deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;
   }
 
   async statsOf(workspaceId: string, id: string) {

@@ -12,7 +12,7 @@ const FLUSH_EVERY_MS = 200;
 /** After a failed flush, the next try (with whatever was buffered since). */
 const RETRY_FAILED_MS = 1000;
 
-export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning";
+export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning" | "parked";
 
 export interface Activity {
   at: number;

@@ -2,7 +2,7 @@
 // JSON.stringify makes of the documented payload object (docs/payloads.md never changes).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bundlePayload, bundlePayloadJson, messagePayload, messagePayloadJson, localMinute, payloadTimestamp, type DeliverableMessage } from "../../src/webhooks/payload.js";
+import { bundleParts, bundlePayload, bundlePayloadJson, messagePayload, messagePayloadJson, localMinute, payloadTimestamp, type DeliverableMessage } from "../../src/webhooks/payload.js";
 
 const base: DeliverableMessage = {
   seq: 7,
@@ -61,6 +61,44 @@ describe("the bundle payload written directly", () => {
       const o = { ...opts, ...extra };
       assert.equal(bundlePayloadJson([...list], o), JSON.stringify(bundlePayload([...list], o)));
     });
+});
+
+describe("bundles split at THREADLINE_BUNDLE_MAX_BYTES", () => {
+  const opts = { publicUrl: "https://threadline.example.test", timeZone: "Europe/Berlin", aggregation: "24h", windowStart: 1_614_124_800_000, windowEnd: 1_614_211_200_000 };
+  const limit = 65_536;
+  const many = (n: number, text: (i: number) => string) => Array.from({ length: n }, (_, i) => ({ ...base, id: `m${i}`, seq: i + 1, text: text(i), timestamp: base.timestamp + i * 1000 }));
+
+  it("leaves a window that fits as the one bundle it always was", () => {
+    const list = many(20, (i) => `short ${i}`);
+    const parts = bundleParts(list, opts, limit);
+    assert.equal(parts.length, 1);
+    assert.equal(bundlePayloadJson(parts[0]!.messages, parts[0]!.opts), bundlePayloadJson(list, opts));
+  });
+
+  for (const [name, text] of [
+    ["plain text", (i: number) => `${i} `.padEnd(3000, "x")],
+    ["text that escapes to many bytes (quotes, markup, control characters, emoji)", (i: number) => `${i} ${'"<&\u0001\n👋'.repeat(400)}`],
+  ] as const)
+    it(`cuts a bigger one into parts of at most the limit, in order, each saying which part it is: ${name}`, () => {
+      const list = many(300, text);
+      const parts = bundleParts(list, opts, limit);
+      assert.ok(parts.length > 2, `${parts.length} parts`);
+      assert.deepEqual(parts.flatMap((p) => p.messages.map((m) => m.id)), list.map((m) => m.id));
+      parts.forEach((p, i) => {
+        const body = bundlePayloadJson(p.messages, p.opts);
+        assert.ok(Buffer.byteLength(body) <= limit, `part ${i + 1}: ${Buffer.byteLength(body)} bytes`);
+        // Still filled: a part and the next one's first message would not fit together.
+        if (i + 1 < parts.length) assert.ok(Buffer.byteLength(bundlePayloadJson([...p.messages, parts[i + 1]!.messages[0]!], p.opts)) > limit * 0.9);
+        assert.equal(body, JSON.stringify(bundlePayload(p.messages, p.opts)));
+        assert.match(JSON.parse(body).aggregation, new RegExp(`<br/>Part ${i + 1} of ${parts.length} of this chat's messages in this window$`));
+      });
+    });
+
+  it("sends a message larger than the limit alone", () => {
+    const list = many(3, () => "y".repeat(65_536));
+    const parts = bundleParts(list, opts, limit);
+    assert.deepEqual(parts.map((p) => p.messages.length), [1, 1, 1]);
+  });
 });
 
 describe("payload timestamps", () => {

@@ -7,6 +7,7 @@ import { SourceAuthError, SourceInputError } from "../../sources/types.js";
 import { ApiError, notFound } from "../../errors.js";
 import { recordInboundEvent } from "../../accounts/inbound-events.js";
 import type { IngestMessage } from "../../ingest/types.js";
+import { InFlight, quotaExceeded } from "../../workspaces/quotas.js";
 
 /**
  * A group chat seen for the first time takes its subject from the gateway's group-info call
@@ -76,14 +77,24 @@ export function inboundRoutes(app: Threadline) {
     f.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: INBOUND_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
     const Params = Type.Object({ source: Type.String(), token: Type.String() });
-    const handler = async (req: any, reply: any) => {
+    // Before the body is read: the path token must name an account (else it counts as a failed
+    // authentication), and its workspace must have room for one more request in flight.
+    const inFlight = new InFlight(app.config.quotas.inboundInFlight);
+    f.addHook("onRequest", async (req, reply) => {
       const { source, token } = req.params as { source: string; token: string };
-      const adapter = adapterFor(source);
-      const row = adapter ? await accountForInbound(app.db, source, token) : undefined;
-      if (!adapter || !row) {
+      const row = adapterFor(source) ? await accountForInbound(app.db, source, token) : undefined;
+      if (!row) {
         req.server.authFailures.failed(req);
         throw notFound("The inbound URL");
       }
+      if (!inFlight.enter(row.workspace_id)) throw quotaExceeded("inboundInFlight", app.config.quotas);
+      reply.raw.once("close", () => inFlight.leave(row.workspace_id));
+      (req as { inboundAccount?: AccountRow }).inboundAccount = row;
+    });
+    const handler = async (req: any, reply: any) => {
+      const { source } = req.params as { source: string };
+      const adapter = adapterFor(source)!;
+      const row = (req as { inboundAccount: AccountRow }).inboundAccount;
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let outcome;
       try {

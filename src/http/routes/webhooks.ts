@@ -6,6 +6,7 @@ import { IdParams, IdString, ListQuery, NameString, pageOf, UrlString } from "./
 import { AGGREGATIONS } from "../../webhooks/windows.js";
 import { parseDeliveryFilter } from "../../webhooks/deliveries.js";
 import { CHAT_KINDS, DIRECTIONS } from "../../webhooks/filter.js";
+import { checkQuota } from "../../workspaces/quotas.js";
 
 const Aggregation = Type.Union(AGGREGATIONS.map((a) => Type.Literal(a)));
 /** Each field optional: on a PATCH, the fields left out keep their values. The service checks accounts and teammates. */
@@ -27,6 +28,7 @@ export function webhookRoutes(app: Threadline) {
       "/api/v1/webhooks",
       opts({ body: Type.Object({ url: UrlString(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation), filter: Type.Optional(Filter) }) }),
       async (req, reply) => {
+        await checkQuota(app.db, "webhooks", req.workspaceId, app.config.quotas);
         const row = await svc.create(req.workspaceId, req.body as Parameters<typeof svc.create>[1]);
         // The secret is in this answer, rotate-secret's and GET …/secret only.
         return reply.status(201).send({ ...(await svc.read(row)), secret: row.secret });
@@ -82,6 +84,15 @@ export function webhookRoutes(app: Threadline) {
       async (req) => {
         const p = req.params as { id: string; delivery_id: string };
         return svc.resend(req.workspaceId, p.id, p.delivery_id);
+      },
+    );
+    f.get("/api/v1/webhooks/:id/parked", opts({ params: IdParams }), async (req) => ({ items: await svc.parkedOf(req.workspaceId, (req.params as { id: string }).id) }));
+    f.post(
+      "/api/v1/webhooks/:id/parked/:delivery_id/resend",
+      opts({ params: Type.Object({ id: IdString(), delivery_id: IdString() }) }),
+      async (req) => {
+        const p = req.params as { id: string; delivery_id: string };
+        return svc.resendParked(req.workspaceId, p.id, p.delivery_id);
       },
     );
     f.get("/api/v1/webhooks/:id/stats", opts({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));

@@ -3,6 +3,7 @@ import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
+import { checkQuota } from "../../workspaces/quotas.js";
 import { ApiError, invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey } from "../auth.js";
@@ -49,9 +50,10 @@ export function workspaceRoutes(app: Threadline) {
       return reply.status(204).send();
     });
 
-    f.post("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], body: Person } }, async (req, reply) =>
-      reply.status(201).send(await createTeammate(app.db, app.clock, req.workspaceId, req.body)),
-    );
+    f.post("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], body: Person } }, async (req, reply) => {
+      await checkQuota(app.db, "teammates", req.workspaceId, app.config.quotas);
+      return reply.status(201).send(await createTeammate(app.db, app.clock, req.workspaceId, req.body));
+    });
     f.get("/api/v1/teammates", { config: { auth: "workspace" }, schema: { tags: ["teammates"], querystring: ListQuery } }, async (req) =>
       pageOf(await listTeammates(app.db, req.workspaceId), req.query),
     );
@@ -71,7 +73,10 @@ export function workspaceRoutes(app: Threadline) {
           }),
         },
       },
-      async (req, reply) => reply.status(201).send(accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl())),
+      async (req, reply) => {
+        await checkQuota(app.db, "accounts", req.workspaceId, app.config.quotas);
+        return reply.status(201).send(accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl()));
+      },
     );
     f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) =>
       pageOf((await listAccounts(app.db, req.workspaceId)).map((a) => accountView(a, app.publicUrl())), req.query),
