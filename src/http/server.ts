@@ -10,10 +10,10 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Threadline } from "../app.js";
 import { VERSION } from "../app.js";
 import { ApiError } from "../errors.js";
-import { authHook } from "./auth.js";
+import { authHook, isTokenRoute, SIGN_IN_ROUTES } from "./auth.js";
 import { csrfHook, trustedOrigins } from "./csrf.js";
 import { AuthFailures, registerRateLimits } from "./rate-limits.js";
-import { badText } from "../db/text.js";
+import { badText, jsonDepthOver, MAX_JSON_DEPTH } from "../db/text.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
 import { timelineRoutes } from "./routes/timeline.js";
 import { webhookRoutes } from "./routes/webhooks.js";
@@ -26,6 +26,8 @@ import { PACKAGE_ROOT } from "../package-root.js";
 export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const WEB_DIST = path.join(PACKAGE_ROOT, "web/dist");
+/** What a route without a body (or a sign-in) reads before answering 413. */
+export const SMALL_BODY_LIMIT = 4096;
 
 /** `/messages/3/chat` + `external_id` → `messages[3].chat.external_id`. */
 function fieldPath(context: string | undefined, instancePath: string, prop?: string): string {
@@ -66,6 +68,19 @@ export async function buildServer(app: Threadline): Promise<App> {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON bodies: nesting bounded on the raw text before anything parses or walks it.
+  const parseJson = fastify.getDefaultJsonParser("error", "error");
+  fastify.removeContentTypeParser("application/json");
+  fastify.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    if (jsonDepthOver(body as string)) return done(new ApiError("VALIDATION_ERROR", `body must not nest objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, "body"), undefined);
+    return parseJson(req, body as string, done);
+  });
+  // A route that takes no body (and a sign-in, whose body is a key) reads at most a few KiB
+  // before refusing it: only authenticated ingest may send megabytes. Token routes set their own.
+  fastify.addHook("onRoute", (route) => {
+    if (route.bodyLimit !== undefined || isTokenRoute(route.url ?? "")) return;
+    if (!(route.schema as { body?: unknown } | undefined)?.body || SIGN_IN_ROUTES.has(route.url ?? "")) route.bodyLimit = SMALL_BODY_LIMIT;
+  });
   await fastify.register(cookie);
   // Security headers on every answer. The UI is served from 'self' only (Vite emits no inline
   // script or style; React's style props go through the CSSOM, which CSP does not restrict).
@@ -117,6 +132,10 @@ export async function buildServer(app: Threadline): Promise<App> {
   // request rates (route hooks of @fastify/rate-limit, which run after these).
   const failures = new AuthFailures(app.config.rateLimits.authFailures);
   fastify.decorate("authFailures", failures);
+  // No route: answered before a body is read (the UI's pages are GETs, served below).
+  fastify.addHook("onRequest", async (req) => {
+    if (req.is404 && req.method !== "GET" && req.method !== "HEAD") throw new ApiError("NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}.`);
+  });
   fastify.addHook("onRequest", csrfHook(trustedOrigins(app)));
   fastify.addHook("onRequest", authHook(app, failures));
   await registerRateLimits(fastify, app.config.rateLimits);

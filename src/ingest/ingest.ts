@@ -3,7 +3,7 @@ import { ApiError } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { accountsByPhone, E164, type AccountRow } from "../accounts/service.js";
 import { phoneFromJid } from "./jid.js";
-import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "../db/text.js";
+import { hasLoneSurrogate, LONE_SURROGATE_PROBLEM, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "../db/text.js";
 import { submitToGroup } from "./store.js";
 import type { IngestMessage, IngestParty, IngestSummary } from "./types.js";
 
@@ -62,6 +62,7 @@ function checkStoredText(i: number, msg: IngestMessage): void {
     if (typeof value !== "string") continue;
     if (value.includes("\u0000")) throw bad(i, name, "must not contain a NUL character (\\u0000).");
     if (value.length > max) throw bad(i, name, `must be at most ${max} characters.`);
+    if (hasLoneSurrogate(value)) throw bad(i, name, LONE_SURROGATE_PROBLEM);
   }
 }
 

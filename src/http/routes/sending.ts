@@ -50,20 +50,23 @@ export function sendingRoutes(app: Threadline) {
           .header("access-control-max-age", "86400")
           .send(),
       );
+      // The token is the credential: checked before the body is read, an unknown one counting as a failed authentication.
+      hooks.addHook("onRequest", async (req) => {
+        if (req.method !== "POST") return;
+        const ws = await workspaceForSendToken(app.db, (req.params as { token: string }).token);
+        if (!ws) {
+          req.server.authFailures.failed(req);
+          throw notFound("The send URL");
+        }
+        (req as { sendWorkspace?: string }).sendWorkspace = ws;
+      });
       hooks.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 128 * 1024 }, (_req, body, done) => {
         done(null, Object.fromEntries(new URLSearchParams(body as string)));
       });
       hooks.post(
         "/hooks/send/:token",
-        { config: { auth: "public" }, schema: { tags: ["messages"], params: Type.Object({ token: IdString() }), body: SendBody, security: [] } },
-        async (req, reply) => {
-          const ws = await workspaceForSendToken(app.db, req.params.token);
-          if (!ws) {
-            req.server.authFailures.failed(req);
-            throw notFound("The send URL");
-          }
-          return reply.status(202).send(await send(ws, req.body));
-        },
+        { config: { auth: "public" }, bodyLimit: 128 * 1024, schema: { tags: ["messages"], params: Type.Object({ token: IdString() }), body: SendBody, security: [] } },
+        async (req, reply) => reply.status(202).send(await send((req as { sendWorkspace?: string }).sendWorkspace!, req.body)),
       );
     });
   };
