@@ -212,7 +212,7 @@ export abstract class Consumer {
     }
     const row = this.row;
     const t = ticket(this.health);
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), item.id, body);
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), item.id, body, row.workspace_id);
     if (this.discarded) return result.ok;
     return this.record(row, t, item.id, item.attempts, result, subject);
   }

@@ -160,6 +160,90 @@ class Call {
   }
 }
 
+/** Connections per receiving origin (undici's pool), shared by every workspace delivering there. */
+export const ORIGIN_CONNECTIONS = 96;
+/** What one workspace may hold of an origin's connections (a webhook's own limit is 64 in flight). */
+export const TENANT_CONNECTIONS = 64;
+
+/**
+ * Fair shares of one receiving origin's connections between the workspaces (tenants)
+ * delivering there. A tenant may hold at most `min(TENANT_CONNECTIONS, ORIGIN_CONNECTIONS /
+ * tenants wanting the origin now)`, counted when its request would start: a tenant alone
+ * uses up to 64; another arriving finds at least a third of the pool free and its own share,
+ * while the first one's requests past its new share wait for its own to end. Requests wait
+ * here, not in undici's queue, so the 10 s deadline of an attempt starts when it is sent.
+ * *Why*: all tenants shared 64 connections per host, and one tenant's endpoint that hangs
+ * held all of them: another tenant's instant endpoint on that host timed out. Keyed by
+ * workspace, not webhook, so a tenant's many webhooks to one host are one share. Held only
+ * while requests are in flight or waiting.
+ */
+class OriginShares {
+  private held = new Map<string, number>();
+  private total = 0;
+  private waiting: { tenant: string; go: () => void }[] = [];
+
+  get idle(): boolean {
+    return this.total === 0 && this.waiting.length === 0;
+  }
+
+  /** A tenant's share now: the pool over the tenants holding or waiting for a connection (and `also`). */
+  private share(also?: string): number {
+    let tenants = this.held.size + (also !== undefined && !this.held.has(also) ? 1 : 0);
+    if (this.waiting.length) {
+      const more = new Set<string>();
+      for (const w of this.waiting) if (!this.held.has(w.tenant) && w.tenant !== also) more.add(w.tenant);
+      tenants += more.size;
+    }
+    return Math.max(1, Math.min(TENANT_CONNECTIONS, Math.floor(ORIGIN_CONNECTIONS / Math.max(1, tenants))));
+  }
+
+  private mayStart(tenant: string, share: number): boolean {
+    return this.total < ORIGIN_CONNECTIONS && (this.held.get(tenant) ?? 0) < share;
+  }
+
+  private take(tenant: string): void {
+    this.held.set(tenant, (this.held.get(tenant) ?? 0) + 1);
+    this.total++;
+  }
+
+  acquire(tenant: string): Promise<void> | undefined {
+    if (this.waiting.length === 0 && this.mayStart(tenant, this.share(tenant))) {
+      this.take(tenant);
+      return undefined;
+    }
+    return new Promise((go) => {
+      this.waiting.push({ tenant, go });
+      this.grant();
+    });
+  }
+
+  release(tenant: string): void {
+    const n = (this.held.get(tenant) ?? 1) - 1;
+    if (n <= 0) this.held.delete(tenant);
+    else this.held.set(tenant, n);
+    this.total--;
+    this.grant();
+  }
+
+  /** Starts the waiting requests that may start now, oldest first (a tenant at its share waits, the others pass it). */
+  private grant(): void {
+    const share = this.share();
+    for (let i = 0; i < this.waiting.length && this.total < ORIGIN_CONNECTIONS; ) {
+      const w = this.waiting[i]!;
+      if (this.mayStart(w.tenant, share)) {
+        this.waiting.splice(i, 1);
+        this.take(w.tenant);
+        w.go();
+      } else i++;
+    }
+  }
+
+  /** Shutting down: every waiting request goes now (and meets the aborted deliverer). */
+  releaseAll(): void {
+    for (const w of this.waiting.splice(0)) w.go();
+  }
+}
+
 /**
  * One HTTP attempt of one delivery; never throws. `at` (the request log's time) comes from
  * the Clock; the deadline and the duration are real time (a receiver does not answer faster
@@ -172,6 +256,8 @@ export class Deliverer {
   private targets = new Map<string, { origin: string; path: string } | { error: DeliveryError }>();
   /** Requests in flight in start order, so their deadlines are in order too. */
   private inFlight = new Set<Call>();
+  /** Per receiving origin with requests in flight or waiting: the tenants' fair shares of its connections. */
+  private shares = new Map<string, OriginShares>();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -181,13 +267,17 @@ export class Deliverer {
   ) {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
-      connections: 64,
+      connections: ORIGIN_CONNECTIONS,
       connect: { lookup: guard.lookup, timeout: DELIVERY_TIMEOUT_MS },
     });
   }
 
-  /** `secrets`: each signs the body; `webhook-signature` carries them space-separated (Standard Webhooks). */
-  async attempt(url: string, secrets: readonly string[], webhookId: string, body: string): Promise<AttemptResult> {
+  /**
+   * `secrets`: each signs the body; `webhook-signature` carries them space-separated (Standard
+   * Webhooks). `tenant`: the workspace delivering, whose fair share of the origin's connections
+   * this attempt takes.
+   */
+  async attempt(url: string, secrets: readonly string[], webhookId: string, body: string, tenant = ""): Promise<AttemptResult> {
     const at = this.clock.now();
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
@@ -205,7 +295,12 @@ export class Deliverer {
 
     const target = this.target(url);
     if ("error" in target) return failed(at, started, req, target.error);
+    let shares = this.shares.get(target.origin);
+    if (!shares) this.shares.set(target.origin, (shares = new OriginShares()));
+    const waited = shares.acquire(tenant);
+    if (waited) await waited;
     try {
+      if (this.aborted) return failed(at, started, req, SHUTDOWN_ERROR);
       const res = await this.post(target, headers, bytes);
       const status = res.status;
       const durationMs = Math.round(performance.now() - started);
@@ -229,6 +324,9 @@ export class Deliverer {
       return result;
     } catch (e) {
       return failed(at, started, req, this.aborted ? SHUTDOWN_ERROR : e instanceof DeadlineError ? TIMEOUT_ERROR : errorOf(e));
+    } finally {
+      shares.release(tenant);
+      if (shares.idle) this.shares.delete(target.origin);
     }
   }
 
@@ -291,6 +389,7 @@ export class Deliverer {
   abort(): Promise<void> {
     if (this.aborted) return Promise.resolve();
     this.aborted = true;
+    for (const s of this.shares.values()) s.releaseAll();
     for (const e of [...this.inFlight]) e.cut();
     return this.agent.destroy(new Error("Threadline is shutting down.")).catch(() => undefined);
   }

@@ -307,7 +307,7 @@ export class WebhookService {
     if (!last) throw notFound("The delivery");
     const { body } = JSON.parse(last.request) as { body: string };
     const now = this.deps.clock.now();
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body);
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body, row.workspace_id);
     const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
     const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: last.chat_id, test: last.test === 1, resend: true });
     this.activity(id, {
@@ -349,7 +349,7 @@ export class WebhookService {
     }
     if (body === null) throw new ApiError("CONFLICT", `The parked delivery could not be written (${parked.reason}); replay the webhook from the window's start to send its messages again.`);
     const now = this.deps.clock.now();
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body);
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body, row.workspace_id);
     const attempt = Math.max(0, ...(await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId).map((r) => r.attempt)) + 1;
     const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: parked.chat_id, resend: true });
     this.activity(id, {
@@ -426,7 +426,7 @@ export class WebhookService {
     const now = this.deps.clock.now();
     const body = await this.samplePayload(workspaceId, row, now);
     const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, JSON.stringify(body));
+    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, JSON.stringify(body), row.workspace_id);
     const logged = this.deps.writer.logRequest(id, deliveryId, 1, result, { test: true });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",

@@ -189,13 +189,22 @@ for (const database of DATABASES) describe(`one tenant cannot take Threadline do
     assert.equal(acc.status, 201, acc.text);
     const path = new URL(acc.json.inbound_url as string).pathname;
     const { port } = new URL(server.url);
-    // Two requests whose bodies never finish arriving.
-    const hanging = [0, 1].map(() => {
+    // Two requests whose bodies never finish arriving; one answered at once (it came in while
+    // a probe below was in flight, so it found the quota full) is opened again.
+    const hanging = new Set<net.Socket>();
+    const hang = (): void => {
       const socket = net.connect(Number(port), "127.0.0.1");
+      hanging.add(socket);
       socket.on("error", () => undefined);
+      socket.once("data", () => {
+        socket.destroy();
+        hanging.delete(socket);
+        hang();
+      });
       socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"a":`);
-      return socket;
-    });
+    };
+    hang();
+    hang();
     const post = () => server.request("POST", path, { headers: { "content-type": "application/json" }, body: "{}" });
     const refused = await waitFor(async () => {
       const r = await post();
@@ -204,7 +213,10 @@ for (const database of DATABASES) describe(`one tenant cannot take Threadline do
     assert.equal(refused.json.error.code, "QUOTA_EXCEEDED");
     assert.match(refused.json.error.message, /THREADLINE_MAX_INBOUND_IN_FLIGHT/);
     await otherServed("served while a workspace's inbound requests hang");
-    for (const socket of hanging) socket.destroy();
+    for (const socket of hanging) {
+      socket.removeAllListeners("data");
+      socket.destroy();
+    }
     await waitFor(async () => (await post()).status === 200, "an inbound request once the hanging ones closed");
     await alive();
   });
@@ -242,6 +254,27 @@ for (const database of DATABASES) describe(`one tenant cannot take Threadline do
     await waitFor(() => received(receiver, "t=deep").some((r) => r.messageId === id), "the chat's next message");
     await otherServed("served through the parsing attacks");
     await alive();
+  });
+
+  it("fair delivery: a tenant whose endpoint hangs does not hold another tenant's deliveries to the same host", async () => {
+    const slow = await space(server, { webhookUrl: `${receiver.url}?t=slow` });
+    const answer = receiver.respond;
+    receiver.respond = (r) => (r.url.includes("t=slow") ? "hang" : answer(r));
+    try {
+      // One message in each of 100 chats: the slow tenant's webhook puts its 64 in flight at once.
+      await ingest(server, slow, Array.from({ length: 100 }, (_, i) => entry(slow, { contact: `9725480${String(i).padStart(5, "0")}` })));
+      await waitFor(() => receiver.inFlight >= 64, "the slow tenant's deliveries hanging at the receiver");
+      const [id] = idsOf(await ingest(server, other, [entry(other, { text: "beside a hanging tenant" })]));
+      await waitFor(() => received(receiver, "t=other").some((r) => r.messageId === id), "the other tenant's message");
+      // Its first attempt succeeded: it did not wait behind the hanging ones until their 10 s deadline.
+      const attempts = (await getLog(server, other.key, other.webhook.id)).filter((e) => e.delivery_id.startsWith(`msg_${id}_`));
+      assert.deepEqual(attempts.map((e) => [e.attempt, e.error?.code ?? null]), [[1, null]]);
+      await alive();
+    } finally {
+      // Deleted (a disable would wait for the hanging attempts' deadline).
+      await server.api("DELETE", `/api/v1/webhooks/${slow.webhook.id}`, { token: slow.key });
+      receiver.respond = answer;
+    }
   });
 });
 

@@ -80,7 +80,7 @@ export function inboundRoutes(app: Threadline) {
     // Before the body is read: the path token must name an account (else it counts as a failed
     // authentication), and its workspace must have room for one more request in flight.
     const inFlight = new InFlight(app.config.quotas.inboundInFlight);
-    f.addHook("onRequest", async (req, reply) => {
+    f.addHook("onRequest", async (req) => {
       const { source, token } = req.params as { source: string; token: string };
       const row = adapterFor(source) ? await accountForInbound(app.db, source, token) : undefined;
       if (!row) {
@@ -88,9 +88,16 @@ export function inboundRoutes(app: Threadline) {
         throw notFound("The inbound URL");
       }
       if (!inFlight.enter(row.workspace_id)) throw quotaExceeded("inboundInFlight", app.config.quotas);
-      reply.raw.once("close", () => inFlight.leave(row.workspace_id));
       (req as { inboundAccount?: AccountRow }).inboundAccount = row;
     });
+    // Once answered, or abandoned by the client: the request leaves its workspace's count.
+    const leave = async (req: { inboundAccount?: AccountRow; inboundLeft?: boolean }) => {
+      if (!req.inboundAccount || req.inboundLeft) return;
+      req.inboundLeft = true;
+      inFlight.leave(req.inboundAccount.workspace_id);
+    };
+    f.addHook("onResponse", (req) => leave(req as never));
+    f.addHook("onRequestAbort", (req) => leave(req as never));
     const handler = async (req: any, reply: any) => {
       const { source } = req.params as { source: string };
       const adapter = adapterFor(source)!;
