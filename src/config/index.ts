@@ -31,6 +31,8 @@ export interface Config {
   bundleMaxBytes: number;
   /** What one workspace may hold or run at once (workspaces/quotas.ts). */
   quotas: Quotas;
+  /** When set, `GET /metrics` asks for it as a bearer token. */
+  metricsToken: string | undefined;
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
@@ -147,7 +149,9 @@ export function loadConfig(env: Env = process.env): Config {
   const bundleMaxBytes = wholeNumber(env, "THREADLINE_BUNDLE_MAX_BYTES", 1024 * 1024, 65_536, 64 * 1024 * 1024, "bytes");
   const quotas = { ...QUOTA_DEFAULTS };
   for (const [key, name] of Object.entries(QUOTA_ENV) as [keyof Quotas, string][]) quotas[key] = wholeNumber(env, name, QUOTA_DEFAULTS[key], 1, 1_000_000, "items");
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, bundleMaxBytes, quotas };
+  const metricsToken = env.THREADLINE_METRICS_TOKEN?.trim() || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) throw new ConfigError("THREADLINE_METRICS_TOKEN must be at least 16 characters long.");
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, bundleMaxBytes, quotas, metricsToken };
 }
 
 /** A whole number from `min` to `max` (`fallback` when unset); anything else is one sentence naming the variable. */

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import type { RateLimits } from "../config/index.js";
@@ -7,11 +8,32 @@ import { isTokenRoute, SIGN_IN_ROUTES } from "./auth.js";
 
 const WINDOW_MS = 60_000;
 
+/**
+ * The client a limit counts: an IPv4 address, or an IPv6 address's /64 (one client holds a
+ * whole /64 and could otherwise take a fresh address for every few guesses). An IPv4-mapped
+ * address counts as its IPv4 address.
+ */
+export function clientKey(ip: string): string {
+  if (!isIP(ip) || isIP(ip) === 4) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  const [head = "", tail = ""] = ip.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  // An embedded IPv4 tail takes two groups.
+  const width = right.length && right[right.length - 1]!.includes(".") ? right.length + 1 : right.length;
+  const groups = ip.includes("::") ? [...left, ...Array<string>(8 - left.length - width).fill("0"), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g || "0", 16).toString(16))
+    .join(":")}::/64`;
+}
+
 const rateLimited = (retryAfterS: number) =>
   new ApiError("RATE_LIMITED", `Too many requests; try again in ${retryAfterS} s (the Retry-After header says when).`);
 
 /**
- * Failed authentications per client address (a wrong API key, operator token, session or
+ * Failed authentications per client (`clientKey`: an address, an IPv6 /64) (a wrong API key, operator token, session or
  * inbound token). Once an address has failed `max` times in a minute, every request of it
  * that presents a credential answers 429 until the minute ends, the right key included: were
  * the right key let through, the 429s would tell a guesser which key is right.
@@ -26,7 +48,7 @@ export class AuthFailures {
   /** Throws 429 (and sets Retry-After) when the address is blocked. */
   check(req: FastifyRequest, reply: FastifyReply): void {
     if (this.max === 0) return;
-    const e = this.byAddress.get(req.ip);
+    const e = this.byAddress.get(clientKey(req.ip));
     const now = Date.now();
     if (!e || e.resetAt <= now || e.count < this.max) return;
     const retryAfterS = Math.ceil((e.resetAt - now) / 1000);
@@ -38,8 +60,9 @@ export class AuthFailures {
     if (this.max === 0) return;
     const now = Date.now();
     if (this.byAddress.size > 10_000) for (const [k, v] of this.byAddress) if (v.resetAt <= now) this.byAddress.delete(k);
-    const e = this.byAddress.get(req.ip);
-    if (!e || e.resetAt <= now) this.byAddress.set(req.ip, { count: 1, resetAt: now + WINDOW_MS });
+    const key = clientKey(req.ip);
+    const e = this.byAddress.get(key);
+    if (!e || e.resetAt <= now) this.byAddress.set(key, { count: 1, resetAt: now + WINDOW_MS });
     else e.count++;
   }
 }
@@ -55,7 +78,7 @@ export class AuthFailures {
 export async function registerRateLimits(f: App, limits: RateLimits): Promise<void> {
   const kindOf = (req: FastifyRequest): { key: string; max: number } | undefined => {
     const route = req.routeOptions.url ?? "";
-    if (SIGN_IN_ROUTES.has(route) && req.method === "POST") return { key: `signin:${req.ip}`, max: limits.signIn };
+    if (SIGN_IN_ROUTES.has(route) && req.method === "POST") return { key: `signin:${clientKey(req.ip)}`, max: limits.signIn };
     if (isTokenRoute(route)) return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
     const auth = req.routeOptions.config?.auth;
     if (auth === "operator") return { key: "operator", max: limits.api };

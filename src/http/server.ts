@@ -59,6 +59,34 @@ function validationMessage(err: FastifyError): ApiError {
   return new ApiError("VALIDATION_ERROR", `${field} ${what}.`, field);
 }
 
+/**
+ * A request's URL as a log line may carry it: the path tokens of inbound and send URLs (each
+ * is a credential) and query values whose name says secret (`hub.verify_token`, `token`,
+ * `key`, `signature`, …) replaced by `[redacted]`.
+ */
+export function redactedUrl(url: string): string {
+  const at = url.indexOf("?");
+  const path = (at < 0 ? url : url.slice(0, at)).replace(/^(\/inbound\/[^/]*\/)[^/]+/, "$1[redacted]").replace(/^(\/hooks\/send\/)[^/]+/, "$1[redacted]");
+  if (at < 0) return path;
+  const query = url
+    .slice(at + 1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      return eq > 0 && /token|key|secret|signature|password|challenge|session/i.test(decodeURIComponentSafe(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=[redacted]` : pair;
+    })
+    .join("&");
+  return `${path}?${query}`;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 export async function buildServer(app: Threadline): Promise<App> {
   const fastify = Fastify({
     logger: false,
@@ -161,7 +189,7 @@ export async function buildServer(app: Threadline): Promise<App> {
     else if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY") e = new ApiError("INVALID_JSON", `The body is not valid JSON: ${err.message}`);
     else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) e = new ApiError("VALIDATION_ERROR", err.message);
     else {
-      app.log.error({ err, url: req.url, method: req.method }, "request failed");
+      app.log.error({ err, url: redactedUrl(req.url), method: req.method }, "request failed");
       e = new ApiError("INTERNAL", "Something went wrong on our side; nothing you sent was stored. Try again, and check the server log if it persists.");
     }
     const body: { error: { code: string; message: string; field?: string } } = { error: { code: e.code, message: e.message } };

@@ -44,16 +44,21 @@ function parseRetryAfter(v: string | undefined, now: number): number | undefined
 
 const TIMEOUT_ERROR: DeliveryError = { code: "TIMEOUT", message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.` };
 
+/**
+ * A network failure as the log and the activity say it: the error's code, never the system's
+ * message, which names the address a host name resolved to ("connect ECONNREFUSED 10.0.0.5:80").
+ */
 function errorOf(e: unknown): DeliveryError {
   const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.cause?.code ?? err.code ?? err.name ?? "";
-  const msg = err.cause?.message ?? err.message ?? String(e);
-  if (code === "EBLOCKEDTARGET") return { code: "BLOCKED_TARGET", message: msg };
-  if (code === "ECONNREFUSED") return { code: "CONNECTION_REFUSED", message: `The receiver refused the connection (${msg}).` };
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { code: "DNS_FAILURE", message: `The receiver's host name could not be resolved (${msg}).` };
+  // The target guard's own sentence, which says nothing of a resolution.
+  if (code === "EBLOCKEDTARGET") return { code: "BLOCKED_TARGET", message: err.cause?.message ?? err.message ?? "The address may not be reached." };
+  const shown = /^[A-Z][A-Z0-9_]+$/.test(code) ? code : "unknown";
+  if (code === "ECONNREFUSED") return { code: "CONNECTION_REFUSED", message: `The receiver refused the connection (${shown}).` };
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { code: "DNS_FAILURE", message: `The receiver's host name could not be resolved (${shown}).` };
   if (code === "TimeoutError" || code === "AbortError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return TIMEOUT_ERROR;
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") return { code: "CONNECTION_RESET", message: `The connection was closed before an answer (${msg}).` };
-  return { code: "NETWORK_ERROR", message: msg };
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") return { code: "CONNECTION_RESET", message: `The connection was closed before an answer (${shown}).` };
+  return { code: "NETWORK_ERROR", message: `A network error reaching the receiver (${shown}).` };
 }
 
 const SHUTDOWN_ERROR: DeliveryError = {

@@ -40,6 +40,13 @@ const RANGES: [kind: string, family: "ipv4" | "ipv6", net: string, bits: number]
   ["a reserved address", "ipv6", "3fff::", 20],
   ["a reserved address", "ipv6", "fec0::", 10],
 ];
+/**
+ * IPv4-mapped IPv6 addresses (`::ffff:0:0/96`): refused as a range of their own (a socket to
+ * `::ffff:a.b.c.d` reaches IPv4 `a.b.c.d`, so they are no destination of their own). Checked
+ * on IPv6 addresses only: BlockList matches IPv4 addresses against mapped rules too.
+ */
+const MAPPED = new BlockList();
+MAPPED.addSubnet("::ffff:0:0", 96, "ipv6");
 const BLOCKED = new BlockList();
 const KINDS = new Map<string, BlockList>();
 for (const [kind, family, net, bits] of RANGES) {
@@ -85,28 +92,40 @@ export class TargetGuard {
 
   /** Why `address` may not be reached, or undefined when it may. */
   blockedReason(address: string): string | undefined {
+    const kind = this.blockedKind(address);
+    if (!kind) return undefined;
+    const v4 = isIP(address) === 6 ? embeddedV4(address) : undefined;
+    const cidr = `${v4 ?? address}/${isIP(v4 ?? address) === 6 ? 128 : 32}`;
+    return `${address} is ${kind}, which Threadline may not reach (webhooks, gateways); to allow it, start Threadline with THREADLINE_ALLOW_PRIVATE_TARGETS=${cidr} (this address) or THREADLINE_ALLOW_PRIVATE_TARGETS=1 (every private address).`;
+  }
+
+  /** What kind of refused address `address` is, or undefined when it may be reached. */
+  private blockedKind(address: string): string | undefined {
     if (this.policy === true) return undefined;
     const v4 = isIP(address) === 6 ? embeddedV4(address) : undefined;
     const addr = v4 ?? address;
     const family = isIP(addr) === 6 ? "ipv6" : "ipv4";
-    if (!BLOCKED.check(addr, family)) return undefined;
+    const mapped = isIP(address) === 6 && MAPPED.check(address, "ipv6");
+    if (!mapped && !BLOCKED.check(addr, family)) return undefined;
     if (this.allowed?.check(addr, family)) return undefined;
-    let kind = "a loopback, private, link-local or reserved address";
-    for (const [k, list] of KINDS) {
-      if (list.check(addr, family)) {
-        kind = k;
-        break;
-      }
-    }
-    const cidr = `${addr}/${family === "ipv6" ? 128 : 32}`;
-    return `${address} is ${kind}, which Threadline may not reach (webhooks, gateways); to allow it, start Threadline with THREADLINE_ALLOW_PRIVATE_TARGETS=${cidr} (this address) or THREADLINE_ALLOW_PRIVATE_TARGETS=1 (every private address).`;
+    if (mapped && !BLOCKED.check(addr, family)) return "an IPv4-mapped IPv6 address (::ffff:0:0/96)";
+    for (const [k, list] of KINDS) if (list.check(addr, family)) return k;
+    return "a loopback, private, link-local or reserved address";
   }
 
-  /** The first of `addresses` that may not be reached, as the error a person reads. */
+  /**
+   * The first of `addresses` that may not be reached, as the error a person reads. For a
+   * host name it never says what the name resolved to, nor which kind of address: the answer
+   * would map an internal network for whoever may enter a URL.
+   */
   private refused(hostname: string, addresses: readonly { address: string }[]): string | undefined {
     for (const a of addresses) {
-      const reason = this.blockedReason(a.address);
-      if (reason) return hostname === a.address ? reason : `${hostname} resolves to ${a.address}: ${reason}`;
+      if (hostname === a.address) {
+        const reason = this.blockedReason(a.address);
+        if (reason) return reason;
+      } else if (this.blockedKind(a.address)) {
+        return `${hostname} resolves to an address Threadline may not reach (loopback, private, link-local or reserved; which one is not said); to allow it, start Threadline with THREADLINE_ALLOW_PRIVATE_TARGETS set to that address's range, or THREADLINE_ALLOW_PRIVATE_TARGETS=1 (every private address).`;
+      }
     }
     return undefined;
   }

@@ -17,7 +17,9 @@ for (const database of DATABASES) describe(`one tenant cannot take Threadline do
   before(async () => {
     const env = { THREADLINE_MAX_WEBHOOKS: "3", THREADLINE_MAX_ACCOUNTS: "2", THREADLINE_MAX_TEAMMATES: "3", THREADLINE_MAX_INBOUND_IN_FLIGHT: "2",
       // The attacker's address comes from X-Forwarded-For, so its failed authentications block it alone.
-      THREADLINE_TRUST_PROXY: "1", THREADLINE_RATE_LIMIT_AUTH_FAILURES: "5" };
+      THREADLINE_TRUST_PROXY: "1", THREADLINE_RATE_LIMIT_AUTH_FAILURES: "5",
+      // The receivers' address only: what else is private or reserved is refused.
+      THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32", THREADLINE_METRICS_TOKEN: "metrics-token-0123456789" };
     [server, receiver] = await Promise.all([TestServer.start({ database, env }), Receiver.start()]);
     other = await space(server, { webhookUrl: `${receiver.url}?t=other` });
   });
@@ -275,6 +277,46 @@ for (const database of DATABASES) describe(`one tenant cannot take Threadline do
       await server.api("DELETE", `/api/v1/webhooks/${slow.webhook.id}`, { token: slow.key });
       receiver.respond = answer;
     }
+  });
+
+  it("IPv6 failed authentications count per /64, ::ffff:0:0/96 is refused, /metrics asks for its token and names no tenant, no token reaches a log line", async () => {
+    const asking = (address: string, key: string) => server.request("GET", "/api/v1/webhooks", { headers: { authorization: `Bearer ${key}`, "x-forwarded-for": address } });
+    for (let i = 1; i <= 5; i++) assert.equal((await asking(`2001:db8:1:2::${i}`, "tl_wrong_key_0123456789")).status, 401);
+    // Another address of that /64 is the same client; another /64 is not.
+    assert.equal((await asking("2001:db8:1:2:ffff::99", other.key)).status, 429);
+    assert.equal((await asking("2001:db8:1:3::1", other.key)).status, 200);
+
+    const mapped = await server.api("POST", "/api/v1/webhooks/check-target", { token: other.key, body: { url: "http://[::ffff:8.8.8.8]/hook" } });
+    assert.equal(mapped.json.problem?.code, "BLOCKED_TARGET", mapped.text);
+    assert.match(mapped.json.problem.message, /::ffff:0:0\/96/);
+
+    assert.equal((await server.request("GET", "/metrics")).status, 401);
+    const metrics = await server.request("GET", "/metrics", { headers: { authorization: "Bearer metrics-token-0123456789" } });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /threadline_delivery_attempts_total/);
+    // No label names a tenant: no workspace, webhook or account id (routes are named by their pattern).
+    assert.doesNotMatch(metrics.text, /\b(ws|wh|acc)_[0-9a-z]{8,}/);
+    assert.equal(metrics.text.includes(other.webhook.id), false);
+
+    // A request on an inbound URL that fails on Threadline's side (its table briefly gone): the
+    // error line is logged without the URL's token.
+    const w = await space(server);
+    const acc = await server.api("POST", "/api/v1/accounts", { token: w.key, body: { phone: "+15550004001", owner_email: w.owner.email, source: "waha", source_config: { base_url: "http://127.0.0.1:9", api_key: "redact-waha-key-1234", session: "default" } } });
+    assert.equal(acc.status, 201, acc.text);
+    const path = new URL(acc.json.inbound_url as string).pathname;
+    const token = path.split("/").pop()!;
+    await server.sql("ALTER TABLE inbound_events RENAME TO inbound_events_away");
+    try {
+      const failed = await server.request("POST", `${path}?hub.verify_token=verify-secret-123`, { headers: { "content-type": "application/json" }, body: "{}" });
+      assert.equal(failed.status, 500, failed.text);
+    } finally {
+      await server.sql("ALTER TABLE inbound_events_away RENAME TO inbound_events");
+    }
+    await waitFor(() => server.output.includes("/inbound/waha/[redacted]"), "the error line of the failed request");
+    assert.equal(server.output.includes(token), false, "the inbound token is in the log");
+    assert.equal(server.output.includes("verify-secret-123"), false, "a secret query value is in the log");
+    await otherServed("served after the point 8 probes");
+    await alive();
   });
 });
 

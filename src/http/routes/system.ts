@@ -1,4 +1,6 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Type } from "typebox";
+import { ApiError } from "../../errors.js";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 
@@ -8,7 +10,18 @@ export function systemRoutes(app: Threadline) {
       await app.db.selectFrom("meta").select("key").limit(1).execute();
       return { ok: true };
     });
-    f.get("/metrics", { schema: { tags: ["system"] } }, async (_req, reply) => reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics()));
+    // Installation-wide figures only (no label names a workspace); behind THREADLINE_METRICS_TOKEN when set.
+    const metricsToken = app.config.metricsToken ? createHash("sha256").update(app.config.metricsToken).digest() : undefined;
+    f.get("/metrics", { schema: { tags: ["system"] } }, async (req, reply) => {
+      if (metricsToken) {
+        const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
+        if (!given || !timingSafeEqual(createHash("sha256").update(given).digest(), metricsToken)) {
+          if (given) req.server.authFailures.failed(req);
+          throw new ApiError("UNAUTHORIZED", "Send THREADLINE_METRICS_TOKEN as Authorization: Bearer <token>.");
+        }
+      }
+      return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
+    });
     // Exists only with THREADLINE_TEST_CLOCK=1; otherwise it is a plain 404.
     if (app.config.testClock) {
       f.post(
