@@ -8,6 +8,7 @@ import { ApiError, notFound } from "../../errors.js";
 import { recordInboundEvent } from "../../accounts/inbound-events.js";
 import type { IngestMessage } from "../../ingest/types.js";
 import { InFlight, quotaExceeded } from "../../workspaces/quotas.js";
+import { internalReason } from "../../webhooks/parked.js";
 
 /**
  * A group chat seen for the first time takes its subject from the gateway's group-info call
@@ -118,7 +119,10 @@ export function inboundRoutes(app: Threadline) {
           throw new ApiError("UNAUTHORIZED", e.message);
         }
         if (e instanceof SourceInputError) throw new ApiError("VALIDATION_ERROR", e.message, e.field);
-        throw e;
+        // A fault of the mapping (a bug, a shape no adapter expected): this event alone fails,
+        // kept as unrecognised with the reason, answered 200 so the gateway does not send it forever.
+        app.log.error({ err: e, account: row.id, source }, "mapping an inbound event failed; kept as unrecognised");
+        outcome = { kind: "messages" as const, messages: [], unrecognised: [`Threadline could not read this event (${internalReason(e)}).`] };
       }
       if (outcome.kind === "reply") return reply.status(outcome.status).type(outcome.contentType).send(outcome.body);
 
