@@ -3,6 +3,7 @@ import path from "node:path";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { Clock } from "./clock/index.js";
+import { Scheduler } from "./clock/scheduler.js";
 import { listenLogGrowth, openStorage, migrate, type DB, type Storage } from "./db/index.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import { Deliverer } from "./webhooks/deliver.js";
@@ -86,8 +87,11 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason, since));
     },
   };
-  const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };
+  // Every retry and window end of this process on one timer.
+  const scheduler = new Scheduler(clock, (err) => log.error({ err }, "a scheduled webhook task failed"));
+  const consumerDeps = { db, clock, scheduler, writer, deliverer, publicUrl, log, events };
   const manager = new DeliveryManager(consumerDeps, config.webhookLeaseMs);
+  metrics.shares(() => ({ held: manager.held, live: manager.liveProcesses }));
   const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl });
   const { generated } = await ensureOperatorToken(db, config.adminToken);
   // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only

@@ -278,5 +278,19 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           where exists (select 1 from messages m where m.chat_id = chats.id)`.execute(db);
       },
     },
+    "0010_processes": {
+      // Fair shares of the webhooks among processes (webhooks/leases.ts): a row per process with
+      // its heartbeat; a webhook is held while its lease_owner's heartbeat is recent, so a
+      // process renews one row, not one per webhook.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("processes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("started_at", "bigint", (c) => c.notNull())
+          .addColumn("heartbeat_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("webhooks_lease_owner").on("webhooks").columns(["lease_owner", "enabled"]).execute();
+      },
+    },
   };
 }

@@ -153,4 +153,6 @@ export interface Database {
   };
   send_pacing: { account_id: string; next_send_at: number };
   send_urls: { workspace_id: string; token: string; created_at: number };
+  /** The processes delivering from this database (webhooks/leases.ts): alive while their heartbeat is recent. */
+  processes: { id: string; started_at: number; heartbeat_at: number };
 }

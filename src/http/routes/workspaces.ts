@@ -1,12 +1,12 @@
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
+import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, listWorkspaces, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { ApiError, invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey } from "../auth.js";
-import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
+import { IdParams, IdString, keysetCursor, ListQuery, NameString, pageOf, parseLimit, readKeysetCursor } from "./common.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
 
@@ -17,6 +17,12 @@ export function workspaceRoutes(app: Threadline) {
       { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }) } },
       async (req, reply) => reply.status(201).send(await createWorkspace(app.db, app.clock, req.body)),
     );
+    // Paged in the database: an operator hosting thousands of workspaces reads them a page at a time.
+    f.get("/api/v1/workspaces", { config: { auth: "operator" }, schema: { tags: ["operator"], querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }) } }, async (req) => {
+      const after = readKeysetCursor(req.query.cursor, ["string"]);
+      const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
+      return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
+    });
     f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => getWorkspace(app.db, req.workspaceId));
     f.patch(
       "/api/v1/workspace",
