@@ -3,7 +3,7 @@ import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import { chatPath } from "./Timeline.js";
 import { SendStatusBadge } from "./Sending.js";
 import type { Account, Chat, List, Message, Teammate } from "./types.js";
-import { Alert, Empty, FieldError, Link, Loading, ZoneNote, formatDateTime, formatDay, formatTime, initials, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { Alert, Empty, FieldError, Link, Loading, ZoneNote, formatDateTime, formatDay, formatTime, ChatAvatar, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
 const PAGE = 200;
 const POLL_MS = 5000;
@@ -161,14 +161,12 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
         </Link>
         {c ? (
           <div className="conv-title">
-            <span className={`avatar avatar-lg ${c.is_group ? "avatar-group" : ""}`} aria-hidden="true">
-              {initials(c.full_name || c.phone)}
-            </span>
+            <ChatAvatar name={c.full_name || c.phone} group={c.is_group} large />
             <div>
               <h1 data-testid="chat-title">{c.full_name || c.phone || "Unnamed chat"}</h1>
               <p className="muted small">
-                {c.is_group ? "Group chat" : c.phone} · via {c.account_phone}
-                {account ? ` (${account.full_name})` : ""} ·{" "}
+                {c.is_group ? "Group chat" : c.phone}&nbsp;· via {c.account_phone}
+                {account ? ` (${account.full_name})` : ""}&nbsp;·{" "}
                 <span data-testid="chat-started">started {formatDateTime(c.first_message_at ?? c.created_at, tz)}</span>
               </p>
               <ZoneNote tz={tz} />
