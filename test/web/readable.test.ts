@@ -158,6 +158,23 @@ test("the Timeline is ordered by the last message's time, with a preview; a conv
   assert.match(ssr.text, new RegExp(`data-testid="time-zone">Times in ${escape(ZONE)}<`));
 });
 
+test("at 390 px in the Timeline: a group's avatar is the group glyph, not letters; a separator never starts a wrapped line", async () => {
+  await page.setViewportSize(PHONE);
+  try {
+    await page.goto(server.url + "/timeline");
+    const items = page.getByTestId("chat-item");
+    await items.first().waitFor();
+    const group = items.filter({ hasText: "Sales team" }).locator(".avatar");
+    assert.equal(await group.locator("svg").count(), 1, "the group's avatar is the glyph");
+    assert.equal((await group.textContent())?.trim(), "", "the group's avatar shows no letters");
+    assert.equal((await items.filter({ hasText: "John Doe" }).locator(".avatar").textContent())?.trim(), "JD");
+    // A no-break space binds each "·" to the word before it, so a wrapped line starts with a word.
+    for (const sub of await items.locator(".chat-sub").allTextContents()) assert.doesNotMatch(sub, /[^\u00a0]·/, JSON.stringify(sub));
+  } finally {
+    await page.setViewportSize(DESKTOP);
+  }
+});
+
 test("at 390 px: the Accounts table and the chart fit; no page scrolls sideways", async () => {
   await page.setViewportSize(PHONE);
   try {
