@@ -108,11 +108,16 @@ export class DeliveryManager {
         const beatAt = Date.now();
         this.live = await this.leases.heartbeat();
         this.leasesValidUntil = leasesHeldUntil(beatAt, this.leaseMs);
+        let net = Date.now() - this.lastSafetyNet >= (this.alone ? SAFETY_NET_ALONE_MS : SAFETY_NET_MS);
+        // Alone, every webhook is this process's and every change is made here: no shares to count.
+        if (this.alone) {
+          if (net) await this.safetyNet();
+          continue;
+        }
         const { enabled, held } = await this.leases.counts();
         if (this.closed) return;
-        let net = Date.now() - this.lastSafetyNet >= (this.alone ? SAFETY_NET_ALONE_MS : SAFETY_NET_MS);
         if (held !== this.consumers.size + this.handingOver.size) net = true;
-        const share = this.alone ? Infinity : Math.ceil(enabled / this.live);
+        const share = Math.ceil(enabled / this.live);
         const mine = this.consumers.size + this.handingOver.size;
         if (mine < share && held < enabled) {
           const gained = await this.leases.claim(Math.min(share - mine, enabled - held));
