@@ -60,7 +60,7 @@ async function shape(workspaces: number): Promise<void> {
        select w.id || '_' || n, 'ws_bench_' || n, w.url, 1, w.aggregation, w.secret, null, null, 0, null, null, 0, 0, w.window_end, w.created_at, w.updated_at, null, null, null
        from webhooks w, (${seriesSql(workspaces - 1)}) s where w.workspace_id = '${ws.id}'`,
     );
-    const total = (await first.sql<{ n: number }>("select count(*) as n from webhooks"))[0]!.n;
+    const total = Number((await first.sql<{ n: number }>("select count(*) as n from webhooks"))[0]!.n);
 
     // The restart: from spawning until the API answers, every process.
     const t0 = performance.now();
@@ -128,6 +128,22 @@ async function shape(workspaces: number): Promise<void> {
     }
     latencies.sort((a, b) => a - b);
     console.log(`  one message to one workspace (${SAMPLES} in a row): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
+
+    if (PROCESSES > 1) {
+      // One more process joins: the others hand their surplus over to it.
+      const t1 = performance.now();
+      servers.push(await TestServer.start({ database: DATABASE, databaseUrl: first.databaseUrl, env: ENV }));
+      const fair = Math.ceil(total / servers.length);
+      const held = await waitFor(
+        async () => {
+          const h = await Promise.all(servers.map(leasesHeld));
+          return h.reduce<number>((a, b) => a + (b ?? 0), 0) === total && h.every((x) => x !== undefined && Math.abs(x - fair) <= 10) ? h : undefined;
+        },
+        "the shares after a join",
+        60_000,
+      ).catch(() => undefined);
+      console.log(`  a process joins: ${held ? held.join(" / ") : "(not settled within 60 s)"} after ${((performance.now() - t1) / 1000).toFixed(1)} s (from its spawn)`);
+    }
   } finally {
     for (const s of servers.slice(1)) await s.kill("SIGTERM");
     await servers[0]?.stop();

@@ -164,9 +164,12 @@ export class DeliveryManager {
    * successful sync starts what it still holds again.
    */
   private dropExpiredLeases(): void {
-    if (Date.now() < this.leasesValidUntil || this.consumers.size === 0) return;
+    // Alone on its database (SQLite) nobody else could take them.
+    if (this.alone || Date.now() < this.leasesValidUntil || this.consumers.size === 0) return;
     this.deps.log.warn({ webhooks: this.consumers.size }, "webhook leases expired without renewal; stopping their deliveries here");
     for (const id of [...this.consumers.keys()]) this.leaseLost(id);
+    // The next look starts again what this process still holds.
+    this.lastSafetyNet = 0;
   }
 
   // ---------------------------------------------------------------------------------------
