@@ -216,7 +216,11 @@ export class DeliveryManager {
    * other processes are told to look.
    */
   private async handOver(n: number): Promise<void> {
-    const ids = [...this.consumers].sort(([, a], [, b]) => Number(b.idle) - Number(a.idle)).slice(0, n).map(([id]) => id);
+    const ids = [...this.consumers]
+      .filter(([id]) => !this.changing.has(id))
+      .sort(([, a], [, b]) => Number(b.idle) - Number(a.idle))
+      .slice(0, n)
+      .map(([id]) => id);
     const draining: Promise<void>[] = [];
     for (const id of ids) {
       const c = this.remove(id);
@@ -236,32 +240,42 @@ export class DeliveryManager {
     void this.signals?.announce(this.leases.owner);
   }
 
-  /** What the consumer here does before a change is stored, by kind. */
-  private async before(c: Consumer, change: Change): Promise<void> {
-    switch (change) {
-      case "retarget":
-        return; // same consumer, new URL or secret (`after`)
-      case "disable":
-        // What is in flight ends under the old settings and is recorded; its late failures count against nothing.
-        c.row = { ...c.row, enabled: 0, disabled_reason: "manual", disabled_at: this.deps.clock.now() };
-        this.remove(c.row.id);
-        return c.drain();
-      case "refilter":
-      case "reaggregate":
-        // What the receiver acknowledged is not sent again; what was read but not sent is read again under the new settings.
-        this.remove(c.row.id);
-        return c.drain();
-      case "enable":
-      case "replay":
-        // A fresh consumer from the stored cursor (and epoch); outcomes in flight are dropped.
-        this.remove(c.row.id);
-        return c.abandon();
-      case "delete":
-        this.remove(c.row.id);
-        c.abandon();
-        this.deps.writer.forget(c.row.id);
-        return;
-    }
+  /**
+   * What the consumer here does before a change is stored, one named step per kind (the
+   * same whether the change was made here or, asked over NOTIFY, in another process).
+   */
+  private readonly stopFor: Record<Change, (c: Consumer) => Promise<void>> = {
+    // Same consumer, new URL or secret (`after` hands it the row).
+    retarget: async () => {},
+    // What is in flight ends under the old settings and is recorded; its late failures count against nothing.
+    disable: (c) => {
+      c.row = { ...c.row, enabled: 0, disabled_reason: "manual", disabled_at: this.deps.clock.now() };
+      return this.drainOut(c);
+    },
+    // What the receiver acknowledged is not sent again; what was read but not sent is read again under the new settings.
+    refilter: (c) => this.drainOut(c),
+    reaggregate: (c) => this.drainOut(c),
+    // A fresh consumer from the stored cursor (and epoch); outcomes in flight are dropped.
+    enable: async (c) => this.abandonOut(c),
+    replay: async (c) => this.abandonOut(c),
+    delete: async (c) => {
+      this.abandonOut(c);
+      this.deps.writer.forget(c.row.id);
+    },
+  };
+
+  private drainOut(c: Consumer): Promise<void> {
+    this.remove(c.row.id);
+    return c.drain();
+  }
+
+  private abandonOut(c: Consumer): void {
+    this.remove(c.row.id);
+    c.abandon();
+  }
+
+  private before(c: Consumer, change: Change): Promise<void> {
+    return this.stopFor[change](c);
   }
 
   /** After a change is stored: the consumer the settings now call for, here or where the lease is held. */
