@@ -18,6 +18,7 @@ let db: Awaited<ReturnType<typeof freshPostgres>>;
 let receiver: Receiver;
 const servers: TestServer[] = [];
 const spaces: Space[] = [];
+let during: string[] = [];
 
 async function leasesHeld(server: TestServer): Promise<number> {
   const r = await server.api("GET", "/metrics");
@@ -79,6 +80,9 @@ before(async () => {
       }
     }),
   );
+  // Deliveries in flight in the first process while the others join and take their shares.
+  receiver.respond = () => ({ status: 200, body: "ok", delayMs: 300 });
+  during = await post("during", 1);
   servers.push(...(await Promise.all([TestServer.start({ env }), TestServer.start({ env })])));
 });
 after(async () => {
@@ -87,7 +91,7 @@ after(async () => {
   await db?.drop();
 });
 
-it("three processes hold a third of 300 webhooks each; a killed one's are taken within the lease time, nothing lost, each chat in order", { timeout: 120_000 }, async () => {
+it("three processes hold a third of 300 webhooks each, handed over gracefully; a killed one's are taken within the lease time, nothing lost, each chat in order", { timeout: 120_000 }, async () => {
   // Shares, each read from the process's own /metrics.
   const shares = await waitFor(
     async () => {
@@ -98,6 +102,11 @@ it("three processes hold a third of 300 webhooks each; a killed one's are taken 
     20_000,
   );
   assert.equal(shares.length, 3);
+  // The handover was graceful: what was in flight finished and was recorded before the lease went, so nothing was sent twice.
+  await delivered(during);
+  const sent = receiver.requests.filter((r) => during.includes(r.text));
+  assert.equal(sent.length, new Set(sent.map((r) => `${r.url} ${r.text}`)).size, "no delivery repeated by a handover");
+  receiver.respond = () => ({ status: 200, body: "ok" });
   assert.deepEqual(await Promise.all(servers.map(liveProcesses)), [3, 3, 3]);
   await delivered(await post("before", 1));
 
