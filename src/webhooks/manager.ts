@@ -55,6 +55,7 @@ export class DeliveryManager {
   private live = 1;
   private readonly leases: Leases;
   private signals: WebhookSignals | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private deps: ConsumerDeps,
@@ -396,7 +397,12 @@ export class DeliveryManager {
    * (their outcomes and cursors are recorded), then the rest are cut and handed back:
    * their cursor stays behind them, so the next start sends them again (same webhook-id).
    */
-  async stop(opts: { graceMs?: number } = {}): Promise<void> {
+  stop(opts: { graceMs?: number } = {}): Promise<void> {
+    // The CLI stops deliveries first (with its grace), then closes the app, which asks again: one stop.
+    return (this.stopping ??= this.shutDown(opts));
+  }
+
+  private async shutDown(opts: { graceMs?: number }): Promise<void> {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
     const consumers = [...this.consumers.values()];
