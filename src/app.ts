@@ -111,7 +111,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
     metrics.ingested.inc({ status: "skipped" }, summary.skipped);
     if (summary.accepted > 0) manager.notify(workspaceId);
-  });
+  }, () => metrics.chatsMerged.inc());
   const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
   await sender.start();
   return {

@@ -20,16 +20,17 @@ export interface ExistingRow {
   external_id: string;
   full_name: string;
   phone: string;
+  name_source: string;
 }
 
-const READ_EXISTING = `select 'c' as kind, id as chat_id, null::text as message_id, external_id, full_name, phone
+const READ_EXISTING = `select 'c' as kind, id as chat_id, null::text as message_id, external_id, full_name, phone, name_source
   from chats where account_id = $1 and external_id = any($2::text[])
 union all
-select 'm', null, id, external_id, '', '' from messages where account_id = $1 and external_id = any($3::text[])`;
+select 'm', null, id, external_id, '', '', '' from messages where account_id = $1 and external_id = any($3::text[])`;
 
 const READ_EXISTING_AND_LOCK = `${READ_EXISTING}
 union all
-select 'l', null, null, '', '', '' where ${workspaceLogLock("$4")}`;
+select 'l', null, null, '', '', '', '' where ${workspaceLogLock("$4")}`;
 
 /**
  * The chats and messages of one account among these external ids; with `lockWorkspace`, the

@@ -24,6 +24,7 @@ import {
   classifyProto,
   subjectOf,
   firstPhoneJid,
+  firstLidJid,
   isGroupJid,
   mapPart,
   phoneFromJid,
@@ -60,13 +61,14 @@ export function validateEvolutionConfig(config: unknown): EvolutionConfig {
  * swap them (`remoteJid` the phone, `remoteJidAlt` the @lid). The phone JID wins when
  * there is one; `phone` is "" for an @lid chat whose phone the body does not carry.
  */
-function chatOf(key: Json, path: string): { jid: string; phone?: string } {
+function chatOf(key: Json, path: string): { jid: string; phone?: string; lid?: string } {
   const remoteJid = requireString(key, "remoteJid", `${path}.key`);
   if (isGroupJid(remoteJid)) return { jid: remoteJid };
+  const lid = firstLidJid(remoteJid, key.remoteJidAlt, key.senderLid);
   const phoneJid = firstPhoneJid(remoteJid, key.remoteJidAlt, key.senderPn);
-  if (phoneJid) return { jid: phoneJid };
+  if (phoneJid) return { jid: phoneJid, lid };
   const jid = normalizeJid(remoteJid);
-  return jid.endsWith("@lid") ? { jid, phone: "" } : { jid };
+  return jid.endsWith("@lid") ? { jid, phone: "", lid } : { jid };
 }
 
 /** The Baileys `messageType` names Evolution uses, when the raw message is absent. */
@@ -132,6 +134,7 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
       text,
       chatJid: chat.jid,
       chatPhone: chat.phone,
+      chatLid: chat.lid,
       contactName: pushName,
       participantName: pushName,
       participantPhone,

@@ -28,6 +28,7 @@ import {
   classifyProto,
   subjectOf,
   firstPhoneJid,
+  firstLidJid,
   mapPart,
   phoneFromJid,
   realName,
@@ -210,12 +211,18 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
   if (kind.kind === "ignore") return [];
   const timestamp = unixSeconds(payload.timestamp ?? data?.messageTimestamp ?? info?.Timestamp ?? data?.t, "payload.timestamp");
 
-  // A hidden @lid contact: the phone the body carries, when it carries one.
+  // A hidden @lid contact: the phone the body carries, when it carries one, and the @lid
+  // beside a phone chat id (both remembered: ingest/identity.ts).
   let chatPhone: string | undefined;
-  if (chatJid.endsWith("@lid")) {
-    const alt = firstPhoneJid(key?.remoteJidAlt, key?.senderPn, fromMe ? info?.RecipientAlt : info?.SenderAlt);
-    if (alt) chatJid = alt;
-    else chatPhone = "";
+  let chatLid: string | undefined;
+  if (!isGroupJid(chatJid)) {
+    const alt = fromMe ? info?.RecipientAlt : info?.SenderAlt;
+    chatLid = firstLidJid(chatJid, key?.remoteJidAlt, key?.senderLid, alt);
+    if (chatJid.endsWith("@lid")) {
+      const phoneJid = firstPhoneJid(key?.remoteJidAlt, key?.senderPn, alt);
+      if (phoneJid) chatJid = phoneJid;
+      else chatPhone = "";
+    }
   }
   if (isPhoneJid(chatJid)) chatJid = toCus(normalizeJid(chatJid));
 
@@ -244,6 +251,7 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
       text: kind.text,
       chatJid,
       chatPhone,
+      chatLid,
       contactName: name,
       participantName: name,
       participantPhone,
