@@ -13,6 +13,7 @@ import { WebhookService } from "./webhooks/service.js";
 import type { ConsumerEvents } from "./webhooks/consumer.js";
 import { ensureOperatorToken } from "./workspaces/service.js";
 import { ingestWith, type Ingest } from "./ingest/ingest.js";
+import { learnPairs } from "./ingest/identity.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 import { Sender } from "./sending/sender.js";
@@ -41,6 +42,8 @@ export interface Threadline {
   setPort(port: number): void;
   /** The one way into the message log: every commit is counted in the metrics and wakes the workspace's webhooks. */
   ingest: Ingest;
+  /** Remembers a contact's (hidden id, phone) pair learned outside a message (a late lookup): its chat takes the phone or merges. */
+  learnContact(workspaceId: string, pair: { accountId: string; hidden: string; phone: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -133,6 +136,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       startDelivering().catch((e) => log.error({ err: e }, "starting webhook deliveries failed"));
     },
     ingest,
+    learnContact: (workspaceId, pair) => learnPairs(db, clock, workspaceId, [pair], () => metrics.chatsMerged.inc()),
     sender,
     async close() {
       await listener?.close();

@@ -56,14 +56,24 @@ export async function resolveIdentities(db: DB, clock: Clock, workspaceId: strin
   }
 
   const toLearn = new Map<string, Pair>();
+  const fromMap: Pair[] = [];
   for (const [c, h] of hidden) {
     const key = `${c.account.id}\u0000${h}`;
     if (c.chatPhone) {
       if (known.get(key) !== c.chatPhone) toLearn.set(key, { accountId: c.account.id, hidden: h, phone: c.chatPhone });
     } else {
       const phone = known.get(key);
-      if (phone) c.chatPhone = phone;
+      if (phone) {
+        c.chatPhone = phone;
+        fromMap.push({ accountId: c.account.id, hidden: h, phone });
+      }
     }
+  }
+  // A pair learned while its first message was being stored (a late lookup) can leave a chat
+  // under the hidden id without the phone: it is given the phone now.
+  for (const p of fromMap) {
+    const stale = await db.selectFrom("chats").select("id").where("account_id", "=", p.accountId).where("external_id", "=", p.hidden).where("phone", "=", "").executeTakeFirst();
+    if (stale) toLearn.set(`${p.accountId}\u0000${p.hidden}`, p);
   }
   if (toLearn.size > 0) await learnPairs(db, clock, workspaceId, [...toLearn.values()], onMerged);
 

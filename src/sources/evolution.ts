@@ -198,6 +198,22 @@ export const evolutionAdapter: SourceAdapter = {
     return subjectOf(await http.getJsonQuietly(url, { apikey: config.api_key }));
   },
 
+  // Evolution's contact lookup: POST /chat/findContacts/{instance} {where: {remoteJid}} answers
+  // the stored contacts; a @lid contact's phone JID is in its `phoneNumber` (Baileys' contact
+  // field) or `remoteJidAlt` when the gateway learned it.
+  async lookupPhone(account, hiddenId, http) {
+    const config = accountConfig(account, validateEvolutionConfig);
+    const url = `${config.base_url}/chat/findContacts/${encodeURIComponent(config.instance)}`;
+    const answer = await http.postJsonQuietly(url, { apikey: config.api_key }, { where: { remoteJid: hiddenId } });
+    const rows = Array.isArray(answer) ? answer : isRecord(answer) ? [answer] : [];
+    for (const row of rows) {
+      if (!isRecord(row) || row.remoteJid !== hiddenId) continue;
+      const pn = firstPhoneJid(row.phoneNumber, row.remoteJidAlt, row.senderPn);
+      if (pn) return phoneFromJid(pn) || undefined;
+    }
+    return undefined;
+  },
+
   directChatId(phoneDigits) {
     return `${phoneDigits}@s.whatsapp.net`;
   },

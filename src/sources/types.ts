@@ -62,6 +62,12 @@ export interface SourceAdapter {
    * such call, an error, a timeout). Asked once, when a group chat is first seen.
    */
   groupSubject?(account: SourceAccount, groupId: string, http: GatewayHttp): Promise<string | undefined>;
+  /**
+   * The phone (E.164) behind a contact's hidden id (`…@lid`), asked through the gateway
+   * (WAHA's lids API, Evolution's contact lookup) over `http`; undefined when it does not
+   * know it, fails or is slow. Asked once per hidden id the account does not know yet.
+   */
+  lookupPhone?(account: SourceAccount, hiddenId: string, http: GatewayHttp): Promise<string | undefined>;
   /** The chat id this gateway gives a direct chat with a phone (digits, no "+"): a message sent to a new phone creates that chat. */
   directChatId(phoneDigits: string): string;
   /**

@@ -330,6 +330,15 @@ export const wahaAdapter: SourceAdapter = {
     return subjectOf(await http.getJsonQuietly(url, { "x-api-key": config.api_key }));
   },
 
+  // WAHA's lids API: GET /api/{session}/lids/{lid} answers {lid, pn} (pn "…@c.us", or null when unknown).
+  async lookupPhone(account, hiddenId, http) {
+    const config = accountConfig(account, validateWahaConfig);
+    const url = `${config.base_url}/api/${encodeURIComponent(config.session)}/lids/${encodeURIComponent(hiddenId)}`;
+    const answer = await http.getJsonQuietly(url, { "x-api-key": config.api_key });
+    const pn = isRecord(answer) ? firstPhoneJid(answer.pn) : undefined;
+    return pn ? phoneFromJid(pn) || undefined : undefined;
+  },
+
   directChatId(phoneDigits) {
     return `${phoneDigits}@c.us`;
   },
