@@ -71,9 +71,16 @@ const quoted = (c: string) => `"${c}"`;
  * when that is later (a late message with an older time leaves it), and announces the log's
  * growth (sent at commit; PostgreSQL folds identical notifications into one).
  */
+/**
+ * The chat a row goes to: its own, or the chat it was merged into (ingest/identity.ts) by a
+ * merge that committed after this group read its chats (this statement runs after the log
+ * lock, in a snapshot that sees it). One primary-key probe per row.
+ */
+const CHAT_OF = `coalesce((select a.chat_id from chat_aliases a where a.old_chat_id = m."chat_id"), m."chat_id")`;
+
 const INSERT_MESSAGES = `with inserted as (
   insert into messages ("workspace_id", "stored_at", ${COLUMNS.map(([c]) => quoted(c)).join(", ")})
-  select $1::text, $2::bigint, ${COLUMNS.map(([c]) => `m.${quoted(c)}`).join(", ")}
+  select $1::text, $2::bigint, ${COLUMNS.map(([c]) => (c === "chat_id" ? CHAT_OF : `m.${quoted(c)}`)).join(", ")}
   from unnest(${COLUMNS.map(([, type], i) => `$${i + 3}::${type}[]`).join(", ")}) with ordinality
     as m(${COLUMNS.map(([c]) => quoted(c)).join(", ")}, ord)
   order by m.ord

@@ -142,6 +142,53 @@ for (const database of DATABASES) {
       assert.match(metrics.text, /^threadline_chats_merged_total 1$/m);
     });
 
+    it("names: a teammate's name is never overwritten; push names fill only empty or push names; an address-book name beats a push name", async () => {
+      const phoneJid = "15551240404@s.whatsapp.net";
+      const nameNow = async (chatId: string) => (await server.api("GET", `/api/v1/chats/${chatId}`, { token: key })).json.full_name;
+      await post(upsert("v2-upsert-received-conversation.json", { remoteJid: phoneJid }, id(), "n1", undefined));
+      const chatId = (await deliveryOf("n1")).chat.chat_id;
+      assert.equal(await nameNow(chatId), "+15551240404", "no name yet: the phone");
+      await post(upsert("v2-upsert-received-conversation.json", { remoteJid: phoneJid }, id(), "n2", "Bia"));
+      assert.equal(await nameNow(chatId), "Bia", "a push name fills an empty name");
+      await post(upsert("v2-upsert-received-conversation.json", { remoteJid: phoneJid }, id(), "n3", "Bia Souza"));
+      assert.equal(await nameNow(chatId), "Bia Souza", "and replaces a push name");
+
+      // An address-book name (an API client's, by default) beats push names.
+      const api = (ext: string, name: string | undefined, text: string, extra: Record<string, unknown> = {}) =>
+        server.api("POST", "/api/v1/messages", {
+          token: key,
+          body: { messages: [{ account_phone: "+15557654322", chat: { external_id: phoneJid, phone: "+15551240404", ...(name ? { full_name: name } : {}), ...extra }, external_id: ext, direction: "received", timestamp: 1732011000, type: "text", text }] },
+        });
+      assert.equal((await api("api-n4", "Beatriz Souza (agenda)", "n4")).status, 202);
+      assert.equal(await nameNow(chatId), "Beatriz Souza (agenda)");
+      await post(upsert("v2-upsert-received-conversation.json", { remoteJid: phoneJid }, id(), "n5", "Bia 🌸"));
+      assert.equal(await nameNow(chatId), "Beatriz Souza (agenda)", "a push name never replaces an address-book name");
+
+      // A teammate's name wins over everything a gateway sends afterwards.
+      const p = await server.api("PATCH", `/api/v1/chats/${chatId}`, { token: key, body: { full_name: "Beatriz — VIP customer" } });
+      assert.equal(p.status, 200, p.text);
+      assert.equal(p.json.full_name, "Beatriz — VIP customer");
+      await post(upsert("v2-upsert-received-conversation.json", { remoteJid: phoneJid }, id(), "n6", "Bia again"));
+      assert.equal((await api("api-n7", "Someone Else", "n7")).status, 202);
+      assert.equal(await nameNow(chatId), "Beatriz — VIP customer");
+      assert.equal((await deliveryOf("n7")).chat.full_name, "Beatriz — VIP customer", "payloads carry the teammate's name");
+
+      // The route's input is checked, and it is the workspace's own.
+      const bad = [
+        [{}, 400],
+        [{ full_name: "" }, 400],
+        [{ full_name: "   " }, 400],
+        [{ full_name: "x".repeat(1025) }, 400],
+        [{ full_name: "a\u0000b" }, 400],
+      ] as const;
+      for (const [body, status] of bad) assert.equal((await server.api("PATCH", `/api/v1/chats/${chatId}`, { token: key, body })).status, status, JSON.stringify(body));
+      assert.equal((await server.request("PATCH", `/api/v1/chats/${chatId}`, { headers: { "content-type": "application/json" }, body: '{"full_name":"x"}' })).status, 401);
+      const other = await createWorkspace(server);
+      assert.equal((await server.api("PATCH", `/api/v1/chats/${chatId}`, { token: other.api_key, body: { full_name: "mine" } })).status, 404);
+      const odd = await server.api("PATCH", `/api/v1/chats/${chatId}`, { token: key, body: { full_name: "$& <b>Bea</b>" } });
+      assert.equal(odd.json.full_name, "$& <b>Bea</b>", "kept as given; pages escape it");
+    });
+
     it("an open 1 h window holding both chats' messages is delivered as one bundle", async () => {
       const B = nextBoundary(await serverNow(server), 1);
       await advanceTo(server, B + 5 * MINUTE);
