@@ -17,6 +17,7 @@ import { learnPairs } from "./ingest/identity.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 import { Sender } from "./sending/sender.js";
+import { ConnectionWatch } from "./accounts/connection.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -38,6 +39,8 @@ export interface Threadline {
   gateways: GatewayHttp;
   /** Works through the queue of messages sent from Threadline (src/sending). */
   sender: Sender;
+  /** Each account's gateway session: events, status checks, disconnection alerts (accounts/connection.ts). */
+  connections: ConnectionWatch;
   publicUrl(): string;
   setPort(port: number): void;
   /** The one way into the message log: every commit is counted in the metrics and wakes the workspace's webhooks. */
@@ -117,6 +120,8 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   }, () => metrics.chatsMerged.inc());
   const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
   await sender.start();
+  const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, registry: metrics.registry, publicUrl });
+  connections.start();
   return {
     config,
     storage,
@@ -138,8 +143,10 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     ingest,
     learnContact: (workspaceId, pair) => learnPairs(db, clock, workspaceId, [pair], () => metrics.chatsMerged.inc()),
     sender,
+    connections,
     async close() {
       await listener?.close();
+      await connections.stop();
       await sender.stop();
       await manager.stop();
       // An alert e-mail being written or sent gets a moment (it is in the outbox already once written).

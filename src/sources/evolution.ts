@@ -38,7 +38,7 @@ import {
   unixSeconds,
   type Json,
 } from "./common.js";
-import { SourceAuthError, SourceInputError, type SourceAccount, type SourceAdapter } from "./types.js";
+import { SourceAuthError, SourceInputError, type ConnectionReport, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export interface EvolutionConfig {
   base_url: string;
@@ -154,6 +154,16 @@ function eventName(event: string): string {
  */
 const MESSAGE_EVENTS = new Set(["messages.upsert", "send.message"]);
 
+/**
+ * An Evolution (Baileys) connection state: `open` receives; `connecting` and `close` do not
+ * (the reason keeps Baileys' status code, e.g. `close (401)`: logged out).
+ */
+function evolutionConnection(state: string | undefined, statusReason?: unknown): ConnectionReport | undefined {
+  if (!state) return undefined;
+  if (state === "open") return { state: "connected", reason: null };
+  return { state: "disconnected", reason: typeof statusReason === "number" && state === "close" ? `close (${statusReason})` : state };
+}
+
 function numberFor(chat: { external_id: string; is_group: boolean; phone: string }): string {
   if (chat.is_group) return chat.external_id;
   const number = digits(chat.phone) || (isPhoneJid(chat.external_id) ? jidUser(chat.external_id) : "");
@@ -179,9 +189,14 @@ export const evolutionAdapter: SourceAdapter = {
     if (!safeEqual(apikey, config.api_key)) throw new SourceAuthError("The body's apikey does not match the account's api_key.");
     const event = body.event;
     if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
-    // Status updates, edits, deletions, connection and contact events are not new messages.
-    if (!MESSAGE_EVENTS.has(eventName(event))) return { kind: "messages", messages: [] };
     if (typeof body.instance === "string" && body.instance !== config.instance) return { kind: "messages", messages: [] };
+    if (eventName(event) === "connection.update") {
+      const data = isRecord(body.data) ? body.data : undefined;
+      const connection = evolutionConnection(optionalString(data, "state"), data?.statusReason);
+      return connection ? { kind: "messages", messages: [], connection } : { kind: "messages", messages: [], unrecognised: ["data.state is required."] };
+    }
+    // Status updates, edits, deletions and contact events are not new messages.
+    if (!MESSAGE_EVENTS.has(eventName(event))) return { kind: "messages", messages: [] };
 
     const data = body.data;
     if (data === undefined || data === null) return { kind: "messages", messages: [], unrecognised: ["data is required."] };
@@ -212,6 +227,14 @@ export const evolutionAdapter: SourceAdapter = {
       if (pn) return phoneFromJid(pn) || undefined;
     }
     return undefined;
+  },
+
+  // GET /instance/connectionState/{instance} answers {instance: {instanceName, state}}.
+  async connectionStatus(account, http) {
+    const config = accountConfig(account, validateEvolutionConfig);
+    const answer = await http.getJsonQuietly(`${config.base_url}/instance/connectionState/${encodeURIComponent(config.instance)}`, { apikey: config.api_key });
+    const instance = isRecord(answer) && isRecord(answer.instance) ? answer.instance : undefined;
+    return evolutionConnection(optionalString(instance, "state"));
   },
 
   directChatId(phoneDigits) {

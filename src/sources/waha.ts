@@ -40,7 +40,7 @@ import {
   unixSeconds,
   type Json,
 } from "./common.js";
-import { SourceAuthError, SourceInputError, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
+import { SourceAuthError, SourceInputError, type ConnectionReport, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export interface WahaConfig {
   base_url: string;
@@ -288,6 +288,15 @@ export function wahaMessageId(answer: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A WAHA session status as a connection: WORKING receives; STARTING, SCAN_QR_CODE, FAILED and
+ * STOPPED do not (the status is the reason). Undefined for no status at all.
+ */
+function wahaConnection(status: string | undefined): ConnectionReport | undefined {
+  if (!status) return undefined;
+  return status.toUpperCase() === "WORKING" ? { state: "connected", reason: null } : { state: "disconnected", reason: status.toUpperCase() };
+}
+
 /** 11111111111@s.whatsapp.net → 11111111111@c.us (WAHA's chat id form); others unchanged. */
 function toCus(jid: string): string {
   return isPhoneJid(jid) ? `${jidUser(jid)}@c.us` : jid;
@@ -316,10 +325,14 @@ export const wahaAdapter: SourceAdapter = {
     if (!isRecord(body)) return { kind: "messages", messages: [], unrecognised: ["The body is JSON but not an object."] };
     const event = body.event;
     if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
-    // Acks, reactions, edits, revokes, session and group events are not new messages.
-    if (!MESSAGE_EVENTS.has(event)) return { kind: "messages", messages: [] };
     // A WAHA-wide webhook sends every session's events: only this account's session counts.
     if (typeof body.session === "string" && body.session !== config.session) return { kind: "messages", messages: [] };
+    if (event === "session.status") {
+      const connection = wahaConnection(isRecord(body.payload) ? optionalString(body.payload, "status") : undefined);
+      return connection ? { kind: "messages", messages: [], connection } : { kind: "messages", messages: [], unrecognised: ["payload.status is required."] };
+    }
+    // Acks, reactions, edits, revokes and group events are not new messages.
+    if (!MESSAGE_EVENTS.has(event)) return { kind: "messages", messages: [] };
     mapPart(out, "", () => mapWahaMessage(account, body));
     return { kind: "messages", ...out };
   },
@@ -337,6 +350,13 @@ export const wahaAdapter: SourceAdapter = {
     const answer = await http.getJsonQuietly(url, { "x-api-key": config.api_key });
     const pn = isRecord(answer) ? firstPhoneJid(answer.pn) : undefined;
     return pn ? phoneFromJid(pn) || undefined : undefined;
+  },
+
+  // GET /api/sessions/{session} answers the session with its `status`.
+  async connectionStatus(account, http) {
+    const config = accountConfig(account, validateWahaConfig);
+    const answer = await http.getJsonQuietly(`${config.base_url}/api/sessions/${encodeURIComponent(config.session)}`, { "x-api-key": config.api_key });
+    return isRecord(answer) ? wahaConnection(optionalString(answer, "status")) : undefined;
   },
 
   directChatId(phoneDigits) {

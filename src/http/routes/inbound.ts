@@ -172,6 +172,7 @@ export function inboundRoutes(app: Threadline) {
         summary.duplicates += r.duplicates;
         summary.skipped += r.skipped;
       };
+      if (outcome.connection) await app.connections.record(row, outcome.connection);
       const messages = outcome.messages;
       if (messages.length > 0) {
         await nameGroupSenders(app, row.id, messages);

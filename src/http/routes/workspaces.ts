@@ -1,3 +1,4 @@
+import { connectionsOf } from "../../accounts/connection.js";
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
@@ -73,12 +74,15 @@ export function workspaceRoutes(app: Threadline) {
       },
       async (req, reply) => reply.status(201).send(accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl())),
     );
-    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) =>
-      pageOf((await listAccounts(app.db, req.workspaceId)).map((a) => accountView(a, app.publicUrl())), req.query),
-    );
-    f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) =>
-      accountView(await getAccount(app.db, req.workspaceId, req.params.id), app.publicUrl()),
-    );
+    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) => {
+      const page = pageOf(await listAccounts(app.db, req.workspaceId), req.query);
+      const connections = await connectionsOf(app.db, page.items);
+      return { ...page, items: page.items.map((a) => accountView(a, app.publicUrl(), connections.get(a.id))) };
+    });
+    f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) => {
+      const row = await getAccount(app.db, req.workspaceId, req.params.id);
+      return accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id));
+    });
     // What the account's gateway sent that could not be mapped to messages (newest first).
     f.get(
       "/api/v1/accounts/:id/inbound-events",
