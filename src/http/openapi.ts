@@ -34,6 +34,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /api/v1/chats/{}/messages": "A chat's messages, oldest first",
   "POST /api/v1/chats/{}/messages": "Send a message in a chat from Threadline",
   "GET /api/v1/permalinks/{}": "The message a permalink points at",
+  "GET /api/v1/messages/export": "Export messages as NDJSON, one payload per line",
   "POST /api/v1/webhooks": "Create an outgoing webhook",
   "GET /api/v1/webhooks": "List the outgoing webhooks",
   "POST /api/v1/webhooks/check-target": "Whether a delivery URL would be allowed",
