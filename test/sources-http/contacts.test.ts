@@ -3,6 +3,7 @@
  * a contact first known by its hidden `@lid` id, then by both ids. Both databases.
  */
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { advanceTo, HOUR, MINUTE, nextBoundary, serverNow } from "../helpers/clock.js";
 import { validateBundle } from "../helpers/contract.js";
@@ -140,6 +141,35 @@ for (const database of DATABASES) {
 
       const metrics = await server.request("GET", "/metrics");
       assert.match(metrics.text, /^threadline_chats_merged_total 1$/m);
+    });
+
+    it("Cloud API: a username user's chat (user_id only) takes the phone when a message gives both", async () => {
+      const secret = "contacts-cloud-secret";
+      const acc = await server.api("POST", "/api/v1/accounts", {
+        token: key,
+        body: { phone: "+15550783881", owner_email: owner, source: "cloud_api", source_config: { phone_number_id: "106540352242922", app_secret: secret, verify_token: "v", access_token: "t", graph_base_url: "http://127.0.0.1:9" } },
+      });
+      assert.equal(acc.status, 201, acc.text);
+      const path = new URL(acc.json.inbound_url).pathname;
+      const send = async (body: unknown) => {
+        const raw = JSON.stringify(body);
+        const r = await server.request("POST", path, { headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(raw).digest("hex")}` }, body: raw });
+        assert.equal(r.status, 200, r.text);
+      };
+      const first = fixtureJson("cloud-api/username-user-text.json");
+      await send(first);
+      const byUser = await deliveryOf("Hi, I found you through your username");
+      assert.equal(byUser.chat.phone, "");
+      const both = fixtureJson("cloud-api/username-user-with-phone-too.json");
+      const value = both.entry[0].changes[0].value;
+      value.contacts[0].user_id = "US.13491208655302741918";
+      value.messages[0].from_user_id = "US.13491208655302741918";
+      value.messages[0].text.body = "now with my number";
+      await send(both);
+      const withPhone = await deliveryOf("now with my number");
+      assert.equal(withPhone.chat.chat_id, byUser.chat.chat_id, "the same chat");
+      assert.equal(withPhone.chat.phone, "+16505550004");
+      assert.equal((await server.api("GET", `/api/v1/chats/${byUser.chat.chat_id}`, { token: key })).json.phone, "+16505550004");
     });
 
     it("names: a teammate's name is never overwritten; push names fill only empty or push names; an address-book name beats a push name", async () => {

@@ -106,6 +106,18 @@ for (const database of DATABASES) {
       assert.equal(gateway.requests.filter((r) => r.url.includes("229834571099001")).length, 1, "asked once");
     });
 
+    it("a pair one engine's body revealed (NOWEB senderPn) serves a later lid-only body (GOWS) without asking the gateway", async () => {
+      await post(wahaPath, fixtureText("waha/noweb-lid-received.json"));
+      const first = await deliveryOf("t=main", "Hello from a hidden number");
+      assert.equal(first.chat.phone, "+15551230007");
+      const asked = gateway.requests.length;
+      await post(wahaPath, gowsLidOnly("204820396048123@lid", "3EB0LOOKUP0100", "gows, lid only, pair known"));
+      const later = await deliveryOf("t=main", "gows, lid only, pair known");
+      assert.equal(later.chat.chat_id, first.chat.chat_id);
+      assert.equal(later.chat.phone, "+15551230007");
+      assert.equal(gateway.requests.length, asked, "no lookup: the pair was known");
+    });
+
     it("Evolution's contact lookup fills the phone", async () => {
       const body = fixtureJson("evolution/upsert-lid-only.json");
       body.data.key = { remoteJid: "13718000000077@lid", fromMe: false, id: "3EB0LOOKUPEVO1" };
