@@ -60,7 +60,7 @@ export function openStorage(
     };
   }
   mkdirSync(config.dataDir, { recursive: true });
-  const file = new SQLite(path.join(config.dataDir, "threadline.sqlite"));
+  const file = new SQLite(sqliteFile(config.dataDir));
   file.pragma("journal_mode = WAL");
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
@@ -75,6 +75,9 @@ export function openStorage(
   sqliteFiles.set(db, file);
   return { db, dialect: "sqlite", cache, close: () => db.destroy() };
 }
+
+/** The SQLite database of a data folder (THREADLINE_DATA_DIR). */
+export const sqliteFile = (dataDir: string) => path.join(dataDir, "threadline.sqlite");
 
 const sqliteFiles = new WeakMap<object, SQLite.Database>();
 
