@@ -61,6 +61,9 @@ export function openStorage(
   }
   mkdirSync(config.dataDir, { recursive: true });
   const file = new SQLite(sqliteFile(config.dataDir));
+  // Retention deletes old messages: a new database can then give the space back (incremental_vacuum).
+  // Set before the first table exists; on an older database it has no effect.
+  file.pragma("auto_vacuum = INCREMENTAL");
   file.pragma("journal_mode = WAL");
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
