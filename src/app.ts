@@ -18,6 +18,7 @@ import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 import { Sender } from "./sending/sender.js";
 import { ConnectionWatch } from "./accounts/connection.js";
+import { RetentionPruner } from "./retention/index.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -122,6 +123,8 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   await sender.start();
   const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, registry: metrics.registry, publicUrl });
   connections.start();
+  const pruner = new RetentionPruner({ db, clock, log });
+  pruner.start();
   return {
     config,
     storage,
@@ -147,6 +150,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     async close() {
       await listener?.close();
       await connections.stop();
+      await pruner.stop();
       await sender.stop();
       await manager.stop();
       // An alert e-mail being written or sent gets a moment (it is in the outbox already once written).

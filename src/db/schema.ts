@@ -3,7 +3,15 @@ import type { Generated } from "kysely";
 /** Times are integer milliseconds, booleans 0/1, JSON is text: the same on SQLite and PostgreSQL. */
 export interface Database {
   meta: { key: string; value: string };
-  workspaces: { id: string; name: string; timezone: string; owner_teammate_id: string; created_at: number };
+  workspaces: {
+    id: string;
+    name: string;
+    timezone: string;
+    owner_teammate_id: string;
+    created_at: number;
+    /** Messages older than this many days are deleted once delivered (src/retention); null keeps them. */
+    retention_days: number | null;
+  };
   api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number };
   sessions: { token_hash: string; workspace_id: string; created_at: number; expires_at: number };
   teammates: { id: string; workspace_id: string; full_name: string; email: string; created_at: number };

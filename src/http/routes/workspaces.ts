@@ -6,6 +6,7 @@ import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeamm
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { ApiError, invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
+import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
 import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey } from "../auth.js";
 import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
 
@@ -18,11 +19,25 @@ export function workspaceRoutes(app: Threadline) {
       { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }) } },
       async (req, reply) => reply.status(201).send(await createWorkspace(app.db, app.clock, req.body)),
     );
-    f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => getWorkspace(app.db, req.workspaceId));
+    const withRetention = async (ws: { id: string }) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
+    f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
     f.patch(
       "/api/v1/workspace",
-      { config: { auth: "workspace" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()) }) } },
-      async (req) => updateWorkspace(app.db, req.workspaceId, req.body),
+      {
+        config: { auth: "workspace" },
+        schema: {
+          tags: ["workspace"],
+          body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()), retention_days: Type.Optional(Type.Union([Type.Integer(), Type.Null()])) }),
+        },
+      },
+      async (req) => {
+        const { retention_days, ...rest } = req.body;
+        // Every field is checked before anything is written: a refused value leaves the whole PATCH undone.
+        if (retention_days !== undefined) checkRetentionDays(retention_days);
+        const ws = await updateWorkspace(app.db, req.workspaceId, rest);
+        if (retention_days !== undefined) await setRetentionDays(app.db, req.workspaceId, retention_days);
+        return withRetention(ws);
+      },
     );
     // A new API key; the old one is refused from the next request on, in every process.
     f.post("/api/v1/workspace/api_key", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req, reply) =>
