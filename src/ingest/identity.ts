@@ -14,6 +14,7 @@ import type { Clock } from "../clock/index.js";
 import { adapterFor } from "../sources/index.js";
 import type { Checked } from "./ingest.js";
 import { betterName, type NameSource } from "./names.js";
+import { E164 } from "../accounts/service.js";
 
 /** A contact's hidden id: a `…@lid` JID, or a Cloud API business-scoped user id (`US.1234…`). */
 export function isHiddenId(id: string): boolean {
@@ -36,19 +37,26 @@ interface Pair {
  */
 export async function resolveIdentities(db: DB, clock: Clock, workspaceId: string, batch: Checked[], onMerged?: MergeListener): Promise<void> {
   const hidden = new Map<Checked, string>();
+  /** Pairs revealed beside the chat's (a group participant's @lid and phone). */
+  const revealed: Pair[] = [];
   for (const c of batch) {
+    for (const i of c.msg.identities ?? []) {
+      if (isHiddenId(i.hidden_id) && E164.test(i.phone)) revealed.push({ accountId: c.account.id, hidden: i.hidden_id, phone: i.phone });
+    }
     if (c.isGroup) continue;
     const h = [c.msg.chat.alias_id, c.msg.chat.external_id].find((id) => id !== undefined && isHiddenId(id));
     if (h) hidden.set(c, h);
   }
-  if (hidden.size === 0) return;
+  if (hidden.size === 0 && revealed.length === 0) return;
 
   const byAccount = new Map<string, Set<string>>();
-  for (const [c, h] of hidden) {
-    let set = byAccount.get(c.account.id);
-    if (!set) byAccount.set(c.account.id, (set = new Set()));
+  const want = (accountId: string, h: string) => {
+    let set = byAccount.get(accountId);
+    if (!set) byAccount.set(accountId, (set = new Set()));
     set.add(h);
-  }
+  };
+  for (const [c, h] of hidden) want(c.account.id, h);
+  for (const p of revealed) want(p.accountId, p.hidden);
   const known = new Map<string, string>();
   for (const [accountId, ids] of byAccount) {
     const rows = await db.selectFrom("contact_ids").select(["hidden_id", "phone"]).where("account_id", "=", accountId).where("hidden_id", "in", [...ids]).execute();
@@ -56,6 +64,10 @@ export async function resolveIdentities(db: DB, clock: Clock, workspaceId: strin
   }
 
   const toLearn = new Map<string, Pair>();
+  for (const p of revealed) {
+    const key = `${p.accountId}\u0000${p.hidden}`;
+    if (known.get(key) !== p.phone) toLearn.set(key, p);
+  }
   const fromMap: Pair[] = [];
   for (const [c, h] of hidden) {
     const key = `${c.account.id}\u0000${h}`;

@@ -35,6 +35,11 @@ export interface IngestMessage {
   text?: string;
   sender?: Partial<IngestParty>;
   recipient?: Partial<IngestParty>;
+  /**
+   * Other (hidden id, phone) pairs the source's body revealed beside the chat's, e.g. a group
+   * participant's `participant` @lid and `participantAlt` phone: remembered for later messages.
+   */
+  identities?: { hidden_id: string; phone: string }[];
 }
 
 export type IngestStatus = "accepted" | "duplicate" | "skipped";

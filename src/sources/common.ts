@@ -337,6 +337,8 @@ export interface MessageParts {
   participantName?: string;
   /** The sending participant's phone in a group (received messages), E.164, when known. */
   participantPhone?: string;
+  /** The sending participant's hidden `…@lid` id in a group, when the body gives it with the phone. */
+  participantLid?: string;
 }
 
 /**
@@ -376,6 +378,7 @@ export function buildMessage(p: MessageParts): IngestMessage {
   };
   // Only a text carries its text: a caption stays with its (skipped) media.
   if (p.text !== undefined && p.type === "text") message.text = p.text;
+  if (p.chat.isGroup && p.participantLid && p.participantPhone) message.identities = [{ hidden_id: p.participantLid, phone: p.participantPhone }];
   if (p.direction === "received") {
     if (other) message.sender = other;
     // In a group the recipient is the group itself: ingest names it after the chat.
@@ -408,6 +411,7 @@ export function jidMessage(p: {
   contactName?: string;
   participantName?: string;
   participantPhone?: string;
+  participantLid?: string;
 }): IngestMessage {
   const isGroup = isGroupJid(p.chatJid);
   const contactName = p.fromMe ? undefined : p.contactName;
@@ -424,6 +428,7 @@ export function jidMessage(p: {
     contactName: isGroup ? undefined : contactName,
     participantName: isGroup && !p.fromMe ? p.participantName : undefined,
     participantPhone: isGroup && !p.fromMe ? p.participantPhone : undefined,
+    participantLid: isGroup && !p.fromMe ? p.participantLid : undefined,
   });
 }
 

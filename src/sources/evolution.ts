@@ -120,9 +120,11 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
   // account's own messages Evolution puts a placeholder ("Você"): never used.
   const pushName = fromMe ? undefined : realName(optionalString(data, "pushName"));
   let participantPhone: string | undefined;
+  let participantLid: string | undefined;
   if (isGroupJid(chat.jid) && !fromMe) {
     const participant = firstPhoneJid(key.participant, key.participantAlt, key.participantPn, data.participant);
     participantPhone = participant ? phoneFromJid(participant) : undefined;
+    participantLid = firstLidJid(key.participant, key.participantAlt, key.participantLid, data.participant);
   }
   return [
     jidMessage({
@@ -138,6 +140,7 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
       contactName: pushName,
       participantName: pushName,
       participantPhone,
+      participantLid,
     }),
   ];
 }

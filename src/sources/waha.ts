@@ -227,6 +227,7 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
   if (isPhoneJid(chatJid)) chatJid = toCus(normalizeJid(chatJid));
 
   let participantPhone: string | undefined;
+  let participantLid: string | undefined;
   if (isGroupJid(chatJid) && !fromMe) {
     const participant = firstPhoneJid(
       payload.participant,
@@ -239,6 +240,7 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
       data && isRecord(data.author) ? data.author._serialized : undefined,
     );
     participantPhone = participant ? phoneFromJid(participant) : undefined;
+    participantLid = firstLidJid(payload.participant, key?.participant, key?.participantAlt, key?.participantLid, info?.Sender, info?.SenderAlt);
   }
   const name = pushNameOf(data);
   return [
@@ -255,6 +257,7 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
       contactName: name,
       participantName: name,
       participantPhone,
+      participantLid,
     }),
   ];
 }

@@ -143,6 +143,18 @@ for (const database of DATABASES) {
       assert.match(metrics.text, /^threadline_chats_merged_total 1$/m);
     });
 
+    it("a pair a group message reveals (participant @lid + participantAlt) serves the participant's later direct lid-only message", async () => {
+      const group = fixtureJson("evolution/upsert-group-participant.json");
+      group.data.key = { remoteJid: "120363041234500077@g.us", fromMe: false, id: id(), participant: "66554433221100@lid", participantAlt: "15551240505@s.whatsapp.net" };
+      group.data.message = { conversation: "in the group" };
+      await post(JSON.stringify(group));
+      await deliveryOf("in the group");
+      await post(upsert("upsert-lid-only.json", { remoteJid: "66554433221100@lid" }, id(), "then directly, lid only", "Diego"));
+      const direct = await deliveryOf("then directly, lid only");
+      assert.equal(direct.chat.phone, "+15551240505");
+      assert.equal(direct.message.sender.phone, "+15551240505");
+    });
+
     it("Cloud API: a username user's chat (user_id only) takes the phone when a message gives both", async () => {
       const secret = "contacts-cloud-secret";
       const acc = await server.api("POST", "/api/v1/accounts", {
