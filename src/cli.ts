@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { createThreadline, VERSION } from "./app.js";
 import { buildServer } from "./http/server.js";
 import { migrate, openStorage } from "./db/index.js";
+import { backupSqlite, restoreSqlite } from "./db/backup.js";
 import { SHUTDOWN_GRACE_MS } from "./webhooks/manager.js";
 
 const USAGE = `Threadline ${VERSION}: WhatsApp conversations to CRMs and automations.
@@ -19,6 +20,8 @@ Usage: threadline <command>
   migrate   create or update the database schema, then exit
   demo      run the server with simulated WhatsApp traffic and a local receiver that prints what it gets,
             on its own temporary SQLite data (removed on Ctrl-C), or on --data DIR (kept)
+  backup FILE   copy the SQLite database to FILE while the server runs (PostgreSQL: pg_dump, see README)
+  restore FILE  make FILE (a backup) the database of an empty THREADLINE_DATA_DIR
 `;
 
 function config(env: NodeJS.ProcessEnv = process.env): Config {
@@ -154,6 +157,21 @@ function portIsFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** `backup FILE` and `restore FILE`: SQLite only; PostgreSQL has pg_dump and pg_restore (README). */
+async function runBackupOrRestore(cmd: "backup" | "restore", args: string[]): Promise<void> {
+  const cfg = config();
+  if (!args[0]) throw new Error(`${cmd} needs a file: threadline ${cmd} ./threadline-backup.sqlite`);
+  if (cfg.databaseUrl) throw new Error(`${cmd} is for the embedded SQLite database; on PostgreSQL use pg_dump and pg_restore (README, "Backup and restore").`);
+  if (cmd === "backup") {
+    const t0 = performance.now();
+    const done = await backupSqlite(cfg.dataDir, args[0]);
+    console.log(`Backed up ${cfg.dataDir} to ${done.file} (${done.pages} pages) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+  } else {
+    const done = restoreSqlite(args[0], cfg.dataDir);
+    console.log(`Restored ${path.resolve(args[0])} into ${done.file}. Start Threadline on it: webhooks resume where the backup left them (what they delivered since is sent again with the same webhook-id).`);
+  }
+}
+
 async function runDemo(args: string[]): Promise<void> {
   const at = args.indexOf("--data");
   if (at >= 0 && !args[at + 1]) throw new Error("--data needs a directory: threadline demo --data ./demo-data");
@@ -234,6 +252,7 @@ export async function main(argv: string[]): Promise<void> {
   if (cmd === "serve") return runServe();
   if (cmd === "migrate") return runMigrate();
   if (cmd === "demo") return runDemo(argv.slice(1));
+  if (cmd === "backup" || cmd === "restore") return runBackupOrRestore(cmd, argv.slice(1));
   if (cmd === "--help" || cmd === "-h" || cmd === "help") {
     console.log(USAGE);
     return;

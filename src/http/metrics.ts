@@ -62,6 +62,8 @@ export function createMetrics() {
     /** A message sent through its account's gateway: `sent`, `retried` (the gateway was down) or `failed`. */
     sends: new Counter({ name: "threadline_sends_total", help: "Gateway send attempts of queued messages, by outcome", labelNames: ["outcome"], registers: [registry] }),
     disabled: new Counter({ name: "threadline_webhooks_disabled_total", help: "Webhooks disabled automatically", registers: [registry] }),
+    /** Two chats of one contact made one (a hidden @lid id's chat and its phone's: ingest/identity.ts). */
+    chatsMerged: new Counter({ name: "threadline_chats_merged_total", help: "Chats merged into another chat of the same contact", registers: [registry] }),
     http: new Histogram({ name: "threadline_http_request_duration_seconds", help: "API request duration", labelNames: ["method", "route", "status"], registers: [registry] }),
   };
 }

@@ -246,6 +246,28 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
   assert.deepEqual(problems, []);
 });
 
+test("/docs is Threadline's: its name and mark, each operation summarised, and no error in the console (the page's CSP included)", async () => {
+  const p = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+  const errors: string[] = [];
+  p.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+  p.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await p.goto(server.url + "/docs");
+    const create = p.locator("#operations-webhooks-post_api_v1_webhooks");
+    await create.waitFor();
+    assert.equal(await p.title(), "Threadline API");
+    const logo = Buffer.from(((await p.locator(".topbar img").getAttribute("src")) ?? "").split(",")[1] ?? "", "base64").toString();
+    assert.match(logo, />Threadline</, "the top bar shows Threadline's mark, not Fastify's");
+    assert.match((await create.textContent()) ?? "", /Create an outgoing webhook/);
+    await create.locator(".opblock-summary").click();
+    await create.getByText("Example Value").first().waitFor();
+    assert.match((await create.locator(".opblock-body").textContent()) ?? "", /hooks\.zapier\.com/, "the request example is a real one");
+    assert.deepEqual(errors, []);
+  } finally {
+    await p.context().close();
+  }
+});
+
 /** Loads axe into the page unless it is there; from a URL, so the browser compiles it once for the file. */
 async function injectAxe(p: Page): Promise<void> {
   if (await p.evaluate(() => "axe" in window)) return;
