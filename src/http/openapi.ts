@@ -14,6 +14,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /healthz": "Whether the server and its database answer",
   "GET /metrics": "Prometheus metrics",
   "POST /api/v1/workspaces": "Create a workspace (operator)",
+  "GET /api/v1/workspaces": "List the workspaces, a page at a time (operator)",
   "GET /api/v1/workspace": "The workspace of this credential",
   "PATCH /api/v1/workspace": "Rename the workspace or change its time zone",
   "POST /api/v1/workspace/api_key": "Rotate the workspace API key",
