@@ -25,6 +25,8 @@ export interface Config {
   trustProxy: boolean | string[];
   /** The pause between messages an account sends (randomised ±25 %), unless the account sets its own. */
   sendPauseMs: number;
+  /** How long an account's gateway session may be disconnected before its owner is e-mailed (minutes). */
+  disconnectAlertMinutes: number;
   /** How long a process owns a webhook without renewing (several processes on PostgreSQL). */
   webhookLeaseMs: number;
   /** The largest bundle body in bytes: a chat's window with more is sent as several bundles. */
@@ -151,7 +153,32 @@ export function loadConfig(env: Env = process.env): Config {
   for (const [key, name] of Object.entries(QUOTA_ENV) as [keyof Quotas, string][]) quotas[key] = wholeNumber(env, name, QUOTA_DEFAULTS[key], 1, 1_000_000, "items");
   const metricsToken = env.THREADLINE_METRICS_TOKEN?.trim() || undefined;
   if (metricsToken !== undefined && metricsToken.length < 16) throw new ConfigError("THREADLINE_METRICS_TOKEN must be at least 16 characters long.");
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, bundleMaxBytes, quotas, metricsToken };
+  const rawAlert = env.THREADLINE_DISCONNECT_ALERT_MINUTES?.trim();
+  if (rawAlert && (!/^\d+$/.test(rawAlert) || Number(rawAlert) < 1 || Number(rawAlert) > 10_080)) {
+    throw new ConfigError(`THREADLINE_DISCONNECT_ALERT_MINUTES must be a whole number of minutes from 1 to 10080, got "${rawAlert}".`);
+  }
+  const disconnectAlertMinutes = rawAlert ? Number(rawAlert) : 10;
+  return {
+    port,
+    host,
+    databaseUrl,
+    dataDir,
+    publicUrl,
+    adminToken,
+    smtpUrl,
+    mailFrom,
+    allowPrivateTargets,
+    testClock: tc === "1",
+    logLevel,
+    rateLimits,
+    trustProxy,
+    sendPauseMs,
+    webhookLeaseMs,
+    disconnectAlertMinutes,
+    bundleMaxBytes,
+    quotas,
+    metricsToken,
+  };
 }
 
 /** A whole number from `min` to `max` (`fallback` when unset); anything else is one sentence naming the variable. */

@@ -3,7 +3,15 @@ import type { Generated } from "kysely";
 /** Times are integer milliseconds, booleans 0/1, JSON is text: the same on SQLite and PostgreSQL. */
 export interface Database {
   meta: { key: string; value: string };
-  workspaces: { id: string; name: string; timezone: string; owner_teammate_id: string; created_at: number };
+  workspaces: {
+    id: string;
+    name: string;
+    timezone: string;
+    owner_teammate_id: string;
+    created_at: number;
+    /** Messages older than this many days are deleted once delivered (src/retention); null keeps them. */
+    retention_days: number | null;
+  };
   api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number };
   sessions: { token_hash: string; workspace_id: string; created_at: number; expires_at: number };
   teammates: { id: string; workspace_id: string; full_name: string; email: string; created_at: number };
@@ -31,7 +39,15 @@ export interface Database {
     created_at: number;
     created_by_message_id: string | null;
     last_message_at: number;
+    /** Where `full_name` came from (ingest/names.ts): "" (an id or phone), "push", "gateway" or "teammate". */
+    name_source: Generated<string>;
   };
+  /** The identity map: a hidden id (`…@lid`, a Cloud API user id) of an account's contact and its phone (E.164). */
+  contact_ids: { account_id: string; hidden_id: string; phone: string; learned_at: number };
+  /** A chat merged into another: its id (and external id) keep opening the survivor. */
+  chat_aliases: { old_chat_id: number; chat_id: number; workspace_id: string; account_id: string; external_id: string; merged_at: number };
+  /** What the account's gateway last said of its WhatsApp session (accounts/connection.ts). */
+  account_connections: { account_id: string; state: string; since: number; reason: string | null; alerted_at: number | null };
   messages: {
     seq: Generated<number>;
     id: string;
@@ -166,4 +182,6 @@ export interface Database {
   };
   send_pacing: { account_id: string; next_send_at: number };
   send_urls: { workspace_id: string; token: string; created_at: number };
+  /** The processes delivering from this database (webhooks/leases.ts): alive while their heartbeat is recent. */
+  processes: { id: string; started_at: number; heartbeat_at: number };
 }

@@ -3,13 +3,15 @@ import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { MAX_BATCH } from "../../ingest/ingest.js";
 import type { IngestMessage } from "../../ingest/types.js";
-import { chatView, findPermalink, getChat, getMessage, listChats, listMessages, messageView, setResponsible } from "../../timeline/service.js";
+import { chatHistory, chatView, findPermalink, getChat, getMessage, listChats, listMessages, messageView, renameChat, setResponsible } from "../../timeline/service.js";
 import { findTeammateByEmail, getWorkspace } from "../../workspaces/service.js";
 import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
 import { ApiError, invalid } from "../../errors.js";
 import { pendingSends, withSendStatus } from "../../sending/queue.js";
+import { exportMessages } from "../../timeline/export.js";
+import { parseIsoTime } from "../../clock/iso-time.js";
 import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
 
 const Party = Type.Object({ full_name: Type.Optional(NameString()), phone: Type.Optional(IdString()) });
@@ -21,6 +23,8 @@ export const IngestEntry = Type.Object({
     full_name: Type.Optional(NameString()),
     is_group: Type.Optional(Type.Boolean()),
     phone: Type.Optional(IdString()),
+    alias_id: Type.Optional(IdString()),
+    name_source: Type.Optional(Type.Union([Type.Literal("push"), Type.Literal("gateway")])),
   }),
   external_id: IdString({ minLength: 1 }),
   direction: Type.Union([Type.Literal("received"), Type.Literal("sent")]),
@@ -49,13 +53,28 @@ export function timelineRoutes(app: Threadline) {
       const r = await listChats(app.db, req.workspaceId, { limit: parseLimit(req.query.limit), cursor: req.query.cursor, q: req.query.q });
       return { items: r.items.map((c) => chatView(c, app.publicUrl())), next_cursor: r.next_cursor };
     });
-    f.get("/api/v1/chats/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
-      chatView(await getChat(app.db, req.workspaceId, req.params.id), app.publicUrl()),
-    );
+    f.get("/api/v1/chats/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) => {
+      const chat = await getChat(app.db, req.workspaceId, req.params.id);
+      return { ...chatView(chat, app.publicUrl()), history: await chatHistory(app.db, chat.id) };
+    });
     f.patch(
       "/api/v1/chats/:id",
-      { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([NameString(), Type.Null()]) }) } },
-      async (req) => chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl()),
+      {
+        config: { auth: "workspace" },
+        schema: {
+          tags: ["chats"],
+          params: IdParams,
+          body: Type.Object({ responsible_email: Type.Optional(Type.Union([NameString(), Type.Null()])), full_name: Type.Optional(NameString({ minLength: 1 })) }),
+        },
+      },
+      async (req) => {
+        const { responsible_email, full_name } = req.body;
+        if (responsible_email === undefined && full_name === undefined) throw invalid("body", "give responsible_email, full_name or both.");
+        let chat = await getChat(app.db, req.workspaceId, req.params.id);
+        if (full_name !== undefined) chat = await renameChat(app.db, req.workspaceId, String(chat.id), full_name);
+        if (responsible_email !== undefined) chat = await setResponsible(app.db, req.workspaceId, String(chat.id), responsible_email);
+        return chatView(chat, app.publicUrl());
+      },
     );
     f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
       const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
@@ -108,6 +127,24 @@ export function timelineRoutes(app: Threadline) {
           { sentByTeammateId: teammate.id },
         );
         return reply.status(201).send(messageView(await getMessage(app.db, ws, r.messageIds[0]!), app.publicUrl()));
+      },
+    );
+    f.get(
+      "/api/v1/messages/export",
+      {
+        config: { auth: "workspace" },
+        schema: { tags: ["messages"], querystring: Type.Object({ since: Type.Optional(IdString()), until: Type.Optional(IdString()), chat_id: Type.Optional(IdString()) }) },
+      },
+      async (req, reply) => {
+        const since = parseIsoTime("since", req.query.since);
+        const until = parseIsoTime("until", req.query.until);
+        if (since !== undefined && until !== undefined && until < since) throw invalid("until", "must not be before since.");
+        // A chat of another workspace (or none) is a 404, as everywhere.
+        const chatId = req.query.chat_id ? (await getChat(app.db, req.workspaceId, req.query.chat_id)).id : undefined;
+        return reply
+          .header("content-type", "application/x-ndjson; charset=utf-8")
+          .header("content-disposition", 'attachment; filename="messages.ndjson"')
+          .send(exportMessages(app.db, req.workspaceId, { since, until, chatId }, app.publicUrl()));
       },
     );
     f.get("/api/v1/permalinks/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>

@@ -1,13 +1,15 @@
+import { connectionsOf } from "../../accounts/connection.js";
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
+import { createTeammate, createWorkspace, deleteSession, getWorkspace, listTeammates, listWorkspaces, rotateApiKey, updateWorkspace } from "../../workspaces/service.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
 import { checkQuota } from "../../workspaces/quotas.js";
 import { ApiError, invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
+import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
 import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey } from "../auth.js";
-import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
+import { IdParams, IdString, keysetCursor, ListQuery, NameString, pageOf, parseLimit, readKeysetCursor } from "./common.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
 
@@ -18,11 +20,31 @@ export function workspaceRoutes(app: Threadline) {
       { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }) } },
       async (req, reply) => reply.status(201).send(await createWorkspace(app.db, app.clock, req.body)),
     );
-    f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => getWorkspace(app.db, req.workspaceId));
+    // Paged in the database: an operator hosting thousands of workspaces reads them a page at a time.
+    f.get("/api/v1/workspaces", { config: { auth: "operator" }, schema: { tags: ["operator"], querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }) } }, async (req) => {
+      const after = readKeysetCursor(req.query.cursor, ["string"]);
+      const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
+      return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
+    });
+    const withRetention = async (ws: { id: string }) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
+    f.get("/api/v1/workspace", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
     f.patch(
       "/api/v1/workspace",
-      { config: { auth: "workspace" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()) }) } },
-      async (req) => updateWorkspace(app.db, req.workspaceId, req.body),
+      {
+        config: { auth: "workspace" },
+        schema: {
+          tags: ["workspace"],
+          body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()), retention_days: Type.Optional(Type.Union([Type.Integer(), Type.Null()])) }),
+        },
+      },
+      async (req) => {
+        const { retention_days, ...rest } = req.body;
+        // Every field is checked before anything is written: a refused value leaves the whole PATCH undone.
+        if (retention_days !== undefined) checkRetentionDays(retention_days);
+        const ws = await updateWorkspace(app.db, req.workspaceId, rest);
+        if (retention_days !== undefined) await setRetentionDays(app.db, req.workspaceId, retention_days);
+        return withRetention(ws);
+      },
     );
     // A new API key; the old one is refused from the next request on, in every process.
     f.post("/api/v1/workspace/api_key", { config: { auth: "workspace" }, schema: { tags: ["workspace"] } }, async (req, reply) =>
@@ -78,12 +100,15 @@ export function workspaceRoutes(app: Threadline) {
         return reply.status(201).send(accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl()));
       },
     );
-    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) =>
-      pageOf((await listAccounts(app.db, req.workspaceId)).map((a) => accountView(a, app.publicUrl())), req.query),
-    );
-    f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) =>
-      accountView(await getAccount(app.db, req.workspaceId, req.params.id), app.publicUrl()),
-    );
+    f.get("/api/v1/accounts", { config: { auth: "workspace" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) => {
+      const page = pageOf(await listAccounts(app.db, req.workspaceId), req.query);
+      const connections = await connectionsOf(app.db, page.items);
+      return { ...page, items: page.items.map((a) => accountView(a, app.publicUrl(), connections.get(a.id))) };
+    });
+    f.get("/api/v1/accounts/:id", { config: { auth: "workspace" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) => {
+      const row = await getAccount(app.db, req.workspaceId, req.params.id);
+      return accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id));
+    });
     // What the account's gateway sent that could not be mapped to messages (newest first).
     f.get(
       "/api/v1/accounts/:id/inbound-events",
