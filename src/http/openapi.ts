@@ -57,6 +57,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /api/v1/messages/{}": "One message, with its send status",
   "GET /api/v1/send-url": "The send URL",
   "POST /api/v1/send-url": "Generate a new send URL",
+  "POST /api/v1/_test/clock": "Move the clock forward (tests only: THREADLINE_TEST_CLOCK=1)",
   "POST /hooks/send/{}": "Send through the send URL (no key: the URL is the credential)",
 };
 
