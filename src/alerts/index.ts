@@ -85,7 +85,8 @@ export class Alerts {
     for (const r of rows) {
       if (!r.error) break;
       const e = JSON.parse(r.error) as DeliveryError;
-      if (e.code === "SHUTDOWN") continue;
+      // Not the receiver's errors: a shutdown, Threadline's own fault (parked, not counted).
+      if (e.code === "SHUTDOWN" || e.code === "INTERNAL_ERROR") continue;
       since = r.at;
       if (lines.length < 5) lines.push(`- ${new Date(r.at).toISOString()} ${e.code}: ${e.message} (delivery ${r.delivery_id}, attempt ${r.attempt})`);
     }

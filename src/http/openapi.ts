@@ -46,6 +46,8 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /api/v1/webhooks/{}/log": "Download a webhook's 100 latest requests",
   "GET /api/v1/webhooks/{}/deliveries": "A webhook's kept deliveries, filtered",
   "POST /api/v1/webhooks/{}/deliveries/{}/resend": "Send a kept delivery again, same webhook-id",
+  "GET /api/v1/webhooks/{}/parked": "A webhook's parked deliveries (set aside after Threadline's own errors)",
+  "POST /api/v1/webhooks/{}/parked/{}/resend": "Send a parked delivery again, by hand",
   "GET /api/v1/webhooks/{}/stats": "A webhook's deliveries per hour",
   "POST /api/v1/webhooks/{}/flush": "Send an aggregated webhook's open window now",
   "GET /api/v1/webhooks/{}/sample": "An example payload of this webhook, to map fields",
@@ -239,6 +241,9 @@ type Operation = {
   security?: unknown[];
 };
 
+/** The creations a workspace's quota bounds (workspaces/quotas.ts). */
+const QUOTA_ROUTES = new Set(["POST /api/v1/webhooks", "POST /api/v1/accounts", "POST /api/v1/teammates"]);
+
 /** The errors an operation can answer, from what it takes and how it is authenticated. */
 function errorsOf(key: string, op: Operation): ErrorCode[] {
   const codes: ErrorCode[] = [];
@@ -248,6 +253,7 @@ function errorsOf(key: string, op: Operation): ErrorCode[] {
   if (!open) codes.push("UNAUTHORIZED", "FORBIDDEN");
   if (!open && !key.startsWith("GET ")) codes.push("CROSS_ORIGIN");
   if (key.includes("{}")) codes.push("NOT_FOUND");
+  if (QUOTA_ROUTES.has(key)) codes.push("QUOTA_EXCEEDED");
   if (key !== "GET /healthz") codes.push("RATE_LIMITED");
   return codes;
 }
