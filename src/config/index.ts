@@ -32,18 +32,21 @@ export interface Config {
 export interface RateLimits {
   /** Failed authentications per client address (any key, cookie, operator token or inbound token). */
   authFailures: number;
-  /** Sign-in attempts (`POST /signin`, `POST /api/v1/session`) per client address. */
+  /** Sign-in attempts (`POST /signin`, `POST /api/v1/session`, links, resets, invitations) per client address. */
   signIn: number;
+  /** Sign-in attempts and link or reset requests per e-mail address (whatever the client address). */
+  signInEmail: number;
   /** Requests per inbound URL token. */
   inbound: number;
   /** Authenticated API requests per API key, session or operator token. */
   api: number;
 }
 
-export const RATE_LIMIT_DEFAULTS: RateLimits = { authFailures: 30, signIn: 30, inbound: 6000, api: 60000 };
+export const RATE_LIMIT_DEFAULTS: RateLimits = { authFailures: 30, signIn: 30, signInEmail: 10, inbound: 6000, api: 60000 };
 const RATE_LIMIT_ENV: Record<keyof RateLimits, string> = {
   authFailures: "THREADLINE_RATE_LIMIT_AUTH_FAILURES",
   signIn: "THREADLINE_RATE_LIMIT_SIGNIN",
+  signInEmail: "THREADLINE_RATE_LIMIT_SIGNIN_EMAIL",
   inbound: "THREADLINE_RATE_LIMIT_INBOUND",
   api: "THREADLINE_RATE_LIMIT_API",
 };

@@ -13,6 +13,7 @@ import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
 import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
+import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
 import { describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
 
@@ -55,7 +56,15 @@ export class WebhookService {
       disabled_at: row.enabled === 1 || row.disabled_at === null ? null : new Date(row.disabled_at).toISOString(),
       created_at: new Date(row.created_at).toISOString(),
       updated_at: new Date(row.updated_at).toISOString(),
+      /** Who made the last change: a person, an API key (by name) or Threadline (null before people signed in). */
+      updated_by: row.updated_by === null ? null : (JSON.parse(row.updated_by) as Actor),
     };
+  }
+
+  /** Records a change in the workspace's audit log (the view's settings before and after; never the secret). */
+  private audit(row: WebhookRow, who: Who, action: string, before?: WebhookRow, after?: WebhookRow): Promise<void> {
+    const settings = (r: WebhookRow) => ({ url: r.url, enabled: r.enabled === 1, aggregation: r.aggregation, filter: parseFilter(r.filter) });
+    return audit(this.deps.db, this.deps.clock, row.workspace_id, who, { action, object: { type: "webhook", id: row.id }, before: before && settings(before), after: after && settings(after) });
   }
 
   /**
@@ -95,7 +104,7 @@ export class WebhookService {
     return this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
   }
 
-  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }): Promise<WebhookRow> {
+  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }, who: Who = BY_THREADLINE): Promise<WebhookRow> {
     const url = validUrl(input.url);
     const aggregation = input.aggregation ?? "none";
     if (!isAggregation(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
@@ -123,13 +132,16 @@ export class WebhookService {
       lease_owner: null,
       lease_until: null,
       filter,
+      updated_by: JSON.stringify(who.actor),
     };
     await this.deps.db.insertInto("webhooks").values(row).execute();
+    await this.audit(row, who, "webhook.created", undefined, row);
     await this.deps.manager.reload(row.id);
     return row;
   }
 
-  private activity(id: string, a: Omit<Activity, "at">): void {
+  private activity(id: string, a: Omit<Activity, "at">, who?: Who): void {
+    if (who) a = { ...a, actor: who.actor };
     this.deps.writer.activity(id, { at: this.deps.clock.now(), ...a });
   }
 
@@ -137,13 +149,14 @@ export class WebhookService {
     workspaceId: string,
     id: string,
     patch: { url?: string; enabled?: boolean; aggregation?: string; filter?: FilterInput; replay?: "since_disabled" | "none" },
+    who: Who = BY_THREADLINE,
   ): Promise<WebhookRow> {
     const { db, clock, manager } = this.deps;
     const row = await this.get(workspaceId, id);
     const wasEnabled = row.enabled === 1;
     const disabledReason = row.disabled_reason;
     const now = clock.now();
-    const set: Partial<WebhookRow> = { updated_at: now };
+    const set: Partial<WebhookRow> = { updated_at: now, updated_by: JSON.stringify(who.actor) };
     const changes: string[] = [];
     if (patch.url !== undefined && patch.url.trim() !== row.url) {
       set.url = validUrl(patch.url);
@@ -176,18 +189,18 @@ export class WebhookService {
       const replay = patch.replay ?? (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
       if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
       restart = true;
-      this.activity(id, { kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." });
+      this.activity(id, { kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." }, who);
     } else if (patch.enabled === false && wasEnabled) {
       set.enabled = 0;
       set.disabled_reason = "manual";
       set.disabled_at = now;
-      this.activity(id, { kind: "disabled", summary: "Disabled by a user." });
+      this.activity(id, { kind: "disabled", summary: `Disabled by ${who.actor.name}.` }, who);
     } else if (patch.enabled === true) {
       // Enabling an enabled webhook still resets its error count.
       set.consecutive_failures = 0;
       restart = restart || row.consecutive_failures > 0;
     }
-    if (changes.length) this.activity(id, { kind: "updated", summary: changes.join("; ") });
+    if (changes.length) this.activity(id, { kind: "updated", summary: changes.join("; ") }, who);
     if (set.aggregation !== undefined) set.window_end = null;
     // The consumer stops before the row changes (the manager decides how: see `quiesce`).
     if (wasEnabled && (set.aggregation !== undefined || set.filter !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
@@ -196,7 +209,10 @@ export class WebhookService {
     await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
     // A filter reaches the consumer before the answer, wherever it runs.
     await manager.reload(id, { restart, remote: set.filter !== undefined });
-    return this.get(workspaceId, id);
+    const after = await this.get(workspaceId, id);
+    const action = set.enabled === 1 ? "webhook.enabled" : set.enabled === 0 ? "webhook.disabled" : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter")) ? "webhook.filter_changed" : "webhook.updated";
+    if (changes.length || set.enabled !== undefined) await this.audit(row, who, action, row, after);
+    return after;
   }
 
   /**
@@ -204,15 +220,16 @@ export class WebhookService {
    * for SECRET_GRACE_MS, so a receiver can switch without refusing a message. Rotating again
    * within the grace period ends the older secret's at once (two secrets at most).
    */
-  async rotateSecret(workspaceId: string, id: string): Promise<WebhookRow> {
+  async rotateSecret(workspaceId: string, id: string, who: Who = BY_THREADLINE): Promise<WebhookRow> {
     const row = await this.get(workspaceId, id);
     const now = this.deps.clock.now();
     await this.deps.db
       .updateTable("webhooks")
-      .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now })
+      .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now, updated_by: JSON.stringify(who.actor) })
       .where("id", "=", id)
       .execute();
-    this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." });
+    this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." }, who);
+    await this.audit(row, who, "webhook.secret_rotated");
     await this.deps.manager.reload(id);
     return this.get(workspaceId, id);
   }
@@ -228,8 +245,8 @@ export class WebhookService {
     };
   }
 
-  async remove(workspaceId: string, id: string): Promise<void> {
-    await this.get(workspaceId, id);
+  async remove(workspaceId: string, id: string, who: Who = BY_THREADLINE): Promise<void> {
+    const row = await this.get(workspaceId, id);
     const { db } = this.deps;
     await this.deps.manager.quiesce(id, "stop");
     this.deps.writer.forget(id);
@@ -239,19 +256,21 @@ export class WebhookService {
       await tx.deleteFrom("webhook_activity").where("webhook_id", "=", id).execute();
       await tx.deleteFrom("webhook_hourly").where("webhook_id", "=", id).execute();
     });
+    await this.audit(row, who, "webhook.deleted", row);
     await this.deps.manager.reload(id);
   }
 
   /** Re-sends every message stored since `since`, in order, under new delivery ids. */
-  async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
+  async replay(workspaceId: string, id: string, since: number, who: Who = BY_THREADLINE): Promise<{ cursor_seq: number }> {
     await this.get(workspaceId, id);
     await this.deps.manager.quiesce(id, "stop");
     // Read again after the stop: the cursor the stopped consumer reached is written by get's flush.
     const row = await this.get(workspaceId, id);
     // Never forward: what is still pending before `since` is not skipped by a replay.
     const cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
-    await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
-    this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` });
+    await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now(), updated_by: JSON.stringify(who.actor) }).where("id", "=", id).execute();
+    this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` }, who);
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replayed", object: { type: "webhook", id }, after: { since: new Date(since).toISOString() } });
     await this.deps.manager.reload(id, { restart: true });
     return { cursor_seq: cursor };
   }
@@ -273,6 +292,8 @@ export class WebhookService {
       ...(a.delivery_id !== null ? { delivery_id: a.delivery_id } : {}),
       ...(a.request_id !== null ? { request_id: a.request_id } : {}),
       ...(a.chat_id !== null ? { chat: { chat_id: String(a.chat_id), full_name: a.chat_name ?? "" } } : {}),
+      // Who made the change a row reports (settings changes); deliveries have none.
+      ...(a.actor !== null ? { actor: JSON.parse(a.actor) as Actor } : {}),
     }));
   }
 
@@ -298,7 +319,7 @@ export class WebhookService {
    * count, backoff and cursor do not move (it still sends a pending delivery itself, under
    * the same id, which receivers drop as a repeat).
    */
-  async resend(workspaceId: string, id: string, deliveryId: string): Promise<DeliveryItem> {
+  async resend(workspaceId: string, id: string, deliveryId: string, who: Who = BY_THREADLINE): Promise<DeliveryItem> {
     const row = await this.get(workspaceId, id);
     const attempts = (await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId);
     const last = attempts[0];
@@ -314,7 +335,8 @@ export class WebhookService {
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
       request: logged,
-    });
+    }, who);
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.delivery_resent", object: { type: "webhook", id }, after: { delivery_id: deliveryId, ok: result.ok } });
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
     // Found unless 100 newer attempts were logged meanwhile.
     return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;

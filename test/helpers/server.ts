@@ -236,7 +236,7 @@ export async function createWorkspace(server: TestServer, over: Record<string, u
     body: { name: "Acme", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" }, ...over },
   });
   if (r.status !== 201) throw new Error(`create workspace: ${r.status} ${r.text}`);
-  return r.json as { id: string; name: string; timezone: string; api_key: string; owner: { id: string; full_name: string; email: string } };
+  return r.json as { id: string; name: string; timezone: string; api_key: string; owner_invitation_url: string; owner: { id: string; full_name: string; email: string } };
 }
 
 /**

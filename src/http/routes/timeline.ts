@@ -36,7 +36,7 @@ export function timelineRoutes(app: Threadline) {
     f.post(
       "/api/v1/messages",
       {
-        config: { auth: "workspace" },
+        config: { auth: "workspace", role: "admin" },
         schema: { tags: ["messages"], body: Type.Object({ messages: Type.Array(IngestEntry, { minItems: 1, maxItems: MAX_BATCH }) }) },
       },
       async (req, reply) => {
@@ -45,19 +45,19 @@ export function timelineRoutes(app: Threadline) {
       },
     );
 
-    f.get("/api/v1/chats", { config: { auth: "workspace" }, schema: { tags: ["chats"], querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/chats", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], querystring: ListQuery } }, async (req) => {
       const r = await listChats(app.db, req.workspaceId, { limit: parseLimit(req.query.limit), cursor: req.query.cursor, q: req.query.q });
       return { items: r.items.map((c) => chatView(c, app.publicUrl())), next_cursor: r.next_cursor };
     });
-    f.get("/api/v1/chats/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
+    f.get("/api/v1/chats/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
       chatView(await getChat(app.db, req.workspaceId, req.params.id), app.publicUrl()),
     );
     f.patch(
       "/api/v1/chats/:id",
-      { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([NameString(), Type.Null()]) }) } },
+      { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([NameString(), Type.Null()]) }) } },
       async (req) => chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl()),
     );
-    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
       const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
       const items = await withSendStatus(app.db, r.items, app.publicUrl());
       // Sends still queued (or failed) are not in the log: they follow its last page.
@@ -67,7 +67,7 @@ export function timelineRoutes(app: Threadline) {
     f.post(
       "/api/v1/chats/:id/messages",
       {
-        config: { auth: "workspace" },
+        config: { auth: "workspace", role: "member" },
         schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: TextString(), teammate_email: Type.Optional(NameString()) }) },
       },
       async (req, reply) => {
@@ -75,8 +75,9 @@ export function timelineRoutes(app: Threadline) {
         if (!req.body.text.trim()) throw invalid("text", "must not be empty.");
         const chat = await getChat(app.db, ws, req.params.id);
         const account = await getAccount(app.db, ws, chat.account_id);
-        let teammate = (await getWorkspace(app.db, ws)).owner as { id: string; full_name: string; email: string };
-        if (req.body.teammate_email) {
+        // Signed in: the person sends. A key: `teammate_email`, or the workspace's owner.
+        let teammate: { id: string; full_name: string } = req.person?.teammate ?? (await getWorkspace(app.db, ws)).owner;
+        if (!req.person && req.body.teammate_email) {
           const t = await findTeammateByEmail(app.db, ws, req.body.teammate_email);
           if (!t) throw invalid("teammate_email", `no teammate with e-mail ${req.body.teammate_email} in this workspace.`);
           teammate = t;
@@ -110,7 +111,7 @@ export function timelineRoutes(app: Threadline) {
         return reply.status(201).send(messageView(await getMessage(app.db, ws, r.messageIds[0]!), app.publicUrl()));
       },
     );
-    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
+    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
       findPermalink(app.db, req.workspaceId, req.params.id),
     );
   };
