@@ -50,3 +50,21 @@ export async function signInApi(server: TestServer, email: string, password: str
   const r = await server.api("POST", "/api/v1/session", { body: { email, password } });
   return { ...r, cookie: cookieOf(r.headers) };
 }
+
+/** The workspaces whose owner has set a password already (their invitation is used once). */
+const ownersSet = new Map<string, Promise<unknown>>();
+
+/** Sets the owner's password through the operator's invitation URL, once per workspace; answers how to sign in. */
+export async function ownerPassword(server: TestServer, ws: { owner_invitation_url: string; owner: { email: string } }): Promise<{ email: string; password: string }> {
+  if (!ownersSet.has(ws.owner_invitation_url)) ownersSet.set(ws.owner_invitation_url, accept(server, ws.owner_invitation_url));
+  await ownersSet.get(ws.owner_invitation_url);
+  return { email: ws.owner.email, password: PASSWORD };
+}
+
+/** A new session cookie of the workspace's owner (`tl_session=…`). */
+export async function ownerCookie(server: TestServer, ws: { owner_invitation_url: string; owner: { email: string } }): Promise<string> {
+  const { email, password } = await ownerPassword(server, ws);
+  const r = await signInApi(server, email, password);
+  assert.equal(r.status, 200, r.text);
+  return r.cookie!;
+}

@@ -76,15 +76,15 @@ for (const database of DATABASES) {
       assert.equal((await send(server, "GET", `/chat/${v.chatId}/messages/`, from("203.0.113.10", { cookie: v.cookie }))).status, 200);
     });
 
-    it("sign-in attempts per address (POST /signin and POST /api/v1/session), and wrong keys there count as failures", async () => {
+    it("sign-in attempts per address (POST /signin and POST /api/v1/session), and wrong passwords there count as failures", async () => {
       const own = { origin: new URL(server.url).origin, "content-type": "application/x-www-form-urlencoded" };
-      for (let i = 0; i < 5; i++) assert.equal((await send(server, "POST", "/signin", from("203.0.113.3", own), form({ api_key: v.key, next: "/" }))).status, 303);
-      assertLimited(await send(server, "POST", "/signin", from("203.0.113.3", own), form({ api_key: v.key, next: "/" })));
+      for (let i = 0; i < 5; i++) assert.equal((await send(server, "POST", "/signin", from("203.0.113.3", own), form({ email: v.email, password: v.password, next: "/" }))).status, 303);
+      assertLimited(await send(server, "POST", "/signin", from("203.0.113.3", own), form({ email: v.email, password: v.password, next: "/" })));
       for (let i = 0; i < 5; i++) {
-        const r = await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ api_key: `tlk_wrong_${i}` }));
+        const r = await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ email: `guess${i}@guess.example`, password: "a wrong password" }));
         assert.equal(r.status, 401, r.text);
       }
-      assertLimited(await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ api_key: v.key })));
+      assertLimited(await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ email: v.email, password: v.password })));
       assertLimited(await send(server, "GET", "/api/v1/workspace", from("203.0.113.4", { authorization: `Bearer ${v.key}` })));
     });
 

@@ -12,6 +12,7 @@ let server: TestServer;
 let browser: Browser;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 
 before(async () => {
   ensureWebBuild();
@@ -20,7 +21,7 @@ before(async () => {
     TestServer.start(),
     launchChromium(),
   ]);
-  const ws = await createWorkspace(server, { name: "Acme Test Co" });
+  ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
   const acc = await server.api("POST", "/api/v1/accounts", {
     token: key,
@@ -45,7 +46,7 @@ after(async () => {
 
 test("Incoming tab: an account's unrecognised events show with their reason and raw body; an account without any says so", async () => {
   await page.goto(server.url + "/");
-  await signIn(page, key);
+  await signIn(page, server, ws);
   await page.goto(server.url + "/webhooks/incoming");
   const events = page.getByTestId("unrecognised-events");
   await events.waitFor();

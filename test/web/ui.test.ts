@@ -16,6 +16,7 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 let webhookId: string;
 let chatId: string;
 const ACCOUNT = "+972500000000";
@@ -37,7 +38,7 @@ before(async () => {
     Receiver.start(),
     launchChromium(),
   ]);
-  const ws = await createWorkspace(server, { name: "Acme Test Co" });
+  ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
   await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@acme.com" });
   await api("POST", "/api/v1/accounts", { phone: ACCOUNT, owner_email: "amnon@acme.com", source: "api" });
@@ -51,14 +52,15 @@ after(async () => {
   await server?.stop();
 });
 
-test("sign in: a wrong key is refused next to the field, the right one opens the workspace", async () => {
+test("sign in: a wrong password (or an API key) is refused next to the field, the right one opens the workspace", async () => {
   await page.goto(server.url + "/");
-  const field = page.getByLabel("Workspace API key");
-  await field.fill("tlk_not_a_real_key");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("#api-key-error").waitFor();
+  await page.getByLabel("E-mail").fill("amnon@acme.com");
+  const field = page.getByLabel("Password", { exact: true });
+  await field.fill(key);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator("#signin-password-error").waitFor();
   assert.equal(await field.getAttribute("aria-invalid"), "true");
-  await signIn(page, key);
+  await signIn(page, server, ws);
   assert.equal((await page.getByTestId("workspace-name").textContent())?.trim(), "Acme Test Co");
   for (const name of ["Webhooks", "Timeline", "Accounts", "Teammates"]) assert.equal(await nav(name).count(), 1, name);
   assert.equal(await nav("Webhooks").getAttribute("aria-current"), "page");
@@ -216,7 +218,7 @@ test("a permalink opened signed out asks to sign in, then shows the message high
     await p.goto(server.url + permalinkPath);
     // The web app's own sign-in (the server's no-JavaScript fallback is replaced on load).
     await p.getByRole("heading", { name: "Sign in to your workspace" }).waitFor();
-    await signIn(p, key);
+    await signIn(p, server, ws);
     assert.equal(new URL(p.url()).pathname, permalinkPath, "back at the permalink after signing in");
     const hl = p.locator('article.bubble[data-highlighted="true"]');
     await hl.waitFor();
