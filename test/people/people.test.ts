@@ -194,6 +194,10 @@ for (const database of DATABASES) describe(`people (${database})`, () => {
     assert.equal(msg.status, 202, msg.text);
     const chat = (await as(server, member, "GET", "/api/v1/chats")).json.items[0];
     assert.equal((await as(server, member, "PATCH", `/api/v1/chats/${chat.chat_id}`, { responsible_email: "mia@people.example" })).status, 200);
+    // Sent by someone: a person's message names that person as the sender, whatever teammate_email says.
+    const sent = await as(server, member, "POST", `/api/v1/chats/${chat.chat_id}/messages`, { text: "from Mia", teammate_email: "rita@people.example" });
+    assert.equal(sent.status, 201, sent.text);
+    assert.equal(sent.json.sender.full_name, "mia");
 
     assert.equal((await as(server, admin, "PATCH", `/api/v1/teammates/${member.id}`, { role: "admin" })).json.role, "admin");
     assertError(await as(server, admin, "PATCH", `/api/v1/teammates/${ws.owner.id}`, { role: "member" }), 403, "FORBIDDEN");

@@ -88,6 +88,24 @@ for (const database of DATABASES) {
       assertLimited(await send(server, "GET", "/api/v1/workspace", from("203.0.113.4", { authorization: `Bearer ${v.key}` })));
     });
 
+    it("sign-in attempts per e-mail, whatever the address (10 a minute): known or unknown e-mail alike, links and resets included", async () => {
+      const json = { "content-type": "application/json" };
+      const known = "target@acme.example";
+      assert.equal((await server.api("POST", "/api/v1/teammates", { token: v.key, body: { full_name: "Target", email: known } })).status, 201);
+      for (const email of [known, "nobody@unknown.example"]) {
+        const tag = email === known ? 1 : 2;
+        for (let i = 0; i < 10; i++) {
+          const r = await send(server, "POST", "/api/v1/session", from(`198.51.${tag}.${i}`, json), JSON.stringify({ email, password: "a wrong password" }));
+          assert.equal(r.status, 401, r.text);
+        }
+        assertLimited(await send(server, "POST", "/api/v1/session", from(`198.51.${tag}.200`, json), JSON.stringify({ email, password: "a wrong password" })));
+        assertLimited(await send(server, "POST", "/api/v1/password-resets", from(`198.51.${tag}.201`, json), JSON.stringify({ email })));
+      }
+      // Another person is not affected.
+      const other = await send(server, "POST", "/api/v1/sign-in-links", from("198.51.3.1", json), JSON.stringify({ email: "someone.else@acme.example" }));
+      assert.equal(other.status, 202, other.text);
+    });
+
     it("inbound requests per token, whatever the address; another account's token is not affected", async () => {
       const account = async (phone: string) => {
         const r = await server.api("POST", "/api/v1/accounts", {

@@ -263,12 +263,13 @@ test("Timeline: search, assign, and send a message that reaches the webhook as s
 
   const before = receiver.requests.length;
   const text = `Sent from the Timeline ${Date.now()}`;
-  await page.getByLabel("Send as").selectOption("dana@acme.com");
+  // The signed-in person sends (the owner here), whoever is responsible for the chat.
+  assert.match((await page.getByTestId("send-as").textContent()) ?? "", /Sending as Amnon Haha/);
   await page.getByLabel("Message", { exact: true }).fill(text);
   await page.getByRole("button", { name: "Send", exact: true }).click();
   const bubble = page.locator('article.bubble[data-direction="sent"]').filter({ hasText: text });
   await bubble.waitFor();
-  assert.match((await bubble.textContent()) ?? "", /Dana Levi/);
+  assert.match((await bubble.textContent()) ?? "", /Amnon Haha/);
   // Sent bubbles sit on the right, received on the left.
   const [sentBox, recvBox] = [await bubble.boundingBox(), await received.boundingBox()];
   assert.ok(sentBox && recvBox && sentBox.x > recvBox.x, "sent on the right");
@@ -276,7 +277,7 @@ test("Timeline: search, assign, and send a message that reaches the webhook as s
 
   const got = await waitFor(() => receiver.requests.slice(before).find((q) => q.json?.message?.text === text), "the sent message at the receiver");
   assert.equal(got.json.message.direction, "sent");
-  assert.equal(got.json.message.sender.full_name, "Dana Levi");
+  assert.equal(got.json.message.sender.full_name, "Amnon Haha");
   assert.equal(got.json.chat.chat_id, chatId);
   assert.equal(got.json.chat.responsible_email, "dana@acme.com");
 });
