@@ -88,6 +88,14 @@ test("a member sees webhooks without a control that changes one, and the API ans
   assert.equal(r.body.error.code, "FORBIDDEN");
   assert.match(r.body.error.message, /admin/);
   assert.equal((await server.api("GET", `/api/v1/webhooks/${webhookId}`, { token: ws.api_key })).json.enabled, false);
+  // Who changed the webhook is shown (the Default key made it), and the audit log page lists the changes.
+  await owner.goto(server.url + "/webhooks");
+  const ownerCard = owner.locator(`[data-testid="webhook-card"][data-webhook-id="${webhookId}"]`);
+  assert.match((await ownerCard.getByTestId("webhook-updated-by").textContent()) ?? "", /Last changed by Default key/);
+  await owner.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log", exact: true }).click();
+  const audit = owner.getByTestId("audit-log");
+  await audit.getByText("webhook.created").waitFor();
+  assert.match((await audit.textContent()) ?? "", /invitation\.accepted/);
 });
 
 test("reset by e-mail link, and a one-time sign-in link, sign in", async () => {
