@@ -26,6 +26,40 @@ export interface Config {
   sendPauseMs: number;
   /** How long a process owns a webhook without renewing (several processes on PostgreSQL). */
   webhookLeaseMs: number;
+  /** Single sign-on (OpenID Connect), when THREADLINE_OIDC_ISSUER is set. */
+  oidc: OidcConfig | undefined;
+}
+
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** E-mail domain → the workspace an unknown, verified e-mail of it joins as a member. */
+  allowedDomains: Map<string, string>;
+}
+
+/**
+ * `THREADLINE_OIDC_*`: all of issuer, client id and secret, or none. Allowed domains are
+ * `domain=workspace_id` pairs (an installation holds many workspaces: each domain names the
+ * one it joins).
+ */
+function parseOidc(env: Env): OidcConfig | undefined {
+  const issuer = parseUrl("THREADLINE_OIDC_ISSUER", env.THREADLINE_OIDC_ISSUER, ["http", "https"]);
+  const clientId = env.THREADLINE_OIDC_CLIENT_ID?.trim() || undefined;
+  const clientSecret = env.THREADLINE_OIDC_CLIENT_SECRET?.trim() || undefined;
+  const domains = env.THREADLINE_OIDC_ALLOWED_DOMAINS?.trim() || "";
+  if (!issuer) {
+    if (clientId || clientSecret || domains) throw new ConfigError("THREADLINE_OIDC_ISSUER must be set with THREADLINE_OIDC_CLIENT_ID, THREADLINE_OIDC_CLIENT_SECRET and THREADLINE_OIDC_ALLOWED_DOMAINS.");
+    return undefined;
+  }
+  if (!clientId || !clientSecret) throw new ConfigError("THREADLINE_OIDC_CLIENT_ID and THREADLINE_OIDC_CLIENT_SECRET must be set with THREADLINE_OIDC_ISSUER.");
+  const allowedDomains = new Map<string, string>();
+  for (const pair of domains.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9.-]+\.[a-z]{2,})=(ws_[a-z0-9]+)$/i.exec(pair);
+    if (!m) throw new ConfigError(`THREADLINE_OIDC_ALLOWED_DOMAINS must be a comma list of domain=workspace_id such as acme.com=ws_01h…, got "${pair}".`);
+    allowedDomains.set(m[1]!.toLowerCase(), m[2]!.toLowerCase());
+  }
+  return { issuer, clientId, clientSecret, allowedDomains };
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
@@ -142,5 +176,6 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`THREADLINE_WEBHOOK_LEASE_MS must be a whole number of milliseconds from 3000 to 600000, got "${rawLease}".`);
   }
   const webhookLeaseMs = rawLease ? Number(rawLease) : DEFAULT_LEASE_MS;
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs };
+  const oidc = parseOidc(env);
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, oidc };
 }

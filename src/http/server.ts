@@ -16,6 +16,7 @@ import { AuthFailures, registerRateLimits } from "./rate-limits.js";
 import { badText } from "../db/text.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
 import { peopleRoutes } from "./routes/people.js";
+import { ssoRoutes } from "./routes/sso.js";
 import { timelineRoutes } from "./routes/timeline.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { systemRoutes } from "./routes/system.js";
@@ -154,6 +155,7 @@ export async function buildServer(app: Threadline): Promise<App> {
   await fastify.register(systemRoutes(app));
   await fastify.register(workspaceRoutes(app));
   await fastify.register(peopleRoutes(app));
+  await fastify.register(ssoRoutes(app));
   await fastify.register(timelineRoutes(app));
   await fastify.register(webhookRoutes(app));
   await fastify.register(inboundRoutes(app));

@@ -75,7 +75,7 @@ export function App() {
   if (session.state === "signed-out") {
     return (
       <SignIn
-        notice={session.reason}
+        notice={session.reason ?? search.get("sso_error") ?? undefined}
         onSignedIn={() => {
           // Stay on the page that was asked for; /signin?next=… returns there.
           if (route.page === "signin") navigate(safeNext(search.get("next")) ?? "/webhooks", { replace: true });

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError, errorMessage } from "./api.js";
 import type { Me } from "./types.js";
-import { Alert, FieldError, useDocumentTitle } from "./ui.js";
+import { Alert, FieldError, useDocumentTitle, useLoad } from "./ui.js";
 import { FirstWorkspace } from "./FirstWorkspace.js";
 
 export function Brand() {
@@ -23,8 +23,10 @@ export function Brand() {
  * for a forgotten password (or none yet); single sign-on when the server offers it. The
  * operator creates workspaces from here with the operator token.
  */
-export function SignIn({ onSignedIn, notice, sso }: { onSignedIn: (me: Me) => void; notice?: string; sso?: boolean }) {
+export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; notice?: string }) {
   useDocumentTitle("Sign in");
+  // Offered when the server has an OpenID provider configured.
+  const sso = useLoad(() => api<{ enabled: boolean }>("GET", "/api/v1/sso", undefined, { allow401: true }).then((r) => r.enabled).catch(() => false), []).data;
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<{ field?: "email" | "password"; message: string }>();
@@ -120,7 +122,7 @@ export function SignIn({ onSignedIn, notice, sso }: { onSignedIn: (me: Me) => vo
         </div>
         {sso ? (
           <p>
-            <a className="btn btn-secondary btn-block" href="/sso/start">
+            <a className="btn btn-secondary btn-block" href={`/sso/start${window.location.search.includes("next=") ? `?next=${encodeURIComponent(new URLSearchParams(window.location.search).get("next") ?? "/")}` : ""}`}>
               Sign in with single sign-on
             </a>
           </p>
