@@ -16,6 +16,7 @@ import { ingestWith, type Ingest } from "./ingest/ingest.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 import { Sender } from "./sending/sender.js";
+import { RetentionPruner } from "./retention/index.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
 export const VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")).version;
@@ -114,6 +115,8 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   });
   const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
   await sender.start();
+  const pruner = new RetentionPruner({ db, clock, log });
+  pruner.start();
   return {
     config,
     storage,
@@ -136,6 +139,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     sender,
     async close() {
       await listener?.close();
+      await pruner.stop();
       await sender.stop();
       await manager.stop();
       // An alert e-mail being written or sent gets a moment (it is in the outbox already once written).

@@ -4,12 +4,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import v8 from "node:v8";
 import { PerformanceObserver } from "node:perf_hooks";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { createThreadline, VERSION } from "./app.js";
 import { buildServer } from "./http/server.js";
 import { migrate, openStorage } from "./db/index.js";
+import { backupSqlite, restoreSqlite } from "./db/backup.js";
 import { SHUTDOWN_GRACE_MS } from "./webhooks/manager.js";
 
 const USAGE = `Threadline ${VERSION}: WhatsApp conversations to CRMs and automations.
@@ -19,6 +20,8 @@ Usage: threadline <command>
   migrate   create or update the database schema, then exit
   demo      run the server with simulated WhatsApp traffic and a local receiver that prints what it gets,
             on its own temporary SQLite data (removed on Ctrl-C), or on --data DIR (kept)
+  backup FILE   copy the SQLite database to FILE while the server runs (PostgreSQL: pg_dump, see README)
+  restore FILE  make FILE (a backup) the database of an empty THREADLINE_DATA_DIR
 `;
 
 function config(env: NodeJS.ProcessEnv = process.env): Config {
@@ -82,7 +85,11 @@ export async function serve(cfg: Config): Promise<{ url: string; stop: () => Pro
   boundHeapGrowth();
   const app = await createThreadline(cfg);
   const server = await buildServer(app);
-  await server.listen({ port: cfg.port, host: cfg.host });
+  await server.listen({ port: cfg.port, host: cfg.host }).catch((e: NodeJS.ErrnoException) => {
+    // The process exits on this error (bin/threadline.js), which also ends what createThreadline started.
+    if (e.code !== "EADDRINUSE") throw e;
+    throw new Error(`Port ${cfg.port} on ${cfg.host} is in use: stop what listens there, or set PORT to another port (0: any free port).`);
+  });
   const port = (server.server.address() as AddressInfo).port;
   app.setPort(port);
   const shownHost = cfg.host === "0.0.0.0" || cfg.host === "::" ? "localhost" : cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
@@ -141,12 +148,39 @@ async function runMigrate(): Promise<void> {
   console.log(done.length ? `Applied migrations: ${done.join(", ")}` : "The database schema is up to date.");
 }
 
+/** Whether a server could listen on host:port now. */
+function portIsFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+/** `backup FILE` and `restore FILE`: SQLite only; PostgreSQL has pg_dump and pg_restore (README). */
+async function runBackupOrRestore(cmd: "backup" | "restore", args: string[]): Promise<void> {
+  const cfg = config();
+  if (!args[0]) throw new Error(`${cmd} needs a file: threadline ${cmd} ./threadline-backup.sqlite`);
+  if (cfg.databaseUrl) throw new Error(`${cmd} is for the embedded SQLite database; on PostgreSQL use pg_dump and pg_restore (README, "Backup and restore").`);
+  if (cmd === "backup") {
+    const t0 = performance.now();
+    const done = await backupSqlite(cfg.dataDir, args[0]);
+    console.log(`Backed up ${cfg.dataDir} to ${done.file} (${done.pages} pages) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+  } else {
+    const done = restoreSqlite(args[0], cfg.dataDir);
+    console.log(`Restored ${path.resolve(args[0])} into ${done.file}. Start Threadline on it: webhooks resume where the backup left them (what they delivered since is sent again with the same webhook-id).`);
+  }
+}
+
 async function runDemo(args: string[]): Promise<void> {
   const at = args.indexOf("--data");
   if (at >= 0 && !args[at + 1]) throw new Error("--data needs a directory: threadline demo --data ./demo-data");
   // The demo never touches the data of a real installation: its own SQLite, temporary unless --data says where.
   const dataDir = at >= 0 ? path.resolve(args[at + 1]!) : mkdtempSync(path.join(tmpdir(), "threadline-demo-"));
   const temporary = at < 0;
+  console.log(`demo data in ${dataDir}${temporary ? " (temporary)" : ""}`);
+  // Every way out (Ctrl-C, a failed start, an error) removes temporary data: 'exit' runs on all of them.
+  if (temporary) process.once("exit", () => rmSync(dataDir, { recursive: true, force: true }));
   const receiver = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
@@ -159,7 +193,13 @@ async function runDemo(args: string[]): Promise<void> {
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/demo-hook`;
   const adminToken = process.env.THREADLINE_ADMIN_TOKEN ?? `demo-operator-${Date.now()}-token`;
-  const cfg = config({ ...process.env, DATABASE_URL: undefined, THREADLINE_DATA_DIR: dataDir, THREADLINE_ADMIN_TOKEN: adminToken, THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" });
+  const env = { ...process.env, DATABASE_URL: undefined, THREADLINE_DATA_DIR: dataDir, THREADLINE_ADMIN_TOKEN: adminToken, THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" };
+  let cfg = config(env);
+  // A newcomer's default port is often taken (another server, an earlier demo): take a free one and say so.
+  if (process.env.PORT === undefined && !(await portIsFree(cfg.host, cfg.port))) {
+    console.log(`Port ${cfg.port} is in use, so the demo listens on a free port instead (set PORT to choose one).`);
+    cfg = config({ ...env, PORT: "0" });
+  }
   const { url, stop } = await serve(cfg);
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -169,7 +209,7 @@ async function runDemo(args: string[]): Promise<void> {
   const ws = await call("POST", "/api/v1/workspaces", adminToken, { name: "Demo", owner: { full_name: "Dana Demo", email: "dana@demo.test" } });
   await call("POST", "/api/v1/accounts", ws.api_key, { phone: "+15550001000", owner_email: "dana@demo.test", source: "api" });
   await call("POST", "/api/v1/webhooks", ws.api_key, { url: receiverUrl });
-  console.log(`demo data in ${dataDir}${temporary ? " (temporary)" : ""}\ndemo workspace API key: ${ws.api_key}\nopen ${url} and sign in with it; simulated messages follow (Ctrl-C stops).`);
+  console.log(`demo workspace API key: ${ws.api_key}\nopen ${url} and sign in with it; simulated messages follow (Ctrl-C stops).`);
   const contacts = [
     ["Jane Roe", "+15551234567"],
     ["Omar Haddad", "+15557654321"],
@@ -202,7 +242,6 @@ async function runDemo(args: string[]): Promise<void> {
       receiver.close();
     },
     () => {
-      if (temporary) rmSync(dataDir, { recursive: true, force: true });
       console.log(temporary ? `demo stopped; its data (${dataDir}) was removed.` : `demo stopped; its data stays in ${dataDir}.`);
     },
   );
@@ -213,6 +252,7 @@ export async function main(argv: string[]): Promise<void> {
   if (cmd === "serve") return runServe();
   if (cmd === "migrate") return runMigrate();
   if (cmd === "demo") return runDemo(argv.slice(1));
+  if (cmd === "backup" || cmd === "restore") return runBackupOrRestore(cmd, argv.slice(1));
   if (cmd === "--help" || cmd === "-h" || cmd === "help") {
     console.log(USAGE);
     return;

@@ -60,7 +60,10 @@ export function openStorage(
     };
   }
   mkdirSync(config.dataDir, { recursive: true });
-  const file = new SQLite(path.join(config.dataDir, "threadline.sqlite"));
+  const file = new SQLite(sqliteFile(config.dataDir));
+  // Retention deletes old messages: a new database can then give the space back (incremental_vacuum).
+  // Set before the first table exists; on an older database it has no effect.
+  file.pragma("auto_vacuum = INCREMENTAL");
   file.pragma("journal_mode = WAL");
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
@@ -75,6 +78,9 @@ export function openStorage(
   sqliteFiles.set(db, file);
   return { db, dialect: "sqlite", cache, close: () => db.destroy() };
 }
+
+/** The SQLite database of a data folder (THREADLINE_DATA_DIR). */
+export const sqliteFile = (dataDir: string) => path.join(dataDir, "threadline.sqlite");
 
 const sqliteFiles = new WeakMap<object, SQLite.Database>();
 

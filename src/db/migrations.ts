@@ -352,5 +352,12 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhook_activity").addColumn("actor", "text").execute();
       },
     },
+    "0014_retention": {
+      // A workspace may keep its messages for a number of days (null: forever); old notifications go with them.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("workspaces").addColumn("retention_days", "integer").execute();
+        await db.schema.createIndex("notifications_workspace_at").on("notifications").columns(["workspace_id", "at"]).execute();
+      },
+    },
   };
 }

@@ -3,7 +3,15 @@ import type { ColumnType, Generated } from "kysely";
 /** Times are integer milliseconds, booleans 0/1, JSON is text: the same on SQLite and PostgreSQL. */
 export interface Database {
   meta: { key: string; value: string };
-  workspaces: { id: string; name: string; timezone: string; owner_teammate_id: string; created_at: number };
+  workspaces: {
+    id: string;
+    name: string;
+    timezone: string;
+    owner_teammate_id: string;
+    created_at: number;
+    /** Messages older than this many days are deleted once delivered (src/retention); null keeps them. */
+    retention_days: number | null;
+  };
   /** `created_by`: the actor (JSON `{type, id, name}`) who made the key; null for the key a workspace was created with. */
   api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number; name: string; created_by: string | null };
   /** When a key was last used (written at most once a minute per key; kept apart so use does not drop the key cache). */

@@ -5,6 +5,7 @@ import cookie from "@fastify/cookie";
 import helmet from "helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import { apiReference, describeOperations, DOCS_PAGE } from "./openapi.js";
 import fastifyStatic from "@fastify/static";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Threadline } from "../app.js";
@@ -101,10 +102,11 @@ export async function buildServer(app: Threadline): Promise<App> {
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
+    transformObject: (doc) => ("openapiObject" in doc ? describeOperations(doc.openapiObject, apiReference()) : doc.swaggerObject),
   });
   // The rendered reference at /docs (and the document at /docs/json), served from the
   // swagger-ui-dist package: no CDN, so it works offline and under a strict CSP.
-  await fastify.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list", deepLinking: true } });
+  await fastify.register(swaggerUi, { routePrefix: "/docs", ...DOCS_PAGE });
 
   fastify.addHook("onRequest", async (req) => {
     (req as any).startedAt = process.hrtime.bigint();

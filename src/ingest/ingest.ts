@@ -89,10 +89,12 @@ export function parties(c: Checked, knownName: string | undefined): { chatName: 
   const { msg, account, chatPhone } = c;
   const chatName = msg.chat.full_name?.trim() || knownName || chatPhone || msg.chat.external_id;
   if (c.isGroup) {
-    // API.md: in a group the sender is the one given (the participant) or else the chat title.
+    // docs/api.md: in a group phones are "" and the group's title stands for the other side; what
+    // the account sends is sent by the account side (the one given, else the account's owner).
+    const other = msg.direction === "sent" ? account.full_name : chatName;
     return {
       chatName,
-      sender: { full_name: msg.sender?.full_name?.trim() || chatName, phone: "" },
+      sender: { full_name: msg.sender?.full_name?.trim() || other, phone: "" },
       recipient: { full_name: msg.recipient?.full_name?.trim() || chatName, phone: "" },
     };
   }

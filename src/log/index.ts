@@ -263,3 +263,20 @@ export async function windowChats(
     .limit(opts.limit)
     .execute();
 }
+
+/**
+ * The deliverable messages of a workspace after `afterSeq`, in log order, whose own time is in
+ * [`since`, `until`), of one chat when `chatId` is given: a page of an export. Pages are keyed
+ * by seq, so each is one indexed read however long the log.
+ */
+export async function readDeliverableRange(
+  db: DB,
+  workspaceId: string,
+  opts: { afterSeq: number; limit: number; since?: number; until?: number; chatId?: number },
+): Promise<DeliverableMessage[]> {
+  let q = deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.seq", ">", opts.afterSeq).where("m.status", "=", "stored");
+  if (opts.chatId !== undefined) q = q.where("m.chat_id", "=", opts.chatId);
+  if (opts.since !== undefined) q = q.where("m.timestamp", ">=", opts.since);
+  if (opts.until !== undefined) q = q.where("m.timestamp", "<", opts.until);
+  return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
+}

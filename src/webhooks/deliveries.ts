@@ -2,6 +2,7 @@ import type { Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
 import { invalid } from "../errors.js";
 import { REQUEST_LOG_SIZE } from "./writer.js";
+import { parseIsoTime } from "../clock/iso-time.js";
 
 /**
  * The request log (`webhook_requests`, the newest 100 attempts of a webhook) read two ways:
@@ -83,18 +84,6 @@ export interface DeliveryFilter {
   until?: number;
 }
 
-function isoTime(field: string, raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  // A date (UTC midnight), or a date and time with a zone (none: UTC); Date.parse alone takes much more.
-  const m = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(raw);
-  const t = m ? Date.parse(m[4] && !m[5] ? `${raw}Z` : raw) : NaN;
-  // 2026-02-31 is not a day (Date.parse would read it as March 3).
-  if (Number.isNaN(t) || new Date(Date.UTC(+m![1]!, +m![2]! - 1, +m![3]!)).getUTCDate() !== +m![3]!) {
-    throw invalid(field, "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
-  }
-  return t;
-}
-
 /** `?status=&chat_id=&since=&until=` of `GET …/deliveries`, each refused with the field named. */
 export function parseDeliveryFilter(q: { status?: string; chat_id?: string; since?: string; until?: string }): DeliveryFilter {
   const f: DeliveryFilter = {};
@@ -106,8 +95,8 @@ export function parseDeliveryFilter(q: { status?: string; chat_id?: string; sinc
     if (!/^\d{1,19}$/.test(q.chat_id)) throw invalid("chat_id", "must be a chat id: a string of digits, as in chat.chat_id.");
     f.chatId = q.chat_id;
   }
-  f.since = isoTime("since", q.since);
-  f.until = isoTime("until", q.until);
+  f.since = parseIsoTime("since", q.since);
+  f.until = parseIsoTime("until", q.until);
   if (f.since !== undefined && f.until !== undefined && f.until < f.since) throw invalid("until", "must not be before since.");
   return f;
 }

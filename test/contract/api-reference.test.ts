@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Ajv } from "ajv";
+import formats from "ajv-formats";
+import { SUMMARIES } from "../../src/http/openapi.js";
 import { repoRoot } from "../helpers/contract.js";
 import { TestServer } from "../helpers/server.js";
 
@@ -31,5 +34,34 @@ describe("the API reference", () => {
     const documented = new Set([...reference.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^\s`?]*)/g)].map((m) => normalize(m[1]!, m[2]!)));
     const missing = published.filter((p) => !documented.has(p));
     assert.deepEqual(missing, [], `routes missing from docs/api.md:\n${missing.join("\n")}`);
+  });
+
+  it("/docs gives every operation a summary, its paragraph of docs/api.md, its errors, and request examples valid against its schema", async () => {
+    const doc = (await server.api("GET", "/docs/json")).json;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    formats.default(ajv);
+    for (const [route, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!METHODS.includes(method)) continue;
+        const key = normalize(method, route);
+        assert.equal(op.summary, SUMMARIES[key], `${key}: a summary in src/http/openapi.ts`);
+        assert.ok(op.description.includes(`${method.toUpperCase()} ${route.split("{")[0]}`), `${key}: its paragraph of docs/api.md:\n${op.description}`);
+        if (key === "GET /healthz") continue;
+        assert.match(op.description, /Errors: `/, key);
+        if (!(Array.isArray(op.security) && op.security.length === 0)) {
+          assert.equal(op.responses["401"]?.content["application/json"].example.error.code, "UNAUTHORIZED", `${key}: its 401`);
+        }
+        const json = op.requestBody?.content?.["application/json"];
+        if (json) {
+          assert.ok(json.example !== undefined, `${key}: a request example`);
+          assert.ok(ajv.validate(json.schema, json.example), `${key}: the example ${JSON.stringify(json.example)} is refused: ${ajv.errorsText()}`);
+          assert.doesNotMatch(JSON.stringify(json.example), /"string"/, `${key}: a placeholder example`);
+        }
+        for (const p of op.parameters ?? []) assert.ok(p.example !== undefined && p.example !== "string", `${key}: an example of ${p.name}`);
+      }
+    }
+    // The one with a request documented in full takes docs/api.md's own example.
+    assert.equal(doc.paths["/api/v1/messages"].post.requestBody.content["application/json"].example.messages[0].text, "Hi! How are you? 👋");
+    assert.equal(doc.info.title, "Threadline API");
   });
 });

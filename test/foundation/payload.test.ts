@@ -150,7 +150,7 @@ for (const database of DATABASES) describe(`unaggregated payloads reach a real r
     assert.equal(p2.chat.responsible_email, "");
   });
 
-  it("group chats: phones are empty, the participant or else the chat title is the sender, the title the recipient", async () => {
+  it("group chats: phones are empty, the participant or else the chat title sends what is received, the account owner what is sent, the title is the recipient", async () => {
     const group = { external_id: "120363025555555555@g.us", full_name: "Sales Team 🚀", is_group: true };
     const withParticipant = { ...entry(s), chat: group, sender: { full_name: "Pat Participant", phone: "+972541111111" } };
     const noSender = { ...entry(s), chat: group };
@@ -180,10 +180,10 @@ for (const database of DATABASES) describe(`unaggregated payloads reach a real r
       { full_name: "Sales Team 🚀", phone: "" },
       { full_name: "Sales Team 🚀", phone: "" },
     ]);
-    // API.md: "the sender's name is the one given (the participant) or else the chat title".
+    // docs/api.md: what the account sends into a group is sent by the account side (its owner here), never by the group.
     assert.deepEqual([p3.message.direction, p3.message.sender, p3.message.recipient], [
       "sent",
-      { full_name: "Sales Team 🚀", phone: "" },
+      { full_name: OWNER.full_name, phone: "" },
       { full_name: "Sales Team 🚀", phone: "" },
     ]);
     assert.deepEqual(p3.whatsapp_account, { full_name: OWNER.full_name, email: OWNER.email, phone: "+972500000000" });

@@ -160,6 +160,23 @@ test("the Timeline is ordered by the last message's time, with a preview; a conv
   assert.match(ssr.text, new RegExp(`data-testid="time-zone">Times in ${escape(ZONE)}<`));
 });
 
+test("at 390 px in the Timeline: a group's avatar is the group glyph, not letters; a separator never starts a wrapped line", async () => {
+  await page.setViewportSize(PHONE);
+  try {
+    await page.goto(server.url + "/timeline");
+    const items = page.getByTestId("chat-item");
+    await items.first().waitFor();
+    const group = items.filter({ hasText: "Sales team" }).locator(".avatar");
+    assert.equal(await group.locator("svg").count(), 1, "the group's avatar is the glyph");
+    assert.equal((await group.textContent())?.trim(), "", "the group's avatar shows no letters");
+    assert.equal((await items.filter({ hasText: "John Doe" }).locator(".avatar").textContent())?.trim(), "JD");
+    // A no-break space binds each "·" to the word before it, so a wrapped line starts with a word.
+    for (const sub of await items.locator(".chat-sub").allTextContents()) assert.doesNotMatch(sub, /[^\u00a0]·/, JSON.stringify(sub));
+  } finally {
+    await page.setViewportSize(DESKTOP);
+  }
+});
+
 test("at 390 px: the Accounts table and the chart fit; no page scrolls sideways", async () => {
   await page.setViewportSize(PHONE);
   try {
@@ -229,6 +246,28 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
     await ssr.close();
   }
   assert.deepEqual(problems, []);
+});
+
+test("/docs is Threadline's: its name and mark, each operation summarised, and no error in the console (the page's CSP included)", async () => {
+  const p = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+  const errors: string[] = [];
+  p.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+  p.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await p.goto(server.url + "/docs");
+    const create = p.locator("#operations-webhooks-post_api_v1_webhooks");
+    await create.waitFor();
+    assert.equal(await p.title(), "Threadline API");
+    const logo = Buffer.from(((await p.locator(".topbar img").getAttribute("src")) ?? "").split(",")[1] ?? "", "base64").toString();
+    assert.match(logo, />Threadline</, "the top bar shows Threadline's mark, not Fastify's");
+    assert.match((await create.textContent()) ?? "", /Create an outgoing webhook/);
+    await create.locator(".opblock-summary").click();
+    await create.getByText("Example Value").first().waitFor();
+    assert.match((await create.locator(".opblock-body").textContent()) ?? "", /hooks\.zapier\.com/, "the request example is a real one");
+    assert.deepEqual(errors, []);
+  } finally {
+    await p.context().close();
+  }
 });
 
 /** Loads axe into the page unless it is there; from a URL, so the browser compiles it once for the file. */

@@ -72,7 +72,7 @@ test("Incoming tab: generate the send URL, send through it, regenerate after con
   assert.equal(await page.getByTestId("send-url").inputValue(), second, "the current URL is shown again after a reload");
 });
 
-test("a conversation shows a message sent from Threadline as Sent, and a refused one as Failed with the reason", async () => {
+test("a conversation says what sending does for its account's source; a message of an API account reads Recorded (it never reached WhatsApp), a refused one Failed with the reason", async () => {
   const refused = await server.api("POST", "/api/v1/messages/send", { token: key, body: { account_phone: "+15557654322", phone: "+15550008002", text: "refused one" } });
   assert.equal(refused.status, 202, refused.text);
   const failed = await waitFor(async () => {
@@ -83,14 +83,20 @@ test("a conversation shows a message sent from Threadline as Sent, and a refused
   const chats = (await server.api("GET", "/api/v1/chats", { token: key })).json.items;
   const byPhone = (phone: string) => chats.find((c: any) => c.phone === phone).chat_id;
 
+  // The account of +15550008001 has the API as its source: nothing goes to WhatsApp.
   await page.goto(`${server.url}/chat/${byPhone("+15550008001")}/messages/`);
   const sent = page.locator('[data-testid="send-status"][data-status="sent"]');
   await sent.waitFor();
-  assert.equal((await sent.textContent())?.trim(), "Sent");
+  assert.equal((await sent.textContent())?.trim(), "Recorded");
+  assert.match((await sent.getAttribute("title")) ?? "", /not sent to WhatsApp/);
+  const hint = page.locator("#composer-hint");
+  assert.match((await hint.textContent()) ?? "", /recorded in Threadline and sent to your webhooks, not to WhatsApp/);
+  assert.doesNotMatch((await hint.textContent()) ?? "", /goes to WhatsApp/);
 
   await page.goto(`${server.url}/chat/${byPhone("+15550008002")}/messages/`);
   await page.locator('[data-testid="send-status"][data-status="failed"]').waitFor();
   assert.match((await page.getByTestId("send-error").textContent()) ?? "", /Not sent: .*refused.*HTTP 400/);
+  assert.match((await hint.textContent()) ?? "", /goes to WhatsApp through WAHA, then to your webhooks/);
 });
 
 test("a page of another site can call the send URL with fetch (CORS, no credentials); the message is queued", async () => {

@@ -1,9 +1,9 @@
 import { Fragment, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import { chatPath } from "./Timeline.js";
-import { SendStatusBadge } from "./Sending.js";
-import type { Account, Chat, List, Message, Teammate } from "./types.js";
-import { Alert, Empty, FieldError, Link, Loading, MeContext, ZoneNote, formatDateTime, formatDay, formatTime, initials, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { SendStatusBadge, sendingPath } from "./Sending.js";
+import type { Account, Chat, List, Message, Source, Teammate } from "./types.js";
+import { Alert, Empty, FieldError, Link, Loading, MeContext, ZoneNote, formatDateTime, formatDay, formatTime, ChatAvatar, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
 const PAGE = 200;
 const POLL_MS = 5000;
@@ -161,14 +161,12 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
         </Link>
         {c ? (
           <div className="conv-title">
-            <span className={`avatar avatar-lg ${c.is_group ? "avatar-group" : ""}`} aria-hidden="true">
-              {initials(c.full_name || c.phone)}
-            </span>
+            <ChatAvatar name={c.full_name || c.phone} group={c.is_group} large />
             <div>
               <h1 data-testid="chat-title">{c.full_name || c.phone || "Unnamed chat"}</h1>
               <p className="muted small">
-                {c.is_group ? "Group chat" : c.phone} · via {c.account_phone}
-                {account ? ` (${account.full_name})` : ""} ·{" "}
+                {c.is_group ? "Group chat" : c.phone}&nbsp;· via {c.account_phone}
+                {account ? ` (${account.full_name})` : ""}&nbsp;·{" "}
                 <span data-testid="chat-started">started {formatDateTime(c.first_message_at ?? c.created_at, tz)}</span>
               </p>
               <ZoneNote tz={tz} />
@@ -191,7 +189,7 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
           {msgError ? <Alert>Could not load the messages: {msgError}</Alert> : null}
           {!messages && !msgError ? <Loading label="Loading messages…" /> : null}
           {messages && messages.length === 0 ? <Empty title="No messages in this chat yet" /> : null}
-          {messages && messages.length > 0 ? <MessageList messages={messages} highlightId={highlightId} tz={tz} /> : null}
+          {messages && messages.length > 0 ? <MessageList messages={messages} highlightId={highlightId} tz={tz} source={account?.source} /> : null}
           {more ? (
             <div className="center">
               <button type="button" className="btn btn-secondary btn-small" onClick={() => void loadMore()} disabled={loadingMore}>
@@ -204,6 +202,7 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
           <Composer
             chat={c}
             ownerName={account?.full_name}
+            source={account?.source}
             onSent={(m) => {
               stickToBottom.current = true;
               setMessages((prev) => order([...(prev ?? []), m]));
@@ -215,7 +214,7 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
   );
 }
 
-function MessageList({ messages, highlightId, tz }: { messages: Message[]; highlightId?: string; tz?: string }) {
+function MessageList({ messages, highlightId, tz, source }: { messages: Message[]; highlightId?: string; tz?: string; source: Source | undefined }) {
   let lastDay = "";
   return (
     <ol className="message-list" aria-label="Conversation">
@@ -271,7 +270,7 @@ function MessageList({ messages, highlightId, tz }: { messages: Message[]; highl
                       {formatTime(m.timestamp, tz)}
                     </time>
                   )}
-                  <SendStatusBadge message={m} />
+                  <SendStatusBadge message={m} source={source} />
                 </p>
                 {m.send_status === "failed" && m.send_error ? (
                   <p className="bubble-error small" data-testid="send-error">
@@ -339,7 +338,7 @@ function Responsible({ chat, teammates, onChange }: { chat: Chat; teammates: Tea
   );
 }
 
-function Composer({ chat, ownerName, onSent }: { chat: Chat; ownerName?: string; onSent: (m: Message) => void }) {
+function Composer({ chat, ownerName, source, onSent }: { chat: Chat; ownerName?: string; source: Source | undefined; onSent: (m: Message) => void }) {
   const [text, setText] = useState("");
   // The signed-in person sends (the server takes the sender from the session).
   const me = useContext(MeContext);
@@ -407,7 +406,7 @@ function Composer({ chat, ownerName, onSent }: { chat: Chat; ownerName?: string;
         </button>
       </div>
       <p className="hint" id="composer-hint">
-        Enter sends, Shift+Enter adds a line. The message goes out through the account's WhatsApp source and to your webhooks.
+        Enter sends, Shift+Enter adds a line. {sendingPath(source)}
       </p>
       <FieldError id="composer-text-error" message={errors.text} />
       {errors.form ? <Alert>{errors.form}</Alert> : null}

@@ -48,10 +48,6 @@ export function WebhooksMarker() {
   );
 }
 
-function zoned(iso: string, tz: string | undefined): string {
-  return `${formatDateTime(iso, tz)} (${tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone})`;
-}
-
 const plural = (n: number, one: string) => `${n === 10000 ? "10,000 or more" : n} ${one}${n === 1 ? "" : "s"}`;
 
 /** The banner of the Webhooks page: one entry per webhook in trouble, with what to do. */
@@ -99,22 +95,20 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
         <li>{why}</li>
         {w.last_error ? (
           <li data-testid="failure-last-error">
-            Last error ({zoned(w.last_error.at, tz)}): {w.last_error.message} <span className="chip">{w.last_error.code}</span>
+            Last error ({formatDateTime(w.last_error.at, tz)}): {w.last_error.message} <span className="chip">{w.last_error.code}</span>
           </li>
         ) : null}
         <li data-testid="failure-pending">
           {pending === 0
             ? "No messages wait."
-            : kind === "manual"
-              ? `${plural(pending, "message")} arrived since it was switched off and wait.`
-              : `${plural(pending, "message")} wait; none is lost.`}
+            : `${plural(pending, "message")} ${pending === 1 ? "waits" : "wait"}; none is lost.`}
         </li>
-        {w.next_retry_at ? <li data-testid="failure-next-retry">Next retry: {zoned(w.next_retry_at, tz)}.</li> : null}
+        {w.next_retry_at ? <li data-testid="failure-next-retry">Next retry: {formatDateTime(w.next_retry_at, tz)}.</li> : null}
         {w.owner_notified ? (
           <li data-testid="failure-notified">
             {w.owner_notified.delivered
-              ? `The workspace owner (${w.owner_notified.to}) was e-mailed on ${zoned(w.owner_notified.at, tz)}.`
-              : `An e-mail to the workspace owner (${w.owner_notified.to}) was written on ${zoned(w.owner_notified.at, tz)}; no mail server is set up, so it is kept under notifications.`}
+              ? `The workspace owner (${w.owner_notified.to}) was e-mailed on ${formatDateTime(w.owner_notified.at, tz)}.`
+              : `An e-mail to the workspace owner (${w.owner_notified.to}) was written on ${formatDateTime(w.owner_notified.at, tz)}; no mail server is set up, so it is kept under notifications.`}
           </li>
         ) : kind === "failing" ? (
           <li>The workspace owner is e-mailed at the 5th error in a row.</li>

@@ -1,17 +1,38 @@
 // Sending from Threadline: the capability URL on the Incoming tab, and a message's send status.
 import { useState } from "react";
 import { api, errorMessage } from "./api.js";
-import type { Message, SendUrl } from "./types.js";
+import type { Message, SendUrl, Source } from "./types.js";
 import { Alert, CopyButton, formatDateTime, useLoad, useTimezone } from "./ui.js";
 
-/** queued / sent / failed on a message sent from Threadline (nothing for the others). */
-export function SendStatusBadge({ message }: { message: Message }) {
+/** Each source as people know it. */
+export const SOURCE_NAMES: Record<Source, string> = {
+  api: "API",
+  cloud_api: "WhatsApp Cloud API",
+  waha: "WAHA",
+  evolution: "Evolution API",
+};
+
+/** What sending from Threadline does for an account of each source: said in the composer, before anyone sends. */
+export function sendingPath(source: Source | undefined): string {
+  if (source === "api")
+    return "This account's source is the API: the message is recorded in Threadline and sent to your webhooks, not to WhatsApp (your own integration delivers it).";
+  if (source === undefined) return "The message is sent to WhatsApp through the account's source, then to your webhooks.";
+  return `The message goes to WhatsApp through ${SOURCE_NAMES[source]}, then to your webhooks.`;
+}
+
+/**
+ * queued / sent / failed on a message sent from Threadline (nothing for the others). An account
+ * whose source is the API has no WhatsApp behind it: its messages read "Recorded", never "Sent".
+ */
+export function SendStatusBadge({ message, source }: { message: Message; source: Source | undefined }) {
   const status = message.send_status;
   if (!status) return null;
   const kind = status === "sent" ? "ok" : status === "failed" ? "off" : "warn";
-  const label = status === "sent" ? "Sent" : status === "failed" ? "Failed" : message.send_error ? "Retrying" : "Queued";
+  const recorded = status === "sent" && source === "api";
+  const label = recorded ? "Recorded" : status === "sent" ? "Sent" : status === "failed" ? "Failed" : message.send_error ? "Retrying" : "Queued";
+  const title = recorded ? "Recorded and sent to your webhooks; not sent to WhatsApp (the account's source is the API)." : (message.send_error ?? undefined);
   return (
-    <span className={`badge badge-${kind} send-status`} data-testid="send-status" data-status={status} title={message.send_error ?? undefined}>
+    <span className={`badge badge-${kind} send-status`} data-testid="send-status" data-status={status} title={title}>
       {label}
       {status === "failed" && message.send_error ? <span className="sr-only">: {message.send_error}</span> : null}
     </span>

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "./api.js";
 import type { Chat, List } from "./types.js";
-import { Alert, Empty, Link, Loading, ZoneNote, formatDateTime, formatRelative, initials, useDocumentTitle, useTimezone } from "./ui.js";
+import { Alert, Empty, Link, Loading, ZoneNote, formatDateTime, formatRelative, ChatAvatar, useDocumentTitle, useTimezone } from "./ui.js";
 
 const PAGE = 50;
 
@@ -109,9 +109,7 @@ export function TimelinePage() {
           {chats.map((c) => (
             <li key={c.chat_id}>
               <Link to={chatPath(c.chat_id)} className="chat-row" data-testid="chat-item">
-                <span className={`avatar ${c.is_group ? "avatar-group" : ""}`} aria-hidden="true">
-                  {initials(c.full_name || c.phone)}
-                </span>
+                <ChatAvatar name={c.full_name || c.phone} group={c.is_group} />
                 <span className="chat-main">
                   <span className="chat-name">
                     {c.full_name || c.phone || "Unnamed chat"}
@@ -119,8 +117,8 @@ export function TimelinePage() {
                   </span>
                   <LastMessage chat={c} />
                   <span className="chat-sub muted">
-                    {c.is_group ? "Group chat" : c.phone} · via {c.account_phone}
-                    {c.responsible ? ` · ${c.responsible.full_name}` : ""}
+                    {c.is_group ? "Group chat" : c.phone}&nbsp;· via {c.account_phone}
+                    {c.responsible ? `\u00a0· ${c.responsible.full_name}` : ""}
                   </span>
                 </span>
                 <time className="chat-time muted" dateTime={c.last_message_at ?? c.created_at} title={formatDateTime(c.last_message_at ?? c.created_at, tz)}>

@@ -4,7 +4,7 @@ import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
 import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
 import { EndpointList, NextBundle } from "./WebhookOverview.js";
-import { SendUrlCard } from "./Sending.js";
+import { SOURCE_NAMES, SendUrlCard } from "./Sending.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useCan, useTimezone } from "./ui.js";
@@ -708,13 +708,6 @@ function TestResult({ entry }: { entry: LogEntry }) {
     </div>
   );
 }
-
-const SOURCE_NAMES: Record<string, string> = {
-  api: "API",
-  cloud_api: "WhatsApp Cloud API",
-  waha: "WAHA",
-  evolution: "Evolution API",
-};
 
 /**
  * What the gateway sent that Threadline could not read as messages: acknowledged (so the

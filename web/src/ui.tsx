@@ -68,8 +68,10 @@ export function formatRelative(iso: string | null | undefined, tz?: string): str
   const t = new Date(iso).getTime();
   if (Number.isNaN(t)) return iso;
   const s = Math.round((Date.now() - t) / 1000);
-  if (s < 45 && s > -45) return "just now";
   const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  if (Math.abs(s) < 5) return "just now";
+  // A retry 16 s ahead reads "in 16 seconds", never "just now".
+  if (Math.abs(s) < 60) return rtf.format(-s, "second");
   if (Math.abs(s) < 3600) return rtf.format(-Math.round(s / 60), "minute");
   if (Math.abs(s) < 86400) return rtf.format(-Math.round(s / 3600), "hour");
   if (Math.abs(s) < 7 * 86400) return rtf.format(-Math.round(s / 86400), "day");
@@ -220,6 +222,24 @@ export function useDocumentTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · Threadline` : "Threadline";
   }, [title]);
+}
+
+/** The avatar of a chat: a group shows the group glyph (initials of "Customers 1" read "C1"), a person their initials. */
+export function ChatAvatar({ name, group, large = false }: { name: string; group: boolean; large?: boolean }) {
+  return (
+    <span className={`avatar ${large ? "avatar-lg" : ""} ${group ? "avatar-group" : ""}`} aria-hidden="true">
+      {group ? (
+        <svg viewBox="0 0 24 24" width="20" height="20" fill="currentColor" focusable="false">
+          <circle cx="9" cy="8" r="3.2" />
+          <circle cx="16.5" cy="9" r="2.6" />
+          <path d="M2.5 19c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6v1h-13z" />
+          <path d="M15.2 13.3c3.3-.3 6.3 1.7 6.3 5.2v1.5h-4.5v-1c0-2.3-.7-4.2-1.8-5.7z" />
+        </svg>
+      ) : (
+        initials(name)
+      )}
+    </span>
+  );
 }
 
 export function initials(name: string): string {

@@ -10,6 +10,8 @@ import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
 import { ApiError, invalid } from "../../errors.js";
 import { pendingSends, withSendStatus } from "../../sending/queue.js";
+import { exportMessages } from "../../timeline/export.js";
+import { parseIsoTime } from "../../clock/iso-time.js";
 import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
 
 const Party = Type.Object({ full_name: Type.Optional(NameString()), phone: Type.Optional(IdString()) });
@@ -109,6 +111,25 @@ export function timelineRoutes(app: Threadline) {
           { sentByTeammateId: teammate.id },
         );
         return reply.status(201).send(messageView(await getMessage(app.db, ws, r.messageIds[0]!), app.publicUrl()));
+      },
+    );
+    f.get(
+      "/api/v1/messages/export",
+      {
+        // The whole workspace's messages in bulk: an admin's (members read them in the Timeline).
+        config: { auth: "workspace", role: "admin" },
+        schema: { tags: ["messages"], querystring: Type.Object({ since: Type.Optional(IdString()), until: Type.Optional(IdString()), chat_id: Type.Optional(IdString()) }) },
+      },
+      async (req, reply) => {
+        const since = parseIsoTime("since", req.query.since);
+        const until = parseIsoTime("until", req.query.until);
+        if (since !== undefined && until !== undefined && until < since) throw invalid("until", "must not be before since.");
+        // A chat of another workspace (or none) is a 404, as everywhere.
+        const chatId = req.query.chat_id ? (await getChat(app.db, req.workspaceId, req.query.chat_id)).id : undefined;
+        return reply
+          .header("content-type", "application/x-ndjson; charset=utf-8")
+          .header("content-disposition", 'attachment; filename="messages.ndjson"')
+          .send(exportMessages(app.db, req.workspaceId, { since, until, chatId }, app.publicUrl()));
       },
     );
     f.get("/api/v1/permalinks/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>

@@ -9,6 +9,7 @@ import { invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { whoOf } from "../auth.js";
 import { audit } from "../../audit/index.js";
+import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
 import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
@@ -25,11 +26,30 @@ export function workspaceRoutes(app: Threadline) {
         return reply.status(201).send({ ...ws, owner_invitation_url: invitation.url });
       },
     );
-    f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"] } }, async (req) => getWorkspace(app.db, req.workspaceId));
+    const withRetention = async (ws: { id: string }) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
+    f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"] } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
     f.patch(
       "/api/v1/workspace",
-      { config: { auth: "workspace", role: "owner" }, schema: { tags: ["workspace"], body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()) }) } },
-      async (req) => updateWorkspace(app.db, app.clock, req.workspaceId, whoOf(req), req.body),
+      {
+        // Workspace settings are the owner's.
+        config: { auth: "workspace", role: "owner" },
+        schema: {
+          tags: ["workspace"],
+          body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()), retention_days: Type.Optional(Type.Union([Type.Integer(), Type.Null()])) }),
+        },
+      },
+      async (req) => {
+        const { retention_days, ...rest } = req.body;
+        // Every field is checked before anything is written: a refused value leaves the whole PATCH undone.
+        if (retention_days !== undefined) checkRetentionDays(retention_days);
+        const ws = await updateWorkspace(app.db, app.clock, req.workspaceId, whoOf(req), rest);
+        if (retention_days !== undefined) {
+          const before = await retentionOf(app.db, app.clock, req.workspaceId);
+          await setRetentionDays(app.db, req.workspaceId, retention_days);
+          await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "workspace.updated", object: { type: "workspace", id: req.workspaceId }, before: { retention_days: before.retention_days }, after: { retention_days } });
+        }
+        return withRetention(ws);
+      },
     );
     // A new "Default key"; the old one is refused from the next request on, in every process.
     f.post("/api/v1/workspace/api_key", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"] } }, async (req, reply) =>

@@ -1,0 +1,301 @@
+/**
+ * What /docs shows beyond what @fastify/swagger derives from the route schemas: each
+ * operation's summary (the table below), its description (its own paragraph of docs/api.md,
+ * the reference people read, so the two never say different things), the errors it can
+ * answer, and request examples with real-looking values instead of "string".
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ERROR_STATUS, type ErrorCode } from "../errors.js";
+import { PACKAGE_ROOT } from "../package-root.js";
+
+/** One line per operation, keyed as docs/api.md writes it (path parameters as `{}`). */
+export const SUMMARIES: Readonly<Record<string, string>> = {
+  "GET /healthz": "Whether the server and its database answer",
+  "GET /metrics": "Prometheus metrics",
+  "POST /api/v1/workspaces": "Create a workspace (operator)",
+  "GET /api/v1/workspace": "The workspace of this credential",
+  "PATCH /api/v1/workspace": "Rename the workspace or change its time zone",
+  "POST /api/v1/workspace/api_key": "Rotate the workspace API key",
+  "GET /api/v1/notifications": "E-mails and alerts sent or kept for this workspace",
+  "POST /api/v1/session": "Sign in (sets the session cookie)",
+  "GET /api/v1/session": "The signed-in session",
+  "DELETE /api/v1/session": "Sign out",
+  "POST /api/v1/teammates": "Add a teammate",
+  "GET /api/v1/teammates": "List the teammates",
+  "POST /api/v1/accounts": "Connect a WhatsApp account",
+  "GET /api/v1/accounts": "List the WhatsApp accounts",
+  "GET /api/v1/accounts/{}": "One WhatsApp account",
+  "GET /api/v1/accounts/{}/inbound-events": "What an account's gateway sent that could not be read as messages",
+  "POST /api/v1/messages": "Ingest messages (source api)",
+  "GET /api/v1/chats": "List the chats, most recent first (the Timeline)",
+  "GET /api/v1/chats/{}": "One chat",
+  "PATCH /api/v1/chats/{}": "Assign a chat's responsible teammate",
+  "GET /api/v1/chats/{}/messages": "A chat's messages, oldest first",
+  "POST /api/v1/chats/{}/messages": "Send a message in a chat from Threadline",
+  "GET /api/v1/permalinks/{}": "The message a permalink points at",
+  "GET /api/v1/messages/export": "Export messages as NDJSON, one payload per line",
+  "POST /api/v1/webhooks": "Create an outgoing webhook",
+  "GET /api/v1/webhooks": "List the outgoing webhooks",
+  "POST /api/v1/webhooks/check-target": "Whether a delivery URL would be allowed",
+  "GET /api/v1/webhooks/{}": "One outgoing webhook, with its health",
+  "PATCH /api/v1/webhooks/{}": "Change a webhook's settings, switch it on or off",
+  "DELETE /api/v1/webhooks/{}": "Delete a webhook",
+  "GET /api/v1/webhooks/{}/activity": "A webhook's 10 latest actions",
+  "GET /api/v1/webhooks/{}/log": "Download a webhook's 100 latest requests",
+  "GET /api/v1/webhooks/{}/deliveries": "A webhook's kept deliveries, filtered",
+  "POST /api/v1/webhooks/{}/deliveries/{}/resend": "Send a kept delivery again, same webhook-id",
+  "GET /api/v1/webhooks/{}/stats": "A webhook's deliveries per hour",
+  "POST /api/v1/webhooks/{}/flush": "Send an aggregated webhook's open window now",
+  "GET /api/v1/webhooks/{}/sample": "An example payload of this webhook, to map fields",
+  "POST /api/v1/webhooks/{}/test": "Send a test event",
+  "POST /api/v1/webhooks/{}/rotate-secret": "Rotate the signing secret",
+  "GET /api/v1/webhooks/{}/secret": "The signing secret",
+  "POST /api/v1/webhooks/{}/replay": "Deliver again what arrived since a time",
+  "POST /api/v1/messages/send": "Queue a WhatsApp message to send",
+  "GET /api/v1/messages/{}": "One message, with its send status",
+  "GET /api/v1/send-url": "The send URL",
+  "POST /api/v1/send-url": "Generate a new send URL",
+  "POST /hooks/send/{}": "Send through the send URL (no key: the URL is the credential)",
+};
+
+/** `GET /api/v1/chats/{chat_id}` → `GET /api/v1/chats/{}`: parameter names may differ between the code and the prose. */
+export function operationKey(method: string, route: string): string {
+  return `${method.toUpperCase()} ${route.replace(/\{[^}]*\}/g, "{}").replace(/\/$/, "")}`;
+}
+
+interface Block {
+  text: string;
+  /** A JSON example that directly follows the block (a request body in docs/api.md). */
+  json?: unknown;
+}
+
+/**
+ * docs/api.md as blocks (paragraphs, list items with their continuation lines): an
+ * operation's description is the first block that names it, with the blocks after it in its
+ * section that name no other operation (the bullets and notes that explain it).
+ */
+export function referenceBlocks(markdown: string): Map<string, Block> {
+  const byOperation = new Map<string, Block>();
+  const lines = markdown.split("\n");
+  let current: string[] = [];
+  let last: Block | undefined;
+  const close = () => {
+    if (current.length === 0) return;
+    const text = current.join("\n").trim();
+    current = [];
+    const named = [...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^\s`?]*)/g)].map((m) => operationKey(m[1]!, m[2]!));
+    if (named.length === 0 && last) {
+      last.text += `\n\n${text}`;
+      return;
+    }
+    const block: Block = { text: text.replace(/^- /, "") };
+    for (const key of named) if (!byOperation.has(key)) byOperation.set(key, block);
+    last = named.length ? block : undefined;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith("```")) {
+      close();
+      const end = lines.indexOf("```", i + 1);
+      const body = lines.slice(i + 1, end < 0 ? lines.length : end).join("\n");
+      if (line.startsWith("```json") && last && last.json === undefined) {
+        try {
+          last.json = JSON.parse(body);
+        } catch {
+          // prose in a json fence: not an example
+        }
+      }
+      i = end < 0 ? lines.length : end;
+    } else if (line.trim() === "" || line.startsWith("|")) {
+      close();
+    } else if (line.startsWith("#")) {
+      close();
+      last = undefined;
+    } else if (line.startsWith("- ") && current.length > 0) {
+      close();
+      current.push(line);
+    } else current.push(line);
+  }
+  close();
+  return byOperation;
+}
+
+/** Example values by field name, as a user of the API would send them. */
+const EXAMPLE_STRINGS: Readonly<Record<string, string>> = {
+  name: "Acme",
+  full_name: "John Doe",
+  email: "amnon@acme.com",
+  owner_email: "amnon@acme.com",
+  teammate_email: "dana@acme.com",
+  responsible_email: "dana@acme.com",
+  phone: "+972540000000",
+  account_phone: "+972500000000",
+  timezone: "Europe/Paris",
+  url: "https://hooks.zapier.com/hooks/catch/123456/abcdef/",
+  text: "Hi! How are you? 👋",
+  since: "2026-11-29T09:00:00Z",
+  until: "2026-11-30T09:00:00Z",
+  api_key: "tlk_…",
+  external_id: "972540000000@s.whatsapp.net",
+  base_url: "https://waha.example.com",
+  session: "default",
+  chat_id: "42",
+  account: "+972500000000",
+  source: "waha",
+  responsible: "dana@acme.com",
+  status: "failed",
+};
+
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  example?: unknown;
+  examples?: unknown[];
+  format?: string;
+  minimum?: number;
+  default?: unknown;
+};
+
+/** Free-form objects, by field name: a WAHA account's gateway settings (docs/SOURCES.md). */
+const EXAMPLE_OBJECTS: Readonly<Record<string, object>> = {
+  source_config: { base_url: "http://waha:3000", api_key: "<WAHA's X-Api-Key>", session: "default" },
+};
+
+/** A value for `schema` under the field name `name`: its own example, else one from the tables. */
+export function exampleOf(schema: Schema, name = ""): unknown {
+  if (schema.example !== undefined) return schema.example;
+  if (EXAMPLE_OBJECTS[name]) return EXAMPLE_OBJECTS[name];
+  if (schema.examples?.length) return schema.examples[0];
+  if (schema.const !== undefined) return schema.const;
+  if (schema.enum?.length) return schema.enum.find((v) => v !== "none" && v !== null) ?? schema.enum[0];
+  const choices = (schema.anyOf ?? schema.oneOf)?.filter((s) => s.type !== "null").map((s) => exampleOf(s, name));
+  if (choices?.length) return choices.find((v) => v !== "none") ?? choices[0];
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
+  if (type === "object" || schema.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(schema.properties ?? {})) out[k] = exampleOf(v, k);
+    return out;
+  }
+  if (type === "array") return schema.items ? [exampleOf(schema.items, name.replace(/s$/, ""))] : [];
+  if (type === "integer" || type === "number") return name === "limit" ? 50 : name.endsWith("_ms") ? 2000 : (schema.default ?? schema.minimum ?? 1);
+  if (type === "boolean") return name === "enabled";
+  if (EXAMPLE_STRINGS[name]) return EXAMPLE_STRINGS[name];
+  if (schema.format === "date-time") return "2026-11-29T09:00:00Z";
+  if (schema.format === "email") return "amnon@acme.com";
+  if (schema.format === "uri") return "https://example.com/";
+  return `<${name || "value"}>`;
+}
+
+/** An id as the API answers it, by the collection it is in (`/webhooks/{id}` → `wh_…`). */
+const ID_EXAMPLES: Readonly<Record<string, string>> = {
+  webhooks: "wh_01jdz3k7q8m2x4v6b9n0c1p5r7",
+  accounts: "acc_01jdz3k7q8m2x4v6b9n0c1p5r7",
+  chats: "42",
+  messages: "01JDZ3K7Q8M2X4V6B9N0C1P5R7",
+  permalinks: "7d0f6f4e-2b8a-4c7e-9a51-3f2d8e6b1c90",
+  deliveries: "msg_01JDZ3K7Q8M2X4V6B9N0C1P5R7_6b9n0c1p5r",
+  send: "snd_Xk4hQ2m9VbT7rLp0sWc3yZ8e",
+};
+
+function pathExample(route: string, param: string): string {
+  const segments = route.split("/");
+  const collection = segments[segments.indexOf(`{${param}}`) - 1] ?? "";
+  return ID_EXAMPLES[collection] ?? `<${param}>`;
+}
+
+const ERROR_SCHEMA = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: { code: { type: "string", enum: Object.keys(ERROR_STATUS) }, message: { type: "string" }, field: { type: "string" } },
+    },
+  },
+};
+
+const ERROR_EXAMPLES: Partial<Record<ErrorCode, { message: string; field?: string }>> = {
+  VALIDATION_ERROR: { message: "url: must be an http(s) URL.", field: "url" },
+  UNAUTHORIZED: { message: "A valid API key is required: send Authorization: Bearer <key>." },
+  NOT_FOUND: { message: "The webhook was not found." },
+  RATE_LIMITED: { message: "Too many requests; try again in 12 s." },
+};
+
+type Operation = {
+  summary?: string;
+  description?: string;
+  parameters?: { name: string; in: string; schema?: Schema; example?: unknown }[];
+  requestBody?: { content?: Record<string, { schema?: Schema; example?: unknown }> };
+  responses?: Record<string, unknown>;
+  security?: unknown[];
+};
+
+/** The errors an operation can answer, from what it takes and how it is authenticated. */
+function errorsOf(key: string, op: Operation): ErrorCode[] {
+  const codes: ErrorCode[] = [];
+  if (op.requestBody || op.parameters?.some((p) => p.in === "query")) codes.push("VALIDATION_ERROR");
+  if (op.requestBody) codes.push("INVALID_JSON", "PAYLOAD_TOO_LARGE");
+  const open = key === "GET /healthz" || (Array.isArray(op.security) && op.security.length === 0);
+  if (!open) codes.push("UNAUTHORIZED", "FORBIDDEN");
+  if (!open && !key.startsWith("GET ")) codes.push("CROSS_ORIGIN");
+  if (key.includes("{}")) codes.push("NOT_FOUND");
+  if (key !== "GET /healthz") codes.push("RATE_LIMITED");
+  return codes;
+}
+
+/** Adds summaries, descriptions, errors and examples to the document @fastify/swagger built. */
+export function describeOperations<T extends { paths?: object }>(doc: T, reference: Map<string, Block>): T {
+  for (const [route, item] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, unknown> | undefined>)) {
+    for (const [method, value] of Object.entries(item ?? {})) {
+      if (!["get", "post", "put", "patch", "delete"].includes(method)) continue;
+      const op = value as Operation;
+      const key = operationKey(method, route);
+      const block = reference.get(key);
+      op.summary ??= SUMMARIES[key];
+      const errors = errorsOf(key, op);
+      const errorLine = errors.length ? `Errors: ${errors.map((c) => `\`${c}\` (${ERROR_STATUS[c]})`).join(", ")}; every error is \`{"error": {"code", "message", "field"?}}\`.` : undefined;
+      op.description = [block?.text, errorLine]
+        .filter(Boolean)
+        .join("\n\n");
+      op.responses ??= {};
+      for (const status of new Set(errors.map((c) => ERROR_STATUS[c]))) {
+        const codes = errors.filter((c) => ERROR_STATUS[c] === status);
+        const sample = ERROR_EXAMPLES[codes[0]!] ?? { message: "…" };
+        op.responses[String(status)] ??= {
+          description: codes.join(" or "),
+          content: { "application/json": { schema: ERROR_SCHEMA, example: { error: { code: codes[0], ...sample } } } },
+        };
+      }
+      for (const p of op.parameters ?? []) p.example ??= p.in === "path" ? pathExample(route, p.name) : p.schema ? exampleOf(p.schema, p.name) : undefined;
+      const json = op.requestBody?.content?.["application/json"];
+      if (json?.schema) json.example ??= block?.json ?? exampleOf(json.schema);
+    }
+  }
+  return doc;
+}
+
+let cached: Map<string, Block> | undefined;
+/** docs/api.md, read once per process (it ships with the package). */
+export function apiReference(): Map<string, Block> {
+  return (cached ??= referenceBlocks(readFileSync(path.join(PACKAGE_ROOT, "docs/api.md"), "utf8")));
+}
+
+const LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 160 32" width="160" height="32"><rect width="32" height="32" rx="8" fill="#0f766e"/><path d="M8 11h16M8 16h11M8 21h7" stroke="white" stroke-width="3" stroke-linecap="round"/><text x="42" y="23" font-family="system-ui, sans-serif" font-size="19" font-weight="600" fill="white">Threadline</text></svg>`;
+
+/**
+ * The /docs page: Threadline's name and mark, and a CSP that lets Swagger UI set the inline
+ * styles it applies from script (the rest of the policy stays as strict as the app's).
+ */
+export const DOCS_PAGE = {
+  uiConfig: { docExpansion: "list", deepLinking: true },
+  logo: { type: "image/svg+xml", content: Buffer.from(LOGO), href: "/docs", target: "_self" },
+  theme: { title: "Threadline API" },
+  transformStaticCSP: (header: string) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+} as const;
