@@ -131,7 +131,7 @@ export function authHook(app: Threadline, failures: AuthFailures) {
         throw new ApiError("UNAUTHORIZED", "The API key is not valid (it may have been revoked).");
       }
       if (kind === "person") throw new ApiError("FORBIDDEN", "This is about a signed-in person (their sessions); an API key has none.");
-      touchKey(app.db, app.clock, key.id);
+      await touchKey(app.db, app.clock, key.id);
       req.workspaceId = key.workspaceId;
       req.actor = { type: "api_key", id: key.id, name: key.name };
       req.role = "admin";

@@ -34,12 +34,13 @@ const lastWritten = new Map<string, number>();
  * Notes that a key was used: written at most once a minute per key and process (its own
  * table, so a use does not drop the key cache the way a write to api_keys would).
  */
-export function touchKey(db: DB, clock: Clock, keyId: string): void {
+export async function touchKey(db: DB, clock: Clock, keyId: string): Promise<void> {
   const now = clock.now();
   if ((lastWritten.get(keyId) ?? -Infinity) > now - USE_WRITE_MS) return;
   if (lastWritten.size > 10_000) lastWritten.clear();
   lastWritten.set(keyId, now);
-  void db
+  // Awaited (once a minute per key): a list read right after a use shows it.
+  await db
     .insertInto("api_key_uses")
     .values({ key_id: keyId, last_used_at: now })
     .onConflict((oc) => oc.column("key_id").doUpdateSet({ last_used_at: now }))

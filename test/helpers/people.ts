@@ -46,8 +46,8 @@ export function as(server: TestServer, who: { cookie: string }, method: string, 
 }
 
 /** Signs in with e-mail and password through the API. */
-export async function signInApi(server: TestServer, email: string, password: string) {
-  const r = await server.api("POST", "/api/v1/session", { body: { email, password } });
+export async function signInApi(server: TestServer, email: string, password: string, workspaceId?: string) {
+  const r = await server.api("POST", "/api/v1/session", { body: { email, password, ...(workspaceId ? { workspace_id: workspaceId } : {}) } });
   return { ...r, cookie: cookieOf(r.headers) };
 }
 
@@ -62,9 +62,10 @@ export async function ownerPassword(server: TestServer, ws: { owner_invitation_u
 }
 
 /** A new session cookie of the workspace's owner (`tl_session=…`). */
-export async function ownerCookie(server: TestServer, ws: { owner_invitation_url: string; owner: { email: string } }): Promise<string> {
+export async function ownerCookie(server: TestServer, ws: { id: string; owner_invitation_url: string; owner: { email: string } }): Promise<string> {
   const { email, password } = await ownerPassword(server, ws);
-  const r = await signInApi(server, email, password);
+  // Tests give many workspaces the same owner e-mail: the workspace is named.
+  const r = await signInApi(server, email, password, ws.id);
   assert.equal(r.status, 200, r.text);
   return r.cookie!;
 }

@@ -33,6 +33,7 @@ const NOT_WORKSPACE = new Set([
   "POST /api/v1/password-resets",
   "POST /api/v1/password-resets/accept",
   "POST /api/v1/invitations/accept",
+  "GET /api/v1/sso",
 ]);
 
 for (const database of DATABASES) describe(`roles on every route (${database})`, () => {

@@ -132,6 +132,8 @@ for (const database of DATABASES) {
       const own = new URL(server.url).origin;
       const signIn = await send(server, "POST", "/signin", { origin: own, "content-type": "application/x-www-form-urlencoded" }, form({ email: v.email, password: v.password, next: "/" }));
       assert.equal(signIn.status, 303, signIn.text);
+      // Behind https (the public URL), the session cookie is Secure.
+      assert.match(signIn.headers.get("set-cookie") ?? "", /tl_session=[^;]+;.*\bSecure\b/i);
       const body = JSON.stringify({ name: "Renamed here" });
       const ok = await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, origin: own, "content-type": "application/json" }, body);
       assert.equal(ok.status, 200, ok.text);

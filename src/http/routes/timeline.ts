@@ -9,6 +9,8 @@ import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
 import { ApiError, invalid } from "../../errors.js";
+import { audit } from "../../audit/index.js";
+import { whoOf } from "../auth.js";
 import { pendingSends, withSendStatus } from "../../sending/queue.js";
 import { exportMessages } from "../../timeline/export.js";
 import { parseIsoTime } from "../../clock/iso-time.js";
@@ -57,7 +59,11 @@ export function timelineRoutes(app: Threadline) {
     f.patch(
       "/api/v1/chats/:id",
       { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([NameString(), Type.Null()]) }) } },
-      async (req) => chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl()),
+      async (req) => {
+        const chat = chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl());
+        await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "chat.assigned", object: { type: "chat", id: chat.chat_id }, after: { responsible_email: req.body.responsible_email } });
+        return chat;
+      },
     );
     f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
       const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
