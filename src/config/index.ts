@@ -28,6 +28,8 @@ export interface Config {
   webhookLeaseMs: number;
   /** Single sign-on (OpenID Connect), when THREADLINE_OIDC_ISSUER is set. */
   oidc: OidcConfig | undefined;
+  /** Tests only (with THREADLINE_TEST_CLOCK=1): passwords hashed at a low cost, so suites that sign in often stay quick. */
+  testPasswords: boolean;
 }
 
 export interface OidcConfig {
@@ -177,5 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const webhookLeaseMs = rawLease ? Number(rawLease) : DEFAULT_LEASE_MS;
   const oidc = parseOidc(env);
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, oidc };
+  const tp = env.THREADLINE_TEST_PASSWORDS?.trim();
+  if (tp !== undefined && tp !== "" && !(tp === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_PASSWORDS is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tp}".`);
+  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, oidc, testPasswords: tp === "1" };
 }

@@ -7,10 +7,18 @@ import { invalid } from "../errors.js";
  * machine; the settings of equal cost with a larger N took twice as long there). The
  * parameters are stored with each hash, so they can be raised later without a migration.
  */
-const N = 2 ** 13;
-const R = 8;
-const P = 10;
+export const PASSWORD_COST = { N: 2 ** 13, r: 8, p: 10 };
+let cost = PASSWORD_COST;
 const KEY_LENGTH = 32;
+
+/**
+ * Tests only (THREADLINE_TEST_PASSWORDS=1, refused without the test clock): a low cost, so a
+ * suite that signs in hundreds of times stays quick. The same code path; test/unit/passwords
+ * checks the production cost.
+ */
+export function useTestPasswordCost(): void {
+  cost = { N: 2 ** 10, r: 8, p: 1 };
+}
 
 export const MIN_PASSWORD = 10;
 export const MAX_PASSWORD = 200;
@@ -30,8 +38,9 @@ export function checkPassword(password: string, field = "password"): string {
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, N, R, P);
-  return `scrypt$${N}$${R}$${P}$${salt.toString("base64url")}$${key.toString("base64url")}`;
+  const { N, r, p } = cost;
+  const key = await derive(password, salt, N, r, p);
+  return `scrypt$${N}$${r}$${p}$${salt.toString("base64url")}$${key.toString("base64url")}`;
 }
 
 /** A hash of a password nobody has: verifying against it costs what a real check costs. */

@@ -79,6 +79,8 @@ export class TestServer {
       THREADLINE_ADMIN_TOKEN: OPERATOR_TOKEN,
       THREADLINE_ALLOW_PRIVATE_TARGETS: "1",
       THREADLINE_TEST_CLOCK: "1",
+      // Passwords at a low scrypt cost (the suite signs in hundreds of times); test/unit/passwords.test.ts checks the real one.
+      THREADLINE_TEST_PASSWORDS: "1",
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
       ...opts.env,
     })) {

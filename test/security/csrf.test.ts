@@ -113,6 +113,12 @@ for (const database of DATABASES) {
       const viaApi = await send(server, "POST", "/api/v1/session", { origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ email: attacker.email, password: attacker.password }));
       refused(viaApi);
       assert.equal(viaApi.headers.get("set-cookie"), null);
+      // The other sign-in routes (an invitation, a link, a reset) are held to the same rule.
+      for (const route of ["/api/v1/invitations/accept", "/api/v1/sign-in-links/accept", "/api/v1/password-resets/accept", "/api/v1/sign-in-links"]) {
+        const r = await send(server, "POST", route, { origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ token: "tli_x", password: "a long password", email: v.email }));
+        refused(r);
+        assert.equal(r.headers.get("set-cookie"), null, route);
+      }
       // Our own sign-in form still works.
       const own = await send(server, "POST", "/signin", { origin: new URL(server.url).origin, "content-type": "application/x-www-form-urlencoded" }, form({ email: v.email, password: v.password, next: "/webhooks" }));
       assert.equal(own.status, 303, own.text);

@@ -740,6 +740,8 @@ function UnrecognisedEvents({ account }: { account: Account }) {
 }
 
 function IncomingTab() {
+  // The send URL and inbound URLs are credentials: an admin's.
+  const canEdit = useCan("admin");
   const { data, error } = useLoad(() => listAll<Account>("/api/v1/accounts"), []);
   const gateways = (data ?? []).filter((a) => a.source !== "api");
   const apiAccounts = (data ?? []).filter((a) => a.source === "api");
@@ -752,7 +754,7 @@ function IncomingTab() {
           <code>POST /api/v1/messages</code> with the workspace API key. Connect accounts on the <Link to="/accounts">Accounts</Link> page.
         </p>
       </section>
-      <SendUrlCard />
+      {canEdit ? <SendUrlCard /> : null}
       {error ? <Alert>Could not load the accounts: {error}</Alert> : null}
       {!data && !error ? <Loading /> : null}
       {data && data.length === 0 ? <Empty title="No WhatsApp accounts connected">Connect one on the Accounts page.</Empty> : null}
@@ -773,7 +775,7 @@ function IncomingTab() {
                 ) : (
                   <span className="muted">No inbound URL.</span>
                 )}
-                <UnrecognisedEvents account={a} />
+                {canEdit ? <UnrecognisedEvents account={a} /> : null}
               </li>
             ))}
           </ul>
