@@ -163,6 +163,9 @@ describe("bad configuration stops start-up with one sentence naming the variable
     [{ DATABASE_URL: "postgres://threadline:secret-pw@127.0.0.1:1/threadline" }, "DATABASE_URL"],
     [{ THREADLINE_PUBLIC_URL: "not a url" }, "THREADLINE_PUBLIC_URL"],
     [{ THREADLINE_PUBLIC_URL: "ftp://threadline.example.com" }, "THREADLINE_PUBLIC_URL"],
+    [{ THREADLINE_OIDC_ISSUER: "https://idp.example.com" }, "THREADLINE_OIDC_CLIENT_ID"],
+    [{ THREADLINE_OIDC_ISSUER: "https://idp.example.com", THREADLINE_OIDC_CLIENT_ID: "c", THREADLINE_OIDC_CLIENT_SECRET: "s", THREADLINE_OIDC_ALLOWED_DOMAINS: "acme.com" }, "THREADLINE_OIDC_ALLOWED_DOMAINS"],
+    [{ THREADLINE_TEST_PASSWORDS: "1" }, "THREADLINE_TEST_PASSWORDS"],
   ];
   for (const [env, variable] of cases) {
     it(`${JSON.stringify(env)} → exit code non-zero, names ${variable}`, async () => {

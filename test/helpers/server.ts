@@ -86,6 +86,8 @@ export class TestServer {
     })) {
       if (v !== undefined) env[k] = v;
     }
+    // The low password cost is refused without the test clock (a server started without it gets the real cost).
+    if (env.THREADLINE_TEST_CLOCK !== "1") delete env.THREADLINE_TEST_PASSWORDS;
         // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
     const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const child = spawn(process.execPath, [...nodeArgs, ...CLI, "serve"], {
