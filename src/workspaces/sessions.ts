@@ -87,7 +87,8 @@ interface PersonRow {
 async function peopleByEmail(db: DB, email: string, workspaceId?: string): Promise<PersonRow[]> {
   let q = db.selectFrom("teammates").select(["id", "workspace_id", "full_name", "email", "role", "password_hash"]).where("email", "=", normalizeEmail(email));
   if (workspaceId) q = q.where("workspace_id", "=", workspaceId);
-  return q.orderBy("created_at").limit(MAX_WORKSPACES_PER_EMAIL).execute();
+  // Newest first: of the workspaces an e-mail is a person of, the one joined last is tried first.
+  return q.orderBy("created_at", "desc").limit(MAX_WORKSPACES_PER_EMAIL).execute();
 }
 
 /**

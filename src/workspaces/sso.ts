@@ -13,7 +13,7 @@ export interface SsoClaims {
 
 /**
  * Who a single sign-on signs in, by the provider's verified e-mail: the person with that
- * e-mail (the oldest, when several workspaces have one), else the person invited with it
+ * e-mail (the newest, when several workspaces have one), else the person invited with it
  * (the invitation is used up), else, when the e-mail's domain is allowed, a new member of the
  * workspace that allows it. Anything else is refused (a sentence saying why).
  */
@@ -27,7 +27,7 @@ export async function personForSso(
   if (typeof claims.email !== "string" || !claims.email) return { refused: "Your identity provider did not give an e-mail address." };
   if (claims.email_verified !== true) return { refused: "Your identity provider has not verified your e-mail address." };
   const email = normalizeEmail(claims.email);
-  const known = await db.selectFrom("teammates").select(["id", "workspace_id", "full_name"]).where("email", "=", email).orderBy("created_at").executeTakeFirst();
+  const known = await db.selectFrom("teammates").select(["id", "workspace_id", "full_name"]).where("email", "=", email).orderBy("created_at", "desc").executeTakeFirst();
   if (known) return { person: known };
   const name = typeof claims.name === "string" && claims.name.trim() ? claims.name.trim().slice(0, 200) : email.split("@")[0]!;
   const now = clock.now();
