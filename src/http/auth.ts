@@ -84,10 +84,6 @@ export async function personOf(app: Threadline, req: FastifyRequest): Promise<Se
   return session ? personForSession(app.db, app.clock, session) : undefined;
 }
 
-/** The answer to signing in with the operator token: it is valid, but opens no workspace. */
-export const OPERATOR_SIGN_IN =
-  "This is the operator token: it creates workspaces, it does not open one. Use it under \"Create a workspace\", then sign in as that workspace's owner.";
-
 /** Whether the secure flag goes on the cookie: a public URL in https, or a request that came over https (behind a trusted proxy). */
 const secureCookie = (app: Threadline, req: FastifyRequest) => app.publicUrl().startsWith("https:") || req.protocol === "https";
 

@@ -59,7 +59,7 @@ export async function registerRateLimits(f: App, limits: RateLimits): Promise<vo
     if (isTokenRoute(route)) return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
     const auth = req.routeOptions.config?.auth;
     if (auth === "operator") return { key: "operator", max: limits.api };
-    if (auth === "workspace" && req.workspaceId) return { key: `ws:${req.workspaceId}`, max: limits.api };
+    if ((auth === "workspace" || auth === "person") && req.workspaceId) return { key: `ws:${req.workspaceId}`, max: limits.api };
     return undefined;
   };
   await f.register(rateLimit, {

@@ -22,11 +22,6 @@ export async function keyFor(db: DB, token: string): Promise<KeyOwner | undefine
   });
 }
 
-/** The workspace of an API key. */
-export async function workspaceForApiKey(db: DB, token: string): Promise<string | undefined> {
-  return (await keyFor(db, token))?.workspaceId;
-}
-
 const USE_WRITE_MS = 60_000;
 const lastWritten = new Map<string, number>();
 
