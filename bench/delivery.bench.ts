@@ -1,7 +1,8 @@
 // End-to-end delivery benchmark: the raw loopback ceiling (undici → receiver, no
 // Threadline) against Threadline's ingest → log → consumer → signed POST → logged
 // delivery, in one run on the same machine, then single-message ingest (single.bench.ts).
-// `--pg` runs the server on PostgreSQL, `--single` only the single-message part, `--no-single` skips it. Figures go
+// `--pg` runs the server on PostgreSQL, `--single` only the single-message part, `--no-single` skips it,
+// `--tenants` only the many-tenants bench (tenants.bench.ts). Figures go
 // to BENCHMARKS.md.
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -12,6 +13,7 @@ import { Agent, request } from "undici";
 import { createWorkspace } from "../test/helpers/server.js";
 import { CpuMeter, procCpuMicros, startServer } from "./common.js";
 import { singleMessageBench } from "./single.bench.js";
+import { tenantsBench } from "./tenants.bench.js";
 
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -97,6 +99,7 @@ async function memoryOf(url: string, pid: number): Promise<string> {
 }
 
 async function main() {
+  if (process.argv.includes("--tenants")) return tenantsBench();
   if (process.argv.includes("--single")) {
     const server = await startServer();
     try {

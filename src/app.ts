@@ -4,6 +4,7 @@ import pino, { type Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { useTestPasswordCost } from "./workspaces/passwords.js";
 import { Clock } from "./clock/index.js";
+import { Scheduler } from "./clock/scheduler.js";
 import { listenLogGrowth, openStorage, migrate, type DB, type Storage } from "./db/index.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import { Deliverer } from "./webhooks/deliver.js";
@@ -14,9 +15,11 @@ import { WebhookService } from "./webhooks/service.js";
 import type { ConsumerEvents } from "./webhooks/consumer.js";
 import { ensureOperatorToken } from "./workspaces/service.js";
 import { ingestWith, type Ingest } from "./ingest/ingest.js";
+import { learnPairs } from "./ingest/identity.js";
 import { Alerts } from "./alerts/index.js";
 import { GatewayHttp } from "./sources/gateway-http.js";
 import { Sender } from "./sending/sender.js";
+import { ConnectionWatch } from "./accounts/connection.js";
 import { RetentionPruner } from "./retention/index.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
@@ -39,10 +42,14 @@ export interface Threadline {
   gateways: GatewayHttp;
   /** Works through the queue of messages sent from Threadline (src/sending). */
   sender: Sender;
+  /** Each account's gateway session: events, status checks, disconnection alerts (accounts/connection.ts). */
+  connections: ConnectionWatch;
   publicUrl(): string;
   setPort(port: number): void;
   /** The one way into the message log: every commit is counted in the metrics and wakes the workspace's webhooks. */
   ingest: Ingest;
+  /** Remembers a contact's (hidden id, phone) pair learned outside a message (a late lookup): its chat takes the phone or merges. */
+  learnContact(workspaceId: string, pair: { accountId: string; hidden: string; phone: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,8 +96,11 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason, since));
     },
   };
-  const consumerDeps = { db, clock, writer, deliverer, publicUrl, log, events };
+  // Every retry and window end of this process on one timer.
+  const scheduler = new Scheduler(clock, (err) => log.error({ err }, "a scheduled webhook task failed"));
+  const consumerDeps = { db, clock, scheduler, writer, deliverer, publicUrl, log, events };
   const manager = new DeliveryManager(consumerDeps, config.webhookLeaseMs);
+  metrics.shares(() => ({ held: manager.held, live: manager.liveProcesses }));
   const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl });
   const { generated } = await ensureOperatorToken(db, config.adminToken);
   // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only
@@ -114,9 +124,11 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
     metrics.ingested.inc({ status: "skipped" }, summary.skipped);
     if (summary.accepted > 0) manager.notify(workspaceId);
-  });
+  }, () => metrics.chatsMerged.inc());
   const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
   await sender.start();
+  const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, registry: metrics.registry, publicUrl });
+  connections.start();
   const pruner = new RetentionPruner({ db, clock, log });
   pruner.start();
   return {
@@ -138,9 +150,12 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
       startDelivering().catch((e) => log.error({ err: e }, "starting webhook deliveries failed"));
     },
     ingest,
+    learnContact: (workspaceId, pair) => learnPairs(db, clock, workspaceId, [pair], () => metrics.chatsMerged.inc()),
     sender,
+    connections,
     async close() {
       await listener?.close();
+      await connections.stop();
       await pruner.stop();
       await sender.stop();
       await manager.stop();

@@ -6,6 +6,7 @@ import type { Clock } from "../clock/index.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
 import { adapterFor } from "../sources/index.js";
 import { SourceInputError, type SourceAccount } from "../sources/types.js";
+import type { ConnectionView } from "./connection.js";
 
 export const SOURCES = ["api", "cloud_api", "waha", "evolution"] as const;
 export type Source = (typeof SOURCES)[number];
@@ -38,6 +39,8 @@ export interface AccountView {
   /** The pause between messages sent through it; null: the THREADLINE_SEND_PAUSE_MS default. */
   send_pause_ms: number | null;
   created_at: string;
+  /** Whether its gateway session receives (accounts/connection.ts). */
+  connection: ConnectionView;
 }
 
 /** A hint of a secret (its first 3 characters), and only when that leaves most of it hidden. */
@@ -47,7 +50,9 @@ export function maskSecret(value: string): string {
 
 export const E164 = /^\+[1-9]\d{6,14}$/;
 
-export function accountView(row: AccountRow, publicUrl: string): AccountView {
+const NO_CONNECTION: ConnectionView = { state: "unknown", since: null, reason: null, last_message_at: null };
+
+export function accountView(row: AccountRow, publicUrl: string, connection: ConnectionView = NO_CONNECTION): AccountView {
   const config = JSON.parse(row.source_config) as Record<string, unknown>;
   const shown: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) shown[k] = SECRET_KEYS.has(k) && typeof v === "string" ? maskSecret(v) : v;
@@ -61,6 +66,7 @@ export function accountView(row: AccountRow, publicUrl: string): AccountView {
     inbound_url: row.source === "api" ? null : `${publicUrl}/inbound/${row.source}/${row.inbound_token}`,
     send_pause_ms: row.send_pause_ms,
     created_at: new Date(row.created_at).toISOString(),
+    connection,
   };
 }
 

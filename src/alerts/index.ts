@@ -37,16 +37,16 @@ export class Alerts {
    * Keeps the e-mail in the notifications outbox first (so a failing mail server or a
    * shutdown loses nothing), then sends it through SMTP when configured and marks it delivered.
    */
-  send(workspaceId: string, subject: string, text: string): Promise<void> {
-    const p = this.sendNow(workspaceId, subject, text);
+  send(workspaceId: string, subject: string, text: string, to?: string): Promise<void> {
+    const p = this.sendNow(workspaceId, subject, text, to);
     this.sending.add(p);
     return p.finally(() => this.sending.delete(p));
   }
 
-  private async sendNow(workspaceId: string, subject: string, text: string): Promise<void> {
+  /** To the workspace's owner, unless `to` names someone else (an account's owner). */
+  private async sendNow(workspaceId: string, subject: string, text: string, toAddress?: string): Promise<void> {
     const { db, clock, log, config } = this.deps;
-    const ws = await getWorkspace(db, workspaceId);
-    const to = ws.owner.email;
+    const to = toAddress ?? (await getWorkspace(db, workspaceId)).owner.email;
     const kept = await db
       .insertInto("notifications")
       .values({ workspace_id: workspaceId, at: clock.now(), to_address: to, subject, text, delivered: 0 })

@@ -24,6 +24,8 @@ export interface Config {
   trustProxy: boolean | string[];
   /** The pause between messages an account sends (randomised ±25 %), unless the account sets its own. */
   sendPauseMs: number;
+  /** How long an account's gateway session may be disconnected before its owner is e-mailed (minutes). */
+  disconnectAlertMinutes: number;
   /** How long a process owns a webhook without renewing (several processes on PostgreSQL). */
   webhookLeaseMs: number;
   /** Single sign-on (OpenID Connect), when THREADLINE_OIDC_ISSUER is set. */
@@ -178,8 +180,32 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`THREADLINE_WEBHOOK_LEASE_MS must be a whole number of milliseconds from 3000 to 600000, got "${rawLease}".`);
   }
   const webhookLeaseMs = rawLease ? Number(rawLease) : DEFAULT_LEASE_MS;
+  const rawAlert = env.THREADLINE_DISCONNECT_ALERT_MINUTES?.trim();
+  if (rawAlert && (!/^\d+$/.test(rawAlert) || Number(rawAlert) < 1 || Number(rawAlert) > 10_080)) {
+    throw new ConfigError(`THREADLINE_DISCONNECT_ALERT_MINUTES must be a whole number of minutes from 1 to 10080, got "${rawAlert}".`);
+  }
+  const disconnectAlertMinutes = rawAlert ? Number(rawAlert) : 10;
   const oidc = parseOidc(env);
   const tp = env.THREADLINE_TEST_PASSWORDS?.trim();
   if (tp !== undefined && tp !== "" && !(tp === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_PASSWORDS is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tp}".`);
-  return { port, host, databaseUrl, dataDir, publicUrl, adminToken, smtpUrl, mailFrom, allowPrivateTargets, testClock: tc === "1", logLevel, rateLimits, trustProxy, sendPauseMs, webhookLeaseMs, oidc, testPasswords: tp === "1" };
+  return {
+    port,
+    host,
+    databaseUrl,
+    dataDir,
+    publicUrl,
+    adminToken,
+    smtpUrl,
+    mailFrom,
+    allowPrivateTargets,
+    testClock: tc === "1",
+    logLevel,
+    rateLimits,
+    trustProxy,
+    sendPauseMs,
+    webhookLeaseMs,
+    disconnectAlertMinutes,
+    oidc,
+    testPasswords: tp === "1",
+  };
 }

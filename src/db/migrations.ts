@@ -278,6 +278,20 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           where exists (select 1 from messages m where m.chat_id = chats.id)`.execute(db);
       },
     },
+    "0010_processes": {
+      // Fair shares of the webhooks among processes (webhooks/leases.ts): a row per process with
+      // its heartbeat; a webhook is held while its lease_owner's heartbeat is recent, so a
+      // process renews one row, not one per webhook.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("processes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("started_at", "bigint", (c) => c.notNull())
+          .addColumn("heartbeat_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("webhooks_lease_owner").on("webhooks").columns(["lease_owner", "enabled"]).execute();
+      },
+    },
     "0012_people": {
       // People sign in as themselves (issue 22): teammates get a role and a password hash;
       // browser sessions belong to a person (the key-opened ones are dropped: a key no longer
@@ -350,6 +364,44 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
 
         await db.schema.alterTable("webhooks").addColumn("updated_by", "text").execute();
         await db.schema.alterTable("webhook_activity").addColumn("actor", "text").execute();
+      },
+    },
+    "0013_contacts": {
+      // One contact, one chat (ingest/identity.ts): the (hidden id, phone) pairs each account
+      // has learned; the chats merged into others (their ids keep opening the survivor); where
+      // a chat's name came from (a teammate's is never overwritten); each account's connection.
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("contact_ids")
+          .addColumn("account_id", "text", (c) => c.notNull())
+          .addColumn("hidden_id", "text", (c) => c.notNull())
+          .addColumn("phone", "text", (c) => c.notNull())
+          .addColumn("learned_at", "bigint", (c) => c.notNull())
+          .addPrimaryKeyConstraint("contact_ids_pk", ["account_id", "hidden_id"])
+          .execute();
+        await db.schema
+          .createTable("chat_aliases")
+          .addColumn("old_chat_id", "bigint", (c) => c.primaryKey())
+          .addColumn("chat_id", "bigint", (c) => c.notNull())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("account_id", "text", (c) => c.notNull())
+          .addColumn("external_id", "text", (c) => c.notNull())
+          .addColumn("merged_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("chat_aliases_chat").on("chat_aliases").column("chat_id").execute();
+        await db.schema.alterTable("chats").addColumn("name_source", "text", (c) => c.notNull().defaultTo("")).execute();
+        // Names stored so far came from gateways' push names or API clients: a push name's rank.
+        await sql`update chats set name_source = 'push' where full_name <> phone and full_name <> external_id`.execute(db);
+        await db.schema.createIndex("chats_account_phone").on("chats").columns(["account_id", "phone"]).execute();
+        await db.schema.createIndex("chats_account_activity").on("chats").columns(["account_id", "last_message_at"]).execute();
+        await db.schema
+          .createTable("account_connections")
+          .addColumn("account_id", "text", (c) => c.primaryKey())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("since", "bigint", (c) => c.notNull())
+          .addColumn("reason", "text")
+          .addColumn("alerted_at", "bigint")
+          .execute();
       },
     },
     "0014_retention": {

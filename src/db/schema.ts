@@ -63,7 +63,15 @@ export interface Database {
     created_at: number;
     created_by_message_id: string | null;
     last_message_at: number;
+    /** Where `full_name` came from (ingest/names.ts): "" (an id or phone), "push", "gateway" or "teammate". */
+    name_source: Generated<string>;
   };
+  /** The identity map: a hidden id (`…@lid`, a Cloud API user id) of an account's contact and its phone (E.164). */
+  contact_ids: { account_id: string; hidden_id: string; phone: string; learned_at: number };
+  /** A chat merged into another: its id (and external id) keep opening the survivor. */
+  chat_aliases: { old_chat_id: number; chat_id: number; workspace_id: string; account_id: string; external_id: string; merged_at: number };
+  /** What the account's gateway last said of its WhatsApp session (accounts/connection.ts). */
+  account_connections: { account_id: string; state: string; since: number; reason: string | null; alerted_at: number | null };
   messages: {
     seq: Generated<number>;
     id: string;
@@ -189,4 +197,6 @@ export interface Database {
   };
   send_pacing: { account_id: string; next_send_at: number };
   send_urls: { workspace_id: string; token: string; created_at: number };
+  /** The processes delivering from this database (webhooks/leases.ts): alive while their heartbeat is recent. */
+  processes: { id: string; started_at: number; heartbeat_at: number };
 }

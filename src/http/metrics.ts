@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** The process's Prometheus metrics; one registry per app so tests can run several. */
 export function createMetrics() {
@@ -22,8 +22,30 @@ export function createMetrics() {
     registers: [registry],
     collect: publish,
   });
+  // The webhooks this process holds and the processes delivering, read from the manager when scraped.
+  let shares = () => ({ held: 0, live: 1 });
+  new Gauge({
+    name: "threadline_webhook_leases_held",
+    help: "Webhooks whose lease this process holds (it delivers them)",
+    registers: [registry],
+    collect() {
+      this.set(shares().held);
+    },
+  });
+  new Gauge({
+    name: "threadline_processes_live",
+    help: "Threadline processes delivering from this database (a recent heartbeat)",
+    registers: [registry],
+    collect() {
+      this.set(shares().live);
+    },
+  });
   return {
     registry,
+    /** Where the share gauges read from (the delivery manager). */
+    shares(read: () => { held: number; live: number }): void {
+      shares = read;
+    },
     ingested: new Counter({ name: "threadline_ingested_messages_total", help: "Messages ingested, by result", labelNames: ["status"], registers: [registry] }),
     /** One delivery attempt: `outcome` is `success` or a delivery error code, lower-cased. */
     attempted(outcome: string, seconds: number): void {
@@ -40,6 +62,8 @@ export function createMetrics() {
     /** A message sent through its account's gateway: `sent`, `retried` (the gateway was down) or `failed`. */
     sends: new Counter({ name: "threadline_sends_total", help: "Gateway send attempts of queued messages, by outcome", labelNames: ["outcome"], registers: [registry] }),
     disabled: new Counter({ name: "threadline_webhooks_disabled_total", help: "Webhooks disabled automatically", registers: [registry] }),
+    /** Two chats of one contact made one (a hidden @lid id's chat and its phone's: ingest/identity.ts). */
+    chatsMerged: new Counter({ name: "threadline_chats_merged_total", help: "Chats merged into another chat of the same contact", registers: [registry] }),
     http: new Histogram({ name: "threadline_http_request_duration_seconds", help: "API request duration", labelNames: ["method", "route", "status"], registers: [registry] }),
   };
 }

@@ -5,6 +5,7 @@ import { accountsByPhone, E164, type AccountRow } from "../accounts/service.js";
 import { phoneFromJid } from "./jid.js";
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "../db/text.js";
 import { submitToGroup } from "./store.js";
+import { resolveIdentities, type MergeListener } from "./identity.js";
 import type { IngestMessage, IngestParty, IngestSummary } from "./types.js";
 
 export const MAX_BATCH = 1000;
@@ -51,6 +52,7 @@ function checkStoredText(i: number, msg: IngestMessage): void {
     ["type", msg.type, MAX_ID_LENGTH],
     ["chat.external_id", msg.chat.external_id, MAX_ID_LENGTH],
     ["chat.phone", msg.chat.phone, MAX_ID_LENGTH],
+    ["chat.alias_id", msg.chat.alias_id, MAX_ID_LENGTH],
     ["chat.full_name", msg.chat.full_name, MAX_NAME_LENGTH],
     ["sender.full_name", msg.sender?.full_name, MAX_NAME_LENGTH],
     ["sender.phone", msg.sender?.phone, MAX_ID_LENGTH],
@@ -118,7 +120,7 @@ export async function ingestMessages(
   clock: Clock,
   workspaceId: string,
   messages: IngestMessage[],
-  opts: { sentByTeammateId?: string; messageId?: string; onCommitted?: IngestListener } = {},
+  opts: { sentByTeammateId?: string; messageId?: string; onCommitted?: IngestListener; onMerged?: MergeListener } = {},
 ): Promise<IngestSummary & { messageIds: string[] }> {
   // Before any query: PostgreSQL would answer a NUL or an over-long key with an error.
   messages.forEach((m, i) => checkStoredText(i, m));
@@ -128,6 +130,8 @@ export async function ingestMessages(
     if (!account) throw bad(i, "account_phone", `no WhatsApp account ${m.account_phone} is connected in this workspace.`);
     return check(i, m, account);
   });
+  // Hidden ids (`…@lid`) to phones, and chats merged, before the batch's transaction.
+  await resolveIdentities(db, clock, workspaceId, checked, opts.onMerged);
   const results = await submitToGroup(db, clock, workspaceId, { messages: checked, sentByTeammateId: opts.sentByTeammateId, messageId: opts.messageId });
   const summary = { accepted: 0, duplicates: 0, skipped: 0 };
   for (const r of results) {
@@ -142,6 +146,6 @@ export async function ingestMessages(
 /** Ingest as the rest of the app calls it: built once with its database, clock and commit listener. */
 export type Ingest = (workspaceId: string, messages: IngestMessage[], opts?: { sentByTeammateId?: string; messageId?: string }) => ReturnType<typeof ingestMessages>;
 
-export function ingestWith(db: DB, clock: Clock, onCommitted: IngestListener): Ingest {
-  return (workspaceId, messages, opts = {}) => ingestMessages(db, clock, workspaceId, messages, { ...opts, onCommitted });
+export function ingestWith(db: DB, clock: Clock, onCommitted: IngestListener, onMerged?: MergeListener): Ingest {
+  return (workspaceId, messages, opts = {}) => ingestMessages(db, clock, workspaceId, messages, { ...opts, onCommitted, onMerged });
 }

@@ -20,16 +20,17 @@ export interface ExistingRow {
   external_id: string;
   full_name: string;
   phone: string;
+  name_source: string;
 }
 
-const READ_EXISTING = `select 'c' as kind, id as chat_id, null::text as message_id, external_id, full_name, phone
+const READ_EXISTING = `select 'c' as kind, id as chat_id, null::text as message_id, external_id, full_name, phone, name_source
   from chats where account_id = $1 and external_id = any($2::text[])
 union all
-select 'm', null, id, external_id, '', '' from messages where account_id = $1 and external_id = any($3::text[])`;
+select 'm', null, id, external_id, '', '', '' from messages where account_id = $1 and external_id = any($3::text[])`;
 
 const READ_EXISTING_AND_LOCK = `${READ_EXISTING}
 union all
-select 'l', null, null, '', '', '' where ${workspaceLogLock("$4")}`;
+select 'l', null, null, '', '', '', '' where ${workspaceLogLock("$4")}`;
 
 /**
  * The chats and messages of one account among these external ids; with `lockWorkspace`, the
@@ -70,9 +71,16 @@ const quoted = (c: string) => `"${c}"`;
  * when that is later (a late message with an older time leaves it), and announces the log's
  * growth (sent at commit; PostgreSQL folds identical notifications into one).
  */
+/**
+ * The chat a row goes to: its own, or the chat it was merged into (ingest/identity.ts) by a
+ * merge that committed after this group read its chats (this statement runs after the log
+ * lock, in a snapshot that sees it). One primary-key probe per row.
+ */
+const CHAT_OF = `coalesce((select a.chat_id from chat_aliases a where a.old_chat_id = m."chat_id"), m."chat_id")`;
+
 const INSERT_MESSAGES = `with inserted as (
   insert into messages ("workspace_id", "stored_at", ${COLUMNS.map(([c]) => quoted(c)).join(", ")})
-  select $1::text, $2::bigint, ${COLUMNS.map(([c]) => `m.${quoted(c)}`).join(", ")}
+  select $1::text, $2::bigint, ${COLUMNS.map(([c]) => (c === "chat_id" ? CHAT_OF : `m.${quoted(c)}`)).join(", ")}
   from unnest(${COLUMNS.map(([, type], i) => `$${i + 3}::${type}[]`).join(", ")}) with ordinality
     as m(${COLUMNS.map(([c]) => quoted(c)).join(", ")}, ord)
   order by m.ord

@@ -5,6 +5,7 @@ import { isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
 import { parties, type Checked } from "./ingest.js";
+import { replacesName } from "./names.js";
 import * as prepared from "./prepared.js";
 import type { IngestResult } from "./types.js";
 
@@ -204,7 +205,7 @@ interface GroupStorage {
   /** The chats and messages of one account among these external ids; `lockWorkspace` takes the log lock first. */
   readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Promise<ExistingRow[]>;
   insertChats(rows: NewChat[]): Promise<{ id: number; account_id: string; external_id: string }[]>;
-  renameChat(id: number, name: string): Promise<void>;
+  renameChat(id: number, name: string, source: string): Promise<void>;
   /** Inserts messages, moves their chats' `last_message_at` forward and announces the log's growth; `last`: the group's final statement. */
   insertMessages(workspaceId: string, storedAt: number, rows: NewMessage[], last: boolean): Promise<void>;
 }
@@ -225,6 +226,8 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
   const chatIds = new Map<string, number>();
   /** A stored chat's name when it is more than its bare phone or id ("" otherwise). */
   const chatNames = new Map<string, string>();
+  /** A stored chat's name and where it came from (names.ts). */
+  const chatState = new Map<string, { name: string; source: string }>();
   const existingMsgs = new Map<string, string>();
   let locked = false;
   for (const [accountId, { chats, messages }] of byAccount) {
@@ -239,6 +242,7 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
         else if (r.kind === "c") {
           chatIds.set(key, r.chat_id!);
           chatNames.set(key, r.full_name === r.phone || r.full_name === r.external_id ? "" : r.full_name);
+          chatState.set(key, { name: r.full_name, source: r.name_source });
         }
       }
     }
@@ -278,6 +282,7 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
         account_id: c.account.id,
         external_id: c.msg.chat.external_id,
         full_name: p.chatName,
+        name_source: c.msg.chat.full_name?.trim() ? (c.msg.chat.name_source ?? "gateway") : "",
         is_group: c.isGroup ? 1 : 0,
         phone: c.chatPhone,
         responsible_teammate_id: null,
@@ -288,11 +293,17 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
     );
     for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
   }
-  // A chat first seen without a name takes the first name that arrives.
+  for (const { c, p } of newChats.values()) chatState.set(c.chatKey, { name: p.chatName, source: c.msg.chat.full_name?.trim() ? (c.msg.chat.name_source ?? "gateway") : "" });
+  // A name replaces the chat's when it ranks higher (names.ts): a teammate's is never replaced,
+  // a push name only an empty or push name.
   for (const { c } of fresh) {
     const name = c.msg.chat.full_name?.trim();
-    if (name && chatNames.get(c.chatKey) === "") {
-      await storage.renameChat(chatIds.get(c.chatKey)!, name);
+    if (!name) continue;
+    const offered = { name, source: c.msg.chat.name_source ?? "gateway" };
+    const current = chatState.get(c.chatKey);
+    if (current && replacesName(current, offered)) {
+      await storage.renameChat(chatIds.get(c.chatKey)!, name, offered.source);
+      chatState.set(c.chatKey, offered);
       chatNames.set(c.chatKey, name);
     }
   }
@@ -344,8 +355,8 @@ class PostgresGroupStorage implements GroupStorage {
     return this.statements.run(this.db.insertInto("chats").values(rows).returning(["id", "account_id", "external_id"]));
   }
 
-  async renameChat(id: number, name: string): Promise<void> {
-    await this.statements.run(this.db.updateTable("chats").set({ full_name: name }).where("id", "=", id));
+  async renameChat(id: number, name: string, source: string): Promise<void> {
+    await this.statements.run(this.db.updateTable("chats").set({ full_name: name, name_source: source }).where("id", "=", id));
   }
 
   async insertMessages(workspaceId: string, storedAt: number, rows: NewMessage[], last: boolean): Promise<void> {
@@ -365,15 +376,15 @@ class SqliteGroupStorage implements GroupStorage {
   private readonly touch;
 
   constructor(file: SQLite.Database) {
-    this.chat = file.prepare<[string, string], { chat_id: number; external_id: string; full_name: string; phone: string }>(
-      "select id as chat_id, external_id, full_name, phone from chats where account_id = ? and external_id = ?",
+    this.chat = file.prepare<[string, string], { chat_id: number; external_id: string; full_name: string; phone: string; name_source: string }>(
+      "select id as chat_id, external_id, full_name, phone, name_source from chats where account_id = ? and external_id = ?",
     );
     this.message = file.prepare<[string, string], { id: string }>("select id from messages where account_id = ? and external_id = ?");
     this.newChat = file.prepare<unknown[], { id: number }>(
-      `insert into chats (workspace_id, account_id, external_id, full_name, is_group, phone, responsible_teammate_id, created_at, created_by_message_id, last_message_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id`,
+      `insert into chats (workspace_id, account_id, external_id, full_name, name_source, is_group, phone, responsible_teammate_id, created_at, created_by_message_id, last_message_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id`,
     );
-    this.rename = file.prepare("update chats set full_name = ? where id = ?");
+    this.rename = file.prepare("update chats set full_name = ?, name_source = ? where id = ?");
     this.newMessage = file.prepare(
       `insert into messages (id, workspace_id, account_id, chat_id, external_id, direction, type, status, text, timestamp, stored_at,
          sender_name, sender_phone, recipient_name, recipient_phone, permalink, sent_by_teammate_id)
@@ -387,25 +398,25 @@ class SqliteGroupStorage implements GroupStorage {
     const rows: ExistingRow[] = [];
     for (const ext of chatExt) {
       const c = this.chat.get(accountId, ext);
-      if (c) rows.push({ kind: "c", chat_id: c.chat_id, message_id: null, external_id: c.external_id, full_name: c.full_name, phone: c.phone });
+      if (c) rows.push({ kind: "c", chat_id: c.chat_id, message_id: null, external_id: c.external_id, full_name: c.full_name, phone: c.phone, name_source: c.name_source });
     }
     for (const ext of msgExt) {
       const m = this.message.get(accountId, ext);
-      if (m) rows.push({ kind: "m", chat_id: null, message_id: m.id, external_id: ext, full_name: "", phone: "" });
+      if (m) rows.push({ kind: "m", chat_id: null, message_id: m.id, external_id: ext, full_name: "", phone: "", name_source: "" });
     }
     return rows;
   }
 
   async insertChats(rows: NewChat[]) {
     return rows.map((r) => ({
-      id: this.newChat.get(r.workspace_id, r.account_id, r.external_id, r.full_name, r.is_group, r.phone, r.responsible_teammate_id ?? null, r.created_at, r.created_by_message_id ?? null, r.last_message_at)!.id,
+      id: this.newChat.get(r.workspace_id, r.account_id, r.external_id, r.full_name, r.name_source ?? "", r.is_group, r.phone, r.responsible_teammate_id ?? null, r.created_at, r.created_by_message_id ?? null, r.last_message_at)!.id,
       account_id: r.account_id,
       external_id: r.external_id,
     }));
   }
 
-  async renameChat(id: number, name: string): Promise<void> {
-    this.rename.run(name, id);
+  async renameChat(id: number, name: string, source: string): Promise<void> {
+    this.rename.run(name, source, id);
   }
 
   /** The log's growth is announced by the caller's commit listener (SQLite has one process). */

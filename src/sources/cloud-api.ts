@@ -171,10 +171,11 @@ function mapMessage(
   const name = contactName(contact);
   const phone = phoneValue ? e164(phoneValue) : "";
   if (phone) {
-    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: digits(phoneValue!), isGroup: false, phone, name }, contactName: name })];
+    // A username user who also shares the number: the pair is remembered (ingest/identity.ts).
+    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: digits(phoneValue!), isGroup: false, phone, name, nameSource: "push", aliasId: contactUserId }, contactName: name })];
   }
   if (contactUserId && !phoneValue) {
-    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: contactUserId, isGroup: false, phone: "", name }, contactName: name })];
+    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: contactUserId, isGroup: false, phone: "", name, nameSource: "push" }, contactName: name })];
   }
   if (phoneValue) throw new SourceInputError(`${path}.${phoneKey} must be a phone number.`, `${path}.${phoneKey}`);
   throw new SourceInputError(`${path}.${phoneKey} is required (no phone number or user id).`, `${path}.${phoneKey}`);

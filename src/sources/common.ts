@@ -199,6 +199,12 @@ export function isIgnoredJid(jid: string): boolean {
 /** "+15551234567" for a phone JID, "" otherwise (groups, @lid hidden ids): ingest's one rule. */
 export { phoneFromJid };
 
+/** The first of `values` that is a hidden `…@lid` id, normalized. */
+export function firstLidJid(...values: unknown[]): string | undefined {
+  for (const v of values) if (typeof v === "string" && normalizeJid(v).endsWith("@lid")) return normalizeJid(v);
+  return undefined;
+}
+
 /** The first of `values` that is a phone JID (`…@s.whatsapp.net`, `…@c.us`), normalized. */
 export function firstPhoneJid(...values: unknown[]): string | undefined {
   for (const v of values) if (typeof v === "string" && isPhoneJid(normalizeJid(v))) return normalizeJid(v);
@@ -324,13 +330,15 @@ export interface MessageParts {
   timestamp: number;
   type: string;
   text?: string;
-  chat: { externalId: string; isGroup: boolean; phone: string; name?: string };
+  chat: { externalId: string; isGroup: boolean; phone: string; name?: string; aliasId?: string; nameSource?: "push" | "gateway" };
   /** The contact's name in a direct chat, when the gateway gives it. */
   contactName?: string;
   /** The sending participant's name in a group (received messages), when given. */
   participantName?: string;
   /** The sending participant's phone in a group (received messages), E.164, when known. */
   participantPhone?: string;
+  /** The sending participant's hidden `…@lid` id in a group, when the body gives it with the phone. */
+  participantLid?: string;
 }
 
 /**
@@ -342,7 +350,11 @@ export interface MessageParts {
  */
 export function buildMessage(p: MessageParts): IngestMessage {
   const chat: IngestMessage["chat"] = { external_id: p.chat.externalId, is_group: p.chat.isGroup, phone: p.chat.phone };
-  if (p.chat.name) chat.full_name = p.chat.name;
+  if (p.chat.name) {
+    chat.full_name = p.chat.name;
+    if (p.chat.nameSource) chat.name_source = p.chat.nameSource;
+  }
+  if (p.chat.aliasId && p.chat.aliasId !== p.chat.externalId) chat.alias_id = p.chat.aliasId;
 
   const own: IngestParty = {
     full_name: p.account.owner_full_name,
@@ -366,6 +378,7 @@ export function buildMessage(p: MessageParts): IngestMessage {
   };
   // Only a text carries its text: a caption stays with its (skipped) media.
   if (p.text !== undefined && p.type === "text") message.text = p.text;
+  if (p.chat.isGroup && p.participantLid && p.participantPhone) message.identities = [{ hidden_id: p.participantLid, phone: p.participantPhone }];
   if (p.direction === "received") {
     if (other) message.sender = other;
     // In a group the recipient is the group itself: ingest names it after the chat.
@@ -392,9 +405,13 @@ export function jidMessage(p: {
   text?: string;
   chatJid: string;
   chatPhone?: string;
+  /** The contact's hidden `…@lid` id when the body gives it beside the phone chat id. */
+  chatLid?: string;
+  /** A push name (what the contact calls themself), the only kind of name these bodies carry. */
   contactName?: string;
   participantName?: string;
   participantPhone?: string;
+  participantLid?: string;
 }): IngestMessage {
   const isGroup = isGroupJid(p.chatJid);
   const contactName = p.fromMe ? undefined : p.contactName;
@@ -407,10 +424,11 @@ export function jidMessage(p: {
     text: p.text,
     chat: isGroup
       ? { externalId: p.chatJid, isGroup: true, phone: "" }
-      : { externalId: p.chatJid, isGroup: false, phone: p.chatPhone || phoneFromJid(p.chatJid), name: contactName },
+      : { externalId: p.chatJid, isGroup: false, phone: p.chatPhone || phoneFromJid(p.chatJid), name: contactName, nameSource: "push", aliasId: p.chatLid },
     contactName: isGroup ? undefined : contactName,
     participantName: isGroup && !p.fromMe ? p.participantName : undefined,
     participantPhone: isGroup && !p.fromMe ? p.participantPhone : undefined,
+    participantLid: isGroup && !p.fromMe ? p.participantLid : undefined,
   });
 }
 

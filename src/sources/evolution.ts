@@ -24,6 +24,7 @@ import {
   classifyProto,
   subjectOf,
   firstPhoneJid,
+  firstLidJid,
   isGroupJid,
   mapPart,
   phoneFromJid,
@@ -37,7 +38,7 @@ import {
   unixSeconds,
   type Json,
 } from "./common.js";
-import { SourceAuthError, SourceInputError, type SourceAccount, type SourceAdapter } from "./types.js";
+import { SourceAuthError, SourceInputError, type ConnectionReport, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export interface EvolutionConfig {
   base_url: string;
@@ -60,13 +61,14 @@ export function validateEvolutionConfig(config: unknown): EvolutionConfig {
  * swap them (`remoteJid` the phone, `remoteJidAlt` the @lid). The phone JID wins when
  * there is one; `phone` is "" for an @lid chat whose phone the body does not carry.
  */
-function chatOf(key: Json, path: string): { jid: string; phone?: string } {
+function chatOf(key: Json, path: string): { jid: string; phone?: string; lid?: string } {
   const remoteJid = requireString(key, "remoteJid", `${path}.key`);
   if (isGroupJid(remoteJid)) return { jid: remoteJid };
+  const lid = firstLidJid(remoteJid, key.remoteJidAlt, key.senderLid);
   const phoneJid = firstPhoneJid(remoteJid, key.remoteJidAlt, key.senderPn);
-  if (phoneJid) return { jid: phoneJid };
+  if (phoneJid) return { jid: phoneJid, lid };
   const jid = normalizeJid(remoteJid);
-  return jid.endsWith("@lid") ? { jid, phone: "" } : { jid };
+  return jid.endsWith("@lid") ? { jid, phone: "", lid } : { jid };
 }
 
 /** The Baileys `messageType` names Evolution uses, when the raw message is absent. */
@@ -118,9 +120,11 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
   // account's own messages Evolution puts a placeholder ("Você"): never used.
   const pushName = fromMe ? undefined : realName(optionalString(data, "pushName"));
   let participantPhone: string | undefined;
+  let participantLid: string | undefined;
   if (isGroupJid(chat.jid) && !fromMe) {
     const participant = firstPhoneJid(key.participant, key.participantAlt, key.participantPn, data.participant);
     participantPhone = participant ? phoneFromJid(participant) : undefined;
+    participantLid = firstLidJid(key.participant, key.participantAlt, key.participantLid, data.participant);
   }
   return [
     jidMessage({
@@ -132,9 +136,11 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
       text,
       chatJid: chat.jid,
       chatPhone: chat.phone,
+      chatLid: chat.lid,
       contactName: pushName,
       participantName: pushName,
       participantPhone,
+      participantLid,
     }),
   ];
 }
@@ -150,6 +156,16 @@ function eventName(event: string): string {
  * duplicate of the stored message).
  */
 const MESSAGE_EVENTS = new Set(["messages.upsert", "send.message"]);
+
+/**
+ * An Evolution (Baileys) connection state: `open` receives; `connecting` and `close` do not
+ * (the reason keeps Baileys' status code, e.g. `close (401)`: logged out).
+ */
+function evolutionConnection(state: string | undefined, statusReason?: unknown): ConnectionReport | undefined {
+  if (!state) return undefined;
+  if (state === "open") return { state: "connected", reason: null };
+  return { state: "disconnected", reason: typeof statusReason === "number" && state === "close" ? `close (${statusReason})` : state };
+}
 
 function numberFor(chat: { external_id: string; is_group: boolean; phone: string }): string {
   if (chat.is_group) return chat.external_id;
@@ -176,9 +192,14 @@ export const evolutionAdapter: SourceAdapter = {
     if (!safeEqual(apikey, config.api_key)) throw new SourceAuthError("The body's apikey does not match the account's api_key.");
     const event = body.event;
     if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
-    // Status updates, edits, deletions, connection and contact events are not new messages.
-    if (!MESSAGE_EVENTS.has(eventName(event))) return { kind: "messages", messages: [] };
     if (typeof body.instance === "string" && body.instance !== config.instance) return { kind: "messages", messages: [] };
+    if (eventName(event) === "connection.update") {
+      const data = isRecord(body.data) ? body.data : undefined;
+      const connection = evolutionConnection(optionalString(data, "state"), data?.statusReason);
+      return connection ? { kind: "messages", messages: [], connection } : { kind: "messages", messages: [], unrecognised: ["data.state is required."] };
+    }
+    // Status updates, edits, deletions and contact events are not new messages.
+    if (!MESSAGE_EVENTS.has(eventName(event))) return { kind: "messages", messages: [] };
 
     const data = body.data;
     if (data === undefined || data === null) return { kind: "messages", messages: [], unrecognised: ["data is required."] };
@@ -193,6 +214,30 @@ export const evolutionAdapter: SourceAdapter = {
     const config = accountConfig(account, validateEvolutionConfig);
     const url = `${config.base_url}/group/findGroupInfos/${encodeURIComponent(config.instance)}?groupJid=${encodeURIComponent(groupId)}`;
     return subjectOf(await http.getJsonQuietly(url, { apikey: config.api_key }));
+  },
+
+  // Evolution's contact lookup: POST /chat/findContacts/{instance} {where: {remoteJid}} answers
+  // the stored contacts; a @lid contact's phone JID is in its `phoneNumber` (Baileys' contact
+  // field) or `remoteJidAlt` when the gateway learned it.
+  async lookupPhone(account, hiddenId, http) {
+    const config = accountConfig(account, validateEvolutionConfig);
+    const url = `${config.base_url}/chat/findContacts/${encodeURIComponent(config.instance)}`;
+    const answer = await http.postJsonQuietly(url, { apikey: config.api_key }, { where: { remoteJid: hiddenId } });
+    const rows = Array.isArray(answer) ? answer : isRecord(answer) ? [answer] : [];
+    for (const row of rows) {
+      if (!isRecord(row) || row.remoteJid !== hiddenId) continue;
+      const pn = firstPhoneJid(row.phoneNumber, row.remoteJidAlt, row.senderPn);
+      if (pn) return phoneFromJid(pn) || undefined;
+    }
+    return undefined;
+  },
+
+  // GET /instance/connectionState/{instance} answers {instance: {instanceName, state}}.
+  async connectionStatus(account, http) {
+    const config = accountConfig(account, validateEvolutionConfig);
+    const answer = await http.getJsonQuietly(`${config.base_url}/instance/connectionState/${encodeURIComponent(config.instance)}`, { apikey: config.api_key });
+    const instance = isRecord(answer) && isRecord(answer.instance) ? answer.instance : undefined;
+    return evolutionConnection(optionalString(instance, "state"));
   },
 
   directChatId(phoneDigits) {

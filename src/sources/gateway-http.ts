@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { Agent, request } from "undici";
 import type { TargetGuard } from "../webhooks/targets.js";
+import { AccountLimiter } from "./limiter.js";
 
 /** A gateway call that failed: `status` is the gateway's HTTP status when it answered, else undefined (no answer). */
 export class GatewayError extends Error {
@@ -21,7 +22,7 @@ export class GatewayError extends Error {
 }
 
 export const GATEWAY_TIMEOUT_MS = 10_000;
-/** How long the inbound route waits for a gateway's group-info answer before going on without it. */
+/** How long a call made while receiving (group info, hidden-id lookup, status check) may take. */
 export const GROUP_INFO_TIMEOUT_MS = 2_000;
 
 /**
@@ -33,6 +34,8 @@ export const GROUP_INFO_TIMEOUT_MS = 2_000;
  */
 export class GatewayHttp {
   private agent: Agent;
+  /** Every call made while receiving goes through it: a few in flight per account (limiter.ts). */
+  readonly perAccount = new AccountLimiter();
 
   constructor(private guard: TargetGuard) {
     this.agent = new Agent({ keepAliveTimeout: 30_000, connect: { lookup: guard.lookup, timeout: GATEWAY_TIMEOUT_MS } });
@@ -83,12 +86,22 @@ export class GatewayHttp {
    * group's subject is a nicety, the message is stored without it.
    */
   async getJsonQuietly(url: string, headers: Record<string, string>): Promise<unknown> {
+    return this.quietly("GET", url, headers);
+  }
+
+  /** POSTs JSON (a lookup) the same way: undefined on any failure. */
+  async postJsonQuietly(url: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
+    return this.quietly("POST", url, { "content-type": "application/json", ...headers }, JSON.stringify(body));
+  }
+
+  private async quietly(method: "GET" | "POST", url: string, headers: Record<string, string>, body?: string): Promise<unknown> {
     try {
       const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
       if (isIP(host) && this.guard.blockedReason(host)) return undefined;
       const res = await request(url, {
         dispatcher: this.agent,
-        method: "GET",
+        method,
+        body,
         headers: { accept: "application/json", ...headers },
         headersTimeout: GROUP_INFO_TIMEOUT_MS,
         bodyTimeout: GROUP_INFO_TIMEOUT_MS,

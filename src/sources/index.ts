@@ -5,7 +5,7 @@ import { wahaAdapter } from "./waha.js";
 
 export { SourceAuthError, SourceInputError } from "./types.js";
 export { GatewayHttp } from "./gateway-http.js";
-export type { InboundOutcome, InboundRequest, SourceAccount, SourceAdapter } from "./types.js";
+export type { ConnectionReport, InboundOutcome, InboundRequest, SourceAccount, SourceAdapter } from "./types.js";
 
 const ADAPTERS: ReadonlyMap<string, SourceAdapter> = new Map(
   [cloudApiAdapter, wahaAdapter, evolutionAdapter].map((adapter) => [adapter.source, adapter]),

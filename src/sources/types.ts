@@ -41,13 +41,20 @@ export interface InboundRequest {
   rawBody: Buffer;
 }
 
+/** What a gateway said of the account's WhatsApp session (an event, or a status check). */
+export interface ConnectionReport {
+  state: "connected" | "disconnected";
+  /** The gateway's own word for it (WAHA `FAILED`, Evolution `close (401)`), null when connected. */
+  reason: string | null;
+}
+
 export type InboundOutcome =
   /**
    * What an authenticated request carried: the messages it maps to, and why each part that
    * could not be mapped was not (the route stores those as unrecognised events; they never
    * stop the others).
    */
-  | { kind: "messages"; messages: IngestMessage[]; unrecognised?: string[] }
+  | { kind: "messages"; messages: IngestMessage[]; unrecognised?: string[]; connection?: ConnectionReport }
   | { kind: "reply"; status: number; contentType: string; body: string };
 
 export interface SourceAdapter {
@@ -62,6 +69,14 @@ export interface SourceAdapter {
    * such call, an error, a timeout). Asked once, when a group chat is first seen.
    */
   groupSubject?(account: SourceAccount, groupId: string, http: GatewayHttp): Promise<string | undefined>;
+  /**
+   * The phone (E.164) behind a contact's hidden id (`…@lid`), asked through the gateway
+   * (WAHA's lids API, Evolution's contact lookup) over `http`; undefined when it does not
+   * know it, fails or is slow. Asked once per hidden id the account does not know yet.
+   */
+  lookupPhone?(account: SourceAccount, hiddenId: string, http: GatewayHttp): Promise<string | undefined>;
+  /** The session's state through the gateway's API (WAHA session, Evolution connection state); undefined without an answer. */
+  connectionStatus?(account: SourceAccount, http: GatewayHttp): Promise<ConnectionReport | undefined>;
   /** The chat id this gateway gives a direct chat with a phone (digits, no "+"): a message sent to a new phone creates that chat. */
   directChatId(phoneDigits: string): string;
   /**

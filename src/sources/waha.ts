@@ -28,6 +28,7 @@ import {
   classifyProto,
   subjectOf,
   firstPhoneJid,
+  firstLidJid,
   mapPart,
   phoneFromJid,
   realName,
@@ -39,7 +40,7 @@ import {
   unixSeconds,
   type Json,
 } from "./common.js";
-import { SourceAuthError, SourceInputError, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
+import { SourceAuthError, SourceInputError, type ConnectionReport, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export interface WahaConfig {
   base_url: string;
@@ -210,16 +211,23 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
   if (kind.kind === "ignore") return [];
   const timestamp = unixSeconds(payload.timestamp ?? data?.messageTimestamp ?? info?.Timestamp ?? data?.t, "payload.timestamp");
 
-  // A hidden @lid contact: the phone the body carries, when it carries one.
+  // A hidden @lid contact: the phone the body carries, when it carries one, and the @lid
+  // beside a phone chat id (both remembered: ingest/identity.ts).
   let chatPhone: string | undefined;
-  if (chatJid.endsWith("@lid")) {
-    const alt = firstPhoneJid(key?.remoteJidAlt, key?.senderPn, fromMe ? info?.RecipientAlt : info?.SenderAlt);
-    if (alt) chatJid = alt;
-    else chatPhone = "";
+  let chatLid: string | undefined;
+  if (!isGroupJid(chatJid)) {
+    const alt = fromMe ? info?.RecipientAlt : info?.SenderAlt;
+    chatLid = firstLidJid(chatJid, key?.remoteJidAlt, key?.senderLid, alt);
+    if (chatJid.endsWith("@lid")) {
+      const phoneJid = firstPhoneJid(key?.remoteJidAlt, key?.senderPn, alt);
+      if (phoneJid) chatJid = phoneJid;
+      else chatPhone = "";
+    }
   }
   if (isPhoneJid(chatJid)) chatJid = toCus(normalizeJid(chatJid));
 
   let participantPhone: string | undefined;
+  let participantLid: string | undefined;
   if (isGroupJid(chatJid) && !fromMe) {
     const participant = firstPhoneJid(
       payload.participant,
@@ -232,6 +240,7 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
       data && isRecord(data.author) ? data.author._serialized : undefined,
     );
     participantPhone = participant ? phoneFromJid(participant) : undefined;
+    participantLid = firstLidJid(payload.participant, key?.participant, key?.participantAlt, key?.participantLid, info?.Sender, info?.SenderAlt);
   }
   const name = pushNameOf(data);
   return [
@@ -244,9 +253,11 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
       text: kind.text,
       chatJid,
       chatPhone,
+      chatLid,
       contactName: name,
       participantName: name,
       participantPhone,
+      participantLid,
     }),
   ];
 }
@@ -280,6 +291,15 @@ export function wahaMessageId(answer: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A WAHA session status as a connection: WORKING receives; STARTING, SCAN_QR_CODE, FAILED and
+ * STOPPED do not (the status is the reason). Undefined for no status at all.
+ */
+function wahaConnection(status: string | undefined): ConnectionReport | undefined {
+  if (!status) return undefined;
+  return status.toUpperCase() === "WORKING" ? { state: "connected", reason: null } : { state: "disconnected", reason: status.toUpperCase() };
+}
+
 /** 11111111111@s.whatsapp.net → 11111111111@c.us (WAHA's chat id form); others unchanged. */
 function toCus(jid: string): string {
   return isPhoneJid(jid) ? `${jidUser(jid)}@c.us` : jid;
@@ -308,10 +328,14 @@ export const wahaAdapter: SourceAdapter = {
     if (!isRecord(body)) return { kind: "messages", messages: [], unrecognised: ["The body is JSON but not an object."] };
     const event = body.event;
     if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
-    // Acks, reactions, edits, revokes, session and group events are not new messages.
-    if (!MESSAGE_EVENTS.has(event)) return { kind: "messages", messages: [] };
     // A WAHA-wide webhook sends every session's events: only this account's session counts.
     if (typeof body.session === "string" && body.session !== config.session) return { kind: "messages", messages: [] };
+    if (event === "session.status") {
+      const connection = wahaConnection(isRecord(body.payload) ? optionalString(body.payload, "status") : undefined);
+      return connection ? { kind: "messages", messages: [], connection } : { kind: "messages", messages: [], unrecognised: ["payload.status is required."] };
+    }
+    // Acks, reactions, edits, revokes and group events are not new messages.
+    if (!MESSAGE_EVENTS.has(event)) return { kind: "messages", messages: [] };
     mapPart(out, "", () => mapWahaMessage(account, body));
     return { kind: "messages", ...out };
   },
@@ -320,6 +344,22 @@ export const wahaAdapter: SourceAdapter = {
     const config = accountConfig(account, validateWahaConfig);
     const url = `${config.base_url}/api/${encodeURIComponent(config.session)}/groups/${encodeURIComponent(groupId)}`;
     return subjectOf(await http.getJsonQuietly(url, { "x-api-key": config.api_key }));
+  },
+
+  // WAHA's lids API: GET /api/{session}/lids/{lid} answers {lid, pn} (pn "…@c.us", or null when unknown).
+  async lookupPhone(account, hiddenId, http) {
+    const config = accountConfig(account, validateWahaConfig);
+    const url = `${config.base_url}/api/${encodeURIComponent(config.session)}/lids/${encodeURIComponent(hiddenId)}`;
+    const answer = await http.getJsonQuietly(url, { "x-api-key": config.api_key });
+    const pn = isRecord(answer) ? firstPhoneJid(answer.pn) : undefined;
+    return pn ? phoneFromJid(pn) || undefined : undefined;
+  },
+
+  // GET /api/sessions/{session} answers the session with its `status`.
+  async connectionStatus(account, http) {
+    const config = accountConfig(account, validateWahaConfig);
+    const answer = await http.getJsonQuietly(`${config.base_url}/api/sessions/${encodeURIComponent(config.session)}`, { "x-api-key": config.api_key });
+    return isRecord(answer) ? wahaConnection(optionalString(answer, "status")) : undefined;
   },
 
   directChatId(phoneDigits) {

@@ -118,11 +118,35 @@ export function parseChatId(raw: string): number | undefined {
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
 }
 
+/**
+ * A chat by id. The id of a chat merged into another (ingest/identity.ts) answers the chat it
+ * became part of, so `chat_url`s and ids a CRM kept keep working.
+ */
 export async function getChat(db: DB, workspaceId: string, chatId: string): Promise<ChatRow> {
   const id = parseChatId(chatId);
-  const row = id === undefined ? undefined : await chatQuery(db).where("c.workspace_id", "=", workspaceId).where("c.id", "=", id).executeTakeFirst();
+  if (id === undefined) throw notFound("The chat");
+  let row = await chatQuery(db).where("c.workspace_id", "=", workspaceId).where("c.id", "=", id).executeTakeFirst();
+  if (!row) {
+    const alias = await db.selectFrom("chat_aliases").select("chat_id").where("workspace_id", "=", workspaceId).where("old_chat_id", "=", id).executeTakeFirst();
+    if (alias) row = await chatQuery(db).where("c.workspace_id", "=", workspaceId).where("c.id", "=", Number(alias.chat_id)).executeTakeFirst();
+  }
   if (!row) throw notFound("The chat");
   return row;
+}
+
+/** A chat's history: the chats merged into it, oldest first. */
+export async function chatHistory(db: DB, chatId: number) {
+  const rows = await db.selectFrom("chat_aliases").select(["old_chat_id", "external_id", "merged_at"]).where("chat_id", "=", chatId).orderBy("merged_at").orderBy("old_chat_id").limit(100).execute();
+  return rows.map((r) => ({ event: "merged" as const, at: new Date(Number(r.merged_at)).toISOString(), chat_id: String(r.old_chat_id), external_id: r.external_id }));
+}
+
+/** A teammate names a chat: no gateway name replaces it afterwards (ingest/names.ts). */
+export async function renameChat(db: DB, workspaceId: string, chatId: string, fullName: string): Promise<ChatRow> {
+  const chat = await getChat(db, workspaceId, chatId);
+  const name = fullName.trim();
+  if (!name) throw invalid("full_name", "must not be empty.");
+  await db.updateTable("chats").set({ full_name: name, name_source: "teammate" }).where("id", "=", chat.id).execute();
+  return getChat(db, workspaceId, String(chat.id));
 }
 
 function decodeCursor(cursor: string | undefined, parts: number): number[] | undefined {
@@ -183,7 +207,7 @@ export async function setResponsible(db: DB, workspaceId: string, chatId: string
     teammateId = t.id;
   }
   await db.updateTable("chats").set({ responsible_teammate_id: teammateId }).where("id", "=", chat.id).execute();
-  return getChat(db, workspaceId, chatId);
+  return getChat(db, workspaceId, String(chat.id));
 }
 
 export async function findPermalink(db: DB, workspaceId: string, uuid: string) {

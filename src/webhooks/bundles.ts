@@ -1,7 +1,7 @@
-import type { ClockTimer } from "../clock/index.js";
+import type { Scheduled } from "../clock/scheduler.js";
 import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
-import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type WebhookRow } from "./consumer.js";
+import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type Phase, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
 import { bundlePayloadJson, type DeliverableMessage } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
@@ -88,7 +88,7 @@ export class BundleConsumer extends Consumer {
   private windowEnd: number | null;
   private lastCut = 0;
   private readonly hours: number;
-  private timer: ClockTimer | undefined;
+  private timer: Scheduled | undefined;
   private close: Close | undefined;
   private opening: Promise<void> = Promise.resolve();
   private flushing: Promise<unknown> = Promise.resolve();
@@ -102,8 +102,13 @@ export class BundleConsumer extends Consumer {
     this.windowEnd = row.window_end;
   }
 
+  /** New messages wait for the window's end: whether the log has some does not matter here. */
   start(): void {
     this.opening = this.open(-Infinity);
+  }
+
+  get idle(): boolean {
+    return !this.close;
   }
 
   /** New messages wait for the window's end; this only nudges a window that is closing. */
@@ -111,8 +116,8 @@ export class BundleConsumer extends Consumer {
     if (this.close) this.pump();
   }
 
-  override stop(): void {
-    super.stop();
+  protected override halt(phase: Exclude<Phase, "running">): void {
+    super.halt(phase);
     this.timer?.cancel();
     this.timer = undefined;
     if (this.close) {
@@ -188,7 +193,7 @@ export class BundleConsumer extends Consumer {
     if (this.stopped || this.close || this.windowEnd === null) return;
     const end = this.windowEnd;
     this.timer?.cancel();
-    this.timer = this.deps.clock.at(end, () => {
+    this.timer = this.deps.scheduler.at(end, () => {
       this.timer = undefined;
       if (this.windowEnd === end && !this.close) this.begin(end);
     });

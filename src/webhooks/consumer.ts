@@ -1,5 +1,6 @@
 import type { DB, Database } from "../db/index.js";
-import type { Clock, ClockTimer } from "../clock/index.js";
+import type { Clock } from "../clock/index.js";
+import type { Scheduled, Scheduler } from "../clock/scheduler.js";
 import { readDeliverable } from "../log/index.js";
 import { highestLoggedAttempt } from "./deliveries.js";
 import { signingSecrets, type Deliverer } from "./deliver.js";
@@ -16,6 +17,8 @@ export type WebhookRow = Database["webhooks"];
 export interface ConsumerDeps {
   db: DB;
   clock: Clock;
+  /** The process's one timer for retries and window ends. */
+  scheduler: Scheduler;
   writer: DeliveryWriter;
   deliverer: Deliverer;
   publicUrl(): string;
@@ -72,17 +75,20 @@ export function chatPhrase(chat: DeliveryChat): string {
  * → `record`: log row, metrics, then `policy.judge` decides the count, and the verdict is
  * applied (activity, state, warning, disable).
  */
+/**
+ * Where a consumer is in its life (the manager's transitions move it, `manager.ts`):
+ * - `running`: takes work and records its outcomes;
+ * - `draining`: takes no new work; what is in flight ends and is recorded (log, cursor):
+ *   a shutdown, a handover to another process, a disable, a filter or aggregation change;
+ * - `abandoned`: takes no new work; outcomes still in flight are ignored, another consumer
+ *   owns the webhook now (a replay, a delete, a restart, a lease lost).
+ */
+export type Phase = "running" | "draining" | "abandoned";
+
 export abstract class Consumer {
-  /** Takes no new work (stopped, draining for shutdown, or disabled). */
-  protected stopped = false;
-  /**
-   * Outcomes of attempts still in flight are ignored: another consumer owns the webhook
-   * now (restart, replay, delete). A drain or an automatic disable keeps recording them.
-   */
-  protected discarded = false;
-  private keepOutcomes = false;
+  phase: Phase = "running";
   protected health: Health;
-  private retryTimer: ClockTimer | undefined;
+  private retryTimer: Scheduled | undefined;
   private sending = new Set<Promise<boolean>>();
   /** The webhook's filter (filter.ts); undefined when it lets everything through. */
   protected accepts: Matcher | undefined;
@@ -96,7 +102,8 @@ export abstract class Consumer {
     this.accepts = matcher(row.filter);
   }
 
-  abstract start(): void;
+  /** Begins (`running`); `hasWork`: the log may hold messages for it (else it waits for a wake). */
+  abstract start(hasWork: boolean): void;
   /** New messages may be in the log. */
   abstract wake(): void;
 
@@ -106,28 +113,44 @@ export abstract class Consumer {
     this.accepts = matcher(row.filter);
   }
 
-  stop(): void {
-    if (!this.keepOutcomes) this.discarded = true;
-    this.keepOutcomes = false;
-    this.stopped = true;
+  /** Takes no new work; its timers are cancelled. */
+  protected halt(phase: Exclude<Phase, "running">): void {
+    this.phase = phase;
     this.retryTimer?.cancel();
   }
 
+  /** No new work, and outcomes still in flight are dropped: another consumer owns the webhook now. */
+  abandon(): void {
+    this.halt("abandoned");
+  }
+
   /**
-   * Shutdown: takes no new work and resolves once the attempts in flight have ended and
-   * their outcomes are recorded (the caller bounds the wait by aborting the deliverer).
+   * No new work; resolves once the attempts in flight have ended and their outcomes are
+   * recorded (a shutdown bounds the wait by aborting the deliverer).
    */
   async drain(): Promise<void> {
-    this.keepOutcomes = true;
-    this.stop();
+    if (this.phase === "running") this.halt("draining");
     while (this.sending.size) await Promise.allSettled([...this.sending]);
     // Let the callers of `send` finish their bookkeeping (cursor moves) first.
     await new Promise((r) => setImmediate(r));
   }
 
   get active(): boolean {
-    return !this.stopped;
+    return this.phase === "running";
   }
+
+  /** Takes no new work (draining or abandoned). */
+  protected get stopped(): boolean {
+    return this.phase !== "running";
+  }
+
+  /** Outcomes of attempts still in flight are ignored. */
+  protected get discarded(): boolean {
+    return this.phase === "abandoned";
+  }
+
+  /** Nothing in flight, nothing waiting in memory: a handover may pick it first. */
+  abstract get idle(): boolean;
 
   /** Sends what is open now (aggregated webhooks); answers how many deliveries it made. */
   async flushOpen(): Promise<number> {
@@ -154,7 +177,7 @@ export abstract class Consumer {
     if (mayProbe(this.health, this.deps.clock.now())) return true;
     if (!this.retryTimer || this.retryTimer.dueAt !== retryAt) {
       this.retryTimer?.cancel();
-      this.retryTimer = this.deps.clock.at(retryAt, () => {
+      this.retryTimer = this.deps.scheduler.at(retryAt, () => {
         this.retryTimer = undefined;
         then();
       });
@@ -279,8 +302,7 @@ export abstract class Consumer {
     writer.activity(this.row.id, { at, kind: "disabled", summary });
     this.row = { ...this.row, enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures };
     // Attempts still in flight are logged (and a success still moves the cursor).
-    this.keepOutcomes = true;
-    this.stop();
+    this.halt("draining");
     void writer.flush().catch((e) => this.deps.log.error({ err: e }, "could not record a disabled webhook"));
     this.deps.events.disabled(this.row, reason, this.health.failingSince);
   }
@@ -321,8 +343,14 @@ export class MessageConsumer extends Consumer {
     this.readSeq = row.cursor_seq;
   }
 
-  start(): void {
+  start(hasWork: boolean): void {
+    // An idle webhook is this object and nothing else until a wake: no read of the log.
+    this.exhausted = !hasWork;
     this.pump();
+  }
+
+  get idle(): boolean {
+    return this.inFlight === 0 && this.queued === 0 && !this.fetching;
   }
 
   wake(): void {
@@ -382,7 +410,7 @@ export class MessageConsumer extends Consumer {
     } catch (e) {
       this.deps.log.error({ err: e, webhook: this.row.id }, "reading the message log failed; retrying");
       this.exhausted = true;
-      setTimeout(() => this.wake(), RETRY_READ_MS).unref();
+      this.deps.scheduler.at(this.deps.clock.now() + RETRY_READ_MS, () => this.wake());
     } finally {
       this.fetching = false;
       this.wokenWhileFetching = false;

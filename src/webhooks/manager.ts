@@ -2,7 +2,9 @@ import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
 import { DEFAULT_LEASE_MS, Leases, leasesHeldUntil } from "./leases.js";
-import { WebhookSignals } from "./signals.js";
+import { WebhookSignals, type Change } from "./signals.js";
+
+export type { Change } from "./signals.js";
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;
@@ -12,22 +14,48 @@ function consumerFor(deps: ConsumerDeps, row: WebhookRow): Consumer {
   return row.aggregation === "none" ? new MessageConsumer(deps, row) : new BundleConsumer(deps, row);
 }
 
-/** How often leases are renewed and other processes' changes are picked up. */
+/**
+ * The heartbeat and the look at the shares: one process row and two counts, whatever the
+ * number of webhooks. Alone on SQLite nobody else reads the heartbeat, so it comes less often.
+ */
 const SYNC_EVERY_MS = 1000;
+const SYNC_ALONE_EVERY_MS = 5000;
+/**
+ * The safety net for wake-ups that did not arrive (a NOTIFY lost while reconnecting) and
+ * changes made elsewhere: one query for every webhook held, this often. In one process on
+ * SQLite a wake-up cannot be lost (ingest calls `notify` after its commit).
+ */
+const SAFETY_NET_MS = 10_000;
+const SAFETY_NET_ALONE_MS = 60_000;
 
 /**
  * Runs one consumer per enabled webhook this process holds the lease of, and routes
- * wake-ups from ingest to the consumers of that workspace. With several processes on
- * one PostgreSQL database, each webhook is consumed by exactly one of them.
+ * wake-ups from ingest to the consumers of that workspace. A consumer runs only when there
+ * is work: new messages (a wake), a retry or a window end (the scheduler), a change. With
+ * several processes on one PostgreSQL database, each webhook is consumed by exactly one of
+ * them, and each holds its fair share: ceil(enabled webhooks / live processes).
+ *
+ * Every change of a consumer's life is a named transition below (`enable` … `leaseGained`);
+ * a change made through another process, a handover and a takeover take the same ones.
  */
 export class DeliveryManager {
   private consumers = new Map<string, Consumer>();
+  private byWorkspace = new Map<string, Set<Consumer>>();
+  /** Released to another process once their deliveries in flight end (`handOver`). */
+  private handingOver = new Set<string>();
+  /** In a transition (`change`, `apply`): the safety net leaves them alone until it ends. */
+  private changing = new Map<string, number>();
   private poll: NodeJS.Timeout | undefined;
   private closed = false;
   private syncing = false;
+  private syncAgain = false;
+  private alone = false;
   private leasesValidUntil = 0;
+  private lastSafetyNet = 0;
+  private live = 1;
   private readonly leases: Leases;
   private signals: WebhookSignals | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private deps: ConsumerDeps,
@@ -36,89 +64,301 @@ export class DeliveryManager {
     this.leases = new Leases(deps.db, leaseMs);
   }
 
+  /** Webhooks this process holds now (`threadline_webhook_leases_held`). */
+  get held(): number {
+    return this.consumers.size;
+  }
+
+  /** Processes delivering from this database, as last seen (`threadline_processes_live`). */
+  get liveProcesses(): number {
+    return this.live;
+  }
+
   /** `alone`: no other process shares the database (SQLite), so leases a crash left behind are taken at once. */
   async start(opts: { alone?: boolean } = {}): Promise<void> {
-    if (opts.alone) await this.leases.takeOverAll();
+    this.alone = opts.alone ?? false;
+    if (this.alone) await this.leases.takeOverAll();
     await this.sync();
-    this.poll = setInterval(() => {
-      // Before the sync, which may hang or fail while the database is unreachable.
-      this.dropExpiredLeases();
-      this.sync().catch((e) => this.deps.log.error({ err: e }, "renewing webhook leases failed; retrying"));
-    }, SYNC_EVERY_MS);
+    // A process that joins: the others hand over their surplus now rather than at their next look.
+    void this.signals?.announce(this.leases.owner);
+    this.poll = setInterval(() => this.tick(), this.alone ? SYNC_ALONE_EVERY_MS : SYNC_EVERY_MS);
     this.poll.unref();
   }
 
+  private tick(): void {
+    // Before the sync, which may hang or fail while the database is unreachable.
+    this.dropExpiredLeases();
+    this.sync().catch((e) => this.deps.log.error({ err: e }, "the webhook leases' heartbeat failed; retrying"));
+  }
+
   /**
-   * Renews and claims leases, starts consumers for webhooks this process now holds, stops
-   * those it lost, restarts those another process changed (their `updated_at` moved), and
-   * wakes the rest: a safety net for wake-ups that cannot reach this process.
+   * The heartbeat, then the shares: webhooks this process lost or gained behind its back
+   * are reconciled, it claims up to its fair share of the free ones or hands its surplus
+   * over, and every so often the safety net looks at every webhook held at once.
    */
   private async sync(): Promise<void> {
-    if (this.syncing || this.closed) return;
+    if (this.closed) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
     this.syncing = true;
     try {
-      const claimedAt = Date.now();
-      const owned = new Map((await this.leases.claim()).map((o) => [o.id, o.updated_at]));
-      this.leasesValidUntil = leasesHeldUntil(claimedAt, this.leaseMs);
-      if (this.closed) return;
-      for (const [id, c] of this.consumers) {
-        // A consumer that disabled itself stays while the database still lists the webhook
-        // as enabled and ours (its disable is not written yet); after that the database says
-        // the rest, and keeping it would hide a re-enable made through another process.
-        if (!owned.has(id)) {
-          // Not stopped again: a consumer that disabled itself still records its late outcomes.
-          if (c.active) c.stop();
-          this.consumers.delete(id);
+      do {
+        this.syncAgain = false;
+        const beatAt = Date.now();
+        this.live = await this.leases.heartbeat();
+        this.leasesValidUntil = leasesHeldUntil(beatAt, this.leaseMs);
+        let net = Date.now() - this.lastSafetyNet >= (this.alone ? SAFETY_NET_ALONE_MS : SAFETY_NET_MS);
+        // Alone, every webhook is this process's and every change is made here: no shares to count.
+        if (this.alone) {
+          if (net) await this.safetyNet();
+          continue;
         }
-      }
-      for (const [id, updatedAt] of owned) {
-        const c = this.consumers.get(id);
-        if (!c) {
-          const row = await this.deps.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
-          if (row && row.enabled === 1 && !this.consumers.has(id)) this.run(row);
-        } else if (c.row.updated_at !== updatedAt) {
-          // Changed through another process (a consumer that disabled itself included: it
-          // may have been enabled again there).
-          await this.reload(id, { restart: true });
-        } else if (c.active) {
-          c.wake();
+        const { enabled, held } = await this.leases.counts();
+        if (this.closed) return;
+        if (held !== this.consumers.size + this.handingOver.size) net = true;
+        const share = Math.ceil(enabled / this.live);
+        const mine = this.consumers.size + this.handingOver.size;
+        if (mine < share && held < enabled) {
+          const gained = await this.leases.claim(Math.min(share - mine, enabled - held));
+          for (const row of gained) this.leaseGained(row);
+          if (gained.length) net = true;
+        } else if (this.consumers.size > share) {
+          void this.handOver(this.consumers.size - share);
         }
-      }
+        if (net) await this.safetyNet();
+      } while (this.syncAgain && !this.closed);
     } finally {
       this.syncing = false;
     }
   }
 
   /**
-   * Leases could not be renewed (the database is unreachable) and have run out: another
-   * process may take the webhooks over, so this one stops delivering them. The next
-   * successful sync starts what it holds again.
+   * One query for every webhook held: consumers for webhooks held but not running here are
+   * started (a lease kept over a database blip), those no longer held stop, those changed
+   * through another process restart, and those whose log holds messages past the cursor wake.
    */
-  private dropExpiredLeases(): void {
-    if (Date.now() < this.leasesValidUntil || this.consumers.size === 0) return;
-    this.deps.log.warn({ webhooks: this.consumers.size }, "webhook leases expired without renewal; stopping their deliveries here");
-    for (const c of this.consumers.values()) if (c.active) c.stop();
-    this.consumers.clear();
+  private async safetyNet(): Promise<void> {
+    this.lastSafetyNet = Date.now();
+    const rows = await this.leases.held();
+    if (this.closed) return;
+    const held = new Map(rows.map((r) => [r.id, r]));
+    const gone = [...this.consumers.keys()].filter((id) => !held.has(id) && !this.changing.has(id));
+    for (const id of gone) this.leaseLost(id);
+    // Disabled here (a consumer that disabled itself): held by nobody, so whoever enables it takes it.
+    if (gone.length) await this.leases.release(gone);
+    const missing = rows.filter((r) => !this.consumers.has(r.id) && !this.handingOver.has(r.id) && !this.changing.has(r.id)).map((r) => r.id);
+    for (const row of await this.leases.rows(missing)) if (row.enabled === 1 && row.lease_owner === this.leases.owner && !this.changing.has(row.id)) this.leaseGained(row);
+    for (const r of rows) {
+      const c = this.consumers.get(r.id);
+      if (!c || this.changing.has(r.id)) continue;
+      // Changed through another process whose signal did not arrive (newer than what the consumer runs under).
+      if (r.updated_at > c.row.updated_at) await this.apply(r.id, "refilter");
+      else if (r.behind && c.active) c.wake();
+    }
   }
 
-  private run(row: WebhookRow): void {
-    // One consumer per webhook: a sync and a reload may both get here after their awaits.
+  /**
+   * The heartbeat could not be written (the database is unreachable) for long enough that
+   * the others may take the webhooks over, so this one stops delivering them. The next
+   * successful sync starts what it still holds again.
+   */
+  private dropExpiredLeases(): void {
+    // Alone on its database (SQLite) nobody else could take them.
+    if (this.alone || Date.now() < this.leasesValidUntil || this.consumers.size === 0) return;
+    this.deps.log.warn({ webhooks: this.consumers.size }, "webhook leases expired without renewal; stopping their deliveries here");
+    for (const id of [...this.consumers.keys()]) this.leaseLost(id);
+    // The next look starts again what this process still holds.
+    this.lastSafetyNet = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The consumer's life: one consumer object per webhook held, in `phase` running, draining
+  // or abandoned (consumer.ts). Each transition below is the only place that moves it.
+
+  private add(row: WebhookRow, hasWork: boolean): void {
+    // One consumer per webhook: a sync and a change may both get here after their awaits.
     if (this.closed || this.consumers.get(row.id)?.active) return;
+    this.remove(row.id);
     const c = consumerFor(this.deps, row);
     this.consumers.set(row.id, c);
-    c.start();
+    let ws = this.byWorkspace.get(row.workspace_id);
+    if (!ws) this.byWorkspace.set(row.workspace_id, (ws = new Set()));
+    ws.add(c);
+    c.start(hasWork);
+  }
+
+  private remove(id: string): Consumer | undefined {
+    const c = this.consumers.get(id);
+    if (!c) return undefined;
+    this.consumers.delete(id);
+    const ws = this.byWorkspace.get(c.row.workspace_id);
+    ws?.delete(c);
+    if (ws?.size === 0) this.byWorkspace.delete(c.row.workspace_id);
+    return c;
+  }
+
+  /** A lease taken (a start, a fair share, a dead process's webhooks): a consumer from the stored row, idle until the safety net or a wake says otherwise. */
+  private leaseGained(row: WebhookRow): void {
+    this.add(row, false);
+  }
+
+  /** The lease is gone (expired, or another process holds it): outcomes in flight are not ours any more. */
+  private leaseLost(id: string): void {
+    const c = this.remove(id);
+    // A consumer that disabled itself keeps recording its late outcomes.
+    if (c?.active) c.abandon();
+  }
+
+  /**
+   * More than the fair share: the surplus (idle consumers first) is handed over. What is in
+   * flight ends and is recorded, the cursor is written, then the lease is released and the
+   * other processes are told to look.
+   */
+  private async handOver(n: number): Promise<void> {
+    const ids = [...this.consumers]
+      .filter(([id]) => !this.changing.has(id))
+      .sort(([, a], [, b]) => Number(b.idle) - Number(a.idle))
+      .slice(0, n)
+      .map(([id]) => id);
+    const draining: Promise<void>[] = [];
+    for (const id of ids) {
+      const c = this.remove(id);
+      if (!c) continue;
+      this.handingOver.add(id);
+      draining.push(c.drain());
+    }
+    try {
+      await Promise.all(draining);
+      await this.deps.writer.flush();
+      await this.leases.release(ids);
+    } catch (e) {
+      this.deps.log.error({ err: e }, "handing webhooks over failed; their leases go with the next look");
+    } finally {
+      for (const id of ids) this.handingOver.delete(id);
+    }
+    void this.signals?.announce(this.leases.owner);
+  }
+
+  /**
+   * What the consumer here does before a change is stored, one named step per kind (the
+   * same whether the change was made here or, asked over NOTIFY, in another process).
+   */
+  private readonly stopFor: Record<Change, (c: Consumer) => Promise<void>> = {
+    // Same consumer, new URL or secret (`after` hands it the row).
+    retarget: async () => {},
+    // What is in flight ends under the old settings and is recorded; its late failures count against nothing.
+    disable: (c) => {
+      c.row = { ...c.row, enabled: 0, disabled_reason: "manual", disabled_at: this.deps.clock.now() };
+      return this.drainOut(c);
+    },
+    // What the receiver acknowledged is not sent again; what was read but not sent is read again under the new settings.
+    refilter: (c) => this.drainOut(c),
+    reaggregate: (c) => this.drainOut(c),
+    // A fresh consumer from the stored cursor (and epoch); outcomes in flight are dropped.
+    enable: async (c) => this.abandonOut(c),
+    replay: async (c) => this.abandonOut(c),
+    delete: async (c) => {
+      this.abandonOut(c);
+      this.deps.writer.forget(c.row.id);
+    },
+  };
+
+  private drainOut(c: Consumer): Promise<void> {
+    this.remove(c.row.id);
+    return c.drain();
+  }
+
+  private abandonOut(c: Consumer): void {
+    this.remove(c.row.id);
+    c.abandon();
+  }
+
+  private before(c: Consumer, change: Change): Promise<void> {
+    return this.stopFor[change](c);
+  }
+
+  /** After a change is stored: the consumer the settings now call for, here or where the lease is held. */
+  private async after(id: string, change: Change, wasHere: boolean): Promise<void> {
+    if (this.closed) return;
+    await this.deps.writer.flush();
+    const row = await this.deps.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row || row.enabled !== 1) {
+      if (!row) this.deps.writer.forget(id);
+      // A disabled webhook is held by nobody: whoever enables it takes it.
+      if (wasHere) await this.leases.release([id]);
+      else await this.signals?.change(id, change);
+      return;
+    }
+    const current = this.consumers.get(id);
+    // The same consumer serves a new URL or secret; a new aggregation needs the other kind.
+    if (current?.active && current.row.aggregation === row.aggregation) current.update(row);
+    else if (await this.leases.claimOne(id)) this.add(row, true);
+    else if (!wasHere) await this.signals?.change(id, change);
+  }
+
+  /** A change made elsewhere (another process, or the safety net) applied to the consumer here. */
+  private async apply(id: string, change: Change): Promise<void> {
+    await this.transition(id, async () => {
+      const c = this.consumers.get(id);
+      if (c) await this.before(c, change);
+      await this.after(id, change, true);
+    });
+  }
+
+  /** Runs the steps of one webhook's transition, marked as such for the safety net. */
+  private async transition(id: string, steps: () => Promise<void>): Promise<void> {
+    this.changing.set(id, (this.changing.get(id) ?? 0) + 1);
+    try {
+      await steps();
+    } finally {
+      const n = this.changing.get(id)! - 1;
+      if (n) this.changing.set(id, n);
+      else this.changing.delete(id);
+    }
+  }
+
+  /**
+   * A webhook's settings change through the API: the consumer here takes the transition
+   * for `change` (enable, disable, retarget, refilter, reaggregate, replay, delete), the
+   * change is stored (`steps.write`), then the consumer the new settings call for runs, here or
+   * in the process holding the lease (asked over NOTIFY, which runs the same transition).
+   * An aggregated webhook's open window goes out under the old settings before it is
+   * disabled or re-aggregated, wherever its consumer runs. `row`: the webhook as stored now.
+   */
+  async change(row: WebhookRow, change: Change, steps: { write: () => Promise<unknown>; note?: () => void }): Promise<void> {
+    if (row.enabled === 1 && row.aggregation !== "none" && (change === "disable" || change === "reaggregate")) await this.flushOpen(row.id);
+    // The activity says what changed after the window that went out under the old settings.
+    steps.note?.();
+    await this.transition(row.id, async () => {
+      const c = this.consumers.get(row.id);
+      if (c) await this.before(c, change);
+      if (change === "delete") this.deps.writer.forget(row.id);
+      await this.deps.writer.flush();
+      await steps.write();
+      await this.after(row.id, change, c !== undefined);
+    });
+  }
+
+  /** A webhook just created here: its consumer starts here. */
+  async created(id: string): Promise<void> {
+    await this.after(id, "enable", true);
   }
 
   /**
    * Several processes on PostgreSQL: listen for requests from processes that do not hold a
-   * webhook's lease (a flush, or the open window before an aggregation change or a disable).
+   * webhook's lease (a flush, or a change made there) and for changes of the shares.
    */
   listen(databaseUrl: string, onError: (err: unknown) => void): void {
     this.signals ??= new WebhookSignals(
       databaseUrl,
       (id) => (this.consumers.get(id)?.active ? this.flushHere(id) : undefined),
-      (id) => (this.consumers.has(id) ? this.restartHere(id) : undefined),
+      (id, change) => (this.consumers.has(id) ? this.apply(id, change) : undefined),
       onError,
+      (from) => {
+        if (from !== this.leases.owner && this.poll) this.sync().catch((e) => this.deps.log.error({ err: e }, "looking at the webhook shares failed"));
+      },
     );
   }
 
@@ -133,12 +373,6 @@ export class DeliveryManager {
     return 0;
   }
 
-  /** A filter change made through another process: what is in flight ends and is recorded, then a fresh consumer. */
-  private async restartHere(id: string): Promise<void> {
-    await this.quiesce(id, "drain");
-    await this.reload(id, { restart: true });
-  }
-
   private async flushHere(id: string): Promise<number> {
     const c = this.consumers.get(id);
     if (!c) return 0;
@@ -147,27 +381,10 @@ export class DeliveryManager {
     return n;
   }
 
-  /**
-   * Before a webhook's row changes through the API, its consumer here stops taking work:
-   * - `drain` (an aggregation change): the deliveries in flight end under the old settings
-   *   and are recorded (log, cursor), so what the receiver acknowledged is not sent again;
-   * - `drain-disabled` (a disable by a user): the same, and their late failures count
-   *   against nothing (no automatic disable lands over the user's decision);
-   * - `stop` (a replay, an enable, a restart, a delete): their outcomes are dropped; the
-   *   next consumer starts afresh from the cursor.
-   * A consumer in another process sees the change by its `updated_at` on its next sync.
-   */
-  async quiesce(id: string, how: "drain" | "drain-disabled" | "stop"): Promise<void> {
-    const c = this.consumers.get(id);
-    if (!c) return;
-    if (how === "stop") return c.stop();
-    if (how === "drain-disabled") c.row = { ...c.row, enabled: 0, disabled_reason: "manual", disabled_at: this.deps.clock.now() };
-    await c.drain();
-  }
-
-  /** The log of `workspaceId` grew. */
+  /** The log of `workspaceId` grew: its webhooks' consumers here wake (the others cost nothing). */
   notify(workspaceId: string): void {
-    for (const c of this.consumers.values()) if (c.row.workspace_id === workspaceId && c.active) c.wake();
+    const ws = this.byWorkspace.get(workspaceId);
+    if (ws) for (const c of ws) if (c.active) c.wake();
   }
 
   /** The consumer of a webhook, if one runs here. */
@@ -176,52 +393,32 @@ export class DeliveryManager {
   }
 
   /**
-   * A webhook's settings changed in the database: keep its consumer, replace it, or
-   * stop it. `restart` forces a fresh consumer (enabling, replay, aggregation or filter change).
-   */
-  async reload(id: string, opts: { restart?: boolean; remote?: boolean } = {}): Promise<void> {
-    // Shutting down: settings are in the database; the next start picks them up.
-    if (this.closed) return;
-    const existing = this.consumers.get(id);
-    if (existing && opts.restart) {
-      existing.stop();
-      this.consumers.delete(id);
-    }
-    await this.deps.writer.flush();
-    const row = await this.deps.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
-    const current = this.consumers.get(id);
-    if (!row || row.enabled !== 1) {
-      current?.stop();
-      this.consumers.delete(id);
-      if (!row) this.deps.writer.forget(id);
-      return;
-    }
-    if (current?.active) current.update(row);
-    // Another process may hold this webhook: then it runs there, and sees the change by its
-    // updated_at within a second; `remote` (a filter change) asks it to restart at once.
-    else if (await this.leases.claimOne(id)) this.run(row);
-    else if (opts.remote && this.signals) await this.signals.restart(id);
-  }
-
-  /**
    * Shutdown: consumers take no new work; deliveries in flight get `graceMs` to finish
    * (their outcomes and cursors are recorded), then the rest are cut and handed back:
    * their cursor stays behind them, so the next start sends them again (same webhook-id).
    */
-  async stop(opts: { graceMs?: number } = {}): Promise<void> {
+  stop(opts: { graceMs?: number } = {}): Promise<void> {
+    // The CLI stops deliveries first (with its grace), then closes the app, which asks again: one stop.
+    return (this.stopping ??= this.shutDown(opts));
+  }
+
+  private async shutDown(opts: { graceMs?: number }): Promise<void> {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
-    await this.signals?.close();
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
+    this.byWorkspace.clear();
     const drained = Promise.all(consumers.map((c) => c.drain()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), opts.graceMs ?? SHUTDOWN_GRACE_MS)));
     if ((await Promise.race([drained, deadline])) === "late") await this.deps.deliverer.abort();
     clearTimeout(timer);
     await drained;
+    this.deps.scheduler.close();
     await this.deps.writer.flush();
-    // Hand the webhooks to the other processes at once instead of after the lease expires.
-    await this.leases.releaseAll().catch((e) => this.deps.log.error({ err: e }, "releasing webhook leases failed; they expire on their own"));
+    // Hand the webhooks to the other processes at once instead of after the lease time.
+    await this.leases.leave().catch((e) => this.deps.log.error({ err: e }, "releasing webhook leases failed; they expire on their own"));
+    await this.signals?.announce(this.leases.owner);
+    await this.signals?.close();
   }
 }

@@ -6,7 +6,7 @@ import type { Clock } from "../clock/index.js";
 import { countWaiting, headSeq } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
-import type { DeliveryManager } from "./manager.js";
+import type { Change, DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, type DeliverableMessage } from "./payload.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
@@ -99,9 +99,18 @@ export class WebhookService {
     return row;
   }
 
-  async list(workspaceId: string): Promise<WebhookRow[]> {
+  /**
+   * A page of the workspace's webhooks, newest first, after the sort key `after` (the previous
+   * page's last `[created_at, id]`): paged in the database, so the figures of each row
+   * (`read`) are computed for one page only.
+   */
+  async list(workspaceId: string, page: { limit: number; after?: [number, string] }): Promise<{ rows: WebhookRow[]; more: boolean }> {
     await this.deps.writer.flush();
-    return this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
+    let q = this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId);
+    const after = page.after;
+    if (after) q = q.where((eb) => eb.or([eb("created_at", "<", after[0]), eb.and([eb("created_at", "=", after[0]), eb("id", "<", after[1])])]));
+    const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(page.limit + 1).execute();
+    return { rows: rows.slice(0, page.limit), more: rows.length > page.limit };
   }
 
   async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }, who: Who = BY_THREADLINE): Promise<WebhookRow> {
@@ -136,7 +145,7 @@ export class WebhookService {
     };
     await this.deps.db.insertInto("webhooks").values(row).execute();
     await this.audit(row, who, "webhook.created", undefined, row);
-    await this.deps.manager.reload(row.id);
+    await this.deps.manager.created(row.id);
     return row;
   }
 
@@ -151,7 +160,7 @@ export class WebhookService {
     patch: { url?: string; enabled?: boolean; aggregation?: string; filter?: FilterInput; replay?: "since_disabled" | "none" },
     who: Who = BY_THREADLINE,
   ): Promise<WebhookRow> {
-    const { db, clock, manager } = this.deps;
+    const { db, clock } = this.deps;
     const row = await this.get(workspaceId, id);
     const wasEnabled = row.enabled === 1;
     const disabledReason = row.disabled_reason;
@@ -174,12 +183,9 @@ export class WebhookService {
         changes.push(`filter set to ${describeFilter(parseFilter(filter))}`);
       }
     }
-    // A new consumer for a new aggregation or filter: what the old one read but had not sent is read again.
-    let restart = set.aggregation !== undefined || set.filter !== undefined;
-    // Open bundles go out under the old settings before a change or a disable.
-    // Wherever the consumer runs: here, or in the process holding the lease (asked over NOTIFY).
-    if (wasEnabled && row.aggregation !== "none" && (set.aggregation !== undefined || patch.enabled === false)) await manager.flushOpen(id);
-
+    // What the consumer goes through (manager.ts, the transitions); the weightiest change decides.
+    const notes: Omit<Activity, "at">[] = [];
+    let change: Change = set.aggregation !== undefined ? "reaggregate" : set.filter !== undefined ? "refilter" : "retarget";
     if (patch.enabled === true && !wasEnabled) {
       set.enabled = 1;
       set.consecutive_failures = 0;
@@ -188,27 +194,26 @@ export class WebhookService {
       // After an automatic disable (errors, or 410 Gone) nothing that was due is dropped by default.
       const replay = patch.replay ?? (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
       if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
-      restart = true;
-      this.activity(id, { kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." }, who);
+      change = "enable";
+      notes.push({ kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending.", actor: who.actor });
     } else if (patch.enabled === false && wasEnabled) {
       set.enabled = 0;
       set.disabled_reason = "manual";
       set.disabled_at = now;
-      this.activity(id, { kind: "disabled", summary: `Disabled by ${who.actor.name}.` }, who);
+      change = "disable";
+      notes.push({ kind: "disabled", summary: `Disabled by ${who.actor.name}.`, actor: who.actor });
     } else if (patch.enabled === true) {
-      // Enabling an enabled webhook still resets its error count.
+      // Enabling an enabled webhook still resets its error count (a fresh consumer, no backoff).
       set.consecutive_failures = 0;
-      restart = restart || row.consecutive_failures > 0;
+      if (row.consecutive_failures > 0 && change === "retarget") change = "enable";
     }
-    if (changes.length) this.activity(id, { kind: "updated", summary: changes.join("; ") }, who);
+    if (changes.length) notes.push({ kind: "updated", summary: changes.join("; "), actor: who.actor });
     if (set.aggregation !== undefined) set.window_end = null;
-    // The consumer stops before the row changes (the manager decides how: see `quiesce`).
-    if (wasEnabled && (set.aggregation !== undefined || set.filter !== undefined || set.enabled === 0)) await manager.quiesce(id, set.enabled === 0 ? "drain-disabled" : "drain");
-    else if (restart || set.enabled === 0) await manager.quiesce(id, "stop");
-    await this.deps.writer.flush();
-    await db.updateTable("webhooks").set(set).where("id", "=", id).execute();
-    // A filter reaches the consumer before the answer, wherever it runs.
-    await manager.reload(id, { restart, remote: set.filter !== undefined });
+    // The change reaches the consumer before the answer, wherever it runs.
+    await this.deps.manager.change(row, change, {
+      note: () => notes.forEach((a) => this.activity(id, a)),
+      write: async () => void (await db.updateTable("webhooks").set(set).where("id", "=", id).execute()),
+    });
     const after = await this.get(workspaceId, id);
     const action = set.enabled === 1 ? "webhook.enabled" : set.enabled === 0 ? "webhook.disabled" : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter")) ? "webhook.filter_changed" : "webhook.updated";
     if (changes.length || set.enabled !== undefined) await this.audit(row, who, action, row, after);
@@ -223,14 +228,16 @@ export class WebhookService {
   async rotateSecret(workspaceId: string, id: string, who: Who = BY_THREADLINE): Promise<WebhookRow> {
     const row = await this.get(workspaceId, id);
     const now = this.deps.clock.now();
-    await this.deps.db
-      .updateTable("webhooks")
-      .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now, updated_by: JSON.stringify(who.actor) })
-      .where("id", "=", id)
-      .execute();
+    await this.deps.manager.change(row, "retarget", {
+      write: async () =>
+        void (await this.deps.db
+          .updateTable("webhooks")
+          .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now, updated_by: JSON.stringify(who.actor) })
+          .where("id", "=", id)
+          .execute()),
+    });
     this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." }, who);
     await this.audit(row, who, "webhook.secret_rotated");
-    await this.deps.manager.reload(id);
     return this.get(workspaceId, id);
   }
 
@@ -248,30 +255,32 @@ export class WebhookService {
   async remove(workspaceId: string, id: string, who: Who = BY_THREADLINE): Promise<void> {
     const row = await this.get(workspaceId, id);
     const { db } = this.deps;
-    await this.deps.manager.quiesce(id, "stop");
-    this.deps.writer.forget(id);
-    await db.transaction().execute(async (tx) => {
-      await tx.deleteFrom("webhooks").where("id", "=", id).execute();
-      await tx.deleteFrom("webhook_requests").where("webhook_id", "=", id).execute();
-      await tx.deleteFrom("webhook_activity").where("webhook_id", "=", id).execute();
-      await tx.deleteFrom("webhook_hourly").where("webhook_id", "=", id).execute();
+    await this.deps.manager.change(row, "delete", {
+      write: () =>
+        db.transaction().execute(async (tx) => {
+          await tx.deleteFrom("webhooks").where("id", "=", id).execute();
+          await tx.deleteFrom("webhook_requests").where("webhook_id", "=", id).execute();
+          await tx.deleteFrom("webhook_activity").where("webhook_id", "=", id).execute();
+          await tx.deleteFrom("webhook_hourly").where("webhook_id", "=", id).execute();
+        }),
     });
     await this.audit(row, who, "webhook.deleted", row);
-    await this.deps.manager.reload(id);
   }
 
   /** Re-sends every message stored since `since`, in order, under new delivery ids. */
   async replay(workspaceId: string, id: string, since: number, who: Who = BY_THREADLINE): Promise<{ cursor_seq: number }> {
-    await this.get(workspaceId, id);
-    await this.deps.manager.quiesce(id, "stop");
-    // Read again after the stop: the cursor the stopped consumer reached is written by get's flush.
-    const row = await this.get(workspaceId, id);
-    // Never forward: what is still pending before `since` is not skipped by a replay.
-    const cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
-    await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now(), updated_by: JSON.stringify(who.actor) }).where("id", "=", id).execute();
-    this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` }, who);
+    let cursor = 0;
+    await this.deps.manager.change(await this.get(workspaceId, id), "replay", {
+      write: async () => {
+        // Read again after the consumer stopped: the cursor it reached is written by get's flush.
+        const row = await this.get(workspaceId, id);
+        // Never forward: what is still pending before `since` is not skipped by a replay.
+        cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
+        await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now(), updated_by: JSON.stringify(who.actor) }).where("id", "=", id).execute();
+        this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` }, who);
+      },
+    });
     await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replayed", object: { type: "webhook", id }, after: { since: new Date(since).toISOString() } });
-    await this.deps.manager.reload(id, { restart: true });
     return { cursor_seq: cursor };
   }
 

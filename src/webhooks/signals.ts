@@ -9,20 +9,26 @@ export const REMOTE_ACCEPT_TIMEOUT_MS = 3_000;
 /** How long it then waits for the owner to have sent the window. */
 export const REMOTE_FLUSH_TIMEOUT_MS = 60_000;
 
-/** What a process may ask of a webhook's owner: send the open window, or restart the consumer (a filter change). */
-type Request = "flush" | "restart";
+/** A change of a webhook's settings, as the consumer's life sees it (manager.ts, the transitions). */
+export type Change = "enable" | "disable" | "retarget" | "refilter" | "reaggregate" | "replay" | "delete";
+
+/** What a process may ask of a webhook's owner: send the open window, or apply a change made elsewhere. */
+type Request = "flush" | "change";
 
 type Message =
-  | { op: Request; id: string; req: string }
+  | { op: Request; id: string; req: string; change?: Change }
   | { op: "accepted"; req: string }
-  | { op: "flushed"; req: string; flushed: number; error?: string };
+  | { op: "flushed"; req: string; flushed: number; error?: string }
+  | { op: "sync"; from: string };
 
 /**
  * Requests between processes sharing one PostgreSQL database, over LISTEN/NOTIFY: a
  * process that does not hold a webhook's lease asks the one that does to send its open
- * window now (a flush, or before an aggregation change or a disable), or to restart its
- * consumer under new settings at once (a filter change), and waits for the answer. Every process listens; only the lease holder has a consumer to act with, the
- * others ignore the request.
+ * window now (a flush, or before an aggregation change or a disable), or to apply a change
+ * of its settings made through the asking process (the same transition a local change
+ * takes), and waits for the answer. Every process listens; only the lease holder has a
+ * consumer to act with, the others ignore the request. `sync` tells the others that the
+ * shares changed (a process joined, or released leases): they look at once.
  */
 export class WebhookSignals {
   private client: pg.Client | undefined;
@@ -35,9 +41,11 @@ export class WebhookSignals {
     private databaseUrl: string,
     /** Flushes the webhook if its consumer runs here; undefined when it does not. */
     private onFlush: (id: string) => Promise<number> | undefined,
-    /** Restarts the webhook's consumer if it runs here (reading its settings again); undefined when it does not. */
-    private onRestart: (id: string) => Promise<void> | undefined,
+    /** Applies a change made elsewhere if the webhook's consumer runs here; undefined when it does not. */
+    private onChange: (id: string, change: Change) => Promise<void> | undefined,
     private onError: (err: unknown) => void,
+    /** Another process (`from`) says the shares changed. */
+    private onSync: (from: string) => void = () => {},
   ) {
     this.ready = this.connect();
   }
@@ -84,7 +92,8 @@ export class WebhookSignals {
       this.waiting.get(m.req)?.(m);
       return;
     }
-    const run = m.op === "flush" ? this.onFlush(m.id) : this.onRestart(m.id)?.then(() => 0);
+    if (m.op === "sync") return this.onSync(m.from);
+    const run = m.op === "flush" ? this.onFlush(m.id) : this.onChange(m.id, m.change ?? "retarget")?.then(() => 0);
     if (!run) return;
     this.send({ op: "accepted", req: m.req });
     run.then(
@@ -108,14 +117,22 @@ export class WebhookSignals {
   }
 
   /**
-   * Asks the process that holds the webhook's lease to restart its consumer now (its own
-   * sync would within a second); resolves once it did, or undefined when none answered.
+   * Asks the process that holds the webhook's lease to apply a change made here; resolves
+   * once it did, or undefined when none answered (nobody holds it: the next to claim it
+   * reads the new settings).
    */
-  async restart(id: string): Promise<number | undefined> {
-    return this.request("restart", id);
+  async change(id: string, change: Change): Promise<number | undefined> {
+    return this.request("change", id, change);
   }
 
-  private async request(op: Request, id: string): Promise<number | undefined> {
+  /** Tells the other processes the shares changed (best effort: their own sync comes within a second). */
+  async announce(from: string): Promise<void> {
+    await this.ready;
+    const m: Message = { op: "sync", from };
+    await this.client?.query("SELECT pg_notify($1, $2)", [WEBHOOK_CHANNEL, JSON.stringify(m)]).catch(this.onError);
+  }
+
+  private async request(op: Request, id: string, change?: Change): Promise<number | undefined> {
     await this.ready;
     const req = randomUUID();
     let timer: NodeJS.Timeout | undefined;
@@ -128,7 +145,7 @@ export class WebhookSignals {
       });
       timer = setTimeout(() => resolve(undefined), REMOTE_ACCEPT_TIMEOUT_MS);
     });
-    this.send({ op, id, req });
+    this.send({ op, id, req, ...(change ? { change } : {}) });
     try {
       return await answer;
     } finally {

@@ -203,3 +203,23 @@ export async function removeTeammate(db: DB, clock: Clock, workspaceId: string, 
 }
 
 
+/**
+ * The operator's list of workspaces, in creation order (ids are time-ordered), `limit` a
+ * page, after the id `after` (the previous page's last): paged in the database, however many.
+ */
+export async function listWorkspaces(db: DB, opts: { limit: number; after?: string }): Promise<{ items: WorkspaceView[]; last: string | undefined; more: boolean }> {
+  let q = db
+    .selectFrom("workspaces as w")
+    .innerJoin("teammates as t", "t.id", "w.owner_teammate_id")
+    .select(["w.id", "w.name", "w.timezone", "t.id as owner_id", "t.full_name", "t.email", "t.role"])
+    .orderBy("w.id", "asc")
+    .limit(opts.limit + 1);
+  if (opts.after !== undefined) q = q.where("w.id", ">", opts.after);
+  const rows = await q.execute();
+  const page = rows.slice(0, opts.limit);
+  return {
+    items: page.map((row) => ({ id: row.id, name: row.name, timezone: row.timezone, owner: { id: row.owner_id, full_name: row.full_name, email: row.email, role: row.role as Role } })),
+    last: page.at(-1)?.id,
+    more: rows.length > opts.limit,
+  };
+}

@@ -114,6 +114,11 @@ const CASES: Case[] = [
   { gateway: "waha", file: "waha/noweb-message-ack.json", out: NONE },
   { gateway: "waha", file: "waha/noweb-message-edited.json", out: NONE },
   { gateway: "waha", file: "waha/session-status.json", out: NONE },
+  { gateway: "waha", file: "waha/session-status-starting.json", out: NONE },
+  { gateway: "waha", file: "waha/session-status-failed.json", out: NONE },
+  { gateway: "waha", file: "waha/session-status-scan-qr-code.json", out: NONE },
+  { gateway: "waha", file: "waha/session-status-stopped.json", out: NONE },
+  { gateway: "waha", file: "waha/session-status-working-again.json", out: NONE },
   // ---------------------------------------------------------------- WAHA, GOWS engine
   { gateway: "waha", file: "waha/gows-received-direct.json", out: [dm("waha", "Rina Shalev", "+15551230009", "Do you ship to Haifa?", 1732001120)] },
   { gateway: "waha", file: "waha/gows-sent-direct.json", out: [sentDm("waha", "Rina Shalev", "+15551230009", "Yes, next-day delivery", 1732001180)] },
@@ -159,6 +164,8 @@ const CASES: Case[] = [
   { gateway: "evolution", file: "evolution/messages-update-read.json", out: NONE },
   { gateway: "evolution", file: "evolution/send-message.json", out: [sentDm("evolution", "+15551240009", "+15551240009", "Seu pedido foi enviado.", 1732011020)] },
   { gateway: "evolution", file: "evolution/connection-update.json", out: NONE },
+  { gateway: "evolution", file: "evolution/connection-update-connecting.json", out: NONE },
+  { gateway: "evolution", file: "evolution/connection-update-close.json", out: NONE },
   { gateway: "evolution", file: "evolution/upsert-uppercase-event.json", out: [dm("evolution", "Juliana Rocha", "+15551240010", "Evento com nome em maiúsculas", 1732011080)] },
   { gateway: "evolution", file: "evolution/send-message-group.json", out: [group("120363041234500010@g.us", undefined, "Segue o PDF", 1732011140)] },
   // ---------------------------------------------------------------- Meta WhatsApp Cloud API

@@ -70,7 +70,7 @@ describe("cloud_api fixtures", () => {
     assert.deepEqual(inbound(fixture("cloud-api/text-received.json")), [
       {
         account_phone: "+15557654321",
-        chat: { external_id: "16505551234", full_name: "Sheena Nelson", is_group: false, phone: "+16505551234" },
+        chat: { external_id: "16505551234", full_name: "Sheena Nelson", name_source: "push", is_group: false, phone: "+16505551234" },
         external_id: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
         direction: "received",
         timestamp: 1749416383,
@@ -86,7 +86,7 @@ describe("cloud_api fixtures", () => {
     assert.deepEqual(inbound(fixture("cloud-api/image-received.json")), [
       {
         account_phone: "+15557654321",
-        chat: { external_id: "16505551234", full_name: "Sheena Nelson", is_group: false, phone: "+16505551234" },
+        chat: { external_id: "16505551234", full_name: "Sheena Nelson", name_source: "push", is_group: false, phone: "+16505551234" },
         external_id: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUI0RTk2QjYxNkQxNUNGRkIwAA==",
         direction: "received",
         timestamp: 1749416400,

@@ -46,7 +46,7 @@ describe("evolution fixtures", () => {
     assert.deepEqual(inbound(fixture("evolution/messages-upsert-text-direct.json")), [
       {
         account_phone: "+15557654321",
-        chat: { external_id: "15551234567@s.whatsapp.net", full_name: "Jane Roe", is_group: false, phone: "+15551234567" },
+        chat: { external_id: "15551234567@s.whatsapp.net", full_name: "Jane Roe", name_source: "push", is_group: false, phone: "+15551234567" },
         external_id: "3EB0F5A1B2C3D4E5F6A7",
         direction: "received",
         timestamp: 1759312800,
@@ -134,6 +134,7 @@ describe("evolution messages.upsert beyond the fixtures", () => {
     );
     assert.equal(m?.chat.external_id, "15551234567@s.whatsapp.net");
     assert.equal(m?.chat.phone, "+15551234567");
+    assert.equal(m?.chat.alias_id, "103899771998284@lid", "the pair is handed to ingest, which remembers it");
   });
 
   it("other media kinds keep a short type; string timestamps are accepted", () => {

@@ -50,7 +50,7 @@ describe("waha fixtures", () => {
     assert.deepEqual(inbound(fixture("waha/message-any-received-direct.json")), [
       {
         account_phone: "+15557654321",
-        chat: { external_id: "15551234567@c.us", full_name: "Jane Roe", is_group: false, phone: "+15551234567" },
+        chat: { external_id: "15551234567@c.us", full_name: "Jane Roe", name_source: "push", is_group: false, phone: "+15551234567" },
         external_id: "false_15551234567@c.us_3EB0C767D26A1D2B3C4E",
         direction: "received",
         timestamp: 1710000000,

@@ -1,9 +1,13 @@
 /**
  * The Incoming webhooks tab lists, under each gateway account, what its gateway sent that
- * could not be read as messages (time, reason, raw body). Real server, real Chromium.
+ * could not be read as messages (time, reason, raw body); an account whose gateway session
+ * stopped shows a banner on Accounts and the Timeline. Real server, real Chromium.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { after, before, test } from "node:test";
+import { FIXTURES } from "../helpers/contract.js";
 import { type Browser, type Page } from "playwright-core";
 import { TestServer, createWorkspace } from "../helpers/server.js";
 import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
@@ -56,4 +60,30 @@ test("Incoming tab: an account's unrecognised events show with their reason and 
   assert.match(text, /payload is required/);
   assert.match(text, /kept-body-7731/);
   assert.equal(await page.getByTestId("unrecognised-none").count(), 1, "the Evolution account has none");
+});
+
+test("a WhatsApp account whose session failed shows a banner on Accounts and on the Timeline: which account, since when, why", async () => {
+  const accounts = await server.api("GET", "/api/v1/accounts", { token: key });
+  const waha = accounts.json.items.find((a: { source: string }) => a.source === "waha");
+  const inbound = new URL(waha.inbound_url).pathname;
+  // WAHA's session.status FAILED body (devlikeapro/waha issue #1386).
+  const res = await fetch(server.url + inbound, { method: "POST", headers: { "content-type": "application/json" }, body: readFileSync(path.join(FIXTURES, "waha/session-status-failed.json"), "utf8") });
+  assert.equal(res.status, 200, await res.text());
+  const after = await server.api("GET", `/api/v1/accounts/${waha.id}`, { token: key });
+  assert.equal(after.json.connection.state, "disconnected", JSON.stringify(after.json));
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const fresh = await context.newPage();
+  await fresh.goto(server.url + "/");
+  await signIn(fresh, server, ws);
+  for (const where of ["/accounts", "/timeline"]) {
+    await fresh.goto(server.url + where);
+    const banner = fresh.getByTestId("disconnected-banner");
+    await banner.waitFor();
+    const text = (await banner.textContent()) ?? "";
+    assert.match(text, /WhatsApp account \+15557654321 stopped receiving/, where);
+    assert.match(text, /since \S/, where);
+    assert.match(text, /FAILED/, where);
+    assert.equal(await banner.count(), 1, `only the disconnected account (${where})`);
+  }
+  await context.close();
 });

@@ -1,6 +1,7 @@
 import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Account, Source, Teammate } from "./types.js";
+import { DisconnectedBanners } from "./Disconnected.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
 
 interface ConfigField {
@@ -68,6 +69,7 @@ export function AccountsPage() {
         </div>
       </div>
 
+      {accounts.data ? <DisconnectedBanners accounts={accounts.data} tz={tz} /> : null}
       {created ? <Connected account={created} onClose={() => setCreated(undefined)} /> : null}
 
       <section className="card" aria-labelledby="accounts-title">

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "./api.js";
 import type { Chat, List } from "./types.js";
+import { DisconnectedBanners } from "./Disconnected.js";
 import { Alert, Empty, Link, Loading, ZoneNote, formatDateTime, formatRelative, ChatAvatar, useDocumentTitle, useTimezone } from "./ui.js";
 
 const PAGE = 50;
@@ -82,6 +83,7 @@ export function TimelinePage() {
           <ZoneNote tz={tz} />
         </div>
       </div>
+      <DisconnectedBanners tz={tz} />
       <div className="card search-card">
         <form role="search" onSubmit={(e) => e.preventDefault()}>
           <label htmlFor="chat-search">Search chats</label>

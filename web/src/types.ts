@@ -170,6 +170,8 @@ export interface Account {
   source: Source;
   inbound_url?: string | null;
   created_at?: string;
+  /** Whether its gateway session receives (`unknown` for sources without a session). */
+  connection?: { state: "connected" | "disconnected" | "unknown"; since: string | null; reason: string | null; last_message_at: string | null };
 }
 
 /** What an account's gateway sent that could not be mapped to messages. */

@@ -38,3 +38,24 @@ export function pageOf<T>(all: T[], query: { limit?: string; cursor?: string }):
   const next = offset + limit;
   return { items, next_cursor: next < all.length ? Buffer.from(String(next)).toString("base64url") : null };
 }
+
+/**
+ * The cursor of a list paged in the database (keyset): the sort key of the page's last
+ * item, opaque to clients (base64url of its JSON).
+ */
+export function keysetCursor(key: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+/** The sort key a `keysetCursor` carries, checked against the kinds of its parts; `invalid("cursor")` otherwise. */
+export function readKeysetCursor<const K extends readonly ("string" | "number")[]>(raw: string | undefined, kinds: K): { -readonly [I in keyof K]: K[I] extends "string" ? string : number } | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(raw, "base64url").toString());
+  } catch {
+    key = undefined;
+  }
+  if (!Array.isArray(key) || key.length !== kinds.length || key.some((k, i) => typeof k !== kinds[i])) throw invalid("cursor", "is not a cursor this list returned.");
+  return key as { -readonly [I in keyof K]: K[I] extends "string" ? string : number };
+}

@@ -7,28 +7,88 @@ import { SourceAuthError, SourceInputError } from "../../sources/types.js";
 import { ApiError, notFound } from "../../errors.js";
 import { recordInboundEvent } from "../../accounts/inbound-events.js";
 import type { IngestMessage } from "../../ingest/types.js";
+import { isHiddenId } from "../../ingest/identity.js";
+import { within } from "../../sources/limiter.js";
+
+/** How long an inbound request waits for the gateway's answers (group subjects, phones) before going on without them. */
+export const RECEIVE_CALLS_WAIT_MS = 2_000;
 
 /**
  * A group chat seen for the first time takes its subject from the gateway's group-info call
- * (once: later messages find the chat named). Without an answer it is named by its id.
+ * (once: later messages find the chat named). Without an answer it is named by its id. The
+ * calls go through the account's limiter (a few in flight, the rest queued or skipped), and
+ * the request waits for them at most RECEIVE_CALLS_WAIT_MS in all.
  */
 async function nameNewGroups(app: Threadline, adapter: SourceAdapter, row: AccountRow, messages: IngestMessage[]): Promise<void> {
   if (!adapter.groupSubject) return;
   const groups = [...new Set(messages.filter((m) => m.chat.is_group && !m.chat.full_name).map((m) => m.chat.external_id))];
   if (groups.length === 0) return;
-  const known = await app.db.selectFrom("chats").select("external_id").where("account_id", "=", row.id).where("external_id", "in", groups).execute();
-  const fresh = groups.filter((g) => !known.some((k) => k.external_id === g));
+  const known = new Set<string>();
+  for (let i = 0; i < groups.length; i += 1000) {
+    const rows = await app.db.selectFrom("chats").select("external_id").where("account_id", "=", row.id).where("external_id", "in", groups.slice(i, i + 1000)).execute();
+    for (const r of rows) known.add(r.external_id);
+  }
+  const fresh = groups.filter((g) => !known.has(g));
+  if (fresh.length === 0) return;
   const account = sourceAccount(row);
+  const startBy = Date.now() + RECEIVE_CALLS_WAIT_MS;
   const subjects = new Map<string, string>();
-  await Promise.all(
-    fresh.map(async (g) => {
-      const subject = await adapter.groupSubject!(account, g, app.gateways).catch(() => undefined);
-      if (subject) subjects.set(g, subject);
-    }),
+  await within(
+    Promise.all(
+      fresh.map(async (g) => {
+        const subject = await app.gateways.perAccount.run(row.id, () => adapter.groupSubject!(account, g, app.gateways), startBy);
+        if (subject) subjects.set(g, subject);
+      }),
+    ),
+    RECEIVE_CALLS_WAIT_MS,
   );
   for (const m of messages) {
     const subject = subjects.get(m.chat.external_id);
     if (subject) m.chat.full_name = subject;
+  }
+}
+
+/** Hidden ids this process asked a gateway about lately (account + id → when): each is asked once an hour at most. */
+const asked = new Map<string, number>();
+const ASK_AGAIN_MS = 3600_000;
+
+/**
+ * A direct chat known only by a hidden id (`…@lid`) that the account has not learned a phone
+ * for: its phone is asked through the gateway (once), through the account's limiter. An
+ * answer within RECEIVE_CALLS_WAIT_MS goes with the message (ingest remembers the pair); a
+ * later one is remembered when it comes (the chat takes the phone then). No answer: the chat
+ * stays by its hidden id until a body or a later lookup tells the phone.
+ */
+async function lookUpHiddenIds(app: Threadline, adapter: SourceAdapter, row: AccountRow, messages: IngestMessage[]): Promise<void> {
+  if (!adapter.lookupPhone) return;
+  const hidden = [...new Set(messages.filter((m) => !m.chat.is_group && !m.chat.phone && isHiddenId(m.chat.external_id)).map((m) => m.chat.external_id))];
+  if (hidden.length === 0) return;
+  const knownRows = await app.db.selectFrom("contact_ids").select("hidden_id").where("account_id", "=", row.id).where("hidden_id", "in", hidden.slice(0, 1000)).execute();
+  const known = new Set(knownRows.map((r) => r.hidden_id));
+  const now = Date.now();
+  const toAsk = hidden.filter((h) => !known.has(h) && now - (asked.get(`${row.id}\u0000${h}`) ?? 0) > ASK_AGAIN_MS);
+  if (toAsk.length === 0) return;
+  if (asked.size > 10_000) asked.clear();
+  const account = sourceAccount(row);
+  const startBy = now + RECEIVE_CALLS_WAIT_MS;
+  const phones = new Map<string, string>();
+  let waiting = true;
+  await within(
+    Promise.all(
+      toAsk.map(async (h) => {
+        asked.set(`${row.id}\u0000${h}`, now);
+        const phone = await app.gateways.perAccount.run(row.id, () => adapter.lookupPhone!(account, h, app.gateways), startBy);
+        if (!phone) return;
+        if (waiting) phones.set(h, phone);
+        else await app.learnContact(row.workspace_id, { accountId: row.id, hidden: h, phone }).catch((err) => app.log.warn({ err, account: row.id }, "remembering a looked-up phone failed"));
+      }),
+    ),
+    RECEIVE_CALLS_WAIT_MS,
+  );
+  waiting = false;
+  for (const m of messages) {
+    const phone = phones.get(m.chat.external_id);
+    if (phone && !m.chat.is_group && !m.chat.phone) m.chat.phone = phone;
   }
 }
 
@@ -112,10 +172,11 @@ export function inboundRoutes(app: Threadline) {
         summary.duplicates += r.duplicates;
         summary.skipped += r.skipped;
       };
+      if (outcome.connection) await app.connections.record(row, outcome.connection);
       const messages = outcome.messages;
       if (messages.length > 0) {
         await nameGroupSenders(app, row.id, messages);
-        await nameNewGroups(app, adapter, row, messages);
+        await Promise.all([nameNewGroups(app, adapter, row, messages), lookUpHiddenIds(app, adapter, row, messages)]);
         const ingest = (list: IngestMessage[]) => app.ingest(row.workspace_id, list);
         try {
           add(await ingest(messages));

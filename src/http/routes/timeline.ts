@@ -3,7 +3,7 @@ import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { MAX_BATCH } from "../../ingest/ingest.js";
 import type { IngestMessage } from "../../ingest/types.js";
-import { chatView, findPermalink, getChat, getMessage, listChats, listMessages, messageView, setResponsible } from "../../timeline/service.js";
+import { chatHistory, chatView, findPermalink, getChat, getMessage, listChats, listMessages, messageView, renameChat, setResponsible } from "../../timeline/service.js";
 import { findTeammateByEmail, getWorkspace } from "../../workspaces/service.js";
 import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
@@ -25,6 +25,8 @@ export const IngestEntry = Type.Object({
     full_name: Type.Optional(NameString()),
     is_group: Type.Optional(Type.Boolean()),
     phone: Type.Optional(IdString()),
+    alias_id: Type.Optional(IdString()),
+    name_source: Type.Optional(Type.Union([Type.Literal("push"), Type.Literal("gateway")])),
   }),
   external_id: IdString({ minLength: 1 }),
   direction: Type.Union([Type.Literal("received"), Type.Literal("sent")]),
@@ -53,16 +55,32 @@ export function timelineRoutes(app: Threadline) {
       const r = await listChats(app.db, req.workspaceId, { limit: parseLimit(req.query.limit), cursor: req.query.cursor, q: req.query.q });
       return { items: r.items.map((c) => chatView(c, app.publicUrl())), next_cursor: r.next_cursor };
     });
-    f.get("/api/v1/chats/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
-      chatView(await getChat(app.db, req.workspaceId, req.params.id), app.publicUrl()),
-    );
+    f.get("/api/v1/chats/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) => {
+      const chat = await getChat(app.db, req.workspaceId, req.params.id);
+      return { ...chatView(chat, app.publicUrl()), history: await chatHistory(app.db, chat.id) };
+    });
     f.patch(
       "/api/v1/chats/:id",
-      { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, body: Type.Object({ responsible_email: Type.Union([NameString(), Type.Null()]) }) } },
+      {
+        config: { auth: "workspace", role: "member" },
+        schema: {
+          tags: ["chats"],
+          params: IdParams,
+          body: Type.Object({ responsible_email: Type.Optional(Type.Union([NameString(), Type.Null()])), full_name: Type.Optional(NameString({ minLength: 1 })) }),
+        },
+      },
       async (req) => {
-        const chat = chatView(await setResponsible(app.db, req.workspaceId, req.params.id, req.body.responsible_email), app.publicUrl());
-        await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "chat.assigned", object: { type: "chat", id: chat.chat_id }, after: { responsible_email: req.body.responsible_email } });
-        return chat;
+        const { responsible_email, full_name } = req.body;
+        if (responsible_email === undefined && full_name === undefined) throw invalid("body", "give responsible_email, full_name or both.");
+        let chat = await getChat(app.db, req.workspaceId, req.params.id);
+        if (full_name !== undefined) chat = await renameChat(app.db, req.workspaceId, String(chat.id), full_name);
+        if (responsible_email !== undefined) chat = await setResponsible(app.db, req.workspaceId, String(chat.id), responsible_email);
+        await audit(app.db, app.clock, req.workspaceId, whoOf(req), {
+          action: responsible_email !== undefined ? "chat.assigned" : "chat.renamed",
+          object: { type: "chat", id: String(chat.id) },
+          after: { ...(responsible_email !== undefined ? { responsible_email } : {}), ...(full_name !== undefined ? { full_name } : {}) },
+        });
+        return chatView(chat, app.publicUrl());
       },
     );
     f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {

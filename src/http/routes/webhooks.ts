@@ -4,7 +4,7 @@ import type { Threadline } from "../../app.js";
 import { invalid } from "../../errors.js";
 import { whoOf } from "../auth.js";
 import type { Role } from "../../workspaces/roles.js";
-import { IdParams, IdString, ListQuery, NameString, pageOf, UrlString } from "./common.js";
+import { IdParams, IdString, keysetCursor, ListQuery, NameString, parseLimit, readKeysetCursor, UrlString } from "./common.js";
 import { AGGREGATIONS } from "../../webhooks/windows.js";
 import { parseDeliveryFilter } from "../../webhooks/deliveries.js";
 import { CHAT_KINDS, DIRECTIONS } from "../../webhooks/filter.js";
@@ -36,9 +36,13 @@ export function webhookRoutes(app: Threadline) {
         return reply.status(201).send({ ...(await svc.read(row)), secret: row.secret });
       },
     );
-    f.get("/api/v1/webhooks", read({ querystring: ListQuery }), async (req) =>
-      pageOf(await Promise.all((await svc.list(req.workspaceId)).map((w) => svc.read(w))), req.query as { limit?: string; cursor?: string }),
-    );
+    f.get("/api/v1/webhooks", read({ querystring: ListQuery }), async (req) => {
+      const query = req.query as { limit?: string; cursor?: string };
+      // The page first, then each row's health and waiting counts: a page's worth of reads, however many webhooks.
+      const page = await svc.list(req.workspaceId, { limit: parseLimit(query.limit), after: readKeysetCursor(query.cursor, ["number", "string"]) });
+      const last = page.rows.at(-1);
+      return { items: await Promise.all(page.rows.map((w) => svc.read(w))), next_cursor: page.more && last ? keysetCursor([last.created_at, last.id]) : null };
+    });
     // Asked by the UI as a URL is entered; create and PATCH still take any http(s) URL (checked at connect time).
     f.post("/api/v1/webhooks/check-target", opts({ body: Type.Object({ url: UrlString() }) }), async (req) => svc.checkTarget((req.body as { url: string }).url));
     f.get("/api/v1/webhooks/:id", read({ params: IdParams }), async (req) => svc.read(await svc.get(req.workspaceId, (req.params as { id: string }).id)));

@@ -1,7 +1,8 @@
+import { connectionsOf } from "../../accounts/connection.js";
 import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { createWorkspace, getWorkspace, updateWorkspace } from "../../workspaces/service.js";
+import { createWorkspace, getWorkspace, listWorkspaces, updateWorkspace } from "../../workspaces/service.js";
 import { rotateApiKey } from "../../workspaces/api-keys.js";
 import { ownerInvitation } from "../../workspaces/invitations.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
@@ -10,7 +11,7 @@ import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { whoOf } from "../auth.js";
 import { audit } from "../../audit/index.js";
 import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
-import { IdParams, IdString, ListQuery, NameString, pageOf, parseLimit } from "./common.js";
+import { IdParams, IdString, keysetCursor, ListQuery, NameString, pageOf, parseLimit, readKeysetCursor } from "./common.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
 
@@ -26,6 +27,12 @@ export function workspaceRoutes(app: Threadline) {
         return reply.status(201).send({ ...ws, owner_invitation_url: invitation.url });
       },
     );
+    // Paged in the database: an operator hosting thousands of workspaces reads them a page at a time.
+    f.get("/api/v1/workspaces", { config: { auth: "operator" }, schema: { tags: ["operator"], querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }) } }, async (req) => {
+      const after = readKeysetCursor(req.query.cursor, ["string"]);
+      const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
+      return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
+    });
     const withRetention = async (ws: { id: string }) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
     f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"] } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
     f.patch(
@@ -82,16 +89,16 @@ export function workspaceRoutes(app: Threadline) {
       },
     );
     // Members see the accounts (to filter and send) without their inbound URLs (the token is a credential).
-    const shown = (req: { role: string }, a: Parameters<typeof accountView>[0]) => {
-      const v = accountView(a, app.publicUrl());
-      return req.role === "member" ? { ...v, inbound_url: null } : v;
-    };
-    f.get("/api/v1/accounts", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) =>
-      pageOf((await listAccounts(app.db, req.workspaceId)).map((a) => shown(req, a)), req.query),
-    );
-    f.get("/api/v1/accounts/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) =>
-      shown(req, await getAccount(app.db, req.workspaceId, req.params.id)),
-    );
+    const shown = <V extends { inbound_url: string | null }>(req: { role: string }, v: V): V => (req.role === "member" ? { ...v, inbound_url: null } : v);
+    f.get("/api/v1/accounts", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) => {
+      const page = pageOf(await listAccounts(app.db, req.workspaceId), req.query);
+      const connections = await connectionsOf(app.db, page.items);
+      return { ...page, items: page.items.map((a) => shown(req, accountView(a, app.publicUrl(), connections.get(a.id)))) };
+    });
+    f.get("/api/v1/accounts/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) => {
+      const row = await getAccount(app.db, req.workspaceId, req.params.id);
+      return shown(req, accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id)));
+    });
     // What the account's gateway sent that could not be mapped to messages (newest first).
     f.get(
       "/api/v1/accounts/:id/inbound-events",
