@@ -25,6 +25,7 @@ function rolesTable(): [string, string, string][] {
 /** Routes that answer without a workspace credential, or only to the operator: not in the table. */
 const NOT_WORKSPACE = new Set([
   "POST /api/v1/workspaces",
+  "GET /api/v1/workspaces",
   "POST /api/v1/_test/clock",
   "POST /api/v1/session",
   "DELETE /api/v1/session",
