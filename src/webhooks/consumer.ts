@@ -22,7 +22,7 @@ export interface ConsumerDeps {
   writer: DeliveryWriter;
   deliverer: Deliverer;
   publicUrl(): string;
-  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Told of every attempt's outcome (metrics) and of alert-worthy transitions. */
   events: ConsumerEvents;
 }
@@ -157,6 +157,20 @@ export abstract class Consumer {
     return 0;
   }
 
+  /**
+   * While failing: the next attempt (the probe) goes now, not at its backoff time (a person
+   * asked, or a resend just succeeded). Judged like any probe: a success recovers the webhook
+   * and what waits follows. Answers whether there was a retry to bring forward.
+   */
+  retryNow(): boolean {
+    if (!this.failing || this.stopped) return false;
+    this.health = { ...this.health, retryAt: this.deps.clock.now() };
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    this.wake();
+    return true;
+  }
+
   /** While failing and running, when the next attempt (the probe) may go. */
   get nextRetryAt(): number | undefined {
     return this.failing && !this.stopped ? this.health.retryAt : undefined;
@@ -263,6 +277,7 @@ export abstract class Consumer {
     if (result.ok) {
       // Written when the count changes only: at thousands of deliveries a second the state stays put.
       if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
+      if (v.recovered) this.deps.log.info({ workspace: row.workspace_id, webhook: row.id, after_errors: before.failures }, "webhook recovered: its receiver answered again");
       this.row.consecutive_failures = 0;
       writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request: logged, chat });
       return true;
@@ -284,10 +299,13 @@ export abstract class Consumer {
     if (v.counted) {
       writer.setState(row.id, { consecutive_failures: n });
       this.row.consecutive_failures = n;
+      // One line per state change at the default level; never the URL (receivers put secrets in it) or a secret.
+      if (n === 1) this.deps.log.warn({ workspace: row.workspace_id, webhook: row.id, error: result.error?.code, status }, `webhook failing: ${result.error?.message ?? "error"}; retried with backoff`);
     }
     if (v.disable === "gone") this.disable("gone", `Disabled: the receiver answered 410 Gone to ${what}.`);
     else if (v.disable) this.disable(v.disable, `Disabled after ${n} consecutive errors.`);
     else if (v.warn) {
+      this.deps.log.warn({ workspace: row.workspace_id, webhook: row.id, errors: n }, `webhook warned: ${n} consecutive errors; the owner is e-mailed`);
       writer.activity(row.id, { at: now, kind: "warning", summary: `${n} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });
       this.deps.events.warning(row, n, v.health.failingSince);
     }
@@ -298,6 +316,7 @@ export abstract class Consumer {
     const { writer, clock } = this.deps;
     const at = clock.now();
     const failures = this.health.failures;
+    this.deps.log.warn({ workspace: this.row.workspace_id, webhook: this.row.id, reason, errors: failures }, `webhook disabled: ${summary}`);
     writer.setState(this.row.id, { enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures });
     writer.activity(this.row.id, { at, kind: "disabled", summary });
     this.row = { ...this.row, enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures };

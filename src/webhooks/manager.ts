@@ -353,7 +353,7 @@ export class DeliveryManager {
   listen(databaseUrl: string, onError: (err: unknown) => void): void {
     this.signals ??= new WebhookSignals(
       databaseUrl,
-      (id) => (this.consumers.get(id)?.active ? this.flushHere(id) : undefined),
+      (op, id) => (!this.consumers.get(id)?.active ? undefined : op === "flush" ? this.flushHere(id) : Promise.resolve(this.retryHere(id))),
       (id, change) => (this.consumers.has(id) ? this.apply(id, change) : undefined),
       onError,
       (from) => {
@@ -371,6 +371,21 @@ export class DeliveryManager {
     if (this.consumers.get(id)?.active) return this.flushHere(id);
     if (this.signals && !this.closed) return (await this.signals.flush(id)) ?? 0;
     return 0;
+  }
+
+  /**
+   * A failing webhook tries what waits now instead of at its next retry ("Retry now", or a
+   * resend that succeeded), wherever its consumer runs. Answers 1 when a retry was brought
+   * forward, 0 when nothing was failing (or nobody holds the webhook).
+   */
+  async retryNow(id: string): Promise<number> {
+    if (this.consumers.get(id)?.active) return this.retryHere(id);
+    if (this.signals && !this.closed) return (await this.signals.retryNow(id)) ?? 0;
+    return 0;
+  }
+
+  private retryHere(id: string): number {
+    return this.consumers.get(id)?.retryNow() ? 1 : 0;
   }
 
   private async flushHere(id: string): Promise<number> {

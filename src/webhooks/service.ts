@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
-import { invalid, notFound } from "../errors.js";
+import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { countWaiting, headSeq } from "../log/index.js";
 import type { WebhookRow } from "./consumer.js";
@@ -284,6 +284,16 @@ export class WebhookService {
     return { cursor_seq: cursor };
   }
 
+  /**
+   * `POST …/retry`: a failing webhook tries what waits now instead of at its next retry (its
+   * consumer's probe, judged like any other). Answers whether a retry was brought forward.
+   */
+  async retryNow(workspaceId: string, id: string): Promise<{ retrying: boolean }> {
+    const row = await this.get(workspaceId, id);
+    if (row.enabled !== 1) throw new ApiError("CONFLICT", "The webhook is switched off: switch it on (PATCH enabled: true) to deliver what waits.", "enabled");
+    return { retrying: row.consecutive_failures > 0 && (await this.deps.manager.retryNow(id)) > 0 };
+  }
+
   async flushOpen(workspaceId: string, id: string): Promise<number> {
     const row = await this.get(workspaceId, id);
     if (row.aggregation === "none" || row.enabled !== 1) return 0;
@@ -337,6 +347,8 @@ export class WebhookService {
     const now = this.deps.clock.now();
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body);
     const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
+    // The receiver answers again: what waits behind a failing webhook need not wait for its backoff.
+    if (result.ok && row.enabled === 1 && row.consecutive_failures > 0) void this.deps.manager.retryNow(id).catch(() => undefined);
     const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: last.chat_id, test: last.test === 1, resend: true });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",

@@ -12,8 +12,10 @@ export const REMOTE_FLUSH_TIMEOUT_MS = 60_000;
 /** A change of a webhook's settings, as the consumer's life sees it (manager.ts, the transitions). */
 export type Change = "enable" | "disable" | "retarget" | "refilter" | "reaggregate" | "replay" | "delete";
 
-/** What a process may ask of a webhook's owner: send the open window, or apply a change made elsewhere. */
-type Request = "flush" | "change";
+/** What a process may ask of a webhook's owner: send the open window, try what waits now, or apply a change made elsewhere. */
+type Request = "flush" | "retry" | "change";
+/** The requests that run on the owner's consumer and answer a count (`retry`: 1 when it was failing and tries now). */
+export type Ask = "flush" | "retry";
 
 type Message =
   | { op: Request; id: string; req: string; change?: Change }
@@ -39,8 +41,8 @@ export class WebhookSignals {
 
   constructor(
     private databaseUrl: string,
-    /** Flushes the webhook if its consumer runs here; undefined when it does not. */
-    private onFlush: (id: string) => Promise<number> | undefined,
+    /** Flushes the webhook, or tries what waits now, if its consumer runs here; undefined when it does not. */
+    private onAsk: (op: Ask, id: string) => Promise<number> | undefined,
     /** Applies a change made elsewhere if the webhook's consumer runs here; undefined when it does not. */
     private onChange: (id: string, change: Change) => Promise<void> | undefined,
     private onError: (err: unknown) => void,
@@ -93,7 +95,7 @@ export class WebhookSignals {
       return;
     }
     if (m.op === "sync") return this.onSync(m.from);
-    const run = m.op === "flush" ? this.onFlush(m.id) : this.onChange(m.id, m.change ?? "retarget")?.then(() => 0);
+    const run = m.op === "change" ? this.onChange(m.id, m.change ?? "retarget")?.then(() => 0) : this.onAsk(m.op, m.id);
     if (!run) return;
     this.send({ op: "accepted", req: m.req });
     run.then(
@@ -114,6 +116,11 @@ export class WebhookSignals {
    */
   async flush(id: string): Promise<number | undefined> {
     return this.request("flush", id);
+  }
+
+  /** Asks the process that holds the webhook's lease to try what waits now (a failing webhook's next retry). */
+  async retryNow(id: string): Promise<number | undefined> {
+    return this.request("retry", id);
   }
 
   /**

@@ -160,6 +160,9 @@ test("a webhook disabled by failures shows the banner and marker; switching on a
   await banner().waitFor({ timeout: 20_000 });
   assert.equal(await banner().getAttribute("data-kind"), "failing");
   await eventually(async () => (await banner().getByTestId("failure-next-retry").count()) === 1, "the next retry shown");
+  // A failing webhook reads Failing (not Active), and its banner offers to retry now.
+  assert.equal(await banner().getByRole("button", { name: "Retry now" }).count(), 1);
+  await eventually(async () => (await page.getByTestId("webhook-status").first().textContent()) === "Failing", "the badge reads Failing");
   assert.match((await banner().getByTestId("failure-last-error").textContent()) ?? "", /500/);
 
   // Eleven errors in a row, hours of backoff moved through with the test clock.

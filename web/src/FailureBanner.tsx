@@ -114,6 +114,7 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
           <li>The workspace owner is e-mailed at the 5th error in a row.</li>
         ) : null}
       </ul>
+      {kind === "failing" && canEdit ? <RetryNow webhook={w} onChange={onChange} /> : null}
       {!w.enabled && canEdit ? (
         asking ? (
           <EnableQuestion webhook={w} onDone={(x) => (setAsking(false), onChange(x))} onCancel={() => setAsking(false)} />
@@ -202,5 +203,33 @@ export function DisableConfirm({ webhook: w, onDone, onCancel }: { webhook: Webh
       </div>
       {error ? <Alert>{error}</Alert> : null}
     </div>
+  );
+}
+
+/** "Retry now": a failing webhook tries what waits at once instead of at its next retry. */
+function RetryNow({ webhook: w, onChange }: { webhook: Webhook; onChange: (w: Webhook) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const retry = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api("POST", `/api/v1/webhooks/${encodeURIComponent(w.id)}/retry`);
+      // The attempt takes a moment: read the webhook again once it had the time to answer.
+      await new Promise((r) => setTimeout(r, 1500));
+      onChange(await api<Webhook>("GET", `/api/v1/webhooks/${encodeURIComponent(w.id)}`));
+    } catch (err) {
+      setError(`Not retried: ${errorMessage(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" className="btn btn-secondary btn-small" onClick={() => void retry()} disabled={busy} data-testid="retry-now">
+        {busy ? "Retrying…" : "Retry now"}
+      </button>
+      {error ? <Alert>{error}</Alert> : null}
+    </>
   );
 }

@@ -244,7 +244,7 @@ export function statusOf(w: Webhook): { label: string; detail: string; tone: "ok
   if (w.enabled) {
     const n = w.consecutive_failures;
     return n > 0
-      ? { label: "Active", detail: `${n} consecutive error${n === 1 ? "" : "s"}`, tone: "warn" }
+      ? { label: "Failing", detail: `${n} consecutive error${n === 1 ? "" : "s"}`, tone: "warn" }
       : { label: "Active", detail: "0 consecutive errors", tone: "ok" };
   }
   if (w.disabled_reason === "consecutive_failures") {

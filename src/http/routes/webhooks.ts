@@ -93,6 +93,9 @@ export function webhookRoutes(app: Threadline) {
       },
     );
     f.get("/api/v1/webhooks/:id/stats", read({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
+    f.post("/api/v1/webhooks/:id/retry", opts({ params: IdParams }), async (req, reply) =>
+      reply.status(202).send(await svc.retryNow(req.workspaceId, (req.params as { id: string }).id)),
+    );
     f.post("/api/v1/webhooks/:id/flush", opts({ params: IdParams }), async (req) => ({ flushed: await svc.flushOpen(req.workspaceId, (req.params as { id: string }).id) }));
     f.get("/api/v1/webhooks/:id/sample", read({ params: IdParams }), async (req) => svc.sample(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
