@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config/index.js";
+import { useTestPasswordCost } from "./workspaces/passwords.js";
 import { Clock } from "./clock/index.js";
 import { Scheduler } from "./clock/scheduler.js";
 import { listenLogGrowth, openStorage, migrate, type DB, type Storage } from "./db/index.js";
@@ -54,6 +55,7 @@ export interface Threadline {
 
 export async function createThreadline(config: Config): Promise<Threadline & { operatorTokenGenerated?: string }> {
   const log = pino({ level: config.logLevel, base: undefined });
+  if (config.testPasswords) useTestPasswordCost();
   // A database that cannot be opened stops start-up with one sentence naming the variable.
   const dbError = (e: unknown) => {
     const err = e as { message?: string; code?: string } | undefined;

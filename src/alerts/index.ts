@@ -8,6 +8,7 @@ import type { DeliveryError } from "../webhooks/outcome.js";
 import { readRequestLog } from "../webhooks/deliveries.js";
 import { MAX_CONSECUTIVE_FAILURES, type DisabledReason } from "../webhooks/policy.js";
 import { getWorkspace } from "../workspaces/service.js";
+import { audit, BY_THREADLINE } from "../audit/index.js";
 
 interface Deps {
   db: DB;
@@ -63,6 +64,26 @@ export class Alerts {
     }
     log.info({ to, subject }, "alert e-mail sent");
     await db.updateTable("notifications").set({ delivered: 1 }).where("id", "=", kept.id).execute();
+  }
+
+  /**
+   * An e-mail to one person that carries a link to sign in, reset a password or accept an
+   * invitation: sent in the background (so the answer's timing does not tell whether the
+   * address exists), never kept in the notifications outbox (admins read it) nor logged with
+   * its text. Without SMTP it cannot be sent: the log says so, without the link.
+   */
+  mailTo(to: string, subject: string, text: string): void {
+    const { log, config } = this.deps;
+    if (!this.transport) {
+      log.warn({ subject }, "a sign-in e-mail could not be sent: THREADLINE_SMTP_URL is not set");
+      return;
+    }
+    const p = this.transport
+      .sendMail({ from: config.mailFrom, to, subject, text })
+      .then(() => log.info({ subject }, "sign-in e-mail sent"))
+      .catch((e: unknown) => log.error({ err: e, subject }, "sending a sign-in e-mail failed"));
+    this.sending.add(p);
+    void p.finally(() => this.sending.delete(p));
   }
 
   /** Waits (at most `ms`) for e-mails being sent; for shutdown. */
@@ -130,6 +151,13 @@ export class Alerts {
   }
 
   async webhookDisabled(w: WebhookRow, reason: DisabledReason, failingSince?: number): Promise<void> {
+    try {
+      // The automatic disable is Threadline's own change: in the audit log under its name.
+      await audit(this.deps.db, this.deps.clock, w.workspace_id, BY_THREADLINE, { action: "webhook.auto_disabled", object: { type: "webhook", id: w.id }, after: { enabled: false, reason } });
+      await this.deps.db.updateTable("webhooks").set({ updated_by: JSON.stringify(BY_THREADLINE.actor) }).where("id", "=", w.id).execute();
+    } catch (e) {
+      this.deps.log.error({ err: e }, "could not record the automatic disable in the audit log");
+    }
     try {
       const at = w.disabled_at ?? this.deps.clock.now();
       const run = await this.errorRun(w.id);

@@ -35,24 +35,63 @@ export interface Config {
   quotas: Quotas;
   /** When set, `GET /metrics` asks for it as a bearer token. */
   metricsToken: string | undefined;
+  /** Single sign-on (OpenID Connect), when THREADLINE_OIDC_ISSUER is set. */
+  oidc: OidcConfig | undefined;
+  /** Tests only (with THREADLINE_TEST_CLOCK=1): passwords hashed at a low cost, so suites that sign in often stay quick. */
+  testPasswords: boolean;
+}
+
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** E-mail domain → the workspace an unknown, verified e-mail of it joins as a member. */
+  allowedDomains: Map<string, string>;
+}
+
+/**
+ * `THREADLINE_OIDC_*`: all of issuer, client id and secret, or none. Allowed domains are
+ * `domain=workspace_id` pairs (an installation holds many workspaces: each domain names the
+ * one it joins).
+ */
+function parseOidc(env: Env): OidcConfig | undefined {
+  const issuer = parseUrl("THREADLINE_OIDC_ISSUER", env.THREADLINE_OIDC_ISSUER, ["http", "https"]);
+  const clientId = env.THREADLINE_OIDC_CLIENT_ID?.trim() || undefined;
+  const clientSecret = env.THREADLINE_OIDC_CLIENT_SECRET?.trim() || undefined;
+  const domains = env.THREADLINE_OIDC_ALLOWED_DOMAINS?.trim() || "";
+  if (!issuer) {
+    if (clientId || clientSecret || domains) throw new ConfigError("THREADLINE_OIDC_ISSUER must be set with THREADLINE_OIDC_CLIENT_ID, THREADLINE_OIDC_CLIENT_SECRET and THREADLINE_OIDC_ALLOWED_DOMAINS.");
+    return undefined;
+  }
+  if (!clientId || !clientSecret) throw new ConfigError("THREADLINE_OIDC_CLIENT_ID and THREADLINE_OIDC_CLIENT_SECRET must be set with THREADLINE_OIDC_ISSUER.");
+  const allowedDomains = new Map<string, string>();
+  for (const pair of domains.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9.-]+\.[a-z]{2,})=(ws_[a-z0-9]+)$/i.exec(pair);
+    if (!m) throw new ConfigError(`THREADLINE_OIDC_ALLOWED_DOMAINS must be a comma list of domain=workspace_id such as acme.com=ws_01h…, got "${pair}".`);
+    allowedDomains.set(m[1]!.toLowerCase(), m[2]!.toLowerCase());
+  }
+  return { issuer, clientId, clientSecret, allowedDomains };
 }
 
 /** Requests a minute (0: no limit); see README "Configuration". */
 export interface RateLimits {
   /** Failed authentications per client address (any key, cookie, operator token or inbound token). */
   authFailures: number;
-  /** Sign-in attempts (`POST /signin`, `POST /api/v1/session`) per client address. */
+  /** Sign-in attempts (`POST /signin`, `POST /api/v1/session`, links, resets, invitations) per client address. */
   signIn: number;
+  /** Sign-in attempts and link or reset requests per e-mail address (whatever the client address). */
+  signInEmail: number;
   /** Requests per inbound URL token. */
   inbound: number;
   /** Authenticated API requests per API key, session or operator token. */
   api: number;
 }
 
-export const RATE_LIMIT_DEFAULTS: RateLimits = { authFailures: 30, signIn: 30, inbound: 6000, api: 60000 };
+export const RATE_LIMIT_DEFAULTS: RateLimits = { authFailures: 30, signIn: 30, signInEmail: 10, inbound: 6000, api: 60000 };
 const RATE_LIMIT_ENV: Record<keyof RateLimits, string> = {
   authFailures: "THREADLINE_RATE_LIMIT_AUTH_FAILURES",
   signIn: "THREADLINE_RATE_LIMIT_SIGNIN",
+  signInEmail: "THREADLINE_RATE_LIMIT_SIGNIN_EMAIL",
   inbound: "THREADLINE_RATE_LIMIT_INBOUND",
   api: "THREADLINE_RATE_LIMIT_API",
 };
@@ -158,6 +197,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`THREADLINE_DISCONNECT_ALERT_MINUTES must be a whole number of minutes from 1 to 10080, got "${rawAlert}".`);
   }
   const disconnectAlertMinutes = rawAlert ? Number(rawAlert) : 10;
+  const oidc = parseOidc(env);
+  const tp = env.THREADLINE_TEST_PASSWORDS?.trim();
+  if (tp !== undefined && tp !== "" && !(tp === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_PASSWORDS is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tp}".`);
   return {
     port,
     host,
@@ -178,6 +220,8 @@ export function loadConfig(env: Env = process.env): Config {
     bundleMaxBytes,
     quotas,
     metricsToken,
+    oidc,
+    testPasswords: tp === "1",
   };
 }
 

@@ -308,6 +308,80 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .execute();
       },
     },
+    "0012_people": {
+      // People sign in as themselves (issue 22): teammates get a role and a password hash;
+      // browser sessions belong to a person (the key-opened ones are dropped: a key no longer
+      // opens the UI); API keys get a name, who made them and a separate last-use row (so
+      // using a key does not drop the key cache); one-time sign-in and reset tokens;
+      // invitations; the audit log; who last changed a webhook and who made an activity row.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("teammates").addColumn("role", "text", (c) => c.notNull().defaultTo("member")).execute();
+        await db.schema.alterTable("teammates").addColumn("password_hash", "text").execute();
+        await sql`update teammates set role = 'owner' where id in (select owner_teammate_id from workspaces)`.execute(db);
+
+        await db.schema.alterTable("api_keys").addColumn("name", "text", (c) => c.notNull().defaultTo("Default key")).execute();
+        await db.schema.alterTable("api_keys").addColumn("created_by", "text").execute();
+        await db.schema.createTable("api_key_uses").addColumn("key_id", "text", (c) => c.primaryKey()).addColumn("last_used_at", "bigint", (c) => c.notNull()).execute();
+
+        await db.schema.dropTable("sessions").execute();
+        await db.schema
+          .createTable("sessions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("token_hash", "text", (c) => c.notNull().unique())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("teammate_id", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .addColumn("user_agent", "text", (c) => c.notNull())
+          .addColumn("address", "text", (c) => c.notNull())
+          .addColumn("method", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("sessions_teammate").on("sessions").column("teammate_id").execute();
+
+        await db.schema
+          .createTable("one_time_tokens")
+          .addColumn("token_hash", "text", (c) => c.primaryKey())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("teammate_id", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("one_time_tokens_teammate").on("one_time_tokens").column("teammate_id").execute();
+
+        await db.schema
+          .createTable("invitations")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("workspace_id", "text", (c) => c.notNull())
+          .addColumn("email", "text", (c) => c.notNull())
+          .addColumn("full_name", "text", (c) => c.notNull())
+          .addColumn("role", "text", (c) => c.notNull())
+          .addColumn("token_hash", "text", (c) => c.notNull().unique())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("expires_at", "bigint", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("invitations_workspace").on("invitations").columns(["workspace_id", "email"]).execute();
+
+        await serial("id")(db.schema.createTable("audit_log"))
+          .addColumn("workspace_id", "text", (c: any) => c.notNull())
+          .addColumn("at", "bigint", (c: any) => c.notNull())
+          .addColumn("actor_type", "text", (c: any) => c.notNull())
+          .addColumn("actor_id", "text", (c: any) => c.notNull())
+          .addColumn("actor_name", "text", (c: any) => c.notNull())
+          .addColumn("action", "text", (c: any) => c.notNull())
+          .addColumn("object_type", "text", (c: any) => c.notNull())
+          .addColumn("object_id", "text", (c: any) => c.notNull())
+          .addColumn("before", "text")
+          .addColumn("after", "text")
+          .addColumn("address", "text")
+          .execute();
+        await db.schema.createIndex("audit_log_workspace").on("audit_log").columns(["workspace_id", "id"]).execute();
+
+        await db.schema.alterTable("webhooks").addColumn("updated_by", "text").execute();
+        await db.schema.alterTable("webhook_activity").addColumn("actor", "text").execute();
+      },
+    },
     "0013_contacts": {
       // One contact, one chat (ingest/identity.ts): the (hidden id, phone) pairs each account
       // has learned; the chats merged into others (their ids keep opening the survivor); where

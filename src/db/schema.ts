@@ -1,4 +1,4 @@
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 
 /** Times are integer milliseconds, booleans 0/1, JSON is text: the same on SQLite and PostgreSQL. */
 export interface Database {
@@ -12,9 +12,33 @@ export interface Database {
     /** Messages older than this many days are deleted once delivered (src/retention); null keeps them. */
     retention_days: number | null;
   };
-  api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number };
-  sessions: { token_hash: string; workspace_id: string; created_at: number; expires_at: number };
-  teammates: { id: string; workspace_id: string; full_name: string; email: string; created_at: number };
+  /** `created_by`: the actor (JSON `{type, id, name}`) who made the key; null for the key a workspace was created with. */
+  api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number; name: string; created_by: string | null };
+  /** When a key was last used (written at most once a minute per key; kept apart so use does not drop the key cache). */
+  api_key_uses: { key_id: string; last_used_at: number };
+  /** A person's browser session; `method`: password, link, reset, invitation or sso. */
+  sessions: { id: string; token_hash: string; workspace_id: string; teammate_id: string; created_at: number; expires_at: number; user_agent: string; address: string; method: string };
+  /** A person; `role` owner | admin | member; `password_hash` null until they set one (scrypt, workspaces/passwords.ts). */
+  teammates: { id: string; workspace_id: string; full_name: string; email: string; created_at: number; role: string; password_hash: string | null };
+  /** One-time sign-in links and password resets (`kind` signin | reset), hashed; deleted when used. */
+  one_time_tokens: { token_hash: string; kind: string; workspace_id: string; teammate_id: string; created_at: number; expires_at: number };
+  /** Open invitations (deleted when accepted or withdrawn); `created_by` is an actor as JSON. */
+  invitations: { id: string; workspace_id: string; email: string; full_name: string; role: string; token_hash: string; created_by: string; created_at: number; expires_at: number };
+  audit_log: {
+    id: Generated<number>;
+    workspace_id: string;
+    at: number;
+    actor_type: string;
+    actor_id: string;
+    actor_name: string;
+    action: string;
+    object_type: string;
+    object_id: string;
+    /** JSON text, never a secret. */
+    before: string | null;
+    after: string | null;
+    address: string | null;
+  };
   accounts: {
     id: string;
     workspace_id: string;
@@ -93,6 +117,8 @@ export interface Database {
     lease_until: number | null;
     /** Which messages it delivers (webhooks/filter.ts): JSON text; null lets everything through. */
     filter: string | null;
+    /** Who made the last change (an actor as JSON); null before people signed in. */
+    updated_by: string | null;
   };
   webhook_requests: {
     id: Generated<number>;
@@ -127,6 +153,8 @@ export interface Database {
     /** The chat a delivery was about (names stay as they were when it was written). */
     chat_id: number | null;
     chat_name: string | null;
+    /** Who made the change this row reports (an actor as JSON); null for deliveries. */
+    actor: ColumnType<string | null, string | null | undefined, string | null>;
   };
   /** Deliveries set aside after failing by an internal error (webhooks/parked.ts). */
   parked_deliveries: {

@@ -1,27 +1,57 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
 import { ApiError } from "../errors.js";
-import { createSession, isOperatorToken, workspaceForApiKey, workspaceForSession } from "../workspaces/service.js";
+import { isOperatorToken } from "../workspaces/service.js";
+import { keyFor, touchKey } from "../workspaces/api-keys.js";
+import { openSession, personForSession, type Opening, type SessionPerson } from "../workspaces/sessions.js";
+import { forbidden, hasRole, type Role } from "../workspaces/roles.js";
+import type { Actor, Who } from "../audit/index.js";
 import type { AuthFailures } from "./rate-limits.js";
 
 export const SESSION_COOKIE = "tl_session";
-/** The routes that sign a browser in (a form, the UI): their own rate limit and the CSRF rule apply without a cookie. */
-export const SIGN_IN_ROUTES: ReadonlySet<string> = new Set(["/signin", "/api/v1/session"]);
+/**
+ * The routes that sign a browser in or ask for a link (a form, the UI): their own rate limits
+ * (per address and per e-mail) and the CSRF rule apply without a cookie.
+ */
+export const SIGN_IN_ROUTES: ReadonlySet<string> = new Set([
+  "/signin",
+  "/api/v1/session",
+  "/api/v1/sign-in-links",
+  "/api/v1/sign-in-links/accept",
+  "/api/v1/password-resets",
+  "/api/v1/password-resets/accept",
+  "/api/v1/invitations/accept",
+]);
 
-export type AuthKind = "operator" | "workspace" | "public";
+/**
+ * Who may call a route: `operator` (the operator token), `workspace` (a person's session or an
+ * API key, with `role` the least role it needs), `person` (a signed-in person only: their own
+ * sessions), `public`.
+ */
+export type AuthKind = "operator" | "workspace" | "person" | "public";
 
 declare module "fastify" {
   interface FastifyContextConfig {
     auth?: AuthKind;
+    /** The least role a `workspace` route needs (docs/api.md, "Roles"); owner when not said. */
+    role?: Role;
   }
   interface FastifyRequest {
     workspaceId: string;
+    /** Who acts: a person (by session) or an API key (by its name, with the admin role). */
+    actor: Actor;
+    role: Role;
+    /** The signed-in person, when the credential is a session cookie. */
+    person?: SessionPerson;
   }
   interface FastifyInstance {
     /** Failed authentications per client address (sign-in and inbound routes count theirs too). */
     authFailures: AuthFailures;
   }
 }
+
+/** The actor and address of a request, for the audit log. */
+export const whoOf = (req: FastifyRequest): Who & { role: Role } => ({ actor: req.actor, address: req.ip, role: req.role });
 
 /** Routes whose path token is the credential: gateways' inbound URLs and the capability URL to send messages. */
 export const isTokenRoute = (route: string): boolean => route.startsWith("/inbound/") || route.startsWith("/hooks/send/");
@@ -48,66 +78,75 @@ function bearer(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-/** The workspace of a request's API key or session cookie, if any. */
-export async function workspaceOf(app: Threadline, req: FastifyRequest): Promise<string | undefined> {
-  const token = bearer(req);
-  if (token) return workspaceForApiKey(app.db, token);
+/** The signed-in person of a request's session cookie, if any (the HTML pages; a key does not open them). */
+export async function personOf(app: Threadline, req: FastifyRequest): Promise<SessionPerson | undefined> {
   const session = req.cookies?.[SESSION_COOKIE];
-  if (session) return workspaceForSession(app.db, app.clock, session);
-  return undefined;
+  return session ? personForSession(app.db, app.clock, session) : undefined;
 }
 
-/** The answer to signing in with the operator token: it is valid, but opens no workspace. */
-export const OPERATOR_SIGN_IN =
-  "This is the operator token: it creates workspaces, it does not open one. Create a workspace with it, then sign in with that workspace's API key.";
+/** Whether the secure flag goes on the cookie: a public URL in https, or a request that came over https (behind a trusted proxy). */
+const secureCookie = (app: Threadline, req: FastifyRequest) => app.publicUrl().startsWith("https:") || req.protocol === "https";
 
-/** Whether a key given to sign in is the operator token (answered 403, not counted as a failed authentication). */
-export function isOperatorSignIn(app: Threadline, key: string): Promise<boolean> {
-  return isOperatorToken(app.db, app.config.adminToken, key.trim());
+/** Signs a browser in as a person: a new session (new id and token) and its http-only cookie. */
+export async function signInPerson(app: Threadline, req: FastifyRequest, reply: FastifyReply, person: { id: string; workspace_id: string; full_name: string }, method: Opening["method"]): Promise<void> {
+  const s = await openSession(app.db, app.clock, person, { userAgent: req.headers["user-agent"] ?? "", address: req.ip, method });
+  void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: secureCookie(app, req) });
 }
 
-/**
- * Signs a browser in with a workspace API key: an http-only session cookie. Answers the
- * workspace, or undefined for a key that is not valid (nothing is set then).
- */
-export async function signInWithKey(app: Threadline, reply: FastifyReply, apiKey: string): Promise<string | undefined> {
-  const ws = await workspaceForApiKey(app.db, apiKey.trim());
-  if (!ws) return undefined;
-  const s = await createSession(app.db, app.clock, ws);
-  void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: app.publicUrl().startsWith("https:") });
-  return ws;
+export function clearSessionCookie(app: Threadline, req: FastifyRequest, reply: FastifyReply): void {
+  void reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "lax", secure: secureCookie(app, req) });
 }
 
 /**
- * Authentication, as an `onRequest` hook: it runs before the body is read, so a request
- * without a valid credential is answered 401 and nothing it sent is parsed. A wrong
- * credential counts against the client address (`AuthFailures`), which is checked first.
+ * Authentication and roles, as an `onRequest` hook: it runs before the body is read, so a
+ * request without a valid credential is answered 401 (and one whose role cannot do the
+ * action 403) and nothing it sent is parsed. A wrong credential counts against the client
+ * address (`AuthFailures`), which is checked first. A session is read from the database on
+ * every request: a removed person or an ended session is signed out at its next request.
  */
 export function authHook(app: Threadline, failures: AuthFailures) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (presentsCredential(req)) failures.check(req, reply);
     const kind = req.routeOptions.config?.auth ?? "public";
     if (kind === "public") return;
+    const token = bearer(req);
     if (kind === "operator") {
-      const token = bearer(req);
       if (!token) throw new ApiError("UNAUTHORIZED", "Send the operator token as Authorization: Bearer <token>.");
       if (!(await isOperatorToken(app.db, app.config.adminToken, token))) {
-        if (await workspaceForApiKey(app.db, token)) throw new ApiError("FORBIDDEN", "This needs the operator token (printed at first start); a workspace API key cannot do it.");
+        if (await keyFor(app.db, token)) throw new ApiError("FORBIDDEN", "This needs the operator token (printed at first start); a workspace API key cannot do it.");
         failures.failed(req);
         throw new ApiError("UNAUTHORIZED", "The operator token is not valid.");
       }
       return;
     }
-    const ws = await workspaceOf(app, req);
-    if (!ws) {
-      if (bearer(req) || req.cookies?.[SESSION_COOKIE]) failures.failed(req);
-      // An expired session is dropped, so the browser stops presenting it (and counting failures).
-      if (!bearer(req) && req.cookies?.[SESSION_COOKIE]) void reply.clearCookie(SESSION_COOKIE, { path: "/" });
-      throw new ApiError(
-        "UNAUTHORIZED",
-        bearer(req) || req.cookies?.[SESSION_COOKIE] ? "The API key or session is not valid." : "Send a workspace API key as Authorization: Bearer <key>.",
-      );
+    const cookie = req.cookies?.[SESSION_COOKIE];
+    if (token) {
+      const key = await keyFor(app.db, token);
+      if (!key) {
+        failures.failed(req);
+        throw new ApiError("UNAUTHORIZED", "The API key is not valid (it may have been revoked).");
+      }
+      if (kind === "person") throw new ApiError("FORBIDDEN", "This is about a signed-in person (their sessions); an API key has none.");
+      await touchKey(app.db, app.clock, key.id);
+      req.workspaceId = key.workspaceId;
+      req.actor = { type: "api_key", id: key.id, name: key.name };
+      req.role = "admin";
+    } else if (cookie) {
+      const person = await personForSession(app.db, app.clock, cookie);
+      if (!person) {
+        failures.failed(req);
+        // An ended session is dropped, so the browser stops presenting it (and counting failures).
+        clearSessionCookie(app, req, reply);
+        throw new ApiError("UNAUTHORIZED", "Your session has ended (signed out, expired, or removed from the workspace); sign in again.");
+      }
+      req.workspaceId = person.workspaceId;
+      req.actor = { type: "person", id: person.teammate.id, name: person.teammate.full_name };
+      req.role = person.teammate.role;
+      req.person = person;
+    } else {
+      throw new ApiError("UNAUTHORIZED", "Sign in, or send a workspace API key as Authorization: Bearer <key>.");
     }
-    req.workspaceId = ws;
+    const needed = kind === "person" ? "member" : (req.routeOptions.config?.role ?? "owner");
+    if (!hasRole(req.role, needed)) throw forbidden(needed, req.role);
   };
 }

@@ -82,7 +82,7 @@ export async function registerRateLimits(f: App, limits: RateLimits): Promise<vo
     if (isTokenRoute(route)) return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
     const auth = req.routeOptions.config?.auth;
     if (auth === "operator") return { key: "operator", max: limits.api };
-    if (auth === "workspace" && req.workspaceId) return { key: `ws:${req.workspaceId}`, max: limits.api };
+    if ((auth === "workspace" || auth === "person") && req.workspaceId) return { key: `ws:${req.workspaceId}`, max: limits.api };
     return undefined;
   };
   await f.register(rateLimit, {
@@ -97,4 +97,30 @@ export async function registerRateLimits(f: App, limits: RateLimits): Promise<vo
     addHeadersOnExceeding: { "x-ratelimit-limit": false, "x-ratelimit-remaining": false, "x-ratelimit-reset": false },
     errorResponseBuilder: (_req, ctx) => rateLimited(Math.ceil(ctx.ttl / 1000)),
   });
+}
+
+/**
+ * Sign-in attempts and link or reset requests per e-mail address (a fixed window a minute),
+ * whatever address they come from: a guesser spread over many addresses still gets `max` a
+ * minute on one person. Counted for every e-mail, known or not, so the 429 tells nothing.
+ */
+export class EmailLimits {
+  private byEmail = new Map<string, { count: number; resetAt: number }>();
+  constructor(private max: number) {}
+
+  hit(email: string, reply: FastifyReply): void {
+    if (this.max === 0) return;
+    const key = email.trim().toLowerCase();
+    const now = Date.now();
+    if (this.byEmail.size > 10_000) for (const [k, v] of this.byEmail) if (v.resetAt <= now) this.byEmail.delete(k);
+    const e = this.byEmail.get(key);
+    if (!e || e.resetAt <= now) {
+      this.byEmail.set(key, { count: 1, resetAt: now + WINDOW_MS });
+      return;
+    }
+    if (++e.count <= this.max) return;
+    const retryAfterS = Math.ceil((e.resetAt - now) / 1000);
+    void reply.header("retry-after", String(retryAfterS));
+    throw rateLimited(retryAfterS);
+  }
 }

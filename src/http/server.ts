@@ -16,6 +16,8 @@ import { csrfHook, trustedOrigins } from "./csrf.js";
 import { AuthFailures, registerRateLimits } from "./rate-limits.js";
 import { badText, jsonDepthOver, MAX_JSON_DEPTH } from "../db/text.js";
 import { workspaceRoutes } from "./routes/workspaces.js";
+import { peopleRoutes } from "./routes/people.js";
+import { ssoRoutes } from "./routes/sso.js";
 import { timelineRoutes } from "./routes/timeline.js";
 import { webhookRoutes } from "./routes/webhooks.js";
 import { systemRoutes } from "./routes/system.js";
@@ -201,6 +203,8 @@ export async function buildServer(app: Threadline): Promise<App> {
 
   await fastify.register(systemRoutes(app));
   await fastify.register(workspaceRoutes(app));
+  await fastify.register(peopleRoutes(app));
+  await fastify.register(ssoRoutes(app));
   await fastify.register(timelineRoutes(app));
   await fastify.register(webhookRoutes(app));
   await fastify.register(inboundRoutes(app));

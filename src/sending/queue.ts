@@ -90,14 +90,15 @@ async function directChat(db: DB, clock: Clock, account: AccountRow, phone: stri
 /** Queue ids in the order the sends were asked, two in one millisecond included (the queue sends oldest id first). */
 const sendId = monotonicUlids();
 
-export async function enqueueSend(db: DB, clock: Clock, workspaceId: string, input: SendInput): Promise<{ id: string; accountId: string }> {
+/** `sender`: the signed-in person who sends (the UI); otherwise `teammate_email`, or the workspace's owner. */
+export async function enqueueSend(db: DB, clock: Clock, workspaceId: string, input: SendInput, sender?: string): Promise<{ id: string; accountId: string }> {
   if (typeof input.text !== "string" || !input.text.trim()) throw invalid("text", "is required and must not be empty.");
   const hasPhone = input.phone !== undefined && input.phone !== "";
   const hasChat = input.chat_id !== undefined && input.chat_id !== "";
   if (!hasPhone && !hasChat) throw invalid("phone", "is required: give the phone number to send to (E.164, +972500000000) or a chat_id.");
   if (hasPhone && hasChat) throw invalid("chat_id", "give either phone or chat_id, not both.");
-  let teammateId = (await getWorkspace(db, workspaceId)).owner.id;
-  if (input.teammate_email) {
+  let teammateId = sender ?? (await getWorkspace(db, workspaceId)).owner.id;
+  if (!sender && input.teammate_email) {
     const t = await findTeammateByEmail(db, workspaceId, input.teammate_email);
     if (!t) throw invalid("teammate_email", `no teammate with e-mail ${input.teammate_email} in this workspace.`);
     teammateId = t.id;

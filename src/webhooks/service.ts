@@ -14,6 +14,7 @@ import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
 import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
+import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
 import { describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
 
@@ -56,7 +57,15 @@ export class WebhookService {
       disabled_at: row.enabled === 1 || row.disabled_at === null ? null : new Date(row.disabled_at).toISOString(),
       created_at: new Date(row.created_at).toISOString(),
       updated_at: new Date(row.updated_at).toISOString(),
+      /** Who made the last change: a person, an API key (by name) or Threadline (null before people signed in). */
+      updated_by: row.updated_by === null ? null : (JSON.parse(row.updated_by) as Actor),
     };
+  }
+
+  /** Records a change in the workspace's audit log (the view's settings before and after; never the secret). */
+  private audit(row: WebhookRow, who: Who, action: string, before?: WebhookRow, after?: WebhookRow): Promise<void> {
+    const settings = (r: WebhookRow) => ({ url: r.url, enabled: r.enabled === 1, aggregation: r.aggregation, filter: parseFilter(r.filter) });
+    return audit(this.deps.db, this.deps.clock, row.workspace_id, who, { action, object: { type: "webhook", id: row.id }, before: before && settings(before), after: after && settings(after) });
   }
 
   /**
@@ -105,7 +114,7 @@ export class WebhookService {
     return { rows: rows.slice(0, page.limit), more: rows.length > page.limit };
   }
 
-  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }): Promise<WebhookRow> {
+  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }, who: Who = BY_THREADLINE): Promise<WebhookRow> {
     const url = validUrl(input.url);
     const aggregation = input.aggregation ?? "none";
     if (!isAggregation(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
@@ -133,13 +142,16 @@ export class WebhookService {
       lease_owner: null,
       lease_until: null,
       filter,
+      updated_by: JSON.stringify(who.actor),
     };
     await this.deps.db.insertInto("webhooks").values(row).execute();
+    await this.audit(row, who, "webhook.created", undefined, row);
     await this.deps.manager.created(row.id);
     return row;
   }
 
-  private activity(id: string, a: Omit<Activity, "at">): void {
+  private activity(id: string, a: Omit<Activity, "at">, who?: Who): void {
+    if (who) a = { ...a, actor: who.actor };
     this.deps.writer.activity(id, { at: this.deps.clock.now(), ...a });
   }
 
@@ -147,13 +159,14 @@ export class WebhookService {
     workspaceId: string,
     id: string,
     patch: { url?: string; enabled?: boolean; aggregation?: string; filter?: FilterInput; replay?: "since_disabled" | "none" },
+    who: Who = BY_THREADLINE,
   ): Promise<WebhookRow> {
     const { db, clock } = this.deps;
     const row = await this.get(workspaceId, id);
     const wasEnabled = row.enabled === 1;
     const disabledReason = row.disabled_reason;
     const now = clock.now();
-    const set: Partial<WebhookRow> = { updated_at: now };
+    const set: Partial<WebhookRow> = { updated_at: now, updated_by: JSON.stringify(who.actor) };
     const changes: string[] = [];
     if (patch.url !== undefined && patch.url.trim() !== row.url) {
       set.url = validUrl(patch.url);
@@ -183,26 +196,29 @@ export class WebhookService {
       const replay = patch.replay ?? (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
       if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
       change = "enable";
-      notes.push({ kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending." });
+      notes.push({ kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending.", actor: who.actor });
     } else if (patch.enabled === false && wasEnabled) {
       set.enabled = 0;
       set.disabled_reason = "manual";
       set.disabled_at = now;
       change = "disable";
-      notes.push({ kind: "disabled", summary: "Disabled by a user." });
+      notes.push({ kind: "disabled", summary: `Disabled by ${who.actor.name}.`, actor: who.actor });
     } else if (patch.enabled === true) {
       // Enabling an enabled webhook still resets its error count (a fresh consumer, no backoff).
       set.consecutive_failures = 0;
       if (row.consecutive_failures > 0 && change === "retarget") change = "enable";
     }
-    if (changes.length) notes.push({ kind: "updated", summary: changes.join("; ") });
+    if (changes.length) notes.push({ kind: "updated", summary: changes.join("; "), actor: who.actor });
     if (set.aggregation !== undefined) set.window_end = null;
     // The change reaches the consumer before the answer, wherever it runs.
     await this.deps.manager.change(row, change, {
       note: () => notes.forEach((a) => this.activity(id, a)),
       write: async () => void (await db.updateTable("webhooks").set(set).where("id", "=", id).execute()),
     });
-    return this.get(workspaceId, id);
+    const after = await this.get(workspaceId, id);
+    const action = set.enabled === 1 ? "webhook.enabled" : set.enabled === 0 ? "webhook.disabled" : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter")) ? "webhook.filter_changed" : "webhook.updated";
+    if (changes.length || set.enabled !== undefined) await this.audit(row, who, action, row, after);
+    return after;
   }
 
   /**
@@ -210,18 +226,19 @@ export class WebhookService {
    * for SECRET_GRACE_MS, so a receiver can switch without refusing a message. Rotating again
    * within the grace period ends the older secret's at once (two secrets at most).
    */
-  async rotateSecret(workspaceId: string, id: string): Promise<WebhookRow> {
+  async rotateSecret(workspaceId: string, id: string, who: Who = BY_THREADLINE): Promise<WebhookRow> {
     const row = await this.get(workspaceId, id);
     const now = this.deps.clock.now();
     await this.deps.manager.change(row, "retarget", {
       write: async () =>
         void (await this.deps.db
           .updateTable("webhooks")
-          .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now })
+          .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now, updated_by: JSON.stringify(who.actor) })
           .where("id", "=", id)
           .execute()),
     });
-    this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." });
+    this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." }, who);
+    await this.audit(row, who, "webhook.secret_rotated");
     return this.get(workspaceId, id);
   }
 
@@ -236,7 +253,7 @@ export class WebhookService {
     };
   }
 
-  async remove(workspaceId: string, id: string): Promise<void> {
+  async remove(workspaceId: string, id: string, who: Who = BY_THREADLINE): Promise<void> {
     const row = await this.get(workspaceId, id);
     const { db } = this.deps;
     await this.deps.manager.change(row, "delete", {
@@ -249,10 +266,11 @@ export class WebhookService {
           await tx.deleteFrom("parked_deliveries").where("webhook_id", "=", id).execute();
         }),
     });
+    await this.audit(row, who, "webhook.deleted", row);
   }
 
   /** Re-sends every message stored since `since`, in order, under new delivery ids. */
-  async replay(workspaceId: string, id: string, since: number): Promise<{ cursor_seq: number }> {
+  async replay(workspaceId: string, id: string, since: number, who: Who = BY_THREADLINE): Promise<{ cursor_seq: number }> {
     let cursor = 0;
     await this.deps.manager.change(await this.get(workspaceId, id), "replay", {
       write: async () => {
@@ -260,10 +278,11 @@ export class WebhookService {
         const row = await this.get(workspaceId, id);
         // Never forward: what is still pending before `since` is not skipped by a replay.
         cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
-        await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now() }).where("id", "=", id).execute();
-        this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` });
+        await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now(), updated_by: JSON.stringify(who.actor) }).where("id", "=", id).execute();
+        this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` }, who);
       },
     });
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replayed", object: { type: "webhook", id }, after: { since: new Date(since).toISOString() } });
     return { cursor_seq: cursor };
   }
 
@@ -294,6 +313,8 @@ export class WebhookService {
       ...(a.delivery_id !== null ? { delivery_id: a.delivery_id } : {}),
       ...(a.request_id !== null ? { request_id: a.request_id } : {}),
       ...(a.chat_id !== null ? { chat: { chat_id: String(a.chat_id), full_name: a.chat_name ?? "" } } : {}),
+      // Who made the change a row reports (settings changes); deliveries have none.
+      ...(a.actor !== null ? { actor: JSON.parse(a.actor) as Actor } : {}),
     }));
   }
 
@@ -319,7 +340,7 @@ export class WebhookService {
    * count, backoff and cursor do not move (it still sends a pending delivery itself, under
    * the same id, which receivers drop as a repeat).
    */
-  async resend(workspaceId: string, id: string, deliveryId: string): Promise<DeliveryItem> {
+  async resend(workspaceId: string, id: string, deliveryId: string, who: Who = BY_THREADLINE): Promise<DeliveryItem> {
     const row = await this.get(workspaceId, id);
     const attempts = (await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId);
     const last = attempts[0];
@@ -337,7 +358,8 @@ export class WebhookService {
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
       request: logged,
-    });
+    }, who);
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.delivery_resent", object: { type: "webhook", id }, after: { delivery_id: deliveryId, ok: result.ok } });
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
     // Found unless 100 newer attempts were logged meanwhile.
     return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;

@@ -1,3 +1,4 @@
+import type { Actor } from "../audit/index.js";
 import type { Kysely } from "kysely";
 import type SQLite from "better-sqlite3";
 import { sqliteOf, type DB, type Database } from "../db/index.js";
@@ -28,6 +29,8 @@ export interface Activity {
   request?: LoggedRequest;
   /** The chat the delivery was about, named as it was then. */
   chat?: DeliveryChat;
+  /** Who made the change this entry reports (a person, an API key); none for deliveries. */
+  actor?: Actor;
 }
 
 /** What the activity says of the chat a delivery was about. */
@@ -275,7 +278,7 @@ export class DeliveryWriter {
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null })))
+            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null, actor: a.actor ? JSON.stringify(a.actor) : null })))
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }

@@ -6,6 +6,7 @@ import { validateBundle } from "../helpers/contract.js";
 import { received, Receiver, waitForCount } from "../helpers/receiver.js";
 import { DATABASES, sleep, TestServer } from "../helpers/server.js";
 import { entry, ingest, space } from "../helpers/workspace.js";
+import { ownerCookie } from "../helpers/people.js";
 
 for (const database of DATABASES) describe(`aggregated webhooks under receiver errors (${database})`, () => {
   let server: TestServer;
@@ -80,7 +81,8 @@ for (const database of DATABASES) describe(`aggregated webhooks under receiver e
     await advanceTo(server, B + 5 * MINUTE);
     const s = await space(server, { webhookUrl: `${receiver.url}?t=tz`, aggregation: "1h" });
     await ingest(server, s, [entry(s, { contact: "972547000001", text: "in UTC", timestamp: "2021-02-24T16:25:29Z" })]);
-    const p = await server.api("PATCH", "/api/v1/workspace", { token: s.key, body: { timezone: "Asia/Kolkata" } });
+    // Workspace settings are the owner's (a key acts as admin).
+    const p = await server.api("PATCH", "/api/v1/workspace", { body: { timezone: "Asia/Kolkata" }, headers: { cookie: await ownerCookie(server, s.workspace), origin: new URL(server.url).origin } });
     assert.equal(p.status, 200, p.text);
     // The open window keeps its end (a UTC hour); its digest is written in the zone of the moment.
     await advanceTo(server, B + HOUR + 1000);

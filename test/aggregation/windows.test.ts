@@ -6,6 +6,7 @@ import { assertSigned, validateBundle } from "../helpers/contract.js";
 import { received, type ReceivedRequest, Receiver, waitForCount } from "../helpers/receiver.js";
 import { DATABASES, sleep, TestServer } from "../helpers/server.js";
 import { entry, ingest, space, type Space, type WebhookRef } from "../helpers/workspace.js";
+import { ownerCookie } from "../helpers/people.js";
 
 describe("window alignment (unit)", () => {
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -179,12 +180,9 @@ for (const database of DATABASES) describe(`aggregated webhooks with the test cl
     const anon = await fetch(server.url + pagePath);
     const anonHtml = await anon.text();
     assert.match(anonHtml, /<form[^>]*action="\/signin"/, "a signed-out visitor gets a sign-in form");
-    assert.match(anonHtml, /name="api_key"/);
+    assert.match(anonHtml, /name="password"/);
     assert.doesNotMatch(anonHtml, /data-highlighted/);
-    const session = await server.api("POST", "/api/v1/session", { body: { api_key: s.key } });
-    assert.ok(session.status < 300, session.text);
-    const cookie = /tl_session=[^;]+/.exec(session.headers.get("set-cookie") ?? "")?.[0];
-    assert.ok(cookie, "POST /api/v1/session sets tl_session");
+    const cookie = await ownerCookie(server, s.workspace);
     const page = await fetch(server.url + pagePath, { headers: { cookie } });
     assert.equal(page.status, 200);
     const html = await page.text();

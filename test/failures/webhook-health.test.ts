@@ -7,6 +7,7 @@ import { assertValid, contractValidators } from "../helpers/contract.js";
 import { Receiver } from "../helpers/receiver.js";
 import { DATABASES, OPERATOR_TOKEN, TestServer, waitFor } from "../helpers/server.js";
 import { assertError, createWebhook, getWebhook, ingest, space, texts, waitFailures, type Space } from "../helpers/workspace.js";
+import { ownerCookie } from "../helpers/people.js";
 
 for (const database of DATABASES) describe(`webhook health, target check and sample (${database})`, () => {
   let server: TestServer;
@@ -51,8 +52,7 @@ for (const database of DATABASES) describe(`webhook health, target check and sam
     assertError(await check("http://10.1.2.3/", ""), 401, "UNAUTHORIZED");
     assertError(await check("http://10.1.2.3/", OPERATOR_TOKEN), 401);
     // With a session cookie, a page of another origin may not ask (the CSRF rule).
-    const signin = await server.api("POST", "/api/v1/session", { body: { api_key: s.key } });
-    const cookie = signin.headers.get("set-cookie")!.split(";")[0]!;
+    const cookie = await ownerCookie(server, s.workspace);
     const body = JSON.stringify({ url: "http://10.1.2.3/" });
     const cross = await server.request("POST", "/api/v1/webhooks/check-target", { headers: { cookie, origin: "https://evil.example", "content-type": "application/json" }, body });
     assertError(cross, 403, "CROSS_ORIGIN");
@@ -141,16 +141,17 @@ for (const database of DATABASES) describe(`webhook health, target check and sam
     assert.equal(manual.json.owner_notified, null);
   });
 
-  it("signing in with the operator token is refused as the wrong kind of credential, with no cookie", async () => {
-    const r = await server.api("POST", "/api/v1/session", { body: { api_key: OPERATOR_TOKEN } });
-    const err = assertError(r, 403, "FORBIDDEN", "operator token");
-    assert.equal(err.field, "api_key");
-    assert.equal(r.headers.get("set-cookie"), null);
-    // A wrong key is still 401.
-    assertError(await server.api("POST", "/api/v1/session", { body: { api_key: "tlk_wrong" } }), 401, "UNAUTHORIZED");
-    // The HTML form says the same.
-    const form = await server.request("POST", "/signin", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: `api_key=${OPERATOR_TOKEN}` });
-    assert.match(form.text, /This is the operator token/);
-    assert.equal(form.headers.get("set-cookie"), null);
+  it("neither the operator token nor a workspace key signs a browser in: no cookie", async () => {
+    for (const secret of [OPERATOR_TOKEN, s.key]) {
+      const r = await server.api("POST", "/api/v1/session", { body: { email: s.owner.email, password: secret } });
+      assertError(r, 401, "UNAUTHORIZED");
+      assert.equal(r.headers.get("set-cookie"), null);
+      assertError(await server.api("POST", "/api/v1/session", { body: { api_key: secret } }), 400, "VALIDATION_ERROR", "email");
+      // The HTML form says the same.
+      const form = await server.request("POST", "/signin", { headers: { "content-type": "application/x-www-form-urlencoded" }, body: `email=${encodeURIComponent(s.owner.email)}&password=${secret}` });
+      assert.equal(form.status, 401);
+      assert.match(form.text, /do not match/);
+      assert.equal(form.headers.get("set-cookie"), null);
+    }
   });
 });

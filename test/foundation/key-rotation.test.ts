@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DATABASES, TestServer } from "../helpers/server.js";
 import { entry, ingest, space } from "../helpers/workspace.js";
+import { ownerCookie } from "../helpers/people.js";
 
 for (const database of DATABASES) describe(`rotating the API key (${database})`, () => {
   let server: TestServer;
@@ -38,9 +39,7 @@ for (const database of DATABASES) describe(`rotating the API key (${database})`,
   it("cannot be rotated without the key, nor by a cross-origin page with the session cookie (that would lock the owner out)", async () => {
     const s = await space(server);
     assert.equal((await server.api("POST", "/api/v1/workspace/api_key")).status, 401);
-    const session = await server.api("POST", "/api/v1/session", { body: { api_key: s.key }, headers: { origin: new URL(server.url).origin } });
-    assert.equal(session.status, 200, session.text);
-    const cookie = /tl_session=[^;]+/.exec(session.headers.get("set-cookie") ?? "")![0];
+    const cookie = await ownerCookie(server, s.workspace);
     const forged = await server.request("POST", "/api/v1/workspace/api_key", { headers: { cookie, origin: "http://evil.example", "content-type": "text/plain" }, body: "" });
     assert.equal(forged.status, 403, forged.text);
     assert.equal(forged.json.error.code, "CROSS_ORIGIN");

@@ -8,6 +8,7 @@ import { repoRoot } from "../helpers/contract.js";
 import { Receiver } from "../helpers/receiver.js";
 import { CLI, DATABASES, OPERATOR_TOKEN, TestServer } from "../helpers/server.js";
 import { assertError, entry, ingest, space, waitForDelivery } from "../helpers/workspace.js";
+import { ownerPassword } from "../helpers/people.js";
 
 for (const database of DATABASES) describe(`health, metrics, docs and the test clock (${database})`, () => {
   let server: TestServer;
@@ -131,14 +132,15 @@ for (const database of DATABASES) describe(`signing in to the server-rendered pa
   const submit = (form: Record<string, string>) =>
     fetch(server.url + "/signin", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() });
 
-  it("the sign-in form sets the session cookie and returns to the page; a bad key stays on the form; only local pages are followed", async () => {
+  it("the sign-in form sets the session cookie and returns to the page; a bad password stays on the form; only local pages are followed", async () => {
     const s = await space(server);
-    const bad = await submit({ api_key: "tlk_not_a_key", next: "/chat/1/messages/" });
+    const { email, password } = await ownerPassword(server, s.workspace);
+    const bad = await submit({ email, password: s.key, next: "/chat/1/messages/" });
     assert.equal(bad.status, 401);
     assert.equal(bad.headers.get("set-cookie"), null);
-    assert.match(await bad.text(), /not valid/);
+    assert.match(await bad.text(), /do not match/);
 
-    const ok = await submit({ api_key: s.key, next: "/chat/1/messages/" });
+    const ok = await submit({ email, password, next: "/chat/1/messages/" });
     assert.equal(ok.status, 303);
     assert.equal(ok.headers.get("location"), "/chat/1/messages/");
     const cookie = /tl_session=[^;]+/.exec(ok.headers.get("set-cookie") ?? "")?.[0];
@@ -148,7 +150,7 @@ for (const database of DATABASES) describe(`signing in to the server-rendered pa
     assert.equal(me.status, 200);
     assert.equal(((await me.json()) as { workspace: { id: string } }).workspace.id, s.workspace.id);
 
-    const elsewhere = await submit({ api_key: s.key, next: "//evil.example/" });
+    const elsewhere = await submit({ email, password, next: "//evil.example/" });
     assert.equal(elsewhere.headers.get("location"), "/");
   });
 });
@@ -161,6 +163,9 @@ describe("bad configuration stops start-up with one sentence naming the variable
     [{ DATABASE_URL: "postgres://threadline:secret-pw@127.0.0.1:1/threadline" }, "DATABASE_URL"],
     [{ THREADLINE_PUBLIC_URL: "not a url" }, "THREADLINE_PUBLIC_URL"],
     [{ THREADLINE_PUBLIC_URL: "ftp://threadline.example.com" }, "THREADLINE_PUBLIC_URL"],
+    [{ THREADLINE_OIDC_ISSUER: "https://idp.example.com" }, "THREADLINE_OIDC_CLIENT_ID"],
+    [{ THREADLINE_OIDC_ISSUER: "https://idp.example.com", THREADLINE_OIDC_CLIENT_ID: "c", THREADLINE_OIDC_CLIENT_SECRET: "s", THREADLINE_OIDC_ALLOWED_DOMAINS: "acme.com" }, "THREADLINE_OIDC_ALLOWED_DOMAINS"],
+    [{ THREADLINE_TEST_PASSWORDS: "1" }, "THREADLINE_TEST_PASSWORDS"],
   ];
   for (const [env, variable] of cases) {
     it(`${JSON.stringify(env)} → exit code non-zero, names ${variable}`, async () => {

@@ -79,11 +79,15 @@ export class TestServer {
       THREADLINE_ADMIN_TOKEN: OPERATOR_TOKEN,
       THREADLINE_ALLOW_PRIVATE_TARGETS: "1",
       THREADLINE_TEST_CLOCK: "1",
+      // Passwords at a low scrypt cost (the suite signs in hundreds of times); test/unit/passwords.test.ts checks the real one.
+      THREADLINE_TEST_PASSWORDS: "1",
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
       ...opts.env,
     })) {
       if (v !== undefined) env[k] = v;
     }
+    // The low password cost is refused without the test clock (a server started without it gets the real cost).
+    if (env.THREADLINE_TEST_CLOCK !== "1") delete env.THREADLINE_TEST_PASSWORDS;
         // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
     const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const child = spawn(process.execPath, [...nodeArgs, ...CLI, "serve"], {
@@ -236,7 +240,7 @@ export async function createWorkspace(server: TestServer, over: Record<string, u
     body: { name: "Acme", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" }, ...over },
   });
   if (r.status !== 201) throw new Error(`create workspace: ${r.status} ${r.text}`);
-  return r.json as { id: string; name: string; timezone: string; api_key: string; owner: { id: string; full_name: string; email: string } };
+  return r.json as { id: string; name: string; timezone: string; api_key: string; owner_invitation_url: string; owner: { id: string; full_name: string; email: string } };
 }
 
 /**

@@ -4,7 +4,8 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { repoRoot as root } from "./contract.js";
-import { waitFor } from "./server.js";
+import { waitFor, type TestServer } from "./server.js";
+import { ownerPassword } from "./people.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -41,10 +42,21 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
-/** Signs in through the form with a workspace key and waits for the signed-in UI. */
-export async function signIn(page: Page, key: string): Promise<void> {
-  await page.getByLabel("Workspace API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
+/**
+ * Signs in through the form as a workspace's owner (e-mail and password), setting the
+ * owner's password first through the operator's `owner_invitation_url` when not done yet,
+ * and waits for the signed-in UI.
+ */
+export async function signIn(page: Page, server: TestServer, ws: { owner_invitation_url: string; owner: { email: string } }): Promise<void> {
+  const { email, password } = await ownerPassword(server, ws);
+  await signInAs(page, email, password);
+}
+
+/** Fills the sign-in form with an e-mail and password and waits for the signed-in UI. */
+export async function signInAs(page: Page, email: string, password: string): Promise<void> {
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 

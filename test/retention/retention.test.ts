@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
 import { assertError, contactNo, entry, ingest, notifications, space, waitForDelivery, type Space } from "../helpers/workspace.js";
+import { ownerCookie } from "../helpers/people.js";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -38,13 +39,16 @@ for (const database of DATABASES) {
     });
     after(async () => Promise.all([server?.stop(), ok?.close(), down?.close()]));
 
+    // Workspace settings are the owner's (a key acts as admin): the owner's session changes them.
+    const patchWorkspace = async (s: Space, body: unknown) =>
+      server.api("PATCH", "/api/v1/workspace", { body, headers: { cookie: await ownerCookie(server, s.workspace), origin: new URL(server.url).origin } });
     const workspace = async (s: Space) => (await server.api("GET", "/api/v1/workspace", { token: s.key })).json;
     const messageStatus = async (s: Space, id: string) => (await server.api("GET", `/api/v1/messages/${id}`, { token: s.key })).status;
 
     it("refuses what is not a number of days, naming the field, and changes nothing then", async () => {
       assertError(await server.api("PATCH", "/api/v1/workspace", { body: { retention_days: 30 } }), 401, "UNAUTHORIZED");
       for (const bad of [0, -1, 1.5, 36_501, "30", true]) {
-        assertError(await server.api("PATCH", "/api/v1/workspace", { token: kept.key, body: { retention_days: bad, name: "Renamed" } }), 400, "VALIDATION_ERROR", "retention_days");
+        assertError(await patchWorkspace(kept, { retention_days: bad, name: "Renamed" }), 400, "VALIDATION_ERROR", "retention_days");
       }
       assert.equal((await workspace(kept)).name, "Acme", "a refused PATCH renamed the workspace");
       assert.equal((await workspace(kept)).retention_days, null, "keeps everything by default");
@@ -52,7 +56,7 @@ for (const database of DATABASES) {
 
     it("deletes what is old and delivered (messages, empty chats, notifications), keeps what an enabled webhook still owes, and what has no retention", async () => {
       for (const s of [kept, waiting]) {
-        const r = await server.api("PATCH", "/api/v1/workspace", { token: s.key, body: { retention_days: 1 } });
+        const r = await patchWorkspace(s, { retention_days: 1 });
         assert.equal(r.status, 200, r.text);
         assert.equal(r.json.retention_days, 1);
       }

@@ -95,7 +95,7 @@ for (const database of DATABASES) {
     });
 
     it("bearer-key requests are unaffected by Origin (a page cannot set Authorization)", async () => {
-      const r = await send(server, "PATCH", "/api/v1/workspace", { authorization: `Bearer ${v.key}`, origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ name: "Acme" }));
+      const r = await send(server, "POST", "/api/v1/webhooks/check-target", { authorization: `Bearer ${v.key}`, origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ url: "https://example.com/" }));
       assert.equal(r.status, 200, r.text);
     });
 
@@ -107,14 +107,20 @@ for (const database of DATABASES) {
 
     it("login CSRF: a cross-site form cannot sign the victim into the attacker's workspace", async () => {
       const attacker = await victim(server, "Attacker");
-      const viaForm = await send(server, "POST", "/signin", crossSiteForm("", "http://evil.example"), form({ api_key: attacker.key, next: "/" }));
+      const viaForm = await send(server, "POST", "/signin", crossSiteForm("", "http://evil.example"), form({ email: attacker.email, password: attacker.password, next: "/" }));
       refused(viaForm);
       assert.equal(viaForm.headers.get("set-cookie"), null);
-      const viaApi = await send(server, "POST", "/api/v1/session", { origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ api_key: attacker.key }));
+      const viaApi = await send(server, "POST", "/api/v1/session", { origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ email: attacker.email, password: attacker.password }));
       refused(viaApi);
       assert.equal(viaApi.headers.get("set-cookie"), null);
+      // The other sign-in routes (an invitation, a link, a reset) are held to the same rule.
+      for (const route of ["/api/v1/invitations/accept", "/api/v1/sign-in-links/accept", "/api/v1/password-resets/accept", "/api/v1/sign-in-links"]) {
+        const r = await send(server, "POST", route, { origin: "http://evil.example", "content-type": "application/json" }, JSON.stringify({ token: "tli_x", password: "a long password", email: v.email }));
+        refused(r);
+        assert.equal(r.headers.get("set-cookie"), null, route);
+      }
       // Our own sign-in form still works.
-      const own = await send(server, "POST", "/signin", { origin: new URL(server.url).origin, "content-type": "application/x-www-form-urlencoded" }, form({ api_key: v.key, next: "/webhooks" }));
+      const own = await send(server, "POST", "/signin", { origin: new URL(server.url).origin, "content-type": "application/x-www-form-urlencoded" }, form({ email: v.email, password: v.password, next: "/webhooks" }));
       assert.equal(own.status, 303, own.text);
       assert.equal(own.headers.get("location"), "/webhooks");
     });
@@ -130,8 +136,10 @@ for (const database of DATABASES) {
 
     it("a page served at the address the request goes to is Threadline's own; another port or host of it is not", async () => {
       const own = new URL(server.url).origin;
-      const signIn = await send(server, "POST", "/signin", { origin: own, "content-type": "application/x-www-form-urlencoded" }, form({ api_key: v.key, next: "/" }));
+      const signIn = await send(server, "POST", "/signin", { origin: own, "content-type": "application/x-www-form-urlencoded" }, form({ email: v.email, password: v.password, next: "/" }));
       assert.equal(signIn.status, 303, signIn.text);
+      // Behind https (the public URL), the session cookie is Secure.
+      assert.match(signIn.headers.get("set-cookie") ?? "", /tl_session=[^;]+;.*\bSecure\b/i);
       const body = JSON.stringify({ name: "Renamed here" });
       const ok = await send(server, "PATCH", "/api/v1/workspace", { cookie: v.cookie, origin: own, "content-type": "application/json" }, body);
       assert.equal(ok.status, 200, ok.text);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Browser, type Page } from "playwright-core";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
-import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signInAs } from "../helpers/web.js";
 import { send, victim, type Victim } from "./helpers.js";
 
 const assertSecurityHeaders = (h: Headers, what: string) => {
@@ -80,7 +80,7 @@ describe("the UI works under the Content-Security-Policy (Chromium)", () => {
 
   it("sign in, webhooks (create, reveal the secret), timeline and a server-rendered conversation, with no violation", async () => {
     await page.goto(server.url + "/");
-    await signIn(page, v.key);
+    await signInAs(page, v.email, v.password);
 
     await page.getByLabel("Webhook URL").fill(receiver.url);
     await page.getByRole("button", { name: "Add webhook" }).click();
@@ -116,7 +116,7 @@ describe("the UI works under the Content-Security-Policy (Chromium)", () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await p.goto(`${server.url}/signin?next=${encodeURIComponent("/\\evil.example")}`);
-    await signIn(p, v.key);
+    await signInAs(p, v.email, v.password);
     assert.equal(new URL(p.url()).origin, new URL(server.url).origin);
     await ctx.close();
   });

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { TestServer, createWorkspace } from "../helpers/server.js";
+import { ownerCookie, ownerPassword } from "../helpers/people.js";
 
 export const ACCOUNT = "+972500000000";
 export const CONTACT = "+972540000000";
@@ -11,18 +12,12 @@ export const CONTACT = "+972540000000";
 export interface Victim {
   key: string;
   workspaceId: string;
-  /** `tl_session=…`, as the browser sends it. */
+  /** `tl_session=…` of the owner, as the browser sends it. */
   cookie: string;
   chatId: string;
-}
-
-/** A session cookie for a workspace key (POST /api/v1/session, as a script would). */
-export async function sessionCookie(server: TestServer, key: string): Promise<string> {
-  const r = await server.api("POST", "/api/v1/session", { body: { api_key: key } });
-  assert.equal(r.status, 200, r.text);
-  const cookie = /tl_session=[^;]+/.exec(r.headers.get("set-cookie") ?? "")?.[0];
-  assert.ok(cookie, "POST /api/v1/session sets tl_session");
-  return cookie;
+  /** The owner's sign-in. */
+  email: string;
+  password: string;
 }
 
 /** A workspace with an `api` account, one chat with one message, and a browser session. */
@@ -36,7 +31,8 @@ export async function victim(server: TestServer, name = "Acme", over: { text?: s
   });
   assert.equal(ingest.status, 202, ingest.text);
   const chats = await server.api("GET", "/api/v1/chats", { token: ws.api_key });
-  return { key: ws.api_key, workspaceId: ws.id, cookie: await sessionCookie(server, ws.api_key), chatId: chats.json.items[0].chat_id };
+  const owner = await ownerPassword(server, ws);
+  return { key: ws.api_key, workspaceId: ws.id, cookie: await ownerCookie(server, ws), chatId: chats.json.items[0].chat_id, ...owner };
 }
 
 /** One ingest entry (POST /api/v1/messages), with overrides. */

@@ -76,16 +76,34 @@ for (const database of DATABASES) {
       assert.equal((await send(server, "GET", `/chat/${v.chatId}/messages/`, from("203.0.113.10", { cookie: v.cookie }))).status, 200);
     });
 
-    it("sign-in attempts per address (POST /signin and POST /api/v1/session), and wrong keys there count as failures", async () => {
+    it("sign-in attempts per address (POST /signin and POST /api/v1/session), and wrong passwords there count as failures", async () => {
       const own = { origin: new URL(server.url).origin, "content-type": "application/x-www-form-urlencoded" };
-      for (let i = 0; i < 5; i++) assert.equal((await send(server, "POST", "/signin", from("203.0.113.3", own), form({ api_key: v.key, next: "/" }))).status, 303);
-      assertLimited(await send(server, "POST", "/signin", from("203.0.113.3", own), form({ api_key: v.key, next: "/" })));
+      for (let i = 0; i < 5; i++) assert.equal((await send(server, "POST", "/signin", from("203.0.113.3", own), form({ email: v.email, password: v.password, next: "/" }))).status, 303);
+      assertLimited(await send(server, "POST", "/signin", from("203.0.113.3", own), form({ email: v.email, password: v.password, next: "/" })));
       for (let i = 0; i < 5; i++) {
-        const r = await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ api_key: `tlk_wrong_${i}` }));
+        const r = await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ email: `guess${i}@guess.example`, password: "a wrong password" }));
         assert.equal(r.status, 401, r.text);
       }
-      assertLimited(await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ api_key: v.key })));
+      assertLimited(await send(server, "POST", "/api/v1/session", from("203.0.113.4", { "content-type": "application/json" }), JSON.stringify({ email: v.email, password: v.password })));
       assertLimited(await send(server, "GET", "/api/v1/workspace", from("203.0.113.4", { authorization: `Bearer ${v.key}` })));
+    });
+
+    it("sign-in attempts per e-mail, whatever the address (10 a minute): known or unknown e-mail alike, links and resets included", async () => {
+      const json = { "content-type": "application/json" };
+      const known = "target@acme.example";
+      assert.equal((await server.api("POST", "/api/v1/teammates", { token: v.key, body: { full_name: "Target", email: known } })).status, 201);
+      for (const email of [known, "nobody@unknown.example"]) {
+        const tag = email === known ? 1 : 2;
+        for (let i = 0; i < 10; i++) {
+          const r = await send(server, "POST", "/api/v1/session", from(`198.51.${tag}.${i}`, json), JSON.stringify({ email, password: "a wrong password" }));
+          assert.equal(r.status, 401, r.text);
+        }
+        assertLimited(await send(server, "POST", "/api/v1/session", from(`198.51.${tag}.200`, json), JSON.stringify({ email, password: "a wrong password" })));
+        assertLimited(await send(server, "POST", "/api/v1/password-resets", from(`198.51.${tag}.201`, json), JSON.stringify({ email })));
+      }
+      // Another person is not affected.
+      const other = await send(server, "POST", "/api/v1/sign-in-links", from("198.51.3.1", json), JSON.stringify({ email: "someone.else@acme.example" }));
+      assert.equal(other.status, 202, other.text);
     });
 
     it("inbound requests per token, whatever the address; another account's token is not affected", async () => {

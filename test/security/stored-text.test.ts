@@ -17,7 +17,8 @@ interface Attack {
   what: string;
   method: string;
   path: string;
-  token: "key" | "operator";
+  /** The owner's session for the owner's routes (a key acts as admin). */
+  token: "key" | "operator" | "owner";
   body?: unknown;
   field: string;
 }
@@ -57,8 +58,8 @@ for (const database of DATABASES) {
       { what: "ingest text over 64 KiB", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message({ text: long(65_537) })] }, field: "messages[0].text" },
       { what: "workspace name with NUL", method: "POST", path: "/api/v1/workspaces", token: "operator", body: { name: NUL, owner: { full_name: "A", email: "a@b.example" } }, field: "name" },
       { what: "workspace owner name too long", method: "POST", path: "/api/v1/workspaces", token: "operator", body: { name: "N", owner: { full_name: long(1025), email: "a@b.example" } }, field: "owner.full_name" },
-      { what: "rename workspace with NUL", method: "PATCH", path: "/api/v1/workspace", token: "key", body: { name: NUL }, field: "name" },
-      { what: "time zone with NUL", method: "PATCH", path: "/api/v1/workspace", token: "key", body: { timezone: "Europe/Paris\u0000" }, field: "timezone" },
+      { what: "rename workspace with NUL", method: "PATCH", path: "/api/v1/workspace", token: "owner", body: { name: NUL }, field: "name" },
+      { what: "time zone with NUL", method: "PATCH", path: "/api/v1/workspace", token: "owner", body: { timezone: "Europe/Paris\u0000" }, field: "timezone" },
       { what: "teammate name with NUL", method: "POST", path: "/api/v1/teammates", token: "key", body: { full_name: NUL, email: "t@acme.example" }, field: "full_name" },
       { what: "teammate e-mail too long", method: "POST", path: "/api/v1/teammates", token: "key", body: { full_name: "T", email: `${long(1100)}@acme.example` }, field: "email" },
       { what: "account phone with NUL", method: "POST", path: "/api/v1/accounts", token: "key", body: { phone: "+97250000\u00000", owner_email: "owner@acme.example", source: "api" }, field: "phone" },
@@ -72,7 +73,10 @@ for (const database of DATABASES) {
       { what: "send text with NUL", method: "POST", path: `/api/v1/chats/${v.chatId}/messages`, token: "key", body: { text: NUL }, field: "text" },
       { what: "send text over 64 KiB", method: "POST", path: `/api/v1/chats/${v.chatId}/messages`, token: "key", body: { text: long(65_537) }, field: "text" },
       { what: "send with a teammate e-mail holding NUL", method: "POST", path: `/api/v1/chats/${v.chatId}/messages`, token: "key", body: { text: "hi", teammate_email: NUL }, field: "teammate_email" },
-      { what: "sign-in key with NUL", method: "POST", path: "/api/v1/session", token: "key", body: { api_key: NUL }, field: "api_key" },
+      { what: "sign-in e-mail with NUL", method: "POST", path: "/api/v1/session", token: "key", body: { email: NUL, password: "x" }, field: "email" },
+      { what: "invitation e-mail with NUL", method: "POST", path: "/api/v1/invitations", token: "key", body: { email: NUL, full_name: "N", role: "member" }, field: "email" },
+      { what: "invitation token with NUL", method: "POST", path: "/api/v1/invitations/accept", token: "key", body: { token: NUL, password: "a long password" }, field: "token" },
+      { what: "API key name with NUL", method: "POST", path: "/api/v1/api-keys", token: "key", body: { name: NUL }, field: "name" },
       { what: "search with NUL", method: "GET", path: "/api/v1/chats?q=%00", token: "key", field: "q" },
       { what: "cursor with NUL", method: "GET", path: "/api/v1/chats?cursor=a%00", token: "key", field: "cursor" },
       { what: "chat id with NUL", method: "GET", path: "/api/v1/chats/1%00", token: "key", field: "id" },
@@ -83,7 +87,10 @@ for (const database of DATABASES) {
     it("every route that stores or looks up text answers 400 naming the field; nothing changes", async () => {
       const before = await counts();
       for (const a of attacks()) {
-        const r = await server.api(a.method, a.path, { token: a.token === "operator" ? OPERATOR_TOKEN : v.key, body: a.body });
+        const r =
+          a.token === "owner"
+            ? await server.api(a.method, a.path, { body: a.body, headers: { cookie: v.cookie, origin: new URL(server.url).origin } })
+            : await server.api(a.method, a.path, { token: a.token === "operator" ? OPERATOR_TOKEN : v.key, body: a.body });
         assert.equal(r.status, 400, `${a.what}: ${r.status} ${r.text.slice(0, 300)}`);
         assert.equal(r.json.error.code, "VALIDATION_ERROR", a.what);
         assert.equal(r.json.error.field, a.field, `${a.what}: ${r.json.error.message}`);

@@ -87,7 +87,7 @@ for (const database of DATABASES)
       await migrate(storage);
       const db = storage.db;
       await db.insertInto("workspaces").values({ id: "ws_1", name: "Acme", timezone: "UTC", owner_teammate_id: "tm_1", created_at: 1 }).execute();
-      await db.insertInto("teammates").values({ id: "tm_1", workspace_id: "ws_1", full_name: "Amnon Levi", email: "amnon@acme.com", created_at: 1 }).execute();
+      await db.insertInto("teammates").values({ id: "tm_1", workspace_id: "ws_1", full_name: "Amnon Levi", email: "amnon@acme.com", created_at: 1, role: "owner", password_hash: null }).execute();
       await db
         .insertInto("accounts")
         .values({ id: "acc_1", workspace_id: "ws_1", phone: ACCOUNT, owner_teammate_id: "tm_1", source: "api", source_config: "{}", inbound_token: "tok_1", created_at: 1, send_pause_ms: null })

@@ -30,7 +30,7 @@ before(async () => {
   await waitForCount(receiver, "/hook", 1, "the first delivery");
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await page.goto(server.url + "/");
-  await signIn(page, s.key);
+  await signIn(page, server, s.workspace);
 });
 
 after(async () => {

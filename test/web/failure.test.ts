@@ -42,36 +42,42 @@ after(async () => {
   await server?.stop();
 });
 
-test("fresh install: the operator token signs in to the first workspace's form; its key is shown once and opens it", async () => {
+test("fresh install: the operator creates the first workspace with the operator token; its key is shown once and the owner sets a password and is signed in", async () => {
   await page.goto(server.url + "/");
-  await page.getByLabel("Workspace API key").fill(OPERATOR_TOKEN);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Create a workspace with the operator token" }).click();
   await page.getByRole("heading", { name: "Create a workspace" }).waitFor();
-  assert.match((await page.getByRole("status").first().textContent()) ?? "", /This is the operator token: it creates workspaces, it does not open one/);
 
-  // Required fields are named next to them.
+  // Required fields are named next to them; a wrong token is refused at its field.
   await page.getByRole("button", { name: "Create workspace" }).click();
   await page.locator("#ws-name-error").waitFor();
+  await page.getByLabel("Operator token").fill("tlo_not_the_operator_token");
   await page.getByLabel("Workspace name").fill("Fresh Co");
   await page.getByLabel("Owner's name").fill("Olga Owner");
   await page.getByLabel("Owner's e-mail").fill("olga@fresh.test");
   await page.getByLabel("Time zone").selectOption("Europe/Paris");
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.locator("#ws-token-error").waitFor();
+  await page.getByLabel("Operator token").fill(OPERATOR_TOKEN);
   await page.getByRole("button", { name: "Create workspace" }).click();
 
   const shown = page.getByTestId("new-api-key");
   await shown.waitFor();
   const key = (await shown.textContent())!.trim();
   assert.equal(await page.getByRole("button", { name: "Copy API key" }).count(), 1);
-  // The operator never held a session: no cookie until the workspace is opened.
+  // The operator never held a session.
   assert.deepEqual(await ctx.cookies(), []);
   const ws = await server.api("GET", "/api/v1/workspace", { token: key });
   assert.equal(ws.status, 200, ws.text);
   assert.equal(ws.json.name, "Fresh Co");
   assert.equal(ws.json.timezone, "Europe/Paris");
 
-  await page.getByRole("button", { name: "Open the workspace" }).click();
+  // The first owner sets a password through the owner's invitation and is signed in.
+  await page.getByRole("button", { name: "Set the owner's password" }).click();
+  await page.getByLabel("Password", { exact: true }).fill("olga's first password");
+  await page.getByRole("button", { name: "Join and sign in" }).click();
   await page.getByRole("button", { name: "Sign out" }).waitFor();
   assert.equal((await page.getByTestId("workspace-name").textContent())?.trim(), "Fresh Co");
+  assert.match((await page.getByTestId("signed-in-as").textContent()) ?? "", /Olga Owner · owner/);
 
   s = { key, phone: "+972500000777" };
   const acc = await server.api("POST", "/api/v1/accounts", { token: key, body: { phone: s.phone, owner_email: "olga@fresh.test", source: "api" } });

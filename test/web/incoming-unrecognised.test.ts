@@ -16,6 +16,7 @@ let server: TestServer;
 let browser: Browser;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 
 before(async () => {
   ensureWebBuild();
@@ -24,7 +25,7 @@ before(async () => {
     TestServer.start(),
     launchChromium(),
   ]);
-  const ws = await createWorkspace(server, { name: "Acme Test Co" });
+  ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
   const acc = await server.api("POST", "/api/v1/accounts", {
     token: key,
@@ -49,7 +50,7 @@ after(async () => {
 
 test("Incoming tab: an account's unrecognised events show with their reason and raw body; an account without any says so", async () => {
   await page.goto(server.url + "/");
-  await signIn(page, key);
+  await signIn(page, server, ws);
   await page.goto(server.url + "/webhooks/incoming");
   const events = page.getByTestId("unrecognised-events");
   await events.waitFor();
@@ -73,7 +74,7 @@ test("a WhatsApp account whose session failed shows a banner on Accounts and on 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const fresh = await context.newPage();
   await fresh.goto(server.url + "/");
-  await signIn(fresh, key);
+  await signIn(fresh, server, ws);
   for (const where of ["/accounts", "/timeline"]) {
     await fresh.goto(server.url + where);
     const banner = fresh.getByTestId("disconnected-banner");

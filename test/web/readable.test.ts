@@ -24,6 +24,7 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 let plainId: string;
 let bundledId: string;
 let johnId: string;
@@ -56,7 +57,8 @@ before(async () => {
     Receiver.start(),
     launchChromium(),
   ]);
-  key = (await createWorkspace(server, { name: "Acme Paris", timezone: ZONE })).api_key;
+  ws = await createWorkspace(server, { name: "Acme Paris", timezone: ZONE });
+  key = ws.api_key;
   await api("POST", "/api/v1/accounts", { phone: ACCOUNT, owner_email: "amnon@acme.com", source: "api" });
   bundledId = (await api("POST", "/api/v1/webhooks", { url: `${receiver.url}/bundles`, aggregation: "6h" })).id;
   plainId = (await api("POST", "/api/v1/webhooks", { url: receiver.url })).id;
@@ -74,7 +76,7 @@ before(async () => {
   ctx = await browser.newContext({ viewport: DESKTOP, bypassCSP: true });
   page = await ctx.newPage();
   await page.goto(server.url + "/");
-  await signIn(page, key);
+  await signIn(page, server, ws);
 });
 
 after(async () => {
@@ -217,7 +219,7 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
   });
   try {
     const runs: [string, Page, string, (p: Page) => Promise<unknown>][] = [
-      ["sign-in", await signedOut.newPage(), "/", (p) => p.getByLabel("Workspace API key").waitFor()],
+      ["sign-in", await signedOut.newPage(), "/", (p) => p.getByLabel("Password", { exact: true }).waitFor()],
       ...pages.map(([name, path, ready]): [string, Page, string, (p: Page) => Promise<unknown>] => [name, page, path, ready]),
       ["the chat page (server-rendered)", await ssr.newPage(), `/chat/${johnId}/messages/`, (p) => p.locator(".ssr.conversation").waitFor()],
       ["the permalink page (server-rendered)", await ssr.newPage(), permalinkPath, (p) => p.locator(".ssr.conversation").waitFor()],

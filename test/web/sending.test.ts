@@ -14,6 +14,7 @@ let server: TestServer;
 let browser: Browser;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 let gateway: Receiver;
 
 before(async () => {
@@ -26,7 +27,7 @@ before(async () => {
   ]);
   // The WAHA gateway refuses every number (as it does an invalid one).
   gateway.answer({ status: 400, body: '{"error":"invalid number"}', headers: { "content-type": "application/json" } });
-  const ws = await createWorkspace(server, { name: "Acme Test Co" });
+  ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
   for (const body of [
     { phone: "+15557654321", source: "api" },
@@ -37,7 +38,7 @@ before(async () => {
   }
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await page.goto(server.url + "/");
-  await signIn(page, key);
+  await signIn(page, server, ws);
 });
 
 after(async () => {

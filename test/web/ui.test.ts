@@ -16,6 +16,7 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 let webhookId: string;
 let chatId: string;
 const ACCOUNT = "+972500000000";
@@ -37,7 +38,7 @@ before(async () => {
     Receiver.start(),
     launchChromium(),
   ]);
-  const ws = await createWorkspace(server, { name: "Acme Test Co" });
+  ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
   await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@acme.com" });
   await api("POST", "/api/v1/accounts", { phone: ACCOUNT, owner_email: "amnon@acme.com", source: "api" });
@@ -51,14 +52,15 @@ after(async () => {
   await server?.stop();
 });
 
-test("sign in: a wrong key is refused next to the field, the right one opens the workspace", async () => {
+test("sign in: a wrong password (or an API key) is refused next to the field, the right one opens the workspace", async () => {
   await page.goto(server.url + "/");
-  const field = page.getByLabel("Workspace API key");
-  await field.fill("tlk_not_a_real_key");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("#api-key-error").waitFor();
+  await page.getByLabel("E-mail").fill("amnon@acme.com");
+  const field = page.getByLabel("Password", { exact: true });
+  await field.fill(key);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator("#signin-password-error").waitFor();
   assert.equal(await field.getAttribute("aria-invalid"), "true");
-  await signIn(page, key);
+  await signIn(page, server, ws);
   assert.equal((await page.getByTestId("workspace-name").textContent())?.trim(), "Acme Test Co");
   for (const name of ["Webhooks", "Timeline", "Accounts", "Teammates"]) assert.equal(await nav(name).count(), 1, name);
   assert.equal(await nav("Webhooks").getAttribute("aria-current"), "page");
@@ -216,7 +218,7 @@ test("a permalink opened signed out asks to sign in, then shows the message high
     await p.goto(server.url + permalinkPath);
     // The web app's own sign-in (the server's no-JavaScript fallback is replaced on load).
     await p.getByRole("heading", { name: "Sign in to your workspace" }).waitFor();
-    await signIn(p, key);
+    await signIn(p, server, ws);
     assert.equal(new URL(p.url()).pathname, permalinkPath, "back at the permalink after signing in");
     const hl = p.locator('article.bubble[data-highlighted="true"]');
     await hl.waitFor();
@@ -261,12 +263,13 @@ test("Timeline: search, assign, and send a message that reaches the webhook as s
 
   const before = receiver.requests.length;
   const text = `Sent from the Timeline ${Date.now()}`;
-  await page.getByLabel("Send as").selectOption("dana@acme.com");
+  // The signed-in person sends (the owner here), whoever is responsible for the chat.
+  assert.match((await page.getByTestId("send-as").textContent()) ?? "", /Sending as Amnon Haha/);
   await page.getByLabel("Message", { exact: true }).fill(text);
   await page.getByRole("button", { name: "Send", exact: true }).click();
   const bubble = page.locator('article.bubble[data-direction="sent"]').filter({ hasText: text });
   await bubble.waitFor();
-  assert.match((await bubble.textContent()) ?? "", /Dana Levi/);
+  assert.match((await bubble.textContent()) ?? "", /Amnon Haha/);
   // Sent bubbles sit on the right, received on the left.
   const [sentBox, recvBox] = [await bubble.boundingBox(), await received.boundingBox()];
   assert.ok(sentBox && recvBox && sentBox.x > recvBox.x, "sent on the right");
@@ -274,7 +277,7 @@ test("Timeline: search, assign, and send a message that reaches the webhook as s
 
   const got = await waitFor(() => receiver.requests.slice(before).find((q) => q.json?.message?.text === text), "the sent message at the receiver");
   assert.equal(got.json.message.direction, "sent");
-  assert.equal(got.json.message.sender.full_name, "Dana Levi");
+  assert.equal(got.json.message.sender.full_name, "Amnon Haha");
   assert.equal(got.json.chat.chat_id, chatId);
   assert.equal(got.json.chat.responsible_email, "dana@acme.com");
 });

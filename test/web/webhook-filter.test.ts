@@ -6,12 +6,13 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Browser, type Page } from "playwright-core";
 import { TestServer, createWorkspace } from "../helpers/server.js";
-import { ensureWebBuild, launchChromium } from "../helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn } from "../helpers/web.js";
 
 let server: TestServer;
 let browser: Browser;
 let page: Page;
 let key: string;
+let ws: Awaited<ReturnType<typeof createWorkspace>>;
 const A = "+972500000101";
 const B = "+972500000102";
 
@@ -24,7 +25,7 @@ const api = async (method: string, p: string, body?: unknown) => {
 before(async () => {
   ensureWebBuild();
   [server, browser] = await Promise.all([TestServer.start(), launchChromium()]);
-  const ws = await createWorkspace(server, { name: "Filter Co" });
+  ws = await createWorkspace(server, { name: "Filter Co" });
   key = ws.api_key;
   await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@filter.example" });
   for (const phone of [A, B]) await api("POST", "/api/v1/accounts", { phone, owner_email: ws.owner.email, source: "api" });
@@ -39,8 +40,7 @@ after(async () => {
 test("the filter is edited on the webhook's card and the API then answers it", async () => {
   const w = await api("POST", "/api/v1/webhooks", { url: "https://receiver.example/hook" });
   await page.goto(server.url + "/");
-  await page.getByLabel("Workspace API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, server, ws);
   const card = page.locator(`[data-testid="webhook-card"][data-webhook-id="${w.id}"]`);
   const filter = card.getByTestId("webhook-filter");
   await filter.waitFor();

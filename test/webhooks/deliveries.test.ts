@@ -9,6 +9,7 @@ import { assertSigned } from "../helpers/contract.js";
 import { received, Receiver, waitForCount } from "../helpers/receiver.js";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { assertError, getWebhook, ingest, space, texts, waitFailures, type Space, type WebhookRef } from "../helpers/workspace.js";
+import { ownerCookie } from "../helpers/people.js";
 
 interface Item {
   request_id: string;
@@ -132,8 +133,7 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     assertError(await server.api("POST", `${path}/${item!.delivery_id}/resend`, { token: other.key }), 404, "NOT_FOUND");
     assertError(await server.api("POST", `${path}/msg_nope/resend`, { token: s.key }), 404, "NOT_FOUND");
     // With the session cookie: the UI may resend; a page of another site may not.
-    const session = await server.api("POST", "/api/v1/session", { body: { api_key: s.key }, headers: { origin: new URL(server.url).origin } });
-    const cookie = /tl_session=[^;]+/.exec(session.headers.get("set-cookie") ?? "")![0];
+    const cookie = await ownerCookie(server, s.workspace);
     const sent = receiver.requests.length;
     const forged = await server.request("POST", `${path}/${item!.delivery_id}/resend`, { headers: { cookie, origin: "http://evil.example" } });
     assertError(forged, 403, "CROSS_ORIGIN");

@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Account, Source, Teammate } from "./types.js";
 import { DisconnectedBanners } from "./Disconnected.js";
-import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
+import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
 
 interface ConfigField {
   name: string;
@@ -52,6 +52,7 @@ const SOURCE_SHORT: Record<string, string> = { api: "API", cloud_api: "Cloud API
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 export function AccountsPage() {
+  const admin = useCan("admin");
   useDocumentTitle("Accounts");
   const tz = useTimezone();
   const accounts = useLoad(() => listAll<Account>("/api/v1/accounts"), []);
@@ -100,15 +101,18 @@ export function AccountsPage() {
         ) : null}
       </section>
 
-      <ConnectForm
-        teammates={teammates.data}
-        teammatesError={teammates.error}
-        onCreated={(a) => {
-          accounts.setData((list) => [a, ...(list ?? []).filter((x) => x.id !== a.id)]);
-          setCreated(a);
-          window.scrollTo({ top: 0, behavior: "smooth" });
-        }}
-      />
+      {/* Connecting an account is an admin's (members read the list). */}
+      {admin ? (
+        <ConnectForm
+          teammates={teammates.data}
+          teammatesError={teammates.error}
+          onCreated={(a) => {
+            accounts.setData((list) => [a, ...(list ?? []).filter((x) => x.id !== a.id)]);
+            setCreated(a);
+            window.scrollTo({ top: 0, behavior: "smooth" });
+          }}
+        />
+      ) : null}
     </div>
   );
 }

@@ -1,9 +1,12 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, errorMessage, onUnauthorized } from "./api.js";
 import { match, navigate, safeNext, useLocation, type Route } from "./router.js";
-import type { Workspace } from "./types.js";
-import { Alert, Link, Loading, WorkspaceContext } from "./ui.js";
+import type { Me, Workspace } from "./types.js";
+import { Alert, Link, Loading, MeContext, useCan, WorkspaceContext } from "./ui.js";
 import { SignIn } from "./SignIn.js";
+import { LinkPage } from "./Links.js";
+import { ApiKeysPage } from "./ApiKeys.js";
+import { AuditPage } from "./Audit.js";
 import { WebhooksPage } from "./Webhooks.js";
 import { WebhooksMarker } from "./FailureBanner.js";
 import { TimelinePage } from "./Timeline.js";
@@ -11,7 +14,7 @@ import { ConversationPage, PermalinkPage } from "./Conversation.js";
 import { AccountsPage } from "./Accounts.js";
 import { TeammatesPage } from "./Teammates.js";
 
-type Session = { state: "loading" } | { state: "signed-out"; reason?: string } | { state: "signed-in"; workspace: Workspace } | { state: "error"; message: string };
+type Session = { state: "loading" } | { state: "signed-out"; reason?: string } | { state: "signed-in"; workspace: Workspace; me: Me } | { state: "error"; message: string };
 
 export function App() {
   const [session, setSession] = useState<Session>({ state: "loading" });
@@ -20,8 +23,9 @@ export function App() {
 
   const check = useCallback(async () => {
     try {
-      const r = await api<{ workspace: Workspace }>("GET", "/api/v1/session", undefined, { allow401: true });
-      setSession({ state: "signed-in", workspace: r.workspace });
+      const r = await api<{ workspace: Workspace; me: Me | null }>("GET", "/api/v1/session", undefined, { allow401: true });
+      if (r.me) setSession({ state: "signed-in", workspace: r.workspace, me: r.me });
+      else setSession({ state: "signed-out" });
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) setSession({ state: "signed-out" });
       else setSession({ state: "error", message: errorMessage(e) });
@@ -34,6 +38,20 @@ export function App() {
     return () => onUnauthorized(null);
   }, [check]);
 
+  // The e-mailed links (invitation, reset, sign-in link) work signed in or not: they sign in as their person.
+  if (route.page === "link") {
+    return (
+      <LinkPage
+        key={route.token}
+        kind={route.kind}
+        token={route.token}
+        onSignedIn={() => {
+          navigate("/webhooks", { replace: true });
+          void check();
+        }}
+      />
+    );
+  }
   if (session.state === "loading") {
     return (
       <div className="splash">
@@ -57,11 +75,11 @@ export function App() {
   if (session.state === "signed-out") {
     return (
       <SignIn
-        notice={session.reason}
-        onSignedIn={(workspace) => {
-          setSession({ state: "signed-in", workspace });
+        notice={session.reason ?? search.get("sso_error") ?? undefined}
+        onSignedIn={() => {
           // Stay on the page that was asked for; /signin?next=… returns there.
           if (route.page === "signin") navigate(safeNext(search.get("next")) ?? "/webhooks", { replace: true });
+          void check();
         }}
       />
     );
@@ -79,9 +97,11 @@ export function App() {
 
   return (
     <WorkspaceContext.Provider value={session.workspace}>
-      <Shell route={route} workspace={session.workspace} onSignOut={signOut}>
-        <Page route={route} next={search.get("next")} />
-      </Shell>
+      <MeContext.Provider value={session.me}>
+        <Shell route={route} workspace={session.workspace} me={session.me} onSignOut={signOut}>
+          <Page route={route} next={search.get("next")} />
+        </Shell>
+      </MeContext.Provider>
     </WorkspaceContext.Provider>
   );
 }
@@ -100,6 +120,12 @@ function Page({ route, next }: { route: Route; next: string | null }) {
       return <AccountsPage />;
     case "teammates":
       return <TeammatesPage />;
+    case "apikeys":
+      return <ApiKeysPage />;
+    case "audit":
+      return <AuditPage />;
+    case "link":
+      return null;
     case "signin":
       return <Redirect to={safeNext(next) ?? "/webhooks"} />;
     case "notfound":
@@ -119,14 +145,17 @@ function Redirect({ to }: { to: string }) {
   return null;
 }
 
-const NAV: { to: string; label: string; pages: Route["page"][] }[] = [
+const NAV: { to: string; label: string; pages: Route["page"][]; admin?: boolean }[] = [
   { to: "/webhooks", label: "Webhooks", pages: ["webhooks"] },
   { to: "/timeline", label: "Timeline", pages: ["timeline", "chat", "permalink"] },
   { to: "/accounts", label: "Accounts", pages: ["accounts"] },
   { to: "/teammates", label: "Teammates", pages: ["teammates"] },
+  { to: "/api-keys", label: "API keys", pages: ["apikeys"], admin: true },
+  { to: "/audit", label: "Audit log", pages: ["audit"], admin: true },
 ];
 
-function Shell({ route, workspace, onSignOut, children }: { route: Route; workspace: Workspace; onSignOut: () => void; children: React.ReactNode }) {
+function Shell({ route, workspace, me, onSignOut, children }: { route: Route; workspace: Workspace; me: Me; onSignOut: () => void; children: React.ReactNode }) {
+  const admin = useCan("admin");
   return (
     <>
       <a className="skip-link" href="#main">
@@ -145,7 +174,7 @@ function Shell({ route, workspace, onSignOut, children }: { route: Route; worksp
           </Link>
           <nav aria-label="Main" className="mainnav">
             <ul>
-              {NAV.map((n) => (
+              {NAV.filter((n) => admin || !n.admin).map((n) => (
                 <li key={n.to}>
                   <Link to={n.to} current={n.pages.includes(route.page)}>
                     {n.label}
@@ -158,6 +187,9 @@ function Shell({ route, workspace, onSignOut, children }: { route: Route; worksp
           <div className="topbar-right">
             <span className="workspace-name" data-testid="workspace-name" title={`Workspace ${workspace.name} (${workspace.timezone})`}>
               {workspace.name}
+            </span>
+            <span className="person-name" data-testid="signed-in-as" title={`${me.email} (${me.role})`}>
+              {me.full_name} · {me.role}
             </span>
             <button type="button" className="btn btn-ghost btn-small" onClick={onSignOut}>
               Sign out

@@ -1,9 +1,9 @@
-import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { Fragment, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import { chatPath } from "./Timeline.js";
 import { SendStatusBadge, sendingPath } from "./Sending.js";
 import type { Account, Chat, List, Message, Source, Teammate } from "./types.js";
-import { Alert, Empty, FieldError, Link, Loading, ZoneNote, formatDateTime, formatDay, formatTime, ChatAvatar, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { Alert, Empty, FieldError, Link, Loading, MeContext, ZoneNote, formatDateTime, formatDay, formatTime, ChatAvatar, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
 
 const PAGE = 200;
 const POLL_MS = 5000;
@@ -201,7 +201,6 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
         {c ? (
           <Composer
             chat={c}
-            teammates={teammates.data}
             ownerName={account?.full_name}
             source={account?.source}
             onSent={(m) => {
@@ -339,22 +338,11 @@ function Responsible({ chat, teammates, onChange }: { chat: Chat; teammates: Tea
   );
 }
 
-function Composer({
-  chat,
-  teammates,
-  ownerName,
-  source,
-  onSent,
-}: {
-  chat: Chat;
-  teammates: Teammate[] | undefined;
-  ownerName?: string;
-  source: Source | undefined;
-  onSent: (m: Message) => void;
-}) {
+function Composer({ chat, ownerName, source, onSent }: { chat: Chat; ownerName?: string; source: Source | undefined; onSent: (m: Message) => void }) {
   const [text, setText] = useState("");
-  const [as, setAs] = useState("");
-  const [errors, setErrors] = useState<{ text?: string; teammate_email?: string; form?: string }>({});
+  // The signed-in person sends (the server takes the sender from the session).
+  const me = useContext(MeContext);
+  const [errors, setErrors] = useState<{ text?: string; form?: string }>({});
   const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLTextAreaElement>(null);
 
@@ -369,17 +357,15 @@ function Composer({
     setBusy(true);
     setErrors({});
     try {
-      const body: { text: string; teammate_email?: string } = { text };
-      if (as) body.teammate_email = as;
+      const body = { text };
       const m = await api<Message>("POST", `/api/v1/chats/${encodeURIComponent(chat.chat_id)}/messages`, body);
       setText("");
       if (m && m.message_id) onSent(m);
       ref.current?.focus();
     } catch (err) {
-      const f = fieldOf(err, ["text", "teammate_email"]);
+      const f = fieldOf(err, ["text"]);
       const msg = errorMessage(err);
-      if (f === "teammate_email") setErrors({ teammate_email: msg });
-      else if (f === "text") setErrors({ text: msg });
+      if (f === "text") setErrors({ text: msg });
       else setErrors({ form: err instanceof ApiError && err.status === 0 ? msg : `The message was not sent: ${msg}` });
     } finally {
       setBusy(false);
@@ -396,22 +382,9 @@ function Composer({
   return (
     <form className="composer" onSubmit={send} noValidate aria-label="Send a message" data-testid="composer">
       <div className="composer-top">
-        <label htmlFor="send-as">Send as</label>
-        <select
-          id="send-as"
-          value={as}
-          onChange={(e) => setAs(e.target.value)}
-          aria-invalid={errors.teammate_email ? true : undefined}
-          aria-describedby={errors.teammate_email ? "send-as-error" : undefined}
-        >
-          <option value="">{ownerName ? `${ownerName} (account owner)` : "Account owner"}</option>
-          {(teammates ?? []).map((t) => (
-            <option key={t.email} value={t.email}>
-              {t.full_name} ({t.email})
-            </option>
-          ))}
-        </select>
-        <FieldError id="send-as-error" message={errors.teammate_email} />
+        <span className="muted small" data-testid="send-as">
+          Sending as <strong>{me?.full_name ?? ownerName ?? "you"}</strong>
+        </span>
       </div>
       <div className="composer-row">
         <label htmlFor="composer-text" className="sr-only">

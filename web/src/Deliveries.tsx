@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } fr
 import { api, errorMessage, fieldOf } from "./api.js";
 import { dayStartIn, nextDay } from "./days.js";
 import type { Delivery, Webhook } from "./types.js";
-import { Alert, CopyButton, FieldError, Loading, formatRelative, useLoad, useTimezone } from "./ui.js";
+import { Alert, CopyButton, FieldError, Loading, formatRelative, useLoad, useCan, useTimezone } from "./ui.js";
 import "./deliveries.css";
 
 /**
@@ -94,6 +94,7 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const canEdit = useCan("admin");
   const [resent, setResent] = useState<Delivery>();
 
   useEffect(() => {
@@ -184,12 +185,14 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
               </Fact>
             ) : null}
           </dl>
-          <div className="btn-row">
-            <button type="button" className="btn btn-primary" onClick={() => void resend()} disabled={busy}>
-              {busy ? "Resending…" : "Resend"}
-            </button>
-            <span className="hint">Sends this payload again now with the same webhook-id, signed with the current secret.</span>
-          </div>
+          {canEdit ? (
+            <div className="btn-row">
+              <button type="button" className="btn btn-primary" onClick={() => void resend()} disabled={busy}>
+                {busy ? "Resending…" : "Resend"}
+              </button>
+              <span className="hint">Sends this payload again now with the same webhook-id, signed with the current secret.</span>
+            </div>
+          ) : null}
           {resent ? (
             <Alert kind={resent.status === "succeeded" ? "success" : "error"} testId="resend-result">
               Resent as attempt {resent.attempt}: {resent.status === "succeeded" ? `delivered (${outcome(resent)})` : `failed (${resent.error?.message ?? outcome(resent)})`}.

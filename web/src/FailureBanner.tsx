@@ -1,7 +1,7 @@
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { api, errorMessage, listAll } from "./api.js";
 import type { Webhook } from "./types.js";
-import { Alert, formatDateTime, useInterval, useTimezone } from "./ui.js";
+import { Alert, formatDateTime, useInterval, useCan, useTimezone } from "./ui.js";
 import "./failure.css";
 
 /**
@@ -66,6 +66,7 @@ export function FailureBanner({ webhooks, onChange }: { webhooks: Webhook[]; onC
 function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w: Webhook) => void }) {
   const tz = useTimezone();
   const [asking, setAsking] = useState(false);
+  const canEdit = useCan("admin");
   const kind = w.enabled ? "failing" : automatic(w) ? "auto" : "manual";
   const title =
     kind === "failing"
@@ -113,8 +114,8 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
           <li>The workspace owner is e-mailed at the 5th error in a row.</li>
         ) : null}
       </ul>
-      {kind === "failing" ? <RetryNow webhook={w} onChange={onChange} /> : null}
-      {!w.enabled ? (
+      {kind === "failing" && canEdit ? <RetryNow webhook={w} onChange={onChange} /> : null}
+      {!w.enabled && canEdit ? (
         asking ? (
           <EnableQuestion webhook={w} onDone={(x) => (setAsking(false), onChange(x))} onCancel={() => setAsking(false)} />
         ) : (

@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState, type FormEvent } from "react";
-import { api, errorMessage, fieldOf } from "./api.js";
-import type { Workspace } from "./types.js";
+import { api, ApiError, errorMessage, fieldOf } from "./api.js";
+import { navigate } from "./router.js";
 import { Alert, CopyButton, FieldError, useDocumentTitle } from "./ui.js";
 import "./failure.css";
 
@@ -9,9 +9,10 @@ interface Created {
   name: string;
   timezone: string;
   api_key: string;
+  owner_invitation_url: string;
 }
 
-const FIELDS = ["name", "owner.full_name", "owner.email", "timezone"] as const;
+const FIELDS = ["token", "name", "owner.full_name", "owner.email", "timezone"] as const;
 type Field = (typeof FIELDS)[number];
 
 /** The time zones the browser knows (IANA names), the viewer's own first. */
@@ -27,24 +28,24 @@ function zones(): string[] {
 }
 
 /**
- * Start without curl: the operator, signed in with the operator token, creates a workspace
+ * Start without curl: the operator creates a workspace with the operator token
  * (`POST /api/v1/workspaces`). The token lives in this component's memory only (no cookie,
- * no storage); the new workspace's API key is shown once, with a Copy button and a way in.
+ * no storage); the new workspace's API key (for machines) is shown once, and the owner sets
+ * a password through the owner's invitation URL.
  */
-export function FirstWorkspace({ token, notice, onOpen, onBack }: { token: string; notice: string; onOpen: (w: Workspace) => void; onBack: () => void }) {
+export function FirstWorkspace({ onBack }: { onBack: () => void }) {
   useDocumentTitle("Create a workspace");
   const timezones = useMemo(zones, []);
-  const [form, setForm] = useState({ name: "", fullName: "", email: "", timezone: timezones[0] ?? "UTC" });
+  const [form, setForm] = useState({ token: "", name: "", fullName: "", email: "", timezone: timezones[0] ?? "UTC" });
   const [errors, setErrors] = useState<Partial<Record<Field | "form", string>>>({});
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<Created>();
-  const [opening, setOpening] = useState(false);
-  const [openError, setOpenError] = useState<string>();
   const first = useRef<HTMLInputElement>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const missing: Partial<Record<Field, string>> = {};
+    if (!form.token.trim()) missing.token = "Enter the operator token printed when Threadline first started.";
     if (!form.name.trim()) missing.name = "Name the workspace (your company or team).";
     if (!form.fullName.trim()) missing["owner.full_name"] = "Enter the owner's name.";
     if (!/^\S+@\S+\.\S+$/.test(form.email.trim())) missing["owner.email"] = "Enter the owner's e-mail address; alerts about failing webhooks go there.";
@@ -53,8 +54,9 @@ export function FirstWorkspace({ token, notice, onOpen, onBack }: { token: strin
     setBusy(true);
     try {
       const body = { name: form.name.trim(), owner: { full_name: form.fullName.trim(), email: form.email.trim() }, timezone: form.timezone };
-      setCreated(await api<Created>("POST", "/api/v1/workspaces", body, { token, allow401: true }));
+      setCreated(await api<Created>("POST", "/api/v1/workspaces", body, { token: form.token.trim(), allow401: true }));
     } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return setErrors({ token: err.message });
       const f = fieldOf(err, FIELDS);
       setErrors(f ? { [f]: errorMessage(err) } : { form: errorMessage(err) });
     } finally {
@@ -62,18 +64,8 @@ export function FirstWorkspace({ token, notice, onOpen, onBack }: { token: strin
     }
   };
 
-  const open = async () => {
-    if (!created) return;
-    setOpening(true);
-    setOpenError(undefined);
-    try {
-      const r = await api<{ workspace: Workspace }>("POST", "/api/v1/session", { api_key: created.api_key }, { allow401: true });
-      onOpen(r.workspace);
-    } catch (err) {
-      setOpenError(errorMessage(err));
-      setOpening(false);
-    }
-  };
+  // The owner's invitation, opened here (its path: the public URL may name another host than this page).
+  const setOwnerPassword = () => created && navigate(new URL(created.owner_invitation_url).pathname);
 
   const field = (id: Field, label: string, value: string, set: (v: string) => void, type = "text", autoComplete = "off") => {
     const domId = `ws-${id.replace(".", "-")}`;
@@ -102,24 +94,26 @@ export function FirstWorkspace({ token, notice, onOpen, onBack }: { token: strin
           <section className="api-key-once" data-testid="workspace-created" aria-labelledby="ws-created-title">
             <h1 id="ws-created-title">Workspace {created.name} is ready</h1>
             <p>
-              This is its API key. It is shown <strong>only once</strong>: copy it now and keep it somewhere safe. Teammates sign in with it, and scripts send messages with
-              it.
+              This is its API key, for scripts and integrations (people sign in with their e-mail). It is shown <strong>only once</strong>: copy it now and keep it
+              somewhere safe.
             </p>
             <code data-testid="new-api-key">{created.api_key}</code>
             <div className="btn-row">
               <CopyButton value={created.api_key} label="Copy API key" className="btn btn-secondary" />
-              <button type="button" className="btn btn-primary" onClick={() => void open()} disabled={opening}>
-                {opening ? "Opening…" : "Open the workspace"}
+              <button type="button" className="btn btn-primary" onClick={setOwnerPassword}>
+                Set the owner&apos;s password
               </button>
             </div>
-            {openError ? <Alert>{openError}</Alert> : null}
+            <p className="hint">
+              Or send the owner this link (it works once, within 7 days): <code data-testid="owner-invitation-url">{created.owner_invitation_url}</code>
+            </p>
             <p className="hint">
               <button
                 type="button"
                 className="btn btn-link"
                 onClick={() => {
                   setCreated(undefined);
-                  setForm({ name: "", fullName: "", email: "", timezone: form.timezone });
+                  setForm({ token: form.token, name: "", fullName: "", email: "", timezone: form.timezone });
                 }}
               >
                 Create another workspace
@@ -129,9 +123,9 @@ export function FirstWorkspace({ token, notice, onOpen, onBack }: { token: strin
         ) : (
           <>
             <h1>Create a workspace</h1>
-            <Alert kind="info">{notice}</Alert>
             <p className="muted">A workspace holds WhatsApp accounts, conversations and webhooks. Its owner receives the alert e-mails.</p>
             <form onSubmit={submit} noValidate data-testid="first-workspace-form">
+              {field("token", "Operator token", form.token, (v) => setForm({ ...form, token: v }), "password", "off")}
               {field("name", "Workspace name", form.name, (v) => setForm({ ...form, name: v }))}
               {field("owner.full_name", "Owner's name", form.fullName, (v) => setForm({ ...form, fullName: v }), "text", "name")}
               {field("owner.email", "Owner's e-mail", form.email, (v) => setForm({ ...form, email: v }), "email", "email")}

@@ -7,7 +7,7 @@ import { EndpointList, NextBundle } from "./WebhookOverview.js";
 import { SOURCE_NAMES, SendUrlCard } from "./Sending.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
-import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useCan, useTimezone } from "./ui.js";
 import { DisableConfirm, EnableQuestion, FailureBanner, reportWebhooks } from "./FailureBanner.js";
 import { SamplePayload } from "./SamplePayload.js";
 import { judgeTarget } from "./TargetCheck.js";
@@ -68,6 +68,7 @@ export function WebhooksPage({ tab }: { tab: "outgoing" | "incoming" }) {
 function OutgoingTab() {
   const { data, error, loading, reload, setData } = useLoad(() => listAll<Webhook>("/api/v1/webhooks"), []);
   const [secrets, setSecrets] = useState<Record<string, string>>({});
+  const canEdit = useCan("admin");
   const webhooks = data ?? [];
   useEffect(() => {
     if (data) reportWebhooks(data);
@@ -86,12 +87,18 @@ function OutgoingTab() {
     <>
       <FailureBanner webhooks={webhooks} onChange={update} />
       <EndpointList webhooks={webhooks} />
-      <CreateWebhook
-        onCreated={(w) => {
-          setData((list) => [w, ...(list ?? []).filter((x) => x.id !== w.id)]);
-          remember(w.id, w.secret);
-        }}
-      />
+      {canEdit ? (
+        <CreateWebhook
+          onCreated={(w) => {
+            setData((list) => [w, ...(list ?? []).filter((x) => x.id !== w.id)]);
+            remember(w.id, w.secret);
+          }}
+        />
+      ) : (
+        <Alert kind="info" testId="read-only">
+          You see the webhooks read-only: changing them needs the admin role.
+        </Alert>
+      )}
       {loading && !data ? <Loading label="Loading webhooks…" /> : null}
       {error ? (
         <Alert>
@@ -259,6 +266,8 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   const tz = useTimezone();
   const id = `wh-${w.id}`;
   const status = statusOf(w);
+  // Members read webhooks; every control that changes one is an admin's (the server says 403 too).
+  const canEdit = useCan("admin");
 
   const [urlDraft, setUrlDraft] = useState(w.url);
   const [urlError, setUrlError] = useState<string>();
@@ -415,10 +424,15 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             </span>
             <span className="muted dot-sep">{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</span>
             <span className="muted dot-sep">Created {formatDateTime(w.created_at, tz)}</span>
+            {w.updated_by ? (
+              <span className="muted dot-sep" data-testid="webhook-updated-by">
+                Last changed by {w.updated_by.name} {formatRelative(w.updated_at, tz)}
+              </span>
+            ) : null}
           </p>
           <NextBundle webhook={w} tz={tz} />
         </div>
-        <div className="switch-wrap">
+        {canEdit ? <div className="switch-wrap">
           <span id={`${id}-enabled-label`} className="switch-label">
             Enabled
           </span>
@@ -434,7 +448,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
           >
             <span className="switch-thumb" aria-hidden="true" />
           </button>
-        </div>
+        </div> : null}
       </header>
       {asking === "disable" && w.enabled ? <DisableConfirm webhook={w} onDone={answered} onCancel={() => setAsking(null)} /> : null}
       {asking === "enable" && !w.enabled ? <EnableQuestion webhook={w} onDone={answered} onCancel={() => setAsking(null)} /> : null}
@@ -459,6 +473,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
 
       <div className="webhook-grid">
         <div className="webhook-settings">
+          {canEdit ? (<>
           <form onSubmit={saveUrl} noValidate className="inline-form">
             <div className="field grow">
               <label htmlFor={`${id}-url`}>URL</label>
@@ -597,6 +612,14 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
               {flushResult === 0 ? "No open bundles to send." : `Sent ${flushResult} open bundle${flushResult === 1 ? "" : "s"}.`}
             </Alert>
           ) : null}
+          </>) : (
+            <dl className="facts" data-testid="webhook-read-only">
+              <dt>URL</dt>
+              <dd>{w.url}</dd>
+              <dt>Aggregation</dt>
+              <dd>{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</dd>
+            </dl>
+          )}
         </div>
 
         <div className="webhook-side">
@@ -631,6 +654,11 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                       </span>
                     )}
                     {a.status_code ? <span className="chip">HTTP {a.status_code}</span> : null}
+                    {a.actor ? (
+                      <span className="muted small activity-actor" data-testid="activity-actor">
+                        by {a.actor.name}
+                      </span>
+                    ) : null}
                   </span>
                   <time dateTime={a.at} title={formatDateTime(a.at, tz)} className="activity-time">
                     {formatRelative(a.at, tz)}
@@ -712,6 +740,8 @@ function UnrecognisedEvents({ account }: { account: Account }) {
 }
 
 function IncomingTab() {
+  // The send URL and inbound URLs are credentials: an admin's.
+  const canEdit = useCan("admin");
   const { data, error } = useLoad(() => listAll<Account>("/api/v1/accounts"), []);
   const gateways = (data ?? []).filter((a) => a.source !== "api");
   const apiAccounts = (data ?? []).filter((a) => a.source === "api");
@@ -724,7 +754,7 @@ function IncomingTab() {
           <code>POST /api/v1/messages</code> with the workspace API key. Connect accounts on the <Link to="/accounts">Accounts</Link> page.
         </p>
       </section>
-      <SendUrlCard />
+      {canEdit ? <SendUrlCard /> : null}
       {error ? <Alert>Could not load the accounts: {error}</Alert> : null}
       {!data && !error ? <Loading /> : null}
       {data && data.length === 0 ? <Empty title="No WhatsApp accounts connected">Connect one on the Accounts page.</Empty> : null}
@@ -745,7 +775,7 @@ function IncomingTab() {
                 ) : (
                   <span className="muted">No inbound URL.</span>
                 )}
-                <UnrecognisedEvents account={a} />
+                {canEdit ? <UnrecognisedEvents account={a} /> : null}
               </li>
             ))}
           </ul>

@@ -39,7 +39,10 @@ export type Route =
   | { page: "permalink"; uuid: string }
   | { page: "accounts" }
   | { page: "teammates" }
+  | { page: "apikeys" }
+  | { page: "audit" }
   | { page: "signin" }
+  | { page: "link"; kind: "invitation" | "reset" | "signin"; token: string }
   | { page: "notfound" };
 
 export function match(path: string): Route {
@@ -53,7 +56,12 @@ export function match(path: string): Route {
   if (m) return { page: "permalink", uuid: decodeURIComponent(m[1]!) };
   if (p === "/accounts") return { page: "accounts" };
   if (p === "/teammates") return { page: "teammates" };
+  if (p === "/api-keys") return { page: "apikeys" };
+  if (p === "/audit") return { page: "audit" };
   if (p === "/signin" || p === "/login") return { page: "signin" };
+  // The links e-mailed to people: the token is the last path segment.
+  m = /^\/(invitation|reset-password|sign-in-link)\/([^/]+)$/.exec(p);
+  if (m) return { page: "link", kind: m[1] === "invitation" ? "invitation" : m[1] === "reset-password" ? "reset" : "signin", token: decodeURIComponent(m[2]!) };
   return { page: "notfound" };
 }
 

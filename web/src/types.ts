@@ -33,6 +33,8 @@ export interface Webhook {
   disabled_reason: null | "manual" | "consecutive_failures" | "gone";
   created_at: string;
   updated_at: string;
+  /** Who made the last change (null before people signed in). */
+  updated_by?: Actor | null;
   /** How it is doing, computed on each read (docs/api.md, src/webhooks/health.ts). */
   state?: WebhookHealth["state"];
   last_error?: WebhookHealth["last_error"];
@@ -53,6 +55,8 @@ export interface ActivityItem {
   request_id?: string | null;
   /** The chat a delivery was about, as it was named then. */
   chat?: { chat_id: string; full_name: string };
+  /** Who made the change a row reports (settings changes). */
+  actor?: Actor;
 }
 
 export interface LogEntry {
@@ -131,10 +135,29 @@ export interface SendUrl {
   created_at: string | null;
 }
 
+export type Role = "owner" | "admin" | "member";
+
 export interface Teammate {
   id: string;
   full_name: string;
   email: string;
+  role: Role;
+}
+
+/** Who is signed in (`GET /api/v1/me`). */
+export interface Me {
+  id: string;
+  email: string;
+  full_name: string;
+  role: Role;
+  workspace: { id: string; name: string };
+}
+
+/** Who made a change: a person, an API key (by name), or Threadline itself. */
+export interface Actor {
+  type: "person" | "api_key" | "threadline";
+  id: string;
+  name: string;
 }
 
 export type Source = "api" | "cloud_api" | "waha" | "evolution";

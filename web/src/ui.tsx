@@ -1,9 +1,19 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode, type MouseEvent } from "react";
 import { errorMessage } from "./api.js";
 import { navigate } from "./router.js";
-import type { Workspace } from "./types.js";
+import type { Me, Role, Workspace } from "./types.js";
 
 export const WorkspaceContext = createContext<Workspace | null>(null);
+/** The signed-in person: the UI offers only what their role can do (the server enforces it). */
+export const MeContext = createContext<Me | null>(null);
+
+const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
+
+/** Whether the signed-in person's role can do what `needed` may (owner ⊃ admin ⊃ member). */
+export function useCan(needed: Role): boolean {
+  const me = useContext(MeContext);
+  return me !== null && RANK[me.role] >= RANK[needed];
+}
 
 export function useTimezone(): string | undefined {
   const tz = useContext(WorkspaceContext)?.timezone;

@@ -4,7 +4,10 @@ import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
-import { isOperatorSignIn, OPERATOR_SIGN_IN, SESSION_COOKIE, signInWithKey, workspaceOf } from "../auth.js";
+import { clearSessionCookie, personOf, SESSION_COOKIE, signInPerson } from "../auth.js";
+import { personByPassword, recordFailedSignIn } from "../../workspaces/sessions.js";
+import { MAX_PASSWORD } from "../../workspaces/passwords.js";
+import { EmailLimits } from "../rate-limits.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
 import { escapeHtml, localMinute } from "../../webhooks/payload.js";
@@ -40,6 +43,7 @@ export function pageRoutes(app: Threadline, webDist: string) {
   const notFoundPage = (reply: FastifyReply, what: string) =>
     reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>${what} not found</h1><p><a href="/">Open Threadline</a></p></main>`));
 
+  const perEmail = new EmailLimits(app.config.rateLimits.signInEmail);
   const signIn = (reply: FastifyReply, next: string, error?: string) =>
     reply
       .status(error ? 401 : 200)
@@ -47,22 +51,23 @@ export function pageRoutes(app: Threadline, webDist: string) {
       .send(
         shell(
           "Sign in",
-          `<main class="ssr signin"><h1>Sign in to Threadline</h1><p>Sign in with your workspace API key to open this conversation.</p>` +
+          `<main class="ssr signin"><h1>Sign in to Threadline</h1><p>Sign in with your e-mail and password to open this conversation. <a href="/signin">Forgot it, or no password yet?</a></p>` +
             (error ? `<p role="alert" class="error">${escapeHtml(error)}</p>` : "") +
             `<form method="post" action="/signin"><input type="hidden" name="next" value="${escapeHtml(next)}">` +
-            `<label for="api_key">Workspace API key</label> <input id="api_key" name="api_key" type="password" autocomplete="current-password" required> ` +
+            `<label for="email">E-mail</label> <input id="email" name="email" type="email" autocomplete="username" required> ` +
+            `<label for="password">Password</label> <input id="password" name="password" type="password" autocomplete="current-password" required> ` +
             `<button type="submit">Sign in</button></form></main>`,
         ),
       );
 
-  /** The workspace of the session cookie; a cookie that is not valid counts as a failed authentication and is dropped. */
+  /** The workspace of the signed-in person; a cookie that is not valid counts as a failed authentication and is dropped. */
   const sessionOf = async (req: FastifyRequest, reply: FastifyReply) => {
-    const ws = await workspaceOf(app, req);
-    if (!ws && req.cookies?.[SESSION_COOKIE] !== undefined) {
+    const person = await personOf(app, req);
+    if (!person && req.cookies?.[SESSION_COOKIE] !== undefined) {
       req.server.authFailures.failed(req);
-      void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+      clearSessionCookie(app, req, reply);
     }
-    return ws;
+    return person?.workspaceId;
   };
 
   const conversation = async (req: FastifyRequest, reply: FastifyReply, chatId: string, highlight?: string) => {
@@ -121,14 +126,18 @@ export function pageRoutes(app: Threadline, webDist: string) {
     f.get("/permalink/:uuid", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => reply.redirect(`/permalink/${encodeURIComponent(req.params.uuid)}/`));
     f.get("/signin", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } }, async (req, reply) => signIn(reply, nextOf(req.query.next)));
     f.post("/signin", { schema: { hide: true } }, async (req, reply) => {
-      const body = (req.body ?? {}) as { api_key?: string; next?: string };
+      const body = (req.body ?? {}) as { email?: unknown; password?: unknown; next?: string };
       const next = nextOf(body.next);
-      const ws = typeof body.api_key === "string" && body.api_key ? await signInWithKey(app, reply, body.api_key) : undefined;
-      if (!ws && typeof body.api_key === "string" && body.api_key && (await isOperatorSignIn(app, body.api_key))) return signIn(reply, next, OPERATOR_SIGN_IN);
-      if (!ws) {
+      const email = typeof body.email === "string" ? body.email.slice(0, 320) : "";
+      const password = typeof body.password === "string" ? body.password : "";
+      if (email) perEmail.hit(email, reply);
+      const p = email && password && password.length <= MAX_PASSWORD ? await personByPassword(app.db, email, password) : undefined;
+      if (!p) {
         req.server.authFailures.failed(req);
-        return signIn(reply, next, "That API key is not valid. Copy it again from where the workspace was created.");
+        if (email) await recordFailedSignIn(app.db, app.clock, email, req.ip);
+        return signIn(reply, next, "That e-mail and password do not match a person of a workspace.");
       }
+      await signInPerson(app, req, reply, p, "password");
       return reply.redirect(next, 303);
     });
   };

@@ -2,6 +2,8 @@ import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { notFound } from "../../errors.js";
+import { audit } from "../../audit/index.js";
+import { whoOf } from "../auth.js";
 import { enqueueSend, getMessageWithSend, type SendInput } from "../../sending/queue.js";
 import { getSendUrl, regenerateSendUrl, workspaceForSendToken } from "../../sending/send-url.js";
 import { IdParams, IdString, NameString, TextString } from "./common.js";
@@ -17,22 +19,24 @@ const SendBody = Type.Object({
 
 /** Sending WhatsApp messages from Threadline: the API, the capability URL, and message reads. */
 export function sendingRoutes(app: Threadline) {
-  const send = async (workspaceId: string, body: SendInput) => {
-    const { id, accountId } = await enqueueSend(app.db, app.clock, workspaceId, body);
+  const send = async (workspaceId: string, body: SendInput, sender?: string) => {
+    const { id, accountId } = await enqueueSend(app.db, app.clock, workspaceId, body, sender);
     app.sender.wake(accountId);
     return { message_id: id, status: "queued" as const };
   };
   return async (f: App) => {
-    f.post("/api/v1/messages/send", { config: { auth: "workspace" }, schema: { tags: ["messages"], body: SendBody } }, async (req, reply) =>
-      reply.status(202).send(await send(req.workspaceId, req.body)),
+    f.post("/api/v1/messages/send", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], body: SendBody } }, async (req, reply) =>
+      reply.status(202).send(await send(req.workspaceId, req.body, req.person?.teammate.id)),
     );
-    f.get("/api/v1/messages/:id", { config: { auth: "workspace" }, schema: { tags: ["messages"], params: IdParams } }, async (req) =>
+    f.get("/api/v1/messages/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], params: IdParams } }, async (req) =>
       getMessageWithSend(app.db, req.workspaceId, req.params.id, app.publicUrl()),
     );
-    f.get("/api/v1/send-url", { config: { auth: "workspace" }, schema: { tags: ["messages"] } }, async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()));
-    f.post("/api/v1/send-url", { config: { auth: "workspace" }, schema: { tags: ["messages"] } }, async (req, reply) =>
-      reply.status(201).send(await regenerateSendUrl(app.db, app.clock, req.workspaceId, app.publicUrl())),
-    );
+    f.get("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"] } }, async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()));
+    f.post("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"] } }, async (req, reply) => {
+      const url = await regenerateSendUrl(app.db, app.clock, req.workspaceId, app.publicUrl());
+      await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "send_url.regenerated", object: { type: "send_url", id: req.workspaceId } });
+      return reply.status(201).send(url);
+    });
 
     // The capability URL: the token in the path is the credential (no key, no cookie; so the
     // CSRF rule, which guards cookie-authenticated changes, lets a request without one through).

@@ -9,6 +9,8 @@ import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";
 import { ApiError, invalid } from "../../errors.js";
+import { audit } from "../../audit/index.js";
+import { whoOf } from "../auth.js";
 import { pendingSends, withSendStatus } from "../../sending/queue.js";
 import { exportMessages } from "../../timeline/export.js";
 import { parseIsoTime } from "../../clock/iso-time.js";
@@ -40,7 +42,7 @@ export function timelineRoutes(app: Threadline) {
     f.post(
       "/api/v1/messages",
       {
-        config: { auth: "workspace" },
+        config: { auth: "workspace", role: "admin" },
         schema: { tags: ["messages"], body: Type.Object({ messages: Type.Array(IngestEntry, { minItems: 1, maxItems: MAX_BATCH }) }) },
       },
       async (req, reply) => {
@@ -49,18 +51,18 @@ export function timelineRoutes(app: Threadline) {
       },
     );
 
-    f.get("/api/v1/chats", { config: { auth: "workspace" }, schema: { tags: ["chats"], querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/chats", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], querystring: ListQuery } }, async (req) => {
       const r = await listChats(app.db, req.workspaceId, { limit: parseLimit(req.query.limit), cursor: req.query.cursor, q: req.query.q });
       return { items: r.items.map((c) => chatView(c, app.publicUrl())), next_cursor: r.next_cursor };
     });
-    f.get("/api/v1/chats/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) => {
+    f.get("/api/v1/chats/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) => {
       const chat = await getChat(app.db, req.workspaceId, req.params.id);
       return { ...chatView(chat, app.publicUrl()), history: await chatHistory(app.db, chat.id) };
     });
     f.patch(
       "/api/v1/chats/:id",
       {
-        config: { auth: "workspace" },
+        config: { auth: "workspace", role: "member" },
         schema: {
           tags: ["chats"],
           params: IdParams,
@@ -73,10 +75,15 @@ export function timelineRoutes(app: Threadline) {
         let chat = await getChat(app.db, req.workspaceId, req.params.id);
         if (full_name !== undefined) chat = await renameChat(app.db, req.workspaceId, String(chat.id), full_name);
         if (responsible_email !== undefined) chat = await setResponsible(app.db, req.workspaceId, String(chat.id), responsible_email);
+        await audit(app.db, app.clock, req.workspaceId, whoOf(req), {
+          action: responsible_email !== undefined ? "chat.assigned" : "chat.renamed",
+          object: { type: "chat", id: String(chat.id) },
+          after: { ...(responsible_email !== undefined ? { responsible_email } : {}), ...(full_name !== undefined ? { full_name } : {}) },
+        });
         return chatView(chat, app.publicUrl());
       },
     );
-    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
       const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
       const items = await withSendStatus(app.db, r.items, app.publicUrl());
       // Sends still queued (or failed) are not in the log: they follow its last page.
@@ -86,7 +93,7 @@ export function timelineRoutes(app: Threadline) {
     f.post(
       "/api/v1/chats/:id/messages",
       {
-        config: { auth: "workspace" },
+        config: { auth: "workspace", role: "member" },
         schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: TextString(), teammate_email: Type.Optional(NameString()) }) },
       },
       async (req, reply) => {
@@ -94,8 +101,9 @@ export function timelineRoutes(app: Threadline) {
         if (!req.body.text.trim()) throw invalid("text", "must not be empty.");
         const chat = await getChat(app.db, ws, req.params.id);
         const account = await getAccount(app.db, ws, chat.account_id);
-        let teammate = (await getWorkspace(app.db, ws)).owner as { id: string; full_name: string; email: string };
-        if (req.body.teammate_email) {
+        // Signed in: the person sends. A key: `teammate_email`, or the workspace's owner.
+        let teammate: { id: string; full_name: string } = req.person?.teammate ?? (await getWorkspace(app.db, ws)).owner;
+        if (!req.person && req.body.teammate_email) {
           const t = await findTeammateByEmail(app.db, ws, req.body.teammate_email);
           if (!t) throw invalid("teammate_email", `no teammate with e-mail ${req.body.teammate_email} in this workspace.`);
           teammate = t;
@@ -132,7 +140,8 @@ export function timelineRoutes(app: Threadline) {
     f.get(
       "/api/v1/messages/export",
       {
-        config: { auth: "workspace" },
+        // The whole workspace's messages in bulk: an admin's (members read them in the Timeline).
+        config: { auth: "workspace", role: "admin" },
         schema: { tags: ["messages"], querystring: Type.Object({ since: Type.Optional(IdString()), until: Type.Optional(IdString()), chat_id: Type.Optional(IdString()) }) },
       },
       async (req, reply) => {
@@ -147,7 +156,7 @@ export function timelineRoutes(app: Threadline) {
           .send(exportMessages(app.db, req.workspaceId, { since, until, chatId }, app.publicUrl()));
       },
     );
-    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
+    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
       findPermalink(app.db, req.workspaceId, req.params.id),
     );
   };

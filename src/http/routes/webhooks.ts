@@ -2,6 +2,8 @@ import { Type } from "typebox";
 import type { App } from "../server.js";
 import type { Threadline } from "../../app.js";
 import { invalid } from "../../errors.js";
+import { whoOf } from "../auth.js";
+import type { Role } from "../../workspaces/roles.js";
 import { IdParams, IdString, keysetCursor, ListQuery, NameString, parseLimit, readKeysetCursor, UrlString } from "./common.js";
 import { AGGREGATIONS } from "../../webhooks/windows.js";
 import { parseDeliveryFilter } from "../../webhooks/deliveries.js";
@@ -23,18 +25,20 @@ const Filter = Type.Object(
 export function webhookRoutes(app: Threadline) {
   const svc = app.webhooks;
   return async (f: App) => {
-    const opts = (schema: Record<string, unknown> = {}) => ({ config: { auth: "workspace" as const }, schema: { tags: ["webhooks"], ...schema } });
+    // Members read webhooks, their activity and deliveries; changes, secrets and sends are admin's.
+    const opts = (schema: Record<string, unknown> = {}, role: Role = "admin") => ({ config: { auth: "workspace" as const, role }, schema: { tags: ["webhooks"], ...schema } });
+    const read = (schema: Record<string, unknown> = {}) => opts(schema, "member");
     f.post(
       "/api/v1/webhooks",
       opts({ body: Type.Object({ url: UrlString(), enabled: Type.Optional(Type.Boolean()), aggregation: Type.Optional(Aggregation), filter: Type.Optional(Filter) }) }),
       async (req, reply) => {
         await checkQuota(app.db, "webhooks", req.workspaceId, app.config.quotas);
-        const row = await svc.create(req.workspaceId, req.body as Parameters<typeof svc.create>[1]);
+        const row = await svc.create(req.workspaceId, req.body as Parameters<typeof svc.create>[1], whoOf(req));
         // The secret is in this answer, rotate-secret's and GET …/secret only.
         return reply.status(201).send({ ...(await svc.read(row)), secret: row.secret });
       },
     );
-    f.get("/api/v1/webhooks", opts({ querystring: ListQuery }), async (req) => {
+    f.get("/api/v1/webhooks", read({ querystring: ListQuery }), async (req) => {
       const query = req.query as { limit?: string; cursor?: string };
       // The page first, then each row's health and waiting counts: a page's worth of reads, however many webhooks.
       const page = await svc.list(req.workspaceId, { limit: parseLimit(query.limit), after: readKeysetCursor(query.cursor, ["number", "string"]) });
@@ -43,7 +47,7 @@ export function webhookRoutes(app: Threadline) {
     });
     // Asked by the UI as a URL is entered; create and PATCH still take any http(s) URL (checked at connect time).
     f.post("/api/v1/webhooks/check-target", opts({ body: Type.Object({ url: UrlString() }) }), async (req) => svc.checkTarget((req.body as { url: string }).url));
-    f.get("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req) => svc.read(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
+    f.get("/api/v1/webhooks/:id", read({ params: IdParams }), async (req) => svc.read(await svc.get(req.workspaceId, (req.params as { id: string }).id)));
     f.patch(
       "/api/v1/webhooks/:id",
       opts({
@@ -56,14 +60,14 @@ export function webhookRoutes(app: Threadline) {
           replay: Type.Optional(Type.Union([Type.Literal("since_disabled"), Type.Literal("none")])),
         }),
       }),
-      async (req) => svc.read(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never)),
+      async (req) => svc.read(await svc.update(req.workspaceId, (req.params as { id: string }).id, req.body as never, whoOf(req))),
     );
     f.delete("/api/v1/webhooks/:id", opts({ params: IdParams }), async (req, reply) => {
-      await svc.remove(req.workspaceId, (req.params as { id: string }).id);
+      await svc.remove(req.workspaceId, (req.params as { id: string }).id, whoOf(req));
       return reply.status(204).send();
     });
-    f.get("/api/v1/webhooks/:id/activity", opts({ params: IdParams }), async (req) => ({ items: await svc.activityOf(req.workspaceId, (req.params as { id: string }).id) }));
-    f.get("/api/v1/webhooks/:id/log", opts({ params: IdParams }), async (req, reply) => {
+    f.get("/api/v1/webhooks/:id/activity", read({ params: IdParams }), async (req) => ({ items: await svc.activityOf(req.workspaceId, (req.params as { id: string }).id) }));
+    f.get("/api/v1/webhooks/:id/log", read({ params: IdParams }), async (req, reply) => {
       const id = (req.params as { id: string }).id;
       const entries = await svc.logOf(req.workspaceId, id);
       return reply
@@ -73,7 +77,7 @@ export function webhookRoutes(app: Threadline) {
     });
     f.get(
       "/api/v1/webhooks/:id/deliveries",
-      opts({
+      read({
         params: IdParams,
         querystring: Type.Object({ status: Type.Optional(IdString()), chat_id: Type.Optional(IdString()), since: Type.Optional(IdString()), until: Type.Optional(IdString()) }),
       }),
@@ -87,10 +91,10 @@ export function webhookRoutes(app: Threadline) {
       opts({ params: Type.Object({ id: IdString(), delivery_id: IdString() }) }),
       async (req) => {
         const p = req.params as { id: string; delivery_id: string };
-        return svc.resend(req.workspaceId, p.id, p.delivery_id);
+        return svc.resend(req.workspaceId, p.id, p.delivery_id, whoOf(req));
       },
     );
-    f.get("/api/v1/webhooks/:id/parked", opts({ params: IdParams }), async (req) => ({ items: await svc.parkedOf(req.workspaceId, (req.params as { id: string }).id) }));
+    f.get("/api/v1/webhooks/:id/parked", read({ params: IdParams }), async (req) => ({ items: await svc.parkedOf(req.workspaceId, (req.params as { id: string }).id) }));
     f.post(
       "/api/v1/webhooks/:id/parked/:delivery_id/resend",
       opts({ params: Type.Object({ id: IdString(), delivery_id: IdString() }) }),
@@ -99,22 +103,22 @@ export function webhookRoutes(app: Threadline) {
         return svc.resendParked(req.workspaceId, p.id, p.delivery_id);
       },
     );
-    f.get("/api/v1/webhooks/:id/stats", opts({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
+    f.get("/api/v1/webhooks/:id/stats", read({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/retry", opts({ params: IdParams }), async (req, reply) =>
       reply.status(202).send(await svc.retryNow(req.workspaceId, (req.params as { id: string }).id)),
     );
     f.post("/api/v1/webhooks/:id/flush", opts({ params: IdParams }), async (req) => ({ flushed: await svc.flushOpen(req.workspaceId, (req.params as { id: string }).id) }));
-    f.get("/api/v1/webhooks/:id/sample", opts({ params: IdParams }), async (req) => svc.sample(req.workspaceId, (req.params as { id: string }).id));
+    f.get("/api/v1/webhooks/:id/sample", read({ params: IdParams }), async (req) => svc.sample(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/test", opts({ params: IdParams }), async (req) => svc.sendTest(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/rotate-secret", opts({ params: IdParams }), async (req) => {
-      const row = await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id);
+      const row = await svc.rotateSecret(req.workspaceId, (req.params as { id: string }).id, whoOf(req));
       return { ...(await svc.read(row)), secret: row.secret };
     });
     f.get("/api/v1/webhooks/:id/secret", opts({ params: IdParams }), async (req) => svc.secretOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: IdString({ minLength: 1 }) }) }), async (req, reply) => {
       const since = Date.parse((req.body as { since: string }).since);
       if (Number.isNaN(since)) throw invalid("since", "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
-      await svc.replay(req.workspaceId, (req.params as { id: string }).id, since);
+      await svc.replay(req.workspaceId, (req.params as { id: string }).id, since, whoOf(req));
       return reply.status(200).send({ replaying_since: new Date(since).toISOString() });
     });
   };
