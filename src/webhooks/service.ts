@@ -349,8 +349,6 @@ export class WebhookService {
     const now = this.deps.clock.now();
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body, row.workspace_id);
     const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
-    // The receiver answers again: what waits behind a failing webhook need not wait for its backoff.
-    if (result.ok && row.enabled === 1 && row.consecutive_failures > 0) void this.deps.manager.retryNow(id).catch(() => undefined);
     const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: last.chat_id, test: last.test === 1, resend: true });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",
@@ -361,6 +359,9 @@ export class WebhookService {
     }, who);
     await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.delivery_resent", object: { type: "webhook", id }, after: { delivery_id: deliveryId, ok: result.ok } });
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
+    // The receiver answers again: what waits behind a failing webhook need not wait for its
+    // backoff. Asked once this attempt is written, so the retry is numbered past it.
+    if (result.ok && row.enabled === 1 && row.consecutive_failures > 0) void this.deps.manager.retryNow(id).catch(() => undefined);
     // Found unless 100 newer attempts were logged meanwhile.
     return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;
   }
