@@ -101,7 +101,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   const consumerDeps = { db, clock, scheduler, writer, deliverer, publicUrl, log, events, bundleMaxBytes: config.bundleMaxBytes };
   const manager = new DeliveryManager(consumerDeps, config.webhookLeaseMs);
   metrics.shares(() => ({ held: manager.held, live: manager.liveProcesses }));
-  const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl });
+  const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl, bundleMaxBytes: config.bundleMaxBytes });
   const { generated } = await ensureOperatorToken(db, config.adminToken);
   // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only
   // once listening (setPort), so the backlog is not delivered with "localhost:0" in chat_url.

@@ -69,6 +69,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /api/v1/webhooks/{}/stats": "A webhook's deliveries per hour",
   "POST /api/v1/webhooks/{}/retry": "A failing webhook tries what waits now",
   "POST /api/v1/webhooks/{}/flush": "Send an aggregated webhook's open window now",
+  "GET /api/v1/webhooks/{}/preview": "The digest an aggregated webhook would send for a chat now",
   "GET /api/v1/webhooks/{}/sample": "An example payload of this webhook, to map fields",
   "POST /api/v1/webhooks/{}/test": "Send a test event",
   "POST /api/v1/webhooks/{}/rotate-secret": "Rotate the signing secret",

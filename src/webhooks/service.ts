@@ -9,6 +9,7 @@ import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { Change, DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, messagePayloadJson, type DeliverableMessage } from "./payload.js";
 import { findParked, internalReason, listParked, parkedView, unpark } from "./parked.js";
+import { previewBundle } from "./preview.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
@@ -30,6 +31,8 @@ export interface WebhookDeps {
   guard: TargetGuard;
   alerts: HealthDeps["alerts"];
   publicUrl(): string;
+  /** The largest bundle body (THREADLINE_BUNDLE_MAX_BYTES), for previews. */
+  bundleMaxBytes?: number;
 }
 
 function newSecret(): string {
@@ -364,6 +367,12 @@ export class WebhookService {
     if (result.ok && row.enabled === 1 && row.consecutive_failures > 0) void this.deps.manager.retryNow(id).catch(() => undefined);
     // Found unless 100 newer attempts were logged meanwhile.
     return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;
+  }
+
+  /** `GET …/preview?chat_id=`: the digest an aggregated webhook would send for the chat now (preview.ts). */
+  async preview(workspaceId: string, id: string, chatId: string) {
+    const row = await this.get(workspaceId, id);
+    return previewBundle({ db: this.deps.db, now: this.deps.clock.now(), publicUrl: this.deps.publicUrl(), maxBytes: this.deps.bundleMaxBytes ?? 1024 * 1024 }, row, chatId);
   }
 
   /** Deliveries set aside after failing by Threadline's internal error (webhooks/parked.ts), newest first. */

@@ -41,7 +41,7 @@ for (const database of DATABASES)
       );
       assert.equal(items[0]!.name, "Tenant <$0>", "stored text as given");
       assert.equal(items[0]!.timezone, "UTC");
-      assert.deepEqual(Object.keys(items[0]!.owner as object).sort(), ["email", "full_name", "id"]);
+      assert.deepEqual(Object.keys(items[0]!.owner as object).sort(), ["email", "full_name", "id", "role"]);
 
       const ws = await createWorkspace(server);
       assert.equal((await server.api("GET", "/api/v1/workspaces")).status, 401);

@@ -17,10 +17,11 @@ describe("security configuration", () => {
       THREADLINE_RATE_LIMIT_SIGNIN: "0",
       THREADLINE_RATE_LIMIT_INBOUND: "7",
       THREADLINE_RATE_LIMIT_API: "9",
+      THREADLINE_RATE_LIMIT_SIGNIN_EMAIL: "3",
       THREADLINE_TRUST_PROXY: "10.0.0.0/8, 127.0.0.1",
       THREADLINE_ALLOW_PRIVATE_TARGETS: "192.168.1.0/24",
     });
-    assert.deepEqual(c.rateLimits, { authFailures: 5, signIn: 0, inbound: 7, api: 9 });
+    assert.deepEqual(c.rateLimits, { authFailures: 5, signIn: 0, inbound: 7, api: 9, signInEmail: 3 });
     assert.deepEqual(c.trustProxy, ["10.0.0.0/8", "127.0.0.1"]);
     assert.deepEqual(c.allowPrivateTargets, ["192.168.1.0/24"]);
     assert.equal(loadConfig({ THREADLINE_TRUST_PROXY: "1" }).trustProxy, true);

@@ -38,3 +38,68 @@ export function SamplePayload({ webhookId, aggregation, open: openAtFirst = fals
     </details>
   );
 }
+
+interface ChatChoice {
+  chat_id: string;
+  full_name: string;
+  phone: string;
+}
+
+/**
+ * The digest an aggregated webhook would send now for one chat (`GET …/preview`): rendered
+ * as a CRM note shows it, in a sandboxed frame (no script, no same-origin access: the HTML
+ * carries what contacts wrote, escaped), beside the JSON of the bundle.
+ */
+export function DigestPreview({ webhookId }: { webhookId: string }) {
+  const [open, setOpen] = useState(false);
+  const [chats, setChats] = useState<ChatChoice[]>();
+  const [chatId, setChatId] = useState("");
+  const [shown, setShown] = useState<{ payload: { aggregation: string }; parts: number; more: boolean }>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    if (!open || chats) return;
+    api<{ items: ChatChoice[] }>("GET", "/api/v1/chats?limit=50")
+      .then((r) => (setChats(r.items), setChatId((c) => c || (r.items[0]?.chat_id ?? ""))))
+      .catch((e: unknown) => setError(errorMessage(e)));
+  }, [open, chats]);
+  const load = async () => {
+    setError(undefined);
+    setShown(undefined);
+    try {
+      setShown(await api("GET", `/api/v1/webhooks/${webhookId}/preview?chat_id=${encodeURIComponent(chatId)}`));
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
+  return (
+    <details className="sample-payload" data-testid="digest-preview" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Preview the next digest of a chat</summary>
+      {chats && chats.length === 0 ? <p className="hint">No chats yet: the preview shows a chat's digest once its messages wait for this webhook.</p> : null}
+      {chats && chats.length > 0 ? (
+        <p>
+          <label htmlFor={`preview-chat-${webhookId}`}>Chat </label>
+          <select id={`preview-chat-${webhookId}`} value={chatId} onChange={(e) => setChatId(e.target.value)}>
+            {chats.map((c) => (
+              <option key={c.chat_id} value={c.chat_id}>
+                {c.full_name || c.phone}
+              </option>
+            ))}
+          </select>{" "}
+          <button type="button" className="btn btn-secondary btn-small" onClick={() => void load()}>
+            Preview
+          </button>
+        </p>
+      ) : null}
+      {error ? <p className="field-error">{error}</p> : null}
+      {shown ? (
+        <>
+          {shown.parts > 1 ? <p className="hint">This window is over the size limit: it goes as {shown.parts} bundles; the first is shown.</p> : null}
+          <iframe title="The digest as a CRM note shows it" sandbox="" srcDoc={shown.payload.aggregation} className="digest-frame" data-testid="digest-frame" />
+          <pre className="mono small sample-json" tabIndex={0} aria-label="The bundle's JSON">
+            {JSON.stringify(shown.payload, null, 2)}
+          </pre>
+        </>
+      ) : null}
+    </details>
+  );
+}

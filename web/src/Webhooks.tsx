@@ -9,7 +9,7 @@ import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
 import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useCan, useTimezone } from "./ui.js";
 import { DisableConfirm, EnableQuestion, FailureBanner, reportWebhooks } from "./FailureBanner.js";
-import { SamplePayload } from "./SamplePayload.js";
+import { DigestPreview, SamplePayload } from "./SamplePayload.js";
 import { judgeTarget } from "./TargetCheck.js";
 import { WebhookFilterEditor } from "./WebhookFilter.js";
 
@@ -470,6 +470,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
       ) : null}
 
       <SamplePayload webhookId={w.id} aggregation={w.aggregation} open={secret !== undefined} />
+      {w.aggregation !== "none" ? <DigestPreview webhookId={w.id} /> : null}
 
       <div className="webhook-grid">
         <div className="webhook-settings">

@@ -103,6 +103,11 @@ export function webhookRoutes(app: Threadline) {
         return svc.resendParked(req.workspaceId, p.id, p.delivery_id);
       },
     );
+    f.get(
+      "/api/v1/webhooks/:id/preview",
+      read({ params: IdParams, querystring: Type.Object({ chat_id: IdString({ minLength: 1 }) }) }),
+      async (req) => svc.preview(req.workspaceId, (req.params as { id: string }).id, (req.query as { chat_id: string }).chat_id),
+    );
     f.get("/api/v1/webhooks/:id/stats", read({ params: IdParams }), async (req) => svc.statsOf(req.workspaceId, (req.params as { id: string }).id));
     f.post("/api/v1/webhooks/:id/retry", opts({ params: IdParams }), async (req, reply) =>
       reply.status(202).send(await svc.retryNow(req.workspaceId, (req.params as { id: string }).id)),
