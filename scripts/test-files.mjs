@@ -6,21 +6,24 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 
 const LONGEST_FIRST = [
-  "test/aggregation/crash.test.ts",
-  "test/sources-http/inbound-events.test.ts",
-  "test/web/readable.test.ts",
-  "test/foundation/restart.test.ts",
-  "test/sources-http/real-bodies.test.ts",
-  "test/sending/send.test.ts",
-  "test/web/ui.test.ts",
-  "test/web/failure.test.ts",
-  "test/foundation/webhook-state.test.ts",
-  "test/aggregation/failures.test.ts",
-  "test/failures/blip.test.ts",
+  "test/security/isolation.test.ts",
   "test/foundation/system.test.ts",
-  "test/security/headers.test.ts",
   "test/failures/outage.test.ts",
+  "test/foundation/backup.test.ts",
+  "test/foundation/restart.test.ts",
+  "test/failures/deadline.test.ts",
+  "test/failures/blip.test.ts",
+  "test/web/failure.test.ts",
+  "test/sending/send.test.ts",
+  "test/sources-http/real-bodies.test.ts",
+  "test/postgres/shares.test.ts",
+  "test/web/readable.test.ts",
+  "test/security/csrf.test.ts",
+  "test/postgres/multiprocess.test.ts",
   "test/failures/alerts.test.ts",
+  "test/webhooks/deliveries.test.ts",
+  "test/web/ui.test.ts",
+  "test/web/sso.test.ts",
 ];
 
 const all = (dir) =>

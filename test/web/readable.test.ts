@@ -248,6 +248,21 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
   assert.deepEqual(problems, []);
 });
 
+test("an aggregated webhook previews a chat's next digest, rendered in a sandboxed frame beside its JSON", async () => {
+  await page.goto(server.url + "/webhooks");
+  const preview = card(bundledId).getByTestId("digest-preview");
+  await preview.locator("summary").click();
+  await preview.getByLabel("Chat").selectOption({ label: "John Doe" });
+  await preview.getByRole("button", { name: "Preview" }).click();
+  const frame = preview.getByTestId("digest-frame");
+  await frame.waitFor();
+  assert.equal(await frame.getAttribute("sandbox"), "", "the digest runs no script and has no access to the page");
+  const note = (await frame.contentFrame().locator("body").textContent()) ?? "";
+  assert.match(note, /John's newest words/);
+  assert.match(note, /An old message that arrived late/);
+  assert.match((await preview.locator("pre").textContent()) ?? "", /"messages": \[/);
+});
+
 test("/docs is Threadline's: its name and mark, each operation summarised, and no error in the console (the page's CSP included)", async () => {
   const p = await (await browser.newContext({ viewport: DESKTOP })).newPage();
   const errors: string[] = [];
