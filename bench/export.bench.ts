@@ -1,14 +1,16 @@
 // Export at scale (issue 25): 1,000,000 messages (BENCH_MESSAGES) in 10,000 chats on SQLite,
 // then `GET /api/v1/messages/export` read over HTTP as a CRM backfill would. Prints the rate
 // and the server's RSS before and at its peak while streaming (server and client share this
-// process; the client only counts lines). Run: npx tsx bench/export.bench.ts
-import { mkdtempSync, rmSync } from "node:fs";
+// process; the client only counts lines), then the time `threadline backup` takes for that
+// database. Run: npx tsx bench/export.bench.ts
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfig } from "../src/config/index.js";
 import { createThreadline } from "../src/app.js";
 import { boundHeapGrowth } from "../src/cli.js";
 import { buildServer } from "../src/http/server.js";
+import { backupSqlite } from "../src/db/backup.js";
 import { createWorkspace } from "../src/workspaces/service.js";
 import { createAccount } from "../src/accounts/service.js";
 import type { IngestMessage } from "../src/ingest/types.js";
@@ -67,6 +69,10 @@ async function main(): Promise<void> {
     if (lines !== MESSAGES) throw new Error(`exported ${lines} lines of ${MESSAGES}`);
     console.log(`  exported ${lines} messages (${mb(bytes)}) in ${s.toFixed(1)} s: ${Math.round(lines / s)} messages/s, ${((cpu.user + cpu.system) / lines).toFixed(1)} µs CPU a message (server and client)`);
     console.log(`  RSS before ${mb(base)}, peak while streaming ${mb(peak)} (+${mb(peak - base)})`);
+    // `threadline backup` of the same database (SQLite's online backup, in one snapshot).
+    const t2 = performance.now();
+    const copy = await backupSqlite(dataDir, path.join(dataDir, "backup.sqlite"));
+    console.log(`  backup of the ${MESSAGES}-message database: ${mb(statSync(copy.file).size)} in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
   } finally {
     await server.close();
     await app.close();
