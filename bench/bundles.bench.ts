@@ -15,6 +15,7 @@ import { boundHeapGrowth } from "../src/cli.js";
 import { createWorkspace } from "../src/workspaces/service.js";
 import { createAccount } from "../src/accounts/service.js";
 import type { IngestMessage } from "../src/ingest/types.js";
+import { runBench } from "./common.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHATS = Number(process.env.BENCH_CHATS ?? 100_000);
@@ -123,10 +124,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);

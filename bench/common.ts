@@ -104,3 +104,14 @@ export class CpuMeter {
     await this.admin?.end();
   }
 }
+
+/** Runs a bench's `main` and exits: 0 once it printed its figures, 1 with the error. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

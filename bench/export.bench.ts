@@ -14,6 +14,7 @@ import { backupSqlite } from "../src/db/backup.js";
 import { createWorkspace } from "../src/workspaces/service.js";
 import { createAccount } from "../src/accounts/service.js";
 import type { IngestMessage } from "../src/ingest/types.js";
+import { runBench } from "./common.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const CHATS = 10_000;
@@ -80,10 +81,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -13,6 +13,7 @@ import { createWorkspace } from "../src/workspaces/service.js";
 import { createAccount } from "../src/accounts/service.js";
 import { sqliteFile, sqliteOf } from "../src/db/index.js";
 import type { IngestMessage } from "../src/ingest/types.js";
+import { runBench } from "./common.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const RATE = 200;
@@ -101,10 +102,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);
