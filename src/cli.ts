@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -216,14 +217,20 @@ async function runDemo(args: string[]): Promise<void> {
   }
   const { url, stop } = await serve(cfg);
   const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const res = await fetch(url + path, { method, headers, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json() as Promise<any>;
   };
   const ws = await call("POST", "/api/v1/workspaces", adminToken, { name: "Demo", owner: { full_name: "Dana Demo", email: "dana@demo.test" } });
   await call("POST", "/api/v1/accounts", ws.api_key, { phone: "+15550001000", owner_email: "dana@demo.test", source: "api" });
   await call("POST", "/api/v1/webhooks", ws.api_key, { url: receiverUrl });
-  console.log(`demo workspace API key: ${ws.api_key}\nopen ${url} and sign in with it; simulated messages follow (Ctrl-C stops).`);
+  // People sign in as themselves (a key is for scripts): the demo's owner accepts her invitation with a password made here.
+  const password = `demo-${randomBytes(9).toString("base64url")}`;
+  await call("POST", "/api/v1/invitations/accept", "", { token: String(ws.owner_invitation_url).split("/").pop(), password });
+  console.log(
+    `demo workspace API key (for scripts): ${ws.api_key}\nopen ${url} and sign in as dana@demo.test with the password ${password}; simulated messages follow (Ctrl-C stops).`,
+  );
   const contacts = [
     ["Jane Roe", "+15551234567"],
     ["Omar Haddad", "+15557654321"],

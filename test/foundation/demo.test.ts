@@ -21,6 +21,11 @@ it("the demo delivers simulated messages to its receiver on temporary data, and 
     await waitFor(() => /receiver ← \S+: \[[^\]]+\] (received|sent): /.test(out), `a delivery printed by the demo's receiver:\n${out}`);
     const dataDir = /demo data in (\S+) \(temporary\)/.exec(out)?.[1];
     assert.ok(dataDir && existsSync(dataDir), `the demo names its temporary data folder:\n${out}`);
+    // The owner signs in with what the demo printed (a key no longer opens the UI).
+    const [, url, email, password] = /open (\S+) and sign in as (\S+) with the password (\S+);/.exec(out) ?? [];
+    assert.ok(password, `the demo prints how to sign in:\n${out}`);
+    const signIn = await fetch(`${url}/api/v1/session`, { method: "POST", headers: { "content-type": "application/json", origin: url! }, body: JSON.stringify({ email, password }) });
+    assert.equal(signIn.status, 200, await signIn.text());
     child.kill("SIGINT");
     assert.equal(await exited, 0, out);
     assert.match(out, /demo stopped; its data \(.+\) was removed\./);
