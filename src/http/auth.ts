@@ -91,11 +91,20 @@ const secureCookie = (app: Threadline, req: FastifyRequest) => app.publicUrl().s
 export async function signInPerson(app: Threadline, req: FastifyRequest, reply: FastifyReply, person: { id: string; workspace_id: string; full_name: string }, method: Opening["method"]): Promise<void> {
   const s = await openSession(app.db, app.clock, person, { userAgent: req.headers["user-agent"] ?? "", address: req.ip, method });
   void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: secureCookie(app, req) });
+  void reply.setCookie(SIGNED_IN_HINT, "1", { httpOnly: false, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: secureCookie(app, req) });
 }
 
 export function clearSessionCookie(app: Threadline, req: FastifyRequest, reply: FastifyReply): void {
   void reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "lax", secure: secureCookie(app, req) });
+  void reply.clearCookie(SIGNED_IN_HINT, { path: "/", sameSite: "lax", secure: secureCookie(app, req) });
 }
+
+/**
+ * A cookie the UI can read (no secret in it: the session is the http-only one) that says a
+ * session was opened in this browser: without it the UI shows the sign-in page at once
+ * instead of asking the API, whose 401 every browser prints as a console error.
+ */
+export const SIGNED_IN_HINT = "tl_signed_in";
 
 /**
  * Authentication and roles, as an `onRequest` hook: it runs before the body is read, so a

@@ -263,6 +263,20 @@ test("an aggregated webhook previews a chat's next digest, rendered in a sandbox
   assert.match((await preview.locator("pre").textContent()) ?? "", /"messages": \[/);
 });
 
+test("the sign-in page of a browser that never signed in asks nothing it is refused: no error in the console", async () => {
+  const p = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+  const errors: string[] = [];
+  p.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+  try {
+    await p.goto(server.url + "/");
+    await p.getByLabel("E-mail").waitFor();
+    await p.waitForLoadState("networkidle");
+    assert.deepEqual(errors, []);
+  } finally {
+    await p.context().close();
+  }
+});
+
 test("/docs is Threadline's: its name and mark, each operation summarised, and no error in the console (the page's CSP included)", async () => {
   const p = await (await browser.newContext({ viewport: DESKTOP })).newPage();
   const errors: string[] = [];

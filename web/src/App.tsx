@@ -22,6 +22,11 @@ export function App() {
   const route = match(path);
 
   const check = useCallback(async () => {
+    // No session was opened in this browser (tl_signed_in, set with the session): nothing to ask.
+    if (!document.cookie.split("; ").some((c) => c.startsWith("tl_signed_in="))) {
+      setSession({ state: "signed-out" });
+      return;
+    }
     try {
       const r = await api<{ workspace: Workspace; me: Me | null }>("GET", "/api/v1/session", undefined, { allow401: true });
       if (r.me) setSession({ state: "signed-in", workspace: r.workspace, me: r.me });
