@@ -427,5 +427,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.createIndex("notifications_workspace_at").on("notifications").columns(["workspace_id", "at"]).execute();
       },
     },
+    "0015_activity_snippet": {
+      // Activity rows show the delivered message's text, so rows that look alike can be told apart.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("webhook_activity").addColumn("snippet", "text").execute();
+      },
+    },
   };
 }

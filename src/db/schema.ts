@@ -155,6 +155,8 @@ export interface Database {
     chat_name: string | null;
     /** Who made the change this row reports (an actor as JSON); null for deliveries. */
     actor: ColumnType<string | null, string | null | undefined, string | null>;
+    /** The delivered message's text on one line (a bundle's first); null for other entries. */
+    snippet: ColumnType<string | null, string | null | undefined, string | null>;
   };
   /** Deliveries set aside after failing by an internal error (webhooks/parked.ts). */
   parked_deliveries: {

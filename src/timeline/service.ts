@@ -74,7 +74,8 @@ export function messageView(m: MessageRow, publicUrl: string) {
   };
 }
 
-function previewOf(text: string): string {
+/** A message's text on one line, cut at 140 characters: the Timeline's preview, the activity's snippet. */
+export function previewOf(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > PREVIEW_LENGTH ? `${flat.slice(0, PREVIEW_LENGTH - 1)}…` : flat;
 }

@@ -5,6 +5,7 @@ import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type Phase, 
 import type { DeliveryChat } from "./writer.js";
 import { bundleParts, bundlePayloadJson, type DeliverableMessage } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
+import { previewOf } from "../timeline/service.js";
 
 export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
 
@@ -41,6 +42,8 @@ interface Bundle extends Attempted {
   failure?: unknown;
   /** Position in the window's queue: failed bundles are sent again in this order. */
   order: number;
+  /** Its first message's text on one line, for the activity. */
+  snippet?: string;
 }
 
 /** One window being delivered: every deliverable message in (cursor, maxSeq]. */
@@ -295,7 +298,9 @@ export class BundleConsumer extends Consumer {
           c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut), count: messages.length, failure, order: c.queued++ });
           continue;
         }
-        parts.forEach((part, i) => c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut, i + 1), count: part.messages.length, part, order: c.queued++ }));
+        parts.forEach((part, i) =>
+          c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut, i + 1), count: part.messages.length, part, order: c.queued++, snippet: previewOf(part.messages[0]!.text) }),
+        );
       }
       if (page.chats.length) c.fromSeq = page.chats[page.chats.length - 1]!.first_seq;
       if (page.chats.length < CHAT_PAGE) c.exhausted = true;
@@ -339,7 +344,7 @@ export class BundleConsumer extends Consumer {
   private async dispatch(c: Close, b: Bundle): Promise<void> {
     c.inFlight++;
     let ok = false;
-    const subject = { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat };
+    const subject = { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat, snippet: b.snippet };
     try {
       if (b.failure) throw b.failure;
       if (b.body === undefined && b.part) {

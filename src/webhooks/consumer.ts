@@ -10,6 +10,7 @@ import { messagePayloadJson, type DeliverableMessage } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 import { matcher, type Matcher } from "./filter.js";
 import { internalReason, park, PARK_AFTER } from "./parked.js";
+import { previewOf } from "../timeline/service.js";
 
 /** A webhook as stored; the consumer owns its cursor, counters and window while it runs. */
 export type WebhookRow = Database["webhooks"];
@@ -68,6 +69,8 @@ export interface ParkedPayload {
 export interface DeliverySubject {
   what: string;
   chat: DeliveryChat;
+  /** The message's text on one line (a bundle's first message), for the activity. */
+  snippet?: string;
 }
 
 /** The chat a delivered message belongs to, named by its contact or group (the phone when unnamed). */
@@ -291,7 +294,7 @@ export abstract class Consumer {
       if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
       if (v.recovered) this.deps.log.info({ workspace: row.workspace_id, webhook: row.id, after_errors: before.failures }, "webhook recovered: its receiver answered again");
       this.row.consecutive_failures = 0;
-      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request: logged, chat });
+      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request: logged, chat, snippet: subject.snippet });
       return true;
     }
     const n = v.health.failures;
@@ -305,6 +308,7 @@ export abstract class Consumer {
       delivery_id: deliveryId,
       request: logged,
       chat,
+      snippet: subject.snippet,
     });
     // Still buffered (nothing awaited since it was logged): the log shows when the next try is due.
     if (!v.disable) logged.nextRetryAt = v.health.retryAt;
@@ -511,7 +515,7 @@ export class MessageConsumer extends Consumer {
     this.ready.delete(chat);
     this.busy.add(chat);
     this.inFlight++;
-    const subject = { what: "a message in", chat: deliveryChat(d.msg) };
+    const subject = { what: "a message in", chat: deliveryChat(d.msg), snippet: previewOf(d.msg.text) };
     let ok = false;
     let built = d.body !== undefined;
     try {

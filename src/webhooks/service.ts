@@ -4,7 +4,7 @@ import { newId, ulid } from "../db/ids.js";
 import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { countWaiting, headSeq, readDeliverableMessage } from "../log/index.js";
-import type { WebhookRow } from "./consumer.js";
+import { chatPhrase, deliveryChat, type WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
 import type { Change, DeliveryManager } from "./manager.js";
 import { bundlePayload, messagePayload, messagePayloadJson, type DeliverableMessage } from "./payload.js";
@@ -316,6 +316,7 @@ export class WebhookService {
       ...(a.delivery_id !== null ? { delivery_id: a.delivery_id } : {}),
       ...(a.request_id !== null ? { request_id: a.request_id } : {}),
       ...(a.chat_id !== null ? { chat: { chat_id: String(a.chat_id), full_name: a.chat_name ?? "" } } : {}),
+      ...(a.snippet !== null ? { snippet: a.snippet } : {}),
       // Who made the change a row reports (settings changes); deliveries have none.
       ...(a.actor !== null ? { actor: JSON.parse(a.actor) as Actor } : {}),
     }));
@@ -353,12 +354,16 @@ export class WebhookService {
     const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body, row.workspace_id);
     const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
     const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: last.chat_id, test: last.test === 1, resend: true });
+    // Named by its chat, as deliveries are (a raw delivery id says nothing to a person and does not fit a phone).
+    const chat = last.chat_id === null ? undefined : await this.deps.db.selectFrom("chats").select(["id as chat_id", "full_name as chat_name", "phone as chat_phone", "is_group as chat_is_group"]).where("id", "=", Number(last.chat_id)).executeTakeFirst();
+    const what = last.test === 1 ? "the test event" : chat ? `the delivery to ${chatPhrase(deliveryChat(chat))}` : "the delivery";
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",
-      summary: result.ok ? `Resent ${deliveryId} by hand (HTTP ${result.response?.status}).` : `Resending ${deliveryId} by hand failed: ${result.error?.message}`,
+      summary: result.ok ? `Resent ${what} by hand (HTTP ${result.response?.status}).` : `Resending ${what} by hand failed: ${result.error?.message}`,
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
       request: logged,
+      ...(chat ? { chat: deliveryChat(chat) } : {}),
     }, who);
     await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.delivery_resent", object: { type: "webhook", id }, after: { delivery_id: deliveryId, ok: result.ok } });
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);

@@ -31,6 +31,8 @@ export interface Activity {
   chat?: DeliveryChat;
   /** Who made the change this entry reports (a person, an API key); none for deliveries. */
   actor?: Actor;
+  /** The delivered message's text on one line (a bundle's first), so rows that look alike can be told apart. */
+  snippet?: string;
 }
 
 /** What the activity says of the chat a delivery was about. */
@@ -278,7 +280,7 @@ export class DeliveryWriter {
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null, actor: a.actor ? JSON.stringify(a.actor) : null })))
+            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null, actor: a.actor ? JSON.stringify(a.actor) : null, snippet: a.snippet ?? null })))
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }

@@ -11,6 +11,7 @@ interface ActivityItem {
   kind: string;
   summary: string;
   chat?: { chat_id: string; full_name: string };
+  snippet?: string;
 }
 interface ChatItem {
   chat_id: string;
@@ -70,9 +71,13 @@ for (const database of DATABASES) describe(`readable activity and time (${databa
     assert.equal(toGroup.summary, "Delivered a message in the group Sales team (HTTP 200).");
     assert.deepEqual(toJohn.chat, { chat_id: idOf("John Doe"), full_name: "John Doe" });
     assert.deepEqual(toGroup.chat, { chat_id: idOf("Sales team"), full_name: "Sales team" });
+    // Rows that look alike are told apart by what was delivered.
+    assert.equal(toJohn.snippet, "hello");
+    assert.equal(toGroup.snippet, "team hello");
     assert.equal(items[0]!.kind, "updated");
     assert.equal(items[0]!.summary, "Aggregation: Don't aggregate → Every hour");
     assert.equal(items[0]!.chat, undefined);
+    assert.equal(items[0]!.snippet, undefined, "a settings change carries no message");
   });
 
   it("orders chats by their last message's time, not by when it was stored; previews it; the first message starts the chat", async () => {

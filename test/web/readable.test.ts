@@ -90,6 +90,10 @@ test("activity names the contact and the group, a change reads 'Don't aggregate 
   const activity = card(plainId).getByTestId("activity-log");
   await eventually(async () => /chat with John Doe/.test((await activity.textContent()) ?? "") && /group Sales team/.test((await activity.textContent()) ?? ""), "activity naming John Doe and Sales team");
   assert.doesNotMatch((await activity.textContent()) ?? "", /message [0-9A-Z]{26}/, "no message ids");
+  // One status chip a row (the summary does not say "HTTP 200" again), and what was delivered.
+  const john = activity.locator('[data-kind="delivered"]').filter({ hasText: "John Doe" }).first();
+  assert.equal(((await john.textContent()) ?? "").match(/HTTP 200/g)?.length, 1, (await john.textContent()) ?? "");
+  assert.match((await john.getByTestId("activity-snippet").textContent()) ?? "", /John's newest words|An old message that arrived late/);
 
   // The switch is named after its URL; alerts of the last action clear when the next starts.
   assert.equal(await card(plainId).getByRole("switch", { name: `Enabled: ${receiver.url}`, exact: true }).count(), 1);

@@ -165,6 +165,12 @@ for (const database of DATABASES) describe(`deliveries: list, filters, resend ($
     assertSigned(got[0]!, s.webhook.secret); // the previous secret signs too, during its grace
     assert.notEqual(got[0]!.headers["webhook-signature"], original.request.headers["webhook-signature"]);
     assert.equal((await list())[0]!.request_id, item.request_id, "logged, newest");
+    // The activity names the chat it went to, not the raw delivery id.
+    const activity = (await server.api("GET", `/api/v1/webhooks/${s.webhook.id}/activity`, { token: s.key })).json.items as { summary: string; chat?: { chat_id: string } }[];
+    const row = activity.find((a) => a.summary.startsWith("Resent"))!;
+    assert.match(row.summary, /^Resent the delivery to the (chat with|group) .+ by hand \(HTTP 200\)\.$/);
+    assert.ok(!row.summary.includes(original.delivery_id), row.summary);
+    assert.equal(row.chat?.chat_id, original.chat_id);
     s.webhook.secret = rotated.json.secret;
   });
 

@@ -641,20 +641,29 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
           ) : null}
           {activity.data && activity.data.length > 0 ? (
             <ol className="activity" data-testid="activity-log" aria-label="Recent activity">
-              {activity.data.slice(0, 10).map((a, i) => (
+              {activity.data.slice(0, 10).map((a, i) => {
+                // The status is said once, by its chip: the summary's own "(HTTP 200)" is left out here.
+                const summary = a.status_code ? a.summary.replace(/ \(HTTP \d{3}\)(?=\.?$)/, "") : a.summary;
+                return (
+
                 <li key={`${a.at}-${i}`} className={`activity-item kind-${a.kind}`} data-kind={a.kind}>
                   <span className="activity-dot" aria-hidden="true" />
                   <span className="activity-main">
                     {a.delivery_id ? (
                       <button type="button" className="activity-open activity-summary" title={a.summary} data-focus-key={`activity-${a.request_id ?? a.delivery_id}`} onClick={() => delivery.open({ deliveryId: a.delivery_id!, requestId: a.request_id ?? undefined })}>
-                        {a.summary}
+                        {summary}
                       </button>
                     ) : (
                       <span className="activity-summary" title={a.summary}>
-                        {a.summary}
+                        {summary}
                       </span>
                     )}
                     {a.status_code ? <span className="chip">HTTP {a.status_code}</span> : null}
+                    {a.snippet ? (
+                      <span className="activity-snippet muted small" data-testid="activity-snippet">
+                        “{a.snippet}”
+                      </span>
+                    ) : null}
                     {a.actor ? (
                       <span className="muted small activity-actor" data-testid="activity-actor">
                         by {a.actor.name}
@@ -665,7 +674,8 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                     {formatRelative(a.at, tz)}
                   </time>
                 </li>
-              ))}
+                );
+              })}
             </ol>
           ) : null}
         </div>

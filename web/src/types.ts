@@ -57,6 +57,8 @@ export interface ActivityItem {
   chat?: { chat_id: string; full_name: string };
   /** Who made the change a row reports (settings changes). */
   actor?: Actor;
+  /** The delivered message's text on one line (a bundle's first). */
+  snippet?: string;
 }
 
 export interface LogEntry {
