@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { TestServer, createWorkspace, waitFor } from "../test/helpers/server.js";
 import { Receiver } from "../test/helpers/receiver.js";
+import { signIn } from "../test/helpers/web.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = path.join(root, "docs/screenshots");
@@ -80,8 +81,9 @@ async function main(): Promise<void> {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
     const page = await ctx.newPage();
     await page.goto(server.url + "/webhooks");
-    await page.getByLabel("Workspace API key").fill(ws.api_key);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    // People sign in as themselves: the owner sets a password through the invitation.
+    await signIn(page, server, ws);
+    await page.goto(server.url + "/webhooks");
     await page.getByTestId("webhook-card").first().waitFor();
     await page.locator('[data-testid="activity-log"] li').nth(2).waitFor({ timeout: 20_000 });
     await page.getByTestId("webhook-chart").waitFor();
