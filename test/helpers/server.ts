@@ -286,3 +286,19 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
     },
   };
 }
+
+/**
+ * Storage for a test in this process, as graphile-worker's helpers give one: a fresh
+ * PostgreSQL database or a fresh SQLite folder (not migrated). `close` shuts it and removes it.
+ */
+export async function openTestStorage(database: Database): Promise<{ storage: import("../../src/db/index.js").Storage; close: () => Promise<void> }> {
+  const { openStorage } = await import("../../src/db/index.js");
+  if (database === "postgres") {
+    const pg = await freshPostgres();
+    const storage = openStorage({ databaseUrl: pg.url, dataDir: "" });
+    return { storage, close: async () => (await storage.close(), await pg.drop()) };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "threadline-storage-"));
+  const storage = openStorage({ databaseUrl: undefined, dataDir: dir });
+  return { storage, close: async () => (await storage.close(), rmSync(dir, { recursive: true, force: true })) };
+}

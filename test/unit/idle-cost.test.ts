@@ -3,19 +3,16 @@
 // through). A look at the shares is the same few queries with 5 or 400 webhooks; a wake reaches
 // the consumers of its workspace only; an idle consumer reads nothing.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KyselyPlugin } from "kysely";
 import { Clock } from "../../src/clock/index.js";
 import { Scheduler } from "../../src/clock/scheduler.js";
-import { migrate, openStorage, type Storage } from "../../src/db/index.js";
+import { migrate, type Storage } from "../../src/db/index.js";
 import { Deliverer } from "../../src/webhooks/deliver.js";
 import { DeliveryManager } from "../../src/webhooks/manager.js";
 import { TargetGuard } from "../../src/webhooks/targets.js";
 import { DeliveryWriter } from "../../src/webhooks/writer.js";
-import { DATABASES, freshPostgres, waitFor } from "../helpers/server.js";
+import { DATABASES, openTestStorage, waitFor } from "../helpers/server.js";
 
 const WORKSPACES = 80;
 const PER_WORKSPACE = 5;
@@ -33,21 +30,10 @@ for (const database of DATABASES)
       transformResult: async (args) => args.result,
     };
     before(async () => {
-      if (database === "postgres") {
-        const pg = await freshPostgres();
-        storage = openStorage({ databaseUrl: pg.url, dataDir: "" });
-        cleanup = pg.drop;
-      } else {
-        const dir = mkdtempSync(path.join(tmpdir(), "threadline-idle-"));
-        storage = openStorage({ databaseUrl: undefined, dataDir: dir });
-        cleanup = async () => rmSync(dir, { recursive: true, force: true });
-      }
+      ({ storage, close: cleanup } = await openTestStorage(database));
       await migrate(storage);
     });
-    after(async () => {
-      await storage?.close();
-      await cleanup?.();
-    });
+    after(async () => cleanup?.());
 
     /** Webhooks (unaggregated, enabled) in `n` new workspaces, 5 each. */
     async function webhooks(prefix: string, n: number): Promise<string[]> {

@@ -2,15 +2,12 @@
 // (ingest/prepared.ts: arrays as parameters), SQLite Kysely's. The same requests must store the
 // same rows on both, and the rows this file spells out.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Clock } from "../../src/clock/index.js";
-import { migrate, openStorage, type Storage } from "../../src/db/index.js";
+import { migrate, type Storage } from "../../src/db/index.js";
 import { ingestMessages } from "../../src/ingest/ingest.js";
 import type { IngestMessage } from "../../src/ingest/types.js";
-import { DATABASES, freshPostgres } from "../helpers/server.js";
+import { DATABASES, openTestStorage, type Database } from "../helpers/server.js";
 
 const STORED_AT = Date.UTC(2026, 10, 29, 12);
 /** Storage time fixed, so rows compare across databases. */
@@ -37,16 +34,10 @@ const msg = (external_id: string, over: Partial<IngestMessage> = {}): IngestMess
   ...over,
 });
 
-async function open(database: string): Promise<{ storage: Storage; cleanup: () => Promise<void> }> {
-  if (database === "postgres") {
-    const pg = await freshPostgres();
-    const storage = openStorage({ databaseUrl: pg.url, dataDir: "" });
-    return { storage, cleanup: async () => (await storage.close(), await pg.drop()) };
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), "threadline-ingest-statements-"));
-  const storage = openStorage({ databaseUrl: undefined, dataDir: dir });
-  return { storage, cleanup: async () => (await storage.close(), rmSync(dir, { recursive: true, force: true })) };
-}
+const open = async (database: Database) => {
+  const { storage, close } = await openTestStorage(database);
+  return { storage, cleanup: close };
+};
 
 /** Every chat and message, ids replaced by what they point at (ids are random; seq order is kept). */
 async function dump(storage: Storage) {

@@ -1,14 +1,11 @@
 // The delivery writer in-process, without a server: it batches what follows deliveries into
 // one transaction and keeps only the newest rows of the bounded logs, on both databases.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { migrate, openStorage, type Storage } from "../../src/db/index.js";
+import { migrate, type Storage } from "../../src/db/index.js";
 import type { AttemptResult } from "../../src/webhooks/outcome.js";
 import { ACTIVITY_SIZE, DeliveryWriter, REQUEST_LOG_SIZE } from "../../src/webhooks/writer.js";
-import { DATABASES, freshPostgres } from "../helpers/server.js";
+import { DATABASES, openTestStorage } from "../helpers/server.js";
 
 const HOUR = 3600_000;
 
@@ -28,21 +25,10 @@ for (const database of DATABASES)
     let storage: Storage;
     let cleanup: () => Promise<void>;
     before(async () => {
-      if (database === "postgres") {
-        const pg = await freshPostgres();
-        storage = openStorage({ databaseUrl: pg.url, dataDir: "" });
-        cleanup = pg.drop;
-      } else {
-        const dir = mkdtempSync(path.join(tmpdir(), "threadline-writer-"));
-        storage = openStorage({ databaseUrl: undefined, dataDir: dir });
-        cleanup = async () => rmSync(dir, { recursive: true, force: true });
-      }
+      ({ storage, close: cleanup } = await openTestStorage(database));
       await migrate(storage);
     });
-    after(async () => {
-      await storage?.close();
-      await cleanup?.();
-    });
+    after(async () => cleanup?.());
 
     const requestsOf = (id: string) =>
       storage.db.selectFrom("webhook_requests").select(["delivery_id", "attempt"]).where("webhook_id", "=", id).orderBy("id", "asc").execute();
