@@ -3,7 +3,7 @@ import { api, ApiError, errorMessage, onUnauthorized } from "./api.js";
 import { match, navigate, safeNext, useLocation, type Route } from "./router.js";
 import type { Me, Workspace } from "./types.js";
 import { Alert, Link, Loading, MeContext, useCan, WorkspaceContext } from "./ui.js";
-import { SignIn } from "./SignIn.js";
+import { BrandMark, SignIn } from "./SignIn.js";
 import { LinkPage } from "./Links.js";
 import { ApiKeysPage } from "./ApiKeys.js";
 import { AuditPage } from "./Audit.js";
@@ -169,12 +169,7 @@ function Shell({ route, workspace, me, onSignOut, children }: { route: Route; wo
       <header className="topbar">
         <div className="topbar-inner">
           <Link to="/webhooks" className="brand">
-            <span className="brand-mark" aria-hidden="true">
-              <svg viewBox="0 0 32 32" width="24" height="24">
-                <rect width="32" height="32" rx="8" fill="currentColor" />
-                <path d="M8 11h16M8 16h11M8 21h7" stroke="white" strokeWidth="3" strokeLinecap="round" />
-              </svg>
-            </span>
+            <BrandMark size={24} />
             Threadline
           </Link>
           <nav aria-label="Main" className="mainnav">

@@ -4,15 +4,22 @@ import type { Me } from "./types.js";
 import { Alert, FieldError, useDocumentTitle, useLoad } from "./ui.js";
 import { FirstWorkspace } from "./FirstWorkspace.js";
 
+/** Threadline's mark (the same drawing as the favicon and the /docs logo). */
+export function BrandMark({ size }: { size: number }) {
+  return (
+    <span className="brand-mark" aria-hidden="true">
+      <svg viewBox="0 0 32 32" width={size} height={size}>
+        <rect width="32" height="32" rx="8" fill="currentColor" />
+        <path d="M8 11h16M8 16h11M8 21h7" stroke="white" strokeWidth="3" strokeLinecap="round" />
+      </svg>
+    </span>
+  );
+}
+
 export function Brand() {
   return (
     <div className="signin-brand">
-      <span className="brand-mark" aria-hidden="true">
-        <svg viewBox="0 0 32 32" width="36" height="36">
-          <rect width="32" height="32" rx="8" fill="currentColor" />
-          <path d="M8 11h16M8 16h11M8 21h7" stroke="white" strokeWidth="3" strokeLinecap="round" />
-        </svg>
-      </span>
+      <BrandMark size={36} />
       <span>Threadline</span>
     </div>
   );
