@@ -1,7 +1,7 @@
 /**
  * Shared harness of the sources-through-HTTP tests: one real Threadline process per file,
- * a workspace, a real receiver behind an unaggregated outgoing webhook, and a second real
- * HTTP server that plays the gateway's own API. Inbound requests go to the path of the
+ * a workspace (or several on that one process), a real receiver behind an unaggregated
+ * outgoing webhook, and a second real HTTP server that plays the gateway's own API. Inbound requests go to the path of the
  * account's `inbound_url` exactly as a gateway would send them.
  */
 import assert from "node:assert/strict";
@@ -48,31 +48,38 @@ export interface Harness {
 }
 
 export async function startHarness(opts: { database?: Database } = {}): Promise<Harness> {
-  const server = await TestServer.start({ database: opts.database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } });
-  const receiver = await Receiver.start();
-  const gateway = await Receiver.start();
+  const [h] = await startHarnesses(1, opts);
+  return h!;
+}
+
+/**
+ * `count` harnesses on ONE server (spawning a server is what these tests spend their time
+ * on): each its own workspace, receiver and gateway. `close()` of any of them closes them all.
+ */
+export async function startHarnesses(count: number, opts: { database?: Database; env?: Record<string, string> } = {}): Promise<Harness[]> {
+  const server = await TestServer.start({ database: opts.database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL, ...opts.env } });
+  const opened: Receiver[] = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const r of opened) await r.close();
+      await server.stop();
+    })());
   try {
-    const ws = await createWorkspace(server);
-    const hook = await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url: receiver.url } });
-    assert.equal(hook.status, 201, hook.text);
-    return {
-      server,
-      key: ws.api_key,
-      owner: ws.owner,
-      receiver,
-      gateway,
-      gatewayBase: new URL(gateway.url).origin,
-      webhookId: hook.json.id,
-      async close() {
-        await receiver.close();
-        await gateway.close();
-        await server.stop();
-      },
-    };
+    const out: Harness[] = [];
+    for (let i = 0; i < count; i++) {
+      const receiver = await Receiver.start();
+      opened.push(receiver);
+      const gateway = await Receiver.start();
+      opened.push(gateway);
+      const ws = await createWorkspace(server);
+      const hook = await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url: receiver.url } });
+      assert.equal(hook.status, 201, hook.text);
+      out.push({ server, key: ws.api_key, owner: ws.owner, receiver, gateway, gatewayBase: new URL(gateway.url).origin, webhookId: hook.json.id, close });
+    }
+    return out;
   } catch (err) {
-    await receiver.close();
-    await gateway.close();
-    await server.stop();
+    await close();
     throw err;
   }
 }

@@ -17,7 +17,7 @@ import { evolutionAdapter } from "../../src/sources/evolution.js";
 import { SourceAuthError, SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount, type SourceAdapter } from "../../src/sources/types.js";
 import { wahaAdapter, wahaMessageId } from "../../src/sources/waha.js";
 import { Receiver } from "../helpers/receiver.js";
-import { account, closedPort, fixture, gatewayHttp, post } from "./helpers.js";
+import { EVOLUTION_INSTANCE, EVOLUTION_KEY, PHONE_NUMBER_ID, account, closedPort, fixture, gatewayHttp, messageAny, notification, post, upsert } from "./helpers.js";
 
 type Body = Buffer | string | object;
 type SendChat = Parameters<SourceAdapter["sendText"]>[1];
@@ -94,7 +94,7 @@ const hmacHex = (algorithm: "sha256" | "sha512", key: string, raw: Buffer) => cr
 // ---------------------------------------------------------------- Meta WhatsApp Cloud API
 
 const CLOUD_CONFIG = {
-  phone_number_id: "106540352242922",
+  phone_number_id: PHONE_NUMBER_ID,
   app_secret: "app-secret-123",
   verify_token: "verify-me-please",
   access_token: "EAAG-access-token",
@@ -109,28 +109,6 @@ function cloudSigned(body: Body): InboundRequest {
   const req = post(body);
   req.headers["x-hub-signature-256"] = cloudSign(req.rawBody);
   return req;
-}
-
-/** A `messages` notification around the given value fields. */
-function notification(value: Record<string, unknown>, field = "messages"): object {
-  return {
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "102290129340398",
-        changes: [
-          {
-            field,
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "15550783881", phone_number_id: CLOUD_CONFIG.phone_number_id },
-              ...value,
-            },
-          },
-        ],
-      },
-    ],
-  };
 }
 
 const CLOUD_MESSAGE = { from: "16505551234", id: "wamid.X", timestamp: "1749416383", type: "text", text: { body: "hi" } };
@@ -265,18 +243,6 @@ const WAHA_HMAC_KEY = "waha-hmac-secret";
 const WAHA_SIGNED_ACCOUNT = account("waha", { ...WAHA_CONFIG, hmac_key: WAHA_HMAC_KEY });
 const wahaHmac = (raw: Buffer, key = WAHA_HMAC_KEY) => hmacHex("sha512", key, raw);
 
-/** A message.any event as WAHA sends it, with payload fields overridden. */
-function messageAny(payload: Record<string, unknown>, extra: Record<string, unknown> = {}): object {
-  return {
-    event: "message.any",
-    session: "default",
-    engine: "NOWEB",
-    me: { id: "15557654321@c.us", pushName: "Acme Sales" },
-    payload: { timestamp: 1710000300, hasMedia: false, ack: 1, _data: {}, ...payload },
-    ...extra,
-  };
-}
-
 const waha: Gateway = {
   source: "waha",
   adapter: wahaAdapter,
@@ -399,23 +365,8 @@ const waha: Gateway = {
 
 // ---------------------------------------------------------------- Evolution API
 
-const EVOLUTION_KEY = "B6D711FCDE4D4FD5936544120E713976";
-const EVOLUTION_CONFIG = { base_url: "http://127.0.0.1:8081", api_key: EVOLUTION_KEY, instance: "sales-1" };
+const EVOLUTION_CONFIG = { base_url: "http://127.0.0.1:8081", api_key: EVOLUTION_KEY, instance: EVOLUTION_INSTANCE };
 const EVOLUTION_ACCOUNT = account("evolution", EVOLUTION_CONFIG);
-
-/** A messages.upsert event as Evolution sends it, with data fields overridden. */
-function upsert(data: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    event: "messages.upsert",
-    instance: "sales-1",
-    date_time: "2025-10-01T10:10:00.000Z",
-    sender: "15557654321@s.whatsapp.net",
-    server_url: "http://localhost:8081",
-    apikey: EVOLUTION_KEY,
-    data: { status: "DELIVERY_ACK", messageTimestamp: 1759313400, instanceId: "6f1c2a9e", source: "android", ...data },
-    ...extra,
-  };
-}
 
 const fixtureJson = (rel: string) => JSON.parse(fixture(rel).toString("utf8")) as Record<string, unknown>;
 const EVOLUTION_KEY_ID = { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "3EB0P" };
@@ -824,6 +775,7 @@ describe("waha message.any beyond the fixtures", () => {
   it("a text the account sent to a group (WEBJS shape: from me, to the group)", () => {
     const body = messageAny({
       id: "true_120363041234567890@g.us_3EB0AA_15557654321@c.us",
+      timestamp: 1710000300,
       from: "15557654321@c.us",
       to: "120363041234567890@g.us",
       participant: "15557654321@c.us",
