@@ -5,8 +5,9 @@
  * hmac_key) and Evolution API (`messages.upsert` events carrying the instance token in the
  * body's `apikey`). Each gateway's events are POSTed to its account's inbound_url as the
  * gateway sends them; sending from Threadline goes to a local server that plays the
- * gateway's own API. One server per database serves all three, each gateway in its own
- * workspace (with its own receiver and stand-in gateway).
+ * gateway's own API. One server per database serves all three (starting servers is where
+ * these tests spent their time), each gateway in its own workspace with its own receiver and
+ * stand-in gateway, the three side by side.
  *
  * GATEWAYS has one row per gateway; the cases every gateway shares are written once over
  * it, in the order they build on each other (a chat is new, then known; a message is stored,
