@@ -1,7 +1,8 @@
 import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
-import { DEFAULT_LEASE_MS, Leases, leasesHeldUntil } from "./leases.js";
+import { Leases, leasesHeldUntil } from "./leases.js";
+import { DEFAULT_LEASE_MS } from "../config/index.js";
 import { WebhookSignals, type Change } from "./signals.js";
 
 export type { Change } from "./signals.js";
