@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 import { clearSessionCookie, personOf, SESSION_COOKIE, signInPerson } from "../auth.js";
 import { personByPassword, recordFailedSignIn } from "../../workspaces/sessions.js";
