@@ -4,7 +4,7 @@ import type SQLite from "better-sqlite3";
 import { isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
-import { parties, type Checked } from "./ingest.js";
+import { parties, type Checked } from "./parties.js";
 import { replacesName } from "./names.js";
 import * as prepared from "./prepared.js";
 import type { IngestResult } from "./types.js";
