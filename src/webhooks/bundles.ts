@@ -1,9 +1,9 @@
 import type { Scheduled } from "../clock/scheduler.js";
-import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs } from "../log/index.js";
+import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs, type DeliverableMessage } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type Phase, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
-import { bundleParts, bundlePayloadJson, type DeliverableMessage } from "./payload.js";
+import { bundleParts, bundlePayloadJson } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 import { previewOf } from "../timeline/service.js";
 

@@ -1,12 +1,12 @@
 import type { DB, Database } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import type { Scheduled, Scheduler } from "../clock/scheduler.js";
-import { readDeliverable } from "../log/index.js";
+import { readDeliverable, type DeliverableMessage } from "../log/index.js";
 import { highestLoggedAttempt } from "./deliveries.js";
 import { signingSecrets, type Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
-import { messagePayloadJson, type DeliverableMessage } from "./payload.js";
+import { messagePayloadJson } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 import { matcher, type Matcher } from "./filter.js";
 import { internalReason, park, PARK_AFTER } from "./parked.js";

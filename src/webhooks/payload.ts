@@ -1,31 +1,6 @@
-import { chatUrl, permalinkUrl } from "../timeline/service.js";
-
-/** What a payload needs of one message, joined with its chat and account. */
-export interface DeliverableMessage {
-  seq: number;
-  id: string;
-  chat_id: number;
-  direction: string;
-  text: string;
-  timestamp: number;
-  stored_at: number;
-  sender_name: string;
-  sender_phone: string;
-  recipient_name: string;
-  recipient_phone: string;
-  permalink: string;
-  account_id: string;
-  account_phone: string;
-  owner_name: string;
-  owner_email: string;
-  chat_name: string;
-  chat_phone: string;
-  chat_is_group: number;
-  chat_created_at: number;
-  chat_created_by: string | null;
-  responsible_name: string | null;
-  responsible_email: string | null;
-}
+import { chatUrl, permalinkUrl } from "../timeline/links.js";
+import type { DeliverableMessage } from "../log/index.js";
+import { escapeHtml } from "../html.js";
 
 /** `YYYY-MM-DDTHH:MM:` of UTC minutes already written (a bundle writes a dozen timestamps). */
 const isoMinutes = new Map<number, string>();
@@ -109,10 +84,6 @@ function messageJson(m: DeliverableMessage): string {
   );
 }
 
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-}
 
 // Building a formatter costs far more than using one: one per zone (bundles format thousands of times).
 const minuteFormats = new Map<string, { format: Intl.DateTimeFormat; minutes: Map<number, string> }>();

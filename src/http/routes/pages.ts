@@ -10,7 +10,8 @@ import { MAX_PASSWORD } from "../../workspaces/passwords.js";
 import { EmailLimits } from "../rate-limits.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
-import { escapeHtml, localMinute } from "../../webhooks/payload.js";
+import { localMinute } from "../../webhooks/payload.js";
+import { escapeHtml } from "../../html.js";
 import { ApiError } from "../../errors.js";
 import { safeNext } from "../safe-next.js";
 
