@@ -14,15 +14,7 @@ import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import type { Alerts } from "../alerts/index.js";
 import { adapterFor, type ConnectionReport, type GatewayHttp } from "../sources/index.js";
-import { sourceAccount, type AccountRow } from "./service.js";
-
-/** What an account read answers as `connection`. */
-export interface ConnectionView {
-  state: "connected" | "disconnected" | "unknown";
-  since: string | null;
-  reason: string | null;
-  last_message_at: string | null;
-}
+import { sourceAccount, type AccountRow, type ConnectionView } from "./service.js";
 
 const TICK_MS = 60_000;
 const STATUS_CHECK_MS = 5 * 60_000;
