@@ -6,7 +6,7 @@ import { useTestPasswordCost } from "./workspaces/passwords.js";
 import { Clock } from "./clock/index.js";
 import { Scheduler } from "./clock/scheduler.js";
 import { listenLogGrowth, openStorage, migrate, type DB, type Storage } from "./db/index.js";
-import { createMetrics, type Metrics } from "./http/metrics.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { Deliverer } from "./webhooks/deliver.js";
 import { TargetGuard } from "./webhooks/targets.js";
 import { DeliveryWriter } from "./webhooks/writer.js";
@@ -127,7 +127,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   }, () => metrics.chatsMerged.inc());
   const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
   await sender.start();
-  const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, registry: metrics.registry, publicUrl });
+  const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, metrics, publicUrl });
   connections.start();
   const pruner = new RetentionPruner({ db, clock, log });
   pruner.start();

@@ -8,11 +8,11 @@
  * One clock timer per process for every account (`ConnectionWatch`): idle, it costs one
  * query a minute (the alerts due) plus a status check per gateway account every 5 minutes.
  */
-import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import type { Alerts } from "../alerts/index.js";
+import type { Metrics } from "../metrics.js";
 import { adapterFor, type ConnectionReport, type GatewayHttp } from "../sources/index.js";
 import { sourceAccount, type AccountRow, type ConnectionView } from "./service.js";
 
@@ -48,7 +48,7 @@ interface Deps {
   alerts: Alerts;
   gateways: GatewayHttp;
   alertMinutes: number;
-  registry: Registry;
+  metrics: Metrics;
   publicUrl(): string;
 }
 
@@ -68,14 +68,9 @@ export class ConnectionWatch {
   constructor(private deps: Deps) {
     this.lastCheck = deps.clock.now();
     const db = deps.db;
-    new Gauge({
-      name: "threadline_accounts_disconnected",
-      help: "WhatsApp accounts whose gateway session is disconnected",
-      registers: [deps.registry],
-      async collect() {
-        const row = await db.selectFrom("account_connections").select((eb) => eb.fn.countAll<number>().as("n")).where("state", "=", "disconnected").executeTakeFirst();
-        this.set(Number(row?.n ?? 0));
-      },
+    deps.metrics.disconnected(async () => {
+      const row = await db.selectFrom("account_connections").select((eb) => eb.fn.countAll<number>().as("n")).where("state", "=", "disconnected").executeTakeFirst();
+      return Number(row?.n ?? 0);
     });
   }
 
