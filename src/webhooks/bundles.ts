@@ -7,7 +7,6 @@ import { bundleParts, bundlePayloadJson } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 import { previewOf } from "../timeline/service.js";
 
-export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
 
 /**
  * Chats read per page when a window closes; bundles built ahead stay below about twice this.

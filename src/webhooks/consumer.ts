@@ -38,7 +38,6 @@ export interface ConsumerEvents {
   disabled(webhook: WebhookRow, reason: DisabledReason, failingSince?: number): void;
 }
 
-export { MAX_CONSECUTIVE_FAILURES, WARNING_AT, RETRY_SCHEDULE_MS, retryDelay } from "./policy.js";
 
 const FETCH_BATCH = 1000;
 const LOW_WATER = 500;

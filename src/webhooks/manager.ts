@@ -5,7 +5,6 @@ import { Leases, leasesHeldUntil } from "./leases.js";
 import { DEFAULT_LEASE_MS } from "../config/index.js";
 import { WebhookSignals, type Change } from "./signals.js";
 
-export type { Change } from "./signals.js";
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;

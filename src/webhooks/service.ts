@@ -6,7 +6,8 @@ import type { Clock } from "../clock/index.js";
 import { headSeq, readDeliverableMessage, type DeliverableMessage } from "../log/index.js";
 import { chatPhrase, deliveryChat, type WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
-import type { Change, DeliveryManager } from "./manager.js";
+import type { DeliveryManager } from "./manager.js";
+import type { Change } from "./signals.js";
 import { bundlePayload, messagePayload, messagePayloadJson } from "./payload.js";
 import { findParked, internalReason, listParked, parkedView, unpark } from "./parked.js";
 import { previewBundle } from "./preview.js";
@@ -19,7 +20,6 @@ import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
 import { countWaiting, describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
 
-export { AGGREGATIONS, type Aggregation } from "./windows.js";
 
 export interface WebhookDeps {
   db: DB;

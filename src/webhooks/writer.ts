@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import type SQLite from "better-sqlite3";
 import { sqliteOf, type DB, type Database } from "../db/index.js";
 import { ulid } from "../db/ids.js";
-import type { AttemptResult } from "./deliver.js";
+import type { AttemptResult } from "./outcome.js";
 
 export const REQUEST_LOG_SIZE = 100;
 export const ACTIVITY_SIZE = 10;
