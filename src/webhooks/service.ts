@@ -14,7 +14,7 @@ import { previewBundle } from "./preview.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
-import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
+import { ACTIVITY_SIZE, requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
@@ -307,7 +307,7 @@ export class WebhookService {
 
   async activityOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
-    const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(10).execute();
+    const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(ACTIVITY_SIZE).execute();
     return rows.map((a) => ({
       at: new Date(a.at).toISOString(),
       kind: a.kind,
