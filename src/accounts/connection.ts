@@ -202,6 +202,7 @@ export class ConnectionWatch {
     const base = this.deps.publicUrl();
     await this.deps.alerts.send(
       a.workspace_id,
+      { kind: "account_disconnected" },
       `Threadline: WhatsApp account ${a.phone} stopped receiving`,
       [
         `The WhatsApp session of account ${a.phone} (id ${a.id}) has been disconnected since ${new Date(since).toISOString()}${reason ? ` (the gateway says: ${reason})` : ""}.`,
@@ -217,6 +218,7 @@ export class ConnectionWatch {
   private async mailRecovered(a: AccountRef, since: number, at: number): Promise<void> {
     await this.deps.alerts.send(
       a.workspace_id,
+      { kind: "account_recovered" },
       `Threadline: WhatsApp account ${a.phone} is receiving again`,
       `The WhatsApp session of account ${a.phone} (id ${a.id}) is connected again since ${new Date(at).toISOString()}; it was disconnected from ${new Date(since).toISOString()}.`,
       a.email,
