@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import type { DB } from "../db/index.js";
 import { invalid } from "../errors.js";
 import { normalizeEmail } from "../workspaces/service.js";
@@ -107,9 +106,17 @@ export function matcher(text: string | null): Matcher | undefined {
  * most `limit` messages, so a webhook read stays cheap however long the backlog (the UI reads
  * every 5 s); `limit` messages means at least that many. With a webhook's `filter`, only the
  * messages it would deliver (its chats' responsible teammate as assigned now, as the consumer
- * judges them).
+ * judges them). Teammates are matched by `normalizeEmail` here as in `matcher`, not by SQL's
+ * `lower()` (ASCII-only on SQLite), so `Ünal@x.de` is `ünal@x.de` in both.
  */
 export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
+  let responsibleIds: string[] | undefined;
+  if (filter?.responsible) {
+    const wanted = new Set(filter.responsible);
+    const teammates = await db.selectFrom("teammates").select(["id", "email"]).where("workspace_id", "=", workspaceId).execute();
+    responsibleIds = teammates.filter((t) => wanted.has(normalizeEmail(t.email))).map((t) => t.id);
+    if (responsibleIds.length === 0) return { messages: 0, chats: 0 };
+  }
   const row = await db
     .selectFrom((eb) => {
       let q = eb
@@ -124,16 +131,10 @@ export async function countWaiting(db: DB, workspaceId: string, afterSeq: number
         q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
       }
       if (filter && (filter.chats !== "both" || filter.responsible)) {
-        const { chats, responsible } = filter;
+        const { chats } = filter;
         let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
         if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
-        if (responsible) {
-          c = c.where(
-            "responsible_teammate_id",
-            "in",
-            db.selectFrom("teammates").select("id").where("workspace_id", "=", workspaceId).where(sql<string>`lower(trim(email))`, "in", responsible),
-          );
-        }
+        if (responsibleIds) c = c.where("responsible_teammate_id", "in", responsibleIds);
         q = q.where("m.chat_id", "in", c);
       }
       return q.limit(limit).as("w");
