@@ -1,7 +1,7 @@
 import { type Compilable, type Insertable } from "kysely";
 import type pg from "pg";
 import type SQLite from "better-sqlite3";
-import { isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/index.js";
+import { inOneWrite, isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
 import { parties, type Checked } from "./parties.js";
@@ -136,8 +136,7 @@ const isPrepared = (q: object): q is prepared.Prepared => "text" in q;
  * COMMIT with the last, so a group of existing chats is two round trips instead of four.
  * At 200 msg/s one message a request, back to back: p50 3.5 ms, p99 19.6 ms against 13.9 and
  * 311 ms (throughput with 8 in flight unchanged, ~630 req/s: that is bound by CPU).
- * The two statements of a round trip also leave in one socket write (`together`): pg writes
- * each query on its own, and those writes were ~20 % of the server's CPU at 8 in flight.
+ * The two statements of a round trip also leave in one socket write (`inOneWrite`).
  */
 class Pipelined implements Statements {
   private begun = false;
@@ -153,29 +152,15 @@ class Pipelined implements Statements {
   async run<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (this.begun) return (await this.send(q)).rows as R[];
     this.begun = true;
-    const [, result] = await settled(this.together(() => [this.client.query("begin"), this.send(q)]));
+    const [, result] = await settled(inOneWrite(this.client, () => [this.client.query("begin"), this.send(q)]));
     return result!.rows as R[];
   }
 
   async last<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (!this.begun) return this.run(q);
     this.committed = true;
-    const [result] = await settled(this.together(() => [this.send(q), this.client.query("commit")]));
+    const [result] = await settled(inOneWrite(this.client, () => [this.send(q), this.client.query("commit")]));
     return result!.rows as R[];
-  }
-
-  /**
-   * Queries sent with the socket corked go out in one write when it is uncorked (a pipelined
-   * client submits a query synchronously; pg's own cork around each query nests inside this one).
-   */
-  private together<T>(send: () => T[]): T[] {
-    const socket = this.client.connection.stream;
-    socket.cork();
-    try {
-      return send();
-    } finally {
-      socket.uncork();
-    }
   }
 
   async commit(): Promise<void> {
