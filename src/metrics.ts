@@ -5,7 +5,7 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Attempts are counted in plain numbers and handed to prom-client when scraped (or every
-  // 1,000): a labelled inc and an observe per delivery were ~3 % of a delivery's CPU.
+  // 1,000): a labelled inc and an observe per delivery showed in a delivery's profile (BENCHMARKS.md, "Behind choices in the code").
   const outcomes = new Map<string, number>();
   let durations: number[] = [];
   const publish = () => {

@@ -116,7 +116,7 @@ export async function buildServer(app: Threadline): Promise<App> {
   // Security headers on every answer. The UI is served from 'self' only (Vite emits no inline
   // script or style; React's style props go through the CSSOM, which CSP does not restrict).
   // helmet's middleware is built once here: @fastify/helmet built it again on every request
-  // (CSP directives parsed each time), ~4 % of the server's CPU on single-message ingest.
+  // (CSP directives parsed each time) (BENCHMARKS.md, "Behind choices in the code").
   const securityHeaders = helmet({
     contentSecurityPolicy: {
       useDefaults: false,

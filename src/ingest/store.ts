@@ -51,8 +51,8 @@ export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request
 }
 
 async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[], byWorkspace: Map<string, Waiting[]>): Promise<void> {
-  // SQLite has no round trips to share: grouping measured 318 and 243 req/s against 372 and
-  // 294 for a transaction a request (8 in flight, back to back), so there a group is one request.
+  // SQLite has no round trips to share and grouping measured slower than a transaction a
+  // request (BENCHMARKS.md, "Behind choices in the code"), so there a group is one request.
   const grouping = isPostgres(db);
   while (queue.length) {
     let size = 0;
@@ -133,10 +133,8 @@ const isPrepared = (q: object): q is prepared.Prepared => "text" in q;
 
 /**
  * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN travels with the first statement and
- * COMMIT with the last, so a group of existing chats is two round trips instead of four.
- * At 200 msg/s one message a request, back to back: p50 3.5 ms, p99 19.6 ms against 13.9 and
- * 311 ms (throughput with 8 in flight unchanged, ~630 req/s: that is bound by CPU).
- * The two statements of a round trip also leave in one socket write (`inOneWrite`).
+ * COMMIT with the last, so a group of existing chats is two round trips instead of four
+ * (BENCHMARKS.md, "Behind choices in the code"). The two statements of a round trip also leave in one socket write (`inOneWrite`).
  */
 class Pipelined implements Statements {
   private begun = false;
@@ -184,7 +182,7 @@ type NewMessage = prepared.MessageRow & { workspace_id: string; stored_at: numbe
  * What a group's transaction asks of the database; `storeIn` decides what to store and is
  * the same for both. PostgreSQL sends Kysely's statements pipelined (a few round trips per
  * group); SQLite runs prepared statements kept per file, row by row (no round trips to
- * save, and preparing a 1,000-row INSERT every time was two thirds of ingest's CPU).
+ * save, and preparing a 1,000-row INSERT every time was most of ingest's CPU).
  */
 interface GroupStorage {
   /** The chats and messages of one account among these external ids; `lockWorkspace` takes the log lock first. */

@@ -10,9 +10,8 @@ import { previewOf } from "../timeline/service.js";
 
 /**
  * Chats read per page when a window closes; bundles built ahead stay below about twice this.
- * Small, so few bodies live long enough to be promoted under serve's bounded heap growth: at
- * 1,000,000 messages in 100,000 chats, 500 a page took 51 s (a full collection every 30 % of
- * promoted garbage), 100 a page 29 s (bench/bundles.bench.ts, BENCHMARKS.md).
+ * Small, so few bodies live long enough to be promoted under serve's bounded heap growth
+ * (bench/bundles.bench.ts; BENCHMARKS.md, "1,000,000 messages in 100,000 chats").
  */
 const CHAT_PAGE = 100;
 const LOW_WATER = 50;

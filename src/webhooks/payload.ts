@@ -58,7 +58,8 @@ const json = JSON.stringify;
 /**
  * `JSON.stringify(messagePayload(m, publicUrl))`, byte for byte (a unit test holds it to
  * that), written directly: the hot path of delivery builds one a message, and the nine
- * intermediate objects and the generic serializer were a tenth of a delivery's CPU.
+ * intermediate objects and the generic serializer were a large part of a delivery's CPU
+ * (BENCHMARKS.md, "Behind choices in the code").
  */
 export function messagePayloadJson(m: DeliverableMessage, publicUrl: string): string {
   return `{"whatsapp_account":${accountJson(m)},"chat":${chatJson(m, publicUrl, m.chat_created_by === m.id)},"message":${messageJson(m)}}`;
@@ -96,7 +97,7 @@ function formatMinute(format: Intl.DateTimeFormat, ms: number): string {
 
 /**
  * `YYYY-MM-DD HH:MM` in the workspace's time zone. Formatting was the largest cost of building
- * a bundle (8 µs a line), so each UTC minute is formatted once: when its first and last
+ * a bundle (BENCHMARKS.md, "Behind choices in the code"), so each UTC minute is formatted once: when its first and last
  * millisecond read the same local minute (an offset in whole minutes, no change inside it),
  * every instant of it does.
  */

@@ -119,7 +119,7 @@ const requestInserts = new WeakMap<SQLite.Database, SQLite.Statement<[ReturnType
 /**
  * SQLite: the request log's insert, prepared once per file and run row by row (inside the
  * flush's transaction). Kysely parsed and prepared a 100-row, 1,300-parameter statement on
- * every flush (~3 % of a drain's CPU).
+ * every flush (BENCHMARKS.md, "Behind choices in the code").
  */
 function insertRequests(file: SQLite.Database, rows: ReturnType<typeof requestRow>[]): void {
   let insert = requestInserts.get(file);
