@@ -136,10 +136,7 @@ function kindOf(payload: Json, data: Json | undefined): WahaKind {
   if (proto) {
     const kind = classifyProto(proto);
     if (kind.kind === "ignore") return kind;
-    if (kind.kind === "message") {
-      if (kind.type === "text") return { kind: "message", type: "text", text: bodyText ?? kind.text };
-      return { kind: "message", type: kind.type, text: bodyText ?? kind.text };
-    }
+    if (kind.kind === "message") return { kind: "message", type: kind.type, text: bodyText ?? kind.text };
   } else if (webjsType && data?.id !== undefined) {
     if (WEBJS_NOT_MESSAGES.has(webjsType)) return { kind: "ignore", what: webjsType };
     const type = WEBJS_TYPES[webjsType] ?? webjsType;
