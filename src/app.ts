@@ -125,7 +125,7 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     metrics.ingested.inc({ status: "skipped" }, summary.skipped);
     if (summary.accepted > 0) manager.notify(workspaceId);
   }, () => metrics.chatsMerged.inc());
-  const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite" });
+  const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite", processId: manager.processId });
   await sender.start();
   const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, metrics, publicUrl });
   connections.start();

@@ -64,6 +64,11 @@ export class DeliveryManager {
     this.leases = new Leases(deps.db, leaseMs);
   }
 
+  /** This process's id among the processes sharing the database (its `processes` row); the sender claims messages under it too. */
+  get processId(): string {
+    return this.leases.owner;
+  }
+
   /** Webhooks this process holds now (`threadline_webhook_leases_held`). */
   get held(): number {
     return this.consumers.size;
