@@ -140,7 +140,7 @@ export function workspaceLogLock(workspaceIdParameter: string): string {
 }
 
 const LOG_CHANNEL = "threadline_log";
-/** Sent at commit by triggers on the cached tables (migration `perf_cache_notify`). */
+/** Sent at commit by triggers on the cached tables (migration `0005_cache_notify`). */
 const CACHE_CHANNEL = "threadline_cache";
 
 /** Tells every process that a workspace's log grew (PostgreSQL sends it when the transaction commits). */

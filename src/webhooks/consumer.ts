@@ -215,8 +215,10 @@ export abstract class Consumer {
 
   /**
    * Runs a read of the log until it succeeds (the database may be briefly unreachable),
-   * logging each failure; answers undefined once the consumer stopped. The one retry loop
-   * of the consumers.
+   * logging each failure; answers undefined once the consumer stopped. For steps the consumer
+   * cannot go on without (an aggregation window's reads, parking a delivery); the
+   * unaggregated consumer's log read retries on the scheduler instead (`fetch`), and a
+   * delivery's internal error is tried again by `failedInternally`.
    */
   protected async retrying<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
     for (;;) {
