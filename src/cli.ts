@@ -39,10 +39,9 @@ function config(env: NodeJS.ProcessEnv = process.env): Config {
 
 /**
  * V8 lets the old generation grow to up to four times what survived the last full
- * collection before collecting again. Delivery makes a lot of short-lived garbage, so
- * the heap grew to ~4x its live objects (113-145 MB for ~35 MB live after the 20,000-
- * message bench) and RSS followed. Growing by 30 % at most keeps RSS ~65 MB lower; the
- * added full collections did not separate from the bench machine's noise (BENCHMARKS.md).
+ * collection before collecting again. Delivery makes a lot of short-lived garbage, so the
+ * heap grew to about four times its live objects and RSS followed; growing by 30 % at most
+ * keeps RSS lower at no rate the bench can tell (BENCHMARKS.md, "Bounded heap growth").
  * V8 reads this flag at each full collection, so setting it at run time works; the
  * command line or NODE_OPTIONS can still set another value.
  */
@@ -60,8 +59,8 @@ const YOUNG_SEMI_SPACE_MB = 4;
 
 /**
  * V8 doubles the young generation (two semi-spaces) while objects survive, up to 2 × 16 MB,
- * and keeps it: after the 20,000-message bench it was most of what the heap held beyond its
- * live objects. Its maximum (`--max-semi-space-size`) is read only when the process starts,
+ * and keeps it: after the delivery bench it was most of what the heap held beyond its live
+ * objects (BENCHMARKS.md, "Young generation and the bundle's source"). Its maximum (`--max-semi-space-size`) is read only when the process starts,
  * but the growth factor is read at each growth: so after every collection, growth stops
  * (factor 1) once a semi-space reached `maxMb`, and resumes (factor 2) should V8 shrink it.
  * Flags given at start win.

@@ -8,21 +8,13 @@
  * One clock timer per process for every account (`ConnectionWatch`): idle, it costs one
  * query a minute (the alerts due) plus a status check per gateway account every 5 minutes.
  */
-import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import type { Alerts } from "../alerts/index.js";
+import type { Metrics } from "../metrics.js";
 import { adapterFor, type ConnectionReport, type GatewayHttp } from "../sources/index.js";
-import { sourceAccount, type AccountRow } from "./service.js";
-
-/** What an account read answers as `connection`. */
-export interface ConnectionView {
-  state: "connected" | "disconnected" | "unknown";
-  since: string | null;
-  reason: string | null;
-  last_message_at: string | null;
-}
+import { sourceAccount, type AccountRow, type ConnectionView } from "./service.js";
 
 const TICK_MS = 60_000;
 const STATUS_CHECK_MS = 5 * 60_000;
@@ -56,7 +48,7 @@ interface Deps {
   alerts: Alerts;
   gateways: GatewayHttp;
   alertMinutes: number;
-  registry: Registry;
+  metrics: Metrics;
   publicUrl(): string;
 }
 
@@ -76,14 +68,9 @@ export class ConnectionWatch {
   constructor(private deps: Deps) {
     this.lastCheck = deps.clock.now();
     const db = deps.db;
-    new Gauge({
-      name: "threadline_accounts_disconnected",
-      help: "WhatsApp accounts whose gateway session is disconnected",
-      registers: [deps.registry],
-      async collect() {
-        const row = await db.selectFrom("account_connections").select((eb) => eb.fn.countAll<number>().as("n")).where("state", "=", "disconnected").executeTakeFirst();
-        this.set(Number(row?.n ?? 0));
-      },
+    deps.metrics.disconnected(async () => {
+      const row = await db.selectFrom("account_connections").select((eb) => eb.fn.countAll<number>().as("n")).where("state", "=", "disconnected").executeTakeFirst();
+      return Number(row?.n ?? 0);
     });
   }
 
@@ -215,6 +202,7 @@ export class ConnectionWatch {
     const base = this.deps.publicUrl();
     await this.deps.alerts.send(
       a.workspace_id,
+      { kind: "account_disconnected" },
       `Threadline: WhatsApp account ${a.phone} stopped receiving`,
       [
         `The WhatsApp session of account ${a.phone} (id ${a.id}) has been disconnected since ${new Date(since).toISOString()}${reason ? ` (the gateway says: ${reason})` : ""}.`,
@@ -230,6 +218,7 @@ export class ConnectionWatch {
   private async mailRecovered(a: AccountRef, since: number, at: number): Promise<void> {
     await this.deps.alerts.send(
       a.workspace_id,
+      { kind: "account_recovered" },
       `Threadline: WhatsApp account ${a.phone} is receiving again`,
       `The WhatsApp session of account ${a.phone} (id ${a.id}) is connected again since ${new Date(at).toISOString()}; it was disconnected from ${new Date(since).toISOString()}.`,
       a.email,

@@ -6,7 +6,6 @@ import type { Clock } from "../clock/index.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
 import { adapterFor } from "../sources/index.js";
 import { SourceInputError, type SourceAccount } from "../sources/types.js";
-import type { ConnectionView } from "./connection.js";
 
 export const SOURCES = ["api", "cloud_api", "waha", "evolution"] as const;
 export type Source = (typeof SOURCES)[number];
@@ -26,6 +25,14 @@ export interface AccountRow {
   send_pause_ms: number | null;
   full_name: string;
   email: string;
+}
+
+/** What an account read answers as `connection` (accounts/connection.ts keeps it). */
+export interface ConnectionView {
+  state: "connected" | "disconnected" | "unknown";
+  since: string | null;
+  reason: string | null;
+  last_message_at: string | null;
 }
 
 export interface AccountView {

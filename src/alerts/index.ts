@@ -18,6 +18,10 @@ interface Deps {
   publicUrl(): string;
 }
 
+/** What a kept e-mail is about (`notifications.kind`, with `webhook_id` for a webhook's). */
+export type NotificationKind = "webhook_warning" | "webhook_disabled" | "account_disconnected" | "account_recovered";
+export type About = { kind: NotificationKind; webhookId?: string };
+
 /**
  * E-mails to a workspace's owner. Every e-mail is kept in the notifications outbox;
  * with SMTP configured it is also sent (and marked delivered once the server took it).
@@ -37,19 +41,19 @@ export class Alerts {
    * Keeps the e-mail in the notifications outbox first (so a failing mail server or a
    * shutdown loses nothing), then sends it through SMTP when configured and marks it delivered.
    */
-  send(workspaceId: string, subject: string, text: string, to?: string): Promise<void> {
-    const p = this.sendNow(workspaceId, subject, text, to);
+  send(workspaceId: string, about: About, subject: string, text: string, to?: string): Promise<void> {
+    const p = this.sendNow(workspaceId, about, subject, text, to);
     this.sending.add(p);
     return p.finally(() => this.sending.delete(p));
   }
 
   /** To the workspace's owner, unless `to` names someone else (an account's owner). */
-  private async sendNow(workspaceId: string, subject: string, text: string, toAddress?: string): Promise<void> {
+  private async sendNow(workspaceId: string, about: About, subject: string, text: string, toAddress?: string): Promise<void> {
     const { db, clock, log, config } = this.deps;
     const to = toAddress ?? (await getWorkspace(db, workspaceId)).owner.email;
     const kept = await db
       .insertInto("notifications")
-      .values({ workspace_id: workspaceId, at: clock.now(), to_address: to, subject, text, delivered: 0 })
+      .values({ workspace_id: workspaceId, at: clock.now(), to_address: to, subject, text, delivered: 0, kind: about.kind, webhook_id: about.webhookId ?? null })
       .returning("id")
       .executeTakeFirstOrThrow();
     if (!this.transport) {
@@ -133,6 +137,7 @@ export class Alerts {
       const since = failingSince ?? run.since;
       await this.send(
         w.workspace_id,
+        { kind: "webhook_warning", webhookId: w.id },
         `Threadline: webhook ${w.url} is failing (${failures} errors in a row)`,
         [
           `Your outgoing webhook ${w.url} (id ${w.id}) has failed ${failures} times in a row${since !== undefined ? `, failing since ${new Date(since).toISOString()}` : ""}.`,
@@ -164,6 +169,7 @@ export class Alerts {
       const since = failingSince ?? run.since;
       await this.send(
         w.workspace_id,
+        { kind: "webhook_disabled", webhookId: w.id },
         `Threadline: webhook ${w.url} was disabled`,
         [
           `Your outgoing webhook ${w.url} (id ${w.id}) was disabled on ${new Date(at).toISOString()}${
@@ -184,8 +190,8 @@ export class Alerts {
   }
 
   /**
-   * The newest e-mail about a webhook kept since `since` (its warning or disable e-mail: both
-   * name the webhook's id), for the UI's banner; undefined when there is none.
+   * The newest e-mail about a webhook (its warning or disable e-mail) kept since `since`, for
+   * the UI's banner; undefined when there is none.
    */
   async latestAbout(workspaceId: string, webhookId: string, since: number) {
     const n = await this.deps.db
@@ -193,7 +199,7 @@ export class Alerts {
       .select(["at", "to_address", "delivered"])
       .where("workspace_id", "=", workspaceId)
       .where("at", ">=", since)
-      .where("text", "like", `%(id ${webhookId})%`)
+      .where("webhook_id", "=", webhookId)
       .orderBy("id", "desc")
       .limit(1)
       .executeTakeFirst();

@@ -1,6 +1,7 @@
 import type { DB } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import { invalid } from "../errors.js";
+import { parseIsoTime } from "../clock/iso-time.js";
 
 /** Who did something: a signed-in person, an API key (by its name), or Threadline itself. */
 export interface Actor {
@@ -88,13 +89,6 @@ export interface AuditFilter {
   limit: number;
 }
 
-const time = (field: string, v: string | undefined): number | undefined => {
-  if (v === undefined || v === "") return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalid(field, "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
-  return t;
-};
-
 /**
  * The workspace's audit log, newest first. `actor`: an actor's id (a person's `tm_…`, a key's
  * `key_…`, or `threadline`); `object`: an object's id (`wh_…`) or `type:id`.
@@ -106,8 +100,8 @@ export async function listAudit(db: DB, workspaceId: string, f: AuditFilter) {
     const colon = f.object.indexOf(":");
     q = colon > 0 ? q.where("object_type", "=", f.object.slice(0, colon)).where("object_id", "=", f.object.slice(colon + 1)) : q.where("object_id", "=", f.object);
   }
-  const since = time("since", f.since);
-  const until = time("until", f.until);
+  const since = parseIsoTime("since", f.since);
+  const until = parseIsoTime("until", f.until);
   if (since !== undefined) q = q.where("at", ">=", since);
   if (until !== undefined) q = q.where("at", "<", until);
   if (f.cursor) {

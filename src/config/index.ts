@@ -1,7 +1,34 @@
 import path from "node:path";
 import { isIP } from "node:net";
-import { DEFAULT_LEASE_MS } from "../webhooks/leases.js";
-import { QUOTA_DEFAULTS, QUOTA_ENV, type Quotas } from "../workspaces/quotas.js";
+
+/**
+ * How long a process stays alive to the others without a heartbeat; its webhooks are taken
+ * over after it (THREADLINE_WEBHOOK_LEASE_MS). The heartbeat comes every second.
+ */
+export const DEFAULT_LEASE_MS = 15_000;
+
+/**
+ * What one workspace may hold or run at once, so that nothing a tenant configures grows
+ * without a bound (each webhook is a consumer holding up to 1,000 rows; each account a
+ * sender). Defaults no honest workspace meets; each is configurable (README). Enforced by
+ * workspaces/quotas.ts.
+ */
+export interface Quotas {
+  webhooks: number;
+  accounts: number;
+  teammates: number;
+  /** Inbound gateway requests of a workspace being handled at once. */
+  inboundInFlight: number;
+}
+
+export const QUOTA_DEFAULTS: Quotas = { webhooks: 50, accounts: 100, teammates: 1000, inboundInFlight: 64 };
+
+export const QUOTA_ENV: Record<keyof Quotas, string> = {
+  webhooks: "THREADLINE_MAX_WEBHOOKS",
+  accounts: "THREADLINE_MAX_ACCOUNTS",
+  teammates: "THREADLINE_MAX_TEAMMATES",
+  inboundInFlight: "THREADLINE_MAX_INBOUND_IN_FLIGHT",
+};
 
 export interface Config {
   port: number;

@@ -39,8 +39,7 @@ export function openStorage(
     // answer (pg's pipeline mode; ingest/store.ts). Kysely waits for each, so it keeps its own.
     // Its statements are prepared once per connection (ingest/prepared.ts) but planned on every
     // run with the group's values: a generic plan made while a table is small (scan the
-    // account's rows, filter the ids) stays cached as the table grows (13 ms a read at 20,000
-    // messages instead of 0.1).
+    // account's rows, filter the ids) stays cached as the table grows (BENCHMARKS.md, "Behind choices in the code").
     const pipelined = new pg.Pool({
       connectionString: config.databaseUrl,
       max: 4,
@@ -67,9 +66,8 @@ export function openStorage(
   file.pragma("journal_mode = WAL");
   file.pragma("synchronous = NORMAL");
   file.pragma("busy_timeout = 5000");
-  // 8 MiB of page cache: 64 MiB filled up on a 200,000-message backlog and held RSS 60 MB
-  // higher (258 against 196 MB at peak) with no ingest gain that showed, and 16 MiB held
-  // ~8 MB more than 8 with none either (BENCHMARKS.md); the OS caches the file's pages too.
+  // 8 MiB of page cache: more held RSS higher with no ingest gain that showed (BENCHMARKS.md, "Behind choices in the code");
+  // the OS caches the file's pages too.
   file.pragma("cache_size = -8192");
   file.pragma("foreign_keys = ON");
   const cache = new StorageCache();
@@ -101,6 +99,21 @@ export function pipelineOf(db: object): pg.Pool | undefined {
   return pipelines.get(db);
 }
 
+/**
+ * PostgreSQL: the queries that `send` submits on a pipelining client (`pipelineOf`) leave in
+ * one socket write instead of one each (the socket corked around them; pg's own cork around
+ * each query nests inside this one). Those writes were the largest item of ingest's profile.
+ */
+export function inOneWrite<T>(client: pg.PoolClient, send: () => T[]): T[] {
+  const socket = client.connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
+}
+
 export async function migrate(storage: Storage): Promise<string[]> {
   const all = migrations(storage.dialect);
   const provider: MigrationProvider = { getMigrations: async () => all };
@@ -127,7 +140,7 @@ export function workspaceLogLock(workspaceIdParameter: string): string {
 }
 
 const LOG_CHANNEL = "threadline_log";
-/** Sent at commit by triggers on the cached tables (migration `perf_cache_notify`). */
+/** Sent at commit by triggers on the cached tables (migration `0005_cache_notify`). */
 const CACHE_CHANNEL = "threadline_cache";
 
 /** Tells every process that a workspace's log grew (PostgreSQL sends it when the transaction commits). */

@@ -433,5 +433,27 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("webhook_activity").addColumn("snippet", "text").execute();
       },
     },
+    "0016_notification_columns": {
+      // What an e-mail is about, in columns: the UI's banner finds a webhook's e-mails by
+      // `webhook_id`, not by its id in the text. Kept e-mails are read back from their text once.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("notifications").addColumn("kind", "text", (c) => c.notNull().defaultTo("other")).execute();
+        await db.schema.alterTable("notifications").addColumn("webhook_id", "text").execute();
+        await db.schema.createIndex("notifications_webhook").on("notifications").columns(["webhook_id", "id"]).execute();
+        const kinds: [RegExp, string][] = [
+          [/^Threadline: webhook .* is failing \(/, "webhook_warning"],
+          [/^Threadline: webhook .* was disabled$/, "webhook_disabled"],
+          [/^Threadline: WhatsApp account .* stopped receiving$/, "account_disconnected"],
+          [/^Threadline: WhatsApp account .* is receiving again$/, "account_recovered"],
+        ];
+        const rows = (await db.selectFrom("notifications").select(["id", "subject", "text"]).where("subject", "like", "Threadline: %").execute()) as { id: number; subject: string; text: string }[];
+        for (const r of rows) {
+          const kind = kinds.find(([re]) => re.test(r.subject))?.[1];
+          if (!kind) continue;
+          const webhookId = kind.startsWith("webhook_") ? (/\(id (wh_[A-Za-z0-9]+)\)/.exec(r.text)?.[1] ?? null) : null;
+          await db.updateTable("notifications").set({ kind, webhook_id: webhookId }).where("id", "=", r.id).execute();
+        }
+      },
+    },
   };
 }

@@ -189,6 +189,10 @@ export interface Database {
     subject: string;
     text: string;
     delivered: number;
+    /** What the e-mail is about (`NotificationKind`); "other" for rows kept before 0016. */
+    kind: Generated<string>;
+    /** The webhook a warning or disable e-mail is about. */
+    webhook_id: string | null;
   };
   send_queue: {
     /** The message's id in the API (the log's row takes it when the gateway confirms). */

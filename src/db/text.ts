@@ -58,9 +58,8 @@ function anyBadText(value: unknown): boolean {
 /**
  * The path (`messages[3].text`, `q`) of the first string in `value` that holds a NUL byte
  * or is longer than MAX_TEXT_LENGTH, with what is wrong with it; undefined when there is none.
- * Measured on a 1,000-message ingest body (340 kB): a walk that builds every path cost about
- * as much as parsing the JSON (~13 ms); the walk without paths, which goes first, about 0.4×
- * the parse (~3 ms). Only a bad body pays for the paths.
+ * A walk that builds every path cost about as much as parsing the JSON; the walk without
+ * paths, which goes first, a fraction of it (BENCHMARKS.md, "Behind choices in the code"). Only a bad body pays for the paths.
  */
 export function badText(value: unknown, path = ""): { field: string; problem: string } | undefined {
   return anyBadText(value) ? locate(value, path) : undefined;

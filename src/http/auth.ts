@@ -7,22 +7,9 @@ import { openSession, personForSession, type Opening, type SessionPerson } from 
 import { forbidden, hasRole, type Role } from "../workspaces/roles.js";
 import type { Actor, Who } from "../audit/index.js";
 import type { AuthFailures } from "./rate-limits.js";
+import { isTokenRoute, SIGN_IN_ROUTES } from "./route-kinds.js";
 
 export const SESSION_COOKIE = "tl_session";
-/**
- * The routes that sign a browser in or ask for a link (a form, the UI): their own rate limits
- * (per address and per e-mail) and the CSRF rule apply without a cookie.
- */
-export const SIGN_IN_ROUTES: ReadonlySet<string> = new Set([
-  "/signin",
-  "/api/v1/session",
-  "/api/v1/sign-in-links",
-  "/api/v1/sign-in-links/accept",
-  "/api/v1/password-resets",
-  "/api/v1/password-resets/accept",
-  "/api/v1/invitations/accept",
-]);
-
 /**
  * Who may call a route: `operator` (the operator token), `workspace` (a person's session or an
  * API key, with `role` the least role it needs), `person` (a signed-in person only: their own
@@ -52,9 +39,6 @@ declare module "fastify" {
 
 /** The actor and address of a request, for the audit log. */
 export const whoOf = (req: FastifyRequest): Who & { role: Role } => ({ actor: req.actor, address: req.ip, role: req.role });
-
-/** Routes whose path token is the credential: gateways' inbound URLs and the capability URL to send messages. */
-export const isTokenRoute = (route: string): boolean => route.startsWith("/inbound/") || route.startsWith("/hooks/send/");
 
 /** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
 export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Threadline } from "../app.js";
 import { ApiError } from "../errors.js";
-import { SESSION_COOKIE, SIGN_IN_ROUTES } from "./auth.js";
+import { SESSION_COOKIE } from "./auth.js";
+import { SIGN_IN_ROUTES } from "./route-kinds.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 

@@ -2,9 +2,9 @@ import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import rateLimit from "@fastify/rate-limit";
 import type { RateLimits } from "../config/index.js";
-import type { App } from "./server.js";
+import type { App } from "./fastify-app.js";
 import { ApiError } from "../errors.js";
-import { isTokenRoute, SIGN_IN_ROUTES } from "./auth.js";
+import { isTokenRoute, SIGN_IN_ROUTES } from "./route-kinds.js";
 
 const WINDOW_MS = 60_000;
 

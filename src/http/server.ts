@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError } from "fastify";
 import cookie from "@fastify/cookie";
 import helmet from "helmet";
 import swagger from "@fastify/swagger";
@@ -8,10 +8,12 @@ import swaggerUi from "@fastify/swagger-ui";
 import { apiReference, describeOperations, DOCS_PAGE } from "./openapi.js";
 import fastifyStatic from "@fastify/static";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { App } from "./fastify-app.js";
 import type { Threadline } from "../app.js";
 import { VERSION } from "../app.js";
 import { ApiError } from "../errors.js";
-import { authHook, isTokenRoute, SIGN_IN_ROUTES } from "./auth.js";
+import { authHook } from "./auth.js";
+import { isTokenRoute, SIGN_IN_ROUTES } from "./route-kinds.js";
 import { csrfHook, trustedOrigins } from "./csrf.js";
 import { AuthFailures, registerRateLimits } from "./rate-limits.js";
 import { badText, jsonDepthOver, MAX_JSON_DEPTH } from "../db/text.js";
@@ -25,8 +27,6 @@ import { pageRoutes } from "./routes/pages.js";
 import { inboundRoutes } from "./routes/inbound.js";
 import { sendingRoutes } from "./routes/sending.js";
 import { PACKAGE_ROOT } from "../package-root.js";
-
-export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 const WEB_DIST = path.join(PACKAGE_ROOT, "web/dist");
 /** What a route without a body (or a sign-in) reads before answering 413. */
@@ -116,7 +116,7 @@ export async function buildServer(app: Threadline): Promise<App> {
   // Security headers on every answer. The UI is served from 'self' only (Vite emits no inline
   // script or style; React's style props go through the CSSOM, which CSP does not restrict).
   // helmet's middleware is built once here: @fastify/helmet built it again on every request
-  // (CSP directives parsed each time), ~4 % of the server's CPU on single-message ingest.
+  // (CSP directives parsed each time) (BENCHMARKS.md, "Behind choices in the code").
   const securityHeaders = helmet({
     contentSecurityPolicy: {
       useDefaults: false,

@@ -12,7 +12,7 @@ import { sql } from "kysely";
 import { isPostgres, type DB } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import { adapterFor } from "../sources/index.js";
-import type { Checked } from "./ingest.js";
+import type { Checked } from "./parties.js";
 import { betterName, type NameSource } from "./names.js";
 import { E164 } from "../accounts/service.js";
 

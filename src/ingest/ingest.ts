@@ -6,25 +6,14 @@ import { phoneFromJid } from "./jid.js";
 import { hasLoneSurrogate, LONE_SURROGATE_PROBLEM, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "../db/text.js";
 import { submitToGroup } from "./store.js";
 import { resolveIdentities, type MergeListener } from "./identity.js";
-import type { IngestMessage, IngestParty, IngestSummary } from "./types.js";
+import type { IngestMessage, IngestSummary } from "./types.js";
+import type { Checked } from "./parties.js";
 
 export const MAX_BATCH = 1000;
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /** Called after a commit with the workspace whose log grew (wakes its webhooks). */
 export type IngestListener = (workspaceId: string, summary: { accepted: number; duplicates: number; skipped: number }) => void;
-
-/** A message that passed validation; its parties are derived once its chat's stored name is known (`parties`). */
-export interface Checked {
-  index: number;
-  account: AccountRow;
-  msg: IngestMessage;
-  timestamp: number;
-  chatKey: string;
-  isGroup: boolean;
-  chatPhone: string;
-  deliverable: boolean;
-}
 
 const field = (i: number, f: string) => `messages[${i}].${f}`;
 const bad = (i: number, f: string, message: string) => new ApiError("VALIDATION_ERROR", `${field(i, f)}: ${message}`, field(i, f));
@@ -80,35 +69,6 @@ function check(i: number, msg: IngestMessage, account: AccountRow): Checked {
   const chatPhone = isGroup ? "" : (msg.chat.phone?.trim() || phoneFromJid(msg.chat.external_id));
   if (!isGroup && chatPhone && !E164.test(chatPhone)) throw bad(i, "chat.phone", `"${chatPhone}" is not an E.164 phone number.`);
   return { index: i, account, msg, timestamp, chatKey: `${account.id}\u0000${msg.chat.external_id}`, isGroup, chatPhone, deliverable: isText };
-}
-
-/**
- * The chat's name and the message's parties. `knownName` is the name its chat already
- * has: messages often come without the contact's name (a gateway's echo of the account's
- * own message, an API client sending only the chat id), and then the contact side is
- * "Sheena Nelson", not a bare phone.
- */
-export function parties(c: Checked, knownName: string | undefined): { chatName: string; sender: IngestParty; recipient: IngestParty } {
-  const { msg, account, chatPhone } = c;
-  const chatName = msg.chat.full_name?.trim() || knownName || chatPhone || msg.chat.external_id;
-  if (c.isGroup) {
-    // docs/api.md: in a group phones are "" and the group's title stands for the other side; what
-    // the account sends is sent by the account side (the one given, else the account's owner).
-    const other = msg.direction === "sent" ? account.full_name : chatName;
-    return {
-      chatName,
-      sender: { full_name: msg.sender?.full_name?.trim() || other, phone: "" },
-      recipient: { full_name: msg.recipient?.full_name?.trim() || chatName, phone: "" },
-    };
-  }
-  const contact = { full_name: chatName, phone: chatPhone };
-  const own = { full_name: account.full_name, phone: account.phone };
-  const [s, r] = msg.direction === "received" ? [contact, own] : [own, contact];
-  return {
-    chatName,
-    sender: { full_name: msg.sender?.full_name?.trim() || s.full_name, phone: msg.sender?.phone?.trim() || s.phone },
-    recipient: { full_name: msg.recipient?.full_name?.trim() || r.full_name, phone: msg.recipient?.phone?.trim() || r.phone },
-  };
 }
 
 /**

@@ -1,10 +1,10 @@
 import { type Compilable, type Insertable } from "kysely";
 import type pg from "pg";
 import type SQLite from "better-sqlite3";
-import { isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/index.js";
+import { inOneWrite, isPostgres, pipelineOf, sqliteOf, type Database, type DB } from "../db/index.js";
 import { ulid, uuidv7 } from "../db/ids.js";
 import type { Clock } from "../clock/index.js";
-import { parties, type Checked } from "./ingest.js";
+import { parties, type Checked } from "./parties.js";
 import { replacesName } from "./names.js";
 import * as prepared from "./prepared.js";
 import type { IngestResult } from "./types.js";
@@ -51,8 +51,8 @@ export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request
 }
 
 async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[], byWorkspace: Map<string, Waiting[]>): Promise<void> {
-  // SQLite has no round trips to share: grouping measured 318 and 243 req/s against 372 and
-  // 294 for a transaction a request (8 in flight, back to back), so there a group is one request.
+  // SQLite has no round trips to share and grouping measured slower than a transaction a
+  // request (BENCHMARKS.md, "Behind choices in the code"), so there a group is one request.
   const grouping = isPostgres(db);
   while (queue.length) {
     let size = 0;
@@ -133,11 +133,8 @@ const isPrepared = (q: object): q is prepared.Prepared => "text" in q;
 
 /**
  * PostgreSQL, pipelined (pg's `pipeline` client): BEGIN travels with the first statement and
- * COMMIT with the last, so a group of existing chats is two round trips instead of four.
- * At 200 msg/s one message a request, back to back: p50 3.5 ms, p99 19.6 ms against 13.9 and
- * 311 ms (throughput with 8 in flight unchanged, ~630 req/s: that is bound by CPU).
- * The two statements of a round trip also leave in one socket write (`together`): pg writes
- * each query on its own, and those writes were ~20 % of the server's CPU at 8 in flight.
+ * COMMIT with the last, so a group of existing chats is two round trips instead of four
+ * (BENCHMARKS.md, "Behind choices in the code"). The two statements of a round trip also leave in one socket write (`inOneWrite`).
  */
 class Pipelined implements Statements {
   private begun = false;
@@ -153,29 +150,15 @@ class Pipelined implements Statements {
   async run<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (this.begun) return (await this.send(q)).rows as R[];
     this.begun = true;
-    const [, result] = await settled(this.together(() => [this.client.query("begin"), this.send(q)]));
+    const [, result] = await settled(inOneWrite(this.client, () => [this.client.query("begin"), this.send(q)]));
     return result!.rows as R[];
   }
 
   async last<R>(q: Statement<R> | prepared.Prepared): Promise<R[]> {
     if (!this.begun) return this.run(q);
     this.committed = true;
-    const [result] = await settled(this.together(() => [this.send(q), this.client.query("commit")]));
+    const [result] = await settled(inOneWrite(this.client, () => [this.send(q), this.client.query("commit")]));
     return result!.rows as R[];
-  }
-
-  /**
-   * Queries sent with the socket corked go out in one write when it is uncorked (a pipelined
-   * client submits a query synchronously; pg's own cork around each query nests inside this one).
-   */
-  private together<T>(send: () => T[]): T[] {
-    const socket = this.client.connection.stream;
-    socket.cork();
-    try {
-      return send();
-    } finally {
-      socket.uncork();
-    }
   }
 
   async commit(): Promise<void> {
@@ -199,7 +182,7 @@ type NewMessage = prepared.MessageRow & { workspace_id: string; stored_at: numbe
  * What a group's transaction asks of the database; `storeIn` decides what to store and is
  * the same for both. PostgreSQL sends Kysely's statements pipelined (a few round trips per
  * group); SQLite runs prepared statements kept per file, row by row (no round trips to
- * save, and preparing a 1,000-row INSERT every time was two thirds of ingest's CPU).
+ * save, and preparing a 1,000-row INSERT every time was most of ingest's CPU).
  */
 interface GroupStorage {
   /** The chats and messages of one account among these external ids; `lockWorkspace` takes the log lock first. */

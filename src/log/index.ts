@@ -1,12 +1,36 @@
-import { sql } from "kysely";
 import type { DB } from "../db/index.js";
-import type { WebhookFilter } from "../webhooks/filter.js";
-import type { DeliverableMessage } from "../webhooks/payload.js";
 
 /**
  * The message log as the delivery consumers read it: positions (seq), what is deliverable
  * after a cursor, and the chats of an aggregation window. Read-only; ingest appends.
  */
+
+/** One message of the log as delivery reads it (what a payload needs), joined with its chat and account. */
+export interface DeliverableMessage {
+  seq: number;
+  id: string;
+  chat_id: number;
+  direction: string;
+  text: string;
+  timestamp: number;
+  stored_at: number;
+  sender_name: string;
+  sender_phone: string;
+  recipient_name: string;
+  recipient_phone: string;
+  permalink: string;
+  account_id: string;
+  account_phone: string;
+  owner_name: string;
+  owner_email: string;
+  chat_name: string;
+  chat_phone: string;
+  chat_is_group: number;
+  chat_created_at: number;
+  chat_created_by: string | null;
+  responsible_name: string | null;
+  responsible_email: string | null;
+}
 
 /**
  * The log as consumers read it: text messages after `afterSeq`, in seq order, joined with what a payload needs of their chat and account.
@@ -166,47 +190,6 @@ export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: nu
   if (opts.storedBefore !== undefined) q = q.where("stored_at", "<", opts.storedBefore);
   const row = await q.executeTakeFirst();
   return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
-}
-
-/**
- * What waits after `afterSeq`: deliverable messages and the chats they are in, counted over at
- * most `limit` messages, so a webhook read stays cheap however long the backlog (the UI reads
- * every 5 s); `limit` messages means at least that many. With a webhook's `filter`, only the
- * messages it would deliver (its chats' responsible teammate as assigned now, as the consumer
- * judges them).
- */
-export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
-  const row = await db
-    .selectFrom((eb) => {
-      let q = eb
-        .selectFrom("messages as m")
-        .select("m.chat_id")
-        .where("m.workspace_id", "=", workspaceId)
-        .where("m.seq", ">", afterSeq)
-        .where("m.status", "=", "stored");
-      if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
-      if (filter?.accounts) {
-        const phones = filter.accounts;
-        q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
-      }
-      if (filter && (filter.chats !== "both" || filter.responsible)) {
-        const { chats, responsible } = filter;
-        let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
-        if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
-        if (responsible) {
-          c = c.where(
-            "responsible_teammate_id",
-            "in",
-            db.selectFrom("teammates").select("id").where("workspace_id", "=", workspaceId).where(sql<string>`lower(trim(email))`, "in", responsible),
-          );
-        }
-        q = q.where("m.chat_id", "in", c);
-      }
-      return q.limit(limit).as("w");
-    })
-    .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
-    .executeTakeFirst();
-  return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };
 }
 
 /** When the first deliverable message after `afterSeq` was stored, if there is one. */

@@ -1,8 +1,7 @@
 import type { Logger } from "pino";
-import type { Metrics } from "../http/metrics.js";
+import type { Metrics } from "../metrics.js";
 import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
-import { newId } from "../db/ids.js";
 import type { Ingest } from "../ingest/ingest.js";
 import { getAccount, sourceAccount } from "../accounts/service.js";
 import { adapterFor, type GatewayHttp } from "../sources/index.js";
@@ -30,6 +29,8 @@ export interface SenderDeps {
   defaultPauseMs: number;
   /** Alone on its database (SQLite): claims left by a killed predecessor are dropped at start. */
   alone: boolean;
+  /** This process's id (its `processes` row, webhooks/leases.ts), written into the messages it claims. */
+  processId: string;
 }
 
 /**
@@ -53,7 +54,6 @@ export function jitteredPause(pauseMs: number, random: () => number = Math.rando
  * update, and a message is sent only by the process whose conditional update claimed it.
  */
 export class Sender {
-  readonly owner = newId("proc");
   private loops = new Map<string, Promise<void>>();
   private again = new Set<string>();
   private timers = new Map<string, ClockTimer>();
@@ -147,7 +147,7 @@ export class Sender {
       if (next.next_attempt_at > clock.now()) return this.schedule(accountId, next.next_attempt_at);
       const claim = await db
         .updateTable("send_queue")
-        .set({ claimed_by: this.owner, claimed_until: wall + CLAIM_MS })
+        .set({ claimed_by: this.deps.processId, claimed_until: wall + CLAIM_MS })
         .where("id", "=", next.id)
         .where("status", "=", "queued")
         .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", wall)]))
@@ -201,7 +201,7 @@ export class Sender {
     const target = { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone };
     const slot = await this.takeSlot(account.id);
     if (slot.until !== undefined) {
-      await db.updateTable("send_queue").set(release).where("id", "=", id).where("claimed_by", "=", this.owner).execute();
+      await db.updateTable("send_queue").set(release).where("id", "=", id).where("claimed_by", "=", this.deps.processId).execute();
       return slot.until;
     }
     const adapter = adapterFor(account.source);
@@ -272,7 +272,7 @@ export class Sender {
     await this.deps.db
       .updateTable("send_queue")
       .set({ claimed_by: null, claimed_until: null })
-      .where("claimed_by", "=", this.owner)
+      .where("claimed_by", "=", this.deps.processId)
       .where("status", "=", "queued")
       .execute()
       .catch(() => undefined);

@@ -9,31 +9,11 @@
  * Group messages carry `group_id`. Only changes for the account's `phone_number_id` count.
  */
 import type { IngestMessage } from "../ingest/types.js";
-import {
-  accountConfig,
-  buildMessage,
-  configRecord,
-  configString,
-  configUrl,
-  digits,
-  e164,
-  hmacHex,
-  header,
-  isRecord,
-  optionalArray,
-  optionalString,
-  parseJson,
-  mapPart,
-  subjectOf,
-  type Mapped,
-  recordAt,
-  requireArray,
-  requireRecord,
-  requireString,
-  safeEqual,
-  unixSeconds,
-  type Json,
-} from "./common.js";
+import { digits, e164 } from "./jids.js";
+import { isRecord, optionalArray, optionalString, parseJson, mapPart, type Mapped, recordAt, requireArray, requireRecord, requireString, unixSeconds, type Json } from "./json.js";
+import { buildMessage, subjectOf } from "./messages.js";
+import { hmacHex, header, safeEqual } from "./request.js";
+import { accountConfig, configRecord, configString, configUrl } from "./source-config.js";
 import { SourceAuthError, SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export const GRAPH_BASE_URL = "https://graph.facebook.com";

@@ -6,38 +6,13 @@
  * Outbound: `POST {base_url}/message/sendText/{instance}` with header `apikey`.
  */
 import type { IngestMessage } from "../ingest/types.js";
-import {
-  METHOD_NOT_ALLOWED,
-  accountConfig,
-  jidMessage,
-  configRecord,
-  configString,
-  configUrl,
-  digits,
-  isIgnoredJid,
-  isPhoneJid,
-  isRecord,
-  jidUser,
-  normalizeJid,
-  optionalString,
-  parseJson,
-  classifyProto,
-  subjectOf,
-  firstPhoneJid,
-  firstLidJid,
-  isGroupJid,
-  mapPart,
-  phoneFromJid,
-  realName,
-  type Mapped,
-  recordAt,
-  requireBoolean,
-  requireRecord,
-  requireString,
-  safeEqual,
-  unixSeconds,
-  type Json,
-} from "./common.js";
+import { phoneFromJid } from "../ingest/jid.js";
+import { digits, isIgnoredJid, isPhoneJid, jidUser, normalizeJid, firstPhoneJid, firstLidJid, isGroupJid, realName } from "./jids.js";
+import { isRecord, optionalString, parseJson, mapPart, type Mapped, recordAt, requireBoolean, requireRecord, requireString, unixSeconds, type Json } from "./json.js";
+import { jidMessage, subjectOf } from "./messages.js";
+import { classifyProto } from "./proto.js";
+import { METHOD_NOT_ALLOWED, safeEqual } from "./request.js";
+import { accountConfig, configRecord, configString, configUrl } from "./source-config.js";
 import { SourceAuthError, SourceInputError, type ConnectionReport, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export interface EvolutionConfig {

@@ -3,9 +3,8 @@ import { evolutionAdapter } from "./evolution.js";
 import type { SourceAdapter } from "./types.js";
 import { wahaAdapter } from "./waha.js";
 
-export { SourceAuthError, SourceInputError } from "./types.js";
-export { GatewayHttp } from "./gateway-http.js";
-export type { ConnectionReport, InboundOutcome, InboundRequest, SourceAccount, SourceAdapter } from "./types.js";
+export type { GatewayHttp } from "./gateway-http.js";
+export type { ConnectionReport, SourceAdapter } from "./types.js";
 
 const ADAPTERS: ReadonlyMap<string, SourceAdapter> = new Map(
   [cloudApiAdapter, wahaAdapter, evolutionAdapter].map((adapter) => [adapter.source, adapter]),

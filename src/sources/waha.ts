@@ -7,39 +7,13 @@
  * Outbound: `POST {base_url}/api/sendText` with `X-Api-Key`.
  */
 import type { IngestMessage } from "../ingest/types.js";
-import {
-  METHOD_NOT_ALLOWED,
-  accountConfig,
-  jidMessage,
-  configRecord,
-  configString,
-  configUrl,
-  digits,
-  header,
-  hmacHex,
-  isGroupJid,
-  isIgnoredJid,
-  isPhoneJid,
-  isRecord,
-  jidUser,
-  normalizeJid,
-  optionalString,
-  parseJson,
-  classifyProto,
-  subjectOf,
-  firstPhoneJid,
-  firstLidJid,
-  mapPart,
-  phoneFromJid,
-  realName,
-  type Mapped,
-  requireBoolean,
-  requireRecord,
-  requireString,
-  safeEqual,
-  unixSeconds,
-  type Json,
-} from "./common.js";
+import { phoneFromJid } from "../ingest/jid.js";
+import { digits, isGroupJid, isIgnoredJid, isPhoneJid, jidUser, normalizeJid, firstPhoneJid, firstLidJid, realName } from "./jids.js";
+import { isRecord, optionalString, parseJson, mapPart, type Mapped, requireBoolean, requireRecord, requireString, unixSeconds, type Json } from "./json.js";
+import { jidMessage, subjectOf } from "./messages.js";
+import { classifyProto } from "./proto.js";
+import { METHOD_NOT_ALLOWED, header, hmacHex, safeEqual } from "./request.js";
+import { accountConfig, configRecord, configString, configUrl } from "./source-config.js";
 import { SourceAuthError, SourceInputError, type ConnectionReport, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
 
 export interface WahaConfig {
@@ -136,10 +110,7 @@ function kindOf(payload: Json, data: Json | undefined): WahaKind {
   if (proto) {
     const kind = classifyProto(proto);
     if (kind.kind === "ignore") return kind;
-    if (kind.kind === "message") {
-      if (kind.type === "text") return { kind: "message", type: "text", text: bodyText ?? kind.text };
-      return { kind: "message", type: kind.type, text: bodyText ?? kind.text };
-    }
+    if (kind.kind === "message") return { kind: "message", type: kind.type, text: bodyText ?? kind.text };
   } else if (webjsType && data?.id !== undefined) {
     if (WEBJS_NOT_MESSAGES.has(webjsType)) return { kind: "ignore", what: webjsType };
     const type = WEBJS_TYPES[webjsType] ?? webjsType;

@@ -3,6 +3,7 @@ import type { DB, Database } from "../db/index.js";
 import { invalid, notFound } from "../errors.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
 import { MESSAGE_VIEW_COLUMNS } from "../log/index.js";
+import { chatUrl, permalinkUrl } from "./links.js";
 
 export interface ChatRow {
   id: number;
@@ -33,8 +34,6 @@ export type MessageRow = Pick<
   "seq" | "id" | "chat_id" | "direction" | "type" | "status" | "text" | "timestamp" | "stored_at" | "sender_name" | "sender_phone" | "recipient_name" | "recipient_phone" | "permalink"
 >;
 
-export const chatUrl = (publicUrl: string, chatId: number | string) => `${publicUrl}/chat/${chatId}/messages/`;
-export const permalinkUrl = (publicUrl: string, uuid: string) => `${publicUrl}/permalink/${uuid}/`;
 
 export function chatView(c: ChatRow, publicUrl: string) {
   return {

@@ -1,19 +1,17 @@
 import type { Scheduled } from "../clock/scheduler.js";
-import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs } from "../log/index.js";
+import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs, type DeliverableMessage } from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type Phase, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
-import { bundleParts, bundlePayloadJson, type DeliverableMessage } from "./payload.js";
+import { bundleParts, bundlePayloadJson } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 import { previewOf } from "../timeline/service.js";
 
-export { WINDOW_HOURS, windowEndAfter, windowStartOf } from "./windows.js";
 
 /**
  * Chats read per page when a window closes; bundles built ahead stay below about twice this.
- * Small, so few bodies live long enough to be promoted under serve's bounded heap growth: at
- * 1,000,000 messages in 100,000 chats, 500 a page took 51 s (a full collection every 30 % of
- * promoted garbage), 100 a page 29 s (bench/bundles.bench.ts, BENCHMARKS.md).
+ * Small, so few bodies live long enough to be promoted under serve's bounded heap growth
+ * (bench/bundles.bench.ts; BENCHMARKS.md, "1,000,000 messages in 100,000 chats").
  */
 const CHAT_PAGE = 100;
 const LOW_WATER = 50;

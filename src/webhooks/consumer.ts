@@ -1,12 +1,12 @@
 import type { DB, Database } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import type { Scheduled, Scheduler } from "../clock/scheduler.js";
-import { readDeliverable } from "../log/index.js";
+import { readDeliverable, type DeliverableMessage } from "../log/index.js";
 import { highestLoggedAttempt } from "./deliveries.js";
 import { signingSecrets, type Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
 import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
-import { messagePayloadJson, type DeliverableMessage } from "./payload.js";
+import { messagePayloadJson } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 import { matcher, type Matcher } from "./filter.js";
 import { internalReason, park, PARK_AFTER } from "./parked.js";
@@ -38,7 +38,6 @@ export interface ConsumerEvents {
   disabled(webhook: WebhookRow, reason: DisabledReason, failingSince?: number): void;
 }
 
-export { MAX_CONSECUTIVE_FAILURES, WARNING_AT, RETRY_SCHEDULE_MS, retryDelay } from "./policy.js";
 
 const FETCH_BATCH = 1000;
 const LOW_WATER = 500;
@@ -216,8 +215,10 @@ export abstract class Consumer {
 
   /**
    * Runs a read of the log until it succeeds (the database may be briefly unreachable),
-   * logging each failure; answers undefined once the consumer stopped. The one retry loop
-   * of the consumers.
+   * logging each failure; answers undefined once the consumer stopped. For steps the consumer
+   * cannot go on without (an aggregation window's reads, parking a delivery); the
+   * unaggregated consumer's log read retries on the scheduler instead (`fetch`), and a
+   * delivery's internal error is tried again by `failedInternally`.
    */
   protected async retrying<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
     for (;;) {

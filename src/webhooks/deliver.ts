@@ -13,7 +13,6 @@ export const RESPONSE_BODY_LIMIT = 64 * 1024;
 /** How often the attempts in flight are checked against their deadline. */
 const DEADLINE_SWEEP_MS = 100;
 
-export type { AttemptResult, DeliveryError, DeliveryErrorCode } from "./outcome.js";
 
 /** Standard Webhooks signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
 const keys = new Map<string, Buffer>();

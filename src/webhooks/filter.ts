@@ -1,7 +1,7 @@
 import type { DB } from "../db/index.js";
 import { invalid } from "../errors.js";
 import { normalizeEmail } from "../workspaces/service.js";
-import type { DeliverableMessage } from "./payload.js";
+import type { DeliverableMessage } from "../log/index.js";
 
 /**
  * A webhook's filter: which messages of the workspace's log it delivers. Stored as JSON text
@@ -83,7 +83,7 @@ function listOrNull(field: string, value: unknown, what: string): string[] | nul
 
 /**
  * Whether a message read from the log passes; undefined when everything passes (no per-message
- * work). `countWaiting` (src/log) asks the same in SQL for `pending_messages`; a test of each
+ * work). `countWaiting` below asks the same in SQL for `pending_messages`; a test of each
  * dimension holds the two to the same answer (test/webhooks/filter.test.ts).
  */
 export type Matcher = (m: DeliverableMessage) => boolean;
@@ -99,6 +99,49 @@ export function matcher(text: string | null): Matcher | undefined {
     (isGroup === undefined || (m.chat_is_group ? 1 : 0) === isGroup) &&
     (!accounts || accounts.has(m.account_phone)) &&
     (!responsible || (m.responsible_email !== null && responsible.has(normalizeEmail(m.responsible_email))));
+}
+
+/**
+ * What waits after `afterSeq`: deliverable messages and the chats they are in, counted over at
+ * most `limit` messages, so a webhook read stays cheap however long the backlog (the UI reads
+ * every 5 s); `limit` messages means at least that many. With a webhook's `filter`, only the
+ * messages it would deliver (its chats' responsible teammate as assigned now, as the consumer
+ * judges them). Teammates are matched by `normalizeEmail` here as in `matcher`, not by SQL's
+ * `lower()` (ASCII-only on SQLite), so `Ünal@x.de` is `ünal@x.de` in both.
+ */
+export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
+  let responsibleIds: string[] | undefined;
+  if (filter?.responsible) {
+    const wanted = new Set(filter.responsible);
+    const teammates = await db.selectFrom("teammates").select(["id", "email"]).where("workspace_id", "=", workspaceId).execute();
+    responsibleIds = teammates.filter((t) => wanted.has(normalizeEmail(t.email))).map((t) => t.id);
+    if (responsibleIds.length === 0) return { messages: 0, chats: 0 };
+  }
+  const row = await db
+    .selectFrom((eb) => {
+      let q = eb
+        .selectFrom("messages as m")
+        .select("m.chat_id")
+        .where("m.workspace_id", "=", workspaceId)
+        .where("m.seq", ">", afterSeq)
+        .where("m.status", "=", "stored");
+      if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
+      if (filter?.accounts) {
+        const phones = filter.accounts;
+        q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
+      }
+      if (filter && (filter.chats !== "both" || filter.responsible)) {
+        const { chats } = filter;
+        let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
+        if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
+        if (responsibleIds) c = c.where("responsible_teammate_id", "in", responsibleIds);
+        q = q.where("m.chat_id", "in", c);
+      }
+      return q.limit(limit).as("w");
+    })
+    .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
+    .executeTakeFirst();
+  return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };
 }
 
 /** A short description for the activity feed: "received messages, group chats, of 2 accounts". */

@@ -3,7 +3,7 @@ import type { Alerts } from "../alerts/index.js";
 import type { WebhookRow } from "./consumer.js";
 import type { DeliveryManager } from "./manager.js";
 import type { DeliveryError } from "./outcome.js";
-import { RETRY_SCHEDULE_MS } from "./policy.js";
+import { scheduledDelay } from "./policy.js";
 
 /** `pending_messages` is counted up to this many (a count, not a scan of a long backlog). */
 export const PENDING_COUNT_LIMIT = 10_000;
@@ -25,9 +25,6 @@ export interface HealthDeps {
   alerts: Pick<Alerts, "latestAbout">;
 }
 
-/** Test events (`POST …/test`) are in the request log but say nothing about the receiver's health. */
-const NOT_A_TEST = "msg_test_%";
-
 export function stateOf(row: Pick<WebhookRow, "enabled" | "consecutive_failures">): WebhookState {
   return row.enabled !== 1 ? "disabled" : row.consecutive_failures > 0 ? "failing" : "ok";
 }
@@ -46,7 +43,8 @@ export async function healthOf(deps: HealthDeps, row: WebhookRow, pending: numbe
       .selectFrom("webhook_requests")
       .select(["at", "error"])
       .where("webhook_id", "=", row.id)
-      .where("delivery_id", "not like", NOT_A_TEST)
+      // Test events (`POST …/test`) are in the request log but say nothing about the receiver's health.
+      .where("test", "=", 0)
       .where("error", failed ? "is not" : "is", null)
       .orderBy("id", "desc")
       .limit(1)
@@ -59,7 +57,7 @@ export async function healthOf(deps: HealthDeps, row: WebhookRow, pending: numbe
     // Exact where the consumer runs here; else (another process holds it) the schedule's
     // delay after the last failure, without its ±10 % jitter or a receiver's Retry-After.
     nextRetry = deps.manager.consumer(row.id)?.nextRetryAt;
-    if (nextRetry === undefined && lastFailure) nextRetry = lastFailure.at + RETRY_SCHEDULE_MS[Math.min(row.consecutive_failures, RETRY_SCHEDULE_MS.length) - 1]!;
+    if (nextRetry === undefined && lastFailure) nextRetry = lastFailure.at + scheduledDelay(row.consecutive_failures);
   }
 
   // The warning (5th error) or disable e-mail of the current trouble; a manual disable sends none.

@@ -1,12 +1,7 @@
 import type { DB } from "../db/index.js";
 import { newId } from "../db/ids.js";
+import { DEFAULT_LEASE_MS } from "../config/index.js";
 import type { WebhookRow } from "./consumer.js";
-
-/**
- * How long a process stays alive to the others without a heartbeat; its webhooks are taken
- * over after it (THREADLINE_WEBHOOK_LEASE_MS). The heartbeat comes every second.
- */
-export const DEFAULT_LEASE_MS = 15_000;
 
 /** Until when the leases held after a heartbeat at `beatAt` surely run: two thirds of a lease, a margin for clocks and slow queries. */
 export const leasesHeldUntil = (beatAt: number, leaseMs: number): number => beatAt + Math.floor((leaseMs * 2) / 3);

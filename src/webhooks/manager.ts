@@ -1,10 +1,10 @@
 import type { ConsumerDeps, WebhookRow } from "./consumer.js";
 import { Consumer, MessageConsumer } from "./consumer.js";
 import { BundleConsumer } from "./bundles.js";
-import { DEFAULT_LEASE_MS, Leases, leasesHeldUntil } from "./leases.js";
+import { Leases, leasesHeldUntil } from "./leases.js";
+import { DEFAULT_LEASE_MS } from "../config/index.js";
 import { WebhookSignals, type Change } from "./signals.js";
 
-export type { Change } from "./signals.js";
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;
@@ -62,6 +62,11 @@ export class DeliveryManager {
     private leaseMs = DEFAULT_LEASE_MS,
   ) {
     this.leases = new Leases(deps.db, leaseMs);
+  }
+
+  /** This process's id among the processes sharing the database (its `processes` row); the sender claims messages under it too. */
+  get processId(): string {
+    return this.leases.owner;
   }
 
   /** Webhooks this process holds now (`threadline_webhook_leases_held`). */

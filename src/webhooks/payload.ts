@@ -1,31 +1,6 @@
-import { chatUrl, permalinkUrl } from "../timeline/service.js";
-
-/** What a payload needs of one message, joined with its chat and account. */
-export interface DeliverableMessage {
-  seq: number;
-  id: string;
-  chat_id: number;
-  direction: string;
-  text: string;
-  timestamp: number;
-  stored_at: number;
-  sender_name: string;
-  sender_phone: string;
-  recipient_name: string;
-  recipient_phone: string;
-  permalink: string;
-  account_id: string;
-  account_phone: string;
-  owner_name: string;
-  owner_email: string;
-  chat_name: string;
-  chat_phone: string;
-  chat_is_group: number;
-  chat_created_at: number;
-  chat_created_by: string | null;
-  responsible_name: string | null;
-  responsible_email: string | null;
-}
+import { chatUrl, permalinkUrl } from "../timeline/links.js";
+import type { DeliverableMessage } from "../log/index.js";
+import { escapeHtml } from "../html.js";
 
 /** `YYYY-MM-DDTHH:MM:` of UTC minutes already written (a bundle writes a dozen timestamps). */
 const isoMinutes = new Map<number, string>();
@@ -83,7 +58,8 @@ const json = JSON.stringify;
 /**
  * `JSON.stringify(messagePayload(m, publicUrl))`, byte for byte (a unit test holds it to
  * that), written directly: the hot path of delivery builds one a message, and the nine
- * intermediate objects and the generic serializer were a tenth of a delivery's CPU.
+ * intermediate objects and the generic serializer were a large part of a delivery's CPU
+ * (BENCHMARKS.md, "Behind choices in the code").
  */
 export function messagePayloadJson(m: DeliverableMessage, publicUrl: string): string {
   return `{"whatsapp_account":${accountJson(m)},"chat":${chatJson(m, publicUrl, m.chat_created_by === m.id)},"message":${messageJson(m)}}`;
@@ -109,10 +85,6 @@ function messageJson(m: DeliverableMessage): string {
   );
 }
 
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-}
 
 // Building a formatter costs far more than using one: one per zone (bundles format thousands of times).
 const minuteFormats = new Map<string, { format: Intl.DateTimeFormat; minutes: Map<number, string> }>();
@@ -125,7 +97,7 @@ function formatMinute(format: Intl.DateTimeFormat, ms: number): string {
 
 /**
  * `YYYY-MM-DD HH:MM` in the workspace's time zone. Formatting was the largest cost of building
- * a bundle (8 µs a line), so each UTC minute is formatted once: when its first and last
+ * a bundle (BENCHMARKS.md, "Behind choices in the code"), so each UTC minute is formatted once: when its first and last
  * millisecond read the same local minute (an offset in whole minutes, no change inside it),
  * every instant of it does.
  */

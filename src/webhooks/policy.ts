@@ -65,11 +65,15 @@ export interface Verdict {
   disable?: DisabledReason;
 }
 
+/** The schedule's backoff after the `failures`-th consecutive error, before its jitter. */
+export function scheduledDelay(failures: number): number {
+  return RETRY_SCHEDULE_MS[Math.min(Math.max(failures, 1), RETRY_SCHEDULE_MS.length) - 1]!;
+}
+
 /** The backoff after the `failures`-th consecutive error; a receiver's `Retry-After` wins. */
 export function retryDelay(failures: number, retryAfterMs?: number, random: () => number = Math.random): number {
   if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, MIN_RETRY_AFTER_MS), MAX_RETRY_AFTER_MS);
-  const base = RETRY_SCHEDULE_MS[Math.min(Math.max(failures, 1), RETRY_SCHEDULE_MS.length) - 1]!;
-  return base * (0.9 + random() * 0.2);
+  return scheduledDelay(failures) * (0.9 + random() * 0.2);
 }
 
 /**

@@ -3,23 +3,23 @@ import type { DB } from "../db/index.js";
 import { newId, ulid } from "../db/ids.js";
 import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
-import { countWaiting, headSeq, readDeliverableMessage } from "../log/index.js";
+import { headSeq, readDeliverableMessage, type DeliverableMessage } from "../log/index.js";
 import { chatPhrase, deliveryChat, type WebhookRow } from "./consumer.js";
 import { SECRET_GRACE_MS, signingSecrets, type Deliverer } from "./deliver.js";
-import type { Change, DeliveryManager } from "./manager.js";
-import { bundlePayload, messagePayload, messagePayloadJson, type DeliverableMessage } from "./payload.js";
+import type { DeliveryManager } from "./manager.js";
+import type { Change } from "./signals.js";
+import { bundlePayload, messagePayload, messagePayloadJson } from "./payload.js";
 import { findParked, internalReason, listParked, parkedView, unpark } from "./parked.js";
 import { previewBundle } from "./preview.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
 import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
-import { requestRow, type Activity, type DeliveryWriter } from "./writer.js";
+import { ACTIVITY_SIZE, requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
-import { describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
+import { countWaiting, describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
 
-export { AGGREGATIONS, type Aggregation } from "./windows.js";
 
 export interface WebhookDeps {
   db: DB;
@@ -307,7 +307,7 @@ export class WebhookService {
 
   async activityOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
-    const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(10).execute();
+    const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(ACTIVITY_SIZE).execute();
     return rows.map((a) => ({
       at: new Date(a.at).toISOString(),
       kind: a.kind,

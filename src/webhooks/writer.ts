@@ -3,7 +3,7 @@ import type { Kysely } from "kysely";
 import type SQLite from "better-sqlite3";
 import { sqliteOf, type DB, type Database } from "../db/index.js";
 import { ulid } from "../db/ids.js";
-import type { AttemptResult } from "./deliver.js";
+import type { AttemptResult } from "./outcome.js";
 
 export const REQUEST_LOG_SIZE = 100;
 export const ACTIVITY_SIZE = 10;
@@ -119,7 +119,7 @@ const requestInserts = new WeakMap<SQLite.Database, SQLite.Statement<[ReturnType
 /**
  * SQLite: the request log's insert, prepared once per file and run row by row (inside the
  * flush's transaction). Kysely parsed and prepared a 100-row, 1,300-parameter statement on
- * every flush (~3 % of a drain's CPU).
+ * every flush (BENCHMARKS.md, "Behind choices in the code").
  */
 function insertRequests(file: SQLite.Database, rows: ReturnType<typeof requestRow>[]): void {
   let insert = requestInserts.get(file);

@@ -3,8 +3,8 @@ import { invalid } from "../errors.js";
 
 /**
  * Passwords are stored with scrypt (node's crypto: no native package to build), at one of
- * OWASP's recommended settings: N=2^13, r=8, p=10 (8 MiB, ~0.15 s of CPU on the 2-core test
- * machine; the settings of equal cost with a larger N took twice as long there). The
+ * OWASP's recommended settings: N=2^13, r=8, p=10 (8 MiB; the cheapest of the equal-cost
+ * settings on the test machine: BENCHMARKS.md, "Signing in"). The
  * parameters are stored with each hash, so they can be raised later without a migration.
  */
 export const PASSWORD_COST = { N: 2 ** 13, r: 8, p: 10 };

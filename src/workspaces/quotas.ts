@@ -1,27 +1,6 @@
 import type { DB } from "../db/index.js";
 import { ApiError } from "../errors.js";
-
-/**
- * What one workspace may hold or run at once, so that nothing a tenant configures grows
- * without a bound (each webhook is a consumer holding up to 1,000 rows; each account a
- * sender). Defaults no honest workspace meets; each is configurable (README).
- */
-export interface Quotas {
-  webhooks: number;
-  accounts: number;
-  teammates: number;
-  /** Inbound gateway requests of a workspace being handled at once. */
-  inboundInFlight: number;
-}
-
-export const QUOTA_DEFAULTS: Quotas = { webhooks: 50, accounts: 100, teammates: 1000, inboundInFlight: 64 };
-
-export const QUOTA_ENV: Record<keyof Quotas, string> = {
-  webhooks: "THREADLINE_MAX_WEBHOOKS",
-  accounts: "THREADLINE_MAX_ACCOUNTS",
-  teammates: "THREADLINE_MAX_TEAMMATES",
-  inboundInFlight: "THREADLINE_MAX_INBOUND_IN_FLIGHT",
-};
+import { QUOTA_ENV, type Quotas } from "../config/index.js";
 
 const NOUNS: Record<keyof Quotas, string> = {
   webhooks: "webhooks",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { RETRY_SCHEDULE_MS } from "../../src/webhooks/consumer.js";
+import { RETRY_SCHEDULE_MS } from "../../src/webhooks/policy.js";
 import { advanceTo, HOUR, MINUTE, nextBoundary, serverNow } from "../helpers/clock.js";
 import { validateBundle } from "../helpers/contract.js";
 import { received, Receiver, waitForCount } from "../helpers/receiver.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { windowEndAfter, windowStartOf } from "../../src/webhooks/bundles.js";
+import { windowEndAfter, windowStartOf } from "../../src/webhooks/windows.js";
 import { advanceTo, HOUR, MINUTE, minuteAt, nextBoundary, serverNow } from "../helpers/clock.js";
 import { assertSigned, validateBundle } from "../helpers/contract.js";
 import { received, type ReceivedRequest, Receiver, waitForCount } from "../helpers/receiver.js";

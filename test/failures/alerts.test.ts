@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { RETRY_SCHEDULE_MS } from "../../src/webhooks/consumer.js";
+import { RETRY_SCHEDULE_MS } from "../../src/webhooks/policy.js";
 import { Receiver } from "../helpers/receiver.js";
 import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
 import { startSmtp } from "../helpers/smtp.js";

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { DATABASES, TestServer } from "../helpers/server.js";
-import { escapeHtml } from "../../src/webhooks/payload.js";
+import { escapeHtml } from "../../src/html.js";
 import { message, send, victim, type Victim } from "./helpers.js";
 
 const NASTY = "a $` b $' c $& d $$ e $1 f $<name> g";

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { header, normalizeJid, phoneFromJid, safeEqual, unixSeconds } from "../../src/sources/common.js";
+import { phoneFromJid } from "../../src/ingest/jid.js";
+import { normalizeJid } from "../../src/sources/jids.js";
+import { unixSeconds } from "../../src/sources/json.js";
+import { header, safeEqual } from "../../src/sources/request.js";
 import { adapterFor, GATEWAY_SOURCES } from "../../src/sources/index.js";
 import { SourceInputError } from "../../src/sources/types.js";
 import { post } from "./helpers.js";

@@ -1,7 +1,9 @@
 /** What a WhatsApp message proto is (Baileys / whatsmeow JSON), names and timestamps as gateways give them. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { classifyProto, firstPhoneJid, realName, unixSeconds } from "../../src/sources/common.js";
+import { firstPhoneJid, realName } from "../../src/sources/jids.js";
+import { unixSeconds } from "../../src/sources/json.js";
+import { classifyProto } from "../../src/sources/proto.js";
 
 describe("classifyProto", () => {
   it("reads text from every place that holds it, wrappers included", () => {

@@ -2,7 +2,8 @@
 // JSON.stringify makes of the documented payload object (docs/payloads.md never changes).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bundleParts, bundlePayload, bundlePayloadJson, messagePayload, messagePayloadJson, localMinute, payloadTimestamp, type DeliverableMessage } from "../../src/webhooks/payload.js";
+import { bundleParts, bundlePayload, bundlePayloadJson, messagePayload, messagePayloadJson, localMinute, payloadTimestamp } from "../../src/webhooks/payload.js";
+import type { DeliverableMessage } from "../../src/log/index.js";
 
 const base: DeliverableMessage = {
   seq: 7,

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
-import { DEFAULT_LEASE_MS, leasesHeldUntil } from "../../src/webhooks/leases.js";
+import { leasesHeldUntil } from "../../src/webhooks/leases.js";
+import { DEFAULT_LEASE_MS } from "../../src/config/index.js";
 import { capacity, initialHealth, judge, MAX_IN_FLIGHT, mayProbe, retryDelay, RETRY_SCHEDULE_MS, ticket, type Health, type Outcome } from "../../src/webhooks/policy.js";
 
 const fixed = () => 0.5; // no jitter

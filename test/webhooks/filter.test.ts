@@ -204,4 +204,21 @@ for (const database of DATABASES) describe(`webhook filters (${database})`, () =
     );
     assert.equal(await logCount(w.id), 1);
   });
+
+  it("a responsible e-mail matches by one rule in delivery and in pending_messages: Ünal is ünal, even in a row stored as typed", async () => {
+    const unal = { full_name: "Ünal Filter", email: "ünal.filter@example.com" };
+    assert.equal((await server.api("POST", "/api/v1/teammates", { token: s.key, body: unal })).status, 201);
+    const [first] = idsOf(await ingest(server, s, [entry(s, { contact: "972547000001", text: "u0 first" })]));
+    const [chat] = await server.sql<{ chat_id: number }>("select chat_id from messages where id = ?", [first]);
+    assert.equal((await server.api("PATCH", `/api/v1/chats/${chat!.chat_id}`, { token: s.key, body: { responsible_email: unal.email } })).status, 200);
+    // A row written before e-mails were normalised keeps its capitals (SQLite's lower() leaves Ü as it is).
+    await server.sql("update teammates set email = ? where workspace_id = ? and email = ?", ["Ünal.Filter@example.com", s.workspace.id, unal.email]);
+    const filter = { responsible: ["ÜNAL.FILTER@example.com"] };
+    const live = await createWebhook(server, s.key, `${receiver.url}?t=unal`, { filter });
+    const paused = await createWebhook(server, s.key, `${receiver.url}?t=unal-paused`, { filter, enabled: false });
+    await ingest(server, s, [entry(s, { contact: "972547000001", text: "u1 assigned" }), entry(s, { contact: "972547000002", text: "u2 other chat" })]);
+    await settled([live.id]);
+    assert.deepEqual(texts("t=unal"), ["u1 assigned"]);
+    assert.equal((await server.api("GET", `/api/v1/webhooks/${paused.id}`, { token: s.key })).json.pending_messages, 1, "u1, as the consumer delivers it");
+  });
 });

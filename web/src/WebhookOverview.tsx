@@ -2,7 +2,7 @@
 // 5 and 8): the endpoints and their status first; when the next bundle goes out.
 import type { Webhook } from "./types.js";
 import { formatDateTime, formatRelative } from "./ui.js";
-import { statusOf } from "./Webhooks.js";
+import { statusOf } from "./webhookStatus.js";
 
 /** With two or more webhooks the page starts with this: each endpoint, its status, a link to its card. */
 export function EndpointList({ webhooks }: { webhooks: Webhook[] }) {

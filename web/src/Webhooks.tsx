@@ -4,6 +4,7 @@ import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
 import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
 import { EndpointList, NextBundle } from "./WebhookOverview.js";
+import { statusOf } from "./webhookStatus.js";
 import { SOURCE_NAMES, SendUrlCard } from "./Sending.js";
 import { navigate } from "./router.js";
 import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
@@ -238,20 +239,6 @@ function checkUrl(value: string): string | undefined {
   }
   if (u.protocol !== "https:" && u.protocol !== "http:") return "The URL must start with https:// or http://.";
   return undefined;
-}
-
-export function statusOf(w: Webhook): { label: string; detail: string; tone: "ok" | "warn" | "off" } {
-  if (w.enabled) {
-    const n = w.consecutive_failures;
-    return n > 0
-      ? { label: "Failing", detail: `${n} consecutive error${n === 1 ? "" : "s"}`, tone: "warn" }
-      : { label: "Active", detail: "0 consecutive errors", tone: "ok" };
-  }
-  if (w.disabled_reason === "consecutive_failures") {
-    return { label: "Disabled", detail: `after ${w.consecutive_failures} consecutive failures`, tone: "off" };
-  }
-  if (w.disabled_reason === "gone") return { label: "Disabled", detail: "the receiver answered 410 Gone", tone: "off" };
-  return { label: "Disabled", detail: "manually", tone: "off" };
 }
 
 interface CardProps {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 import { clearSessionCookie, personOf, SESSION_COOKIE, signInPerson } from "../auth.js";
 import { personByPassword, recordFailedSignIn } from "../../workspaces/sessions.js";
@@ -10,7 +10,8 @@ import { MAX_PASSWORD } from "../../workspaces/passwords.js";
 import { EmailLimits } from "../rate-limits.js";
 import { getWorkspace } from "../../workspaces/service.js";
 import { findPermalink, getChat, listMessages, type MessageRow } from "../../timeline/service.js";
-import { escapeHtml, localMinute } from "../../webhooks/payload.js";
+import { localMinute } from "../../webhooks/payload.js";
+import { escapeHtml } from "../../html.js";
 import { ApiError } from "../../errors.js";
 import { safeNext } from "../safe-next.js";
 

@@ -1,6 +1,6 @@
 import { Type } from "typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 import { ApiError } from "../../errors.js";
 import { clearSessionCookie, SESSION_COOKIE, signInPerson, whoOf } from "../auth.js";

@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import * as client from "openid-client";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 import type { OidcConfig } from "../../config/index.js";
 import { signInPerson } from "../auth.js";

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Type } from "typebox";
 import { ApiError } from "../../errors.js";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 
 export function systemRoutes(app: Threadline) {

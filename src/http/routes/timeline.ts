@@ -1,5 +1,5 @@
 import { Type } from "typebox";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 import { MAX_BATCH } from "../../ingest/ingest.js";
 import type { IngestMessage } from "../../ingest/types.js";

@@ -1,6 +1,6 @@
 import { connectionsOf } from "../../accounts/connection.js";
 import { Type } from "typebox";
-import type { App } from "../server.js";
+import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
 import { createWorkspace, getWorkspace, listWorkspaces, updateWorkspace } from "../../workspaces/service.js";
 import { rotateApiKey } from "../../workspaces/api-keys.js";

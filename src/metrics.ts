@@ -1,11 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-/** The process's Prometheus metrics; one registry per app so tests can run several. */
+/** The process's Prometheus metrics, every one of them; one registry per app so tests can run several. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Attempts are counted in plain numbers and handed to prom-client when scraped (or every
-  // 1,000): a labelled inc and an observe per delivery were ~3 % of a delivery's CPU.
+  // 1,000): a labelled inc and an observe per delivery showed in a delivery's profile (BENCHMARKS.md, "Behind choices in the code").
   const outcomes = new Map<string, number>();
   let durations: number[] = [];
   const publish = () => {
@@ -40,11 +40,25 @@ export function createMetrics() {
       this.set(shares().live);
     },
   });
+  // Accounts whose gateway session is disconnected, counted in the database when scraped (accounts/connection.ts).
+  let disconnected = async () => 0;
+  new Gauge({
+    name: "threadline_accounts_disconnected",
+    help: "WhatsApp accounts whose gateway session is disconnected",
+    registers: [registry],
+    async collect() {
+      this.set(await disconnected());
+    },
+  });
   return {
     registry,
     /** Where the share gauges read from (the delivery manager). */
     shares(read: () => { held: number; live: number }): void {
       shares = read;
+    },
+    /** Where the disconnected-accounts gauge reads from (the connection watch). */
+    disconnected(read: () => Promise<number>): void {
+      disconnected = read;
     },
     ingested: new Counter({ name: "threadline_ingested_messages_total", help: "Messages ingested, by result", labelNames: ["status"], registers: [registry] }),
     /** One delivery attempt: `outcome` is `success` or a delivery error code, lower-cased. */
