@@ -15,14 +15,10 @@ import type { Clock, ClockTimer } from "../clock/index.js";
 import type { Alerts } from "../alerts/index.js";
 import { adapterFor, type ConnectionReport, type GatewayHttp } from "../sources/index.js";
 import { sourceAccount, type AccountRow } from "./service.js";
+import type { Connection } from "./schemas.js";
 
-/** What an account read answers as `connection`. */
-export interface ConnectionView {
-  state: "connected" | "disconnected" | "unknown";
-  since: string | null;
-  reason: string | null;
-  last_message_at: string | null;
-}
+/** What an account read answers as `connection` (accounts/schemas.ts). */
+export type ConnectionView = Connection;
 
 const TICK_MS = 60_000;
 const STATUS_CHECK_MS = 5 * 60_000;

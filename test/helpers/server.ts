@@ -81,13 +81,18 @@ export class TestServer {
       THREADLINE_TEST_CLOCK: "1",
       // Passwords at a low scrypt cost (the suite signs in hundreds of times); test/unit/passwords.test.ts checks the real one.
       THREADLINE_TEST_PASSWORDS: "1",
+      // Every JSON answer is checked against what its response schema wrote (src/http/server.ts, checkResponses).
+      THREADLINE_TEST_RESPONSES: "1",
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
       ...opts.env,
     })) {
       if (v !== undefined) env[k] = v;
     }
     // The low password cost is refused without the test clock (a server started without it gets the real cost).
-    if (env.THREADLINE_TEST_CLOCK !== "1") delete env.THREADLINE_TEST_PASSWORDS;
+    if (env.THREADLINE_TEST_CLOCK !== "1") {
+      delete env.THREADLINE_TEST_PASSWORDS;
+      delete env.THREADLINE_TEST_RESPONSES;
+    }
         // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
     const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const child = spawn(process.execPath, [...nodeArgs, ...CLI, "serve"], {
