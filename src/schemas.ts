@@ -13,7 +13,7 @@
  * `{}` or `""`, and fields come in the schema's order. So every schema names every field,
  * in the order the service builds them, and says which ones may be null (`Nullable`).
  */
-import { Type, type TSchema } from "typebox";
+import { Type, type TObject, type TSchema } from "typebox";
 
 /** A value or null. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -21,6 +21,16 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 /** A string from a fixed list, written as a plain string (no union to match on every answer). */
 export const StringEnum = <const T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
   Type.Unsafe<T[number]>(Type.String({ enum: [...values], ...options }));
+
+/**
+ * An object whose optional fields come before required ones, written in its own order:
+ * fast-json-stringify writes required fields first, so the schema leaves `required` out
+ * (the type keeps it).
+ */
+export const InOrder = <T extends TObject>(schema: T): T => {
+  const { required: _required, ...rest } = schema;
+  return rest as unknown as T;
+};
 
 /** A time as the API answers it: ISO 8601, UTC, milliseconds (`2026-11-29T09:00:00.000Z`). */
 export const Time = () => Type.String({ description: "ISO 8601 time, UTC" });

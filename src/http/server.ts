@@ -109,7 +109,11 @@ function checkResponses(fastify: App, app: Threadline): void {
     const written = JSON.stringify(JSON.parse(payload));
     if (written === expected) return payload;
     app.log.error({ url: redactedUrl(req.url), status: reply.statusCode, expected, written }, "the response schema changed the answer");
-    throw new Error(`The response schema of ${req.method} ${req.routeOptions.url} changed the answer: expected ${expected}, written ${written}`);
+    // Said in the answer itself, so the failing test shows it: where the two part.
+    let at = 0;
+    while (at < expected.length && expected[at] === written[at]) at++;
+    const around = (s: string) => s.slice(Math.max(0, at - 80), at + 80);
+    throw new ApiError("INTERNAL", `The response schema of ${req.method} ${req.routeOptions.url} changed the answer at character ${at}: expected …${around(expected)}…, written …${around(written)}…`);
   });
 }
 

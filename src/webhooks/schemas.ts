@@ -5,7 +5,7 @@
  * they are any JSON). Imports only typebox and modules without imports (src/schemas.ts).
  */
 import { Type, type Static } from "typebox";
-import { AnyJson, Items, Nullable, Page, StringEnum, Time } from "../schemas.js";
+import { AnyJson, InOrder, Items, Nullable, Page, StringEnum, Time } from "../schemas.js";
 import { Actor } from "../audit/schemas.js";
 import { AGGREGATIONS } from "./windows.js";
 import { DELIVERY_ERROR_CODES } from "./outcome.js";
@@ -92,7 +92,8 @@ export type ActivityItem = Static<typeof ActivityItem>;
 export const ActivityList = Items(ActivityItem);
 
 const Headers = Type.Record(Type.String(), Type.String());
-const SentRequest = Type.Object({ method: Type.Optional(Type.String()), url: Type.String(), headers: Headers, body: Type.String() });
+/** `method` is missing from attempts logged before it was kept. */
+const SentRequest = InOrder(Type.Object({ method: Type.Optional(Type.String()), url: Type.String(), headers: Headers, body: Type.String() }));
 const ReceivedResponse = Type.Object({ status: Type.Integer(), headers: Headers, body: Type.String() });
 
 const logEntryFields = {
