@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { repoRoot } from "./contract.js";
+import type { WorkspaceCreated } from "../../src/workspaces/schemas.js";
 
 
 export const OPERATOR_TOKEN = "tlo_test_operator_token_0123456789";
@@ -245,7 +246,7 @@ export async function createWorkspace(server: TestServer, over: Record<string, u
     body: { name: "Acme", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" }, ...over },
   });
   if (r.status !== 201) throw new Error(`create workspace: ${r.status} ${r.text}`);
-  return r.json as { id: string; name: string; timezone: string; api_key: string; owner_invitation_url: string; owner: { id: string; full_name: string; email: string } };
+  return r.json as WorkspaceCreated;
 }
 
 /**
