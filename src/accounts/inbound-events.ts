@@ -5,18 +5,12 @@
  * account. Only the newest KEEP_PER_ACCOUNT of an account are kept.
  */
 import type { DB } from "../db/index.js";
+import type { InboundEvent, Source } from "./schemas.js";
 
 export const KEEP_PER_ACCOUNT = 1000;
 
-export interface InboundEventView {
-  id: string;
-  account_id: string;
-  source: string;
-  reason: string;
-  /** The request body exactly as received (text). */
-  body: string;
-  received_at: string;
-}
+/** An unrecognised event as the API answers it (accounts/schemas.ts). */
+export type InboundEventView = InboundEvent;
 
 export async function recordInboundEvent(
   db: DB,
@@ -48,7 +42,7 @@ export async function listInboundEvents(db: DB, accountId: string, limit: number
   return rows.map((r) => ({
     id: String(r.id),
     account_id: r.account_id,
-    source: r.source,
+    source: r.source as Source,
     reason: r.reason,
     body: r.body,
     received_at: new Date(Number(r.received_at)).toISOString(),

@@ -7,7 +7,9 @@ import { findTeammateByEmail } from "../workspaces/service.js";
 import { adapterFor } from "../sources/index.js";
 import { SourceInputError, type SourceAccount } from "../sources/types.js";
 
-export const SOURCES = ["api", "cloud_api", "waha", "evolution"] as const;
+import { SOURCES, type Account, type Connection } from "./schemas.js";
+
+export { SOURCES };
 export type Source = (typeof SOURCES)[number];
 
 /** Config keys whose values are secrets: never answered back in full. */
@@ -28,27 +30,10 @@ export interface AccountRow {
 }
 
 /** What an account read answers as `connection` (accounts/connection.ts keeps it). */
-export interface ConnectionView {
-  state: "connected" | "disconnected" | "unknown";
-  since: string | null;
-  reason: string | null;
-  last_message_at: string | null;
-}
+export type ConnectionView = Connection;
 
-export interface AccountView {
-  id: string;
-  phone: string;
-  full_name: string;
-  email: string;
-  source: string;
-  source_config: Record<string, unknown>;
-  inbound_url: string | null;
-  /** The pause between messages sent through it; null: the THREADLINE_SEND_PAUSE_MS default. */
-  send_pause_ms: number | null;
-  created_at: string;
-  /** Whether its gateway session receives (accounts/connection.ts). */
-  connection: ConnectionView;
-}
+/** An account as the API answers it (accounts/schemas.ts). */
+export type AccountView = Account;
 
 /** A hint of a secret (its first 3 characters), and only when that leaves most of it hidden. */
 export function maskSecret(value: string): string {
@@ -68,7 +53,8 @@ export function accountView(row: AccountRow, publicUrl: string, connection: Conn
     phone: row.phone,
     full_name: row.full_name,
     email: row.email,
-    source: row.source,
+    // Stored only once checked against SOURCES (createAccount).
+    source: row.source as Source,
     source_config: shown,
     inbound_url: row.source === "api" ? null : `${publicUrl}/inbound/${row.source}/${row.inbound_token}`,
     send_pause_ms: row.send_pause_ms,

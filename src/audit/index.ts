@@ -2,13 +2,10 @@ import type { DB } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import { invalid } from "../errors.js";
 import { parseIsoTime } from "../clock/iso-time.js";
+import type { Actor, AuditPage } from "./schemas.js";
 
 /** Who did something: a signed-in person, an API key (by its name), or Threadline itself. */
-export interface Actor {
-  type: "person" | "api_key" | "threadline";
-  id: string;
-  name: string;
-}
+export type { Actor };
 
 /** What Threadline does on its own (the auto-disable, the Default key). */
 export const THREADLINE: Actor = { type: "threadline", id: "threadline", name: "Threadline" };
@@ -93,7 +90,7 @@ export interface AuditFilter {
  * The workspace's audit log, newest first. `actor`: an actor's id (a person's `tm_…`, a key's
  * `key_…`, or `threadline`); `object`: an object's id (`wh_…`) or `type:id`.
  */
-export async function listAudit(db: DB, workspaceId: string, f: AuditFilter) {
+export async function listAudit(db: DB, workspaceId: string, f: AuditFilter): Promise<AuditPage> {
   let q = db.selectFrom("audit_log").selectAll().where("workspace_id", "=", workspaceId);
   if (f.actor) q = q.where("actor_id", "=", f.actor);
   if (f.object) {
@@ -114,7 +111,7 @@ export async function listAudit(db: DB, workspaceId: string, f: AuditFilter) {
     items: page.map((r) => ({
       id: String(r.id),
       at: new Date(r.at).toISOString(),
-      actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
+      actor: { type: r.actor_type as Actor["type"], id: r.actor_id, name: r.actor_name },
       action: r.action,
       object: { type: r.object_type, id: r.object_id },
       before: r.before === null ? null : (JSON.parse(r.before) as unknown),

@@ -66,6 +66,12 @@ export interface Config {
   oidc: OidcConfig | undefined;
   /** Tests only (with THREADLINE_TEST_CLOCK=1): passwords hashed at a low cost, so suites that sign in often stay quick. */
   testPasswords: boolean;
+  /**
+   * Tests only (with THREADLINE_TEST_CLOCK=1): every JSON answer written through a response
+   * schema is compared with the handler's value as JSON.stringify writes it; a difference (a
+   * field the schema leaves out, a null it turns into "") is a 500 naming both.
+   */
+  testResponses: boolean;
 }
 
 export interface OidcConfig {
@@ -227,6 +233,8 @@ export function loadConfig(env: Env = process.env): Config {
   const oidc = parseOidc(env);
   const tp = env.THREADLINE_TEST_PASSWORDS?.trim();
   if (tp !== undefined && tp !== "" && !(tp === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_PASSWORDS is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tp}".`);
+  const tr = env.THREADLINE_TEST_RESPONSES?.trim();
+  if (tr !== undefined && tr !== "" && !(tr === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_RESPONSES is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tr}".`);
   return {
     port,
     host,
@@ -249,6 +257,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken,
     oidc,
     testPasswords: tp === "1",
+    testResponses: tr === "1",
   };
 }
 

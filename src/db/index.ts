@@ -123,6 +123,11 @@ export async function migrate(storage: Storage): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
 
+/** Whether the database answers a query (`GET /healthz`). */
+export async function databaseAnswers(db: DB): Promise<void> {
+  await db.selectFrom("meta").select("key").limit(1).execute();
+}
+
 export function isPostgres(db: Kysely<any>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }

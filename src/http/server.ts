@@ -90,6 +90,33 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
+/**
+ * Tests only (THREADLINE_TEST_RESPONSES=1): each JSON answer as its response schema wrote it
+ * must be what JSON.stringify writes of the handler's value (whitespace aside), so a schema
+ * that leaves a field out, reorders the fields or writes a null as "" fails the test that
+ * meets it with a 500 instead of changing the answer unnoticed.
+ */
+function checkResponses(fastify: App, app: Threadline): void {
+  const plain = new WeakMap<object, string>();
+  fastify.addHook("preSerialization", async (req, _reply, payload) => {
+    plain.set(req, JSON.stringify(payload));
+    return payload;
+  });
+  fastify.addHook("onSend", async (req, reply, payload) => {
+    const expected = plain.get(req);
+    plain.delete(req);
+    if (expected === undefined || typeof payload !== "string") return payload;
+    const written = JSON.stringify(JSON.parse(payload));
+    if (written === expected) return payload;
+    app.log.error({ url: redactedUrl(req.url), status: reply.statusCode, expected, written }, "the response schema changed the answer");
+    // Said in the answer itself, so the failing test shows it: where the two part.
+    let at = 0;
+    while (at < expected.length && expected[at] === written[at]) at++;
+    const around = (s: string) => s.slice(Math.max(0, at - 80), at + 80);
+    throw new ApiError("INTERNAL", `The response schema of ${req.method} ${req.routeOptions.url} changed the answer at character ${at}: expected …${around(expected)}…, written …${around(written)}…`);
+  });
+}
+
 export async function buildServer(app: Threadline): Promise<App> {
   const fastify = Fastify({
     logger: false,
@@ -182,6 +209,8 @@ export async function buildServer(app: Threadline): Promise<App> {
     if (req.url.startsWith("/api/")) void reply.header("cache-control", "no-store");
     return payload;
   });
+
+  if (app.config.testResponses) checkResponses(fastify, app);
 
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
     let e: ApiError;

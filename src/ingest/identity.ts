@@ -22,6 +22,12 @@ export function isHiddenId(id: string): boolean {
 }
 
 /** Called once per merge (the metrics' `threadline_chats_merged_total`). */
+/** Which of `hidden` (at most 1,000 looked at) the account already learned a phone for. */
+export async function learnedHiddenIds(db: DB, accountId: string, hidden: string[]): Promise<Set<string>> {
+  const rows = await db.selectFrom("contact_ids").select("hidden_id").where("account_id", "=", accountId).where("hidden_id", "in", hidden.slice(0, 1000)).execute();
+  return new Set(rows.map((r) => r.hidden_id));
+}
+
 export type MergeListener = () => void;
 
 interface Pair {

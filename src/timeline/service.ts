@@ -4,6 +4,7 @@ import { invalid, notFound } from "../errors.js";
 import { findTeammateByEmail } from "../workspaces/service.js";
 import { MESSAGE_VIEW_COLUMNS } from "../log/index.js";
 import { chatUrl, permalinkUrl } from "./links.js";
+import type { Chat, Direction, Message } from "./schemas.js";
 
 export interface ChatRow {
   id: number;
@@ -35,7 +36,7 @@ export type MessageRow = Pick<
 >;
 
 
-export function chatView(c: ChatRow, publicUrl: string) {
+export function chatView(c: ChatRow, publicUrl: string): Chat {
   return {
     chat_id: String(c.id),
     full_name: c.full_name,
@@ -50,8 +51,8 @@ export function chatView(c: ChatRow, publicUrl: string) {
       c.last_direction === null
         ? null
         : {
-            direction: c.last_direction,
-            type: c.last_type,
+            direction: c.last_direction as Direction,
+            type: c.last_type ?? "",
             sender_name: c.last_sender_name ?? "",
             preview: previewOf(c.last_text ?? ""),
           },
@@ -59,10 +60,11 @@ export function chatView(c: ChatRow, publicUrl: string) {
   };
 }
 
-export function messageView(m: MessageRow, publicUrl: string) {
+export function messageView(m: MessageRow, publicUrl: string): Message {
   return {
     message_id: m.id,
-    direction: m.direction,
+    // Stored only as received or sent (ingest checks it).
+    direction: m.direction as Direction,
     timestamp: new Date(m.timestamp).toISOString(),
     type: m.type,
     text: m.text,
@@ -208,6 +210,22 @@ export async function setResponsible(db: DB, workspaceId: string, chatId: string
   }
   await db.updateTable("chats").set({ responsible_teammate_id: teammateId }).where("id", "=", chat.id).execute();
   return getChat(db, workspaceId, String(chat.id));
+}
+
+/** Which of `externalIds` the account already has a chat for. */
+export async function knownChats(db: DB, accountId: string, externalIds: string[]): Promise<Set<string>> {
+  const known = new Set<string>();
+  for (let i = 0; i < externalIds.length; i += 1000) {
+    const rows = await db.selectFrom("chats").select("external_id").where("account_id", "=", accountId).where("external_id", "in", externalIds.slice(i, i + 1000)).execute();
+    for (const r of rows) known.add(r.external_id);
+  }
+  return known;
+}
+
+/** The names of the account's direct chats with these phones, where they have a real name (a stored contact), by phone. */
+export async function directChatNames(db: DB, accountId: string, phones: string[]): Promise<Map<string, string>> {
+  const rows = await db.selectFrom("chats").select(["phone", "full_name"]).where("account_id", "=", accountId).where("is_group", "=", 0).where("phone", "in", phones).execute();
+  return new Map(rows.filter((r) => r.full_name && r.full_name !== r.phone).map((r) => [r.phone, r.full_name]));
 }
 
 export async function findPermalink(db: DB, workspaceId: string, uuid: string) {

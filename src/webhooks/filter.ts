@@ -2,6 +2,7 @@ import type { DB } from "../db/index.js";
 import { invalid } from "../errors.js";
 import { normalizeEmail } from "../workspaces/service.js";
 import type { DeliverableMessage } from "../log/index.js";
+import { CHAT_KINDS, DIRECTIONS } from "./schemas.js";
 
 /**
  * A webhook's filter: which messages of the workspace's log it delivers. Stored as JSON text
@@ -18,8 +19,7 @@ export interface WebhookFilter {
   responsible: string[] | null;
 }
 
-export const DIRECTIONS = ["both", "received", "sent"] as const;
-export const CHAT_KINDS = ["both", "direct", "group"] as const;
+export { CHAT_KINDS, DIRECTIONS };
 
 export const DEFAULT_FILTER: WebhookFilter = { direction: "both", accounts: null, chats: "both", responsible: null };
 

@@ -17,8 +17,9 @@ import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilt
 import { ACTIVITY_SIZE, requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
-import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
+import { AGGREGATIONS, aggregationLabel, isAggregation, type Aggregation } from "./windows.js";
 import { countWaiting, describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
+import type { Webhook } from "./schemas.js";
 
 
 export interface WebhookDeps {
@@ -53,10 +54,11 @@ export class WebhookService {
       id: row.id,
       url: row.url,
       enabled: row.enabled === 1,
-      aggregation: row.aggregation,
+      // Stored only once checked (isAggregation; the reasons are Threadline's own).
+      aggregation: row.aggregation as Aggregation,
       filter: parseFilter(row.filter),
       consecutive_failures: row.consecutive_failures,
-      disabled_reason: row.enabled === 1 ? null : row.disabled_reason,
+      disabled_reason: (row.enabled === 1 ? null : row.disabled_reason) as Webhook["disabled_reason"],
       disabled_at: row.enabled === 1 || row.disabled_at === null ? null : new Date(row.disabled_at).toISOString(),
       created_at: new Date(row.created_at).toISOString(),
       updated_at: new Date(row.updated_at).toISOString(),
@@ -77,7 +79,7 @@ export class WebhookService {
    * the window being filled) and how many chats have messages waiting for it (one bounded count
    * over the log after its cursor, shared with `pending_messages`).
    */
-  async read(row: WebhookRow) {
+  async read(row: WebhookRow): Promise<Webhook> {
     const aggregated = row.aggregation !== "none";
     const enabled = row.enabled === 1;
     const waiting = await countWaiting(this.deps.db, row.workspace_id, row.cursor_seq, PENDING_COUNT_LIMIT, row.filter === null ? undefined : parseFilter(row.filter));
@@ -475,7 +477,7 @@ export class WebhookService {
   /** `GET …/sample`: the sample payload, not sent. */
   async sample(workspaceId: string, id: string) {
     const row = await this.get(workspaceId, id);
-    return { aggregation: row.aggregation, payload: await this.samplePayload(workspaceId, row, this.deps.clock.now()) };
+    return { aggregation: row.aggregation as Aggregation, payload: await this.samplePayload(workspaceId, row, this.deps.clock.now()) };
   }
 
   /** Sends a sample payload of the webhook's format now; counts toward nothing but the log. */

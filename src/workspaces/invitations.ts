@@ -65,7 +65,7 @@ export async function listInvitations(db: DB, clock: Clock, workspaceId: string)
     id: r.id,
     email: r.email,
     full_name: r.full_name,
-    role: r.role,
+    role: r.role as Role,
     created_by: JSON.parse(r.created_by) as Actor,
     created_at: new Date(r.created_at).toISOString(),
     expires_at: new Date(r.expires_at).toISOString(),

@@ -1,7 +1,7 @@
 import { ApiError } from "../errors.js";
+import { ROLES } from "./schemas.js";
 
-/** What a person may do (docs/api.md, "Roles"): each role can do everything of the ones after it. */
-export const ROLES = ["owner", "admin", "member"] as const;
+export { ROLES };
 export type Role = (typeof ROLES)[number];
 
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };

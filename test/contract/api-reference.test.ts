@@ -36,6 +36,28 @@ describe("the API reference", () => {
     assert.deepEqual(missing, [], `routes missing from docs/api.md:\n${missing.join("\n")}`);
   });
 
+  it("/docs gives every operation its answer's schema (the one Fastify writes the answer through)", async () => {
+    const doc = (await server.api("GET", "/docs/json")).json;
+    const missing: string[] = [];
+    let described = 0;
+    for (const [route, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!METHODS.includes(method)) continue;
+        const key = normalize(method, route);
+        const ok = Object.entries(op.responses as Record<string, { content?: Record<string, { schema?: object }> }>).filter(([status]) => /^2\d\d$/.test(status));
+        // A 204 has no body; every other answer names its schema under each content type.
+        const complete = ok.length > 0 && ok.every(([status, r]) => (r.content ? Object.values(r.content).every((c) => c.schema !== undefined) : status === "204"));
+        if (!complete) missing.push(`${key}: ${JSON.stringify(ok)}`);
+        else described++;
+      }
+    }
+    assert.deepEqual(missing, [], `operations without a 2xx response schema:\n${missing.join("\n")}`);
+    assert.ok(described >= 60, `only ${described} operations`);
+    // A list answers its page, its items described field by field.
+    const chats = doc.paths["/api/v1/chats"].get.responses["200"].content["application/json"].schema;
+    assert.ok(chats.properties.items.items.properties.chat_url, JSON.stringify(chats));
+  });
+
   it("/docs gives every operation a summary, its paragraph of docs/api.md, its errors, and request examples valid against its schema", async () => {
     const doc = (await server.api("GET", "/docs/json")).json;
     const ajv = new Ajv({ strict: false, allErrors: true });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { Receiver } from "../helpers/receiver.js";
 import { DATABASES, TestServer, waitFor } from "../helpers/server.js";
 import { deliveriesOf, entry, ingest, space, type Space, waitForDelivery } from "../helpers/workspace.js";
+import type { ActivityItem, Webhook } from "../../src/webhooks/schemas.js";
 
 /** The documented backoff (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then hourly), with room for jitter. */
 const BACKOFF_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000];
@@ -20,12 +21,12 @@ for (const database of DATABASES) describe(`webhook state (${database})`, () => 
   const webhookOf = async (s: Space) => {
     const r = await server.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });
     assert.equal(r.status, 200, r.text);
-    return r.json as { enabled: boolean; consecutive_failures: number; disabled_reason: string | null; url: string };
+    return r.json as Webhook;
   };
   const activityOf = async (s: Space) => {
     const r = await server.api("GET", `/api/v1/webhooks/${s.webhook!.id}/activity`, { token: s.key });
     assert.equal(r.status, 200, r.text);
-    return r.json.items as { at: string; kind: string; summary: string; status_code?: number; delivery_id?: string }[];
+    return r.json.items as ActivityItem[];
   };
 
   /** Waits until the webhook has counted `n` consecutive errors (its retry time is then set). */

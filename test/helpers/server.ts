@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { repoRoot } from "./contract.js";
+import type { WorkspaceCreated } from "../../src/workspaces/schemas.js";
 
 
 export const OPERATOR_TOKEN = "tlo_test_operator_token_0123456789";
@@ -81,13 +82,18 @@ export class TestServer {
       THREADLINE_TEST_CLOCK: "1",
       // Passwords at a low scrypt cost (the suite signs in hundreds of times); test/unit/passwords.test.ts checks the real one.
       THREADLINE_TEST_PASSWORDS: "1",
+      // Every JSON answer is checked against what its response schema wrote (src/http/server.ts, checkResponses).
+      THREADLINE_TEST_RESPONSES: "1",
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
       ...opts.env,
     })) {
       if (v !== undefined) env[k] = v;
     }
     // The low password cost is refused without the test clock (a server started without it gets the real cost).
-    if (env.THREADLINE_TEST_CLOCK !== "1") delete env.THREADLINE_TEST_PASSWORDS;
+    if (env.THREADLINE_TEST_CLOCK !== "1") {
+      delete env.THREADLINE_TEST_PASSWORDS;
+      delete env.THREADLINE_TEST_RESPONSES;
+    }
         // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
     const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const child = spawn(process.execPath, [...nodeArgs, ...CLI, "serve"], {
@@ -240,7 +246,7 @@ export async function createWorkspace(server: TestServer, over: Record<string, u
     body: { name: "Acme", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" }, ...over },
   });
   if (r.status !== 201) throw new Error(`create workspace: ${r.status} ${r.text}`);
-  return r.json as { id: string; name: string; timezone: string; api_key: string; owner_invitation_url: string; owner: { id: string; full_name: string; email: string } };
+  return r.json as WorkspaceCreated;
 }
 
 /**

@@ -11,6 +11,7 @@ import path from "node:path";
 import { Receiver, type ReceivedRequest } from "../helpers/receiver.js";
 import { TestServer, createWorkspace, waitFor, type Database } from "../helpers/server.js";
 import { FIXTURES } from "../helpers/contract.js";
+import type { Account } from "../../src/accounts/schemas.js";
 
 /** The public base URL the server is told to use (inbound_url and chat_url are built on it). */
 export const PUBLIC_URL = "https://threadline.example.test";
@@ -88,7 +89,7 @@ export async function startHarnesses(count: number, opts: { database?: Database;
 export async function createAccount(h: Harness, body: Record<string, unknown>) {
   const r = await h.server.api("POST", "/api/v1/accounts", { token: h.key, body: { owner_email: h.owner.email, ...body } });
   assert.equal(r.status, 201, r.text);
-  return r.json as { id: string; phone: string; source: string; inbound_url: string | null; source_config: Record<string, unknown> };
+  return r.json as Account;
 }
 
 export interface InboundResponse {

@@ -7,6 +7,9 @@ import { whoOf } from "../auth.js";
 import { enqueueSend, getMessageWithSend, type SendInput } from "../../sending/queue.js";
 import { getSendUrl, regenerateSendUrl, workspaceForSendToken } from "../../sending/send-url.js";
 import { IdParams, IdString, NameString, TextString } from "./common.js";
+import { NoContent } from "../../schemas.js";
+import { MessageWithSend } from "../../timeline/schemas.js";
+import { NewSendUrl, SendQueued, SendUrl } from "../../sending/schemas.js";
 
 /** The body of a send, as JSON or as form fields (the capability URL takes both). */
 const SendBody = Type.Object({
@@ -25,14 +28,14 @@ export function sendingRoutes(app: Threadline) {
     return { message_id: id, status: "queued" as const };
   };
   return async (f: App) => {
-    f.post("/api/v1/messages/send", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], body: SendBody } }, async (req, reply) =>
+    f.post("/api/v1/messages/send", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], body: SendBody, response: { 202: SendQueued } } }, async (req, reply) =>
       reply.status(202).send(await send(req.workspaceId, req.body, req.person?.teammate.id)),
     );
-    f.get("/api/v1/messages/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], params: IdParams } }, async (req) =>
+    f.get("/api/v1/messages/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], params: IdParams, response: { 200: MessageWithSend } } }, async (req) =>
       getMessageWithSend(app.db, req.workspaceId, req.params.id, app.publicUrl()),
     );
-    f.get("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"] } }, async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()));
-    f.post("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"] } }, async (req, reply) => {
+    f.get("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"], response: { 200: SendUrl } } }, async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()));
+    f.post("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"], response: { 201: NewSendUrl } } }, async (req, reply) => {
       const url = await regenerateSendUrl(app.db, app.clock, req.workspaceId, app.publicUrl());
       await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "send_url.regenerated", object: { type: "send_url", id: req.workspaceId } });
       return reply.status(201).send(url);
@@ -46,7 +49,7 @@ export function sendingRoutes(app: Threadline) {
       hooks.addHook("onSend", async (_req, reply) => {
         reply.header("access-control-allow-origin", "*");
       });
-      hooks.options("/hooks/send/:token", { config: { auth: "public" }, schema: { hide: true, params: Type.Object({ token: IdString() }) } }, async (_req, reply) =>
+      hooks.options("/hooks/send/:token", { config: { auth: "public" }, schema: { hide: true, params: Type.Object({ token: IdString() }), response: { 204: NoContent } } }, async (_req, reply) =>
         reply
           .status(204)
           .header("access-control-allow-methods", "POST")
@@ -69,7 +72,7 @@ export function sendingRoutes(app: Threadline) {
       });
       hooks.post(
         "/hooks/send/:token",
-        { config: { auth: "public" }, bodyLimit: 128 * 1024, schema: { tags: ["messages"], params: Type.Object({ token: IdString() }), body: SendBody, security: [] } },
+        { config: { auth: "public" }, bodyLimit: 128 * 1024, schema: { tags: ["messages"], params: Type.Object({ token: IdString() }), body: SendBody, response: { 202: SendQueued }, security: [] } },
         async (req, reply) => reply.status(202).send(await send((req as { sendWorkspace?: string }).sendWorkspace!, req.body)),
       );
     });

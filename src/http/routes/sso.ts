@@ -7,6 +7,7 @@ import type { OidcConfig } from "../../config/index.js";
 import { signInPerson } from "../auth.js";
 import { safeNext } from "../safe-next.js";
 import { personForSso, type SsoClaims } from "../../workspaces/sso.js";
+import { SsoState } from "../../workspaces/schemas.js";
 
 /** The cookie that carries one sign-on's state, nonce and PKCE verifier from /sso/start to /sso/callback. */
 const SSO_COOKIE = "tl_sso";
@@ -40,7 +41,7 @@ export function ssoRoutes(app: Threadline) {
   const refuse = (reply: FastifyReply, why: string) => reply.redirect(`/signin?sso_error=${encodeURIComponent(why)}`, 303);
 
   return async (f: App) => {
-    f.get("/api/v1/sso", { config: { auth: "public" }, schema: { tags: ["session"], security: [] } }, async () => ({ enabled: oidc !== undefined }));
+    f.get("/api/v1/sso", { config: { auth: "public" }, schema: { tags: ["session"], response: { 200: SsoState }, security: [] } }, async () => ({ enabled: oidc !== undefined }));
     if (!oidc) return;
 
     f.get("/sso/start", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2048 })) }) } }, async (req, reply) => {

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { Type } from "typebox";
 import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
@@ -15,6 +16,8 @@ import { pendingSends, withSendStatus } from "../../sending/queue.js";
 import { exportMessages } from "../../timeline/export.js";
 import { parseIsoTime } from "../../clock/iso-time.js";
 import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
+import { IngestAnswer } from "../../ingest/schemas.js";
+import { Chat, ChatPage, ChatWithHistory, Message, MessagePage, Permalink } from "../../timeline/schemas.js";
 
 const Party = Type.Object({ full_name: Type.Optional(NameString()), phone: Type.Optional(IdString()) });
 
@@ -43,7 +46,7 @@ export function timelineRoutes(app: Threadline) {
       "/api/v1/messages",
       {
         config: { auth: "workspace", role: "admin" },
-        schema: { tags: ["messages"], body: Type.Object({ messages: Type.Array(IngestEntry, { minItems: 1, maxItems: MAX_BATCH }) }) },
+        schema: { tags: ["messages"], body: Type.Object({ messages: Type.Array(IngestEntry, { minItems: 1, maxItems: MAX_BATCH }) }), response: { 202: IngestAnswer } },
       },
       async (req, reply) => {
         const r = await app.ingest(req.workspaceId, req.body.messages as IngestMessage[]);
@@ -51,11 +54,11 @@ export function timelineRoutes(app: Threadline) {
       },
     );
 
-    f.get("/api/v1/chats", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/chats", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], querystring: ListQuery, response: { 200: ChatPage } } }, async (req) => {
       const r = await listChats(app.db, req.workspaceId, { limit: parseLimit(req.query.limit), cursor: req.query.cursor, q: req.query.q });
       return { items: r.items.map((c) => chatView(c, app.publicUrl())), next_cursor: r.next_cursor };
     });
-    f.get("/api/v1/chats/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) => {
+    f.get("/api/v1/chats/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, response: { 200: ChatWithHistory } } }, async (req) => {
       const chat = await getChat(app.db, req.workspaceId, req.params.id);
       return { ...chatView(chat, app.publicUrl()), history: await chatHistory(app.db, chat.id) };
     });
@@ -67,6 +70,7 @@ export function timelineRoutes(app: Threadline) {
           tags: ["chats"],
           params: IdParams,
           body: Type.Object({ responsible_email: Type.Optional(Type.Union([NameString(), Type.Null()])), full_name: Type.Optional(NameString({ minLength: 1 })) }),
+          response: { 200: Chat },
         },
       },
       async (req) => {
@@ -83,7 +87,7 @@ export function timelineRoutes(app: Threadline) {
         return chatView(chat, app.publicUrl());
       },
     );
-    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/chats/:id/messages", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, querystring: ListQuery, response: { 200: MessagePage } } }, async (req) => {
       const r = await listMessages(app.db, req.workspaceId, req.params.id, { limit: parseLimit(req.query.limit), cursor: req.query.cursor });
       const items = await withSendStatus(app.db, r.items, app.publicUrl());
       // Sends still queued (or failed) are not in the log: they follow its last page.
@@ -94,7 +98,7 @@ export function timelineRoutes(app: Threadline) {
       "/api/v1/chats/:id/messages",
       {
         config: { auth: "workspace", role: "member" },
-        schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: TextString(), teammate_email: Type.Optional(NameString()) }) },
+        schema: { tags: ["chats"], params: IdParams, body: Type.Object({ text: TextString(), teammate_email: Type.Optional(NameString()) }), response: { 201: Message } },
       },
       async (req, reply) => {
         const ws = req.workspaceId;
@@ -142,7 +146,10 @@ export function timelineRoutes(app: Threadline) {
       {
         // The whole workspace's messages in bulk: an admin's (members read them in the Timeline).
         config: { auth: "workspace", role: "admin" },
-        schema: { tags: ["messages"], querystring: Type.Object({ since: Type.Optional(IdString()), until: Type.Optional(IdString()), chat_id: Type.Optional(IdString()) }) },
+        schema: { tags: ["messages"],           querystring: Type.Object({ since: Type.Optional(IdString()), until: Type.Optional(IdString()), chat_id: Type.Optional(IdString()) }),
+          // A stream (never serialized): each line a message payload (contract/schemas/message.schema.json).
+          response: { 200: { description: "One message payload per line (contract/schemas/message.schema.json)", content: { "application/x-ndjson": { schema: Type.Unsafe<Readable>(Type.String()) } } } },
+        },
       },
       async (req, reply) => {
         const since = parseIsoTime("since", req.query.since);
@@ -156,7 +163,7 @@ export function timelineRoutes(app: Threadline) {
           .send(exportMessages(app.db, req.workspaceId, { since, until, chatId }, app.publicUrl()));
       },
     );
-    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams } }, async (req) =>
+    f.get("/api/v1/permalinks/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["chats"], params: IdParams, response: { 200: Permalink } } }, async (req) =>
       findPermalink(app.db, req.workspaceId, req.params.id),
     );
   };

@@ -13,6 +13,9 @@ import { whoOf } from "../auth.js";
 import { audit } from "../../audit/index.js";
 import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
 import { IdParams, IdString, keysetCursor, ListQuery, NameString, pageOf, parseLimit, readKeysetCursor } from "./common.js";
+import { ApiKeyRotated, WorkspaceCreated, WorkspacePage, WorkspaceSettings } from "../../workspaces/schemas.js";
+import { NotificationList } from "../../alerts/schemas.js";
+import { Account, AccountPage, InboundEventPage } from "../../accounts/schemas.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
 
@@ -20,7 +23,7 @@ export function workspaceRoutes(app: Threadline) {
   return async (f: App) => {
     f.post(
       "/api/v1/workspaces",
-      { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }) } },
+      { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }), response: { 201: WorkspaceCreated } } },
       async (req, reply) => {
         const ws = await createWorkspace(app.db, app.clock, req.body);
         // The first owner sets a password in the browser through this URL (7 days, once).
@@ -29,13 +32,13 @@ export function workspaceRoutes(app: Threadline) {
       },
     );
     // Paged in the database: an operator hosting thousands of workspaces reads them a page at a time.
-    f.get("/api/v1/workspaces", { config: { auth: "operator" }, schema: { tags: ["operator"], querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }) } }, async (req) => {
+    f.get("/api/v1/workspaces", { config: { auth: "operator" }, schema: { tags: ["operator"], querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }), response: { 200: WorkspacePage } } }, async (req) => {
       const after = readKeysetCursor(req.query.cursor, ["string"]);
       const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
       return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
     });
-    const withRetention = async (ws: { id: string }) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
-    f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"] } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
+    const withRetention = async <W extends { id: string }>(ws: W) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
+    f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"], response: { 200: WorkspaceSettings } } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
     f.patch(
       "/api/v1/workspace",
       {
@@ -44,6 +47,7 @@ export function workspaceRoutes(app: Threadline) {
         schema: {
           tags: ["workspace"],
           body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()), retention_days: Type.Optional(Type.Union([Type.Integer(), Type.Null()])) }),
+          response: { 200: WorkspaceSettings },
         },
       },
       async (req) => {
@@ -60,10 +64,10 @@ export function workspaceRoutes(app: Threadline) {
       },
     );
     // A new "Default key"; the old one is refused from the next request on, in every process.
-    f.post("/api/v1/workspace/api_key", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"] } }, async (req, reply) =>
+    f.post("/api/v1/workspace/api_key", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"], response: { 201: ApiKeyRotated } } }, async (req, reply) =>
       reply.status(201).send(await rotateApiKey(app.db, app.clock, req.workspaceId, whoOf(req))),
     );
-    f.get("/api/v1/notifications", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"], querystring: ListQuery } }, async (req) => ({
+    f.get("/api/v1/notifications", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"], querystring: ListQuery, response: { 200: NotificationList } } }, async (req) => ({
       items: await app.alerts.list(req.workspaceId, parseLimit(req.query.limit)),
       next_cursor: null,
     }));
@@ -81,6 +85,7 @@ export function workspaceRoutes(app: Threadline) {
             source_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
             send_pause_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
           }),
+          response: { 201: Account },
         },
       },
       async (req, reply) => {
@@ -92,19 +97,19 @@ export function workspaceRoutes(app: Threadline) {
     );
     // Members see the accounts (to filter and send) without their inbound URLs (the token is a credential).
     const shown = <V extends { inbound_url: string | null }>(req: { role: string }, v: V): V => (req.role === "member" ? { ...v, inbound_url: null } : v);
-    f.get("/api/v1/accounts", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], querystring: ListQuery } }, async (req) => {
+    f.get("/api/v1/accounts", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], querystring: ListQuery, response: { 200: AccountPage } } }, async (req) => {
       const page = pageOf(await listAccounts(app.db, req.workspaceId), req.query);
       const connections = await connectionsOf(app.db, page.items);
       return { ...page, items: page.items.map((a) => shown(req, accountView(a, app.publicUrl(), connections.get(a.id)))) };
     });
-    f.get("/api/v1/accounts/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], params: IdParams } }, async (req) => {
+    f.get("/api/v1/accounts/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], params: IdParams, response: { 200: Account } } }, async (req) => {
       const row = await getAccount(app.db, req.workspaceId, req.params.id);
       return shown(req, accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id)));
     });
     // What the account's gateway sent that could not be mapped to messages (newest first).
     f.get(
       "/api/v1/accounts/:id/inbound-events",
-      { config: { auth: "workspace", role: "admin" }, schema: { tags: ["accounts"], params: IdParams, querystring: ListQuery } },
+      { config: { auth: "workspace", role: "admin" }, schema: { tags: ["accounts"], params: IdParams, querystring: ListQuery, response: { 200: InboundEventPage } } },
       async (req) => {
         const account = await getAccount(app.db, req.workspaceId, req.params.id);
         const limit = parseLimit(req.query.limit);
