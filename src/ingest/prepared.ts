@@ -63,6 +63,8 @@ const COLUMNS: [keyof MessageRow, string][] = [
   ["permalink", "text"],
   ["sent_by_teammate_id", "text"],
 ];
+/** The columns ingest writes per message, for SQLite's statement too (ingest/store.ts). */
+export const MESSAGE_COLUMNS: readonly (keyof MessageRow)[] = COLUMNS.map(([c]) => c);
 const quoted = (c: string) => `"${c}"`;
 
 /*

@@ -176,6 +176,20 @@ async function settled<T>(all: Promise<T>[]): Promise<T[]> {
 type ExistingRow = prepared.ExistingRow;
 
 type NewChat = Insertable<Database["chats"]>;
+/** The columns ingest writes per new chat (all but the generated id); a test holds them to the migrated table. */
+export const CHAT_COLUMNS = [
+  "workspace_id",
+  "account_id",
+  "external_id",
+  "full_name",
+  "name_source",
+  "is_group",
+  "phone",
+  "responsible_teammate_id",
+  "created_at",
+  "created_by_message_id",
+  "last_message_at",
+] as const satisfies readonly (keyof NewChat)[];
 type NewMessage = prepared.MessageRow & { workspace_id: string; stored_at: number };
 
 /**
@@ -364,14 +378,11 @@ class SqliteGroupStorage implements GroupStorage {
     );
     this.message = file.prepare<[string, string], { id: string }>("select id from messages where account_id = ? and external_id = ?");
     this.newChat = file.prepare<unknown[], { id: number }>(
-      `insert into chats (workspace_id, account_id, external_id, full_name, name_source, is_group, phone, responsible_teammate_id, created_at, created_by_message_id, last_message_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id`,
+      `insert into chats (${CHAT_COLUMNS.join(", ")}) values (${CHAT_COLUMNS.map(() => "?").join(", ")}) returning id`,
     );
     this.rename = file.prepare("update chats set full_name = ?, name_source = ? where id = ?");
     this.newMessage = file.prepare(
-      `insert into messages (id, workspace_id, account_id, chat_id, external_id, direction, type, status, text, timestamp, stored_at,
-         sender_name, sender_phone, recipient_name, recipient_phone, permalink, sent_by_teammate_id)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `insert into messages (workspace_id, stored_at, ${prepared.MESSAGE_COLUMNS.join(", ")}) values (?, ?, ${prepared.MESSAGE_COLUMNS.map(() => "?").join(", ")})`,
     );
     // A chat's last_message_at is its newest message's time (the Timeline's order; the column is not null): a late message with an older timestamp leaves the chat where it is.
     this.touch = file.prepare("update chats set last_message_at = max(last_message_at, ?) where id = ?");
@@ -392,7 +403,7 @@ class SqliteGroupStorage implements GroupStorage {
 
   async insertChats(rows: NewChat[]) {
     return rows.map((r) => ({
-      id: this.newChat.get(r.workspace_id, r.account_id, r.external_id, r.full_name, r.name_source ?? "", r.is_group, r.phone, r.responsible_teammate_id ?? null, r.created_at, r.created_by_message_id ?? null, r.last_message_at)!.id,
+      id: this.newChat.get(CHAT_COLUMNS.map((c) => (c === "name_source" ? (r.name_source ?? "") : (r[c] ?? null))))!.id,
       account_id: r.account_id,
       external_id: r.external_id,
     }));
@@ -406,8 +417,7 @@ class SqliteGroupStorage implements GroupStorage {
   async insertMessages(_workspaceId: string, _storedAt: number, rows: NewMessage[]): Promise<void> {
     const latest = new Map<number, number>();
     for (const r of rows) {
-      this.newMessage.run(r.id, r.workspace_id, r.account_id, r.chat_id, r.external_id, r.direction, r.type, r.status, r.text, r.timestamp, r.stored_at,
-        r.sender_name, r.sender_phone, r.recipient_name, r.recipient_phone, r.permalink, r.sent_by_teammate_id ?? null);
+      this.newMessage.run(r.workspace_id, r.stored_at, ...prepared.MESSAGE_COLUMNS.map((c) => r[c] ?? null));
       const at = latest.get(r.chat_id);
       if (at === undefined || r.timestamp > at) latest.set(r.chat_id, r.timestamp);
     }

@@ -113,7 +113,22 @@ export function requestRow(webhookId: string, r: LoggedRequest) {
   };
 }
 
-const REQUEST_COLUMNS = ["webhook_id", "request_id", "delivery_id", "attempt", "at", "duration_ms", "request", "response", "error", "chat_id", "test", "resend", "next_retry_at"] as const;
+/** The request log's columns as SQLite's statement names them; a test holds them to the migrated table. */
+export const REQUEST_COLUMNS = [
+  "webhook_id",
+  "request_id",
+  "delivery_id",
+  "attempt",
+  "at",
+  "duration_ms",
+  "request",
+  "response",
+  "error",
+  "chat_id",
+  "test",
+  "resend",
+  "next_retry_at",
+] as const satisfies readonly (keyof ReturnType<typeof requestRow> & keyof Database["webhook_requests"])[];
 const requestInserts = new WeakMap<SQLite.Database, SQLite.Statement<[ReturnType<typeof requestRow>]>>();
 
 /**
