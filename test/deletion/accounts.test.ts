@@ -71,8 +71,7 @@ for (const database of DATABASES) {
       }
       const nul = await del(a.id, "?purge=%00");
       assert.equal(nul.status, 400, nul.text);
-      const huge = await del(`${"x".repeat(5000)}`);
-      assert.ok(huge.status === 400 || huge.status === 404 || huge.status === 414, huge.text);
+      assert.equal((await del("x".repeat(300))).status, 414, "a path id over its length");
       // Nothing was deleted by the refused calls.
       assert.equal((await h.server.api("GET", `/api/v1/accounts/${a.id}`, { token: h.key })).status, 200);
     });
