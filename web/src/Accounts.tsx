@@ -225,7 +225,7 @@ function DeleteAccount({ account: a, onCancel, onDeleted }: { account: Account; 
     <ConfirmByTyping
       label={`Confirm deleting the account ${a.phone}`}
       accepts={[a.phone]}
-      action={purge ? "Delete the account, its chats and messages" : "Delete the account"}
+      action={purge ? "Delete account, chats and messages" : "Delete the account"}
       busy={busy}
       error={error}
       onConfirm={() => void confirm()}
