@@ -142,6 +142,23 @@ for (const database of DATABASES) {
       a = again;
     });
 
+    it("its messages still queued to be sent fail, and nothing more can be queued through it", async () => {
+      // The gateway is down: the send waits in the queue for a retry.
+      h.gateway.respond = () => ({ status: 503, body: "down" });
+      const calls = h.gateway.requests.length;
+      const queued = await h.server.api("POST", "/api/v1/messages/send", { token: h.key, body: { account_phone: WAHA_B, phone: "+15551239999", text: "never sent" } });
+      assert.equal(queued.status, 202, queued.text);
+      await waitFor(() => h.gateway.requests.length > calls || undefined, "the first attempt at the gateway");
+      assert.equal((await del(b.id)).status, 204);
+      const msg = await h.server.api("GET", `/api/v1/messages/${queued.json.message_id}`, { token: h.key });
+      assert.equal(msg.json.send_status, "failed", msg.text);
+      assert.match(msg.json.send_error, /account was deleted/);
+      h.gateway.respond = () => ({ status: 200, body: JSON.stringify({ id: "true_15551239999@c.us_X" }) });
+      const refused = await h.server.api("POST", "/api/v1/messages/send", { token: h.key, body: { account_phone: WAHA_B, phone: "+15551239999", text: "nor this" } });
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(refused.json.error.field, "account_phone");
+    });
+
     it("with purge: its chats and messages are deleted, another account's stay, and an open window sends the rest", async () => {
       const window = await Receiver.start();
       try {
