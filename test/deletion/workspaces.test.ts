@@ -102,5 +102,23 @@ for (const database of DATABASES) {
       const ws = await createWorkspace(server, { owner: { full_name: "Shared Person", email: SHARED } });
       assert.equal((await server.api("GET", "/api/v1/workspace", { token: ws.api_key })).status, 200);
     });
+
+    it("a deletion a crash left half done (marked, nothing swept) is finished when the process starts again", async () => {
+      const half = await space(server);
+      await ingest(server, half, [entry(half, { text: "left behind" })]);
+      const purging = await space(server);
+      await ingest(server, purging, [entry(purging, { text: "purge me" })]);
+      // What the crash left: the marks only (as written before the sweep), nothing else.
+      await server.sql("update workspaces set deleted_at = ? where id = ?", [Date.now(), half.workspace.id]);
+      await server.sql("update accounts set deleted_at = ?, purging = 1 where id = ?", [Date.now(), purging.accountId]);
+      server = await server.restart();
+      await waitFor(async () => (await server.sql("select id from workspaces where id = ?", [half.workspace.id])).length === 0 || undefined, "the workspace swept at start");
+      assert.equal((await server.api("GET", "/api/v1/workspace", { token: half.key })).status, 401);
+      assert.equal((await server.sql("select seq from messages where workspace_id = ?", [half.workspace.id])).length, 0);
+      await waitFor(async () => (await server.sql("select id from accounts where id = ?", [purging.accountId])).length === 0 || undefined, "the account purged at start");
+      assert.equal((await server.sql("select seq from messages where account_id = ?", [purging.accountId])).length, 0);
+      // The other workspace of that process is untouched.
+      assert.equal((await server.api("GET", "/api/v1/chats", { token: kept.key })).json.items.length, 1);
+    });
   });
 }
