@@ -2,7 +2,8 @@
  * Screenshots of the web UI for the docs: `npx tsx scripts/screenshots.ts`.
  * Starts a real server and a webhook receiver, loads a few realistic messages, and writes
  * docs/screenshots/outgoing.png (Webhooks → Outgoing), delivery.png (a delivery opened from
- * the activity), failure.png (the banner of a failing webhook) and conversation.png at 1280x800. Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
+ * the activity), failure.png (the banner of a failing webhook), delete-account.png (deleting an
+ * account, confirmed by typing its phone) and conversation.png at 1280x800. Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -120,12 +121,20 @@ async function main(): Promise<void> {
     await page.screenshot({ path: path.join(outDir, "failure.png") });
     await broken.close();
 
+    // Deleting an account: confirmed by typing its phone number.
+    await page.goto(server.url + "/accounts");
+    await page.getByRole("button", { name: `Delete ${ACCOUNT}` }).click();
+    await page.getByTestId("confirm-input").fill(ACCOUNT);
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: path.join(outDir, "delete-account.png") });
+
     await page.goto(`${server.url}/chat/${chatId}/messages/`);
     await page.locator("article.bubble").nth(conversation.length - 1).waitFor();
     await page.getByLabel("Message", { exact: true }).fill("Here is the address: 12 Herzl St., entrance B, 3rd floor.");
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(outDir, "conversation.png") });
-    console.log(`wrote ${["outgoing", "delivery", "failure", "conversation"].map((n) => `docs/screenshots/${n}.png`).join(", ")}`);
+    console.log(`wrote ${["outgoing", "delivery", "failure", "delete-account", "conversation"].map((n) => `docs/screenshots/${n}.png`).join(", ")}`);
   } finally {
     await browser.close();
     await receiver.close();

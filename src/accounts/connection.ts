@@ -114,6 +114,7 @@ export class ConnectionWatch {
       .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
       .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "a.send_pause_ms", "t.full_name", "t.email"])
       .where("a.source", "in", ["waha", "evolution"])
+      .where("a.deleted_at", "is", null)
       .execute();
     const startBy = Date.now() + 60_000;
     await Promise.all(

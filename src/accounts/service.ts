@@ -67,11 +67,13 @@ export function sourceAccount(row: AccountRow): SourceAccount {
   return { id: row.id, phone: row.phone, source: row.source, source_config: JSON.parse(row.source_config), owner_full_name: row.full_name };
 }
 
+/** The connected accounts: a deleted one is not found here (its inbound URL, sending, reads), only by the log's reads of its chats. */
 function accountQuery(db: DB) {
   return db
     .selectFrom("accounts as a")
     .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
-    .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "a.send_pause_ms", "t.full_name", "t.email"]);
+    .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "a.send_pause_ms", "t.full_name", "t.email"])
+    .where("a.deleted_at", "is", null);
 }
 
 export async function createAccount(
@@ -96,22 +98,29 @@ export async function createAccount(
       throw e;
     }
   }
-  const clash = await db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "=", phone).executeTakeFirst();
-  if (clash) throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
+  const clash = await db.selectFrom("accounts").select(["id", "deleted_at", "purging"]).where("workspace_id", "=", workspaceId).where("phone", "=", phone).executeTakeFirst();
+  const settings = {
+    owner_teammate_id: owner.id,
+    source: input.source,
+    source_config: JSON.stringify(config),
+    inbound_token: newToken("in", 24),
+    created_at: clock.now(),
+    send_pause_ms: input.send_pause_ms ?? null,
+  };
+  if (clash && clash.deleted_at === null) throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
+  if (clash && clash.purging) throw new ApiError("CONFLICT", `The account ${phone} is still being deleted; connect it again in a minute.`, "phone");
+  if (clash) {
+    // A deleted account's phone connected again: the account comes back under its old id, with
+    // these settings and a new inbound URL, and its chats and messages are its own again (a
+    // contact's next message joins their old chat). Conditional: two connects revive it once.
+    const revived = await db.updateTable("accounts").set({ ...settings, deleted_at: null }).where("id", "=", clash.id).where("deleted_at", "is not", null).where("purging", "=", 0).executeTakeFirst();
+    if (Number(revived.numUpdatedRows) !== 1) throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
+    return getAccount(db, workspaceId, clash.id);
+  }
   const id = newId("acc");
   await db
     .insertInto("accounts")
-    .values({
-      id,
-      workspace_id: workspaceId,
-      phone,
-      owner_teammate_id: owner.id,
-      source: input.source,
-      source_config: JSON.stringify(config),
-      inbound_token: newToken("in", 24),
-      created_at: clock.now(),
-      send_pause_ms: input.send_pause_ms ?? null,
-    })
+    .values({ id, workspace_id: workspaceId, phone, ...settings })
     .execute();
   return getAccount(db, workspaceId, id);
 }

@@ -455,5 +455,15 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         }
       },
     },
+    "0017_deletion": {
+      // Deleting an account or a workspace (src/deletion): marked first, so its inbound URL, keys
+      // and sessions stop at once, then swept in batches. An account deleted without purging
+      // keeps its row (marked) so that its chats and messages stay readable and deliverable.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable("accounts").addColumn("deleted_at", "bigint").execute();
+        await db.schema.alterTable("accounts").addColumn("purging", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable("workspaces").addColumn("deleted_at", "bigint").execute();
+      },
+    },
   };
 }

@@ -11,6 +11,8 @@ export interface Database {
     created_at: number;
     /** Messages older than this many days are deleted once delivered (src/retention); null keeps them. */
     retention_days: number | null;
+    /** Set when the operator deleted it: its data is being swept (src/deletion). */
+    deleted_at: ColumnType<number | null, number | null | undefined, number | null>;
   };
   /** `created_by`: the actor (JSON `{type, id, name}`) who made the key; null for the key a workspace was created with. */
   api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number; name: string; created_by: string | null };
@@ -50,6 +52,10 @@ export interface Database {
     created_at: number;
     /** The pause between messages sent through this account; null: THREADLINE_SEND_PAUSE_MS. */
     send_pause_ms: number | null;
+    /** Set when the account was deleted: its inbound URL and sending stop; its chats and messages stay unless purged. */
+    deleted_at: ColumnType<number | null, number | null | undefined, number | null>;
+    /** 1 while its chats and messages are being purged (`DELETE …?purge=true`); the row goes once they are. */
+    purging: ColumnType<number, number | undefined, number>;
   };
   chats: {
     id: Generated<number>;

@@ -15,6 +15,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /metrics": "Prometheus metrics",
   "POST /api/v1/workspaces": "Create a workspace (operator)",
   "GET /api/v1/workspaces": "List the workspaces, a page at a time (operator)",
+  "DELETE /api/v1/workspaces/{}": "Delete a workspace and everything of it, its webhooks stopped first (operator)",
   "GET /api/v1/workspace": "The workspace of this credential",
   "PATCH /api/v1/workspace": "Rename the workspace or change its time zone (owner)",
   "POST /api/v1/workspace/api_key": "Rotate the workspace API key",
@@ -45,6 +46,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "POST /api/v1/accounts": "Connect a WhatsApp account",
   "GET /api/v1/accounts": "List the WhatsApp accounts",
   "GET /api/v1/accounts/{}": "One WhatsApp account",
+  "DELETE /api/v1/accounts/{}": "Delete a WhatsApp account: its inbound URL stops at once; ?purge=true deletes its chats and messages too (admin)",
   "GET /api/v1/accounts/{}/inbound-events": "What an account's gateway sent that could not be read as messages",
   "POST /api/v1/messages": "Ingest messages (source api)",
   "GET /api/v1/chats": "List the chats, most recent first (the Timeline)",
@@ -171,6 +173,7 @@ const EXAMPLE_STRINGS: Readonly<Record<string, string>> = {
   source: "waha",
   responsible: "dana@acme.com",
   status: "failed",
+  purge: "true",
 };
 
 type Schema = {
@@ -221,6 +224,7 @@ export function exampleOf(schema: Schema, name = ""): unknown {
 /** An id as the API answers it, by the collection it is in (`/webhooks/{id}` → `wh_…`). */
 const ID_EXAMPLES: Readonly<Record<string, string>> = {
   webhooks: "wh_01jdz3k7q8m2x4v6b9n0c1p5r7",
+  workspaces: "ws_01jdz3k7q8m2x4v6b9n0c1p5r7",
   accounts: "acc_01jdz3k7q8m2x4v6b9n0c1p5r7",
   chats: "42",
   messages: "01JDZ3K7Q8M2X4V6B9N0C1P5R7",

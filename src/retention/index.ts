@@ -9,13 +9,11 @@ import type { Logger } from "pino";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import { sqliteOf, type DB } from "../db/index.js";
 import { invalid } from "../errors.js";
+import { BATCH, inBatches, pause } from "../db/batches.js";
+import { finishDeletions } from "../deletion/index.js";
 
 /** How often a process looks for what to delete. */
 export const RETENTION_EVERY_MS = 3600_000;
-/** Rows a delete statement takes: a few milliseconds of a SQLite writer at most. */
-const BATCH = 500;
-/** The pause between two batches, in which ingest and deliveries run. */
-const PAUSE_MS = 5;
 /** Waiting messages are counted up to this many (like a webhook's pending_messages). */
 const COUNT_LIMIT = 10_000;
 const DAY_MS = 86_400_000;
@@ -100,7 +98,9 @@ export class RetentionPruner {
   /** Deletes what every workspace with a retention no longer keeps; answers how many messages went. */
   async pass(): Promise<number> {
     const { db, clock, log } = this.deps;
-    const workspaces = await db.selectFrom("workspaces").select(["id", "retention_days"]).where("retention_days", "is not", null).execute();
+    // A deletion a crash or a shutdown left half done is finished first (src/deletion).
+    await finishDeletions(db, clock, log, () => this.stopped);
+    const workspaces = await db.selectFrom("workspaces").select(["id", "retention_days"]).where("retention_days", "is not", null).where("deleted_at", "is", null).execute();
     let total = 0;
     for (const ws of workspaces) {
       if (this.stopped) break;
@@ -152,19 +152,12 @@ export class RetentionPruner {
     if (!file || file.pragma("auto_vacuum", { simple: true }) !== 2) return;
     while (!this.stopped && Number(file.pragma("freelist_count", { simple: true })) > 0) {
       file.pragma("incremental_vacuum(1000)");
-      await new Promise((r) => setTimeout(r, PAUSE_MS));
+      await pause();
     }
   }
 
-  /** Runs `remove` until it deletes nothing, pausing between batches; answers the rows deleted. */
-  private async inBatches(remove: () => Promise<{ numDeletedRows: bigint }>): Promise<number> {
-    let deleted = 0;
-    for (;;) {
-      if (this.stopped) return deleted;
-      const n = Number((await remove()).numDeletedRows);
-      deleted += n;
-      if (n < BATCH) return deleted;
-      await new Promise((r) => setTimeout(r, PAUSE_MS));
-    }
+  /** Runs `remove` in batches until it deletes nothing; answers the rows deleted. */
+  private inBatches(remove: () => Promise<{ numDeletedRows: bigint }>): Promise<number> {
+    return inBatches(remove, () => this.stopped);
   }
 }

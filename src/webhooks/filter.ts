@@ -49,7 +49,7 @@ export async function resolveFilter(db: DB, workspaceId: string, base: WebhookFi
     const phones = listOrNull("filter.accounts", input.accounts, "account phones");
     if (phones) {
       const wanted = [...new Set(phones.map((p) => p.trim()))];
-      const known = new Set((await db.selectFrom("accounts").select("phone").where("workspace_id", "=", workspaceId).execute()).map((a) => a.phone));
+      const known = new Set((await db.selectFrom("accounts").select("phone").where("workspace_id", "=", workspaceId).where("deleted_at", "is", null).execute()).map((a) => a.phone));
       const unknown = wanted.filter((p) => !known.has(p));
       if (unknown.length) throw invalid("filter.accounts", `no account of this workspace has the phone ${unknown.map((p) => JSON.stringify(p)).join(", ")}.`);
       f.accounts = wanted;

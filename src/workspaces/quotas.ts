@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { DB } from "../db/index.js";
 import { ApiError } from "../errors.js";
 import { QUOTA_ENV, type Quotas } from "../config/index.js";
@@ -16,11 +17,10 @@ export function quotaExceeded(what: keyof Quotas, quotas: Quotas): ApiError {
 
 /** Refuses one more webhook, account or teammate in a workspace that holds its quota already. */
 export async function checkQuota(db: DB, what: "webhooks" | "accounts" | "teammates", workspaceId: string, quotas: Quotas): Promise<void> {
-  const row = await db
-    .selectFrom(what)
-    .select((eb) => eb.fn.countAll().as("n"))
-    .where("workspace_id", "=", workspaceId)
-    .executeTakeFirst();
+  let q = db.selectFrom(what).select((eb) => eb.fn.countAll().as("n")).where("workspace_id", "=", workspaceId);
+  // A deleted account whose chats were kept counts no more (src/deletion).
+  if (what === "accounts") q = q.where(sql<boolean>`deleted_at is null`);
+  const row = await q.executeTakeFirst();
   if (Number(row?.n ?? 0) >= quotas[what]) throw quotaExceeded(what, quotas);
 }
 

@@ -78,6 +78,7 @@ export async function getWorkspace(db: DB, workspaceId: string): Promise<Workspa
     .innerJoin("teammates as t", "t.id", "w.owner_teammate_id")
     .select(["w.id", "w.name", "w.timezone", "t.id as owner_id", "t.full_name", "t.email", "t.role"])
     .where("w.id", "=", workspaceId)
+    .where("w.deleted_at", "is", null)
     .executeTakeFirst();
   if (!row) throw notFound("The workspace");
   return { id: row.id, name: row.name, timezone: row.timezone, owner: { id: row.owner_id, full_name: row.full_name, email: row.email, role: row.role as Role } };
@@ -212,6 +213,7 @@ export async function listWorkspaces(db: DB, opts: { limit: number; after?: stri
     .selectFrom("workspaces as w")
     .innerJoin("teammates as t", "t.id", "w.owner_teammate_id")
     .select(["w.id", "w.name", "w.timezone", "t.id as owner_id", "t.full_name", "t.email", "t.role"])
+    .where("w.deleted_at", "is", null)
     .orderBy("w.id", "asc")
     .limit(opts.limit + 1);
   if (opts.after !== undefined) q = q.where("w.id", ">", opts.after);

@@ -26,6 +26,7 @@ function rolesTable(): [string, string, string][] {
 const NOT_WORKSPACE = new Set([
   "POST /api/v1/workspaces",
   "GET /api/v1/workspaces",
+  "DELETE /api/v1/workspaces/{id}",
   "POST /api/v1/_test/clock",
   "POST /api/v1/session",
   "DELETE /api/v1/session",

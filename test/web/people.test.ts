@@ -127,8 +127,11 @@ test("reset by e-mail link, and a one-time sign-in link, sign in", async () => {
 
 test("an owner removes a person: that person's open page is signed out on its next request", async () => {
   await owner.goto(server.url + "/teammates");
-  owner.once("dialog", (d) => void d.accept());
   await owner.getByRole("button", { name: "Remove Milo Member" }).click();
+  // Confirmed by typing the person's name or e-mail (test/web/deletion.test.ts covers the box itself).
+  const box = owner.getByTestId("confirm-remove-teammate");
+  await box.getByTestId("confirm-input").fill("milo@people.example");
+  await box.getByTestId("confirm-delete").click();
   await waitFor(async () => (await owner.getByRole("button", { name: "Remove Milo Member" }).count()) === 0, "the person gone from the list");
   // The member's page, still open, makes its next request.
   await member.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Timeline", exact: true }).click();

@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Account, Source, Teammate } from "./types.js";
 import { DisconnectedBanners } from "./Disconnected.js";
-import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
+import { Alert, ConfirmByTyping, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
 
 interface ConfigField {
   name: string;
@@ -59,6 +59,8 @@ export function AccountsPage() {
   const teammates = useLoad(() => listAll<Teammate>("/api/v1/teammates"), []);
   const [created, setCreated] = useState<Account>();
   const [open, setOpen] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const [deleted, setDeleted] = useState<string>();
 
   return (
     <div className="page">
@@ -75,6 +77,11 @@ export function AccountsPage() {
       <section className="card" aria-labelledby="accounts-title">
         <h2 id="accounts-title">Connected accounts</h2>
         {accounts.error ? <Alert>Could not load the accounts: {accounts.error}</Alert> : null}
+        {deleted ? (
+          <Alert kind="success" testId="account-deleted">
+            The account {deleted} was deleted.
+          </Alert>
+        ) : null}
         {accounts.loading && !accounts.data ? <Loading label="Loading accounts…" /> : null}
         {accounts.data && accounts.data.length === 0 ? <Empty title="No accounts yet">Connect your first WhatsApp number with the form below.</Empty> : null}
         {accounts.data && accounts.data.length > 0 ? (
@@ -93,7 +100,20 @@ export function AccountsPage() {
               </thead>
               <tbody>
                 {accounts.data.map((a) => (
-                  <AccountRow key={a.id} account={a} tz={tz} open={open === a.id} onToggle={() => setOpen(open === a.id ? null : a.id)} />
+                  <AccountRow
+                    key={a.id}
+                    account={a}
+                    tz={tz}
+                    open={open === a.id}
+                    onToggle={() => setOpen(open === a.id ? null : a.id)}
+                    deleting={admin && deleting === a.id}
+                    onDelete={admin ? () => setDeleting(deleting === a.id ? null : a.id) : undefined}
+                    onDeleted={() => {
+                      accounts.setData((list) => (list ?? []).filter((x) => x.id !== a.id));
+                      setDeleting(null);
+                      setDeleted(a.phone);
+                    }}
+                  />
                 ))}
               </tbody>
             </table>
@@ -117,7 +137,23 @@ export function AccountsPage() {
   );
 }
 
-function AccountRow({ account: a, tz, open, onToggle }: { account: Account; tz?: string; open: boolean; onToggle: () => void }) {
+function AccountRow({
+  account: a,
+  tz,
+  open,
+  onToggle,
+  deleting,
+  onDelete,
+  onDeleted,
+}: {
+  account: Account;
+  tz?: string;
+  open: boolean;
+  onToggle: () => void;
+  deleting: boolean;
+  onDelete?: () => void;
+  onDeleted: () => void;
+}) {
   return (
     <>
       <tr>
@@ -137,12 +173,27 @@ function AccountRow({ account: a, tz, open, onToggle }: { account: Account; tz?:
         </td>
         <td className="muted wide-only">{a.created_at ? formatDateTime(a.created_at, tz) : "—"}</td>
         <td className="right">
-          <button type="button" className="btn btn-link" aria-expanded={open} aria-controls={`setup-${a.id}`} onClick={onToggle}>
-            {open ? "Hide setup" : "Setup"}
-            <span className="sr-only"> for {a.phone}</span>
-          </button>
+          <span className="account-actions">
+            <button type="button" className="btn btn-link" aria-expanded={open} aria-controls={`setup-${a.id}`} onClick={onToggle}>
+              {open ? "Hide setup" : "Setup"}
+              <span className="sr-only"> for {a.phone}</span>
+            </button>
+            {onDelete ? (
+              <button type="button" className="btn btn-link btn-link-danger" aria-expanded={deleting} aria-controls={`delete-${a.id}`} onClick={onDelete}>
+                Delete
+                <span className="sr-only"> {a.phone}</span>
+              </button>
+            ) : null}
+          </span>
         </td>
       </tr>
+      {deleting ? (
+        <tr className="setup-row" id={`delete-${a.id}`}>
+          <td colSpan={5}>
+            <DeleteAccount account={a} onCancel={onDelete!} onDeleted={onDeleted} />
+          </td>
+        </tr>
+      ) : null}
       {open ? (
         <tr className="setup-row" id={`setup-${a.id}`}>
           <td colSpan={5}>
@@ -151,6 +202,51 @@ function AccountRow({ account: a, tz, open, onToggle }: { account: Account; tz?:
         </tr>
       ) : null}
     </>
+  );
+}
+
+/** Deleting an account, confirmed by typing its phone number; its chats and messages stay unless "purge" is ticked. */
+function DeleteAccount({ account: a, onCancel, onDeleted }: { account: Account; onCancel: () => void; onDeleted: () => void }) {
+  const [purge, setPurge] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const confirm = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api("DELETE", `/api/v1/accounts/${encodeURIComponent(a.id)}${purge ? "?purge=true" : ""}`);
+      onDeleted();
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <ConfirmByTyping
+      label={`Confirm deleting the account ${a.phone}`}
+      accepts={[a.phone]}
+      action={purge ? "Delete account, chats and messages" : "Delete the account"}
+      busy={busy}
+      error={error}
+      onConfirm={() => void confirm()}
+      onCancel={onCancel}
+      testId="confirm-delete-account"
+    >
+      <p>
+        Delete the account <strong className="mono">{a.phone}</strong>? Its inbound URL stops working at once and nothing more is sent or received through it.
+      </p>
+      <label className="check">
+        <input type="checkbox" checked={purge} onChange={(e) => setPurge(e.target.checked)} data-testid="purge" />
+        <span>
+          Also delete its chats and messages.{" "}
+          {purge ? (
+            <strong>They are deleted for good, with their assignments; webhooks never get the ones they have not received yet.</strong>
+          ) : (
+            <span className="muted">Unticked, they stay in the Timeline and the webhooks still deliver them.</span>
+          )}
+        </span>
+      </label>
+    </ConfirmByTyping>
   );
 }
 

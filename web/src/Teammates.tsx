@@ -1,7 +1,7 @@
 import { useContext, useRef, useState, type FormEvent } from "react";
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Role, Teammate } from "./types.js";
-import { Alert, CopyButton, Empty, FieldError, Loading, MeContext, formatDateTime, initials, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
+import { Alert, ConfirmByTyping, CopyButton, Empty, FieldError, Loading, MeContext, formatDateTime, initials, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
 
 interface Invitation {
   id: string;
@@ -81,14 +81,20 @@ export function TeammatesPage() {
       setRowError(errorMessage(err));
     }
   };
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [removeBusy, setRemoveBusy] = useState(false);
+  const [removeError, setRemoveError] = useState<string>();
   const remove = async (t: Teammate) => {
-    if (!window.confirm(`Remove ${t.full_name}? They are signed out at once and their chats become unassigned.`)) return;
-    setRowError(undefined);
+    setRemoveBusy(true);
+    setRemoveError(undefined);
     try {
       await api("DELETE", `/api/v1/teammates/${encodeURIComponent(t.id)}`);
       list.setData((l) => (l ?? []).filter((x) => x.id !== t.id));
+      setRemoving(null);
     } catch (err) {
-      setRowError(errorMessage(err));
+      setRemoveError(errorMessage(err));
+    } finally {
+      setRemoveBusy(false);
     }
   };
   const withdraw = async (inv: Invitation) => {
@@ -138,13 +144,38 @@ export function TeammatesPage() {
                           </option>
                         ))}
                       </select>
-                      <button type="button" className="btn btn-ghost btn-small" onClick={() => void remove(t)}>
+                      <button
+                        type="button"
+                        className="btn btn-ghost btn-small"
+                        aria-expanded={removing === t.id}
+                        onClick={() => {
+                          setRemoveError(undefined);
+                          setRemoving(removing === t.id ? null : t.id);
+                        }}
+                      >
                         Remove {t.full_name}
                       </button>
                     </span>
                   ) : (
                     <span className="badge">{t.role}</span>
                   )}
+                  {removing === t.id ? (
+                    <ConfirmByTyping
+                      label={`Confirm removing ${t.full_name}`}
+                      accepts={[t.full_name, t.email]}
+                      action={`Remove ${t.full_name}`}
+                      busy={removeBusy}
+                      error={removeError}
+                      onConfirm={() => void remove(t)}
+                      onCancel={() => setRemoving(null)}
+                      testId="confirm-remove-teammate"
+                    >
+                      <p>
+                        Remove <strong>{t.full_name}</strong> ({t.email}) from the workspace? They are signed out at once, the chats they are responsible for become
+                        unassigned, and the accounts they connected pass to the workspace's owner. Their messages stay.
+                      </p>
+                    </ConfirmByTyping>
+                  ) : null}
                 </li>
               ))}
             </ul>

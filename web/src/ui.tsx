@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode, type MouseEvent } from "react";
+import { createContext, useCallback, useContext, useEffect, useId, useRef, useState, type ReactNode, type MouseEvent } from "react";
 import { errorMessage } from "./api.js";
 import { navigate } from "./router.js";
 import type { Me, Role, Workspace } from "./types.js";
@@ -248,4 +248,63 @@ export function initials(name: string): string {
   const first = parts[0]!.charAt(0);
   const last = parts.length > 1 ? parts[parts.length - 1]!.charAt(0) : "";
   return (first + last).toUpperCase();
+}
+
+/**
+ * A deletion confirmed by typing what is deleted (an account's phone, a person's name or
+ * e-mail): the button stays disabled until the text matches one of `accepts` (the first is
+ * the one shown; compared without regard to case or surrounding spaces).
+ */
+export function ConfirmByTyping({
+  label,
+  accepts,
+  action,
+  busy,
+  error,
+  onConfirm,
+  onCancel,
+  children,
+  testId,
+}: {
+  label: string;
+  accepts: string[];
+  action: string;
+  busy: boolean;
+  error?: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  children: ReactNode;
+  testId?: string;
+}) {
+  const [typed, setTyped] = useState("");
+  const id = useId();
+  const wanted = accepts.map((a) => a.trim().toLowerCase());
+  const matches = wanted.includes(typed.trim().toLowerCase());
+  return (
+    <div className="confirm confirm-typed" role="group" aria-label={label} data-testid={testId}>
+      {children}
+      <div className="field">
+        <label htmlFor={id}>
+          Type <strong className="mono">{accepts[0]}</strong>
+          {accepts.length > 1 ? (
+            <>
+              {" "}
+              or <strong className="mono">{accepts[1]}</strong>
+            </>
+          ) : null}{" "}
+          to confirm
+        </label>
+        <input id={id} autoComplete="off" spellCheck={false} value={typed} onChange={(e) => setTyped(e.target.value)} autoFocus data-testid="confirm-input" />
+      </div>
+      <div className="btn-row">
+        <button type="button" className="btn btn-danger btn-small" disabled={!matches || busy} onClick={onConfirm} data-testid="confirm-delete">
+          {busy ? "Deleting…" : action}
+        </button>
+        <button type="button" className="btn btn-secondary btn-small" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+      {error ? <Alert>{error}</Alert> : null}
+    </div>
+  );
 }

@@ -104,7 +104,9 @@ export function timelineRoutes(app: Threadline) {
         const ws = req.workspaceId;
         if (!req.body.text.trim()) throw invalid("text", "must not be empty.");
         const chat = await getChat(app.db, ws, req.params.id);
-        const account = await getAccount(app.db, ws, chat.account_id);
+        const account = await getAccount(app.db, ws, chat.account_id).catch(() => {
+          throw new ApiError("CONFLICT", `The account ${chat.account_phone} of this chat was deleted; nothing can be sent from it.`);
+        });
         // Signed in: the person sends. A key: `teammate_email`, or the workspace's owner.
         let teammate: { id: string; full_name: string } = req.person?.teammate ?? (await getWorkspace(app.db, ws)).owner;
         if (!req.person && req.body.teammate_email) {

@@ -9,6 +9,7 @@ import { accountView, createAccount, getAccount, listAccounts } from "../../acco
 import { checkQuota } from "../../workspaces/quotas.js";
 import { invalid } from "../../errors.js";
 import { listInboundEvents } from "../../accounts/inbound-events.js";
+import { deleteAccount, deleteWorkspace, parsePurge } from "../../deletion/index.js";
 import { whoOf } from "../auth.js";
 import { audit } from "../../audit/index.js";
 import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
@@ -16,6 +17,7 @@ import { IdParams, IdString, keysetCursor, ListQuery, NameString, pageOf, parseL
 import { ApiKeyRotated, WorkspaceCreated, WorkspacePage, WorkspaceSettings } from "../../workspaces/schemas.js";
 import { NotificationList } from "../../alerts/schemas.js";
 import { Account, AccountPage, InboundEventPage } from "../../accounts/schemas.js";
+import { NoContent } from "../../schemas.js";
 
 const Person = Type.Object({ full_name: NameString({ minLength: 1 }), email: NameString({ minLength: 1 }) });
 
@@ -37,6 +39,15 @@ export function workspaceRoutes(app: Threadline) {
       const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
       return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
     });
+    // Everything of the workspace: its webhooks stopped first (in every process), its keys and sessions refused at once, its data deleted in batches.
+    f.delete(
+      "/api/v1/workspaces/:id",
+      { config: { auth: "operator" }, schema: { tags: ["operator"], params: IdParams, response: { 204: NoContent } } },
+      async (req, reply) => {
+        await deleteWorkspace(app.db, app.clock, app.log, req.params.id, (ws, id) => app.webhooks.remove(ws, id));
+        return reply.status(204).send();
+      },
+    );
     const withRetention = async <W extends { id: string }>(ws: W) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
     f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"], response: { 200: WorkspaceSettings } } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
     f.patch(
@@ -106,6 +117,19 @@ export function workspaceRoutes(app: Threadline) {
       const row = await getAccount(app.db, req.workspaceId, req.params.id);
       return shown(req, accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id)));
     });
+    // Its inbound URL and sending stop at once; its chats and messages stay unless ?purge=true.
+    f.delete(
+      "/api/v1/accounts/:id",
+      {
+        config: { auth: "workspace", role: "admin" },
+        schema: { tags: ["accounts"], params: IdParams, querystring: Type.Object({ purge: Type.Optional(Type.String({ maxLength: 8 })) }), response: { 204: NoContent } },
+      },
+      async (req, reply) => {
+        const purge = parsePurge(req.query.purge);
+        await deleteAccount(app.db, app.clock, req.workspaceId, whoOf(req), req.params.id, purge);
+        return reply.status(204).send();
+      },
+    );
     // What the account's gateway sent that could not be mapped to messages (newest first).
     f.get(
       "/api/v1/accounts/:id/inbound-events",
