@@ -2,8 +2,8 @@
 // and how many tests ran on each database, so a slow file or a missing matrix is easy to see.
 import path from "node:path";
 
-/** A test runs on PostgreSQL when it lives in test/postgres/ or a suite above it names the database. */
-const onPostgres = (file, names) => file.includes(`${path.sep}test${path.sep}postgres${path.sep}`) || names.some((n) => /\(postgres\)/.test(n));
+/** A test runs on PostgreSQL when its file is a `*.postgres.test.ts` (PostgreSQL only) or a suite above it names the database. */
+const onPostgres = (file, names) => path.basename(file).endsWith(".postgres.test.ts") || names.some((n) => /\(postgres\)/.test(n));
 
 export default async function* summary(source) {
   const files = new Map();

@@ -6,7 +6,7 @@
  *
  * Schema modules import `typebox`, each other and modules without imports only: the web UI
  * reads their types, and a schema module must never bring server code into its bundle
- * (test/unit/schemas.test.ts).
+ * (test/http/schemas.test.ts).
  *
  * Fastify writes a response through its schema (fast-json-stringify): a field the schema
  * does not name is left out, a null where it expects an object or a string is written as

@@ -2,7 +2,7 @@
  * The delivery rules as pure functions of a webhook's health and one attempt's outcome:
  * the backoff schedule, the thresholds, how many requests may be in flight, and how a
  * failure is counted. No I/O and no clock of its own: the consumer passes `now` and applies
- * the verdict (log, activity, alert, disable). Unit-tested in test/unit/policy.test.ts.
+ * the verdict (log, activity, alert, disable). Unit-tested in test/webhooks/policy.test.ts.
  */
 
 /** More than this many consecutive errors disable a webhook. */

@@ -1,7 +1,7 @@
 /**
  * Aggregation windows: tumbling, aligned to the workspace's wall clock. Pure arithmetic on
  * instants (ms since the epoch) and an IANA time zone; unit-tested across daylight-saving
- * changes in test/unit/windows.test.ts.
+ * changes in test/webhooks/windows.dst.test.ts.
  *
  * A window of `hours` ends at the next *grid boundary in local time*: the first instant
  * after which the wall clock shows a multiple of `hours` since local midnight.

@@ -13,7 +13,7 @@ const KEY_LENGTH = 32;
 
 /**
  * Tests only (THREADLINE_TEST_PASSWORDS=1, refused without the test clock): a low cost, so a
- * suite that signs in hundreds of times stays quick. The same code path; test/unit/passwords
+ * suite that signs in hundreds of times stays quick. The same code path; test/workspaces/passwords.test.ts
  * checks the production cost.
  */
 export function useTestPasswordCost(): void {

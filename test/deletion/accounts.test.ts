@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { DATABASES, OPERATOR_TOKEN, createWorkspace, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
 import { invite, ownerOf } from "../helpers/people.js";
-import { createAccount, delivered, fixtureText, flushWith, inbound, startHarness, type Harness } from "../sources-http/helpers.js";
+import { createAccount, delivered, fixtureText, flushWith, inbound, startHarness, type Harness } from "../helpers/inbound.js";
 
 const WAHA_A = "+15557654321";
 const WAHA_B = "+15557654322";

@@ -80,7 +80,7 @@ export class TestServer {
       THREADLINE_ADMIN_TOKEN: OPERATOR_TOKEN,
       THREADLINE_ALLOW_PRIVATE_TARGETS: "1",
       THREADLINE_TEST_CLOCK: "1",
-      // Passwords at a low scrypt cost (the suite signs in hundreds of times); test/unit/passwords.test.ts checks the real one.
+      // Passwords at a low scrypt cost (the suite signs in hundreds of times); test/workspaces/passwords.test.ts checks the real one.
       THREADLINE_TEST_PASSWORDS: "1",
       // Every JSON answer is checked against what its response schema wrote (src/http/server.ts, checkResponses).
       THREADLINE_TEST_RESPONSES: "1",

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { waitFor } from "../helpers/server.js";
 import { entry, ingest } from "../helpers/workspace.js";
-import { twoProcesses } from "./helpers.js";
+import { twoProcesses } from "../helpers/postgres.js";
 
 const f = twoProcesses();
 
