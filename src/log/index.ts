@@ -14,15 +14,11 @@ import type { DeliverableMessage } from "../webhooks/payload.js";
 export async function readDeliverable(
   db: DB,
   workspaceId: string,
-  opts: { afterSeq: number; limit: number },
+  opts: { afterSeq: number; limit: number; maxSeq?: number },
 ): Promise<DeliverableMessage[]> {
-  return deliverableQuery(db)
-    .where("m.workspace_id", "=", workspaceId)
-    .where("m.seq", ">", opts.afterSeq)
-    .where("m.status", "=", "stored")
-    .orderBy("m.seq", "asc")
-    .limit(opts.limit)
-    .execute();
+  let q = deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.seq", ">", opts.afterSeq).where("m.status", "=", "stored");
+  if (opts.maxSeq !== undefined) q = q.where("m.seq", "<=", opts.maxSeq);
+  return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
 }
 
 /** One message of the log as a payload needs it (a parked delivery written again), if it is there and deliverable. */
@@ -177,36 +173,52 @@ export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: nu
  */
 export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
   const row = await db
-    .selectFrom((eb) => {
-      let q = eb
-        .selectFrom("messages as m")
-        .select("m.chat_id")
-        .where("m.workspace_id", "=", workspaceId)
-        .where("m.seq", ">", afterSeq)
-        .where("m.status", "=", "stored");
-      if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
-      if (filter?.accounts) {
-        const phones = filter.accounts;
-        q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
-      }
-      if (filter && (filter.chats !== "both" || filter.responsible)) {
-        const { chats, responsible } = filter;
-        let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
-        if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
-        if (responsible) {
-          c = c.where(
-            "responsible_teammate_id",
-            "in",
-            db.selectFrom("teammates").select("id").where("workspace_id", "=", workspaceId).where(sql<string>`lower(trim(email))`, "in", responsible),
-          );
-        }
-        q = q.where("m.chat_id", "in", c);
-      }
-      return q.limit(limit).as("w");
-    })
+    .selectFrom(() => deliverableChatIds(db, workspaceId, { afterSeq }, filter).limit(limit).as("w"))
     .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
     .executeTakeFirst();
   return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };
+}
+
+/**
+ * The deliverable messages with seq in (`afterSeq`, `maxSeq`] that a webhook's `filter` lets
+ * through, counted exactly: what a replay of that range sends (webhooks/replay.ts).
+ */
+export async function countDeliverable(db: DB, workspaceId: string, range: { afterSeq: number; maxSeq: number }, filter?: WebhookFilter): Promise<number> {
+  if (range.maxSeq <= range.afterSeq) return 0;
+  const row = await db
+    .selectFrom(() => deliverableChatIds(db, workspaceId, range, filter).as("w"))
+    .select((eb) => eb.fn.countAll<number>().as("messages"))
+    .executeTakeFirst();
+  return Number(row?.messages ?? 0);
+}
+
+/**
+ * The chat ids of the deliverable messages after `afterSeq` (up to `maxSeq`) that `filter`
+ * lets through, one row a message: the filter in SQL, judged as the consumer's `matcher`
+ * judges it (the chats' responsible teammate as assigned now).
+ */
+function deliverableChatIds(db: DB, workspaceId: string, range: { afterSeq: number; maxSeq?: number }, filter?: WebhookFilter) {
+  let q = db.selectFrom("messages as m").select("m.chat_id").where("m.workspace_id", "=", workspaceId).where("m.seq", ">", range.afterSeq).where("m.status", "=", "stored");
+  if (range.maxSeq !== undefined) q = q.where("m.seq", "<=", range.maxSeq);
+  if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
+  if (filter?.accounts) {
+    const phones = filter.accounts;
+    q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
+  }
+  if (filter && (filter.chats !== "both" || filter.responsible)) {
+    const { chats, responsible } = filter;
+    let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
+    if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
+    if (responsible) {
+      c = c.where(
+        "responsible_teammate_id",
+        "in",
+        db.selectFrom("teammates").select("id").where("workspace_id", "=", workspaceId).where(sql<string>`lower(trim(email))`, "in", responsible),
+      );
+    }
+    q = q.where("m.chat_id", "in", c);
+  }
+  return q;
 }
 
 /** When the first deliverable message after `afterSeq` was stored, if there is one. */
