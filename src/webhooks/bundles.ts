@@ -225,11 +225,11 @@ export class BundleConsumer extends Consumer {
       return { maxSeq, timeZone };
     });
     if (!read) return;
+    c.afterSeq = this.cursor;
     if (read.timeZone !== undefined) {
       c.timeZone = read.timeZone;
       c.start = windowStartOf(c.cut - 1, c.timeZone, this.hours);
       c.fromSeq = this.cursor;
-      c.afterSeq = this.cursor;
     } else {
       c.exhausted = true;
     }

@@ -1,8 +1,10 @@
+// Replay from a time (issue 25): a range of the log delivered again under the webhook-ids of
+// its first deliveries, followed and cancelled, outside the cursor and the failure count.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ReceivedRequest, Receiver } from "../helpers/receiver.js";
 import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, getWebhook, idsOf, ingest, space, texts } from "../helpers/workspace.js";
+import { createWebhook, entry, getWebhook, ingest, space, texts, type Space } from "../helpers/workspace.js";
 
 const textsByChat = (rs: Iterable<ReceivedRequest>) => {
   const m = new Map<string, string[]>();
@@ -10,7 +12,17 @@ const textsByChat = (rs: Iterable<ReceivedRequest>) => {
   return [...m.values()].sort((a, b) => a[0]!.localeCompare(b[0]!));
 };
 
-for (const database of DATABASES) describe(`re-enabling and replay (${database})`, () => {
+interface ReplayView {
+  replay_id: string;
+  state: string;
+  since: string;
+  until: string;
+  total: number;
+  delivered: number;
+  failed: number;
+}
+
+for (const database of DATABASES) describe(`replay from a time (${database})`, () => {
   let receiver: Receiver;
   let server: TestServer;
 
@@ -23,133 +35,243 @@ for (const database of DATABASES) describe(`re-enabling and replay (${database})
     await receiver?.close();
   });
 
-  const patch = async (key: string, id: string, body: object) => {
-    const r = await server.api("PATCH", `/api/v1/webhooks/${id}`, { token: key, body });
+  const replay = (s: Space, id: string, body: object) => server.api("POST", `/api/v1/webhooks/${id}/replay`, { token: s.key, body });
+  const progress = async (s: Space, id: string) => {
+    const r = await server.api("GET", `/api/v1/webhooks/${id}/replay`, { token: s.key });
     assert.equal(r.status, 200, r.text);
-    return r.json as { enabled: boolean; disabled_reason: string | null; consecutive_failures: number };
+    return r.json as ReplayView;
   };
-  const disabledByReceiver = async (key: string, id: string) =>
+  const ended = (s: Space, id: string) =>
     waitFor(async () => {
-      const v = await getWebhook(server, key, id);
-      return v.enabled ? undefined : v;
-    }, "the webhook to disable itself");
-
-  it("after an automatic disable, re-enabling delivers the backlog and what arrived while disabled, in order", async () => {
-    const s = await space(server);
-    const wh = await createWebhook(server, s.key, receiver.url);
-    receiver.answer({ status: 410 });
-    idsOf(await ingest(server, s, texts(s, [
-      [1, "a1"],
-      [2, "b1"],
-    ])));
-    const off = await disabledByReceiver(s.key, wh.id);
-    // 410 Gone: an automatic disable with its own reason; re-enabling still delivers the backlog.
-    assert.equal(off.disabled_reason, "gone");
-    const tried = receiver.requests.length;
-    assert.ok(tried >= 1 && tried <= 2, `heads tried: ${tried}`);
-
-    idsOf(await ingest(server, s, texts(s, [
-      [1, "a2"],
-      [2, "b2"],
-      [1, "a3"],
-    ])));
-    await server.advance(2 * 3600_000);
-    await sleep(1200);
-    assert.equal(receiver.requests.length, tried, "a disabled webhook sends nothing");
-
-    receiver.answer({ status: 200 });
-    const on = await patch(s.key, wh.id, { enabled: true });
-    assert.equal(on.enabled, true);
-    assert.equal(on.consecutive_failures, 0);
-    assert.equal(on.disabled_reason, null);
-    await waitFor(() => receiver.accepted.size === 5, "the backlog");
-    assert.deepEqual(textsByChat(receiver.accepted.values()), [
-      ["a1", "a2", "a3"],
-      ["b1", "b2"],
-    ]);
-    receiver.reset();
-  });
-
-  it('"replay": "none" skips what arrived while disabled; the default after a manual disable is the same', async () => {
-    const s = await space(server);
-    const wh = await createWebhook(server, s.key, receiver.url);
-
-    // Automatic disable, then an explicit "none": the cursor moves to now.
-    receiver.answer({ status: 410 });
-    idsOf(await ingest(server, s, texts(s, [[1, "x1"]])));
-    await disabledByReceiver(s.key, wh.id);
-    idsOf(await ingest(server, s, texts(s, [[1, "x2"]])));
-    receiver.answer({ status: 200 });
-    await patch(s.key, wh.id, { enabled: true, replay: "none" });
-    idsOf(await ingest(server, s, texts(s, [[1, "x3"]])));
-    await waitFor(() => receiver.accepted.size === 1, "x3");
-    await sleep(500);
-    assert.deepEqual([...receiver.accepted.values()].map((r) => r.text), ["x3"]);
-
-    // Manual disable: the default on re-enable is "none".
-    const manual = await patch(s.key, wh.id, { enabled: false });
-    assert.equal(manual.disabled_reason, "manual");
-    idsOf(await ingest(server, s, texts(s, [[2, "y1"]])));
-    await sleep(300);
-    await patch(s.key, wh.id, { enabled: true });
-    idsOf(await ingest(server, s, texts(s, [[2, "y2"]])));
-    await waitFor(() => receiver.accepted.size === 2, "y2");
-    await sleep(500);
-    assert.deepEqual([...receiver.accepted.values()].map((r) => r.text), ["x3", "y2"]);
-
-    // ... unless "since_disabled" is asked for.
-    await patch(s.key, wh.id, { enabled: false });
-    idsOf(await ingest(server, s, texts(s, [
-      [3, "z1"],
-      [3, "z2"],
-    ])));
-    await patch(s.key, wh.id, { enabled: true, replay: "since_disabled" });
-    await waitFor(() => receiver.accepted.size === 4, "z1, z2");
-    assert.deepEqual([...receiver.accepted.values()].map((r) => r.text), ["x3", "y2", "z1", "z2"]);
-    receiver.reset();
-  });
-
-  it("POST /replay {since} re-sends what was stored since then, in order, with new webhook-ids", async () => {
-    const s = await space(server);
-    const wh = await createWebhook(server, s.key, receiver.url);
-    receiver.answer({ status: 200 });
-    idsOf(await ingest(server, s, texts(s, [
-      [1, "before"],
-      [2, "before-too"],
-    ])));
-    await waitFor(() => receiver.accepted.size === 2, "the first two");
+      const v = await progress(s, id);
+      return v.state === "running" ? undefined : v;
+    }, "the replay to end");
+  /** A moment on the server's clock with nothing stored at it: messages before and after fall on either side. */
+  const mark = async () => {
     await server.advance(60_000);
-    const since = await server.advance(0);
+    const t = await server.advance(0);
     await server.advance(1000);
-    idsOf(await ingest(server, s, texts(s, [
-      [1, "p1"],
-      [2, "q1"],
-      [1, "p2"],
-      [2, "q2"],
-      [1, "p3"],
-    ])));
-    await waitFor(() => receiver.accepted.size === 7, "all seven");
-    const firstIds = new Set(receiver.accepted.keys());
-    const firstBy = new Map([...receiver.accepted.values()].map((r) => [r.messageId, r.id]));
+    return t;
+  };
 
-    const r = await server.api("POST", `/api/v1/webhooks/${wh.id}/replay`, { token: s.key, body: { since } });
-    assert.equal(r.status, 200, r.text);
-    assert.equal(r.json.replaying_since, new Date(since).toISOString());
-    await waitFor(() => receiver.accepted.size === 12, "the replay");
-    await sleep(500);
-    const replayed = [...receiver.accepted.values()].slice(7);
-    assert.equal(receiver.accepted.size, 12, "only what was stored since `since`, once each");
-    assert.deepEqual(textsByChat(replayed), [
-      ["p1", "p2", "p3"],
-      ["q1", "q2"],
+  it("a receiver that lost data gets exactly the range again, under the first webhook-ids, in order per chat", async () => {
+    receiver.reset();
+    const s = await space(server);
+    const wh = await createWebhook(server, s.key, receiver.url);
+    await ingest(server, s, texts(s, [[1, "before"], [2, "before-too"]]));
+    await waitFor(() => receiver.accepted.size === 2, "the first two");
+    const since = await mark();
+    await ingest(server, s, texts(s, [[1, "p1"], [2, "q1"], [1, "p2"], [2, "q2"], [1, "p3"]]));
+    await waitFor(() => receiver.accepted.size === 7, "the range");
+    const until = await mark();
+    await ingest(server, s, texts(s, [[1, "after"], [2, "after-too"]]));
+    await waitFor(() => receiver.accepted.size === 9, "all nine");
+    const firstId = new Map([...receiver.accepted.values()].map((r) => [r.messageId, r.id]));
+    await getWebhook(server, s.key, wh.id); // writes out what the consumer buffered
+    const cursor = await server.sql<{ cursor_seq: number }>("select cursor_seq from webhooks where id = ?", [wh.id]);
+
+    // The receiver loses everything.
+    receiver.reset();
+    const count = await server.api("GET", `/api/v1/webhooks/${wh.id}/replay/count?since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`, { token: s.key });
+    assert.equal(count.status, 200, count.text);
+    assert.equal(count.json.messages, 5);
+
+    const r = await replay(s, wh.id, { since, until });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.json.messages, 5);
+    assert.match(r.json.replay_id, /^rpl_/);
+    const done = await ended(s, wh.id);
+    assert.deepEqual({ ...done, since: Date.parse(done.since), until: Date.parse(done.until) }, {
+      ...done,
+      replay_id: r.json.replay_id,
+      state: "done",
+      since: Date.parse(since),
+      until: Date.parse(until),
+      total: 5,
+      delivered: 5,
+      failed: 0,
+    });
+    await sleep(300);
+    assert.equal(receiver.requests.length, 5, "the range once, nothing else");
+    assert.deepEqual(textsByChat(receiver.requests), [["p1", "p2", "p3"], ["q1", "q2"]]);
+    for (const x of receiver.requests) assert.equal(x.id, firstId.get(x.messageId), `${x.text}: the webhook-id of its first delivery`);
+    // The live cursor did not move back; the consumer sends nothing again.
+    assert.deepEqual(await server.sql("select cursor_seq from webhooks where id = ?", [wh.id]), cursor);
+
+    // `until` defaults to now: from `since` on, the later messages too.
+    receiver.reset();
+    const all = await replay(s, wh.id, { since });
+    assert.equal(all.status, 202, all.text);
+    assert.equal(all.json.messages, 7);
+    assert.equal((await ended(s, wh.id)).delivered, 7);
+    assert.deepEqual(textsByChat(receiver.requests), [["p1", "p2", "p3", "after"], ["q1", "q2", "after-too"]]);
+    for (const x of receiver.requests) assert.equal(x.id, firstId.get(x.messageId));
+
+    const activity = await server.api("GET", `/api/v1/webhooks/${wh.id}/activity`, { token: s.key });
+    const summaries = (activity.json.items as { kind: string; summary: string }[]).filter((a) => a.kind === "replay").map((a) => a.summary);
+    assert.ok(summaries.some((x) => /^Replay of 5 messages since .* started\.$/.test(x)), summaries.join("\n"));
+    assert.ok(summaries.some((x) => /^Replay of 5 messages since .* finished: 5 delivered\.$/.test(x)), summaries.join("\n"));
+    const auditLog = await server.api("GET", "/api/v1/audit", { token: s.key });
+    assert.equal(auditLog.status, 200, auditLog.text);
+    assert.ok(JSON.stringify(auditLog.json).includes("webhook.replay_started"));
+  });
+
+  it("only what the webhook's filter lets through is sent again", async () => {
+    receiver.reset();
+    const s = await space(server);
+    const wh = await createWebhook(server, s.key, receiver.url, { filter: { direction: "received" } });
+    const since = await mark();
+    const now = Math.floor(Date.now() / 1000);
+    await ingest(server, s, [
+      entry(s, { text: "in 1", timestamp: now }),
+      entry(s, { text: "out", direction: "sent", timestamp: now }),
+      entry(s, { text: "in 2", timestamp: now }),
     ]);
-    for (const x of replayed) {
-      assert.ok(!firstIds.has(x.id), "a replay is a new delivery: new webhook-id");
-      assert.ok(firstBy.has(x.messageId), "of a message delivered before");
+    await waitFor(() => receiver.accepted.size === 2, "the received ones");
+    const firstId = new Map([...receiver.accepted.values()].map((r) => [r.messageId, r.id]));
+    receiver.reset();
+    const r = await replay(s, wh.id, { since });
+    assert.equal(r.json.messages, 2);
+    await ended(s, wh.id);
+    await sleep(200);
+    assert.deepEqual(receiver.requests.map((x) => x.text), ["in 1", "in 2"]);
+    for (const x of receiver.requests) assert.equal(x.id, firstId.get(x.messageId));
+  });
+
+  it("an aggregated webhook re-sends the windows overlapping the range, each bundle under its first id", async () => {
+    receiver.reset();
+    const s = await space(server, { receiver, aggregation: "1h" });
+    const id = s.webhook.id;
+    const flush = async () => assert.equal((await server.api("POST", `/api/v1/webhooks/${id}/flush`, { token: s.key })).status, 200);
+    const early = await mark();
+    await ingest(server, s, texts(s, [[1, "w1 a"], [2, "w1 b"], [1, "w1 c"]]));
+    await flush();
+    await waitFor(() => receiver.accepted.size === 2, "the first window's two bundles");
+    await server.advance(2 * 3600_000);
+    const since = await mark();
+    await ingest(server, s, texts(s, [[1, "w2 a"], [1, "w2 b"]]));
+    await flush();
+    await waitFor(() => receiver.accepted.size === 3, "the second window's bundle");
+    const first = new Map([...receiver.accepted.values()].map((r) => [r.text, r.id]));
+    assert.ok([...first.values()].every((x) => x.startsWith("bnd_")));
+
+    receiver.reset();
+    const r = await replay(s, id, { since });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.json.messages, 2);
+    assert.equal((await ended(s, id)).delivered, 2);
+    await sleep(200);
+    assert.deepEqual(receiver.requests.map((x) => [x.text, x.id]), [["w2 a|w2 b", first.get("w2 a|w2 b")]]);
+
+    receiver.reset();
+    const both = await replay(s, id, { since: early });
+    assert.equal(both.json.messages, 5);
+    assert.equal((await ended(s, id)).delivered, 5);
+    await sleep(200);
+    assert.deepEqual(new Map(receiver.requests.map((x) => [x.text, x.id])), first);
+    // Window by window: the first window's bundles went out before the second's.
+    assert.equal(receiver.requests.at(-1)!.text, "w2 a|w2 b");
+  });
+
+  it("a replay against a failing receiver moves neither the cursor nor the failure count; its failures are its own", async () => {
+    receiver.reset();
+    const s = await space(server);
+    const wh = await createWebhook(server, s.key, receiver.url);
+    const since = await mark();
+    await ingest(server, s, texts(s, [[1, "f1"], [2, "f2"]]));
+    await waitFor(() => receiver.accepted.size === 2, "the first deliveries");
+    await getWebhook(server, s.key, wh.id); // writes out what the consumer buffered
+    const cursor = await server.sql("select cursor_seq, consecutive_failures from webhooks where id = ?", [wh.id]);
+    receiver.answer({ status: 500 });
+    try {
+      const r = await replay(s, wh.id, { since });
+      assert.equal(r.json.messages, 2);
+      const v = await ended(s, wh.id);
+      assert.equal(v.state, "done");
+      assert.equal(v.delivered, 0);
+      assert.equal(v.failed, 2);
+      // Three attempts each (1 s and 4 s apart), under the first id.
+      assert.equal(receiver.requests.length - 2, 6);
+      const view = await getWebhook(server, s.key, wh.id);
+      assert.equal(view.enabled, true);
+      assert.equal(view.consecutive_failures, 0);
+      assert.deepEqual(await server.sql("select cursor_seq, consecutive_failures from webhooks where id = ?", [wh.id]), cursor);
+    } finally {
+      receiver.answer({ status: 200 });
+    }
+    // The consumer goes on from where it was: only the new message.
+    receiver.reset();
+    await ingest(server, s, texts(s, [[1, "f3"]]));
+    await waitFor(() => receiver.accepted.size === 1, "f3");
+    await sleep(300);
+    assert.deepEqual(receiver.requests.map((x) => x.text), ["f3"]);
+  });
+
+  it("one replay at a time (409); a cancelled replay stops; bad ranges are refused", async () => {
+    receiver.reset();
+    const s = await space(server);
+    const other = await space(server);
+    const wh = await createWebhook(server, s.key, receiver.url);
+    const path = `/api/v1/webhooks/${wh.id}/replay`;
+    assert.equal((await server.api("GET", path, { token: s.key })).status, 404, "never replayed");
+    assert.equal((await server.api("DELETE", path, { token: s.key })).status, 404, "none running");
+    const since = await mark();
+    await ingest(server, s, Array.from({ length: 30 }, (_, i) => entry(s, { text: `slow ${i}`, timestamp: Math.floor(Date.now() / 1000) })));
+    await waitFor(() => receiver.accepted.size === 30, "the first deliveries");
+
+    receiver.reset();
+    receiver.respond = () => ({ status: 200, body: "ok", delayMs: 250 });
+    try {
+      const r = await replay(s, wh.id, { since });
+      assert.equal(r.status, 202, r.text);
+      const again = await replay(s, wh.id, { since });
+      assert.equal(again.status, 409, again.text);
+      assert.equal(again.json.error.code, "CONFLICT");
+      assert.ok(again.json.error.message.includes(r.json.replay_id), again.json.error.message);
+
+      await waitFor(() => receiver.requests.length >= 3, "the replay under way");
+      const cancel = await server.api("DELETE", path, { token: s.key });
+      assert.equal(cancel.status, 200, cancel.text);
+      assert.equal(cancel.json.state, "cancelled");
+      const atCancel = receiver.requests.length;
+      await sleep(1500);
+      // What was in flight ends; nothing more goes out.
+      assert.ok(receiver.requests.length <= atCancel + 1, `${receiver.requests.length - atCancel} sent after the cancel`);
+      const v = await progress(s, wh.id);
+      assert.equal(v.state, "cancelled");
+      assert.ok(v.delivered < 30 && v.delivered >= 2, `delivered ${v.delivered}`);
+      // In order so far: one chat, the first n.
+      assert.deepEqual(receiver.requests.map((x) => x.text), Array.from({ length: receiver.requests.length }, (_, i) => `slow ${i}`));
+      assert.equal((await server.api("DELETE", path, { token: s.key })).status, 404);
+    } finally {
+      receiver.answer({ status: 200 });
     }
 
-    const bad = await server.api("POST", `/api/v1/webhooks/${wh.id}/replay`, { token: s.key, body: { since: "yesterday" } });
-    assert.equal(bad.status, 400);
-    assert.equal(bad.json.error.code, "VALIDATION_ERROR");
+    const bad = async (body: object, field: string) => {
+      const x = await replay(s, wh.id, body);
+      assert.equal(x.status, 400, `${JSON.stringify(body)}: ${x.text}`);
+      assert.equal(x.json.error.code, "VALIDATION_ERROR");
+      assert.equal(x.json.error.field, field, x.text);
+    };
+    await bad({ since: "yesterday" }, "since");
+    await bad({ since: "2026-02-31T00:00:00Z" }, "since");
+    await bad({ since: "2999-01-01T00:00:00Z" }, "since");
+    await bad({ since, until: "2001-01-01T00:00:00Z" }, "until");
+    await bad({ since, until: "2999-01-01T00:00:00Z" }, "until");
+    await bad({ since: "x".repeat(100_000) }, "since");
+    await bad({}, "since");
+    const countBad = await server.api("GET", `${path}/count?since=nope`, { token: s.key });
+    assert.equal(countBad.status, 400);
+    assert.equal(countBad.json.error.field, "since");
+    assert.equal((await server.api("POST", path, { body: { since } })).status, 401);
+    for (const [method, p] of [["POST", path], ["GET", path], ["DELETE", path], ["GET", `${path}/count?since=${encodeURIComponent(since)}`]] as const) {
+      const x = await server.api(method, p, { token: other.key, ...(method === "POST" ? { body: { since } } : {}) });
+      assert.equal(x.status, 404, `${method} ${p} from another workspace: ${x.text}`);
+    }
+    // Switched off: nothing to replay to.
+    assert.equal((await server.api("PATCH", `/api/v1/webhooks/${wh.id}`, { token: s.key, body: { enabled: false } })).status, 200);
+    const off = await replay(s, wh.id, { since });
+    assert.equal(off.status, 409);
+    assert.equal(off.json.error.field, "enabled");
   });
 });
