@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
 import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
+import { ReplayControl } from "./Replay.js";
 import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
 import { EndpointList, NextBundle } from "./WebhookOverview.js";
 import { SOURCE_NAMES, SendUrlCard } from "./Sending.js";
@@ -606,6 +607,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
               </div>
             </div>
           ) : null}
+          <ReplayControl webhook={w} onEnded={() => void refresh()} />
           {actionError ? <Alert>{actionError}</Alert> : null}
           {testResult ? <TestResult entry={testResult} /> : null}
           {flushResult !== undefined ? (
