@@ -395,12 +395,13 @@ export class DeliveryManager {
 
   /**
    * A replay of the webhook started or was cancelled (`webhook_replays`): the process holding
-   * its lease starts or stops its runner, here or asked over NOTIFY. Nobody answering is
-   * fine: whoever holds the lease next finds the running replay at its first look.
+   * its lease starts or stops its runner, here or asked over NOTIFY (not when `remote` is
+   * false: a runner elsewhere notices a cancellation within a second by itself). Nobody
+   * answering is fine: whoever holds the lease next finds the running replay at its first look.
    */
-  async replayChanged(id: string): Promise<void> {
-    if (this.consumers.get(id)?.active) await this.replayHere(id);
-    else if (this.signals && !this.closed) await this.signals.replay(id);
+  async replayChanged(id: string, opts: { remote?: boolean } = {}): Promise<void> {
+    if (this.consumers.get(id)?.active || this.replays.has(id)) await this.replayHere(id);
+    else if (opts.remote !== false && this.signals && !this.closed) await this.signals.replay(id);
   }
 
   private async replayHere(id: string): Promise<number> {

@@ -22,7 +22,7 @@ export type ReplayRow = Database["webhook_replays"];
 export type ReplayState = "running" | "done" | "cancelled" | "failed";
 
 /** A delivery the receiver refused: tried again after these pauses, then counted as failed (the replay moves on). */
-export const REPLAY_RETRY_MS = [1_000, 4_000];
+export const REPLAY_RETRY_MS = [1_000, 3_000];
 /** This many failed deliveries in a row (after their retries): the receiver is down; the replay ends as `failed`. */
 export const REPLAY_GIVE_UP_AFTER = 20;
 /** Deliveries in flight at once (across chats; a chat's own go one at a time, in order). */
@@ -123,6 +123,25 @@ export async function runningReplays(db: DB, webhookIds: string[]): Promise<Repl
   return out;
 }
 
+/**
+ * Ends a webhook's running replay from outside its runner (a `DELETE`, the webhook switched
+ * off): a conditional update, so it ends once whoever gets there first. Answers the row as
+ * it was, or undefined when none was running. The runner notices within a second.
+ */
+export async function endRunningReplay(db: DB, webhookId: string, reason: string, at: number): Promise<ReplayRow | undefined> {
+  const r = await db.selectFrom("webhook_replays").selectAll().where("webhook_id", "=", webhookId).where("state", "=", "running").executeTakeFirst();
+  if (!r) return undefined;
+  const res = await db.updateTable("webhook_replays").set({ state: "cancelled", reason, ended_at: at }).where("id", "=", r.id).where("state", "=", "running").executeTakeFirst();
+  return Number(res.numUpdatedRows) === 0 ? undefined : r;
+}
+
+/** What the activity says of a replay that ended: "Replay of 12 messages since … cancelled: … 3 delivered." */
+export function replayEndSummary(r: Pick<ReplayRow, "total" | "since">, state: ReplayState, reason: string | null, counts: { delivered: number; failed: number }): string {
+  const what = `Replay of ${r.total} message${r.total === 1 ? "" : "s"} since ${new Date(r.since).toISOString()}`;
+  const tally = `${counts.delivered} delivered${counts.failed ? `, ${counts.failed} failed` : ""}`;
+  return state === "done" ? `${what} finished: ${tally}.` : `${what} ${state === "failed" ? "failed" : "cancelled"}:${reason ? ` ${reason}` : ""} ${tally}.`;
+}
+
 /** One thing a replay sends: a message, or one part of a chat's bundle of a window. */
 interface Item {
   id: string;
@@ -183,7 +202,8 @@ export class ReplayRunner {
         }
         if (this.stopped) return;
         const next = r.kind === "windows" ? await this.windowsAfter(r, webhook, position) : await this.messagesAfter(r, webhook, position);
-        if (this.stopped) return;
+        // Stopped with an end decided (switched off): it still ends, whoever holds the lease now.
+        if (this.stopped && !this.ending) return;
         if (next === undefined) {
           this.ending ??= { state: "done", reason: null };
           break;
@@ -284,7 +304,7 @@ export class ReplayRunner {
     return true;
   }
 
-  /** The counts as they are now; a replay cancelled (or deleted) meanwhile stops here. */
+  /** The counts as they are now; a replay cancelled (or its webhook deleted or switched off) meanwhile stops here. */
   private async progress(final = false): Promise<void> {
     const res = await this.deps.db
       .updateTable("webhook_replays")
@@ -293,7 +313,12 @@ export class ReplayRunner {
       // As it stops after a cancellation, its last counts still land.
       .where("state", "in", final ? ["running", "cancelled"] : ["running"])
       .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) this.stop();
+    if (Number(res.numUpdatedRows) === 0) return this.stop();
+    if (final || this.ending) return;
+    // Switched off meanwhile (by a person or by its failures): nothing more goes to it.
+    const w = await this.deps.db.selectFrom("webhooks").select("enabled").where("id", "=", this.webhookId).executeTakeFirst();
+    if (!w) this.stop();
+    else if (w.enabled !== 1) this.ending = { state: "cancelled", reason: "The webhook was switched off." };
   }
 
   /** Everything up to `position` is done: a restart resumes after it, with these counts. */
@@ -317,12 +342,7 @@ export class ReplayRunner {
       .where("state", "=", "running")
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return;
-    const counts = `${this.delivered} delivered${this.failed ? `, ${this.failed} failed` : ""}`;
-    const summary =
-      state === "done"
-        ? `Replay of ${r.total} message${r.total === 1 ? "" : "s"} since ${new Date(r.since).toISOString()} finished: ${counts}.`
-        : `Replay of ${r.total} message${r.total === 1 ? "" : "s"} since ${new Date(r.since).toISOString()} ${state === "failed" ? "failed" : "cancelled"}: ${reason} ${counts}.`;
-    this.deps.writer.activity(this.webhookId, { at, kind: "replay", summary });
+    this.deps.writer.activity(this.webhookId, { at, kind: "replay", summary: replayEndSummary(r, state, reason, { delivered: this.delivered, failed: this.failed }) });
     this.deps.log.info({ webhook: this.webhookId, replay: this.replayId, state, delivered: this.delivered, failed: this.failed }, "webhook replay ended");
   }
 }

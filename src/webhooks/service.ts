@@ -18,7 +18,7 @@ import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation } from "./windows.js";
 import { describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
-import { newReplayId, replayCount, replayView } from "./replay.js";
+import { endRunningReplay, newReplayId, replayCount, replayEndSummary, replayView, type ReplayRow } from "./replay.js";
 import { parseIsoTime } from "../clock/iso-time.js";
 
 /** A second replay while one runs. */
@@ -225,6 +225,8 @@ export class WebhookService {
       note: () => notes.forEach((a) => this.activity(id, a)),
       write: async () => void (await db.updateTable("webhooks").set(set).where("id", "=", id).execute()),
     });
+    // Switched off: its replay ends too (nothing more goes to it).
+    if (set.enabled === 0) await this.endReplay(id, "The webhook was switched off.", undefined, false);
     const after = await this.get(workspaceId, id);
     const action = set.enabled === 1 ? "webhook.enabled" : set.enabled === 0 ? "webhook.disabled" : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter")) ? "webhook.filter_changed" : "webhook.updated";
     if (changes.length || set.enabled !== undefined) await this.audit(row, who, action, row, after);
@@ -371,22 +373,21 @@ export class WebhookService {
   /** `DELETE …/replay`: cancels the running replay (what is in flight ends; nothing more is sent). */
   async cancelReplay(workspaceId: string, id: string, who: Who = BY_THREADLINE) {
     await this.get(workspaceId, id);
-    const r = await this.runningReplay(id);
+    const r = await this.endReplay(id, "Cancelled.", who);
     if (!r) throw new ApiError("NOT_FOUND", "No replay of this webhook is running.");
-    const now = this.deps.clock.now();
-    const res = await this.deps.db
-      .updateTable("webhook_replays")
-      .set({ state: "cancelled", reason: "Cancelled.", ended_at: now })
-      .where("id", "=", r.id)
-      .where("state", "=", "running")
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 0) throw new ApiError("NOT_FOUND", "No replay of this webhook is running.");
-    await this.deps.manager.replayChanged(id);
-    // The counts its runner reached (written as it stops).
-    const after = (await this.deps.db.selectFrom("webhook_replays").selectAll().where("id", "=", r.id).executeTakeFirst()) ?? r;
-    this.activity(id, { kind: "replay", summary: `Replay of ${r.total} message${r.total === 1 ? "" : "s"} since ${new Date(r.since).toISOString()} cancelled: ${after.delivered} delivered${after.failed ? `, ${after.failed} failed` : ""}.` }, who);
     await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replay_cancelled", object: { type: "webhook", id }, before: { replay_id: r.id, state: "running" }, after: { state: "cancelled" } });
-    return replayView({ ...after, state: "cancelled", reason: "Cancelled.", ended_at: now });
+    return replayView(r);
+  }
+
+  /** Ends the webhook's running replay, if any: its runner stops (here or where the lease is held) and the activity says so. Answers it as it ended. */
+  private async endReplay(id: string, reason: string, who?: Who, remote = true): Promise<ReplayRow | undefined> {
+    const r = await endRunningReplay(this.deps.db, id, reason, this.deps.clock.now());
+    if (!r) return undefined;
+    await this.deps.manager.replayChanged(id, { remote });
+    // The counts its runner reached (it writes them as it stops).
+    const ended = (await this.deps.db.selectFrom("webhook_replays").selectAll().where("id", "=", r.id).executeTakeFirst()) ?? { ...r, state: "cancelled", reason };
+    this.activity(id, { kind: "replay", summary: replayEndSummary(ended, "cancelled", reason === "Cancelled." ? null : reason, ended) }, who);
+    return ended;
   }
 
   /**
