@@ -588,6 +588,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 {actionBusy === "flush" ? "Flushing…" : "Flush open bundles"}
               </button>
             ) : null}
+            <ReplayControl webhook={w} onEnded={() => void refresh()} />
             {confirm === "delete" ? null : (
               <button type="button" className="btn btn-danger-outline" onClick={() => setConfirm("delete")}>
                 Delete webhook
@@ -607,7 +608,6 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
               </div>
             </div>
           ) : null}
-          <ReplayControl webhook={w} onEnded={() => void refresh()} />
           {actionError ? <Alert>{actionError}</Alert> : null}
           {testResult ? <TestResult entry={testResult} /> : null}
           {flushResult !== undefined ? (
