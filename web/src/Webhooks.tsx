@@ -616,12 +616,18 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             </Alert>
           ) : null}
           </>) : (
-            <dl className="facts" data-testid="webhook-read-only">
-              <dt>URL</dt>
-              <dd>{w.url}</dd>
-              <dt>Aggregation</dt>
-              <dd>{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</dd>
-            </dl>
+            <>
+              <dl className="facts" data-testid="webhook-read-only">
+                <dt>URL</dt>
+                <dd>{w.url}</dd>
+                <dt>Aggregation</dt>
+                <dd>{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</dd>
+              </dl>
+              {/* Members follow a replay an admin started (no button, no Cancel). */}
+              <div className="btn-row">
+                <ReplayControl webhook={w} onEnded={() => void refresh()} />
+              </div>
+            </>
           )}
         </div>
 
