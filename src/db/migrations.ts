@@ -414,6 +414,7 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .createTable("account_connections")
           .addColumn("account_id", "text", (c) => c.primaryKey())
           .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
           .addColumn("since", "bigint", (c) => c.notNull())
           .addColumn("reason", "text")
           .addColumn("alerted_at", "bigint")
@@ -463,6 +464,49 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
         await db.schema.alterTable("accounts").addColumn("deleted_at", "bigint").execute();
         await db.schema.alterTable("accounts").addColumn("purging", "integer", (c) => c.notNull().defaultTo(0)).execute();
         await db.schema.alterTable("workspaces").addColumn("deleted_at", "bigint").execute();
+      },
+    },
+    "0018_replays": {
+      // Replays as jobs that can be followed, cancelled and resumed after a restart (one
+      // running per webhook: a partial unique index), and the windows aggregated webhooks
+      // sent (so a replay re-sends each one as it went out: same cut, same webhook-ids).
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable("webhook_replays")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("webhook_id", "text", (c) => c.notNull())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("since", "bigint", (c) => c.notNull())
+          .addColumn("until", "bigint", (c) => c.notNull())
+          .addColumn("after_seq", "bigint", (c) => c.notNull())
+          .addColumn("max_seq", "bigint", (c) => c.notNull())
+          .addColumn("total", "integer", (c) => c.notNull())
+          .addColumn("delivered", "integer", (c) => c.notNull())
+          .addColumn("failed", "integer", (c) => c.notNull())
+          .addColumn("position", "bigint", (c) => c.notNull())
+          .addColumn("resume_delivered", "integer", (c) => c.notNull())
+          .addColumn("resume_failed", "integer", (c) => c.notNull())
+          .addColumn("reason", "text")
+          .addColumn("created_at", "bigint", (c) => c.notNull())
+          .addColumn("ended_at", "bigint")
+          .addColumn("created_by", "text")
+          .execute();
+        await db.schema.createIndex("webhook_replays_webhook").on("webhook_replays").columns(["webhook_id", "created_at"]).execute();
+        await db.schema.createIndex("webhook_replays_running").on("webhook_replays").column("webhook_id").unique().where(sql.ref("state"), "=", "running").execute();
+        await db.schema
+          .createTable("webhook_windows")
+          .addColumn("webhook_id", "text", (c) => c.notNull())
+          .addColumn("window_end", "bigint", (c) => c.notNull())
+          .addColumn("window_start", "bigint", (c) => c.notNull())
+          .addColumn("after_seq", "bigint", (c) => c.notNull())
+          .addColumn("max_seq", "bigint", (c) => c.notNull())
+          .addColumn("time_zone", "text", (c) => c.notNull())
+          .addColumn("aggregation", "text", (c) => c.notNull())
+          .addColumn("epoch", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("webhook_windows_pk", ["webhook_id", "window_end"])
+          .execute();
+        await db.schema.createIndex("webhook_windows_seq").on("webhook_windows").columns(["webhook_id", "max_seq"]).execute();
       },
     },
   };

@@ -112,7 +112,7 @@ export interface Database {
     disabled_reason: string | null;
     disabled_at: number | null;
     cursor_seq: number;
-    /** Bumped by a replay so re-sent deliveries get new webhook-ids. */
+    /** Bumped by replays before 0016 (which gave re-sent deliveries new webhook-ids); no longer moved, kept in the ids it is part of. */
     epoch: number;
     /** Aggregated webhooks: the end of the window being filled. */
     window_end: number | null;
@@ -178,6 +178,44 @@ export interface Database {
     parked_at: number;
   };
   webhook_hourly: { webhook_id: string; hour_start: number; delivered: number; failed: number };
+  /** Replays of a range of the log (webhooks/replay.ts): one `running` per webhook at most. */
+  webhook_replays: {
+    id: string;
+    webhook_id: string;
+    state: string;
+    /** `messages` (an unaggregated webhook: `position` is a seq) or `windows` (aggregated: `position` is a window's end). */
+    kind: string;
+    since: number;
+    until: number;
+    /** The log's range, fixed when it started: seq in (after_seq, max_seq]. */
+    after_seq: number;
+    max_seq: number;
+    total: number;
+    delivered: number;
+    failed: number;
+    /** Where a restart resumes: every item at or below it is done (a seq, or an aggregated window's end). */
+    position: number;
+    /** `delivered` and `failed` as they were at `position`. */
+    resume_delivered: number;
+    resume_failed: number;
+    /** Why it ended early (`cancelled`, `failed`). */
+    reason: string | null;
+    created_at: number;
+    ended_at: number | null;
+    /** Who started it (an actor as JSON). */
+    created_by: string | null;
+  };
+  /** The windows an aggregated webhook sent, as they went out: what a replay re-sends. */
+  webhook_windows: {
+    webhook_id: string;
+    window_end: number;
+    window_start: number;
+    after_seq: number;
+    max_seq: number;
+    time_zone: string;
+    aggregation: string;
+    epoch: number;
+  };
   inbound_events: {
     id: Generated<number>;
     workspace_id: string;

@@ -38,15 +38,11 @@ export interface DeliverableMessage {
 export async function readDeliverable(
   db: DB,
   workspaceId: string,
-  opts: { afterSeq: number; limit: number },
+  opts: { afterSeq: number; limit: number; maxSeq?: number },
 ): Promise<DeliverableMessage[]> {
-  return deliverableQuery(db)
-    .where("m.workspace_id", "=", workspaceId)
-    .where("m.seq", ">", opts.afterSeq)
-    .where("m.status", "=", "stored")
-    .orderBy("m.seq", "asc")
-    .limit(opts.limit)
-    .execute();
+  let q = deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.seq", ">", opts.afterSeq).where("m.status", "=", "stored");
+  if (opts.maxSeq !== undefined) q = q.where("m.seq", "<=", opts.maxSeq);
+  return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
 }
 
 /** One message of the log as a payload needs it (a parked delivery written again), if it is there and deliverable. */

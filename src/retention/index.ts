@@ -135,6 +135,18 @@ export class RetentionPruner {
           .where("id", "in", (eb) => eb.selectFrom("notifications").select("id").where("workspace_id", "=", ws.id).where("at", "<", cutoff).limit(BATCH))
           .executeTakeFirst(),
       );
+      // The aggregated windows whose messages are gone: nothing left for a replay to re-send.
+      await db
+        .deleteFrom("webhook_windows")
+        .where("window_end", "<", cutoff)
+        .where("webhook_id", "in", (eb) => eb.selectFrom("webhooks").select("id").where("workspace_id", "=", ws.id))
+        .execute();
+      await db
+        .deleteFrom("webhook_replays")
+        .where("created_at", "<", cutoff)
+        .where("state", "!=", "running")
+        .where("webhook_id", "in", (eb) => eb.selectFrom("webhooks").select("id").where("workspace_id", "=", ws.id))
+        .execute();
       if (messages || chats) log.info({ workspace: ws.id, messages, chats, retention_days: ws.retention_days }, "deleted messages past the workspace's retention");
       total += messages;
     }

@@ -29,7 +29,7 @@ export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chat
 
 // ---------------------------------------------------------------------------------------
 
-interface Bundle extends Attempted {
+export interface Bundle extends Attempted {
   chatId: number;
   chat: DeliveryChat;
   count: number;
@@ -51,6 +51,8 @@ class Close {
   start = 0;
   /** Paging key of `windowChats`. */
   fromSeq = 0;
+  /** The cursor the window starts after (its messages: seq in (afterSeq, maxSeq]). */
+  afterSeq = 0;
   queue: Bundle[] = [];
   queued = 0;
   /** Bundles that failed, oldest first: the probe while failing is the first of them. */
@@ -221,6 +223,7 @@ export class BundleConsumer extends Consumer {
       return { maxSeq, timeZone };
     });
     if (!read) return;
+    c.afterSeq = this.cursor;
     if (read.timeZone !== undefined) {
       c.timeZone = read.timeZone;
       c.start = windowStartOf(c.cut - 1, c.timeZone, this.hours);
@@ -271,72 +274,23 @@ export class BundleConsumer extends Consumer {
   /** Builds the bundles of the next page of chats. */
   private async fetch(c: Close): Promise<void> {
     c.fetching = true;
-    const page = await this.retrying("reading an aggregation window", () => this.readPage(c));
+    const w = { afterSeq: this.cursor, maxSeq: c.maxSeq!, fromSeq: c.fromSeq };
+    const page = await this.retrying("reading an aggregation window", () => readWindowPage(this.deps.db, this.row.workspace_id, w));
     c.fetching = false;
     if (page && !this.stopped) {
-      const publicUrl = this.deps.publicUrl();
-      const maxSeq = c.maxSeq!;
-      for (const chat of page.chats) {
-        // Only what the filter lets through; a chat left with none sends no bundle.
-        const all = page.byChat.get(chat.chat_id);
-        const messages = all && this.accepts ? all.filter(this.accepts) : all;
-        if (!messages?.length) continue;
-        messages.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
-        // New when the message that created the chat is in the part of the log this bundle covers.
-        const isNewChat =
-          chat.created_seq !== null
-            ? chat.created_seq > this.cursor && chat.created_seq <= maxSeq
-            : chat.created_at >= c.start && chat.created_at < c.cut;
-        const opts = { publicUrl, timeZone: c.timeZone, aggregation: this.row.aggregation, windowStart: c.start, windowEnd: c.cut, isNewChat };
-        const base = { chatId: chat.chat_id, chat: deliveryChat(messages[0]!), attempts: 0 };
-        let parts: ReturnType<typeof bundleParts>;
-        try {
-          parts = bundleParts(messages, opts, this.deps.bundleMaxBytes ?? 1024 * 1024);
-        } catch (failure) {
-          c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut), count: messages.length, failure, order: c.queued++ });
-          continue;
-        }
-        parts.forEach((part, i) =>
-          c.queue.push({ ...base, id: bundleDeliveryId(this.row, chat.chat_id, c.cut, i + 1), count: part.messages.length, part, order: c.queued++, snippet: previewOf(part.messages[0]!.text) }),
-        );
-      }
-      if (page.chats.length) c.fromSeq = page.chats[page.chats.length - 1]!.first_seq;
-      if (page.chats.length < CHAT_PAGE) c.exhausted = true;
+      const built = windowBundles(page, { ...w, start: c.start, cut: c.cut, timeZone: c.timeZone, aggregation: this.row.aggregation }, {
+        webhook: this.row,
+        accepts: this.accepts,
+        publicUrl: this.deps.publicUrl(),
+        maxBytes: this.deps.bundleMaxBytes,
+        order: c.queued,
+      });
+      c.queue.push(...built.bundles);
+      c.queued += built.bundles.length;
+      c.fromSeq = built.fromSeq;
+      if (built.exhausted) c.exhausted = true;
     }
     this.pump();
-  }
-
-  /** The next page of the window's chats, with their messages. */
-  private async readPage(c: Close) {
-    const { db } = this.deps;
-    const maxSeq = c.maxSeq!;
-    const chats = await windowChats(db, this.row.workspace_id, { afterSeq: this.cursor, maxSeq, fromSeq: c.fromSeq, limit: CHAT_PAGE });
-    const byChat = new Map<number, DeliverableMessage[]>();
-    const add = (rows: DeliverableMessage[]) => {
-      for (const m of rows) {
-        let list = byChat.get(m.chat_id);
-        if (!list) byChat.set(m.chat_id, (list = []));
-        list.push(m);
-      }
-    };
-    // Positions chat by chat (the chat index), a page at a time, then those rows in log order;
-    // a chat cut by the page's end continues alone.
-    let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
-    const parts = await readChatParts(db, ids);
-    while (ids.length) {
-      const keys = await windowMessageSeqs(db, { chatIds: ids, afterSeq: this.cursor, maxSeq, limit: MESSAGE_PAGE });
-      add(await readMessagesBySeq(db, keys.map((k) => k.seq), parts));
-      if (keys.length < MESSAGE_PAGE) break;
-      const last = keys[keys.length - 1]!;
-      for (let after = last.seq; ; ) {
-        const more = await windowMessageSeqs(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
-        add(await readMessagesBySeq(db, more.map((k) => k.seq), parts));
-        if (more.length < MESSAGE_PAGE) break;
-        after = more[more.length - 1]!.seq;
-      }
-      ids = ids.filter((id) => id > last.chat_id);
-    }
-    return { chats, byChat };
   }
 
   private async dispatch(c: Close, b: Bundle): Promise<void> {
@@ -379,6 +333,18 @@ export class BundleConsumer extends Consumer {
     // At once (no await before it), so a shutdown drain records it too. Should the process
     // die before the next window's end is written, the old end is simply found empty.
     this.deps.writer.setState(this.row.id, { cursor_seq: cursor }, this.row.epoch);
+    // Kept with the cursor's move, so a replay re-sends this window as it went out.
+    if (c.maxSeq! > c.afterSeq)
+      this.deps.writer.recordWindow({
+        webhook_id: this.row.id,
+        window_end: c.cut,
+        window_start: c.start,
+        after_seq: c.afterSeq,
+        max_seq: c.maxSeq!,
+        time_zone: c.timeZone,
+        aggregation: this.row.aggregation,
+        epoch: this.row.epoch,
+      });
     const next = await this.retrying("opening an aggregation window", () => this.nextWindowEnd(c.cut));
     c.finished = true;
     if (next !== undefined && !this.stopped) {
@@ -389,4 +355,86 @@ export class BundleConsumer extends Consumer {
     }
     c.settle();
   }
+}
+
+/** One window as its bundles are built: the messages with seq in (afterSeq, maxSeq], the chats after `fromSeq`. */
+export interface WindowSpec {
+  afterSeq: number;
+  maxSeq: number;
+  fromSeq: number;
+  start: number;
+  cut: number;
+  timeZone: string;
+  aggregation: string;
+}
+
+/**
+ * The next page of a window's chats (after `fromSeq`), with their messages: positions chat by
+ * chat (the chat index), a page at a time, then those rows in log order; a chat cut by the
+ * page's end continues alone. Read by the consumer and by a replay (replay.ts).
+ */
+export async function readWindowPage(db: ConsumerDeps["db"], workspaceId: string, w: Pick<WindowSpec, "afterSeq" | "maxSeq" | "fromSeq">) {
+  const { afterSeq, maxSeq } = w;
+  const chats = await windowChats(db, workspaceId, { afterSeq, maxSeq, fromSeq: w.fromSeq, limit: CHAT_PAGE });
+  const byChat = new Map<number, DeliverableMessage[]>();
+  const add = (rows: DeliverableMessage[]) => {
+    for (const m of rows) {
+      let list = byChat.get(m.chat_id);
+      if (!list) byChat.set(m.chat_id, (list = []));
+      list.push(m);
+    }
+  };
+  let ids = chats.map((x) => x.chat_id).sort((a, b) => a - b);
+  const parts = await readChatParts(db, ids);
+  while (ids.length) {
+    const keys = await windowMessageSeqs(db, { chatIds: ids, afterSeq, maxSeq, limit: MESSAGE_PAGE });
+    add(await readMessagesBySeq(db, keys.map((k) => k.seq), parts));
+    if (keys.length < MESSAGE_PAGE) break;
+    const last = keys[keys.length - 1]!;
+    for (let after = last.seq; ; ) {
+      const more = await windowMessageSeqs(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
+      add(await readMessagesBySeq(db, more.map((k) => k.seq), parts));
+      if (more.length < MESSAGE_PAGE) break;
+      after = more[more.length - 1]!.seq;
+    }
+    ids = ids.filter((id) => id > last.chat_id);
+  }
+  return { chats, byChat };
+}
+
+/**
+ * The bundles of a page of a window (the one builder of bundles: the consumer's and a
+ * replay's): per chat, the messages the filter lets through in timestamp order, split into
+ * parts of at most `maxBytes`, each under its `webhook-id`. A chat left with none sends
+ * nothing. Answers where the next page starts and whether this was the last.
+ */
+export function windowBundles(
+  page: Awaited<ReturnType<typeof readWindowPage>>,
+  w: WindowSpec,
+  ctx: { webhook: Pick<WebhookRow, "id" | "epoch">; accepts: ((m: DeliverableMessage) => boolean) | undefined; publicUrl: string; maxBytes: number | undefined; order: number },
+): { bundles: Bundle[]; fromSeq: number; exhausted: boolean } {
+  const bundles: Bundle[] = [];
+  let order = ctx.order;
+  for (const chat of page.chats) {
+    // Only what the filter lets through; a chat left with none sends no bundle.
+    const all = page.byChat.get(chat.chat_id);
+    const messages = all && ctx.accepts ? all.filter(ctx.accepts) : all;
+    if (!messages?.length) continue;
+    messages.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
+    // New when the message that created the chat is in the part of the log this bundle covers.
+    const isNewChat = chat.created_seq !== null ? chat.created_seq > w.afterSeq && chat.created_seq <= w.maxSeq : chat.created_at >= w.start && chat.created_at < w.cut;
+    const opts = { publicUrl: ctx.publicUrl, timeZone: w.timeZone, aggregation: w.aggregation, windowStart: w.start, windowEnd: w.cut, isNewChat };
+    const base = { chatId: chat.chat_id, chat: deliveryChat(messages[0]!), attempts: 0 };
+    let parts: ReturnType<typeof bundleParts>;
+    try {
+      parts = bundleParts(messages, opts, ctx.maxBytes ?? 1024 * 1024);
+    } catch (failure) {
+      bundles.push({ ...base, id: bundleDeliveryId(ctx.webhook, chat.chat_id, w.cut), count: messages.length, failure, order: order++ });
+      continue;
+    }
+    parts.forEach((part, i) =>
+      bundles.push({ ...base, id: bundleDeliveryId(ctx.webhook, chat.chat_id, w.cut, i + 1), count: part.messages.length, part, order: order++, snippet: previewOf(part.messages[0]!.text) }),
+    );
+  }
+  return { bundles, fromSeq: page.chats.length ? page.chats[page.chats.length - 1]!.first_seq : w.fromSeq, exhausted: page.chats.length < CHAT_PAGE };
 }

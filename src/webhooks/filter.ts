@@ -105,43 +105,61 @@ export function matcher(text: string | null): Matcher | undefined {
  * What waits after `afterSeq`: deliverable messages and the chats they are in, counted over at
  * most `limit` messages, so a webhook read stays cheap however long the backlog (the UI reads
  * every 5 s); `limit` messages means at least that many. With a webhook's `filter`, only the
- * messages it would deliver (its chats' responsible teammate as assigned now, as the consumer
- * judges them). Teammates are matched by `normalizeEmail` here as in `matcher`, not by SQL's
- * `lower()` (ASCII-only on SQLite), so `Ünal@x.de` is `ünal@x.de` in both.
+ * messages it would deliver.
  */
 export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
+  const passing = await filteredChatIds(db, workspaceId, { afterSeq }, filter);
+  if (!passing) return { messages: 0, chats: 0 };
+  const row = await db
+    .selectFrom(() => passing.limit(limit).as("w"))
+    .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
+    .executeTakeFirst();
+  return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };
+}
+
+/**
+ * The deliverable messages with seq in (`afterSeq`, `maxSeq`] that a webhook's `filter` lets
+ * through, counted exactly: what a replay of that range sends (webhooks/replay.ts).
+ */
+export async function countDeliverable(db: DB, workspaceId: string, range: { afterSeq: number; maxSeq: number }, filter?: WebhookFilter): Promise<number> {
+  if (range.maxSeq <= range.afterSeq) return 0;
+  const passing = await filteredChatIds(db, workspaceId, range, filter);
+  if (!passing) return 0;
+  const row = await db
+    .selectFrom(() => passing.as("w"))
+    .select((eb) => eb.fn.countAll<number>().as("messages"))
+    .executeTakeFirst();
+  return Number(row?.messages ?? 0);
+}
+
+/**
+ * `matcher` in SQL: the chat ids of the deliverable messages in the range that `filter` lets
+ * through, one row a message (the chats' responsible teammate as assigned now); undefined when
+ * none can pass. Teammates are matched by `normalizeEmail` as in `matcher`, not by SQL's
+ * `lower()` (ASCII-only on SQLite), so `Ünal@x.de` is `ünal@x.de` in both.
+ */
+async function filteredChatIds(db: DB, workspaceId: string, range: { afterSeq: number; maxSeq?: number }, filter?: WebhookFilter) {
   let responsibleIds: string[] | undefined;
   if (filter?.responsible) {
     const wanted = new Set(filter.responsible);
     const teammates = await db.selectFrom("teammates").select(["id", "email"]).where("workspace_id", "=", workspaceId).execute();
     responsibleIds = teammates.filter((t) => wanted.has(normalizeEmail(t.email))).map((t) => t.id);
-    if (responsibleIds.length === 0) return { messages: 0, chats: 0 };
+    if (responsibleIds.length === 0) return undefined;
   }
-  const row = await db
-    .selectFrom((eb) => {
-      let q = eb
-        .selectFrom("messages as m")
-        .select("m.chat_id")
-        .where("m.workspace_id", "=", workspaceId)
-        .where("m.seq", ">", afterSeq)
-        .where("m.status", "=", "stored");
-      if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
-      if (filter?.accounts) {
-        const phones = filter.accounts;
-        q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
-      }
-      if (filter && (filter.chats !== "both" || filter.responsible)) {
-        const { chats } = filter;
-        let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
-        if (chats !== "both") c = c.where("is_group", "=", chats === "group" ? 1 : 0);
-        if (responsibleIds) c = c.where("responsible_teammate_id", "in", responsibleIds);
-        q = q.where("m.chat_id", "in", c);
-      }
-      return q.limit(limit).as("w");
-    })
-    .select((eb) => [eb.fn.countAll<number>().as("messages"), eb.fn.count<number>("chat_id").distinct().as("chats")])
-    .executeTakeFirst();
-  return { messages: Number(row?.messages ?? 0), chats: Number(row?.chats ?? 0) };
+  let q = db.selectFrom("messages as m").select("m.chat_id").where("m.workspace_id", "=", workspaceId).where("m.seq", ">", range.afterSeq).where("m.status", "=", "stored");
+  if (range.maxSeq !== undefined) q = q.where("m.seq", "<=", range.maxSeq);
+  if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
+  if (filter?.accounts) {
+    const phones = filter.accounts;
+    q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
+  }
+  if (filter && (filter.chats !== "both" || responsibleIds)) {
+    let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);
+    if (filter.chats !== "both") c = c.where("is_group", "=", filter.chats === "group" ? 1 : 0);
+    if (responsibleIds) c = c.where("responsible_teammate_id", "in", responsibleIds);
+    q = q.where("m.chat_id", "in", c);
+  }
+  return q;
 }
 
 /** A short description for the activity feed: "received messages, group chats, of 2 accounts". */

@@ -4,6 +4,7 @@ import { BundleConsumer } from "./bundles.js";
 import { Leases, leasesHeldUntil } from "./leases.js";
 import { DEFAULT_LEASE_MS } from "../config/index.js";
 import { WebhookSignals, type Change } from "./signals.js";
+import { ReplayRunner, runningReplays } from "./replay.js";
 
 
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
@@ -40,6 +41,8 @@ const SAFETY_NET_ALONE_MS = 60_000;
  */
 export class DeliveryManager {
   private consumers = new Map<string, Consumer>();
+  /** Replays (replay.ts) of webhooks held here, one per webhook: they run beside the consumer, never through it. */
+  private replays = new Map<string, ReplayRunner>();
   private byWorkspace = new Map<string, Set<Consumer>>();
   /** Released to another process once their deliveries in flight end (`handOver`). */
   private handingOver = new Set<string>();
@@ -155,6 +158,7 @@ export class DeliveryManager {
     if (gone.length) await this.leases.release(gone);
     const missing = rows.filter((r) => !this.consumers.has(r.id) && !this.handingOver.has(r.id) && !this.changing.has(r.id)).map((r) => r.id);
     for (const row of await this.leases.rows(missing)) if (row.enabled === 1 && row.lease_owner === this.leases.owner && !this.changing.has(row.id)) this.leaseGained(row);
+    await this.syncReplays(rows.map((r) => r.id));
     for (const r of rows) {
       const c = this.consumers.get(r.id);
       if (!c || this.changing.has(r.id)) continue;
@@ -211,6 +215,7 @@ export class DeliveryManager {
 
   /** The lease is gone (expired, or another process holds it): outcomes in flight are not ours any more. */
   private leaseLost(id: string): void {
+    this.replays.get(id)?.stop();
     const c = this.remove(id);
     // A consumer that disabled itself keeps recording its late outcomes.
     if (c?.active) c.abandon();
@@ -233,6 +238,11 @@ export class DeliveryManager {
       if (!c) continue;
       this.handingOver.add(id);
       draining.push(c.drain());
+      const r = this.replays.get(id);
+      if (r) {
+        r.stop();
+        draining.push(r.done);
+      }
     }
     try {
       await Promise.all(draining);
@@ -263,7 +273,6 @@ export class DeliveryManager {
     reaggregate: (c) => this.drainOut(c),
     // A fresh consumer from the stored cursor (and epoch); outcomes in flight are dropped.
     enable: async (c) => this.abandonOut(c),
-    replay: async (c) => this.abandonOut(c),
     delete: async (c) => {
       this.abandonOut(c);
       this.deps.writer.forget(c.row.id);
@@ -358,7 +367,7 @@ export class DeliveryManager {
   listen(databaseUrl: string, onError: (err: unknown) => void): void {
     this.signals ??= new WebhookSignals(
       databaseUrl,
-      (op, id) => (!this.consumers.get(id)?.active ? undefined : op === "flush" ? this.flushHere(id) : Promise.resolve(this.retryHere(id))),
+      (op, id) => (!this.consumers.get(id)?.active ? undefined : op === "flush" ? this.flushHere(id) : op === "replay" ? this.replayHere(id) : Promise.resolve(this.retryHere(id))),
       (id, change) => (this.consumers.has(id) ? this.apply(id, change) : undefined),
       onError,
       (from) => {
@@ -387,6 +396,56 @@ export class DeliveryManager {
     if (this.consumers.get(id)?.active) return this.retryHere(id);
     if (this.signals && !this.closed) return (await this.signals.retryNow(id)) ?? 0;
     return 0;
+  }
+
+  /**
+   * A replay of the webhook started or was cancelled (`webhook_replays`): the process holding
+   * its lease starts or stops its runner, here or asked over NOTIFY (not when `remote` is
+   * false: a runner elsewhere notices a cancellation within a second by itself). Nobody
+   * answering is fine: whoever holds the lease next finds the running replay at its first look.
+   */
+  async replayChanged(id: string, opts: { remote?: boolean } = {}): Promise<void> {
+    if (this.consumers.get(id)?.active || this.replays.has(id)) await this.replayHere(id);
+    else if (opts.remote !== false && this.signals && !this.closed) await this.signals.replay(id);
+  }
+
+  private async replayHere(id: string): Promise<number> {
+    const [row] = await runningReplays(this.deps.db, [id]);
+    const current = this.replays.get(id);
+    if (!row) current?.stop();
+    else if (this.consumers.has(id)) this.startReplay(id, row.id);
+    return 1;
+  }
+
+  /** The running replays of the webhooks held here run here; others' stop. */
+  private async syncReplays(held: string[]): Promise<void> {
+    const running = await runningReplays(this.deps.db, held);
+    if (this.closed) return;
+    const heldSet = new Set(held);
+    for (const [id, r] of this.replays) if (!heldSet.has(id) && !this.changing.has(id)) r.stop();
+    for (const row of running) if (this.consumers.has(row.webhook_id)) this.startReplay(row.webhook_id, row.id);
+  }
+
+  private startReplay(webhookId: string, replayId: string): void {
+    const current = this.replays.get(webhookId);
+    if (this.closed || (current && !current.stopping && current.replayId === replayId)) return;
+    current?.stop();
+    // After the one it replaces ended (a resumed replay never runs twice here).
+    const start = () => {
+      if (this.closed || (this.replays.get(webhookId) && this.replays.get(webhookId) !== current)) return;
+      const r = new ReplayRunner(this.deps, replayId, webhookId);
+      this.replays.set(webhookId, r);
+      void r.done.then(() => {
+        if (this.replays.get(webhookId) === r) this.replays.delete(webhookId);
+      });
+    };
+    if (current) void current.done.then(start);
+    else start();
+  }
+
+  /** The replay running here for a webhook, if any (tests and metrics). */
+  replayRunning(id: string): boolean {
+    return this.replays.get(id)?.stopping === false;
   }
 
   private retryHere(id: string): number {
@@ -428,7 +487,9 @@ export class DeliveryManager {
     const consumers = [...this.consumers.values()];
     this.consumers.clear();
     this.byWorkspace.clear();
-    const drained = Promise.all(consumers.map((c) => c.drain()));
+    const replays = [...this.replays.values()];
+    for (const r of replays) r.stop();
+    const drained = Promise.all([...consumers.map((c) => c.drain()), ...replays.map((r) => r.done)]);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), opts.graceMs ?? SHUTDOWN_GRACE_MS)));
     if ((await Promise.race([drained, deadline])) === "late") await this.deps.deliverer.abort();

@@ -153,4 +153,18 @@ export const TestEvent = LogEntry;
 
 export const Secret = Type.Object({ secret: Type.String(), previous_secret: Nullable(Type.String()), previous_secret_expires_at: Nullable(Time()) });
 
-export const Replaying = Type.Object({ replaying_since: Time() });
+/** A replay of a range (webhooks/replay.ts), as GET and DELETE …/replay answer it. */
+export const ReplayView = Type.Object({
+  replay_id: Type.String(),
+  state: StringEnum(["running", "done", "cancelled", "failed"] as const),
+  since: Time(),
+  until: Time(),
+  total: Type.Integer(),
+  delivered: Type.Integer(),
+  failed: Type.Integer(),
+  reason: Nullable(Type.String()),
+  started_at: Time(),
+  ended_at: Nullable(Time()),
+});
+export const ReplayStarted = Type.Object({ replay_id: Type.String(), messages: Type.Integer() });
+export const ReplayCount = Type.Object({ since: Time(), until: Time(), messages: Type.Integer() });

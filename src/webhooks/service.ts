@@ -20,6 +20,13 @@ import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation, type Aggregation } from "./windows.js";
 import { countWaiting, describeFilter, parseFilter, resolveFilter, storedFilter, type FilterInput } from "./filter.js";
 import type { Webhook } from "./schemas.js";
+import { endRunningReplay, newReplayId, replayCount, replayEndSummary, replayView, type ReplayRow } from "./replay.js";
+import { parseIsoTime } from "../clock/iso-time.js";
+
+/** A second replay while one runs. */
+function replayRunning(replayId: string): ApiError {
+  return new ApiError("CONFLICT", `A replay of this webhook is running (${replayId}): follow it at GET …/replay, or cancel it (DELETE …/replay) first.`, "replay");
+}
 
 
 export interface WebhookDeps {
@@ -220,6 +227,8 @@ export class WebhookService {
       note: () => notes.forEach((a) => this.activity(id, a)),
       write: async () => void (await db.updateTable("webhooks").set(set).where("id", "=", id).execute()),
     });
+    // Switched off: its replay ends too (nothing more goes to it).
+    if (set.enabled === 0) await this.endReplay(id, "The webhook was switched off.", undefined, false);
     const after = await this.get(workspaceId, id);
     const action = set.enabled === 1 ? "webhook.enabled" : set.enabled === 0 ? "webhook.disabled" : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter")) ? "webhook.filter_changed" : "webhook.updated";
     if (changes.length || set.enabled !== undefined) await this.audit(row, who, action, row, after);
@@ -269,26 +278,118 @@ export class WebhookService {
           await tx.deleteFrom("webhook_activity").where("webhook_id", "=", id).execute();
           await tx.deleteFrom("webhook_hourly").where("webhook_id", "=", id).execute();
           await tx.deleteFrom("parked_deliveries").where("webhook_id", "=", id).execute();
+          await tx.deleteFrom("webhook_replays").where("webhook_id", "=", id).execute();
+          await tx.deleteFrom("webhook_windows").where("webhook_id", "=", id).execute();
         }),
     });
     await this.audit(row, who, "webhook.deleted", row);
   }
 
-  /** Re-sends every message stored since `since`, in order, under new delivery ids. */
-  async replay(workspaceId: string, id: string, since: number, who: Who = BY_THREADLINE): Promise<{ cursor_seq: number }> {
-    let cursor = 0;
-    await this.deps.manager.change(await this.get(workspaceId, id), "replay", {
-      write: async () => {
-        // Read again after the consumer stopped: the cursor it reached is written by get's flush.
-        const row = await this.get(workspaceId, id);
-        // Never forward: what is still pending before `since` is not skipped by a replay.
-        cursor = Math.min(row.cursor_seq, await headSeq(this.deps.db, workspaceId, { storedBefore: since }));
-        await this.deps.db.updateTable("webhooks").set({ cursor_seq: cursor, epoch: row.epoch + 1, window_end: null, updated_at: this.deps.clock.now(), updated_by: JSON.stringify(who.actor) }).where("id", "=", id).execute();
-        this.activity(id, { kind: "updated", summary: `Replay requested of messages stored since ${new Date(since).toISOString()}.` }, who);
-      },
+  /**
+   * The range of a replay, checked: `since` and `until` (default now) as the API took them
+   * (iso-time.ts), neither in the future, `until` not before `since`.
+   */
+  private replayTimes(q: { since?: string; until?: string }): { since: number; until: number } {
+    const now = this.deps.clock.now();
+    const since = parseIsoTime("since", q.since);
+    if (since === undefined) throw invalid("since", "is required: an ISO 8601 time such as 2026-01-31T09:00:00Z.");
+    if (since > now) throw invalid("since", "is in the future: nothing was stored after it yet.");
+    const until = parseIsoTime("until", q.until) ?? now;
+    if (until < since) throw invalid("until", "is before since.");
+    if (until > now) throw invalid("until", "is in the future: leave it out to mean now.");
+    return { since, until };
+  }
+
+  /** `GET …/replay/count`: how many messages a replay of the range would send now (the replay's own count). */
+  async replayCountOf(workspaceId: string, id: string, q: { since?: string; until?: string }) {
+    const row = await this.get(workspaceId, id);
+    const { since, until } = this.replayTimes(q);
+    const { messages } = await replayCount(this.deps.db, row, since, until);
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), messages };
+  }
+
+  /**
+   * `POST …/replay`: delivers the messages stored in [since, until] again (aggregated: the
+   * windows overlapping it), under their first deliveries' webhook-ids, as a job the process
+   * holding the webhook's lease runs (replay.ts). One running replay per webhook.
+   */
+  async startReplay(workspaceId: string, id: string, q: { since?: string; until?: string }, who: Who = BY_THREADLINE) {
+    const row = await this.get(workspaceId, id);
+    const { since, until } = this.replayTimes(q);
+    if (row.enabled !== 1) throw new ApiError("CONFLICT", "The webhook is switched off: switch it on (PATCH enabled: true) before replaying to it.", "enabled");
+    const running = await this.runningReplay(id);
+    if (running) throw replayRunning(running.id);
+    const { kind, afterSeq, maxSeq, messages } = await replayCount(this.deps.db, row, since, until);
+    const now = this.deps.clock.now();
+    const replay = {
+      id: newReplayId(),
+      webhook_id: id,
+      state: "running",
+      kind,
+      since,
+      until,
+      after_seq: afterSeq,
+      max_seq: maxSeq,
+      total: messages,
+      delivered: 0,
+      failed: 0,
+      position: kind === "messages" ? afterSeq : 0,
+      resume_delivered: 0,
+      resume_failed: 0,
+      reason: null,
+      created_at: now,
+      ended_at: null,
+      created_by: JSON.stringify(who.actor),
+    };
+    try {
+      await this.deps.db.insertInto("webhook_replays").values(replay).execute();
+    } catch (e) {
+      // Two at once: the partial unique index lets one in.
+      const other = await this.runningReplay(id);
+      if (other) throw replayRunning(other.id);
+      throw e;
+    }
+    const range = `since ${new Date(since).toISOString()}${q.until ? ` until ${new Date(until).toISOString()}` : ""}`;
+    this.activity(id, { kind: "replay", summary: `Replay of ${messages} message${messages === 1 ? "" : "s"} ${range} started.` }, who);
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, {
+      action: "webhook.replay_started",
+      object: { type: "webhook", id },
+      after: { replay_id: replay.id, since: new Date(since).toISOString(), until: new Date(until).toISOString(), messages },
     });
-    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replayed", object: { type: "webhook", id }, after: { since: new Date(since).toISOString() } });
-    return { cursor_seq: cursor };
+    await this.deps.manager.replayChanged(id);
+    return { replay_id: replay.id, messages };
+  }
+
+  private runningReplay(webhookId: string) {
+    return this.deps.db.selectFrom("webhook_replays").selectAll().where("webhook_id", "=", webhookId).where("state", "=", "running").executeTakeFirst();
+  }
+
+  /** `GET …/replay`: the webhook's latest replay and its progress. */
+  async replayOf(workspaceId: string, id: string) {
+    await this.get(workspaceId, id);
+    const r = await this.deps.db.selectFrom("webhook_replays").selectAll().where("webhook_id", "=", id).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).executeTakeFirst();
+    if (!r) throw new ApiError("NOT_FOUND", "This webhook was never replayed.");
+    return replayView(r);
+  }
+
+  /** `DELETE …/replay`: cancels the running replay (what is in flight ends; nothing more is sent). */
+  async cancelReplay(workspaceId: string, id: string, who: Who = BY_THREADLINE) {
+    await this.get(workspaceId, id);
+    const r = await this.endReplay(id, "Cancelled.", who);
+    if (!r) throw new ApiError("NOT_FOUND", "No replay of this webhook is running.");
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replay_cancelled", object: { type: "webhook", id }, before: { replay_id: r.id, state: "running" }, after: { state: "cancelled" } });
+    return replayView(r);
+  }
+
+  /** Ends the webhook's running replay, if any: its runner stops (here or where the lease is held) and the activity says so. Answers it as it ended. */
+  private async endReplay(id: string, reason: string, who?: Who, remote = true): Promise<ReplayRow | undefined> {
+    const r = await endRunningReplay(this.deps.db, id, reason, this.deps.clock.now());
+    if (!r) return undefined;
+    await this.deps.manager.replayChanged(id, { remote });
+    // The counts its runner reached (it writes them as it stops).
+    const ended = (await this.deps.db.selectFrom("webhook_replays").selectAll().where("id", "=", r.id).executeTakeFirst()) ?? { ...r, state: "cancelled", reason };
+    this.activity(id, { kind: "replay", summary: replayEndSummary(ended, "cancelled", reason === "Cancelled." ? null : reason, ended) }, who);
+    return ended;
   }
 
   /**

@@ -10,12 +10,12 @@ export const REMOTE_ACCEPT_TIMEOUT_MS = 3_000;
 export const REMOTE_FLUSH_TIMEOUT_MS = 60_000;
 
 /** A change of a webhook's settings, as the consumer's life sees it (manager.ts, the transitions). */
-export type Change = "enable" | "disable" | "retarget" | "refilter" | "reaggregate" | "replay" | "delete";
+export type Change = "enable" | "disable" | "retarget" | "refilter" | "reaggregate" | "delete";
 
 /** What a process may ask of a webhook's owner: send the open window, try what waits now, or apply a change made elsewhere. */
-type Request = "flush" | "retry" | "change";
+type Request = "flush" | "retry" | "replay" | "change";
 /** The requests that run on the owner's consumer and answer a count (`retry`: 1 when it was failing and tries now). */
-export type Ask = "flush" | "retry";
+export type Ask = "flush" | "retry" | "replay";
 
 type Message =
   | { op: Request; id: string; req: string; change?: Change }
@@ -121,6 +121,11 @@ export class WebhookSignals {
   /** Asks the process that holds the webhook's lease to try what waits now (a failing webhook's next retry). */
   async retryNow(id: string): Promise<number | undefined> {
     return this.request("retry", id);
+  }
+
+  /** Asks the process that holds the webhook's lease to start or stop the webhook's replay, as stored. */
+  async replay(id: string): Promise<number | undefined> {
+    return this.request("replay", id);
   }
 
   /**

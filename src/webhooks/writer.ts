@@ -13,7 +13,7 @@ const FLUSH_EVERY_MS = 200;
 /** After a failed flush, the next try (with whatever was buffered since). */
 const RETRY_FAILED_MS = 1000;
 
-export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning" | "parked";
+export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning" | "parked" | "replay";
 
 export interface Activity {
   at: number;
@@ -153,6 +153,8 @@ interface Pending {
   /** `cursor_seq` and `window_end`: a position on the log, valid only in the replay epoch it was reached in. */
   position: Pick<WebhookState, "cursor_seq" | "window_end">;
   epoch?: number;
+  /** Windows an aggregated webhook finished, written with the cursor that moved past them. */
+  windows: Database["webhook_windows"][];
 }
 
 /**
@@ -175,7 +177,7 @@ export class DeliveryWriter {
   private entry(webhookId: string): Pending {
     let p = this.pending.get(webhookId);
     if (!p) {
-      p = { requests: [], activity: [], hourly: new Map(), state: {}, position: {} };
+      p = { requests: [], activity: [], hourly: new Map(), state: {}, position: {}, windows: [] };
       this.pending.set(webhookId, p);
     }
     if (!this.timer) this.timer = setTimeout(() => this.flush().catch(this.onError), FLUSH_EVERY_MS);
@@ -221,6 +223,14 @@ export class DeliveryWriter {
     if (epoch !== undefined) p.epoch = epoch;
     if ("cursor_seq" in state) p.position.cursor_seq = cursor_seq;
     if ("window_end" in state) p.position.window_end = window_end;
+  }
+
+  /**
+   * An aggregated window every bundle of which was acknowledged: kept (in the transaction
+   * that moves the cursor past it) so a replay re-sends it as it went out.
+   */
+  recordWindow(w: Database["webhook_windows"]): void {
+    this.entry(w.webhook_id).windows.push(w);
   }
 
   /** A deleted webhook: drop what is buffered and never write for it again. */
@@ -270,6 +280,7 @@ export class DeliveryWriter {
         } else cur.hourly.set(hour, h);
       }
       cur.state = { ...old.state, ...cur.state };
+      cur.windows = [...old.windows, ...cur.windows];
       if (old.epoch !== undefined && cur.epoch !== undefined && old.epoch !== cur.epoch) {
         if (old.epoch > cur.epoch) [cur.position, cur.epoch] = [old.position, old.epoch];
       } else {
@@ -311,6 +322,12 @@ export class DeliveryWriter {
             )
             .execute();
         }
+        if (p.windows.length)
+          await tx
+            .insertInto("webhook_windows")
+            .values(p.windows)
+            .onConflict((oc) => oc.columns(["webhook_id", "window_end"]).doNothing())
+            .execute();
         if (Object.keys(p.state).length) await tx.updateTable("webhooks").set(p.state).where("id", "=", webhookId).execute();
         // A position is written only in the epoch it was reached in, and a cursor only ever
         // moves forward within an epoch: a late success of a consumer that lost its lease (or

@@ -212,6 +212,7 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
     ["a conversation", `/chat/${johnId}/messages/`, (p) => p.locator("article.bubble").first().waitFor()],
     ["Accounts", "/accounts", (p) => p.getByTestId("accounts-table").waitFor()],
     ["Teammates", "/teammates", (p) => p.getByRole("heading", { level: 1 }).waitFor()],
+    ["Workspace", "/workspace", (p) => p.getByRole("heading", { name: "Message retention" }).waitFor()],
   ];
   const problems: string[] = [];
   const signedOut = await browser.newContext({ viewport: DESKTOP, bypassCSP: true });

@@ -13,6 +13,7 @@ import { TimelinePage } from "./Timeline.js";
 import { ConversationPage, PermalinkPage } from "./Conversation.js";
 import { AccountsPage } from "./Accounts.js";
 import { TeammatesPage } from "./Teammates.js";
+import { WorkspacePage } from "./WorkspaceSettings.js";
 
 type Session = { state: "loading" } | { state: "signed-out"; reason?: string } | { state: "signed-in"; workspace: Workspace; me: Me } | { state: "error"; message: string };
 
@@ -127,6 +128,8 @@ function Page({ route, next }: { route: Route; next: string | null }) {
       return <TeammatesPage />;
     case "apikeys":
       return <ApiKeysPage />;
+    case "workspace":
+      return <WorkspacePage />;
     case "audit":
       return <AuditPage />;
     case "link":
@@ -185,9 +188,9 @@ function Shell({ route, workspace, me, onSignOut, children }: { route: Route; wo
             </ul>
           </nav>
           <div className="topbar-right">
-            <span className="workspace-name" data-testid="workspace-name" title={`Workspace ${workspace.name} (${workspace.timezone})`}>
+            <Link to="/workspace" className="workspace-name" current={route.page === "workspace"} title={`Workspace ${workspace.name} (${workspace.timezone}): settings`} data-testid="workspace-name">
               {workspace.name}
-            </span>
+            </Link>
             <span className="person-name" data-testid="signed-in-as" title={`${me.email} (${me.role})`}>
               {me.full_name} · {me.role}
             </span>

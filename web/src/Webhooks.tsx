@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
 import { AGGREGATION_LABELS } from "../../src/webhooks/windows.js";
 import { DeliveryChart } from "./Chart.js";
+import { ReplayControl } from "./Replay.js";
 import { DeliveryLog, useDeliveryDialog } from "./Deliveries.js";
 import { EndpointList, NextBundle } from "./WebhookOverview.js";
 import { statusOf } from "./webhookStatus.js";
@@ -574,6 +575,7 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 {actionBusy === "flush" ? "Flushing…" : "Flush open bundles"}
               </button>
             ) : null}
+            <ReplayControl webhook={w} onEnded={() => void refresh()} />
             {confirm === "delete" ? null : (
               <button type="button" className="btn btn-danger-outline" onClick={() => setConfirm("delete")}>
                 Delete webhook
@@ -601,12 +603,18 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             </Alert>
           ) : null}
           </>) : (
-            <dl className="facts" data-testid="webhook-read-only">
-              <dt>URL</dt>
-              <dd>{w.url}</dd>
-              <dt>Aggregation</dt>
-              <dd>{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</dd>
-            </dl>
+            <>
+              <dl className="facts" data-testid="webhook-read-only">
+                <dt>URL</dt>
+                <dd>{w.url}</dd>
+                <dt>Aggregation</dt>
+                <dd>{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</dd>
+              </dl>
+              {/* Members follow a replay an admin started (no button, no Cancel). */}
+              <div className="btn-row">
+                <ReplayControl webhook={w} onEnded={() => void refresh()} />
+              </div>
+            </>
           )}
         </div>
 

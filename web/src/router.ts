@@ -41,6 +41,7 @@ export type Route =
   | { page: "teammates" }
   | { page: "apikeys" }
   | { page: "audit" }
+  | { page: "workspace" }
   | { page: "signin" }
   | { page: "link"; kind: "invitation" | "reset" | "signin"; token: string }
   | { page: "notfound" };
@@ -58,6 +59,7 @@ export function match(path: string): Route {
   if (p === "/teammates") return { page: "teammates" };
   if (p === "/api-keys") return { page: "apikeys" };
   if (p === "/audit") return { page: "audit" };
+  if (p === "/workspace") return { page: "workspace" };
   if (p === "/signin" || p === "/login") return { page: "signin" };
   // The links e-mailed to people: the token is the last path segment.
   m = /^\/(invitation|reset-password|sign-in-link)\/([^/]+)$/.exec(p);

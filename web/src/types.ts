@@ -6,6 +6,9 @@
 import type { Static } from "typebox";
 import type {
   ActivityItem as ActivityItemSchema,
+  ReplayCount as ReplayCountSchema,
+  ReplayStarted as ReplayStartedSchema,
+  ReplayView as ReplayViewSchema,
   Aggregation as AggregationSchema,
   Delivery as DeliverySchema,
   LogEntry as LogEntrySchema,
@@ -17,11 +20,17 @@ import type {
 } from "../../src/webhooks/schemas.js";
 import type { Chat as ChatSchema, MessageWithSend as MessageSchema, Party as PartySchema } from "../../src/timeline/schemas.js";
 import type { SendUrl as SendUrlSchema } from "../../src/sending/schemas.js";
-import type { Me as MeSchema, Role as RoleSchema, Teammate as TeammateSchema, Workspace as WorkspaceSchema } from "../../src/workspaces/schemas.js";
+import type { Me as MeSchema, Role as RoleSchema, Teammate as TeammateSchema, Workspace as WorkspaceSchema, WorkspaceSettings as WorkspaceSettingsSchema } from "../../src/workspaces/schemas.js";
 import type { Actor as ActorSchema } from "../../src/audit/schemas.js";
 import type { Account as AccountSchema, InboundEvent as InboundEventSchema, Source as SourceSchema } from "../../src/accounts/schemas.js";
 
 export type Workspace = Static<typeof WorkspaceSchema>;
+/** `GET /api/v1/workspace`: the workspace with its retention (src/retention). */
+export type WorkspaceSettings = Static<typeof WorkspaceSettingsSchema>;
+/** A replay as `GET /api/v1/webhooks/{id}/replay` answers it. */
+export type ReplayView = Static<typeof ReplayViewSchema>;
+export type ReplayStarted = Static<typeof ReplayStartedSchema>;
+export type ReplayCount = Static<typeof ReplayCountSchema>;
 export type Aggregation = Static<typeof AggregationSchema>;
 /** Which messages a webhook gets (docs/api.md, Filters); the defaults let everything through. */
 export type WebhookFilter = Static<typeof WebhookFilterSchema>;

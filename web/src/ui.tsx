@@ -79,7 +79,7 @@ export function formatRelative(iso: string | null | undefined, tz?: string): str
 }
 
 /** An in-app link: plain left clicks navigate with the history API. */
-export function Link(props: { to: string; children: ReactNode; className?: string; current?: boolean; "data-testid"?: string }) {
+export function Link(props: { to: string; children: ReactNode; className?: string; current?: boolean; title?: string; "data-testid"?: string }) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
@@ -91,6 +91,7 @@ export function Link(props: { to: string; children: ReactNode; className?: strin
       onClick={onClick}
       className={props.className}
       aria-current={props.current ? "page" : undefined}
+      title={props.title}
       data-testid={props["data-testid"]}
     >
       {props.children}

@@ -1,7 +1,6 @@
 import { Type } from "typebox";
 import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
-import { invalid } from "../../errors.js";
 import { whoOf } from "../auth.js";
 import type { Role } from "../../workspaces/roles.js";
 import { IdParams, IdString, keysetCursor, ListQuery, NameString, parseLimit, readKeysetCursor, UrlString } from "./common.js";
@@ -18,7 +17,9 @@ import {
   Flushed,
   ParkedList,
   Preview,
-  Replaying,
+  ReplayCount,
+  ReplayStarted,
+  ReplayView,
   RequestLog,
   Retrying,
   Sample,
@@ -138,11 +139,19 @@ export function webhookRoutes(app: Threadline) {
       return { ...(await svc.read(row)), secret: row.secret };
     });
     f.get("/api/v1/webhooks/:id/secret", opts({ params: IdParams, response: { 200: Secret } }), async (req) => svc.secretOf(req.workspaceId, req.params.id));
-    f.post("/api/v1/webhooks/:id/replay", opts({ params: IdParams, body: Type.Object({ since: IdString({ minLength: 1 }) }), response: { 200: Replaying } }), async (req, reply) => {
-      const since = Date.parse((req.body as { since: string }).since);
-      if (Number.isNaN(since)) throw invalid("since", "must be an ISO 8601 time such as 2026-01-31T09:00:00Z.");
-      await svc.replay(req.workspaceId, (req.params as { id: string }).id, since, whoOf(req));
-      return reply.status(200).send({ replaying_since: new Date(since).toISOString() });
-    });
+    // Replay (webhooks/replay.ts): one job per webhook at a time, followed and cancelled here.
+    const ReplayRange = Type.Object({ since: IdString({ minLength: 1 }), until: Type.Optional(IdString()) }, { additionalProperties: false });
+    f.post(
+      "/api/v1/webhooks/:id/replay",
+      opts({ params: IdParams, body: ReplayRange, response: { 202: ReplayStarted } }),
+      async (req, reply) => reply.status(202).send(await svc.startReplay(req.workspaceId, req.params.id, req.body, whoOf(req))),
+    );
+    f.get("/api/v1/webhooks/:id/replay", read({ params: IdParams, response: { 200: ReplayView } }), async (req) => svc.replayOf(req.workspaceId, req.params.id));
+    f.delete("/api/v1/webhooks/:id/replay", opts({ params: IdParams, response: { 200: ReplayView } }), async (req) => svc.cancelReplay(req.workspaceId, req.params.id, whoOf(req)));
+    f.get(
+      "/api/v1/webhooks/:id/replay/count",
+      opts({ params: IdParams, querystring: ReplayRange, response: { 200: ReplayCount } }),
+      async (req) => svc.replayCountOf(req.workspaceId, req.params.id, req.query),
+    );
   };
 }
