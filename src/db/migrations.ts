@@ -414,7 +414,6 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .createTable("account_connections")
           .addColumn("account_id", "text", (c) => c.primaryKey())
           .addColumn("state", "text", (c) => c.notNull())
-          .addColumn("kind", "text", (c) => c.notNull())
           .addColumn("since", "bigint", (c) => c.notNull())
           .addColumn("reason", "text")
           .addColumn("alerted_at", "bigint")
