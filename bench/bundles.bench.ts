@@ -40,11 +40,22 @@ async function main(): Promise<void> {
   const receiver = fork(path.join(here, "receiver.ts"), { execArgv: ["--import", "tsx"] });
   const [{ port }] = (await once(receiver, "message")) as [{ port: number }];
   const app = await createThreadline(
-    loadConfig({ THREADLINE_DATA_DIR: dataDir, PORT: "0", THREADLINE_ALLOW_PRIVATE_TARGETS: "1", THREADLINE_TEST_CLOCK: "1", LOG_LEVEL: "warn" }),
+    loadConfig({
+      THREADLINE_DATA_DIR: dataDir,
+      PORT: "0",
+      THREADLINE_ALLOW_PRIVATE_TARGETS: "1",
+      THREADLINE_TEST_CLOCK: "1",
+      LOG_LEVEL: "warn",
+    }),
   );
   try {
-    console.log(`Aggregation benchmark: ${CHATS} chats x ${PER_CHAT} message${PER_CHAT === 1 ? "" : "s"} in one 1h window (SQLite in ${dataDir})`);
-    const ws = await createWorkspace(app.db, app.clock, { name: "Bench", owner: { full_name: "Bench Owner", email: "owner@bench.test" } });
+    console.log(
+      `Aggregation benchmark: ${CHATS} chats x ${PER_CHAT} message${PER_CHAT === 1 ? "" : "s"} in one 1h window (SQLite in ${dataDir})`,
+    );
+    const ws = await createWorkspace(app.db, app.clock, {
+      name: "Bench",
+      owner: { full_name: "Bench Owner", email: "owner@bench.test" },
+    });
     await createAccount(app.db, app.clock, ws.id, { phone: PHONE, owner_email: "owner@bench.test", source: "api" });
     const webhook = await app.webhooks.create(ws.id, { url: `http://127.0.0.1:${port}/hook`, aggregation: "1h" });
 
@@ -71,7 +82,11 @@ async function main(): Promise<void> {
     console.log(`  stored ${MESSAGES} messages in ${CHATS} chats in ${(ingestMs / 1000).toFixed(1)} s`);
 
     await app.writer.flush();
-    const row = await app.db.selectFrom("webhooks").select("window_end").where("id", "=", webhook.id).executeTakeFirstOrThrow();
+    const row = await app.db
+      .selectFrom("webhooks")
+      .select("window_end")
+      .where("id", "=", webhook.id)
+      .executeTakeFirstOrThrow();
     const windowEnd = Number(row.window_end);
     global.gc?.();
     const base = process.memoryUsage();
@@ -104,7 +119,11 @@ async function main(): Promise<void> {
     // The window is done when the cursor moves past it.
     for (;;) {
       await app.writer.flush();
-      const w = await app.db.selectFrom("webhooks").select(["cursor_seq", "window_end"]).where("id", "=", webhook.id).executeTakeFirstOrThrow();
+      const w = await app.db
+        .selectFrom("webhooks")
+        .select(["cursor_seq", "window_end"])
+        .where("id", "=", webhook.id)
+        .executeTakeFirstOrThrow();
       if (Number(w.window_end) > windowEnd) break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -112,11 +131,17 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
     const { count, unique } = await ask(receiver, "count");
-    console.log(`  window closed -> ${unique} bundles delivered (${count} requests) in ${(deliverMs / 1000).toFixed(2)} s: ${Math.round(unique / (deliverMs / 1000))} bundles/s; cursor moved at ${(doneMs / 1000).toFixed(2)} s`);
+    console.log(
+      `  window closed -> ${unique} bundles delivered (${count} requests) in ${(deliverMs / 1000).toFixed(2)} s: ${Math.round(unique / (deliverMs / 1000))} bundles/s; cursor moved at ${(doneMs / 1000).toFixed(2)} s`,
+    );
     // CPU time does not depend on what else the machine runs (this process only; the receiver has its own).
     const cpuS = (cpu.user + cpu.system) / 1e6;
-    console.log(`  sender CPU while delivering: ${cpuS.toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, system ${(cpu.system / 1e6).toFixed(2)}), ${Math.round((cpuS * 1e6) / MESSAGES)} µs per message, ${Math.round((cpuS * 1e6) / CHATS)} µs per bundle`);
-    console.log(`  memory before the close: rss ${mb(base.rss)}, heap ${mb(base.heapUsed)}; peak while delivering: rss ${mb(peakRss)} (+${mb(peakRss - base.rss)}), heap ${mb(peakHeap)} (+${mb(peakHeap - base.heapUsed)})`);
+    console.log(
+      `  sender CPU while delivering: ${cpuS.toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, system ${(cpu.system / 1e6).toFixed(2)}), ${Math.round((cpuS * 1e6) / MESSAGES)} µs per message, ${Math.round((cpuS * 1e6) / CHATS)} µs per bundle`,
+    );
+    console.log(
+      `  memory before the close: rss ${mb(base.rss)}, heap ${mb(base.heapUsed)}; peak while delivering: rss ${mb(peakRss)} (+${mb(peakRss - base.rss)}), heap ${mb(peakHeap)} (+${mb(peakHeap - base.heapUsed)})`,
+    );
   } finally {
     await app.close();
     receiver.kill();

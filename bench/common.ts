@@ -66,7 +66,10 @@ export class CpuMeter {
     const backends = new Map<number, number>();
     if (this.admin) {
       const dbName = new URL(this.server.databaseUrl!).pathname.slice(1);
-      const { rows } = await this.admin.query<{ pid: number }>("select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [dbName]);
+      const { rows } = await this.admin.query<{ pid: number }>(
+        "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+        [dbName],
+      );
       for (const { pid } of rows) {
         const t = procCpuMicros(pid);
         if (t !== undefined) backends.set(pid, t);
@@ -96,7 +99,9 @@ export class CpuMeter {
     if (this.admin) parts.push(`database ${per(db)}`, `together ${per(server + db)}`);
     parts.push(`(bench client ${per(end.client - from.client)})`);
     const calls = (n: number) => (n / messages).toFixed(2);
-    parts.push(`server system calls per message: ${calls(end.serverCalls.writes - from.serverCalls.writes)} writes, ${calls(end.serverCalls.reads - from.serverCalls.reads)} reads`);
+    parts.push(
+      `server system calls per message: ${calls(end.serverCalls.writes - from.serverCalls.writes)} writes, ${calls(end.serverCalls.reads - from.serverCalls.reads)} reads`,
+    );
     return parts.join(", ");
   }
 

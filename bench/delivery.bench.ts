@@ -15,7 +15,6 @@ import { CpuMeter, procCpuMicros, startServer } from "./common.js";
 import { singleMessageBench } from "./single.bench.js";
 import { tenantsBench } from "./tenants.bench.js";
 
-
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const CHATS = Number(process.env.BENCH_CHATS ?? 1_000);
@@ -58,7 +57,11 @@ async function waitForCount(child: ChildProcess, n: number, label: string): Prom
  * a POST costs this client and the receiver (user + system), the share of a delivery that
  * Threadline's own sending cannot go below.
  */
-async function ceiling(url: string, body: string, receiverPid: number): Promise<{ rate: number; clientMicros: number; receiverMicros: number }> {
+async function ceiling(
+  url: string,
+  body: string,
+  receiverPid: number,
+): Promise<{ rate: number; clientMicros: number; receiverMicros: number }> {
   const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 30_000 });
   let next = 0;
   const client = process.cpuUsage();
@@ -112,19 +115,39 @@ async function main() {
   const receiver = fork(path.join(here, "receiver.ts"), { execArgv: ["--import", "tsx"] });
   const [{ port }] = (await once(receiver, "message")) as [{ port: number }];
   const url = `http://127.0.0.1:${port}/hook`;
-  console.log(`Threadline delivery benchmark: ${MESSAGES} messages across ${CHATS} chats, ${CONCURRENCY}-way ceiling client`);
+  console.log(
+    `Threadline delivery benchmark: ${MESSAGES} messages across ${CHATS} chats, ${CONCURRENCY}-way ceiling client`,
+  );
 
   const sample = JSON.stringify({
     whatsapp_account: { full_name: "Amnon Haha", email: "amnon@acme.com", phone: "+972500000000" },
-    chat: { full_name: "John Doe", responsible_name: "", responsible_email: "", chat_url: "http://localhost:8080/chat/1/messages/", chat_id: "1", is_new_chat: false, is_group: false, phone: "+972540000000" },
-    message: { direction: "received", timestamp: "2021-02-24T16:25:29+0000", message_id: "01JMXK6N6F8Q2Z7Y3VQ4B9T1RD", sender: { full_name: "John Doe", phone: "+972540000000" }, recipient: { full_name: "Amnon Haha", phone: "+972500000000" }, text: "Hi! How are you? 👋" },
+    chat: {
+      full_name: "John Doe",
+      responsible_name: "",
+      responsible_email: "",
+      chat_url: "http://localhost:8080/chat/1/messages/",
+      chat_id: "1",
+      is_new_chat: false,
+      is_group: false,
+      phone: "+972540000000",
+    },
+    message: {
+      direction: "received",
+      timestamp: "2021-02-24T16:25:29+0000",
+      message_id: "01JMXK6N6F8Q2Z7Y3VQ4B9T1RD",
+      sender: { full_name: "John Doe", phone: "+972540000000" },
+      recipient: { full_name: "Amnon Haha", phone: "+972500000000" },
+      text: "Hi! How are you? 👋",
+    },
   });
   // Warm both sides up, then measure.
   await ceiling(url, sample, receiver.pid!);
   await ask(receiver, "reset");
   const raw = await ceiling(url, sample, receiver.pid!);
   const ceilingRate = raw.rate;
-  console.log(`  raw loopback ceiling: ${ceilingRate.toFixed(0)} POST/s; CPU per POST: client ${raw.clientMicros.toFixed(0)} µs, receiver ${raw.receiverMicros.toFixed(0)} µs`);
+  console.log(
+    `  raw loopback ceiling: ${ceilingRate.toFixed(0)} POST/s; CPU per POST: client ${raw.clientMicros.toFixed(0)} µs, receiver ${raw.receiverMicros.toFixed(0)} µs`,
+  );
   await ask(receiver, "reset");
 
   const server = await startServer();
@@ -133,7 +156,10 @@ async function main() {
   const meter = await CpuMeter.open(server);
   try {
     const ws = await createWorkspace(server);
-    await server.api("POST", "/api/v1/accounts", { token: ws.api_key, body: { phone: "+972500000000", owner_email: "amnon@acme.com", source: "api" } });
+    await server.api("POST", "/api/v1/accounts", {
+      token: ws.api_key,
+      body: { phone: "+972500000000", owner_email: "amnon@acme.com", source: "api" },
+    });
     const wh = await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url } });
     if (wh.status !== 201) throw new Error(`webhook: ${wh.text}`);
     const batches: unknown[][] = [];
@@ -172,8 +198,12 @@ async function main() {
     await ingest;
     const seconds = (performance.now() - started) / 1000;
     const rate = MESSAGES / seconds;
-    console.log(`  ingest of ${MESSAGES} (batches of 1000): ${((ingestDone - started) / 1000).toFixed(2)} s → ${(MESSAGES / ((ingestDone - started) / 1000)).toFixed(0)} msg/s`);
-    console.log(`  threadline end to end (${server.database}): ${rate.toFixed(0)} deliveries/s (${seconds.toFixed(2)} s, every delivery signed and logged); ${await meter.stop(MESSAGES)}`);
+    console.log(
+      `  ingest of ${MESSAGES} (batches of 1000): ${((ingestDone - started) / 1000).toFixed(2)} s → ${(MESSAGES / ((ingestDone - started) / 1000)).toFixed(0)} msg/s`,
+    );
+    console.log(
+      `  threadline end to end (${server.database}): ${rate.toFixed(0)} deliveries/s (${seconds.toFixed(2)} s, every delivery signed and logged); ${await meter.stop(MESSAGES)}`,
+    );
     console.log(`  ratio to ceiling: ${(rate / ceilingRate).toFixed(2)}`);
     const log = await server.api("GET", `/api/v1/webhooks/${wh.json.id}/log`, { token: ws.api_key });
     console.log(`  detailed log kept: ${JSON.parse(log.text).length} entries (bounded at 100)`);
@@ -181,22 +211,38 @@ async function main() {
     // The consumer alone: a backlog of the same size, stored while the webhook was off.
     await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: false } });
     // Ingest alone (nothing delivers meanwhile): the batched HTTP path's own rate and CPU.
-    const backlog = batches.map((messages, b) => JSON.stringify({ messages: (messages as { external_id: string }[]).map((m) => ({ ...m, external_id: `backlog-${b}-${m.external_id}` })) }));
+    const backlog = batches.map((messages, b) =>
+      JSON.stringify({
+        messages: (messages as { external_id: string }[]).map((m) => ({
+          ...m,
+          external_id: `backlog-${b}-${m.external_id}`,
+        })),
+      }),
+    );
     await meter.start();
     const ingestStart = performance.now();
     for (const body of backlog) await post(body);
     const ingestRate = MESSAGES / ((performance.now() - ingestStart) / 1000);
-    console.log(`  ingest alone (webhook off, batches of 1000): ${ingestRate.toFixed(0)} msg/s; ${await meter.stop(MESSAGES)}`);
+    console.log(
+      `  ingest alone (webhook off, batches of 1000): ${ingestRate.toFixed(0)} msg/s; ${await meter.stop(MESSAGES)}`,
+    );
     await ask(receiver, "reset");
     const endToEndPeak = peakRss;
     peakRss = 0;
     await meter.start();
     const drainStart = performance.now();
-    await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, { token: ws.api_key, body: { enabled: true, replay: "since_disabled" } });
+    await server.api("PATCH", `/api/v1/webhooks/${wh.json.id}`, {
+      token: ws.api_key,
+      body: { enabled: true, replay: "since_disabled" },
+    });
     await waitForCount(receiver, MESSAGES, "backlog");
     const drain = MESSAGES / ((performance.now() - drainStart) / 1000);
-    console.log(`  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}; ${await meter.stop(MESSAGES)}`);
-    console.log(`  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB, peak ${(endToEndPeak / 1e6).toFixed(0)} MB end to end, ${(peakRss / 1e6).toFixed(0)} MB in the backlog drain)`);
+    console.log(
+      `  backlog drain (consumer only): ${drain.toFixed(0)} deliveries/s, ratio to ceiling: ${(drain / ceilingRate).toFixed(2)}; ${await meter.stop(MESSAGES)}`,
+    );
+    console.log(
+      `  server memory: ${await memoryOf(server.url, server.child.pid!)} (RSS at start ${(rssAtStart / 1e6).toFixed(0)} MB, peak ${(endToEndPeak / 1e6).toFixed(0)} MB end to end, ${(peakRss / 1e6).toFixed(0)} MB in the backlog drain)`,
+    );
     // `--no-single`: the delivery figures only (profiling a drain).
     if (!process.argv.includes("--no-single")) await singleMessageBench(server);
   } finally {

@@ -28,7 +28,10 @@ async function main(): Promise<void> {
   const app = await createThreadline(loadConfig({ THREADLINE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn" }));
   const server = await buildServer(app);
   try {
-    const ws = await createWorkspace(app.db, app.clock, { name: "Bench", owner: { full_name: "Bench Owner", email: "owner@bench.test" } });
+    const ws = await createWorkspace(app.db, app.clock, {
+      name: "Bench",
+      owner: { full_name: "Bench Owner", email: "owner@bench.test" },
+    });
     await createAccount(app.db, app.clock, ws.id, { phone: PHONE, owner_email: "owner@bench.test", source: "api" });
     const t0 = performance.now();
     for (let b = 0; b < MESSAGES; b += BATCH) {
@@ -47,7 +50,9 @@ async function main(): Promise<void> {
       }
       await app.ingest(ws.id, batch);
     }
-    console.log(`Export benchmark: stored ${MESSAGES} messages in ${CHATS} chats in ${((performance.now() - t0) / 1000).toFixed(1)} s (SQLite in ${dataDir})`);
+    console.log(
+      `Export benchmark: stored ${MESSAGES} messages in ${CHATS} chats in ${((performance.now() - t0) / 1000).toFixed(1)} s (SQLite in ${dataDir})`,
+    );
     await server.listen({ port: 0, host: "127.0.0.1" });
     const { port } = server.server.address() as { port: number };
     global.gc?.();
@@ -56,7 +61,9 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
     const cpu0 = process.cpuUsage();
     const t1 = performance.now();
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/messages/export`, { headers: { authorization: `Bearer ${ws.api_key}` } });
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/messages/export`, {
+      headers: { authorization: `Bearer ${ws.api_key}` },
+    });
     if (res.status !== 200) throw new Error(`export answered ${res.status}: ${await res.text()}`);
     let lines = 0;
     let bytes = 0;
@@ -68,12 +75,16 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
     if (lines !== MESSAGES) throw new Error(`exported ${lines} lines of ${MESSAGES}`);
-    console.log(`  exported ${lines} messages (${mb(bytes)}) in ${s.toFixed(1)} s: ${Math.round(lines / s)} messages/s, ${((cpu.user + cpu.system) / lines).toFixed(1)} µs CPU a message (server and client)`);
+    console.log(
+      `  exported ${lines} messages (${mb(bytes)}) in ${s.toFixed(1)} s: ${Math.round(lines / s)} messages/s, ${((cpu.user + cpu.system) / lines).toFixed(1)} µs CPU a message (server and client)`,
+    );
     console.log(`  RSS before ${mb(base)}, peak while streaming ${mb(peak)} (+${mb(peak - base)})`);
     // `threadline backup` of the same database (SQLite's online backup, in one snapshot).
     const t2 = performance.now();
     const copy = await backupSqlite(dataDir, path.join(dataDir, "backup.sqlite"));
-    console.log(`  backup of the ${MESSAGES}-message database: ${mb(statSync(copy.file).size)} in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+    console.log(
+      `  backup of the ${MESSAGES}-message database: ${mb(statSync(copy.file).size)} in ${((performance.now() - t2) / 1000).toFixed(1)} s`,
+    );
   } finally {
     await server.close();
     await app.close();

@@ -22,14 +22,24 @@ async function main() {
   const storage = openStorage({ dataDir: dir, databaseUrl: pg?.url });
   await migrate(storage);
   const clock = new Clock();
-  const ws = await createWorkspace(storage.db, clock, { name: "Bench", owner: { full_name: "Bench Owner", email: "owner@bench.test" } });
-  await createAccount(storage.db, clock, ws.id, { phone: "+15550000000", owner_email: "owner@bench.test", source: "api" });
+  const ws = await createWorkspace(storage.db, clock, {
+    name: "Bench",
+    owner: { full_name: "Bench Owner", email: "owner@bench.test" },
+  });
+  await createAccount(storage.db, clock, ws.id, {
+    phone: "+15550000000",
+    owner_email: "owner@bench.test",
+    source: "api",
+  });
   const batch = (from: number): IngestMessage[] =>
     Array.from({ length: 1000 }, (_, k) => {
       const j = from + k;
       return {
         account_phone: "+15550000000",
-        chat: { external_id: `1555${String(j % CHATS).padStart(7, "0")}@s.whatsapp.net`, full_name: `Contact ${j % CHATS}` },
+        chat: {
+          external_id: `1555${String(j % CHATS).padStart(7, "0")}@s.whatsapp.net`,
+          full_name: `Contact ${j % CHATS}`,
+        },
         external_id: `m-${j}`,
         direction: "received",
         timestamp: 1_700_000_000 + j,
@@ -40,7 +50,9 @@ async function main() {
   let t = performance.now();
   for (let i = 0; i < MESSAGES; i += 1000) await ingestMessages(storage.db, clock, ws.id, batch(i));
   let s = (performance.now() - t) / 1000;
-  console.log(`ingest (${storage.dialect}): ${MESSAGES} new messages in batches of 1000: ${s.toFixed(2)} s → ${(MESSAGES / s).toFixed(0)} msg/s`);
+  console.log(
+    `ingest (${storage.dialect}): ${MESSAGES} new messages in batches of 1000: ${s.toFixed(2)} s → ${(MESSAGES / s).toFixed(0)} msg/s`,
+  );
   t = performance.now();
   for (let i = 0; i < 10_000; i += 1000) await ingestMessages(storage.db, clock, ws.id, batch(i));
   s = (performance.now() - t) / 1000;

@@ -20,16 +20,23 @@ const RATE = 200;
 const PHONE = "+15550000000";
 const DAY = 86_400_000;
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
-const fileSize = (dir: string) => ["", "-wal"].reduce((n, s) => n + (statSync(sqliteFile(dir) + s, { throwIfNoEntry: false })?.size ?? 0), 0);
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const fileSize = (dir: string) =>
+  ["", "-wal"].reduce((n, s) => n + (statSync(sqliteFile(dir) + s, { throwIfNoEntry: false })?.size ?? 0), 0);
 
 async function main(): Promise<void> {
   boundHeapGrowth();
   const dataDir = mkdtempSync(path.join(tmpdir(), "threadline-retention-bench-"));
-  const app = await createThreadline(loadConfig({ THREADLINE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", THREADLINE_TEST_CLOCK: "1" }));
+  const app = await createThreadline(
+    loadConfig({ THREADLINE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", THREADLINE_TEST_CLOCK: "1" }),
+  );
   const server = await buildServer(app);
   try {
-    const ws = await createWorkspace(app.db, app.clock, { name: "Bench", owner: { full_name: "Bench Owner", email: "owner@bench.test" } });
+    const ws = await createWorkspace(app.db, app.clock, {
+      name: "Bench",
+      owner: { full_name: "Bench Owner", email: "owner@bench.test" },
+    });
     await createAccount(app.db, app.clock, ws.id, { phone: PHONE, owner_email: "owner@bench.test", source: "api" });
     for (let b = 0; b < MESSAGES; b += 1000) {
       const batch: IngestMessage[] = [];
@@ -62,10 +69,26 @@ async function main(): Promise<void> {
         const wait = due - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (performance.now() - start > ms && (!until || (i % RATE === 0 && (await until())))) break;
-        const body = JSON.stringify({ messages: [{ account_phone: PHONE, chat: { external_id: "15559999999@s.whatsapp.net", full_name: "New", phone: "+15559999999" }, external_id: `new.${n++}`, direction: "received", timestamp: Math.floor(Date.now() / 1000), type: "text", text: "new" }] });
+        const body = JSON.stringify({
+          messages: [
+            {
+              account_phone: PHONE,
+              chat: { external_id: "15559999999@s.whatsapp.net", full_name: "New", phone: "+15559999999" },
+              external_id: `new.${n++}`,
+              direction: "received",
+              timestamp: Math.floor(Date.now() / 1000),
+              type: "text",
+              text: "new",
+            },
+          ],
+        });
         const t = performance.now();
         inFlight.push(
-          fetch(`http://127.0.0.1:${port}/api/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${ws.api_key}`, "content-type": "application/json" }, body }).then(async (r) => {
+          fetch(`http://127.0.0.1:${port}/api/v1/messages`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${ws.api_key}`, "content-type": "application/json" },
+            body,
+          }).then(async (r) => {
             await r.arrayBuffer();
             if (r.status !== 202) throw new Error(`ingest answered ${r.status}`);
             latencies.push(performance.now() - t);
@@ -75,13 +98,31 @@ async function main(): Promise<void> {
       await Promise.all(inFlight);
       return latencies;
     };
-    const show = (what: string, l: number[]) => console.log(`  ${what}: ${l.length} requests, p50 ${pct(l, 50).toFixed(1)} ms, p99 ${pct(l, 99).toFixed(1)} ms, max ${Math.max(...l).toFixed(1)} ms`);
+    const show = (what: string, l: number[]) =>
+      console.log(
+        `  ${what}: ${l.length} requests, p50 ${pct(l, 50).toFixed(1)} ms, p99 ${pct(l, 99).toFixed(1)} ms, max ${Math.max(...l).toFixed(1)} ms`,
+      );
     show("ingest at 200 msg/s, nothing to prune", await ingestFor(10_000));
 
     await app.db.updateTable("workspaces").set({ retention_days: 1 }).where("id", "=", ws.id).execute();
-    const lastOld = Number((await app.db.selectFrom("messages").select((eb) => eb.fn.max("seq").as("seq")).where("external_id", "=", `old.${MESSAGES - 1}`).executeTakeFirstOrThrow()).seq);
+    const lastOld = Number(
+      (
+        await app.db
+          .selectFrom("messages")
+          .select((eb) => eb.fn.max("seq").as("seq"))
+          .where("external_id", "=", `old.${MESSAGES - 1}`)
+          .executeTakeFirstOrThrow()
+      ).seq,
+    );
     // An indexed look for any old message left (a count would scan a million rows each time).
-    const oldLeft = async () => (await app.db.selectFrom("messages").select("seq").where("workspace_id", "=", ws.id).where("seq", "<=", lastOld).limit(1).executeTakeFirst()) !== undefined;
+    const oldLeft = async () =>
+      (await app.db
+        .selectFrom("messages")
+        .select("seq")
+        .where("workspace_id", "=", ws.id)
+        .where("seq", "<=", lastOld)
+        .limit(1)
+        .executeTakeFirst()) !== undefined;
     const t0 = performance.now();
     app.clock.advance(2 * DAY + 3600_000); // the hourly pass finds them all past the retention
     const file = sqliteOf(app.db)!;
@@ -91,10 +132,14 @@ async function main(): Promise<void> {
       if (prunedMs === 0 && !(await oldLeft())) prunedMs = performance.now() - t0;
       return prunedMs > 0 && Number(file.pragma("freelist_count", { simple: true })) === 0;
     });
-    console.log(`  pruned ${MESSAGES} messages in ${(prunedMs / 1000).toFixed(1)} s, pages given back after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `  pruned ${MESSAGES} messages in ${(prunedMs / 1000).toFixed(1)} s, pages given back after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     show("ingest at 200 msg/s while pruning", during);
     file.pragma("wal_checkpoint(TRUNCATE)");
-    console.log(`  database ${mb(before)} before, ${mb(fileSize(dataDir))} after (auto_vacuum ${file.pragma("auto_vacuum", { simple: true })})`);
+    console.log(
+      `  database ${mb(before)} before, ${mb(fileSize(dataDir))} after (auto_vacuum ${file.pragma("auto_vacuum", { simple: true })})`,
+    );
   } finally {
     await server.close();
     await app.close();

@@ -38,7 +38,10 @@ function percentile(sorted: number[], p: number): number {
 
 export async function singleMessageBench(server: TestServer): Promise<void> {
   const ws = await createWorkspace(server);
-  const acc = await server.api("POST", "/api/v1/accounts", { token: ws.api_key, body: { phone: "+972500000000", owner_email: "amnon@acme.com", source: "api" } });
+  const acc = await server.api("POST", "/api/v1/accounts", {
+    token: ws.api_key,
+    body: { phone: "+972500000000", owner_email: "amnon@acme.com", source: "api" },
+  });
   if (acc.status !== 201) throw new Error(`account: ${acc.text}`);
   const pool = new Pool(server.url, { connections: 64, pipelining: 1 });
   const headers = { "content-type": "application/json", authorization: `Bearer ${ws.api_key}` };
@@ -54,7 +57,8 @@ export async function singleMessageBench(server: TestServer): Promise<void> {
         onRequestStart: () => {},
         onResponseStart: (_c, statusCode) => void (status = statusCode),
         onResponseData: (_c, chunk) => void (status !== 202 && unexpected.push(chunk)),
-        onResponseEnd: () => (status === 202 ? resolve() : reject(new Error(`ingest: ${status} ${Buffer.concat(unexpected).toString()}`))),
+        onResponseEnd: () =>
+          status === 202 ? resolve() : reject(new Error(`ingest: ${status} ${Buffer.concat(unexpected).toString()}`)),
         onResponseError: (_c, err) => reject(err),
       };
       pool.dispatch({ path: "/api/v1/messages", method: "POST", headers, body: bodies[j] ?? message(j) }, handler);
@@ -77,7 +81,9 @@ export async function singleMessageBench(server: TestServer): Promise<void> {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    console.log(`  ${IN_FLIGHT} in flight: ${sent} requests in ${seconds.toFixed(2)} s → ${(sent / seconds).toFixed(0)} req/s; ${await meter.stop(sent)}`);
+    console.log(
+      `  ${IN_FLIGHT} in flight: ${sent} requests in ${seconds.toFixed(2)} s → ${(sent / seconds).toFixed(0)} req/s; ${await meter.stop(sent)}`,
+    );
 
     // Open loop: a request every 5 ms whatever the answers, latency from its planned start.
     const total = RATE * RATE_SECONDS;

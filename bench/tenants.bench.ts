@@ -40,11 +40,17 @@ async function shape(workspaces: number): Promise<void> {
     let first = await TestServer.start({ database: DATABASE, env: ENV });
     const ws = await createWorkspace(first);
     const phone = "+972500000001";
-    const acc = await first.api("POST", "/api/v1/accounts", { token: ws.api_key, body: { phone, owner_email: ws.owner.email, source: "api" } });
+    const acc = await first.api("POST", "/api/v1/accounts", {
+      token: ws.api_key,
+      body: { phone, owner_email: ws.owner.email, source: "api" },
+    });
     if (acc.status !== 201) throw new Error(`account: ${acc.text}`);
     const aggregations = ["none", "1h", "none", "6h", "24h"];
     for (const aggregation of aggregations) {
-      const r = await first.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url: receiver.url, aggregation } });
+      const r = await first.api("POST", "/api/v1/webhooks", {
+        token: ws.api_key,
+        body: { url: receiver.url, aggregation },
+      });
       if (r.status !== 201) throw new Error(`webhook: ${r.text}`);
     }
     await first.kill("SIGTERM");
@@ -64,13 +70,19 @@ async function shape(workspaces: number): Promise<void> {
 
     // The restart: from spawning until the API answers, every process.
     const t0 = performance.now();
-    servers = await Promise.all(Array.from({ length: PROCESSES }, () => TestServer.start({ database: DATABASE, dataDir: first.dataDir, databaseUrl: first.databaseUrl, env: ENV })));
+    servers = await Promise.all(
+      Array.from({ length: PROCESSES }, () =>
+        TestServer.start({ database: DATABASE, dataDir: first.dataDir, databaseUrl: first.databaseUrl, env: ENV }),
+      ),
+    );
     const startMs = performance.now() - t0;
     // The first process inherits the database's cleanup.
     (servers[0] as unknown as { cleanup?: unknown }).cleanup = (first as unknown as { cleanup?: unknown }).cleanup;
     (first as unknown as { cleanup?: unknown }).cleanup = undefined;
     first = servers[0]!;
-    console.log(`Tenants (${DATABASE}, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}): ${workspaces} workspaces × ${WEBHOOKS_PER_WORKSPACE} webhooks = ${total} (2 of 5 aggregated, all enabled), no traffic`);
+    console.log(
+      `Tenants (${DATABASE}, ${PROCESSES} process${PROCESSES > 1 ? "es" : ""}): ${workspaces} workspaces × ${WEBHOOKS_PER_WORKSPACE} webhooks = ${total} (2 of 5 aggregated, all enabled), no traffic`,
+    );
     console.log(`  start after a restart: serving after ${(startMs / 1000).toFixed(2)} s`);
 
     if (PROCESSES > 1) {
@@ -84,7 +96,9 @@ async function shape(workspaces: number): Promise<void> {
       ).catch(() => undefined);
       const held = await Promise.all(servers.map(leasesHeld));
       // As the database says it (also where processes have no gauge).
-      const owners = await first.sql<{ n: number }>("select count(*) as n from webhooks where lease_owner is not null group by lease_owner order by 1 desc");
+      const owners = await first.sql<{ n: number }>(
+        "select count(*) as n from webhooks where lease_owner is not null group by lease_owner order by 1 desc",
+      );
       console.log(
         `  leases held per process after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${held.map((h) => h ?? "?").join(" / ")}${shares ? "" : " (not all held within 60 s)"}; by lease_owner: ${owners.map((o) => o.n).join(" / ")}`,
       );
@@ -98,7 +112,9 @@ async function shape(workspaces: number): Promise<void> {
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const idleSeconds = (performance.now() - idleStart) / 1000;
     const cpu = pids.map((p, i) => ((procCpuMicros(p) ?? 0) - before[i]!) / 1e6 / idleSeconds);
-    console.log(`  idle for ${idleSeconds.toFixed(0)} s: ${cpu.map((c) => `${(c * 100).toFixed(1)} %`).join(" / ")} of a core; RSS ${pids.map((p) => `${rssMb(p).toFixed(0)} MB`).join(" / ")}`);
+    console.log(
+      `  idle for ${idleSeconds.toFixed(0)} s: ${cpu.map((c) => `${(c * 100).toFixed(1)} %`).join(" / ")} of a core; RSS ${pids.map((p) => `${rssMb(p).toFixed(0)} MB`).join(" / ")}`,
+    );
 
     // One message at a time to the first workspace (through the first process): from the POST to
     // its unaggregated webhooks' receiver (the first of its two deliveries).
@@ -118,7 +134,19 @@ async function shape(workspaces: number): Promise<void> {
       const sent = performance.now();
       const r = await servers[0]!.api("POST", "/api/v1/messages", {
         token: ws.api_key,
-        body: { messages: [{ account_phone: phone, chat: { external_id: `972540000${String(i % 50).padStart(3, "0")}@s.whatsapp.net`, full_name: "Probe" }, external_id: `probe-${workspaces}-${i}`, direction: "received", timestamp: 1_700_000_000 + i, type: "text", text }] },
+        body: {
+          messages: [
+            {
+              account_phone: phone,
+              chat: { external_id: `972540000${String(i % 50).padStart(3, "0")}@s.whatsapp.net`, full_name: "Probe" },
+              external_id: `probe-${workspaces}-${i}`,
+              direction: "received",
+              timestamp: 1_700_000_000 + i,
+              type: "text",
+              text,
+            },
+          ],
+        },
       });
       if (r.status !== 202) throw new Error(`ingest: ${r.text}`);
       const at = await Promise.race([arrived, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 10_000))]);
@@ -127,7 +155,9 @@ async function shape(workspaces: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
     latencies.sort((a, b) => a - b);
-    console.log(`  one message to one workspace (${SAMPLES} in a row): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
+    console.log(
+      `  one message to one workspace (${SAMPLES} in a row): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
 
     if (PROCESSES > 1) {
       // One more process joins: the others hand their surplus over to it.
@@ -137,12 +167,17 @@ async function shape(workspaces: number): Promise<void> {
       const held = await waitFor(
         async () => {
           const h = await Promise.all(servers.map(leasesHeld));
-          return h.reduce<number>((a, b) => a + (b ?? 0), 0) === total && h.every((x) => x !== undefined && Math.abs(x - fair) <= 10) ? h : undefined;
+          return h.reduce<number>((a, b) => a + (b ?? 0), 0) === total &&
+            h.every((x) => x !== undefined && Math.abs(x - fair) <= 10)
+            ? h
+            : undefined;
         },
         "the shares after a join",
         60_000,
       ).catch(() => undefined);
-      console.log(`  a process joins: ${held ? held.join(" / ") : "(not settled within 60 s)"} after ${((performance.now() - t1) / 1000).toFixed(1)} s (from its spawn)`);
+      console.log(
+        `  a process joins: ${held ? held.join(" / ") : "(not settled within 60 s)"} after ${((performance.now() - t1) / 1000).toFixed(1)} s (from its spawn)`,
+      );
     }
   } finally {
     for (const s of servers.slice(1)) await s.kill("SIGTERM");

@@ -22,13 +22,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const MESSAGES = 20_000;
 const CHATS = 1_000;
 const PHONE = "+15550000000";
-const config = (dataDir) => loadConfig({ THREADLINE_DATA_DIR: dataDir, PORT: "0", THREADLINE_ALLOW_PRIVATE_TARGETS: "1", LOG_LEVEL: "warn" });
+const config = (dataDir) =>
+  loadConfig({ THREADLINE_DATA_DIR: dataDir, PORT: "0", THREADLINE_ALLOW_PRIVATE_TARGETS: "1", LOG_LEVEL: "warn" });
 
 if (!isMainThread) {
   // The delivering app: consumers, writer, deliverer; no HTTP, no ingest.
   const app = await createThreadline(config(workerData.dataDir));
   await app.manager.start({ alone: true });
-  parentPort.on("message", (m) => (m === "stop" ? app.close().then(() => parentPort.postMessage("stopped")) : app.manager.notify(m)));
+  parentPort.on("message", (m) =>
+    m === "stop" ? app.close().then(() => parentPort.postMessage("stopped")) : app.manager.notify(m),
+  );
   parentPort.postMessage("ready");
 } else {
   const mode = process.argv[2] ?? "inline";
@@ -37,7 +40,10 @@ if (!isMainThread) {
   const [{ port }] = await once(receiver, "message");
   const ask = (cmd) => new Promise((resolve) => (receiver.once("message", resolve), receiver.send({ cmd })));
   const app = await createThreadline(config(dataDir));
-  const ws = await createWorkspace(app.db, app.clock, { name: "Bench", owner: { full_name: "Bench Owner", email: "owner@bench.test" } });
+  const ws = await createWorkspace(app.db, app.clock, {
+    name: "Bench",
+    owner: { full_name: "Bench Owner", email: "owner@bench.test" },
+  });
   await createAccount(app.db, app.clock, ws.id, { phone: PHONE, owner_email: "owner@bench.test", source: "api" });
   await app.webhooks.create(ws.id, { url: `http://127.0.0.1:${port}/hook`, aggregation: "none" });
   let worker;
@@ -50,7 +56,15 @@ if (!isMainThread) {
     const batch = [];
     for (let i = b; i < b + 1000; i++) {
       const c = i % CHATS;
-      batch.push({ account_phone: PHONE, chat: { external_id: `9725400${String(c).padStart(5, "0")}@s.whatsapp.net`, full_name: `Contact ${c}` }, external_id: `exp.${i}`, direction: "received", timestamp: 1_700_000_000 + i, type: "text", text: `Message ${i}: Hi! How are you? 👋` });
+      batch.push({
+        account_phone: PHONE,
+        chat: { external_id: `9725400${String(c).padStart(5, "0")}@s.whatsapp.net`, full_name: `Contact ${c}` },
+        external_id: `exp.${i}`,
+        direction: "received",
+        timestamp: 1_700_000_000 + i,
+        type: "text",
+        text: `Message ${i}: Hi! How are you? 👋`,
+      });
     }
     batches.push(batch);
   }
@@ -79,7 +93,9 @@ if (!isMainThread) {
   }
   const seconds = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu);
-  console.log(`${mode}: ingest ${(ingested / 1000).toFixed(2)} s, ${MESSAGES} delivered in ${seconds.toFixed(2)} s → ${(MESSAGES / seconds).toFixed(0)} deliveries/s; process CPU ${(((used.user + used.system) / MESSAGES)).toFixed(0)} µs a message; ingest retried ${retries} times`);
+  console.log(
+    `${mode}: ingest ${(ingested / 1000).toFixed(2)} s, ${MESSAGES} delivered in ${seconds.toFixed(2)} s → ${(MESSAGES / seconds).toFixed(0)} deliveries/s; process CPU ${((used.user + used.system) / MESSAGES).toFixed(0)} µs a message; ingest retried ${retries} times`,
+  );
   if (worker) {
     worker.postMessage("stop");
     await once(worker, "message");

@@ -15,7 +15,9 @@ await build({
   target: "node20",
   external: ["better-sqlite3", "pg-native", "@fastify/swagger-ui", "@fastify/static"],
   // CommonJS dependencies call require(); an ES module bundle has none of its own.
-  banner: { js: "import { createRequire as __threadlineRequire } from 'node:module'; const require = __threadlineRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __threadlineRequire } from 'node:module'; const require = __threadlineRequire(import.meta.url);",
+  },
   logLevel: "warning",
 });
 

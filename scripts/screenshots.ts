@@ -19,20 +19,43 @@ const outDir = path.join(root, "docs/screenshots");
 const ACCOUNT = "+972500000000";
 
 async function main(): Promise<void> {
-  execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [
+      path.join(root, "node_modules/vite/bin/vite.js"),
+      "build",
+      "--config",
+      "web/vite.config.ts",
+      "--logLevel",
+      "error",
+    ],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
   mkdirSync(outDir, { recursive: true });
 
   const server = await TestServer.start();
   const receiver = await Receiver.start();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   try {
-    const ws = await createWorkspace(server, { name: "Acme Realty", owner: { full_name: "Amnon Haha", email: "amnon@acme.com" } });
+    const ws = await createWorkspace(server, {
+      name: "Acme Realty",
+      owner: { full_name: "Amnon Haha", email: "amnon@acme.com" },
+    });
     const call = async (method: string, p: string, body?: unknown) => {
       const r = await server.api(method, p, { token: ws.api_key, body });
       if (r.status >= 400) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
@@ -46,8 +69,18 @@ async function main(): Promise<void> {
     let answered = 0;
     receiver.respond = () => (answered++ === 0 ? { status: 503, body: "maintenance" } : { status: 200, body: "ok" });
 
-    const john = { external_id: "972540000000@s.whatsapp.net", full_name: "John Doe", is_group: false, phone: "+972540000000" };
-    const sara = { external_id: "972541111111@s.whatsapp.net", full_name: "Sara Cohen", is_group: false, phone: "+972541111111" };
+    const john = {
+      external_id: "972540000000@s.whatsapp.net",
+      full_name: "John Doe",
+      is_group: false,
+      phone: "+972540000000",
+    };
+    const sara = {
+      external_id: "972541111111@s.whatsapp.net",
+      full_name: "Sara Cohen",
+      is_group: false,
+      phone: "+972541111111",
+    };
     const base = Date.now() - 95 * 60_000;
     const at = (min: number) => new Date(base + min * 60_000).toISOString();
     const conversation: [string, "received" | "sent", string, string?][] = [
@@ -70,7 +103,15 @@ async function main(): Promise<void> {
           type: type ?? "text",
           text,
         })),
-        { account_phone: ACCOUNT, chat: sara, external_id: "wamid.demo-sara-0", direction: "received", timestamp: at(40), type: "text", text: "Do you have parking with the Ben Yehuda flat?" },
+        {
+          account_phone: ACCOUNT,
+          chat: sara,
+          external_id: "wamid.demo-sara-0",
+          direction: "received",
+          timestamp: at(40),
+          type: "text",
+          text: "Do you have parking with the Ben Yehuda flat?",
+        },
       ],
     });
     await waitFor(() => receiver.requests.length >= 7, "deliveries to the receiver", 20_000);
@@ -111,9 +152,23 @@ async function main(): Promise<void> {
     broken.respond = () => ({ status: 500, body: "Internal Server Error" });
     const hook = await call("POST", "/api/v1/webhooks", { url: broken.url + "crm", aggregation: "none" });
     await call("POST", "/api/v1/messages", {
-      messages: [{ account_phone: ACCOUNT, chat: sara, external_id: "wamid.demo-sara-1", direction: "received", timestamp: new Date().toISOString(), type: "text", text: "And is the flat pet-friendly?" }],
+      messages: [
+        {
+          account_phone: ACCOUNT,
+          chat: sara,
+          external_id: "wamid.demo-sara-1",
+          direction: "received",
+          timestamp: new Date().toISOString(),
+          type: "text",
+          text: "And is the flat pet-friendly?",
+        },
+      ],
     });
-    await waitFor(async () => (await call("GET", `/api/v1/webhooks/${hook.id}`)).state === "failing", "the second webhook failing", 20_000);
+    await waitFor(
+      async () => (await call("GET", `/api/v1/webhooks/${hook.id}`)).state === "failing",
+      "the second webhook failing",
+      20_000,
+    );
     await page.reload();
     await page.getByTestId("failure-item").first().waitFor();
     await page.mouse.move(0, 0);
@@ -130,11 +185,16 @@ async function main(): Promise<void> {
     await page.screenshot({ path: path.join(outDir, "delete-account.png") });
 
     await page.goto(`${server.url}/chat/${chatId}/messages/`);
-    await page.locator("article.bubble").nth(conversation.length - 1).waitFor();
+    await page
+      .locator("article.bubble")
+      .nth(conversation.length - 1)
+      .waitFor();
     await page.getByLabel("Message", { exact: true }).fill("Here is the address: 12 Herzl St., entrance B, 3rd floor.");
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(outDir, "conversation.png") });
-    console.log(`wrote ${["outgoing", "delivery", "failure", "delete-account", "conversation"].map((n) => `docs/screenshots/${n}.png`).join(", ")}`);
+    console.log(
+      `wrote ${["outgoing", "delivery", "failure", "delete-account", "conversation"].map((n) => `docs/screenshots/${n}.png`).join(", ")}`,
+    );
   } finally {
     await browser.close();
     await receiver.close();

@@ -60,12 +60,16 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   const dbError = (e: unknown) => {
     const err = e as { message?: string; code?: string } | undefined;
     const why = (err?.message || err?.code || String(e)).replace(/\.$/, "");
-    const what = config.databaseUrl ? "the PostgreSQL database of DATABASE_URL" : `the SQLite database in THREADLINE_DATA_DIR (${config.dataDir})`;
+    const what = config.databaseUrl
+      ? "the PostgreSQL database of DATABASE_URL"
+      : `the SQLite database in THREADLINE_DATA_DIR (${config.dataDir})`;
     return new Error(`Could not open ${what}: ${why}.`);
   };
   let storage: Storage;
   try {
-    storage = openStorage(config, (err) => log.warn({ err }, "a database connection was dropped; it is replaced on next use"));
+    storage = openStorage(config, (err) =>
+      log.warn({ err }, "a database connection was dropped; it is replaced on next use"),
+    );
   } catch (e) {
     throw dbError(e);
   }
@@ -78,7 +82,9 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   const metrics = createMetrics();
   let port = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${port}`;
-  const writer = new DeliveryWriter(db, (err) => log.error({ err }, "writing delivery state failed; the next flush writes it again"));
+  const writer = new DeliveryWriter(db, (err) =>
+    log.error({ err }, "writing delivery state failed; the next flush writes it again"),
+  );
   const guard = new TargetGuard(config.allowPrivateTargets);
   const deliverer = new Deliverer(guard, `Threadline/${VERSION}`, clock);
   const gateways = new GatewayHttp(guard);
@@ -89,26 +95,55 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
     },
     // The e-mails quote the latest errors from the request log: write it out first.
     warning(w, failures, since) {
-      void writer.flush().catch(() => undefined).then(() => alerts.webhookWarning(w, failures, since));
+      void writer
+        .flush()
+        .catch(() => undefined)
+        .then(() => alerts.webhookWarning(w, failures, since));
     },
     disabled(w, reason, since) {
       metrics.disabled.inc();
-      void writer.flush().catch(() => undefined).then(() => alerts.webhookDisabled(w, reason, since));
+      void writer
+        .flush()
+        .catch(() => undefined)
+        .then(() => alerts.webhookDisabled(w, reason, since));
     },
   };
   // Every retry and window end of this process on one timer.
   const scheduler = new Scheduler(clock, (err) => log.error({ err }, "a scheduled webhook task failed"));
-  const consumerDeps = { db, clock, scheduler, writer, deliverer, publicUrl, log, events, bundleMaxBytes: config.bundleMaxBytes };
+  const consumerDeps = {
+    db,
+    clock,
+    scheduler,
+    writer,
+    deliverer,
+    publicUrl,
+    log,
+    events,
+    bundleMaxBytes: config.bundleMaxBytes,
+  };
   const manager = new DeliveryManager(consumerDeps, config.webhookLeaseMs);
   metrics.shares(() => ({ held: manager.held, live: manager.liveProcesses }));
-  const webhooks = new WebhookService({ db, clock, writer, deliverer, manager, guard, alerts, publicUrl, bundleMaxBytes: config.bundleMaxBytes });
+  const webhooks = new WebhookService({
+    db,
+    clock,
+    writer,
+    deliverer,
+    manager,
+    guard,
+    alerts,
+    publicUrl,
+    bundleMaxBytes: config.bundleMaxBytes,
+  });
   const { generated } = await ensureOperatorToken(db, config.adminToken);
   // Payloads carry the public URL: with PORT=0 and no THREADLINE_PUBLIC_URL it is known only
   // once listening (setPort), so the backlog is not delivered with "localhost:0" in chat_url.
   let delivering: Promise<void> | undefined;
   const startDelivering = () => (delivering ??= manager.start({ alone: storage.dialect === "sqlite" }));
   // Several processes on PostgreSQL: a flush made through another process reaches the webhook's owner.
-  if (config.databaseUrl) manager.listen(config.databaseUrl, (err) => log.warn({ err }, "webhook signals between processes failed; reconnecting"));
+  if (config.databaseUrl)
+    manager.listen(config.databaseUrl, (err) =>
+      log.warn({ err }, "webhook signals between processes failed; reconnecting"),
+    );
   if (config.publicUrl !== undefined || config.port !== 0) await startDelivering();
   // Several processes on PostgreSQL: an ingest in another process wakes the consumers here.
   const listener = config.databaseUrl
@@ -119,15 +154,39 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
         (listening) => storage.cache.invalidate(listening),
       )
     : undefined;
-  const ingest = ingestWith(db, clock, (workspaceId, summary) => {
-    metrics.ingested.inc({ status: "accepted" }, summary.accepted);
-    metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
-    metrics.ingested.inc({ status: "skipped" }, summary.skipped);
-    if (summary.accepted > 0) manager.notify(workspaceId);
-  }, () => metrics.chatsMerged.inc());
-  const sender = new Sender({ db, clock, log, metrics, gateways, ingest, defaultPauseMs: config.sendPauseMs, alone: storage.dialect === "sqlite", processId: manager.processId });
+  const ingest = ingestWith(
+    db,
+    clock,
+    (workspaceId, summary) => {
+      metrics.ingested.inc({ status: "accepted" }, summary.accepted);
+      metrics.ingested.inc({ status: "duplicate" }, summary.duplicates);
+      metrics.ingested.inc({ status: "skipped" }, summary.skipped);
+      if (summary.accepted > 0) manager.notify(workspaceId);
+    },
+    () => metrics.chatsMerged.inc(),
+  );
+  const sender = new Sender({
+    db,
+    clock,
+    log,
+    metrics,
+    gateways,
+    ingest,
+    defaultPauseMs: config.sendPauseMs,
+    alone: storage.dialect === "sqlite",
+    processId: manager.processId,
+  });
   await sender.start();
-  const connections = new ConnectionWatch({ db, clock, log, alerts, gateways, alertMinutes: config.disconnectAlertMinutes, metrics, publicUrl });
+  const connections = new ConnectionWatch({
+    db,
+    clock,
+    log,
+    alerts,
+    gateways,
+    alertMinutes: config.disconnectAlertMinutes,
+    metrics,
+    publicUrl,
+  });
   connections.start();
   const pruner = new RetentionPruner({ db, clock, log });
   pruner.start();

@@ -89,7 +89,9 @@ let keepingServing = false;
 function keepServingOnErrors(log: { error(obj: object, msg: string): void }): void {
   if (keepingServing) return;
   keepingServing = true;
-  process.on("unhandledRejection", (reason) => log.error({ err: reason }, "an unhandled rejection; Threadline keeps serving"));
+  process.on("unhandledRejection", (reason) =>
+    log.error({ err: reason }, "an unhandled rejection; Threadline keeps serving"),
+  );
   process.on("uncaughtException", (err) => log.error({ err }, "an uncaught exception; Threadline keeps serving"));
 }
 
@@ -102,16 +104,21 @@ export async function serve(cfg: Config): Promise<{ url: string; stop: () => Pro
   await server.listen({ port: cfg.port, host: cfg.host }).catch((e: NodeJS.ErrnoException) => {
     // The process exits on this error (bin/threadline.js), which also ends what createThreadline started.
     if (e.code !== "EADDRINUSE") throw e;
-    throw new Error(`Port ${cfg.port} on ${cfg.host} is in use: stop what listens there, or set PORT to another port (0: any free port).`);
+    throw new Error(
+      `Port ${cfg.port} on ${cfg.host} is in use: stop what listens there, or set PORT to another port (0: any free port).`,
+    );
   });
   const port = (server.server.address() as AddressInfo).port;
   app.setPort(port);
-  const shownHost = cfg.host === "0.0.0.0" || cfg.host === "::" ? "localhost" : cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
+  const shownHost =
+    cfg.host === "0.0.0.0" || cfg.host === "::" ? "localhost" : cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
   const url = `http://${shownHost}:${port}`;
   if (app.operatorTokenGenerated) {
     console.log(`Operator token (shown once; keep it, it manages workspaces): ${app.operatorTokenGenerated}`);
   }
-  console.log(`Threadline ${VERSION} listening on ${url} (${app.storage.dialect === "sqlite" ? `SQLite in ${cfg.dataDir}` : "PostgreSQL"})`);
+  console.log(
+    `Threadline ${VERSION} listening on ${url} (${app.storage.dialect === "sqlite" ? `SQLite in ${cfg.dataDir}` : "PostgreSQL"})`,
+  );
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -133,7 +140,9 @@ export async function serve(cfg: Config): Promise<{ url: string; stop: () => Pro
 function stopOnSignals(stop: () => Promise<void>, after: () => void = () => {}): void {
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {
-      console.log(`${sig}: shutting down; deliveries in flight get ${SHUTDOWN_GRACE_MS / 1000} s, the rest resume on the next start.`);
+      console.log(
+        `${sig}: shutting down; deliveries in flight get ${SHUTDOWN_GRACE_MS / 1000} s, the rest resume on the next start.`,
+      );
       const force = setTimeout(() => process.exit(1), 9_000);
       force.unref();
       stop()
@@ -175,14 +184,21 @@ function portIsFree(host: string, port: number): Promise<boolean> {
 async function runBackupOrRestore(cmd: "backup" | "restore", args: string[]): Promise<void> {
   const cfg = config();
   if (!args[0]) throw new Error(`${cmd} needs a file: threadline ${cmd} ./threadline-backup.sqlite`);
-  if (cfg.databaseUrl) throw new Error(`${cmd} is for the embedded SQLite database; on PostgreSQL use pg_dump and pg_restore (README, "Backup and restore").`);
+  if (cfg.databaseUrl)
+    throw new Error(
+      `${cmd} is for the embedded SQLite database; on PostgreSQL use pg_dump and pg_restore (README, "Backup and restore").`,
+    );
   if (cmd === "backup") {
     const t0 = performance.now();
     const done = await backupSqlite(cfg.dataDir, args[0]);
-    console.log(`Backed up ${cfg.dataDir} to ${done.file} (${done.pages} pages) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+    console.log(
+      `Backed up ${cfg.dataDir} to ${done.file} (${done.pages} pages) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`,
+    );
   } else {
     const done = restoreSqlite(args[0], cfg.dataDir);
-    console.log(`Restored ${path.resolve(args[0])} into ${done.file}. Start Threadline on it: webhooks resume where the backup left them (what they delivered since is sent again with the same webhook-id).`);
+    console.log(
+      `Restored ${path.resolve(args[0])} into ${done.file}. Start Threadline on it: webhooks resume where the backup left them (what they delivered since is sent again with the same webhook-id).`,
+    );
   }
 }
 
@@ -199,15 +215,27 @@ async function runDemo(args: string[]): Promise<void> {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
-      const p = JSON.parse(body) as { chat?: { full_name: string }; message?: { direction: string; text: string }; messages?: unknown[] };
-      console.log(`receiver ← ${req.headers["webhook-id"]}: ${p.message ? `[${p.chat?.full_name}] ${p.message.direction}: ${p.message.text}` : `bundle of ${p.messages?.length} messages`}`);
+      const p = JSON.parse(body) as {
+        chat?: { full_name: string };
+        message?: { direction: string; text: string };
+        messages?: unknown[];
+      };
+      console.log(
+        `receiver ← ${req.headers["webhook-id"]}: ${p.message ? `[${p.chat?.full_name}] ${p.message.direction}: ${p.message.text}` : `bundle of ${p.messages?.length} messages`}`,
+      );
       res.writeHead(200).end("ok");
     });
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/demo-hook`;
   const adminToken = process.env.THREADLINE_ADMIN_TOKEN ?? `demo-operator-${Date.now()}-token`;
-  const env = { ...process.env, DATABASE_URL: undefined, THREADLINE_DATA_DIR: dataDir, THREADLINE_ADMIN_TOKEN: adminToken, THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" };
+  const env = {
+    ...process.env,
+    DATABASE_URL: undefined,
+    THREADLINE_DATA_DIR: dataDir,
+    THREADLINE_ADMIN_TOKEN: adminToken,
+    THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8",
+  };
   let cfg = config(env);
   // A newcomer's default port is often taken (another server, an earlier demo): take a free one and say so.
   if (process.env.PORT === undefined && !(await portIsFree(cfg.host, cfg.port))) {
@@ -216,17 +244,30 @@ async function runDemo(args: string[]): Promise<void> {
   }
   const { url, stop } = await serve(cfg);
   const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
     const res = await fetch(url + path, { method, headers, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json() as Promise<any>;
   };
-  const ws = await call("POST", "/api/v1/workspaces", adminToken, { name: "Demo", owner: { full_name: "Dana Demo", email: "dana@demo.test" } });
-  await call("POST", "/api/v1/accounts", ws.api_key, { phone: "+15550001000", owner_email: "dana@demo.test", source: "api" });
+  const ws = await call("POST", "/api/v1/workspaces", adminToken, {
+    name: "Demo",
+    owner: { full_name: "Dana Demo", email: "dana@demo.test" },
+  });
+  await call("POST", "/api/v1/accounts", ws.api_key, {
+    phone: "+15550001000",
+    owner_email: "dana@demo.test",
+    source: "api",
+  });
   await call("POST", "/api/v1/webhooks", ws.api_key, { url: receiverUrl });
   // People sign in as themselves (a key is for scripts): the demo's owner accepts her invitation with a password made here.
   const password = `demo-${randomBytes(9).toString("base64url")}`;
-  await call("POST", "/api/v1/invitations/accept", "", { token: String(ws.owner_invitation_url).split("/").pop(), password });
+  await call("POST", "/api/v1/invitations/accept", "", {
+    token: String(ws.owner_invitation_url).split("/").pop(),
+    password,
+  });
   console.log(
     `demo workspace API key (for scripts): ${ws.api_key}\nopen ${url} and sign in as dana@demo.test with the password ${password}; simulated messages follow (Ctrl-C stops).`,
   );
@@ -235,7 +276,12 @@ async function runDemo(args: string[]): Promise<void> {
     ["Omar Haddad", "+15557654321"],
     ["Li Wei", "+15559876543"],
   ] as const;
-  const lines = ["Hi! Is the offer still valid? 👋", "Can you send me the price list?", "Thanks, that works 👍", "When can you deliver?"];
+  const lines = [
+    "Hi! Is the offer still valid? 👋",
+    "Can you send me the price list?",
+    "Thanks, that works 👍",
+    "When can you deliver?",
+  ];
   let n = 0;
   const traffic = setInterval(() => {
     const [name, phone] = contacts[n % contacts.length]!;
@@ -262,7 +308,9 @@ async function runDemo(args: string[]): Promise<void> {
       receiver.close();
     },
     () => {
-      console.log(temporary ? `demo stopped; its data (${dataDir}) was removed.` : `demo stopped; its data stays in ${dataDir}.`);
+      console.log(
+        temporary ? `demo stopped; its data (${dataDir}) was removed.` : `demo stopped; its data stays in ${dataDir}.`,
+      );
     },
   );
 }

@@ -39,4 +39,5 @@ export class ApiError extends Error {
 }
 
 export const notFound = (what: string) => new ApiError("NOT_FOUND", `${what} was not found.`);
-export const invalid = (field: string, message: string) => new ApiError("VALIDATION_ERROR", `${field}: ${message}`, field);
+export const invalid = (field: string, message: string) =>
+  new ApiError("VALIDATION_ERROR", `${field}: ${message}`, field);

@@ -14,7 +14,13 @@ export function createMetrics() {
     for (const s of durations) attemptSeconds.observe(s);
     durations = [];
   };
-  const attempts = new Counter({ name: "threadline_delivery_attempts_total", help: "Webhook delivery attempts, by outcome", labelNames: ["outcome"], registers: [registry], collect: publish });
+  const attempts = new Counter({
+    name: "threadline_delivery_attempts_total",
+    help: "Webhook delivery attempts, by outcome",
+    labelNames: ["outcome"],
+    registers: [registry],
+    collect: publish,
+  });
   const attemptSeconds = new Histogram({
     name: "threadline_delivery_duration_seconds",
     help: "Duration of webhook delivery attempts",
@@ -60,7 +66,12 @@ export function createMetrics() {
     disconnected(read: () => Promise<number>): void {
       disconnected = read;
     },
-    ingested: new Counter({ name: "threadline_ingested_messages_total", help: "Messages ingested, by result", labelNames: ["status"], registers: [registry] }),
+    ingested: new Counter({
+      name: "threadline_ingested_messages_total",
+      help: "Messages ingested, by result",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
     /** One delivery attempt: `outcome` is `success` or a delivery error code, lower-cased. */
     attempted(outcome: string, seconds: number): void {
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -74,11 +85,29 @@ export function createMetrics() {
       registers: [registry],
     }),
     /** A message sent through its account's gateway: `sent`, `retried` (the gateway was down) or `failed`. */
-    sends: new Counter({ name: "threadline_sends_total", help: "Gateway send attempts of queued messages, by outcome", labelNames: ["outcome"], registers: [registry] }),
-    disabled: new Counter({ name: "threadline_webhooks_disabled_total", help: "Webhooks disabled automatically", registers: [registry] }),
+    sends: new Counter({
+      name: "threadline_sends_total",
+      help: "Gateway send attempts of queued messages, by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    disabled: new Counter({
+      name: "threadline_webhooks_disabled_total",
+      help: "Webhooks disabled automatically",
+      registers: [registry],
+    }),
     /** Two chats of one contact made one (a hidden @lid id's chat and its phone's: ingest/identity.ts). */
-    chatsMerged: new Counter({ name: "threadline_chats_merged_total", help: "Chats merged into another chat of the same contact", registers: [registry] }),
-    http: new Histogram({ name: "threadline_http_request_duration_seconds", help: "API request duration", labelNames: ["method", "route", "status"], registers: [registry] }),
+    chatsMerged: new Counter({
+      name: "threadline_chats_merged_total",
+      help: "Chats merged into another chat of the same contact",
+      registers: [registry],
+    }),
+    http: new Histogram({
+      name: "threadline_http_request_duration_seconds",
+      help: "API request duration",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
   };
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 export const PACKAGE_ROOT = ((): string => {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, "package.json"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`Threadline's package.json was not found above ${fileURLToPath(import.meta.url)}.`);
+    if (path.dirname(dir) === dir)
+      throw new Error(`Threadline's package.json was not found above ${fileURLToPath(import.meta.url)}.`);
   }
 })();

@@ -36,7 +36,8 @@ export const InOrder = <T extends TObject>(schema: T): T => {
 export const Time = () => Type.String({ description: "ISO 8601 time, UTC" });
 
 /** A page of a list: its items and the cursor of the next page (null: the last page). */
-export const Page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), next_cursor: Nullable(Type.String()) });
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), next_cursor: Nullable(Type.String()) });
 
 /** A whole list (short lists answered at once). */
 export const Items = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item) });

@@ -20,7 +20,10 @@ const TICK_MS = 60_000;
 const STATUS_CHECK_MS = 5 * 60_000;
 
 /** The connections of some accounts (one workspace's), for the API's account reads. */
-export async function connectionsOf(db: DB, accounts: Pick<AccountRow, "id" | "source">[]): Promise<Map<string, ConnectionView>> {
+export async function connectionsOf(
+  db: DB,
+  accounts: Pick<AccountRow, "id" | "source">[],
+): Promise<Map<string, ConnectionView>> {
   const out = new Map<string, ConnectionView>();
   if (accounts.length === 0) return out;
   const ids = accounts.map((a) => a.id);
@@ -28,7 +31,13 @@ export async function connectionsOf(db: DB, accounts: Pick<AccountRow, "id" | "s
   const byId = new Map(rows.map((r) => [r.account_id, r]));
   for (const a of accounts) {
     // The newest message's time, through the chats' (account, last_message_at) index.
-    const last = await db.selectFrom("chats").select("last_message_at").where("account_id", "=", a.id).orderBy("last_message_at", "desc").limit(1).executeTakeFirst();
+    const last = await db
+      .selectFrom("chats")
+      .select("last_message_at")
+      .where("account_id", "=", a.id)
+      .orderBy("last_message_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
     const r = byId.get(a.id);
     const session = adapterFor(a.source)?.connectionStatus !== undefined;
     out.set(a.id, {
@@ -69,7 +78,11 @@ export class ConnectionWatch {
     this.lastCheck = deps.clock.now();
     const db = deps.db;
     deps.metrics.disconnected(async () => {
-      const row = await db.selectFrom("account_connections").select((eb) => eb.fn.countAll<number>().as("n")).where("state", "=", "disconnected").executeTakeFirst();
+      const row = await db
+        .selectFrom("account_connections")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("state", "=", "disconnected")
+        .executeTakeFirst();
       return Number(row?.n ?? 0);
     });
   }
@@ -112,7 +125,19 @@ export class ConnectionWatch {
     const rows = await db
       .selectFrom("accounts as a")
       .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
-      .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "a.send_pause_ms", "t.full_name", "t.email"])
+      .select([
+        "a.id",
+        "a.workspace_id",
+        "a.phone",
+        "a.source",
+        "a.source_config",
+        "a.inbound_token",
+        "a.created_at",
+        "a.owner_teammate_id",
+        "a.send_pause_ms",
+        "t.full_name",
+        "t.email",
+      ])
       .where("a.source", "in", ["waha", "evolution"])
       .where("a.deleted_at", "is", null)
       .execute();
@@ -121,7 +146,11 @@ export class ConnectionWatch {
       rows.map(async (row) => {
         const adapter = adapterFor(row.source);
         if (!adapter?.connectionStatus) return;
-        const report = await gateways.perAccount.run(row.id, () => adapter.connectionStatus!(sourceAccount(row), gateways), startBy);
+        const report = await gateways.perAccount.run(
+          row.id,
+          () => adapter.connectionStatus!(sourceAccount(row), gateways),
+          startBy,
+        );
         if (report) await this.record(row, report);
       }),
     );
@@ -135,7 +164,11 @@ export class ConnectionWatch {
   async record(account: AccountRef, report: ConnectionReport): Promise<void> {
     const { db, clock } = this.deps;
     const now = clock.now();
-    const current = await db.selectFrom("account_connections").selectAll().where("account_id", "=", account.id).executeTakeFirst();
+    const current = await db
+      .selectFrom("account_connections")
+      .selectAll()
+      .where("account_id", "=", account.id)
+      .executeTakeFirst();
     if (!current) {
       await db
         .insertInto("account_connections")
@@ -146,7 +179,13 @@ export class ConnectionWatch {
       return;
     }
     if (current.state === report.state) {
-      if (current.reason !== report.reason) await db.updateTable("account_connections").set({ reason: report.reason }).where("account_id", "=", account.id).where("state", "=", report.state).execute();
+      if (current.reason !== report.reason)
+        await db
+          .updateTable("account_connections")
+          .set({ reason: report.reason })
+          .where("account_id", "=", account.id)
+          .where("state", "=", report.state)
+          .execute();
       return;
     }
     // Conditional on the state read: of two processes hearing the same change, one writes it.
@@ -159,7 +198,8 @@ export class ConnectionWatch {
       .executeTakeFirst();
     if (Number(changed.numUpdatedRows) !== 1) return;
     if (report.state === "disconnected") this.alertAt(now);
-    if (report.state === "connected" && current.alerted_at !== null) await this.mailRecovered(account, Number(current.since), now);
+    if (report.state === "connected" && current.alerted_at !== null)
+      await this.mailRecovered(account, Number(current.since), now);
   }
 
   /**
@@ -168,7 +208,10 @@ export class ConnectionWatch {
    */
   private alertAt(since: number): void {
     this.deps.clock.at(since + this.deps.alertMinutes * 60_000, () => {
-      if (!this.stopped) this.alertDue().catch((err) => this.deps.log.warn({ err }, "sending a disconnection alert failed; the next tick tries again"));
+      if (!this.stopped)
+        this.alertDue().catch((err) =>
+          this.deps.log.warn({ err }, "sending a disconnection alert failed; the next tick tries again"),
+        );
     });
   }
 

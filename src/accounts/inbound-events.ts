@@ -18,7 +18,14 @@ export async function recordInboundEvent(
 ): Promise<void> {
   await db
     .insertInto("inbound_events")
-    .values({ workspace_id: e.workspaceId, account_id: e.accountId, source: e.source, reason: e.reason, body: e.body, received_at: e.at })
+    .values({
+      workspace_id: e.workspaceId,
+      account_id: e.accountId,
+      source: e.source,
+      reason: e.reason,
+      body: e.body,
+      received_at: e.at,
+    })
     .execute();
   // The oldest beyond the newest KEEP_PER_ACCOUNT go. Run after the insert is committed (not
   // in its transaction): the last of concurrent requests then sees every insert and trims
@@ -31,11 +38,17 @@ export async function recordInboundEvent(
     .offset(KEEP_PER_ACCOUNT)
     .limit(1)
     .executeTakeFirst();
-  if (cut) await db.deleteFrom("inbound_events").where("account_id", "=", e.accountId).where("id", "<=", cut.id).execute();
+  if (cut)
+    await db.deleteFrom("inbound_events").where("account_id", "=", e.accountId).where("id", "<=", cut.id).execute();
 }
 
 /** An account's unrecognised events, newest first; `before` is the id of the last one of the previous page. */
-export async function listInboundEvents(db: DB, accountId: string, limit: number, before?: number): Promise<InboundEventView[]> {
+export async function listInboundEvents(
+  db: DB,
+  accountId: string,
+  limit: number,
+  before?: number,
+): Promise<InboundEventView[]> {
   let q = db.selectFrom("inbound_events").selectAll().where("account_id", "=", accountId);
   if (before !== undefined) q = q.where("id", "<", before);
   const rows = await q.orderBy("id", "desc").limit(limit).execute();

@@ -37,10 +37,23 @@ export type Account = Static<typeof Account>;
 export const AccountPage = Page(Account);
 
 /** What an account's gateway sent that could not be mapped to messages. */
-export const InboundEvent = Type.Object({ id: Type.String(), account_id: Type.String(), source: Source, reason: Type.String(), body: Type.String({ description: "The request body exactly as received" }), received_at: Time() });
+export const InboundEvent = Type.Object({
+  id: Type.String(),
+  account_id: Type.String(),
+  source: Source,
+  reason: Type.String(),
+  body: Type.String({ description: "The request body exactly as received" }),
+  received_at: Time(),
+});
 export type InboundEvent = Static<typeof InboundEvent>;
 export const InboundEventPage = Page(InboundEvent);
 
 /** What an inbound URL answers an authenticated gateway request (never a refusal of the event). */
-export const InboundAnswer = Type.Object({ ok: Type.Boolean(), accepted: Type.Integer(), duplicates: Type.Integer(), skipped: Type.Integer(), unrecognised: Type.Integer() });
+export const InboundAnswer = Type.Object({
+  ok: Type.Boolean(),
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  skipped: Type.Integer(),
+  unrecognised: Type.Integer(),
+});
 export type InboundAnswer = Static<typeof InboundAnswer>;

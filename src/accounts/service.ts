@@ -44,10 +44,15 @@ export const E164 = /^\+[1-9]\d{6,14}$/;
 
 const NO_CONNECTION: ConnectionView = { state: "unknown", since: null, reason: null, last_message_at: null };
 
-export function accountView(row: AccountRow, publicUrl: string, connection: ConnectionView = NO_CONNECTION): AccountView {
+export function accountView(
+  row: AccountRow,
+  publicUrl: string,
+  connection: ConnectionView = NO_CONNECTION,
+): AccountView {
   const config = JSON.parse(row.source_config) as Record<string, unknown>;
   const shown: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) shown[k] = SECRET_KEYS.has(k) && typeof v === "string" ? maskSecret(v) : v;
+  for (const [k, v] of Object.entries(config))
+    shown[k] = SECRET_KEYS.has(k) && typeof v === "string" ? maskSecret(v) : v;
   return {
     id: row.id,
     phone: row.phone,
@@ -64,7 +69,13 @@ export function accountView(row: AccountRow, publicUrl: string, connection: Conn
 }
 
 export function sourceAccount(row: AccountRow): SourceAccount {
-  return { id: row.id, phone: row.phone, source: row.source, source_config: JSON.parse(row.source_config), owner_full_name: row.full_name };
+  return {
+    id: row.id,
+    phone: row.phone,
+    source: row.source,
+    source_config: JSON.parse(row.source_config),
+    owner_full_name: row.full_name,
+  };
 }
 
 /** The connected accounts: a deleted one is not found here (its inbound URL, sending, reads), only by the log's reads of its chats. */
@@ -72,7 +83,19 @@ function accountQuery(db: DB) {
   return db
     .selectFrom("accounts as a")
     .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
-    .select(["a.id", "a.workspace_id", "a.phone", "a.source", "a.source_config", "a.inbound_token", "a.created_at", "a.owner_teammate_id", "a.send_pause_ms", "t.full_name", "t.email"])
+    .select([
+      "a.id",
+      "a.workspace_id",
+      "a.phone",
+      "a.source",
+      "a.source_config",
+      "a.inbound_token",
+      "a.created_at",
+      "a.owner_teammate_id",
+      "a.send_pause_ms",
+      "t.full_name",
+      "t.email",
+    ])
     .where("a.deleted_at", "is", null);
 }
 
@@ -84,9 +107,14 @@ export async function createAccount(
 ): Promise<AccountRow> {
   const phone = input.phone.trim();
   if (!E164.test(phone)) throw invalid("phone", `"${input.phone}" is not an E.164 phone number such as +972500000000.`);
-  if (!(SOURCES as readonly string[]).includes(input.source)) throw invalid("source", `must be one of ${SOURCES.join(", ")}.`);
+  if (!(SOURCES as readonly string[]).includes(input.source))
+    throw invalid("source", `must be one of ${SOURCES.join(", ")}.`);
   const owner = await findTeammateByEmail(db, workspaceId, input.owner_email);
-  if (!owner) throw invalid("owner_email", `no teammate with e-mail ${input.owner_email} in this workspace; add the teammate first.`);
+  if (!owner)
+    throw invalid(
+      "owner_email",
+      `no teammate with e-mail ${input.owner_email} in this workspace; add the teammate first.`,
+    );
   let config: Record<string, unknown> = {};
   if (input.source !== "api") {
     const adapter = adapterFor(input.source);
@@ -98,7 +126,12 @@ export async function createAccount(
       throw e;
     }
   }
-  const clash = await db.selectFrom("accounts").select(["id", "deleted_at", "purging"]).where("workspace_id", "=", workspaceId).where("phone", "=", phone).executeTakeFirst();
+  const clash = await db
+    .selectFrom("accounts")
+    .select(["id", "deleted_at", "purging"])
+    .where("workspace_id", "=", workspaceId)
+    .where("phone", "=", phone)
+    .executeTakeFirst();
   const settings = {
     owner_teammate_id: owner.id,
     source: input.source,
@@ -107,14 +140,27 @@ export async function createAccount(
     created_at: clock.now(),
     send_pause_ms: input.send_pause_ms ?? null,
   };
-  if (clash && clash.deleted_at === null) throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
-  if (clash && clash.purging) throw new ApiError("CONFLICT", `The account ${phone} is still being deleted; connect it again in a minute.`, "phone");
+  if (clash && clash.deleted_at === null)
+    throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
+  if (clash && clash.purging)
+    throw new ApiError(
+      "CONFLICT",
+      `The account ${phone} is still being deleted; connect it again in a minute.`,
+      "phone",
+    );
   if (clash) {
     // A deleted account's phone connected again: the account comes back under its old id, with
     // these settings and a new inbound URL, and its chats and messages are its own again (a
     // contact's next message joins their old chat). Conditional: two connects revive it once.
-    const revived = await db.updateTable("accounts").set({ ...settings, deleted_at: null }).where("id", "=", clash.id).where("deleted_at", "is not", null).where("purging", "=", 0).executeTakeFirst();
-    if (Number(revived.numUpdatedRows) !== 1) throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
+    const revived = await db
+      .updateTable("accounts")
+      .set({ ...settings, deleted_at: null })
+      .where("id", "=", clash.id)
+      .where("deleted_at", "is not", null)
+      .where("purging", "=", 0)
+      .executeTakeFirst();
+    if (Number(revived.numUpdatedRows) !== 1)
+      throw new ApiError("CONFLICT", `The account ${phone} is already connected in this workspace.`, "phone");
     return getAccount(db, workspaceId, clash.id);
   }
   const id = newId("acc");
@@ -126,13 +172,20 @@ export async function createAccount(
 }
 
 export async function getAccount(db: DB, workspaceId: string, id: string): Promise<AccountRow> {
-  const row = await accountQuery(db).where("a.workspace_id", "=", workspaceId).where("a.id", "=", id).executeTakeFirst();
+  const row = await accountQuery(db)
+    .where("a.workspace_id", "=", workspaceId)
+    .where("a.id", "=", id)
+    .executeTakeFirst();
   if (!row) throw notFound("The account");
   return row;
 }
 
 export async function listAccounts(db: DB, workspaceId: string): Promise<AccountRow[]> {
-  return accountQuery(db).where("a.workspace_id", "=", workspaceId).orderBy("a.created_at", "desc").orderBy("a.id", "desc").execute();
+  return accountQuery(db)
+    .where("a.workspace_id", "=", workspaceId)
+    .orderBy("a.created_at", "desc")
+    .orderBy("a.id", "desc")
+    .execute();
 }
 
 /** The workspace's accounts of these phones; each kept in memory until accounts or teammates change (db/cache.ts). */

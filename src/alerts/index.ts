@@ -33,7 +33,12 @@ export class Alerts {
   constructor(private deps: Deps) {
     if (deps.config.smtpUrl) {
       // Bounded waits: a dead mail server must not hold an alert (or a shutdown) for minutes.
-      this.transport = nodemailer.createTransport({ url: deps.config.smtpUrl, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000 });
+      this.transport = nodemailer.createTransport({
+        url: deps.config.smtpUrl,
+        connectionTimeout: 15_000,
+        greetingTimeout: 15_000,
+        socketTimeout: 30_000,
+      });
     }
   }
 
@@ -48,12 +53,27 @@ export class Alerts {
   }
 
   /** To the workspace's owner, unless `to` names someone else (an account's owner). */
-  private async sendNow(workspaceId: string, about: About, subject: string, text: string, toAddress?: string): Promise<void> {
+  private async sendNow(
+    workspaceId: string,
+    about: About,
+    subject: string,
+    text: string,
+    toAddress?: string,
+  ): Promise<void> {
     const { db, clock, log, config } = this.deps;
     const to = toAddress ?? (await getWorkspace(db, workspaceId)).owner.email;
     const kept = await db
       .insertInto("notifications")
-      .values({ workspace_id: workspaceId, at: clock.now(), to_address: to, subject, text, delivered: 0, kind: about.kind, webhook_id: about.webhookId ?? null })
+      .values({
+        workspace_id: workspaceId,
+        at: clock.now(),
+        to_address: to,
+        subject,
+        text,
+        delivered: 0,
+        kind: about.kind,
+        webhook_id: about.webhookId ?? null,
+      })
       .returning("id")
       .executeTakeFirstOrThrow();
     if (!this.transport) {
@@ -113,7 +133,10 @@ export class Alerts {
       // Not the receiver's errors: a shutdown, Threadline's own fault (parked, not counted).
       if (e.code === "SHUTDOWN" || e.code === "INTERNAL_ERROR") continue;
       since = r.at;
-      if (lines.length < 5) lines.push(`- ${new Date(r.at).toISOString()} ${e.code}: ${e.message} (delivery ${r.delivery_id}, attempt ${r.attempt})`);
+      if (lines.length < 5)
+        lines.push(
+          `- ${new Date(r.at).toISOString()} ${e.code}: ${e.message} (delivery ${r.delivery_id}, attempt ${r.attempt})`,
+        );
     }
     return { since, lines };
   }
@@ -158,8 +181,16 @@ export class Alerts {
   async webhookDisabled(w: WebhookRow, reason: DisabledReason, failingSince?: number): Promise<void> {
     try {
       // The automatic disable is Threadline's own change: in the audit log under its name.
-      await audit(this.deps.db, this.deps.clock, w.workspace_id, BY_THREADLINE, { action: "webhook.auto_disabled", object: { type: "webhook", id: w.id }, after: { enabled: false, reason } });
-      await this.deps.db.updateTable("webhooks").set({ updated_by: JSON.stringify(BY_THREADLINE.actor) }).where("id", "=", w.id).execute();
+      await audit(this.deps.db, this.deps.clock, w.workspace_id, BY_THREADLINE, {
+        action: "webhook.auto_disabled",
+        object: { type: "webhook", id: w.id },
+        after: { enabled: false, reason },
+      });
+      await this.deps.db
+        .updateTable("webhooks")
+        .set({ updated_by: JSON.stringify(BY_THREADLINE.actor) })
+        .where("id", "=", w.id)
+        .execute();
     } catch (e) {
       this.deps.log.error({ err: e }, "could not record the automatic disable in the audit log");
     }
@@ -173,7 +204,9 @@ export class Alerts {
         `Threadline: webhook ${w.url} was disabled`,
         [
           `Your outgoing webhook ${w.url} (id ${w.id}) was disabled on ${new Date(at).toISOString()}${
-            reason === "gone" ? " because the receiver answered 410 Gone" : ` after more than ${MAX_CONSECUTIVE_FAILURES} consecutive errors`
+            reason === "gone"
+              ? " because the receiver answered 410 Gone"
+              : ` after more than ${MAX_CONSECUTIVE_FAILURES} consecutive errors`
           }${since !== undefined ? `; it has been failing since ${new Date(since).toISOString()}` : ""}.`,
           "",
           "Latest errors:",
@@ -207,7 +240,20 @@ export class Alerts {
   }
 
   async list(workspaceId: string, limit: number) {
-    const rows = await this.deps.db.selectFrom("notifications").selectAll().where("workspace_id", "=", workspaceId).orderBy("id", "desc").limit(limit).execute();
-    return rows.map((n) => ({ id: String(n.id), at: new Date(n.at).toISOString(), to: n.to_address, subject: n.subject, text: n.text, delivered: n.delivered === 1 }));
+    const rows = await this.deps.db
+      .selectFrom("notifications")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((n) => ({
+      id: String(n.id),
+      at: new Date(n.at).toISOString(),
+      to: n.to_address,
+      subject: n.subject,
+      text: n.text,
+      delivered: n.delivered === 1,
+    }));
   }
 }

@@ -95,7 +95,10 @@ export async function listAudit(db: DB, workspaceId: string, f: AuditFilter): Pr
   if (f.actor) q = q.where("actor_id", "=", f.actor);
   if (f.object) {
     const colon = f.object.indexOf(":");
-    q = colon > 0 ? q.where("object_type", "=", f.object.slice(0, colon)).where("object_id", "=", f.object.slice(colon + 1)) : q.where("object_id", "=", f.object);
+    q =
+      colon > 0
+        ? q.where("object_type", "=", f.object.slice(0, colon)).where("object_id", "=", f.object.slice(colon + 1))
+        : q.where("object_id", "=", f.object);
   }
   const since = parseIsoTime("since", f.since);
   const until = parseIsoTime("until", f.until);
@@ -105,7 +108,10 @@ export async function listAudit(db: DB, workspaceId: string, f: AuditFilter): Pr
     if (!/^\d{1,15}$/.test(f.cursor)) throw invalid("cursor", "is not a cursor this list returned.");
     q = q.where("id", "<", Number(f.cursor));
   }
-  const rows = await q.orderBy("id", "desc").limit(f.limit + 1).execute();
+  const rows = await q
+    .orderBy("id", "desc")
+    .limit(f.limit + 1)
+    .execute();
   const page = rows.slice(0, f.limit);
   return {
     items: page.map((r) => ({

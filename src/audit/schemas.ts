@@ -3,7 +3,11 @@ import { Type, type Static } from "typebox";
 import { AnyJson, Nullable, Page, StringEnum, Time } from "../schemas.js";
 
 /** Who made a change: a person, an API key (by name), or Threadline itself. */
-export const Actor = Type.Object({ type: StringEnum(["person", "api_key", "threadline"] as const), id: Type.String(), name: Type.String() });
+export const Actor = Type.Object({
+  type: StringEnum(["person", "api_key", "threadline"] as const),
+  id: Type.String(),
+  name: Type.String(),
+});
 export type Actor = Static<typeof Actor>;
 
 export const AuditEntry = Type.Object({

@@ -93,14 +93,26 @@ function parseOidc(env: Env): OidcConfig | undefined {
   const clientSecret = env.THREADLINE_OIDC_CLIENT_SECRET?.trim() || undefined;
   const domains = env.THREADLINE_OIDC_ALLOWED_DOMAINS?.trim() || "";
   if (!issuer) {
-    if (clientId || clientSecret || domains) throw new ConfigError("THREADLINE_OIDC_ISSUER must be set with THREADLINE_OIDC_CLIENT_ID, THREADLINE_OIDC_CLIENT_SECRET and THREADLINE_OIDC_ALLOWED_DOMAINS.");
+    if (clientId || clientSecret || domains)
+      throw new ConfigError(
+        "THREADLINE_OIDC_ISSUER must be set with THREADLINE_OIDC_CLIENT_ID, THREADLINE_OIDC_CLIENT_SECRET and THREADLINE_OIDC_ALLOWED_DOMAINS.",
+      );
     return undefined;
   }
-  if (!clientId || !clientSecret) throw new ConfigError("THREADLINE_OIDC_CLIENT_ID and THREADLINE_OIDC_CLIENT_SECRET must be set with THREADLINE_OIDC_ISSUER.");
+  if (!clientId || !clientSecret)
+    throw new ConfigError(
+      "THREADLINE_OIDC_CLIENT_ID and THREADLINE_OIDC_CLIENT_SECRET must be set with THREADLINE_OIDC_ISSUER.",
+    );
   const allowedDomains = new Map<string, string>();
-  for (const pair of domains.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of domains
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9.-]+\.[a-z]{2,})=(ws_[a-z0-9]+)$/i.exec(pair);
-    if (!m) throw new ConfigError(`THREADLINE_OIDC_ALLOWED_DOMAINS must be a comma list of domain=workspace_id such as acme.com=ws_01h…, got "${pair}".`);
+    if (!m)
+      throw new ConfigError(
+        `THREADLINE_OIDC_ALLOWED_DOMAINS must be a comma list of domain=workspace_id such as acme.com=ws_01h…, got "${pair}".`,
+      );
     allowedDomains.set(m[1]!.toLowerCase(), m[2]!.toLowerCase());
   }
   return { issuer, clientId, clientSecret, allowedDomains };
@@ -120,7 +132,13 @@ export interface RateLimits {
   api: number;
 }
 
-export const RATE_LIMIT_DEFAULTS: RateLimits = { authFailures: 30, signIn: 30, signInEmail: 10, inbound: 6000, api: 60000 };
+export const RATE_LIMIT_DEFAULTS: RateLimits = {
+  authFailures: 30,
+  signIn: 30,
+  signInEmail: 10,
+  inbound: 6000,
+  api: 60000,
+};
 const RATE_LIMIT_ENV: Record<keyof RateLimits, string> = {
   authFailures: "THREADLINE_RATE_LIMIT_AUTH_FAILURES",
   signIn: "THREADLINE_RATE_LIMIT_SIGNIN",
@@ -134,7 +152,8 @@ function parseRateLimits(env: Env): RateLimits {
   for (const [key, name] of Object.entries(RATE_LIMIT_ENV) as [keyof RateLimits, string][]) {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === "") continue;
-    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number of requests a minute (0: no limit), got "${raw}".`);
+    if (!/^\d+$/.test(raw))
+      throw new ConfigError(`${name} must be a whole number of requests a minute (0: no limit), got "${raw}".`);
     out[key] = Number(raw);
   }
   return out;
@@ -171,7 +190,10 @@ function parseUrl(name: string, raw: string | undefined, protocols: string[]): s
 function parseCidrList(raw: string | undefined, name = "THREADLINE_ALLOW_PRIVATE_TARGETS"): boolean | string[] {
   if (raw === undefined || raw.trim() === "" || raw.trim() === "0") return false;
   if (raw.trim() === "1" || raw.trim().toLowerCase() === "true") return true;
-  const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const cidr of list) {
     const [addr, bits, extra] = cidr.split("/");
     const family = isIP(addr ?? "");
@@ -190,14 +212,18 @@ export function loadConfig(env: Env = process.env): Config {
   const host = env.HOST?.trim() || "127.0.0.1";
   const databaseUrl = parseUrl("DATABASE_URL", env.DATABASE_URL, ["postgres", "postgresql"]);
   const dataDir = path.resolve(env.THREADLINE_DATA_DIR?.trim() || "./data");
-  const publicUrl = parseUrl("THREADLINE_PUBLIC_URL", env.THREADLINE_PUBLIC_URL, ["http", "https"])?.replace(/\/+$/, "");
+  const publicUrl = parseUrl("THREADLINE_PUBLIC_URL", env.THREADLINE_PUBLIC_URL, ["http", "https"])?.replace(
+    /\/+$/,
+    "",
+  );
   const adminToken = env.THREADLINE_ADMIN_TOKEN?.trim() || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError("THREADLINE_ADMIN_TOKEN must be at least 16 characters long.");
   }
   const smtpUrl = parseUrl("THREADLINE_SMTP_URL", env.THREADLINE_SMTP_URL, ["smtp", "smtps"]);
   const mailFrom = env.THREADLINE_MAIL_FROM?.trim() || "Threadline <no-reply@localhost>";
-  if (!/@/.test(mailFrom)) throw new ConfigError(`THREADLINE_MAIL_FROM must contain an e-mail address, got "${mailFrom}".`);
+  if (!/@/.test(mailFrom))
+    throw new ConfigError(`THREADLINE_MAIL_FROM must contain an e-mail address, got "${mailFrom}".`);
   const allowPrivateTargets = parseCidrList(env.THREADLINE_ALLOW_PRIVATE_TARGETS);
   const tc = env.THREADLINE_TEST_CLOCK?.trim();
   if (tc !== undefined && tc !== "" && tc !== "0" && tc !== "1") {
@@ -205,36 +231,59 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const logLevel = env.LOG_LEVEL?.trim() || "info";
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
-    throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}".`);
+    throw new ConfigError(
+      `LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}".`,
+    );
   }
   const rateLimits = parseRateLimits(env);
   const trustProxy = parseCidrList(env.THREADLINE_TRUST_PROXY, "THREADLINE_TRUST_PROXY");
   const rawPause = env.THREADLINE_SEND_PAUSE_MS?.trim();
   if (rawPause && (!/^\d+$/.test(rawPause) || Number(rawPause) > 600_000)) {
-    throw new ConfigError(`THREADLINE_SEND_PAUSE_MS must be a whole number of milliseconds up to 600000, got "${rawPause}".`);
+    throw new ConfigError(
+      `THREADLINE_SEND_PAUSE_MS must be a whole number of milliseconds up to 600000, got "${rawPause}".`,
+    );
   }
   const sendPauseMs = rawPause ? Number(rawPause) : 2_000;
   // At least 3 s: leases are renewed on a one-second tick once under two thirds remain.
   const rawLease = env.THREADLINE_WEBHOOK_LEASE_MS?.trim();
   if (rawLease && (!/^\d+$/.test(rawLease) || Number(rawLease) < 3_000 || Number(rawLease) > 600_000)) {
-    throw new ConfigError(`THREADLINE_WEBHOOK_LEASE_MS must be a whole number of milliseconds from 3000 to 600000, got "${rawLease}".`);
+    throw new ConfigError(
+      `THREADLINE_WEBHOOK_LEASE_MS must be a whole number of milliseconds from 3000 to 600000, got "${rawLease}".`,
+    );
   }
   const webhookLeaseMs = rawLease ? Number(rawLease) : DEFAULT_LEASE_MS;
-  const bundleMaxBytes = wholeNumber(env, "THREADLINE_BUNDLE_MAX_BYTES", 1024 * 1024, 65_536, 64 * 1024 * 1024, "bytes");
+  const bundleMaxBytes = wholeNumber(
+    env,
+    "THREADLINE_BUNDLE_MAX_BYTES",
+    1024 * 1024,
+    65_536,
+    64 * 1024 * 1024,
+    "bytes",
+  );
   const quotas = { ...QUOTA_DEFAULTS };
-  for (const [key, name] of Object.entries(QUOTA_ENV) as [keyof Quotas, string][]) quotas[key] = wholeNumber(env, name, QUOTA_DEFAULTS[key], 1, 1_000_000, "items");
+  for (const [key, name] of Object.entries(QUOTA_ENV) as [keyof Quotas, string][])
+    quotas[key] = wholeNumber(env, name, QUOTA_DEFAULTS[key], 1, 1_000_000, "items");
   const metricsToken = env.THREADLINE_METRICS_TOKEN?.trim() || undefined;
-  if (metricsToken !== undefined && metricsToken.length < 16) throw new ConfigError("THREADLINE_METRICS_TOKEN must be at least 16 characters long.");
+  if (metricsToken !== undefined && metricsToken.length < 16)
+    throw new ConfigError("THREADLINE_METRICS_TOKEN must be at least 16 characters long.");
   const rawAlert = env.THREADLINE_DISCONNECT_ALERT_MINUTES?.trim();
   if (rawAlert && (!/^\d+$/.test(rawAlert) || Number(rawAlert) < 1 || Number(rawAlert) > 10_080)) {
-    throw new ConfigError(`THREADLINE_DISCONNECT_ALERT_MINUTES must be a whole number of minutes from 1 to 10080, got "${rawAlert}".`);
+    throw new ConfigError(
+      `THREADLINE_DISCONNECT_ALERT_MINUTES must be a whole number of minutes from 1 to 10080, got "${rawAlert}".`,
+    );
   }
   const disconnectAlertMinutes = rawAlert ? Number(rawAlert) : 10;
   const oidc = parseOidc(env);
   const tp = env.THREADLINE_TEST_PASSWORDS?.trim();
-  if (tp !== undefined && tp !== "" && !(tp === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_PASSWORDS is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tp}".`);
+  if (tp !== undefined && tp !== "" && !(tp === "1" && tc === "1"))
+    throw new ConfigError(
+      `THREADLINE_TEST_PASSWORDS is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tp}".`,
+    );
   const tr = env.THREADLINE_TEST_RESPONSES?.trim();
-  if (tr !== undefined && tr !== "" && !(tr === "1" && tc === "1")) throw new ConfigError(`THREADLINE_TEST_RESPONSES is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tr}".`);
+  if (tr !== undefined && tr !== "" && !(tr === "1" && tc === "1"))
+    throw new ConfigError(
+      `THREADLINE_TEST_RESPONSES is for tests only: 1 with THREADLINE_TEST_CLOCK=1, or unset; got "${tr}".`,
+    );
   return {
     port,
     host,
@@ -265,6 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
 function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number, unit: string): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max}, got "${raw}".`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new ConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max}, got "${raw}".`);
   return Number(raw);
 }

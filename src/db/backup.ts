@@ -12,10 +12,14 @@ import { sqliteFile } from "./index.js";
  */
 export async function backupSqlite(dataDir: string, target: string): Promise<{ pages: number; file: string }> {
   const source = sqliteFile(dataDir);
-  if (!existsSync(source)) throw new Error(`There is no Threadline database in ${dataDir} (THREADLINE_DATA_DIR): nothing to back up.`);
+  if (!existsSync(source))
+    throw new Error(`There is no Threadline database in ${dataDir} (THREADLINE_DATA_DIR): nothing to back up.`);
   const file = path.resolve(target);
   if (existsSync(file)) throw new Error(`${file} exists already: name a new file (a backup never overwrites one).`);
-  if (!existsSync(path.dirname(file))) throw new Error(`The folder ${path.dirname(file)} does not exist: create it first, or name a file in a folder that does.`);
+  if (!existsSync(path.dirname(file)))
+    throw new Error(
+      `The folder ${path.dirname(file)} does not exist: create it first, or name a file in a folder that does.`,
+    );
   const db = new SQLite(source, { fileMustExist: true });
   try {
     db.pragma("busy_timeout = 5000");
@@ -36,7 +40,9 @@ export function restoreSqlite(backup: string, dataDir: string): { file: string }
   const source = path.resolve(backup);
   if (!existsSync(source)) throw new Error(`${source} does not exist: name a file made by threadline backup.`);
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
-    throw new Error(`${dataDir} (THREADLINE_DATA_DIR) is not empty: restore into an empty folder (set THREADLINE_DATA_DIR to a new one), so no database is overwritten.`);
+    throw new Error(
+      `${dataDir} (THREADLINE_DATA_DIR) is not empty: restore into an empty folder (set THREADLINE_DATA_DIR to a new one), so no database is overwritten.`,
+    );
   }
   let probe: SQLite.Database | undefined;
   try {
@@ -46,7 +52,9 @@ export function restoreSqlite(backup: string, dataDir: string): { file: string }
     probe.prepare("select count(*) from messages").get();
     if (ok !== "ok") throw new Error(String(ok));
   } catch (e) {
-    throw new Error(`${source} is not a Threadline backup that can be read (${(e as Error).message}): name a file made by threadline backup.`);
+    throw new Error(
+      `${source} is not a Threadline backup that can be read (${(e as Error).message}): name a file made by threadline backup.`,
+    );
   } finally {
     probe?.close();
   }

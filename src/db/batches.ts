@@ -17,7 +17,10 @@ export const pause = () => new Promise<void>((r) => setTimeout(r, PAUSE_MS));
  * pausing between batches; answers the rows deleted. `stopped`: a shutdown ends it early (what
  * is left is deleted by the next pass).
  */
-export async function inBatches(remove: () => Promise<{ numDeletedRows: bigint }>, stopped: () => boolean = () => false): Promise<number> {
+export async function inBatches(
+  remove: () => Promise<{ numDeletedRows: bigint }>,
+  stopped: () => boolean = () => false,
+): Promise<number> {
   let deleted = 0;
   for (;;) {
     if (stopped()) return deleted;

@@ -1,4 +1,12 @@
-import type { KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import type {
+  KyselyPlugin,
+  OperationNode,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from "kysely";
 
 /**
  * The tables whose rows are kept in memory (API key → workspace, accounts with their
@@ -101,7 +109,12 @@ export function registerCache(db: object, cache: StorageCache): void {
 }
 
 /** A cached read: `load` runs on a miss, or always when `db` has no cache (a transaction). */
-export function cached<V>(db: object, kind: string, key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+export function cached<V>(
+  db: object,
+  kind: string,
+  key: string,
+  load: () => Promise<V | undefined>,
+): Promise<V | undefined> {
   const cache = caches.get(db);
   return cache ? cache.get(kind, key, load) : load();
 }

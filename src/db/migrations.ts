@@ -5,16 +5,19 @@ import { sql, type Kysely, type Migration } from "kysely";
  * auto-increment key type (SQLite `integer … autoincrement`, PostgreSQL `bigserial`).
  */
 export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migration> {
-  const serial = (name: string) =>
-    (t: any) =>
-      dialect === "postgres"
-        ? t.addColumn(name, sql`bigserial`, (c: any) => c.primaryKey())
-        : t.addColumn(name, "integer", (c: any) => c.primaryKey().autoIncrement());
+  const serial = (name: string) => (t: any) =>
+    dialect === "postgres"
+      ? t.addColumn(name, sql`bigserial`, (c: any) => c.primaryKey())
+      : t.addColumn(name, "integer", (c: any) => c.primaryKey().autoIncrement());
 
   return {
     "0001_initial": {
       async up(db: Kysely<any>) {
-        await db.schema.createTable("meta").addColumn("key", "text", (c) => c.primaryKey()).addColumn("value", "text", (c) => c.notNull()).execute();
+        await db.schema
+          .createTable("meta")
+          .addColumn("key", "text", (c) => c.primaryKey())
+          .addColumn("value", "text", (c) => c.notNull())
+          .execute();
 
         await db.schema
           .createTable("workspaces")
@@ -77,7 +80,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("last_message_at", "bigint", (c: any) => c.notNull())
           .addUniqueConstraint("chats_account_external", ["account_id", "external_id"])
           .execute();
-        await db.schema.createIndex("chats_workspace_activity").on("chats").columns(["workspace_id", "last_message_at"]).execute();
+        await db.schema
+          .createIndex("chats_workspace_activity")
+          .on("chats")
+          .columns(["workspace_id", "last_message_at"])
+          .execute();
 
         await serial("seq")(db.schema.createTable("messages"))
           .addColumn("id", "text", (c: any) => c.notNull().unique())
@@ -101,7 +108,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .execute();
         await db.schema.createIndex("messages_workspace_seq").on("messages").columns(["workspace_id", "seq"]).execute();
         await db.schema.createIndex("messages_chat_seq").on("messages").columns(["chat_id", "seq"]).execute();
-        await db.schema.createIndex("messages_workspace_stored").on("messages").columns(["workspace_id", "stored_at"]).execute();
+        await db.schema
+          .createIndex("messages_workspace_stored")
+          .on("messages")
+          .columns(["workspace_id", "stored_at"])
+          .execute();
 
         await db.schema
           .createTable("webhooks")
@@ -133,7 +144,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("response", "text")
           .addColumn("error", "text")
           .execute();
-        await db.schema.createIndex("webhook_requests_webhook").on("webhook_requests").columns(["webhook_id", "id"]).execute();
+        await db.schema
+          .createIndex("webhook_requests_webhook")
+          .on("webhook_requests")
+          .columns(["webhook_id", "id"])
+          .execute();
 
         await serial("id")(db.schema.createTable("webhook_activity"))
           .addColumn("webhook_id", "text", (c: any) => c.notNull())
@@ -143,7 +158,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("status_code", "integer")
           .addColumn("delivery_id", "text")
           .execute();
-        await db.schema.createIndex("webhook_activity_webhook").on("webhook_activity").columns(["webhook_id", "id"]).execute();
+        await db.schema
+          .createIndex("webhook_activity_webhook")
+          .on("webhook_activity")
+          .columns(["webhook_id", "id"])
+          .execute();
 
         await db.schema
           .createTable("webhook_hourly")
@@ -162,7 +181,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("text", "text", (c: any) => c.notNull())
           .addColumn("delivered", "integer", (c: any) => c.notNull())
           .execute();
-        await db.schema.createIndex("notifications_workspace").on("notifications").columns(["workspace_id", "id"]).execute();
+        await db.schema
+          .createIndex("notifications_workspace")
+          .on("notifications")
+          .columns(["workspace_id", "id"])
+          .execute();
       },
     },
     "0002_webhook_leases": {
@@ -184,7 +207,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("body", "text", (c: any) => c.notNull())
           .addColumn("received_at", "bigint", (c: any) => c.notNull())
           .execute();
-        await db.schema.createIndex("inbound_events_account").on("inbound_events").columns(["account_id", "id"]).execute();
+        await db.schema
+          .createIndex("inbound_events_account")
+          .on("inbound_events")
+          .columns(["account_id", "id"])
+          .execute();
       },
     },
     "0004_webhook_previous_secret": {
@@ -214,8 +241,14 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
       // rule), and when the consumer means to try again; an activity row names its log row.
       async up(db: Kysely<any>) {
         await db.schema.alterTable("webhook_requests").addColumn("chat_id", "text").execute();
-        await db.schema.alterTable("webhook_requests").addColumn("test", "integer", (c) => c.notNull().defaultTo(0)).execute();
-        await db.schema.alterTable("webhook_requests").addColumn("resend", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable("webhook_requests")
+          .addColumn("test", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .alterTable("webhook_requests")
+          .addColumn("resend", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
         await db.schema.alterTable("webhook_requests").addColumn("next_retry_at", "bigint").execute();
         await db.schema.alterTable("webhook_activity").addColumn("request_id", "text").execute();
       },
@@ -249,7 +282,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("claimed_until", "bigint")
           .execute();
         await db.schema.createIndex("send_queue_due").on("send_queue").columns(["status", "next_attempt_at"]).execute();
-        await db.schema.createIndex("send_queue_account").on("send_queue").columns(["account_id", "status", "id"]).execute();
+        await db.schema
+          .createIndex("send_queue_account")
+          .on("send_queue")
+          .columns(["account_id", "status", "id"])
+          .execute();
         await db.schema.createIndex("send_queue_chat").on("send_queue").columns(["chat_id", "created_at"]).execute();
         await db.schema.createIndex("send_queue_message").on("send_queue").column("message_id").execute();
         // The pause between an account's messages, shared by every process.
@@ -273,7 +310,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
       async up(db: Kysely<any>) {
         await db.schema.alterTable("webhook_activity").addColumn("chat_id", "bigint").execute();
         await db.schema.alterTable("webhook_activity").addColumn("chat_name", "text").execute();
-        await db.schema.createIndex("messages_chat_timestamp").on("messages").columns(["chat_id", "timestamp"]).execute();
+        await db.schema
+          .createIndex("messages_chat_timestamp")
+          .on("messages")
+          .columns(["chat_id", "timestamp"])
+          .execute();
         await sql`update chats set last_message_at = (select max(m.timestamp) from messages m where m.chat_id = chats.id)
           where exists (select 1 from messages m where m.chat_id = chats.id)`.execute(db);
       },
@@ -289,7 +330,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("started_at", "bigint", (c) => c.notNull())
           .addColumn("heartbeat_at", "bigint", (c) => c.notNull())
           .execute();
-        await db.schema.createIndex("webhooks_lease_owner").on("webhooks").columns(["lease_owner", "enabled"]).execute();
+        await db.schema
+          .createIndex("webhooks_lease_owner")
+          .on("webhooks")
+          .columns(["lease_owner", "enabled"])
+          .execute();
       },
     },
     "0011_parked_deliveries": {
@@ -315,13 +360,25 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
       // using a key does not drop the key cache); one-time sign-in and reset tokens;
       // invitations; the audit log; who last changed a webhook and who made an activity row.
       async up(db: Kysely<any>) {
-        await db.schema.alterTable("teammates").addColumn("role", "text", (c) => c.notNull().defaultTo("member")).execute();
+        await db.schema
+          .alterTable("teammates")
+          .addColumn("role", "text", (c) => c.notNull().defaultTo("member"))
+          .execute();
         await db.schema.alterTable("teammates").addColumn("password_hash", "text").execute();
-        await sql`update teammates set role = 'owner' where id in (select owner_teammate_id from workspaces)`.execute(db);
+        await sql`update teammates set role = 'owner' where id in (select owner_teammate_id from workspaces)`.execute(
+          db,
+        );
 
-        await db.schema.alterTable("api_keys").addColumn("name", "text", (c) => c.notNull().defaultTo("Default key")).execute();
+        await db.schema
+          .alterTable("api_keys")
+          .addColumn("name", "text", (c) => c.notNull().defaultTo("Default key"))
+          .execute();
         await db.schema.alterTable("api_keys").addColumn("created_by", "text").execute();
-        await db.schema.createTable("api_key_uses").addColumn("key_id", "text", (c) => c.primaryKey()).addColumn("last_used_at", "bigint", (c) => c.notNull()).execute();
+        await db.schema
+          .createTable("api_key_uses")
+          .addColumn("key_id", "text", (c) => c.primaryKey())
+          .addColumn("last_used_at", "bigint", (c) => c.notNull())
+          .execute();
 
         await db.schema.dropTable("sessions").execute();
         await db.schema
@@ -361,7 +418,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("created_at", "bigint", (c) => c.notNull())
           .addColumn("expires_at", "bigint", (c) => c.notNull())
           .execute();
-        await db.schema.createIndex("invitations_workspace").on("invitations").columns(["workspace_id", "email"]).execute();
+        await db.schema
+          .createIndex("invitations_workspace")
+          .on("invitations")
+          .columns(["workspace_id", "email"])
+          .execute();
 
         await serial("id")(db.schema.createTable("audit_log"))
           .addColumn("workspace_id", "text", (c: any) => c.notNull())
@@ -405,11 +466,20 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("merged_at", "bigint", (c) => c.notNull())
           .execute();
         await db.schema.createIndex("chat_aliases_chat").on("chat_aliases").column("chat_id").execute();
-        await db.schema.alterTable("chats").addColumn("name_source", "text", (c) => c.notNull().defaultTo("")).execute();
+        await db.schema
+          .alterTable("chats")
+          .addColumn("name_source", "text", (c) => c.notNull().defaultTo(""))
+          .execute();
         // Names stored so far came from gateways' push names or API clients: a push name's rank.
-        await sql`update chats set name_source = 'push' where full_name <> phone and full_name <> external_id`.execute(db);
+        await sql`update chats set name_source = 'push' where full_name <> phone and full_name <> external_id`.execute(
+          db,
+        );
         await db.schema.createIndex("chats_account_phone").on("chats").columns(["account_id", "phone"]).execute();
-        await db.schema.createIndex("chats_account_activity").on("chats").columns(["account_id", "last_message_at"]).execute();
+        await db.schema
+          .createIndex("chats_account_activity")
+          .on("chats")
+          .columns(["account_id", "last_message_at"])
+          .execute();
         await db.schema
           .createTable("account_connections")
           .addColumn("account_id", "text", (c) => c.primaryKey())
@@ -424,7 +494,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
       // A workspace may keep its messages for a number of days (null: forever); old notifications go with them.
       async up(db: Kysely<any>) {
         await db.schema.alterTable("workspaces").addColumn("retention_days", "integer").execute();
-        await db.schema.createIndex("notifications_workspace_at").on("notifications").columns(["workspace_id", "at"]).execute();
+        await db.schema
+          .createIndex("notifications_workspace_at")
+          .on("notifications")
+          .columns(["workspace_id", "at"])
+          .execute();
       },
     },
     "0015_activity_snippet": {
@@ -437,16 +511,27 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
       // What an e-mail is about, in columns: the UI's banner finds a webhook's e-mails by
       // `webhook_id`, not by its id in the text. Kept e-mails are read back from their text once.
       async up(db: Kysely<any>) {
-        await db.schema.alterTable("notifications").addColumn("kind", "text", (c) => c.notNull().defaultTo("other")).execute();
+        await db.schema
+          .alterTable("notifications")
+          .addColumn("kind", "text", (c) => c.notNull().defaultTo("other"))
+          .execute();
         await db.schema.alterTable("notifications").addColumn("webhook_id", "text").execute();
-        await db.schema.createIndex("notifications_webhook").on("notifications").columns(["webhook_id", "id"]).execute();
+        await db.schema
+          .createIndex("notifications_webhook")
+          .on("notifications")
+          .columns(["webhook_id", "id"])
+          .execute();
         const kinds: [RegExp, string][] = [
           [/^Threadline: webhook .* is failing \(/, "webhook_warning"],
           [/^Threadline: webhook .* was disabled$/, "webhook_disabled"],
           [/^Threadline: WhatsApp account .* stopped receiving$/, "account_disconnected"],
           [/^Threadline: WhatsApp account .* is receiving again$/, "account_recovered"],
         ];
-        const rows = (await db.selectFrom("notifications").select(["id", "subject", "text"]).where("subject", "like", "Threadline: %").execute()) as { id: number; subject: string; text: string }[];
+        const rows = (await db
+          .selectFrom("notifications")
+          .select(["id", "subject", "text"])
+          .where("subject", "like", "Threadline: %")
+          .execute()) as { id: number; subject: string; text: string }[];
         for (const r of rows) {
           const kind = kinds.find(([re]) => re.test(r.subject))?.[1];
           if (!kind) continue;
@@ -461,7 +546,10 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
       // keeps its row (marked) so that its chats and messages stay readable and deliverable.
       async up(db: Kysely<any>) {
         await db.schema.alterTable("accounts").addColumn("deleted_at", "bigint").execute();
-        await db.schema.alterTable("accounts").addColumn("purging", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable("accounts")
+          .addColumn("purging", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
         await db.schema.alterTable("workspaces").addColumn("deleted_at", "bigint").execute();
       },
     },
@@ -491,8 +579,18 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("ended_at", "bigint")
           .addColumn("created_by", "text")
           .execute();
-        await db.schema.createIndex("webhook_replays_webhook").on("webhook_replays").columns(["webhook_id", "created_at"]).execute();
-        await db.schema.createIndex("webhook_replays_running").on("webhook_replays").column("webhook_id").unique().where(sql.ref("state"), "=", "running").execute();
+        await db.schema
+          .createIndex("webhook_replays_webhook")
+          .on("webhook_replays")
+          .columns(["webhook_id", "created_at"])
+          .execute();
+        await db.schema
+          .createIndex("webhook_replays_running")
+          .on("webhook_replays")
+          .column("webhook_id")
+          .unique()
+          .where(sql.ref("state"), "=", "running")
+          .execute();
         await db.schema
           .createTable("webhook_windows")
           .addColumn("webhook_id", "text", (c) => c.notNull())
@@ -505,7 +603,11 @@ export function migrations(dialect: "sqlite" | "postgres"): Record<string, Migra
           .addColumn("epoch", "integer", (c) => c.notNull())
           .addPrimaryKeyConstraint("webhook_windows_pk", ["webhook_id", "window_end"])
           .execute();
-        await db.schema.createIndex("webhook_windows_seq").on("webhook_windows").columns(["webhook_id", "max_seq"]).execute();
+        await db.schema
+          .createIndex("webhook_windows_seq")
+          .on("webhook_windows")
+          .columns(["webhook_id", "max_seq"])
+          .execute();
       },
     },
   };

@@ -15,17 +15,59 @@ export interface Database {
     deleted_at: ColumnType<number | null, number | null | undefined, number | null>;
   };
   /** `created_by`: the actor (JSON `{type, id, name}`) who made the key; null for the key a workspace was created with. */
-  api_keys: { id: string; workspace_id: string; key_hash: string; created_at: number; name: string; created_by: string | null };
+  api_keys: {
+    id: string;
+    workspace_id: string;
+    key_hash: string;
+    created_at: number;
+    name: string;
+    created_by: string | null;
+  };
   /** When a key was last used (written at most once a minute per key; kept apart so use does not drop the key cache). */
   api_key_uses: { key_id: string; last_used_at: number };
   /** A person's browser session; `method`: password, link, reset, invitation or sso. */
-  sessions: { id: string; token_hash: string; workspace_id: string; teammate_id: string; created_at: number; expires_at: number; user_agent: string; address: string; method: string };
+  sessions: {
+    id: string;
+    token_hash: string;
+    workspace_id: string;
+    teammate_id: string;
+    created_at: number;
+    expires_at: number;
+    user_agent: string;
+    address: string;
+    method: string;
+  };
   /** A person; `role` owner | admin | member; `password_hash` null until they set one (scrypt, workspaces/passwords.ts). */
-  teammates: { id: string; workspace_id: string; full_name: string; email: string; created_at: number; role: string; password_hash: string | null };
+  teammates: {
+    id: string;
+    workspace_id: string;
+    full_name: string;
+    email: string;
+    created_at: number;
+    role: string;
+    password_hash: string | null;
+  };
   /** One-time sign-in links and password resets (`kind` signin | reset), hashed; deleted when used. */
-  one_time_tokens: { token_hash: string; kind: string; workspace_id: string; teammate_id: string; created_at: number; expires_at: number };
+  one_time_tokens: {
+    token_hash: string;
+    kind: string;
+    workspace_id: string;
+    teammate_id: string;
+    created_at: number;
+    expires_at: number;
+  };
   /** Open invitations (deleted when accepted or withdrawn); `created_by` is an actor as JSON. */
-  invitations: { id: string; workspace_id: string; email: string; full_name: string; role: string; token_hash: string; created_by: string; created_at: number; expires_at: number };
+  invitations: {
+    id: string;
+    workspace_id: string;
+    email: string;
+    full_name: string;
+    role: string;
+    token_hash: string;
+    created_by: string;
+    created_at: number;
+    expires_at: number;
+  };
   audit_log: {
     id: Generated<number>;
     workspace_id: string;
@@ -75,9 +117,22 @@ export interface Database {
   /** The identity map: a hidden id (`…@lid`, a Cloud API user id) of an account's contact and its phone (E.164). */
   contact_ids: { account_id: string; hidden_id: string; phone: string; learned_at: number };
   /** A chat merged into another: its id (and external id) keep opening the survivor. */
-  chat_aliases: { old_chat_id: number; chat_id: number; workspace_id: string; account_id: string; external_id: string; merged_at: number };
+  chat_aliases: {
+    old_chat_id: number;
+    chat_id: number;
+    workspace_id: string;
+    account_id: string;
+    external_id: string;
+    merged_at: number;
+  };
   /** What the account's gateway last said of its WhatsApp session (accounts/connection.ts). */
-  account_connections: { account_id: string; state: string; since: number; reason: string | null; alerted_at: number | null };
+  account_connections: {
+    account_id: string;
+    state: string;
+    since: number;
+    reason: string | null;
+    alerted_at: number | null;
+  };
   messages: {
     seq: Generated<number>;
     id: string;

@@ -41,17 +41,21 @@ export function jsonDepthOver(json: string, max = MAX_JSON_DEPTH): boolean {
  */
 const LONE_SURROGATE = /\p{Cs}/u;
 export const hasLoneSurrogate = (s: string): boolean => LONE_SURROGATE.test(s);
-export const LONE_SURROGATE_PROBLEM = "must not contain a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape): it is not a character.";
+export const LONE_SURROGATE_PROBLEM =
+  "must not contain a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape): it is not a character.";
 
 /** Whether any string (or key) in `value` holds a NUL or a lone surrogate, or is over MAX_TEXT_LENGTH: no paths built, no allocation. */
 function anyBadText(value: unknown): boolean {
-  if (typeof value === "string") return value.length > MAX_TEXT_LENGTH || value.includes("\u0000") || LONE_SURROGATE.test(value);
+  if (typeof value === "string")
+    return value.length > MAX_TEXT_LENGTH || value.includes("\u0000") || LONE_SURROGATE.test(value);
   if (typeof value !== "object" || value === null || Buffer.isBuffer(value)) return false;
   if (Array.isArray(value)) {
     for (const v of value) if (anyBadText(v)) return true;
     return false;
   }
-  for (const k in value) if (k.includes("\u0000") || LONE_SURROGATE.test(k) || anyBadText((value as Record<string, unknown>)[k])) return true;
+  for (const k in value)
+    if (k.includes("\u0000") || LONE_SURROGATE.test(k) || anyBadText((value as Record<string, unknown>)[k]))
+      return true;
   return false;
 }
 
@@ -68,7 +72,8 @@ export function badText(value: unknown, path = ""): { field: string; problem: st
 function locate(value: unknown, path: string): { field: string; problem: string } | undefined {
   if (typeof value === "string") {
     if (value.includes("\u0000")) return { field: path, problem: "must not contain a NUL character (\\u0000)." };
-    if (value.length > MAX_TEXT_LENGTH) return { field: path, problem: `must be at most ${MAX_TEXT_LENGTH} characters.` };
+    if (value.length > MAX_TEXT_LENGTH)
+      return { field: path, problem: `must be at most ${MAX_TEXT_LENGTH} characters.` };
     if (LONE_SURROGATE.test(value)) return { field: path, problem: LONE_SURROGATE_PROBLEM };
     return undefined;
   }
@@ -83,9 +88,13 @@ function locate(value: unknown, path: string): { field: string; problem: string 
     for (const [k, v] of Object.entries(value)) {
       if (k.includes("\u0000")) {
         const name = k.replaceAll("\u0000", "\\u0000");
-        return { field: path ? `${path}.${name}` : name, problem: "must not contain a NUL character (\\u0000) in its name." };
+        return {
+          field: path ? `${path}.${name}` : name,
+          problem: "must not contain a NUL character (\\u0000) in its name.",
+        };
       }
-      if (LONE_SURROGATE.test(k)) return { field: path || "body", problem: `has a field name that ${LONE_SURROGATE_PROBLEM}` };
+      if (LONE_SURROGATE.test(k))
+        return { field: path || "body", problem: `has a field name that ${LONE_SURROGATE_PROBLEM}` };
       const bad = locate(v, path ? `${path}.${k}` : k);
       if (bad) return bad;
     }

@@ -40,7 +40,14 @@ const NOT_SENT = "Not sent: the account was deleted.";
  * gateway is no longer checked. Without `purge` its chats and messages stay (and stay
  * deliverable); with it they are deleted in batches before this answers.
  */
-export async function deleteAccount(db: DB, clock: Clock, workspaceId: string, who: Who, id: string, purge: boolean): Promise<void> {
+export async function deleteAccount(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  who: Who,
+  id: string,
+  purge: boolean,
+): Promise<void> {
   const account = await getAccount(db, workspaceId, id);
   await db.transaction().execute(async (tx) => {
     const marked = await tx
@@ -51,7 +58,12 @@ export async function deleteAccount(db: DB, clock: Clock, workspaceId: string, w
       .executeTakeFirst();
     // Deleted meanwhile by another request: the second delete is a 404, as after it.
     if (Number(marked.numUpdatedRows) !== 1) throw notFound("The account");
-    await tx.updateTable("send_queue").set({ status: "failed", error: NOT_SENT, claimed_by: null, claimed_until: null }).where("account_id", "=", id).where("status", "=", "queued").execute();
+    await tx
+      .updateTable("send_queue")
+      .set({ status: "failed", error: NOT_SENT, claimed_by: null, claimed_until: null })
+      .where("account_id", "=", id)
+      .where("status", "=", "queued")
+      .execute();
     await tx.deleteFrom("send_pacing").where("account_id", "=", id).execute();
     await tx.deleteFrom("account_connections").where("account_id", "=", id).execute();
     await audit(tx, clock, workspaceId, who, {
@@ -71,27 +83,45 @@ export async function deleteAccount(db: DB, clock: Clock, workspaceId: string, w
  * in batches: a consumer that reads the log meanwhile finds fewer messages, never a message
  * without its chat (log/index.ts reads a message with its chat).
  */
-export async function purgeAccount(db: DB, id: string, stopped: () => boolean = () => false): Promise<{ messages: number; chats: number }> {
+export async function purgeAccount(
+  db: DB,
+  id: string,
+  stopped: () => boolean = () => false,
+): Promise<{ messages: number; chats: number }> {
   const account = await db.selectFrom("accounts").select("workspace_id").where("id", "=", id).executeTakeFirst();
   if (!account) return { messages: 0, chats: 0 };
   const messages = await inBatches(
-    () => db.deleteFrom("messages").where("seq", "in", (eb) => eb.selectFrom("messages").select("seq").where("account_id", "=", id).limit(BATCH)).executeTakeFirst(),
+    () =>
+      db
+        .deleteFrom("messages")
+        .where("seq", "in", (eb) => eb.selectFrom("messages").select("seq").where("account_id", "=", id).limit(BATCH))
+        .executeTakeFirst(),
     stopped,
   );
   const webhooks = db.selectFrom("webhooks").select("id").where("workspace_id", "=", account.workspace_id);
   let chats = 0;
   for (;;) {
     if (stopped()) return { messages, chats };
-    const ids = (await db.selectFrom("chats").select("id").where("account_id", "=", id).limit(BATCH).execute()).map((c) => Number(c.id));
+    const ids = (await db.selectFrom("chats").select("id").where("account_id", "=", id).limit(BATCH).execute()).map(
+      (c) => Number(c.id),
+    );
     if (ids.length === 0) break;
     const texts = ids.map(String);
     await db.transaction().execute(async (tx) => {
       await tx.deleteFrom("send_queue").where("chat_id", "in", ids).execute();
       await tx.deleteFrom("chat_aliases").where("chat_id", "in", ids).execute();
       // Through each webhook's index: the request log is kept per webhook (100 rows each).
-      await tx.deleteFrom("webhook_requests").where("webhook_id", "in", webhooks).where("chat_id", "in", texts).execute();
+      await tx
+        .deleteFrom("webhook_requests")
+        .where("webhook_id", "in", webhooks)
+        .where("chat_id", "in", texts)
+        .execute();
       await tx.deleteFrom("webhook_activity").where("webhook_id", "in", webhooks).where("chat_id", "in", ids).execute();
-      await tx.deleteFrom("parked_deliveries").where("webhook_id", "in", webhooks).where("chat_id", "in", texts).execute();
+      await tx
+        .deleteFrom("parked_deliveries")
+        .where("webhook_id", "in", webhooks)
+        .where("chat_id", "in", texts)
+        .execute();
       await tx.deleteFrom("chats").where("id", "in", ids).execute();
     });
     chats += ids.length;
@@ -102,11 +132,20 @@ export async function purgeAccount(db: DB, id: string, stopped: () => boolean = 
       db
         .deleteFrom("contact_ids")
         .where("account_id", "=", id)
-        .where("hidden_id", "in", (eb) => eb.selectFrom("contact_ids").select("hidden_id").where("account_id", "=", id).limit(BATCH))
+        .where("hidden_id", "in", (eb) =>
+          eb.selectFrom("contact_ids").select("hidden_id").where("account_id", "=", id).limit(BATCH),
+        )
         .executeTakeFirst(),
     stopped,
   );
-  await inBatches(() => db.deleteFrom("send_queue").where("id", "in", (eb) => eb.selectFrom("send_queue").select("id").where("account_id", "=", id).limit(BATCH)).executeTakeFirst(), stopped);
+  await inBatches(
+    () =>
+      db
+        .deleteFrom("send_queue")
+        .where("id", "in", (eb) => eb.selectFrom("send_queue").select("id").where("account_id", "=", id).limit(BATCH))
+        .executeTakeFirst(),
+    stopped,
+  );
   if (stopped()) return { messages, chats };
   await db.transaction().execute(async (tx) => {
     await tx.deleteFrom("chat_aliases").where("account_id", "=", id).execute();
@@ -128,12 +167,28 @@ export type RemoveWebhook = (workspaceId: string, id: string) => Promise<void>;
  * inbound URLs stop; then its data is swept in batches. People are rows of one workspace
  * (the same e-mail in another workspace is another row), so its people go and the others stay.
  */
-export async function deleteWorkspace(db: DB, clock: Clock, log: Logger, id: string, removeWebhook: RemoveWebhook): Promise<void> {
-  const ws = await db.selectFrom("workspaces").select(["id", "name"]).where("id", "=", id).where("deleted_at", "is", null).executeTakeFirst();
+export async function deleteWorkspace(
+  db: DB,
+  clock: Clock,
+  log: Logger,
+  id: string,
+  removeWebhook: RemoveWebhook,
+): Promise<void> {
+  const ws = await db
+    .selectFrom("workspaces")
+    .select(["id", "name"])
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
   if (!ws) throw notFound("The workspace");
   await stopWebhooks(db, id, removeWebhook);
   const marked = await db.transaction().execute(async (tx) => {
-    const r = await tx.updateTable("workspaces").set({ deleted_at: clock.now() }).where("id", "=", id).where("deleted_at", "is", null).executeTakeFirst();
+    const r = await tx
+      .updateTable("workspaces")
+      .set({ deleted_at: clock.now() })
+      .where("id", "=", id)
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return false;
     await closeWorkspace(tx, id, clock.now());
     return true;
@@ -167,7 +222,12 @@ async function closeWorkspace(tx: DB, id: string, now: number): Promise<void> {
   await tx.updateTable("accounts").set({ deleted_at: now, purging: 1 }).where("workspace_id", "=", id).execute();
   // Nothing starts a consumer for a webhook left over by a crash: the sweep deletes it.
   await tx.updateTable("webhooks").set({ enabled: 0 }).where("workspace_id", "=", id).execute();
-  await tx.updateTable("send_queue").set({ status: "failed", error: NOT_SENT, claimed_by: null, claimed_until: null }).where("workspace_id", "=", id).where("status", "=", "queued").execute();
+  await tx
+    .updateTable("send_queue")
+    .set({ status: "failed", error: NOT_SENT, claimed_by: null, claimed_until: null })
+    .where("workspace_id", "=", id)
+    .where("status", "=", "queued")
+    .execute();
 }
 
 /** A marked workspace's data, in batches; its row last (a crash before it leaves the mark, and the next pass resumes). */
@@ -178,16 +238,38 @@ async function sweepWorkspace(db: DB, id: string, stopped: () => boolean = () =>
   // Webhooks left over (a crash between the stop and the delete): no consumer runs them (disabled at the mark).
   for (const w of await db.selectFrom("webhooks").select("id").where("workspace_id", "=", id).execute()) {
     await db.transaction().execute(async (tx) => {
-      for (const table of ["webhook_requests", "webhook_activity", "webhook_hourly", "parked_deliveries"] as const) await tx.deleteFrom(table).where("webhook_id", "=", w.id).execute();
+      for (const table of ["webhook_requests", "webhook_activity", "webhook_hourly", "parked_deliveries"] as const)
+        await tx.deleteFrom(table).where("webhook_id", "=", w.id).execute();
       await tx.deleteFrom("webhooks").where("id", "=", w.id).execute();
     });
   }
   for (const table of ["notifications", "audit_log", "inbound_events"] as const) {
-    await inBatches(() => db.deleteFrom(table).where("id", "in", (eb) => eb.selectFrom(table).select("id").where("workspace_id", "=", id).limit(BATCH)).executeTakeFirst(), stopped);
+    await inBatches(
+      () =>
+        db
+          .deleteFrom(table)
+          .where("id", "in", (eb) => eb.selectFrom(table).select("id").where("workspace_id", "=", id).limit(BATCH))
+          .executeTakeFirst(),
+      stopped,
+    );
   }
   // Chats or messages under no account of the workspace (none are made so; a hand-made row would keep the workspace forever).
-  await inBatches(() => db.deleteFrom("messages").where("seq", "in", (eb) => eb.selectFrom("messages").select("seq").where("workspace_id", "=", id).limit(BATCH)).executeTakeFirst(), stopped);
-  await inBatches(() => db.deleteFrom("chats").where("id", "in", (eb) => eb.selectFrom("chats").select("id").where("workspace_id", "=", id).limit(BATCH)).executeTakeFirst(), stopped);
+  await inBatches(
+    () =>
+      db
+        .deleteFrom("messages")
+        .where("seq", "in", (eb) => eb.selectFrom("messages").select("seq").where("workspace_id", "=", id).limit(BATCH))
+        .executeTakeFirst(),
+    stopped,
+  );
+  await inBatches(
+    () =>
+      db
+        .deleteFrom("chats")
+        .where("id", "in", (eb) => eb.selectFrom("chats").select("id").where("workspace_id", "=", id).limit(BATCH))
+        .executeTakeFirst(),
+    stopped,
+  );
   if (stopped()) return;
   await db.transaction().execute(async (tx) => {
     await tx.deleteFrom("send_queue").where("workspace_id", "=", id).execute();
@@ -208,7 +290,12 @@ export async function finishDeletions(db: DB, clock: Clock, log: Logger, stopped
     await sweepWorkspace(db, ws.id, stopped);
     log.info({ workspace: ws.id }, "finished deleting a workspace");
   }
-  for (const a of await db.selectFrom("accounts").select("id").where("purging", "=", 1).where("deleted_at", "is not", null).execute()) {
+  for (const a of await db
+    .selectFrom("accounts")
+    .select("id")
+    .where("purging", "=", 1)
+    .where("deleted_at", "is not", null)
+    .execute()) {
     if (stopped()) return;
     const done = await purgeAccount(db, a.id, stopped);
     log.info({ account: a.id, ...done }, "finished purging a deleted account");

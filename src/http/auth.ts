@@ -38,7 +38,11 @@ declare module "fastify" {
 }
 
 /** The actor and address of a request, for the audit log. */
-export const whoOf = (req: FastifyRequest): Who & { role: Role } => ({ actor: req.actor, address: req.ip, role: req.role });
+export const whoOf = (req: FastifyRequest): Who & { role: Role } => ({
+  actor: req.actor,
+  address: req.ip,
+  role: req.role,
+});
 
 /** The HTML pages that read the session cookie (a wrong one shows the sign-in form, and counts). */
 export const SESSION_PAGES = new Set(["/chat/:id/messages/", "/permalink/:uuid/"]);
@@ -69,17 +73,45 @@ export async function personOf(app: Threadline, req: FastifyRequest): Promise<Se
 }
 
 /** Whether the secure flag goes on the cookie: a public URL in https, or a request that came over https (behind a trusted proxy). */
-const secureCookie = (app: Threadline, req: FastifyRequest) => app.publicUrl().startsWith("https:") || req.protocol === "https";
+const secureCookie = (app: Threadline, req: FastifyRequest) =>
+  app.publicUrl().startsWith("https:") || req.protocol === "https";
 
 /** Signs a browser in as a person: a new session (new id and token) and its http-only cookie. */
-export async function signInPerson(app: Threadline, req: FastifyRequest, reply: FastifyReply, person: { id: string; workspace_id: string; full_name: string }, method: Opening["method"]): Promise<void> {
-  const s = await openSession(app.db, app.clock, person, { userAgent: req.headers["user-agent"] ?? "", address: req.ip, method });
-  void reply.setCookie(SESSION_COOKIE, s.token, { httpOnly: true, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: secureCookie(app, req) });
-  void reply.setCookie(SIGNED_IN_HINT, "1", { httpOnly: false, sameSite: "lax", path: "/", expires: new Date(s.expiresAt), secure: secureCookie(app, req) });
+export async function signInPerson(
+  app: Threadline,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  person: { id: string; workspace_id: string; full_name: string },
+  method: Opening["method"],
+): Promise<void> {
+  const s = await openSession(app.db, app.clock, person, {
+    userAgent: req.headers["user-agent"] ?? "",
+    address: req.ip,
+    method,
+  });
+  void reply.setCookie(SESSION_COOKIE, s.token, {
+    httpOnly: true,
+    sameSite: "lax",
+    path: "/",
+    expires: new Date(s.expiresAt),
+    secure: secureCookie(app, req),
+  });
+  void reply.setCookie(SIGNED_IN_HINT, "1", {
+    httpOnly: false,
+    sameSite: "lax",
+    path: "/",
+    expires: new Date(s.expiresAt),
+    secure: secureCookie(app, req),
+  });
 }
 
 export function clearSessionCookie(app: Threadline, req: FastifyRequest, reply: FastifyReply): void {
-  void reply.clearCookie(SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "lax", secure: secureCookie(app, req) });
+  void reply.clearCookie(SESSION_COOKIE, {
+    path: "/",
+    httpOnly: true,
+    sameSite: "lax",
+    secure: secureCookie(app, req),
+  });
   void reply.clearCookie(SIGNED_IN_HINT, { path: "/", sameSite: "lax", secure: secureCookie(app, req) });
 }
 
@@ -106,7 +138,11 @@ export function authHook(app: Threadline, failures: AuthFailures) {
     if (kind === "operator") {
       if (!token) throw new ApiError("UNAUTHORIZED", "Send the operator token as Authorization: Bearer <token>.");
       if (!(await isOperatorToken(app.db, app.config.adminToken, token))) {
-        if (await keyFor(app.db, token)) throw new ApiError("FORBIDDEN", "This needs the operator token (printed at first start); a workspace API key cannot do it.");
+        if (await keyFor(app.db, token))
+          throw new ApiError(
+            "FORBIDDEN",
+            "This needs the operator token (printed at first start); a workspace API key cannot do it.",
+          );
         failures.failed(req);
         throw new ApiError("UNAUTHORIZED", "The operator token is not valid.");
       }
@@ -119,7 +155,8 @@ export function authHook(app: Threadline, failures: AuthFailures) {
         failures.failed(req);
         throw new ApiError("UNAUTHORIZED", "The API key is not valid (it may have been revoked).");
       }
-      if (kind === "person") throw new ApiError("FORBIDDEN", "This is about a signed-in person (their sessions); an API key has none.");
+      if (kind === "person")
+        throw new ApiError("FORBIDDEN", "This is about a signed-in person (their sessions); an API key has none.");
       await touchKey(app.db, app.clock, key.id);
       req.workspaceId = key.workspaceId;
       req.actor = { type: "api_key", id: key.id, name: key.name };
@@ -130,7 +167,10 @@ export function authHook(app: Threadline, failures: AuthFailures) {
         failures.failed(req);
         // An ended session is dropped, so the browser stops presenting it (and counting failures).
         clearSessionCookie(app, req, reply);
-        throw new ApiError("UNAUTHORIZED", "Your session has ended (signed out, expired, or removed from the workspace); sign in again.");
+        throw new ApiError(
+          "UNAUTHORIZED",
+          "Your session has ended (signed out, expired, or removed from the workspace); sign in again.",
+        );
       }
       req.workspaceId = person.workspaceId;
       req.actor = { type: "person", id: person.teammate.id, name: person.teammate.full_name };

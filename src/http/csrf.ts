@@ -18,7 +18,8 @@ export function trustedOrigins(app: Threadline): () => Set<string> {
     if (cached?.publicUrl === publicUrl) return cached.origins;
     const url = new URL(publicUrl);
     const origins = new Set([url.origin]);
-    if (app.config.publicUrl === undefined) for (const host of ["localhost", "127.0.0.1", "[::1]"]) origins.add(`http://${host}:${url.port}`);
+    if (app.config.publicUrl === undefined)
+      for (const host of ["localhost", "127.0.0.1", "[::1]"]) origins.add(`http://${host}:${url.port}`);
     cached = { publicUrl, origins };
     return origins;
   };
@@ -63,10 +64,16 @@ export function csrfHook(origins: () => Set<string>) {
     if (!hasCookie && !SIGN_IN_ROUTES.has(route)) return;
     if (typeof origin === "string") {
       if (origins().has(origin) || sameHost(origin, req.headers.host)) return;
-      throw new ApiError("CROSS_ORIGIN", `Requests from ${origin} may not act with a Threadline session; use an API key (Authorization: Bearer).`);
+      throw new ApiError(
+        "CROSS_ORIGIN",
+        `Requests from ${origin} may not act with a Threadline session; use an API key (Authorization: Bearer).`,
+      );
     }
     if (fetchSite === "same-origin") return;
     if (fetchSite === undefined && !hasCookie) return;
-    throw new ApiError("CROSS_ORIGIN", "A request with a session cookie must come from a Threadline page (no Origin header); scripts use an API key (Authorization: Bearer).");
+    throw new ApiError(
+      "CROSS_ORIGIN",
+      "A request with a session cookie must come from a Threadline page (no Origin header); scripts use an API key (Authorization: Bearer).",
+    );
   };
 }

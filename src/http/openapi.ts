@@ -46,7 +46,8 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "POST /api/v1/accounts": "Connect a WhatsApp account",
   "GET /api/v1/accounts": "List the WhatsApp accounts",
   "GET /api/v1/accounts/{}": "One WhatsApp account",
-  "DELETE /api/v1/accounts/{}": "Delete a WhatsApp account: its inbound URL stops at once; ?purge=true deletes its chats and messages too (admin)",
+  "DELETE /api/v1/accounts/{}":
+    "Delete a WhatsApp account: its inbound URL stops at once; ?purge=true deletes its chats and messages too (admin)",
   "GET /api/v1/accounts/{}/inbound-events": "What an account's gateway sent that could not be read as messages",
   "POST /api/v1/messages": "Ingest messages (source api)",
   "GET /api/v1/chats": "List the chats, most recent first (the Timeline)",
@@ -113,7 +114,9 @@ export function referenceBlocks(markdown: string): Map<string, Block> {
     if (current.length === 0) return;
     const text = current.join("\n").trim();
     current = [];
-    const named = [...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^\s`?]*)/g)].map((m) => operationKey(m[1]!, m[2]!));
+    const named = [...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^\s`?]*)/g)].map((m) =>
+      operationKey(m[1]!, m[2]!),
+    );
     if (named.length === 0 && last) {
       last.text += `\n\n${text}`;
       return;
@@ -215,7 +218,8 @@ export function exampleOf(schema: Schema, name = ""): unknown {
     return out;
   }
   if (type === "array") return schema.items ? [exampleOf(schema.items, name.replace(/s$/, ""))] : [];
-  if (type === "integer" || type === "number") return name === "limit" ? 50 : name.endsWith("_ms") ? 2000 : (schema.default ?? schema.minimum ?? 1);
+  if (type === "integer" || type === "number")
+    return name === "limit" ? 50 : name.endsWith("_ms") ? 2000 : (schema.default ?? schema.minimum ?? 1);
   if (type === "boolean") return name === "enabled";
   if (EXAMPLE_STRINGS[name]) return EXAMPLE_STRINGS[name];
   if (schema.format === "date-time") return "2026-11-29T09:00:00Z";
@@ -249,7 +253,11 @@ const ERROR_SCHEMA = {
     error: {
       type: "object",
       required: ["code", "message"],
-      properties: { code: { type: "string", enum: Object.keys(ERROR_STATUS) }, message: { type: "string" }, field: { type: "string" } },
+      properties: {
+        code: { type: "string", enum: Object.keys(ERROR_STATUS) },
+        message: { type: "string" },
+        field: { type: "string" },
+      },
     },
   },
 };
@@ -289,7 +297,9 @@ function errorsOf(key: string, op: Operation): ErrorCode[] {
 
 /** Adds summaries, descriptions, errors and examples to the document @fastify/swagger built. */
 export function describeOperations<T extends { paths?: object }>(doc: T, reference: Map<string, Block>): T {
-  for (const [route, item] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, unknown> | undefined>)) {
+  for (const [route, item] of Object.entries(
+    (doc.paths ?? {}) as Record<string, Record<string, unknown> | undefined>,
+  )) {
     for (const [method, value] of Object.entries(item ?? {})) {
       if (!["get", "post", "put", "patch", "delete"].includes(method)) continue;
       const op = value as Operation;
@@ -297,10 +307,10 @@ export function describeOperations<T extends { paths?: object }>(doc: T, referen
       const block = reference.get(key);
       op.summary ??= SUMMARIES[key];
       const errors = errorsOf(key, op);
-      const errorLine = errors.length ? `Errors: ${errors.map((c) => `\`${c}\` (${ERROR_STATUS[c]})`).join(", ")}; every error is \`{"error": {"code", "message", "field"?}}\`.` : undefined;
-      op.description = [block?.text, errorLine]
-        .filter(Boolean)
-        .join("\n\n");
+      const errorLine = errors.length
+        ? `Errors: ${errors.map((c) => `\`${c}\` (${ERROR_STATUS[c]})`).join(", ")}; every error is \`{"error": {"code", "message", "field"?}}\`.`
+        : undefined;
+      op.description = [block?.text, errorLine].filter(Boolean).join("\n\n");
       op.responses ??= {};
       for (const status of new Set(errors.map((c) => ERROR_STATUS[c]))) {
         const codes = errors.filter((c) => ERROR_STATUS[c] === status);
@@ -310,7 +320,8 @@ export function describeOperations<T extends { paths?: object }>(doc: T, referen
           content: { "application/json": { schema: ERROR_SCHEMA, example: { error: { code: codes[0], ...sample } } } },
         };
       }
-      for (const p of op.parameters ?? []) p.example ??= p.in === "path" ? pathExample(route, p.name) : p.schema ? exampleOf(p.schema, p.name) : undefined;
+      for (const p of op.parameters ?? [])
+        p.example ??= p.in === "path" ? pathExample(route, p.name) : p.schema ? exampleOf(p.schema, p.name) : undefined;
       const json = op.requestBody?.content?.["application/json"];
       if (json?.schema) json.example ??= block?.json ?? exampleOf(json.schema);
     }

@@ -59,7 +59,8 @@ export class AuthFailures {
   failed(req: FastifyRequest): void {
     if (this.max === 0) return;
     const now = Date.now();
-    if (this.byAddress.size > 10_000) for (const [k, v] of this.byAddress) if (v.resetAt <= now) this.byAddress.delete(k);
+    if (this.byAddress.size > 10_000)
+      for (const [k, v] of this.byAddress) if (v.resetAt <= now) this.byAddress.delete(k);
     const key = clientKey(req.ip);
     const e = this.byAddress.get(key);
     if (!e || e.resetAt <= now) this.byAddress.set(key, { count: 1, resetAt: now + WINDOW_MS });
@@ -78,11 +79,14 @@ export class AuthFailures {
 export async function registerRateLimits(f: App, limits: RateLimits): Promise<void> {
   const kindOf = (req: FastifyRequest): { key: string; max: number } | undefined => {
     const route = req.routeOptions.url ?? "";
-    if (SIGN_IN_ROUTES.has(route) && req.method === "POST") return { key: `signin:${clientKey(req.ip)}`, max: limits.signIn };
-    if (isTokenRoute(route)) return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
+    if (SIGN_IN_ROUTES.has(route) && req.method === "POST")
+      return { key: `signin:${clientKey(req.ip)}`, max: limits.signIn };
+    if (isTokenRoute(route))
+      return { key: `inbound:${(req.params as { token?: string }).token ?? ""}`, max: limits.inbound };
     const auth = req.routeOptions.config?.auth;
     if (auth === "operator") return { key: "operator", max: limits.api };
-    if ((auth === "workspace" || auth === "person") && req.workspaceId) return { key: `ws:${req.workspaceId}`, max: limits.api };
+    if ((auth === "workspace" || auth === "person") && req.workspaceId)
+      return { key: `ws:${req.workspaceId}`, max: limits.api };
     return undefined;
   };
   await f.register(rateLimit, {

@@ -15,4 +15,5 @@ export const SIGN_IN_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 /** Routes whose path token is the credential: gateways' inbound URLs and the capability URL to send messages. */
-export const isTokenRoute = (route: string): boolean => route.startsWith("/inbound/") || route.startsWith("/hooks/send/");
+export const isTokenRoute = (route: string): boolean =>
+  route.startsWith("/inbound/") || route.startsWith("/hooks/send/");

@@ -38,25 +38,37 @@ function fieldPath(context: string | undefined, instancePath: string, prop?: str
   if (prop) parts.push(prop);
   let out = "";
   for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
-  return out || (context === "querystring" ? "query" : context ?? "body");
+  return out || (context === "querystring" ? "query" : (context ?? "body"));
 }
 
 function validationMessage(err: FastifyError): ApiError {
   const v = err.validation![0]!;
   const params = v.params as Record<string, unknown>;
-  const field = fieldPath(err.validationContext, v.instancePath, (params.missingProperty as string | undefined) ?? (params.additionalProperty as string | undefined));
+  const field = fieldPath(
+    err.validationContext,
+    v.instancePath,
+    (params.missingProperty as string | undefined) ?? (params.additionalProperty as string | undefined),
+  );
   let what = v.message ?? "is not valid";
   if (params.missingProperty) what = "is required";
-  else if (params.allowedValues) what = `must be one of ${(params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}`;
+  else if (params.allowedValues)
+    what = `must be one of ${(params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}`;
   else if (params.additionalProperty) what = "is not a known field";
   else if (v.keyword === "maxLength") what = `must be at most ${String(params.limit)} characters`;
   else if (v.keyword === "const") {
     // A union of literals fails one `const` per branch: list them all.
-    const allowed = err.validation!.filter((x) => x.keyword === "const" && x.instancePath === v.instancePath).map((x) => (x.params as { allowedValue?: unknown }).allowedValue);
+    const allowed = err
+      .validation!.filter((x) => x.keyword === "const" && x.instancePath === v.instancePath)
+      .map((x) => (x.params as { allowedValue?: unknown }).allowedValue);
     what = `must be one of ${allowed.map((x) => JSON.stringify(x)).join(", ")}`;
-  } else if (v.keyword === "type" && err.validation!.some((x) => x.keyword === "anyOf" && x.instancePath === v.instancePath)) {
+  } else if (
+    v.keyword === "type" &&
+    err.validation!.some((x) => x.keyword === "anyOf" && x.instancePath === v.instancePath)
+  ) {
     // A union of types fails one `type` per branch: name every accepted type.
-    const types = err.validation!.filter((x) => x.keyword === "type" && x.instancePath === v.instancePath).map((x) => (x.params as { type?: string }).type);
+    const types = err
+      .validation!.filter((x) => x.keyword === "type" && x.instancePath === v.instancePath)
+      .map((x) => (x.params as { type?: string }).type);
     what = `must be ${[...new Set(types)].join(" or ")}`;
   }
   return new ApiError("VALIDATION_ERROR", `${field} ${what}.`, field);
@@ -69,14 +81,19 @@ function validationMessage(err: FastifyError): ApiError {
  */
 export function redactedUrl(url: string): string {
   const at = url.indexOf("?");
-  const path = (at < 0 ? url : url.slice(0, at)).replace(/^(\/inbound\/[^/]*\/)[^/]+/, "$1[redacted]").replace(/^(\/hooks\/send\/)[^/]+/, "$1[redacted]");
+  const path = (at < 0 ? url : url.slice(0, at))
+    .replace(/^(\/inbound\/[^/]*\/)[^/]+/, "$1[redacted]")
+    .replace(/^(\/hooks\/send\/)[^/]+/, "$1[redacted]");
   if (at < 0) return path;
   const query = url
     .slice(at + 1)
     .split("&")
     .map((pair) => {
       const eq = pair.indexOf("=");
-      return eq > 0 && /token|key|secret|signature|password|challenge|session/i.test(decodeURIComponentSafe(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=[redacted]` : pair;
+      return eq > 0 &&
+        /token|key|secret|signature|password|challenge|session/i.test(decodeURIComponentSafe(pair.slice(0, eq)))
+        ? `${pair.slice(0, eq)}=[redacted]`
+        : pair;
     })
     .join("&");
   return `${path}?${query}`;
@@ -108,12 +125,18 @@ function checkResponses(fastify: App, app: Threadline): void {
     if (expected === undefined || typeof payload !== "string") return payload;
     const written = JSON.stringify(JSON.parse(payload));
     if (written === expected) return payload;
-    app.log.error({ url: redactedUrl(req.url), status: reply.statusCode, expected, written }, "the response schema changed the answer");
+    app.log.error(
+      { url: redactedUrl(req.url), status: reply.statusCode, expected, written },
+      "the response schema changed the answer",
+    );
     // Said in the answer itself, so the failing test shows it: where the two part.
     let at = 0;
     while (at < expected.length && expected[at] === written[at]) at++;
     const around = (s: string) => s.slice(Math.max(0, at - 80), at + 80);
-    throw new ApiError("INTERNAL", `The response schema of ${req.method} ${req.routeOptions.url} changed the answer at character ${at}: expected …${around(expected)}…, written …${around(written)}…`);
+    throw new ApiError(
+      "INTERNAL",
+      `The response schema of ${req.method} ${req.routeOptions.url} changed the answer at character ${at}: expected …${around(expected)}…, written …${around(written)}…`,
+    );
   });
 }
 
@@ -130,14 +153,23 @@ export async function buildServer(app: Threadline): Promise<App> {
   const parseJson = fastify.getDefaultJsonParser("error", "error");
   fastify.removeContentTypeParser("application/json");
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    if (jsonDepthOver(body as string)) return done(new ApiError("VALIDATION_ERROR", `body must not nest objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`, "body"), undefined);
+    if (jsonDepthOver(body as string))
+      return done(
+        new ApiError(
+          "VALIDATION_ERROR",
+          `body must not nest objects and arrays deeper than ${MAX_JSON_DEPTH} levels.`,
+          "body",
+        ),
+        undefined,
+      );
     return parseJson(req, body as string, done);
   });
   // A route that takes no body (and a sign-in, whose body is a key) reads at most a few KiB
   // before refusing it: only authenticated ingest may send megabytes. Token routes set their own.
   fastify.addHook("onRoute", (route) => {
     if (route.bodyLimit !== undefined || isTokenRoute(route.url ?? "")) return;
-    if (!(route.schema as { body?: unknown } | undefined)?.body || SIGN_IN_ROUTES.has(route.url ?? "")) route.bodyLimit = SMALL_BODY_LIMIT;
+    if (!(route.schema as { body?: unknown } | undefined)?.body || SIGN_IN_ROUTES.has(route.url ?? ""))
+      route.bodyLimit = SMALL_BODY_LIMIT;
   });
   await fastify.register(cookie);
   // Security headers on every answer. The UI is served from 'self' only (Vite emits no inline
@@ -165,14 +197,21 @@ export async function buildServer(app: Threadline): Promise<App> {
     // HSTS only means something over https; a plain-http install must not ask for it.
     strictTransportSecurity: app.publicUrl().startsWith("https:") ? { maxAge: 15552000 } : false,
   });
-  fastify.addHook("onRequest", (req, reply, done) => securityHeaders(req.raw, reply.raw, (err?: unknown) => done(err as Error | undefined)));
+  fastify.addHook("onRequest", (req, reply, done) =>
+    securityHeaders(req.raw, reply.raw, (err?: unknown) => done(err as Error | undefined)),
+  );
   await fastify.register(swagger, {
     openapi: {
-      info: { title: "Threadline API", version: VERSION, description: "WhatsApp conversations to CRMs and automations through outgoing webhooks." },
+      info: {
+        title: "Threadline API",
+        version: VERSION,
+        description: "WhatsApp conversations to CRMs and automations through outgoing webhooks.",
+      },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
-    transformObject: (doc) => ("openapiObject" in doc ? describeOperations(doc.openapiObject, apiReference()) : doc.swaggerObject),
+    transformObject: (doc) =>
+      "openapiObject" in doc ? describeOperations(doc.openapiObject, apiReference()) : doc.swaggerObject,
   });
   // The rendered reference at /docs (and the document at /docs/json), served from the
   // swagger-ui-dist package: no CDN, so it works offline and under a strict CSP.
@@ -184,7 +223,10 @@ export async function buildServer(app: Threadline): Promise<App> {
   fastify.addHook("onResponse", async (req, reply) => {
     const started = (req as any).startedAt as bigint | undefined;
     if (started && req.routeOptions.url) {
-      app.metrics.http.observe({ method: req.method, route: req.routeOptions.url, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+      app.metrics.http.observe(
+        { method: req.method, route: req.routeOptions.url, status: String(reply.statusCode) },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
     }
   });
   // Before any body is read: the CSRF rule, then authentication (401 before parsing), then
@@ -193,7 +235,8 @@ export async function buildServer(app: Threadline): Promise<App> {
   fastify.decorate("authFailures", failures);
   // No route: answered before a body is read (the UI's pages are GETs, served below).
   fastify.addHook("onRequest", async (req) => {
-    if (req.is404 && req.method !== "GET" && req.method !== "HEAD") throw new ApiError("NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}.`);
+    if (req.is404 && req.method !== "GET" && req.method !== "HEAD")
+      throw new ApiError("NOT_FOUND", `No route ${req.method} ${req.url.split("?")[0]}.`);
   });
   fastify.addHook("onRequest", csrfHook(trustedOrigins(app)));
   fastify.addHook("onRequest", authHook(app, failures));
@@ -216,16 +259,26 @@ export async function buildServer(app: Threadline): Promise<App> {
     let e: ApiError;
     if (err instanceof ApiError) e = err;
     else if (err.validation) e = validationMessage(err);
-    else if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") e = new ApiError("PAYLOAD_TOO_LARGE", "The request body is too large.");
-    else if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") e = new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json.");
-    else if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") e = new ApiError("VALIDATION_ERROR", "body is required: send a JSON object.", "body");
-    else if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY") e = new ApiError("INVALID_JSON", `The body is not valid JSON: ${err.message}`);
-    else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) e = new ApiError("VALIDATION_ERROR", err.message);
+    else if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+      e = new ApiError("PAYLOAD_TOO_LARGE", "The request body is too large.");
+    else if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+      e = new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json.");
+    else if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+      e = new ApiError("VALIDATION_ERROR", "body is required: send a JSON object.", "body");
+    else if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY")
+      e = new ApiError("INVALID_JSON", `The body is not valid JSON: ${err.message}`);
+    else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+      e = new ApiError("VALIDATION_ERROR", err.message);
     else {
       app.log.error({ err, url: redactedUrl(req.url), method: req.method }, "request failed");
-      e = new ApiError("INTERNAL", "Something went wrong on our side; nothing you sent was stored. Try again, and check the server log if it persists.");
+      e = new ApiError(
+        "INTERNAL",
+        "Something went wrong on our side; nothing you sent was stored. Try again, and check the server log if it persists.",
+      );
     }
-    const body: { error: { code: string; message: string; field?: string } } = { error: { code: e.code, message: e.message } };
+    const body: { error: { code: string; message: string; field?: string } } = {
+      error: { code: e.code, message: e.message },
+    };
     if (e.field) body.error.field = e.field;
     void reply.status(e.status).send(body);
   });
@@ -249,7 +302,9 @@ export async function buildServer(app: Threadline): Promise<App> {
     if (hasWeb && req.method === "GET" && !req.url.startsWith("/api/")) {
       return reply.type("text/html").sendFile("index.html");
     }
-    return reply.status(404).send({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${req.url.split("?")[0]}.` } });
+    return reply
+      .status(404)
+      .send({ error: { code: "NOT_FOUND", message: `No route ${req.method} ${req.url.split("?")[0]}.` } });
   });
   return fastify;
 }

@@ -24,7 +24,12 @@ export function isHiddenId(id: string): boolean {
 /** Called once per merge (the metrics' `threadline_chats_merged_total`). */
 /** Which of `hidden` (at most 1,000 looked at) the account already learned a phone for. */
 export async function learnedHiddenIds(db: DB, accountId: string, hidden: string[]): Promise<Set<string>> {
-  const rows = await db.selectFrom("contact_ids").select("hidden_id").where("account_id", "=", accountId).where("hidden_id", "in", hidden.slice(0, 1000)).execute();
+  const rows = await db
+    .selectFrom("contact_ids")
+    .select("hidden_id")
+    .where("account_id", "=", accountId)
+    .where("hidden_id", "in", hidden.slice(0, 1000))
+    .execute();
   return new Set(rows.map((r) => r.hidden_id));
 }
 
@@ -41,13 +46,20 @@ interface Pair {
  * the phone the account knows for it; a message that reveals a pair teaches it (merging chats
  * as needed); every message with a phone then goes to the chat that has that phone.
  */
-export async function resolveIdentities(db: DB, clock: Clock, workspaceId: string, batch: Checked[], onMerged?: MergeListener): Promise<void> {
+export async function resolveIdentities(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  batch: Checked[],
+  onMerged?: MergeListener,
+): Promise<void> {
   const hidden = new Map<Checked, string>();
   /** Pairs revealed beside the chat's (a group participant's @lid and phone). */
   const revealed: Pair[] = [];
   for (const c of batch) {
     for (const i of c.msg.identities ?? []) {
-      if (isHiddenId(i.hidden_id) && E164.test(i.phone)) revealed.push({ accountId: c.account.id, hidden: i.hidden_id, phone: i.phone });
+      if (isHiddenId(i.hidden_id) && E164.test(i.phone))
+        revealed.push({ accountId: c.account.id, hidden: i.hidden_id, phone: i.phone });
     }
     if (c.isGroup) continue;
     const h = [c.msg.chat.alias_id, c.msg.chat.external_id].find((id) => id !== undefined && isHiddenId(id));
@@ -65,7 +77,12 @@ export async function resolveIdentities(db: DB, clock: Clock, workspaceId: strin
   for (const p of revealed) want(p.accountId, p.hidden);
   const known = new Map<string, string>();
   for (const [accountId, ids] of byAccount) {
-    const rows = await db.selectFrom("contact_ids").select(["hidden_id", "phone"]).where("account_id", "=", accountId).where("hidden_id", "in", [...ids]).execute();
+    const rows = await db
+      .selectFrom("contact_ids")
+      .select(["hidden_id", "phone"])
+      .where("account_id", "=", accountId)
+      .where("hidden_id", "in", [...ids])
+      .execute();
     for (const r of rows) known.set(`${accountId}\u0000${r.hidden_id}`, r.phone);
   }
 
@@ -90,7 +107,13 @@ export async function resolveIdentities(db: DB, clock: Clock, workspaceId: strin
   // A pair learned while its first message was being stored (a late lookup) can leave a chat
   // under the hidden id without the phone: it is given the phone now.
   for (const p of fromMap) {
-    const stale = await db.selectFrom("chats").select("id").where("account_id", "=", p.accountId).where("external_id", "=", p.hidden).where("phone", "=", "").executeTakeFirst();
+    const stale = await db
+      .selectFrom("chats")
+      .select("id")
+      .where("account_id", "=", p.accountId)
+      .where("external_id", "=", p.hidden)
+      .where("phone", "=", "")
+      .executeTakeFirst();
     if (stale) toLearn.set(`${p.accountId}\u0000${p.hidden}`, p);
   }
   if (toLearn.size > 0) await learnPairs(db, clock, workspaceId, [...toLearn.values()], onMerged);
@@ -106,7 +129,13 @@ export async function resolveIdentities(db: DB, clock: Clock, workspaceId: strin
 }
 
 /** The external id of the account's direct chat with `phone`, or the one a new chat with it gets. */
-async function chatIdForPhone(db: DB, accountId: string, source: string, phone: string, given: string): Promise<string> {
+async function chatIdForPhone(
+  db: DB,
+  accountId: string,
+  source: string,
+  phone: string,
+  given: string,
+): Promise<string> {
   const row = await db
     .selectFrom("chats")
     .select("external_id")
@@ -131,7 +160,13 @@ function phoneChatId(source: string, phone: string): string | undefined {
  * merged into it. One transaction, under the workspace's log lock on PostgreSQL (no message
  * of the workspace is stored meanwhile).
  */
-export async function learnPairs(db: DB, clock: Clock, workspaceId: string, pairs: Pair[], onMerged?: MergeListener): Promise<void> {
+export async function learnPairs(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  pairs: Pair[],
+  onMerged?: MergeListener,
+): Promise<void> {
   let merged = 0;
   await db.transaction().execute(async (tx) => {
     if (isPostgres(db)) await sql`select pg_advisory_xact_lock(hashtext(${workspaceId}))`.execute(tx);
@@ -167,12 +202,25 @@ export async function learnPairs(db: DB, clock: Clock, workspaceId: string, pair
       }
       // No chat has the phone yet: the hidden id's chat takes it, and the gateway's phone chat id
       // (so messages that name the phone find it), unless another chat holds that id.
-      const source = (await tx.selectFrom("accounts").select("source").where("id", "=", p.accountId).executeTakeFirst())?.source ?? "api";
+      const source =
+        (await tx.selectFrom("accounts").select("source").where("id", "=", p.accountId).executeTakeFirst())?.source ??
+        "api";
       const ext = phoneChatId(source, p.phone);
-      const taken = ext ? await tx.selectFrom("chats").select("id").where("account_id", "=", p.accountId).where("external_id", "=", ext).executeTakeFirst() : undefined;
+      const taken = ext
+        ? await tx
+            .selectFrom("chats")
+            .select("id")
+            .where("account_id", "=", p.accountId)
+            .where("external_id", "=", ext)
+            .executeTakeFirst()
+        : undefined;
       await tx
         .updateTable("chats")
-        .set({ phone: p.phone, ...(ext && !taken ? { external_id: ext } : {}), ...(hiddenChat.name_source === "" && hiddenChat.full_name === p.hidden ? { full_name: p.phone } : {}) })
+        .set({
+          phone: p.phone,
+          ...(ext && !taken ? { external_id: ext } : {}),
+          ...(hiddenChat.name_source === "" && hiddenChat.full_name === p.hidden ? { full_name: p.phone } : {}),
+        })
         .where("id", "=", hiddenChat.id)
         .execute();
       await fillPhones(tx as unknown as DB, hiddenChat.id, p.phone);
@@ -222,13 +270,32 @@ async function mergeChats(db: DB, from: ChatFull, into: ChatFull, now: number): 
   await db.updateTable("chat_aliases").set({ chat_id: into.id }).where("chat_id", "=", from.id).execute();
   await db
     .insertInto("chat_aliases")
-    .values({ old_chat_id: from.id, chat_id: into.id, workspace_id: from.workspace_id, account_id: from.account_id, external_id: from.external_id, merged_at: now })
+    .values({
+      old_chat_id: from.id,
+      chat_id: into.id,
+      workspace_id: from.workspace_id,
+      account_id: from.account_id,
+      external_id: from.external_id,
+      merged_at: now,
+    })
     .execute();
   await db.deleteFrom("chats").where("id", "=", from.id).execute();
 }
 
 /** Messages of a chat stored before its phone was known name the contact without it: they take it now. */
 async function fillPhones(db: DB, chatId: number, phone: string): Promise<void> {
-  await db.updateTable("messages").set({ sender_phone: phone }).where("chat_id", "=", chatId).where("direction", "=", "received").where("sender_phone", "=", "").execute();
-  await db.updateTable("messages").set({ recipient_phone: phone }).where("chat_id", "=", chatId).where("direction", "=", "sent").where("recipient_phone", "=", "").execute();
+  await db
+    .updateTable("messages")
+    .set({ sender_phone: phone })
+    .where("chat_id", "=", chatId)
+    .where("direction", "=", "received")
+    .where("sender_phone", "=", "")
+    .execute();
+  await db
+    .updateTable("messages")
+    .set({ recipient_phone: phone })
+    .where("chat_id", "=", chatId)
+    .where("direction", "=", "sent")
+    .where("recipient_phone", "=", "")
+    .execute();
 }

@@ -3,7 +3,13 @@ import { ApiError } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { accountsByPhone, E164, type AccountRow } from "../accounts/service.js";
 import { phoneFromJid } from "./jid.js";
-import { hasLoneSurrogate, LONE_SURROGATE_PROBLEM, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "../db/text.js";
+import {
+  hasLoneSurrogate,
+  LONE_SURROGATE_PROBLEM,
+  MAX_ID_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_TEXT_LENGTH,
+} from "../db/text.js";
 import { submitToGroup } from "./store.js";
 import { resolveIdentities, type MergeListener } from "./identity.js";
 import type { IngestMessage, IngestSummary } from "./types.js";
@@ -13,13 +19,18 @@ export const MAX_BATCH = 1000;
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /** Called after a commit with the workspace whose log grew (wakes its webhooks). */
-export type IngestListener = (workspaceId: string, summary: { accepted: number; duplicates: number; skipped: number }) => void;
+export type IngestListener = (
+  workspaceId: string,
+  summary: { accepted: number; duplicates: number; skipped: number },
+) => void;
 
 const field = (i: number, f: string) => `messages[${i}].${f}`;
-const bad = (i: number, f: string, message: string) => new ApiError("VALIDATION_ERROR", `${field(i, f)}: ${message}`, field(i, f));
+const bad = (i: number, f: string, message: string) =>
+  new ApiError("VALIDATION_ERROR", `${field(i, f)}: ${message}`, field(i, f));
 
 export function parseTimestamp(value: string | number): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 && value < 1e11 ? Math.round(value * 1000) : undefined;
+  if (typeof value === "number")
+    return Number.isFinite(value) && value >= 0 && value < 1e11 ? Math.round(value * 1000) : undefined;
   if (!ISO_WITH_OFFSET.test(value)) return undefined;
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return undefined;
@@ -28,7 +39,6 @@ export function parseTimestamp(value: string | number): number | undefined {
   const day = new Date(Date.UTC(y, mo - 1, d));
   return day.getUTCMonth() === mo - 1 && day.getUTCDate() === d ? ms : undefined;
 }
-
 
 /**
  * The stored-text rule of `db/text.ts` (no NUL, ids 256, names 1,024, text 64 KiB), for
@@ -60,15 +70,26 @@ function checkStoredText(i: number, msg: IngestMessage): void {
 /** Validates one message; nothing here depends on what is stored, so it runs before the transaction. */
 function check(i: number, msg: IngestMessage, account: AccountRow): Checked {
   const timestamp = parseTimestamp(msg.timestamp);
-  if (timestamp === undefined) throw bad(i, "timestamp", "must be ISO 8601 with an offset (2021-02-24T16:25:29Z) or Unix seconds.");
+  if (timestamp === undefined)
+    throw bad(i, "timestamp", "must be ISO 8601 with an offset (2021-02-24T16:25:29Z) or Unix seconds.");
   if (!msg.external_id.trim()) throw bad(i, "external_id", "must not be empty.");
   if (!msg.chat.external_id.trim()) throw bad(i, "chat.external_id", "must not be empty.");
   const isText = msg.type === "text";
   if (isText && (msg.text === undefined || msg.text === "")) throw bad(i, "text", "is required when type is text.");
   const isGroup = msg.chat.is_group ?? msg.chat.external_id.endsWith("@g.us");
-  const chatPhone = isGroup ? "" : (msg.chat.phone?.trim() || phoneFromJid(msg.chat.external_id));
-  if (!isGroup && chatPhone && !E164.test(chatPhone)) throw bad(i, "chat.phone", `"${chatPhone}" is not an E.164 phone number.`);
-  return { index: i, account, msg, timestamp, chatKey: `${account.id}\u0000${msg.chat.external_id}`, isGroup, chatPhone, deliverable: isText };
+  const chatPhone = isGroup ? "" : msg.chat.phone?.trim() || phoneFromJid(msg.chat.external_id);
+  if (!isGroup && chatPhone && !E164.test(chatPhone))
+    throw bad(i, "chat.phone", `"${chatPhone}" is not an E.164 phone number.`);
+  return {
+    index: i,
+    account,
+    msg,
+    timestamp,
+    chatKey: `${account.id}\u0000${msg.chat.external_id}`,
+    isGroup,
+    chatPhone,
+    deliverable: isText,
+  };
 }
 
 /**
@@ -88,12 +109,17 @@ export async function ingestMessages(
   const accounts = await accountsByPhone(db, workspaceId, [...new Set(messages.map((m) => m.account_phone))]);
   const checked = messages.map((m, i) => {
     const account = accounts.get(m.account_phone);
-    if (!account) throw bad(i, "account_phone", `no WhatsApp account ${m.account_phone} is connected in this workspace.`);
+    if (!account)
+      throw bad(i, "account_phone", `no WhatsApp account ${m.account_phone} is connected in this workspace.`);
     return check(i, m, account);
   });
   // Hidden ids (`…@lid`) to phones, and chats merged, before the batch's transaction.
   await resolveIdentities(db, clock, workspaceId, checked, opts.onMerged);
-  const results = await submitToGroup(db, clock, workspaceId, { messages: checked, sentByTeammateId: opts.sentByTeammateId, messageId: opts.messageId });
+  const results = await submitToGroup(db, clock, workspaceId, {
+    messages: checked,
+    sentByTeammateId: opts.sentByTeammateId,
+    messageId: opts.messageId,
+  });
   const summary = { accepted: 0, duplicates: 0, skipped: 0 };
   for (const r of results) {
     if (r.status === "accepted") summary.accepted++;
@@ -105,8 +131,13 @@ export async function ingestMessages(
 }
 
 /** Ingest as the rest of the app calls it: built once with its database, clock and commit listener. */
-export type Ingest = (workspaceId: string, messages: IngestMessage[], opts?: { sentByTeammateId?: string; messageId?: string }) => ReturnType<typeof ingestMessages>;
+export type Ingest = (
+  workspaceId: string,
+  messages: IngestMessage[],
+  opts?: { sentByTeammateId?: string; messageId?: string },
+) => ReturnType<typeof ingestMessages>;
 
 export function ingestWith(db: DB, clock: Clock, onCommitted: IngestListener, onMerged?: MergeListener): Ingest {
-  return (workspaceId, messages, opts = {}) => ingestMessages(db, clock, workspaceId, messages, { ...opts, onCommitted, onMerged });
+  return (workspaceId, messages, opts = {}) =>
+    ingestMessages(db, clock, workspaceId, messages, { ...opts, onCommitted, onMerged });
 }

@@ -14,13 +14,19 @@ function rank(source: string): number {
 }
 
 /** Whether `offered` (from a message or a merge) replaces the chat's `current` name. */
-export function replacesName(current: { name: string; source: string }, offered: { name: string; source: string }): boolean {
+export function replacesName(
+  current: { name: string; source: string },
+  offered: { name: string; source: string },
+): boolean {
   if (!offered.name || offered.name === current.name) return false;
   if (rank(offered.source) > rank(current.source)) return true;
   return offered.source === "push" && current.source === "push";
 }
 
 /** The name a merged chat keeps: `kept`'s, unless `other`'s ranks higher. */
-export function betterName(kept: { name: string; source: NameSource }, other: { name: string; source: NameSource }): { name: string; source: NameSource } {
+export function betterName(
+  kept: { name: string; source: NameSource },
+  other: { name: string; source: NameSource },
+): { name: string; source: NameSource } {
   return other.name && rank(other.source) > rank(kept.source) ? other : kept;
 }

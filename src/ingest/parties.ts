@@ -19,7 +19,10 @@ export interface Checked {
  * own message, an API client sending only the chat id), and then the contact side is
  * "Sheena Nelson", not a bare phone.
  */
-export function parties(c: Checked, knownName: string | undefined): { chatName: string; sender: IngestParty; recipient: IngestParty } {
+export function parties(
+  c: Checked,
+  knownName: string | undefined,
+): { chatName: string; sender: IngestParty; recipient: IngestParty } {
   const { msg, account, chatPhone } = c;
   const chatName = msg.chat.full_name?.trim() || knownName || chatPhone || msg.chat.external_id;
   if (c.isGroup) {
@@ -38,6 +41,9 @@ export function parties(c: Checked, knownName: string | undefined): { chatName: 
   return {
     chatName,
     sender: { full_name: msg.sender?.full_name?.trim() || s.full_name, phone: msg.sender?.phone?.trim() || s.phone },
-    recipient: { full_name: msg.recipient?.full_name?.trim() || r.full_name, phone: msg.recipient?.phone?.trim() || r.phone },
+    recipient: {
+      full_name: msg.recipient?.full_name?.trim() || r.full_name,
+      phone: msg.recipient?.phone?.trim() || r.phone,
+    },
   };
 }

@@ -36,7 +36,12 @@ select 'l', null, null, '', '', '', '' where ${workspaceLogLock("$4")}`;
  * The chats and messages of one account among these external ids; with `lockWorkspace`, the
  * same statement takes the workspace's log lock (`workspaceLogLock`, held to commit).
  */
-export function readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Prepared {
+export function readExisting(
+  accountId: string,
+  chatExt: string[],
+  msgExt: string[],
+  lockWorkspace: string | undefined,
+): Prepared {
   return lockWorkspace
     ? { name: "ingest_read_lock", text: READ_EXISTING_AND_LOCK, values: [accountId, chatExt, msgExt, lockWorkspace] }
     : { name: "ingest_read", text: READ_EXISTING, values: [accountId, chatExt, msgExt] };

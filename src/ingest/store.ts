@@ -35,7 +35,12 @@ const queues = new WeakMap<DB, Map<string, Waiting[]>>();
  * transaction commits. Throughput grows with load instead of queueing on the workspace's
  * lock: one transaction's round trips are shared by every request in it.
  */
-export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request: GroupRequest): Promise<IngestResult[]> {
+export function submitToGroup(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  request: GroupRequest,
+): Promise<IngestResult[]> {
   let byWorkspace = queues.get(db);
   if (!byWorkspace) queues.set(db, (byWorkspace = new Map()));
   return new Promise((resolve, reject) => {
@@ -50,14 +55,21 @@ export function submitToGroup(db: DB, clock: Clock, workspaceId: string, request
   });
 }
 
-async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[], byWorkspace: Map<string, Waiting[]>): Promise<void> {
+async function drain(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  queue: Waiting[],
+  byWorkspace: Map<string, Waiting[]>,
+): Promise<void> {
   // SQLite has no round trips to share and grouping measured slower than a transaction a
   // request (BENCHMARKS.md, "Behind choices in the code"), so there a group is one request.
   const grouping = isPostgres(db);
   while (queue.length) {
     let size = 0;
     let n = 0;
-    while (n < queue.length && (n === 0 || (grouping && size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES))) size += queue[n++]!.messages.length;
+    while (n < queue.length && (n === 0 || (grouping && size + queue[n]!.messages.length <= MAX_GROUP_MESSAGES)))
+      size += queue[n++]!.messages.length;
     const group = queue.splice(0, n);
     try {
       const results = await storeGroup(db, clock, workspaceId, group);
@@ -65,7 +77,8 @@ async function drain(db: DB, clock: Clock, workspaceId: string, queue: Waiting[]
     } catch (err) {
       if (group.length === 1) group[0]!.reject(err);
       // A database error (a text PostgreSQL refuses, say) fails only the request that caused it.
-      else for (const r of group) await storeGroup(db, clock, workspaceId, [r]).then(([res]) => r.resolve(res!), r.reject);
+      else
+        for (const r of group) await storeGroup(db, clock, workspaceId, [r]).then(([res]) => r.resolve(res!), r.reject);
     }
   }
   byWorkspace.delete(workspaceId);
@@ -200,7 +213,12 @@ type NewMessage = prepared.MessageRow & { workspace_id: string; stored_at: numbe
  */
 interface GroupStorage {
   /** The chats and messages of one account among these external ids; `lockWorkspace` takes the log lock first. */
-  readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Promise<ExistingRow[]>;
+  readExisting(
+    accountId: string,
+    chatExt: string[],
+    msgExt: string[],
+    lockWorkspace: string | undefined,
+  ): Promise<ExistingRow[]>;
   insertChats(rows: NewChat[]): Promise<{ id: number; account_id: string; external_id: string }[]>;
   renameChat(id: number, name: string, source: string): Promise<void>;
   /** Inserts messages, moves their chats' `last_message_at` forward and announces the log's growth; `last`: the group's final statement. */
@@ -208,7 +226,12 @@ interface GroupStorage {
 }
 
 /** The group's decisions, the same for both databases; `storage` says how they reach it. */
-async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string, group: GroupRequest[]): Promise<IngestResult[][]> {
+async function storeIn(
+  storage: GroupStorage,
+  clock: Clock,
+  workspaceId: string,
+  group: GroupRequest[],
+): Promise<IngestResult[][]> {
   const results = group.map((r) => new Array<IngestResult>(r.messages.length));
   // Existing chats and messages of this group, one statement per account (and 1,000 of each).
   const byAccount = new Map<string, { chats: Set<string>; messages: Set<string> }>();
@@ -231,7 +254,12 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
     const chatExt = [...chats];
     const msgExt = [...messages];
     for (let i = 0; i < Math.max(chatExt.length, msgExt.length); i += CHUNK) {
-      const rows = await storage.readExisting(accountId, chatExt.slice(i, i + CHUNK), msgExt.slice(i, i + CHUNK), locked ? undefined : workspaceId);
+      const rows = await storage.readExisting(
+        accountId,
+        chatExt.slice(i, i + CHUNK),
+        msgExt.slice(i, i + CHUNK),
+        locked ? undefined : workspaceId,
+      );
       locked = true;
       for (const r of rows) {
         const key = `${accountId}\u0000${r.external_id}`;
@@ -290,7 +318,11 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
     );
     for (const r of rows) chatIds.set(`${r.account_id}\u0000${r.external_id}`, r.id);
   }
-  for (const { c, p } of newChats.values()) chatState.set(c.chatKey, { name: p.chatName, source: c.msg.chat.full_name?.trim() ? (c.msg.chat.name_source ?? "gateway") : "" });
+  for (const { c, p } of newChats.values())
+    chatState.set(c.chatKey, {
+      name: p.chatName,
+      source: c.msg.chat.full_name?.trim() ? (c.msg.chat.name_source ?? "gateway") : "",
+    });
   // A name replaces the chat's when it ranks higher (names.ts): a teammate's is never replaced,
   // a push name only an empty or push name.
   for (const { c } of fresh) {
@@ -329,7 +361,6 @@ async function storeIn(storage: GroupStorage, clock: Clock, workspaceId: string,
   return results;
 }
 
-
 /**
  * PostgreSQL: the two statements of every group are named prepared statements
  * (`prepared.ts`: stable text, arrays as parameters), sent through the group's pipelined
@@ -344,7 +375,12 @@ class PostgresGroupStorage implements GroupStorage {
     private readonly statements: Statements,
   ) {}
 
-  readExisting(accountId: string, chatExt: string[], msgExt: string[], lockWorkspace: string | undefined): Promise<ExistingRow[]> {
+  readExisting(
+    accountId: string,
+    chatExt: string[],
+    msgExt: string[],
+    lockWorkspace: string | undefined,
+  ): Promise<ExistingRow[]> {
     return this.statements.run<ExistingRow>(prepared.readExisting(accountId, chatExt, msgExt, lockWorkspace));
   }
 
@@ -353,7 +389,9 @@ class PostgresGroupStorage implements GroupStorage {
   }
 
   async renameChat(id: number, name: string, source: string): Promise<void> {
-    await this.statements.run(this.db.updateTable("chats").set({ full_name: name, name_source: source }).where("id", "=", id));
+    await this.statements.run(
+      this.db.updateTable("chats").set({ full_name: name, name_source: source }).where("id", "=", id),
+    );
   }
 
   async insertMessages(workspaceId: string, storedAt: number, rows: NewMessage[], last: boolean): Promise<void> {
@@ -373,10 +411,15 @@ class SqliteGroupStorage implements GroupStorage {
   private readonly touch;
 
   constructor(file: SQLite.Database) {
-    this.chat = file.prepare<[string, string], { chat_id: number; external_id: string; full_name: string; phone: string; name_source: string }>(
+    this.chat = file.prepare<
+      [string, string],
+      { chat_id: number; external_id: string; full_name: string; phone: string; name_source: string }
+    >(
       "select id as chat_id, external_id, full_name, phone, name_source from chats where account_id = ? and external_id = ?",
     );
-    this.message = file.prepare<[string, string], { id: string }>("select id from messages where account_id = ? and external_id = ?");
+    this.message = file.prepare<[string, string], { id: string }>(
+      "select id from messages where account_id = ? and external_id = ?",
+    );
     this.newChat = file.prepare<unknown[], { id: number }>(
       `insert into chats (${CHAT_COLUMNS.join(", ")}) values (${CHAT_COLUMNS.map(() => "?").join(", ")}) returning id`,
     );
@@ -392,11 +435,29 @@ class SqliteGroupStorage implements GroupStorage {
     const rows: ExistingRow[] = [];
     for (const ext of chatExt) {
       const c = this.chat.get(accountId, ext);
-      if (c) rows.push({ kind: "c", chat_id: c.chat_id, message_id: null, external_id: c.external_id, full_name: c.full_name, phone: c.phone, name_source: c.name_source });
+      if (c)
+        rows.push({
+          kind: "c",
+          chat_id: c.chat_id,
+          message_id: null,
+          external_id: c.external_id,
+          full_name: c.full_name,
+          phone: c.phone,
+          name_source: c.name_source,
+        });
     }
     for (const ext of msgExt) {
       const m = this.message.get(accountId, ext);
-      if (m) rows.push({ kind: "m", chat_id: null, message_id: m.id, external_id: ext, full_name: "", phone: "", name_source: "" });
+      if (m)
+        rows.push({
+          kind: "m",
+          chat_id: null,
+          message_id: m.id,
+          external_id: ext,
+          full_name: "",
+          phone: "",
+          name_source: "",
+        });
     }
     return rows;
   }

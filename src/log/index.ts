@@ -40,14 +40,25 @@ export async function readDeliverable(
   workspaceId: string,
   opts: { afterSeq: number; limit: number; maxSeq?: number },
 ): Promise<DeliverableMessage[]> {
-  let q = deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.seq", ">", opts.afterSeq).where("m.status", "=", "stored");
+  let q = deliverableQuery(db)
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.status", "=", "stored");
   if (opts.maxSeq !== undefined) q = q.where("m.seq", "<=", opts.maxSeq);
   return q.orderBy("m.seq", "asc").limit(opts.limit).execute();
 }
 
 /** One message of the log as a payload needs it (a parked delivery written again), if it is there and deliverable. */
-export function readDeliverableMessage(db: DB, workspaceId: string, messageId: string): Promise<DeliverableMessage | undefined> {
-  return deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.id", "=", messageId).where("m.status", "=", "stored").executeTakeFirst();
+export function readDeliverableMessage(
+  db: DB,
+  workspaceId: string,
+  messageId: string,
+): Promise<DeliverableMessage | undefined> {
+  return deliverableQuery(db)
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.id", "=", messageId)
+    .where("m.status", "=", "stored")
+    .executeTakeFirst();
 }
 
 /**
@@ -130,9 +141,19 @@ export async function readChatParts(db: DB, chatIds: number[]): Promise<Map<numb
  * table pages. The chat's parts are read once per chat: joined to every row, they cost twice
  * what the rows themselves did.
  */
-export async function readMessagesBySeq(db: DB, seqs: number[], chats: Map<number, ChatParts>): Promise<DeliverableMessage[]> {
+export async function readMessagesBySeq(
+  db: DB,
+  seqs: number[],
+  chats: Map<number, ChatParts>,
+): Promise<DeliverableMessage[]> {
   if (!seqs.length) return [];
-  const rows = await db.selectFrom("messages as m").select(MESSAGE_COLUMNS).where("m.seq", "in", seqs).where("m.status", "=", "stored").orderBy("m.seq", "asc").execute();
+  const rows = await db
+    .selectFrom("messages as m")
+    .select(MESSAGE_COLUMNS)
+    .where("m.seq", "in", seqs)
+    .where("m.status", "=", "stored")
+    .orderBy("m.seq", "asc")
+    .execute();
   // One literal of one shape (adding the chat's properties to each row cost more than reading it).
   return rows.map((m) => {
     const c = chats.get(m.chat_id);
@@ -180,9 +201,17 @@ function deliverableQuery(db: DB) {
  * `storedBefore` (default: all), or `afterSeq` when there is none: the log's head, the
  * position of a point in time (replay), or the end of an aggregation window.
  */
-export async function headSeq(db: DB, workspaceId: string, opts: { afterSeq?: number; storedBefore?: number } = {}): Promise<number> {
+export async function headSeq(
+  db: DB,
+  workspaceId: string,
+  opts: { afterSeq?: number; storedBefore?: number } = {},
+): Promise<number> {
   const afterSeq = opts.afterSeq ?? 0;
-  let q = db.selectFrom("messages").select((eb) => eb.fn.max("seq").as("seq")).where("workspace_id", "=", workspaceId).where("seq", ">", afterSeq);
+  let q = db
+    .selectFrom("messages")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .where("workspace_id", "=", workspaceId)
+    .where("seq", ">", afterSeq);
   if (opts.storedBefore !== undefined) q = q.where("stored_at", "<", opts.storedBefore);
   const row = await q.executeTakeFirst();
   return row?.seq === null || row?.seq === undefined ? afterSeq : Number(row.seq);
@@ -258,7 +287,10 @@ export async function readDeliverableRange(
   workspaceId: string,
   opts: { afterSeq: number; limit: number; since?: number; until?: number; chatId?: number },
 ): Promise<DeliverableMessage[]> {
-  let q = deliverableQuery(db).where("m.workspace_id", "=", workspaceId).where("m.seq", ">", opts.afterSeq).where("m.status", "=", "stored");
+  let q = deliverableQuery(db)
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", opts.afterSeq)
+    .where("m.status", "=", "stored");
   if (opts.chatId !== undefined) q = q.where("m.chat_id", "=", opts.chatId);
   if (opts.since !== undefined) q = q.where("m.timestamp", ">=", opts.since);
   if (opts.until !== undefined) q = q.where("m.timestamp", "<", opts.until);

@@ -48,7 +48,11 @@ async function deliveredThrough(db: DB, workspaceId: string): Promise<number> {
 }
 
 export async function retentionOf(db: DB, clock: Clock, workspaceId: string): Promise<RetentionView> {
-  const ws = await db.selectFrom("workspaces").select("retention_days").where("id", "=", workspaceId).executeTakeFirstOrThrow();
+  const ws = await db
+    .selectFrom("workspaces")
+    .select("retention_days")
+    .where("id", "=", workspaceId)
+    .executeTakeFirstOrThrow();
   if (ws.retention_days === null) return { retention_days: null, retention_waiting: 0 };
   const bound = await deliveredThrough(db, workspaceId);
   const waiting = await db
@@ -84,7 +88,12 @@ export class RetentionPruner {
     this.timer = this.deps.clock.at(this.deps.clock.now() + inMs, () => {
       this.running = this.pass()
         .then(() => undefined)
-        .catch((err) => this.deps.log.error({ err }, "deleting messages past their workspace's retention failed; trying again in an hour"))
+        .catch((err) =>
+          this.deps.log.error(
+            { err },
+            "deleting messages past their workspace's retention failed; trying again in an hour",
+          ),
+        )
         .finally(() => this.schedule(RETENTION_EVERY_MS));
     });
   }
@@ -100,7 +109,12 @@ export class RetentionPruner {
     const { db, clock, log } = this.deps;
     // A deletion a crash or a shutdown left half done is finished first (src/deletion).
     await finishDeletions(db, clock, log, () => this.stopped);
-    const workspaces = await db.selectFrom("workspaces").select(["id", "retention_days"]).where("retention_days", "is not", null).where("deleted_at", "is", null).execute();
+    const workspaces = await db
+      .selectFrom("workspaces")
+      .select(["id", "retention_days"])
+      .where("retention_days", "is not", null)
+      .where("deleted_at", "is", null)
+      .execute();
     let total = 0;
     for (const ws of workspaces) {
       if (this.stopped) break;
@@ -110,7 +124,14 @@ export class RetentionPruner {
         db
           .deleteFrom("messages")
           .where("seq", "in", (eb) =>
-            eb.selectFrom("messages").select("seq").where("workspace_id", "=", ws.id).where("stored_at", "<", cutoff).where("seq", "<=", bound).orderBy("seq").limit(BATCH),
+            eb
+              .selectFrom("messages")
+              .select("seq")
+              .where("workspace_id", "=", ws.id)
+              .where("stored_at", "<", cutoff)
+              .where("seq", "<=", bound)
+              .orderBy("seq")
+              .limit(BATCH),
           )
           .executeTakeFirst(),
       );
@@ -123,8 +144,12 @@ export class RetentionPruner {
               .select("c.id")
               .where("c.workspace_id", "=", ws.id)
               .where("c.created_at", "<", cutoff)
-              .where((w) => w.not(w.exists(w.selectFrom("messages as m").select("m.seq").whereRef("m.chat_id", "=", "c.id"))))
-              .where((w) => w.not(w.exists(w.selectFrom("send_queue as q").select("q.id").whereRef("q.chat_id", "=", "c.id"))))
+              .where((w) =>
+                w.not(w.exists(w.selectFrom("messages as m").select("m.seq").whereRef("m.chat_id", "=", "c.id"))),
+              )
+              .where((w) =>
+                w.not(w.exists(w.selectFrom("send_queue as q").select("q.id").whereRef("q.chat_id", "=", "c.id"))),
+              )
               .limit(BATCH),
           )
           .executeTakeFirst(),
@@ -132,7 +157,14 @@ export class RetentionPruner {
       await this.inBatches(() =>
         db
           .deleteFrom("notifications")
-          .where("id", "in", (eb) => eb.selectFrom("notifications").select("id").where("workspace_id", "=", ws.id).where("at", "<", cutoff).limit(BATCH))
+          .where("id", "in", (eb) =>
+            eb
+              .selectFrom("notifications")
+              .select("id")
+              .where("workspace_id", "=", ws.id)
+              .where("at", "<", cutoff)
+              .limit(BATCH),
+          )
           .executeTakeFirst(),
       );
       // The aggregated windows whose messages are gone: nothing left for a replay to re-send.
@@ -147,7 +179,11 @@ export class RetentionPruner {
         .where("state", "!=", "running")
         .where("webhook_id", "in", (eb) => eb.selectFrom("webhooks").select("id").where("workspace_id", "=", ws.id))
         .execute();
-      if (messages || chats) log.info({ workspace: ws.id, messages, chats, retention_days: ws.retention_days }, "deleted messages past the workspace's retention");
+      if (messages || chats)
+        log.info(
+          { workspace: ws.id, messages, chats, retention_days: ws.retention_days },
+          "deleted messages past the workspace's retention",
+        );
       total += messages;
     }
     if (total > 0) await this.shrinkSqlite();

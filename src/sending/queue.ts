@@ -42,12 +42,22 @@ async function accountFor(db: DB, workspaceId: string, accountPhone: string | un
     return found;
   }
   if (accounts.length === 1) return accounts[0]!;
-  if (accounts.length === 0) throw invalid("account_phone", "no WhatsApp account is connected in this workspace; connect one first.");
-  throw invalid("account_phone", `is required: this workspace has ${accounts.length} accounts (${accounts.map((a) => a.phone).join(", ")}); name the one to send from.`);
+  if (accounts.length === 0)
+    throw invalid("account_phone", "no WhatsApp account is connected in this workspace; connect one first.");
+  throw invalid(
+    "account_phone",
+    `is required: this workspace has ${accounts.length} accounts (${accounts.map((a) => a.phone).join(", ")}); name the one to send from.`,
+  );
 }
 
 /** The account's direct chat with `phone`, created (without messages) when there is none yet. */
-async function directChat(db: DB, clock: Clock, account: AccountRow, phone: string, messageId: string): Promise<ChatRow> {
+async function directChat(
+  db: DB,
+  clock: Clock,
+  account: AccountRow,
+  phone: string,
+  messageId: string,
+): Promise<ChatRow> {
   const externalId = directChatId(account.source, phone);
   const find = () =>
     db
@@ -91,11 +101,18 @@ async function directChat(db: DB, clock: Clock, account: AccountRow, phone: stri
 const sendId = monotonicUlids();
 
 /** `sender`: the signed-in person who sends (the UI); otherwise `teammate_email`, or the workspace's owner. */
-export async function enqueueSend(db: DB, clock: Clock, workspaceId: string, input: SendInput, sender?: string): Promise<{ id: string; accountId: string }> {
+export async function enqueueSend(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  input: SendInput,
+  sender?: string,
+): Promise<{ id: string; accountId: string }> {
   if (typeof input.text !== "string" || !input.text.trim()) throw invalid("text", "is required and must not be empty.");
   const hasPhone = input.phone !== undefined && input.phone !== "";
   const hasChat = input.chat_id !== undefined && input.chat_id !== "";
-  if (!hasPhone && !hasChat) throw invalid("phone", "is required: give the phone number to send to (E.164, +972500000000) or a chat_id.");
+  if (!hasPhone && !hasChat)
+    throw invalid("phone", "is required: give the phone number to send to (E.164, +972500000000) or a chat_id.");
   if (hasPhone && hasChat) throw invalid("chat_id", "give either phone or chat_id, not both.");
   let teammateId = sender ?? (await getWorkspace(db, workspaceId)).owner.id;
   if (!sender && input.teammate_email) {
@@ -112,10 +129,12 @@ export async function enqueueSend(db: DB, clock: Clock, workspaceId: string, inp
       throw invalid("chat_id", `no chat ${input.chat_id} in this workspace.`);
     });
     account = await accountFor(db, workspaceId, input.account_phone ?? chat.account_phone);
-    if (account.id !== chat.account_id) throw invalid("account_phone", `chat ${input.chat_id} belongs to the account ${chat.account_phone}.`);
+    if (account.id !== chat.account_id)
+      throw invalid("account_phone", `chat ${input.chat_id} belongs to the account ${chat.account_phone}.`);
   } else {
     const phone = normalizePhone(input.phone!);
-    if (!phone) throw invalid("phone", `"${input.phone}" is not a phone number in international form such as +972500000000.`);
+    if (!phone)
+      throw invalid("phone", `"${input.phone}" is not a phone number in international form such as +972500000000.`);
     account = await accountFor(db, workspaceId, input.account_phone);
     if (phone === account.phone) throw invalid("phone", "is the account's own number.");
     chat = await directChat(db, clock, account, phone, id);
@@ -179,14 +198,32 @@ async function pendingView(db: DB, row: QueueRow): Promise<MessageWithSend> {
 export async function withSendStatus(db: DB, rows: MessageRow[], publicUrl: string): Promise<MessageWithSend[]> {
   const ids = rows.map((m) => m.id);
   const sent = new Set(
-    ids.length === 0 ? [] : (await db.selectFrom("send_queue").select("message_id").where("message_id", "in", ids).execute()).map((r) => r.message_id),
+    ids.length === 0
+      ? []
+      : (await db.selectFrom("send_queue").select("message_id").where("message_id", "in", ids).execute()).map(
+          (r) => r.message_id,
+        ),
   );
-  return rows.map((m) => ({ ...messageView(m, publicUrl), send_status: sent.has(m.id) ? "sent" : null, send_error: null }));
+  return rows.map((m) => ({
+    ...messageView(m, publicUrl),
+    send_status: sent.has(m.id) ? "sent" : null,
+    send_error: null,
+  }));
 }
 
 /** `GET /api/v1/messages/{id}`: a queued or failed send, or a message of the log. */
-export async function getMessageWithSend(db: DB, workspaceId: string, id: string, publicUrl: string): Promise<MessageWithSend> {
-  const queued = await db.selectFrom("send_queue").selectAll().where("workspace_id", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+export async function getMessageWithSend(
+  db: DB,
+  workspaceId: string,
+  id: string,
+  publicUrl: string,
+): Promise<MessageWithSend> {
+  const queued = await db
+    .selectFrom("send_queue")
+    .selectAll()
+    .where("workspace_id", "=", workspaceId)
+    .where("id", "=", id)
+    .executeTakeFirst();
   if (queued && queued.status !== "sent") return pendingView(db, queued);
   const logId = queued?.message_id ?? id;
   const row = await getMessage(db, workspaceId, logId).catch(() => undefined);

@@ -15,7 +15,12 @@ export interface SendUrlView {
 }
 
 /** Generates the workspace's send URL; the one before stops working at once. */
-export async function regenerateSendUrl(db: DB, clock: Clock, workspaceId: string, publicUrl: string): Promise<{ url: string; created_at: string }> {
+export async function regenerateSendUrl(
+  db: DB,
+  clock: Clock,
+  workspaceId: string,
+  publicUrl: string,
+): Promise<{ url: string; created_at: string }> {
   const token = newToken("snd", 24);
   const now = clock.now();
   await db
@@ -27,7 +32,11 @@ export async function regenerateSendUrl(db: DB, clock: Clock, workspaceId: strin
 }
 
 export async function getSendUrl(db: DB, workspaceId: string, publicUrl: string): Promise<SendUrlView> {
-  const row = await db.selectFrom("send_urls").select(["token", "created_at"]).where("workspace_id", "=", workspaceId).executeTakeFirst();
+  const row = await db
+    .selectFrom("send_urls")
+    .select(["token", "created_at"])
+    .where("workspace_id", "=", workspaceId)
+    .executeTakeFirst();
   if (!row) return { url: null, created_at: null };
   return { url: sendUrl(publicUrl, row.token), created_at: new Date(row.created_at).toISOString() };
 }

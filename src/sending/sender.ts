@@ -64,7 +64,12 @@ export class Sender {
 
   async start(): Promise<void> {
     if (this.deps.alone) {
-      await this.deps.db.updateTable("send_queue").set({ claimed_by: null, claimed_until: null }).where("status", "=", "queued").where("claimed_by", "is not", null).execute();
+      await this.deps.db
+        .updateTable("send_queue")
+        .set({ claimed_by: null, claimed_until: null })
+        .where("status", "=", "queued")
+        .where("claimed_by", "is not", null)
+        .execute();
     }
     await this.scan();
     this.scanTimer = setInterval(() => void this.scan(), SCAN_MS);
@@ -124,7 +129,11 @@ export class Sender {
   }
 
   private async pauseOf(accountId: string): Promise<number> {
-    const row = await this.deps.db.selectFrom("accounts").select("send_pause_ms").where("id", "=", accountId).executeTakeFirst();
+    const row = await this.deps.db
+      .selectFrom("accounts")
+      .select("send_pause_ms")
+      .where("id", "=", accountId)
+      .executeTakeFirst();
     return row?.send_pause_ms ?? this.deps.defaultPauseMs;
   }
 
@@ -169,18 +178,35 @@ export class Sender {
    */
   private async takeSlot(accountId: string): Promise<{ pause: number; until?: undefined } | { until: number }> {
     const { db, clock } = this.deps;
-    await db.insertInto("send_pacing").values({ account_id: accountId, next_send_at: 0 }).onConflict((oc) => oc.column("account_id").doNothing()).execute();
+    await db
+      .insertInto("send_pacing")
+      .values({ account_id: accountId, next_send_at: 0 })
+      .onConflict((oc) => oc.column("account_id").doNothing())
+      .execute();
     const pause = jitteredPause(await this.pauseOf(accountId));
     const now = clock.now();
-    const slot = await db.updateTable("send_pacing").set({ next_send_at: now + SLOT_HOLD_MS }).where("account_id", "=", accountId).where("next_send_at", "<=", now).executeTakeFirst();
+    const slot = await db
+      .updateTable("send_pacing")
+      .set({ next_send_at: now + SLOT_HOLD_MS })
+      .where("account_id", "=", accountId)
+      .where("next_send_at", "<=", now)
+      .executeTakeFirst();
     if (Number(slot.numUpdatedRows) > 0) return { pause };
-    const pacing = await db.selectFrom("send_pacing").select("next_send_at").where("account_id", "=", accountId).executeTakeFirst();
+    const pacing = await db
+      .selectFrom("send_pacing")
+      .select("next_send_at")
+      .where("account_id", "=", accountId)
+      .executeTakeFirst();
     return { until: Math.max(Math.min(pacing?.next_send_at ?? 0, now + pause), now + 1) };
   }
 
   /** The call of a taken slot ended (answered or not): the next may go after the pause. */
   private async endSlot(accountId: string, pause: number): Promise<void> {
-    await this.deps.db.updateTable("send_pacing").set({ next_send_at: this.deps.clock.now() + pause }).where("account_id", "=", accountId).execute();
+    await this.deps.db
+      .updateTable("send_pacing")
+      .set({ next_send_at: this.deps.clock.now() + pause })
+      .where("account_id", "=", accountId)
+      .execute();
   }
 
   /**
@@ -193,7 +219,11 @@ export class Sender {
     const release = { claimed_by: null, claimed_until: null };
     const fail = async (reason: string) => {
       this.deps.metrics.sends.inc({ outcome: "failed" });
-      await db.updateTable("send_queue").set({ ...release, status: "failed", error: reason, attempts: row.attempts + 1 }).where("id", "=", id).execute();
+      await db
+        .updateTable("send_queue")
+        .set({ ...release, status: "failed", error: reason, attempts: row.attempts + 1 })
+        .where("id", "=", id)
+        .execute();
     };
     const account = await getAccount(db, row.workspace_id, row.account_id).catch(() => undefined);
     const chat = await getChat(db, row.workspace_id, String(row.chat_id)).catch(() => undefined);
@@ -201,22 +231,36 @@ export class Sender {
     const target = { external_id: chat.external_id, is_group: chat.is_group === 1, phone: chat.phone };
     const slot = await this.takeSlot(account.id);
     if (slot.until !== undefined) {
-      await db.updateTable("send_queue").set(release).where("id", "=", id).where("claimed_by", "=", this.deps.processId).execute();
+      await db
+        .updateTable("send_queue")
+        .set(release)
+        .where("id", "=", id)
+        .where("claimed_by", "=", this.deps.processId)
+        .execute();
       return slot.until;
     }
     const adapter = adapterFor(account.source);
     let externalId: string;
     try {
       // The `api` source has no gateway: the message is confirmed at once (the API client delivers it).
-      const call = adapter ? adapter.sendText(sourceAccount(account), target, row.text, this.deps.gateways).then((r) => r.external_id) : Promise.resolve(`threadline_${id.toLowerCase()}`);
+      const call = adapter
+        ? adapter.sendText(sourceAccount(account), target, row.text, this.deps.gateways).then((r) => r.external_id)
+        : Promise.resolve(`threadline_${id.toLowerCase()}`);
       externalId = await call.finally(() => this.endSlot(account.id, slot.pause));
     } catch (err) {
       const reason = (err as Error).message;
       const attempts = row.attempts + 1;
       if (isRetryable(err) && attempts < MAX_SEND_ATTEMPTS) {
         const at = clock.now() + Math.round(retryDelay(attempts)); // bigint column: whole ms
-        await db.updateTable("send_queue").set({ ...release, attempts, next_attempt_at: at, error: reason }).where("id", "=", id).execute();
-        log.warn({ message: id, account: account.id, attempts, reason }, "the gateway did not take a message; retrying");
+        await db
+          .updateTable("send_queue")
+          .set({ ...release, attempts, next_attempt_at: at, error: reason })
+          .where("id", "=", id)
+          .execute();
+        log.warn(
+          { message: id, account: account.id, attempts, reason },
+          "the gateway did not take a message; retrying",
+        );
         this.deps.metrics.sends.inc({ outcome: "retried" });
         this.schedule(account.id, at);
         return;
@@ -230,7 +274,11 @@ export class Sender {
       );
       return;
     }
-    const teammate = await db.selectFrom("teammates").select(["id", "full_name"]).where("id", "=", row.teammate_id).executeTakeFirst();
+    const teammate = await db
+      .selectFrom("teammates")
+      .select(["id", "full_name"])
+      .where("id", "=", row.teammate_id)
+      .executeTakeFirst();
     try {
       // Into the log with the gateway's id: its echo of the same message is then a duplicate.
       const r = await this.deps.ingest(
@@ -238,20 +286,35 @@ export class Sender {
         [
           {
             account_phone: account.phone,
-            chat: { external_id: chat.external_id, full_name: chat.full_name, is_group: chat.is_group === 1, phone: chat.phone },
+            chat: {
+              external_id: chat.external_id,
+              full_name: chat.full_name,
+              is_group: chat.is_group === 1,
+              phone: chat.phone,
+            },
             external_id: externalId,
             direction: "sent",
             timestamp: new Date(clock.now()).toISOString(),
             type: "text",
             text: row.text,
-            sender: { full_name: teammate?.full_name ?? account.full_name, phone: chat.is_group === 1 ? "" : account.phone },
+            sender: {
+              full_name: teammate?.full_name ?? account.full_name,
+              phone: chat.is_group === 1 ? "" : account.phone,
+            },
           },
         ],
         { sentByTeammateId: teammate?.id, messageId: id },
       );
       await db
         .updateTable("send_queue")
-        .set({ ...release, status: "sent", error: null, sent_at: clock.now(), attempts: row.attempts + 1, message_id: r.messageIds[0] ?? id })
+        .set({
+          ...release,
+          status: "sent",
+          error: null,
+          sent_at: clock.now(),
+          attempts: row.attempts + 1,
+          message_id: r.messageIds[0] ?? id,
+        })
         .where("id", "=", id)
         .execute();
       this.deps.metrics.sends.inc({ outcome: "sent" });

@@ -10,11 +10,31 @@
  */
 import type { IngestMessage } from "../ingest/types.js";
 import { digits, e164 } from "./jids.js";
-import { isRecord, optionalArray, optionalString, parseJson, mapPart, type Mapped, recordAt, requireArray, requireRecord, requireString, unixSeconds, type Json } from "./json.js";
+import {
+  isRecord,
+  optionalArray,
+  optionalString,
+  parseJson,
+  mapPart,
+  type Mapped,
+  recordAt,
+  requireArray,
+  requireRecord,
+  requireString,
+  unixSeconds,
+  type Json,
+} from "./json.js";
 import { buildMessage, subjectOf } from "./messages.js";
 import { hmacHex, header, safeEqual } from "./request.js";
 import { accountConfig, configRecord, configString, configUrl } from "./source-config.js";
-import { SourceAuthError, SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
+import {
+  SourceAuthError,
+  SourceInputError,
+  type InboundOutcome,
+  type InboundRequest,
+  type SourceAccount,
+  type SourceAdapter,
+} from "./types.js";
 
 export const GRAPH_BASE_URL = "https://graph.facebook.com";
 export const GRAPH_API_VERSION = "v21.0";
@@ -152,10 +172,39 @@ function mapMessage(
   const phone = phoneValue ? e164(phoneValue) : "";
   if (phone) {
     // A username user who also shares the number: the pair is remembered (ingest/identity.ts).
-    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: digits(phoneValue!), isGroup: false, phone, name, nameSource: "push", aliasId: contactUserId }, contactName: name })];
+    return [
+      buildMessage({
+        account,
+        externalId,
+        direction,
+        timestamp,
+        type,
+        text,
+        chat: {
+          externalId: digits(phoneValue!),
+          isGroup: false,
+          phone,
+          name,
+          nameSource: "push",
+          aliasId: contactUserId,
+        },
+        contactName: name,
+      }),
+    ];
   }
   if (contactUserId && !phoneValue) {
-    return [buildMessage({ account, externalId, direction, timestamp, type, text, chat: { externalId: contactUserId, isGroup: false, phone: "", name, nameSource: "push" }, contactName: name })];
+    return [
+      buildMessage({
+        account,
+        externalId,
+        direction,
+        timestamp,
+        type,
+        text,
+        chat: { externalId: contactUserId, isGroup: false, phone: "", name, nameSource: "push" },
+        contactName: name,
+      }),
+    ];
   }
   if (phoneValue) throw new SourceInputError(`${path}.${phoneKey} must be a phone number.`, `${path}.${phoneKey}`);
   throw new SourceInputError(`${path}.${phoneKey} is required (no phone number or user id).`, `${path}.${phoneKey}`);
@@ -203,7 +252,9 @@ export function parseCloudApiNotification(account: SourceAccount, config: CloudA
             const contacts = Array.isArray(value.contacts) ? value.contacts : [];
             list.forEach((msgValue, k) => {
               const msgPath = `${valuePath}.${listKey}[${k}]`;
-              mapPart(out, msgPath, () => mapMessage(account, recordAt(msgValue, msgPath), msgPath, direction, contacts));
+              mapPart(out, msgPath, () =>
+                mapMessage(account, recordAt(msgValue, msgPath), msgPath, direction, contacts),
+              );
             });
             return [];
           });

@@ -7,13 +7,41 @@
  */
 import type { IngestMessage } from "../ingest/types.js";
 import { phoneFromJid } from "../ingest/jid.js";
-import { digits, isIgnoredJid, isPhoneJid, jidUser, normalizeJid, firstPhoneJid, firstLidJid, isGroupJid, realName } from "./jids.js";
-import { isRecord, optionalString, parseJson, mapPart, type Mapped, recordAt, requireBoolean, requireRecord, requireString, unixSeconds, type Json } from "./json.js";
+import {
+  digits,
+  isIgnoredJid,
+  isPhoneJid,
+  jidUser,
+  normalizeJid,
+  firstPhoneJid,
+  firstLidJid,
+  isGroupJid,
+  realName,
+} from "./jids.js";
+import {
+  isRecord,
+  optionalString,
+  parseJson,
+  mapPart,
+  type Mapped,
+  recordAt,
+  requireBoolean,
+  requireRecord,
+  requireString,
+  unixSeconds,
+  type Json,
+} from "./json.js";
 import { jidMessage, subjectOf } from "./messages.js";
 import { classifyProto } from "./proto.js";
 import { METHOD_NOT_ALLOWED, safeEqual } from "./request.js";
 import { accountConfig, configRecord, configString, configUrl } from "./source-config.js";
-import { SourceAuthError, SourceInputError, type ConnectionReport, type SourceAccount, type SourceAdapter } from "./types.js";
+import {
+  SourceAuthError,
+  SourceInputError,
+  type ConnectionReport,
+  type SourceAccount,
+  type SourceAdapter,
+} from "./types.js";
 
 export interface EvolutionConfig {
   base_url: string;
@@ -64,7 +92,14 @@ const MESSAGE_TYPE_NAMES: Record<string, string> = {
 };
 
 /** Message kinds (`messageType`) that are not messages of the conversation. */
-const NOT_CHAT_MESSAGES = new Set(["protocolMessage", "editedMessage", "reactionMessage", "pollUpdateMessage", "senderKeyDistributionMessage", "messageContextInfo"]);
+const NOT_CHAT_MESSAGES = new Set([
+  "protocolMessage",
+  "editedMessage",
+  "reactionMessage",
+  "pollUpdateMessage",
+  "senderKeyDistributionMessage",
+  "messageContextInfo",
+]);
 
 function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMessage[] {
   const key = requireRecord(data, "key", path);
@@ -87,7 +122,10 @@ function mapUpsert(account: SourceAccount, data: Json, path: string): IngestMess
     type = MESSAGE_TYPE_NAMES[messageType] ?? (messageType.replace(/Message$/, "") || messageType);
     if (type === "text") type = "unknown"; // a text kind without its text
   } else {
-    throw new SourceInputError(`${path}.message is required (neither message nor messageType is given).`, `${path}.message`);
+    throw new SourceInputError(
+      `${path}.message is required (neither message nor messageType is given).`,
+      `${path}.message`,
+    );
   }
   const timestamp = unixSeconds(data.messageTimestamp, `${path}.messageTimestamp`);
 
@@ -139,7 +177,10 @@ const MESSAGE_EVENTS = new Set(["messages.upsert", "send.message"]);
 function evolutionConnection(state: string | undefined, statusReason?: unknown): ConnectionReport | undefined {
   if (!state) return undefined;
   if (state === "open") return { state: "connected", reason: null };
-  return { state: "disconnected", reason: typeof statusReason === "number" && state === "close" ? `close (${statusReason})` : state };
+  return {
+    state: "disconnected",
+    reason: typeof statusReason === "number" && state === "close" ? `close (${statusReason})` : state,
+  };
 }
 
 function numberFor(chat: { external_id: string; is_group: boolean; phone: string }): string {
@@ -164,20 +205,26 @@ export const evolutionAdapter: SourceAdapter = {
     const body = isRecord(parsed) ? parsed : {};
     const apikey = body.apikey;
     if (typeof apikey !== "string" || apikey === "") throw new SourceAuthError("The body's apikey is missing.");
-    if (!safeEqual(apikey, config.api_key)) throw new SourceAuthError("The body's apikey does not match the account's api_key.");
+    if (!safeEqual(apikey, config.api_key))
+      throw new SourceAuthError("The body's apikey does not match the account's api_key.");
     const event = body.event;
-    if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
-    if (typeof body.instance === "string" && body.instance !== config.instance) return { kind: "messages", messages: [] };
+    if (typeof event !== "string" || event === "")
+      return { kind: "messages", messages: [], unrecognised: ["event is required."] };
+    if (typeof body.instance === "string" && body.instance !== config.instance)
+      return { kind: "messages", messages: [] };
     if (eventName(event) === "connection.update") {
       const data = isRecord(body.data) ? body.data : undefined;
       const connection = evolutionConnection(optionalString(data, "state"), data?.statusReason);
-      return connection ? { kind: "messages", messages: [], connection } : { kind: "messages", messages: [], unrecognised: ["data.state is required."] };
+      return connection
+        ? { kind: "messages", messages: [], connection }
+        : { kind: "messages", messages: [], unrecognised: ["data.state is required."] };
     }
     // Status updates, edits, deletions and contact events are not new messages.
     if (!MESSAGE_EVENTS.has(eventName(event))) return { kind: "messages", messages: [] };
 
     const data = body.data;
-    if (data === undefined || data === null) return { kind: "messages", messages: [], unrecognised: ["data is required."] };
+    if (data === undefined || data === null)
+      return { kind: "messages", messages: [], unrecognised: ["data is required."] };
     const out: Mapped = { messages: [], unrecognised: [] };
     // messages.upsert may carry one message or, in some versions, a list of them.
     const items = Array.isArray(data) ? data.map((d, i) => ({ d, path: `data[${i}]` })) : [{ d: data, path: "data" }];
@@ -210,7 +257,10 @@ export const evolutionAdapter: SourceAdapter = {
   // GET /instance/connectionState/{instance} answers {instance: {instanceName, state}}.
   async connectionStatus(account, http) {
     const config = accountConfig(account, validateEvolutionConfig);
-    const answer = await http.getJsonQuietly(`${config.base_url}/instance/connectionState/${encodeURIComponent(config.instance)}`, { apikey: config.api_key });
+    const answer = await http.getJsonQuietly(
+      `${config.base_url}/instance/connectionState/${encodeURIComponent(config.instance)}`,
+      { apikey: config.api_key },
+    );
     const instance = isRecord(answer) && isRecord(answer.instance) ? answer.instance : undefined;
     return evolutionConnection(optionalString(instance, "state"));
   },

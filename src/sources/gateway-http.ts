@@ -38,7 +38,10 @@ export class GatewayHttp {
   readonly perAccount = new AccountLimiter();
 
   constructor(private guard: TargetGuard) {
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connect: { lookup: guard.lookup, timeout: GATEWAY_TIMEOUT_MS } });
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connect: { lookup: guard.lookup, timeout: GATEWAY_TIMEOUT_MS },
+    });
   }
 
   /**
@@ -47,7 +50,8 @@ export class GatewayHttp {
    * the gateway's body is never quoted (it goes back to the API client).
    */
   async postJson(label: string, url: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
-    const failed = (reason: string, cause?: unknown, final = false) => new GatewayError(`${label} request to ${url} failed: ${reason}`, undefined, { cause, final });
+    const failed = (reason: string, cause?: unknown, final = false) =>
+      new GatewayError(`${label} request to ${url} failed: ${reason}`, undefined, { cause, final });
     let host: string;
     try {
       host = new URL(url).hostname.replace(/^\[|\]$/g, "");
@@ -94,7 +98,12 @@ export class GatewayHttp {
     return this.quietly("POST", url, { "content-type": "application/json", ...headers }, JSON.stringify(body));
   }
 
-  private async quietly(method: "GET" | "POST", url: string, headers: Record<string, string>, body?: string): Promise<unknown> {
+  private async quietly(
+    method: "GET" | "POST",
+    url: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<unknown> {
     try {
       const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
       if (isIP(host) && this.guard.blockedReason(host)) return undefined;
@@ -133,6 +142,7 @@ function reasonOf(err: unknown): string {
   const e = err as NetworkError;
   const code = e.cause?.code ?? e.code ?? e.name ?? "";
   if (code === "EBLOCKEDTARGET") return e.cause?.message ?? e.message ?? "the address is not allowed";
-  if (code === "TimeoutError" || code === "AbortError" || code.startsWith("UND_ERR_") && code.endsWith("TIMEOUT")) return `no answer within ${GATEWAY_TIMEOUT_MS / 1000} s`;
+  if (code === "TimeoutError" || code === "AbortError" || (code.startsWith("UND_ERR_") && code.endsWith("TIMEOUT")))
+    return `no answer within ${GATEWAY_TIMEOUT_MS / 1000} s`;
   return code ? `could not connect (${code})` : "could not connect";
 }

@@ -115,8 +115,7 @@ export function unixSeconds(value: unknown, field: string): number {
   else if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) && !value.startsWith("0001-")) {
     const ms = Date.parse(value);
     if (!Number.isNaN(ms)) seconds = ms / 1000;
-  }
-  else if (isRecord(value) && typeof value.low === "number" && typeof value.high === "number") {
+  } else if (isRecord(value) && typeof value.low === "number" && typeof value.high === "number") {
     seconds = (value.high >>> 0) * 2 ** 32 + (value.low >>> 0);
   }
   if (seconds !== undefined && seconds > 1e11) seconds = seconds / 1000; // milliseconds

@@ -39,10 +39,12 @@ export class AccountLimiter {
     return new Promise<T | undefined>((resolve) => {
       const start = () => {
         l.running++;
-        call().then(resolve, () => resolve(undefined)).finally(() => {
-          l.running--;
-          this.next(accountId, l);
-        });
+        call()
+          .then(resolve, () => resolve(undefined))
+          .finally(() => {
+            l.running--;
+            this.next(accountId, l);
+          });
       };
       if (l.running < this.inFlight) start();
       else if (l.queue.length < this.queued) l.queue.push({ start, skip: () => resolve(undefined), startBy });

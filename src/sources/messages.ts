@@ -12,7 +12,14 @@ export interface MessageParts {
   timestamp: number;
   type: string;
   text?: string;
-  chat: { externalId: string; isGroup: boolean; phone: string; name?: string; aliasId?: string; nameSource?: "push" | "gateway" };
+  chat: {
+    externalId: string;
+    isGroup: boolean;
+    phone: string;
+    name?: string;
+    aliasId?: string;
+    nameSource?: "push" | "gateway";
+  };
   /** The contact's name in a direct chat, when the gateway gives it. */
   contactName?: string;
   /** The sending participant's name in a group (received messages), when given. */
@@ -60,7 +67,8 @@ export function buildMessage(p: MessageParts): IngestMessage {
   };
   // Only a text carries its text: a caption stays with its (skipped) media.
   if (p.text !== undefined && p.type === "text") message.text = p.text;
-  if (p.chat.isGroup && p.participantLid && p.participantPhone) message.identities = [{ hidden_id: p.participantLid, phone: p.participantPhone }];
+  if (p.chat.isGroup && p.participantLid && p.participantPhone)
+    message.identities = [{ hidden_id: p.participantLid, phone: p.participantPhone }];
   if (p.direction === "received") {
     if (other) message.sender = other;
     // In a group the recipient is the group itself: ingest names it after the chat.
@@ -106,7 +114,14 @@ export function jidMessage(p: {
     text: p.text,
     chat: isGroup
       ? { externalId: p.chatJid, isGroup: true, phone: "" }
-      : { externalId: p.chatJid, isGroup: false, phone: p.chatPhone || phoneFromJid(p.chatJid), name: contactName, nameSource: "push", aliasId: p.chatLid },
+      : {
+          externalId: p.chatJid,
+          isGroup: false,
+          phone: p.chatPhone || phoneFromJid(p.chatJid),
+          name: contactName,
+          nameSource: "push",
+          aliasId: p.chatLid,
+        },
     contactName: isGroup ? undefined : contactName,
     participantName: isGroup && !p.fromMe ? p.participantName : undefined,
     participantPhone: isGroup && !p.fromMe ? p.participantPhone : undefined,
@@ -118,6 +133,10 @@ export function jidMessage(p: {
 export function subjectOf(answer: unknown): string | undefined {
   if (!isRecord(answer)) return undefined;
   const meta = isRecord(answer.groupMetadata) ? answer.groupMetadata : undefined;
-  const subject = optionalString(answer, "subject") ?? optionalString(meta, "subject") ?? optionalString(answer, "Name") ?? optionalString(answer, "name");
+  const subject =
+    optionalString(answer, "subject") ??
+    optionalString(meta, "subject") ??
+    optionalString(answer, "Name") ??
+    optionalString(answer, "name");
   return subject?.trim() || undefined;
 }

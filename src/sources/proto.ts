@@ -6,7 +6,8 @@ import { isRecord } from "./json.js";
  * message of the conversation (`ignore`: reactions, edits, deletions, poll votes, key
  * exchange), or `none` when the object holds no content at all.
  */
-export type ProtoKind = { kind: "message"; type: string; text?: string } | { kind: "ignore"; what: string } | { kind: "none" };
+export type ProtoKind =
+  { kind: "message"; type: string; text?: string } | { kind: "ignore"; what: string } | { kind: "none" };
 
 /** Wrappers whose `.message` holds the real content (disappearing, view-once, captioned documents...). */
 const PROTO_WRAPPERS = [
@@ -38,7 +39,14 @@ const PROTO_NOT_MESSAGES = new Set([
 ]);
 
 /** Keys that ride along with content and are never the content. */
-const PROTO_SIDE_KEYS = new Set(["messageContextInfo", "senderKeyDistributionMessage", "fastRatchetKeySenderKeyDistributionMessage", "contextInfo", "base64", "mediaUrl"]);
+const PROTO_SIDE_KEYS = new Set([
+  "messageContextInfo",
+  "senderKeyDistributionMessage",
+  "fastRatchetKeySenderKeyDistributionMessage",
+  "contextInfo",
+  "base64",
+  "mediaUrl",
+]);
 
 const PROTO_MEDIA: Record<string, string> = {
   imageMessage: "image",
@@ -68,7 +76,9 @@ function stringAt(obj: unknown, ...path: string[]): string | undefined {
 
 export function classifyProto(message: unknown, depth = 0): ProtoKind {
   if (!isRecord(message) || depth > 4) return { kind: "none" };
-  const keys = Object.keys(message).filter((k) => !PROTO_SIDE_KEYS.has(k) && message[k] !== null && message[k] !== undefined);
+  const keys = Object.keys(message).filter(
+    (k) => !PROTO_SIDE_KEYS.has(k) && message[k] !== null && message[k] !== undefined,
+  );
   if (keys.length === 0) return { kind: "none" };
   for (const w of PROTO_WRAPPERS) {
     const inner = message[w];

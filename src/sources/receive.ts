@@ -18,7 +18,13 @@ import { directChatNames, knownChats } from "../timeline/service.js";
 import { internalReason } from "../webhooks/parked.js";
 import type { GatewayHttp } from "./gateway-http.js";
 import { within } from "./limiter.js";
-import { SourceAuthError, SourceInputError, type ConnectionReport, type InboundRequest, type SourceAdapter } from "./types.js";
+import {
+  SourceAuthError,
+  SourceInputError,
+  type ConnectionReport,
+  type InboundRequest,
+  type SourceAdapter,
+} from "./types.js";
 
 /** How long an inbound request waits for the gateway's answers (group subjects, phones) before going on without them. */
 export const RECEIVE_CALLS_WAIT_MS = 2_000;
@@ -36,7 +42,8 @@ export interface ReceiveDeps {
 }
 
 /** The answer: the adapter's own (a verification challenge), or what was stored. */
-export type Received = { kind: "reply"; status: number; contentType: string; body: string } | { kind: "stored"; answer: InboundAnswer };
+export type Received =
+  { kind: "reply"; status: number; contentType: string; body: string } | { kind: "stored"; answer: InboundAnswer };
 
 /**
  * A group chat seen for the first time takes its subject from the gateway's group-info call
@@ -44,9 +51,16 @@ export type Received = { kind: "reply"; status: number; contentType: string; bod
  * calls go through the account's limiter (a few in flight, the rest queued or skipped), and
  * the request waits for them at most RECEIVE_CALLS_WAIT_MS in all.
  */
-async function nameNewGroups(app: ReceiveDeps, adapter: SourceAdapter, row: AccountRow, messages: IngestMessage[]): Promise<void> {
+async function nameNewGroups(
+  app: ReceiveDeps,
+  adapter: SourceAdapter,
+  row: AccountRow,
+  messages: IngestMessage[],
+): Promise<void> {
   if (!adapter.groupSubject) return;
-  const groups = [...new Set(messages.filter((m) => m.chat.is_group && !m.chat.full_name).map((m) => m.chat.external_id))];
+  const groups = [
+    ...new Set(messages.filter((m) => m.chat.is_group && !m.chat.full_name).map((m) => m.chat.external_id)),
+  ];
   if (groups.length === 0) return;
   const known = await knownChats(app.db, row.id, groups);
   const fresh = groups.filter((g) => !known.has(g));
@@ -57,7 +71,11 @@ async function nameNewGroups(app: ReceiveDeps, adapter: SourceAdapter, row: Acco
   await within(
     Promise.all(
       fresh.map(async (g) => {
-        const subject = await app.gateways.perAccount.run(row.id, () => adapter.groupSubject!(account, g, app.gateways), startBy);
+        const subject = await app.gateways.perAccount.run(
+          row.id,
+          () => adapter.groupSubject!(account, g, app.gateways),
+          startBy,
+        );
         if (subject) subjects.set(g, subject);
       }),
     ),
@@ -80,9 +98,20 @@ const ASK_AGAIN_MS = 3600_000;
  * later one is remembered when it comes (the chat takes the phone then). No answer: the chat
  * stays by its hidden id until a body or a later lookup tells the phone.
  */
-async function lookUpHiddenIds(app: ReceiveDeps, adapter: SourceAdapter, row: AccountRow, messages: IngestMessage[]): Promise<void> {
+async function lookUpHiddenIds(
+  app: ReceiveDeps,
+  adapter: SourceAdapter,
+  row: AccountRow,
+  messages: IngestMessage[],
+): Promise<void> {
   if (!adapter.lookupPhone) return;
-  const hidden = [...new Set(messages.filter((m) => !m.chat.is_group && !m.chat.phone && isHiddenId(m.chat.external_id)).map((m) => m.chat.external_id))];
+  const hidden = [
+    ...new Set(
+      messages
+        .filter((m) => !m.chat.is_group && !m.chat.phone && isHiddenId(m.chat.external_id))
+        .map((m) => m.chat.external_id),
+    ),
+  ];
   if (hidden.length === 0) return;
   const known = await learnedHiddenIds(app.db, row.id, hidden);
   const now = Date.now();
@@ -97,10 +126,17 @@ async function lookUpHiddenIds(app: ReceiveDeps, adapter: SourceAdapter, row: Ac
     Promise.all(
       toAsk.map(async (h) => {
         asked.set(`${row.id}\u0000${h}`, now);
-        const phone = await app.gateways.perAccount.run(row.id, () => adapter.lookupPhone!(account, h, app.gateways), startBy);
+        const phone = await app.gateways.perAccount.run(
+          row.id,
+          () => adapter.lookupPhone!(account, h, app.gateways),
+          startBy,
+        );
         if (!phone) return;
         if (waiting) phones.set(h, phone);
-        else await app.learnContact(row.workspace_id, { accountId: row.id, hidden: h, phone }).catch((err: unknown) => app.log.warn({ err, account: row.id }, "remembering a looked-up phone failed"));
+        else
+          await app
+            .learnContact(row.workspace_id, { accountId: row.id, hidden: h, phone })
+            .catch((err: unknown) => app.log.warn({ err, account: row.id }, "remembering a looked-up phone failed"));
       }),
     ),
     RECEIVE_CALLS_WAIT_MS,
@@ -119,7 +155,9 @@ const BARE_PHONE = /^\+\d{7,15}$/;
  * has a direct chat with that phone under a real name (a stored contact), that name is used.
  */
 async function nameGroupSenders(app: ReceiveDeps, accountId: string, messages: IngestMessage[]): Promise<void> {
-  const unnamed = messages.filter((m) => m.chat.is_group && m.direction === "received" && BARE_PHONE.test(m.sender?.full_name ?? ""));
+  const unnamed = messages.filter(
+    (m) => m.chat.is_group && m.direction === "received" && BARE_PHONE.test(m.sender?.full_name ?? ""),
+  );
   if (unnamed.length === 0) return;
   const names = await directChatNames(app.db, accountId, [...new Set(unnamed.map((m) => m.sender!.full_name!))]);
   for (const m of unnamed) {
@@ -134,7 +172,12 @@ async function nameGroupSenders(app: ReceiveDeps, accountId: string, messages: I
  * authenticated the event is stored or answered 2xx, never refused: a fault of the mapping
  * keeps it as unrecognised with the reason, so the gateway does not send it again forever.
  */
-export async function receiveInbound(app: ReceiveDeps, adapter: SourceAdapter, row: AccountRow, request: InboundRequest): Promise<Received> {
+export async function receiveInbound(
+  app: ReceiveDeps,
+  adapter: SourceAdapter,
+  row: AccountRow,
+  request: InboundRequest,
+): Promise<Received> {
   const source = row.source;
   let outcome;
   try {
@@ -143,7 +186,11 @@ export async function receiveInbound(app: ReceiveDeps, adapter: SourceAdapter, r
     if (e instanceof SourceAuthError) throw e;
     if (e instanceof SourceInputError) throw new ApiError("VALIDATION_ERROR", e.message, e.field);
     app.log.error({ err: e, account: row.id, source }, "mapping an inbound event failed; kept as unrecognised");
-    outcome = { kind: "messages" as const, messages: [], unrecognised: [`Threadline could not read this event (${internalReason(e)}).`] };
+    outcome = {
+      kind: "messages" as const,
+      messages: [],
+      unrecognised: [`Threadline could not read this event (${internalReason(e)}).`],
+    };
   }
   if (outcome.kind === "reply") return outcome;
 

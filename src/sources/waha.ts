@@ -8,13 +8,41 @@
  */
 import type { IngestMessage } from "../ingest/types.js";
 import { phoneFromJid } from "../ingest/jid.js";
-import { digits, isGroupJid, isIgnoredJid, isPhoneJid, jidUser, normalizeJid, firstPhoneJid, firstLidJid, realName } from "./jids.js";
-import { isRecord, optionalString, parseJson, mapPart, type Mapped, requireBoolean, requireRecord, requireString, unixSeconds, type Json } from "./json.js";
+import {
+  digits,
+  isGroupJid,
+  isIgnoredJid,
+  isPhoneJid,
+  jidUser,
+  normalizeJid,
+  firstPhoneJid,
+  firstLidJid,
+  realName,
+} from "./jids.js";
+import {
+  isRecord,
+  optionalString,
+  parseJson,
+  mapPart,
+  type Mapped,
+  requireBoolean,
+  requireRecord,
+  requireString,
+  unixSeconds,
+  type Json,
+} from "./json.js";
 import { jidMessage, subjectOf } from "./messages.js";
 import { classifyProto } from "./proto.js";
 import { METHOD_NOT_ALLOWED, header, hmacHex, safeEqual } from "./request.js";
 import { accountConfig, configRecord, configString, configUrl } from "./source-config.js";
-import { SourceAuthError, SourceInputError, type ConnectionReport, type InboundRequest, type SourceAccount, type SourceAdapter } from "./types.js";
+import {
+  SourceAuthError,
+  SourceInputError,
+  type ConnectionReport,
+  type InboundRequest,
+  type SourceAccount,
+  type SourceAdapter,
+} from "./types.js";
 
 export interface WahaConfig {
   base_url: string;
@@ -106,7 +134,13 @@ type WahaKind = { kind: "message"; type: string; text?: string } | { kind: "igno
 function kindOf(payload: Json, data: Json | undefined): WahaKind {
   const bodyText = optionalString(payload, "body");
   const webjsType = optionalString(data, "type");
-  const proto = data ? (isRecord(data.message) ? data.message : isRecord(data.Message) ? data.Message : undefined) : undefined;
+  const proto = data
+    ? isRecord(data.message)
+      ? data.message
+      : isRecord(data.Message)
+        ? data.Message
+        : undefined
+    : undefined;
   if (proto) {
     const kind = classifyProto(proto);
     if (kind.kind === "ignore") return kind;
@@ -114,7 +148,8 @@ function kindOf(payload: Json, data: Json | undefined): WahaKind {
   } else if (webjsType && data?.id !== undefined) {
     if (WEBJS_NOT_MESSAGES.has(webjsType)) return { kind: "ignore", what: webjsType };
     const type = WEBJS_TYPES[webjsType] ?? webjsType;
-    if (type === "text") return bodyText ? { kind: "message", type, text: bodyText } : { kind: "message", type: "unknown" };
+    if (type === "text")
+      return bodyText ? { kind: "message", type, text: bodyText } : { kind: "message", type: "unknown" };
     return { kind: "message", type, text: bodyText ?? optionalString(data, "caption") };
   }
   // GOWS summary of the raw message, then WAHA's own fields.
@@ -124,7 +159,11 @@ function kindOf(payload: Json, data: Json | undefined): WahaKind {
   const infoMedia = optionalString(info, "MediaType");
   if (infoMedia) return { kind: "message", type: WEBJS_TYPES[infoMedia] ?? infoMedia, text: bodyText };
   if (payload.hasMedia === true || isRecord(payload.media)) {
-    return { kind: "message", type: mimeType(isRecord(payload.media) ? optionalString(payload.media, "mimetype") : undefined), text: bodyText };
+    return {
+      kind: "message",
+      type: mimeType(isRecord(payload.media) ? optionalString(payload.media, "mimetype") : undefined),
+      text: bodyText,
+    };
   }
   if (isRecord(payload.location)) return { kind: "message", type: "location" };
   if (Array.isArray(payload.vCards) && payload.vCards.length > 0) return { kind: "message", type: "contact" };
@@ -135,7 +174,9 @@ function kindOf(payload: Json, data: Json | undefined): WahaKind {
 /** The sender's push name as the engines give it (WEBJS notifyName, NOWEB pushName, GOWS Info.PushName). */
 function pushNameOf(data: Json | undefined): string | undefined {
   const info = data && isRecord(data.Info) ? data.Info : undefined;
-  return realName(optionalString(data, "notifyName") ?? optionalString(data, "pushName") ?? optionalString(info, "PushName"));
+  return realName(
+    optionalString(data, "notifyName") ?? optionalString(data, "pushName") ?? optionalString(info, "PushName"),
+  );
 }
 
 /** `{fromMe}_{chat}_{id}[_{participant}]`: WAHA's message id in every engine. */
@@ -174,13 +215,21 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
   const info = data && isRecord(data.Info) ? data.Info : undefined;
   const idFromMe = ID_LAYOUT.exec(externalId)?.[1];
   const fromMeValue = [payload.fromMe, key?.fromMe, info?.IsFromMe].find((v) => typeof v === "boolean");
-  const fromMe = typeof fromMeValue === "boolean" ? fromMeValue : idFromMe !== undefined ? idFromMe === "true" : requireBoolean(payload, "fromMe", "payload");
+  const fromMe =
+    typeof fromMeValue === "boolean"
+      ? fromMeValue
+      : idFromMe !== undefined
+        ? idFromMe === "true"
+        : requireBoolean(payload, "fromMe", "payload");
 
   let chatJid = chatOf(payload, data, fromMe);
   if (isIgnoredJid(chatJid)) return []; // status updates, broadcasts, channels
   const kind = kindOf(payload, data);
   if (kind.kind === "ignore") return [];
-  const timestamp = unixSeconds(payload.timestamp ?? data?.messageTimestamp ?? info?.Timestamp ?? data?.t, "payload.timestamp");
+  const timestamp = unixSeconds(
+    payload.timestamp ?? data?.messageTimestamp ?? info?.Timestamp ?? data?.t,
+    "payload.timestamp",
+  );
 
   // A hidden @lid contact: the phone the body carries, when it carries one, and the @lid
   // beside a phone chat id (both remembered: ingest/identity.ts).
@@ -211,7 +260,14 @@ function mapWahaMessage(account: SourceAccount, body: Json): IngestMessage[] {
       data && isRecord(data.author) ? data.author._serialized : undefined,
     );
     participantPhone = participant ? phoneFromJid(participant) : undefined;
-    participantLid = firstLidJid(payload.participant, key?.participant, key?.participantAlt, key?.participantLid, info?.Sender, info?.SenderAlt);
+    participantLid = firstLidJid(
+      payload.participant,
+      key?.participant,
+      key?.participantAlt,
+      key?.participantLid,
+      info?.Sender,
+      info?.SenderAlt,
+    );
   }
   const name = pushNameOf(data);
   return [
@@ -268,7 +324,9 @@ export function wahaMessageId(answer: unknown): string | undefined {
  */
 function wahaConnection(status: string | undefined): ConnectionReport | undefined {
   if (!status) return undefined;
-  return status.toUpperCase() === "WORKING" ? { state: "connected", reason: null } : { state: "disconnected", reason: status.toUpperCase() };
+  return status.toUpperCase() === "WORKING"
+    ? { state: "connected", reason: null }
+    : { state: "disconnected", reason: status.toUpperCase() };
 }
 
 /** 11111111111@s.whatsapp.net → 11111111111@c.us (WAHA's chat id form); others unchanged. */
@@ -278,7 +336,9 @@ function toCus(jid: string): string {
 
 function chatIdFor(chat: { external_id: string; is_group: boolean; phone: string }): string {
   if (chat.is_group || (chat.external_id.includes("@") && !isPhoneJid(chat.external_id))) return chat.external_id;
-  const number = isPhoneJid(chat.external_id) ? jidUser(chat.external_id) : digits(chat.phone) || digits(chat.external_id);
+  const number = isPhoneJid(chat.external_id)
+    ? jidUser(chat.external_id)
+    : digits(chat.phone) || digits(chat.external_id);
   if (!number) throw new Error("The chat has no phone number to send to.");
   return `${number}@c.us`;
 }
@@ -296,14 +356,18 @@ export const wahaAdapter: SourceAdapter = {
     if (config.hmac_key) checkHmac(config.hmac_key, req);
     const body = parseJson(req.rawBody);
     const out: Mapped = { messages: [], unrecognised: [] };
-    if (!isRecord(body)) return { kind: "messages", messages: [], unrecognised: ["The body is JSON but not an object."] };
+    if (!isRecord(body))
+      return { kind: "messages", messages: [], unrecognised: ["The body is JSON but not an object."] };
     const event = body.event;
-    if (typeof event !== "string" || event === "") return { kind: "messages", messages: [], unrecognised: ["event is required."] };
+    if (typeof event !== "string" || event === "")
+      return { kind: "messages", messages: [], unrecognised: ["event is required."] };
     // A WAHA-wide webhook sends every session's events: only this account's session counts.
     if (typeof body.session === "string" && body.session !== config.session) return { kind: "messages", messages: [] };
     if (event === "session.status") {
       const connection = wahaConnection(isRecord(body.payload) ? optionalString(body.payload, "status") : undefined);
-      return connection ? { kind: "messages", messages: [], connection } : { kind: "messages", messages: [], unrecognised: ["payload.status is required."] };
+      return connection
+        ? { kind: "messages", messages: [], connection }
+        : { kind: "messages", messages: [], unrecognised: ["payload.status is required."] };
     }
     // Acks, reactions, edits, revokes and group events are not new messages.
     if (!MESSAGE_EVENTS.has(event)) return { kind: "messages", messages: [] };
@@ -329,7 +393,9 @@ export const wahaAdapter: SourceAdapter = {
   // GET /api/sessions/{session} answers the session with its `status`.
   async connectionStatus(account, http) {
     const config = accountConfig(account, validateWahaConfig);
-    const answer = await http.getJsonQuietly(`${config.base_url}/api/sessions/${encodeURIComponent(config.session)}`, { "x-api-key": config.api_key });
+    const answer = await http.getJsonQuietly(`${config.base_url}/api/sessions/${encodeURIComponent(config.session)}`, {
+      "x-api-key": config.api_key,
+    });
     return isRecord(answer) ? wahaConnection(optionalString(answer, "status")) : undefined;
   },
 

@@ -21,7 +21,9 @@ export const Chat = Type.Object({
   last_message_at: Time(),
   /** The oldest message's time: when the conversation started. */
   first_message_at: Nullable(Time()),
-  last_message: Nullable(Type.Object({ direction: Direction, type: Type.String(), sender_name: Type.String(), preview: Type.String() })),
+  last_message: Nullable(
+    Type.Object({ direction: Direction, type: Type.String(), sender_name: Type.String(), preview: Type.String() }),
+  ),
   chat_url: Type.String(),
 });
 export type Chat = Static<typeof Chat>;
@@ -30,7 +32,14 @@ export const ChatPage = Page(Chat);
 /** `GET /api/v1/chats/{id}`: the chat, and the chats merged into it. */
 export const ChatWithHistory = Type.Object({
   ...Chat.properties,
-  history: Type.Array(Type.Object({ event: StringEnum(["merged"] as const), at: Time(), chat_id: Type.String(), external_id: Type.String() })),
+  history: Type.Array(
+    Type.Object({
+      event: StringEnum(["merged"] as const),
+      at: Time(),
+      chat_id: Type.String(),
+      external_id: Type.String(),
+    }),
+  ),
 });
 
 const messageFields = {

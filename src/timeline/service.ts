@@ -32,9 +32,21 @@ export const PREVIEW_LENGTH = 140;
 
 export type MessageRow = Pick<
   Selectable<Database["messages"]>,
-  "seq" | "id" | "chat_id" | "direction" | "type" | "status" | "text" | "timestamp" | "stored_at" | "sender_name" | "sender_phone" | "recipient_name" | "recipient_phone" | "permalink"
+  | "seq"
+  | "id"
+  | "chat_id"
+  | "direction"
+  | "type"
+  | "status"
+  | "text"
+  | "timestamp"
+  | "stored_at"
+  | "sender_name"
+  | "sender_phone"
+  | "recipient_name"
+  | "recipient_phone"
+  | "permalink"
 >;
-
 
 export function chatView(c: ChatRow, publicUrl: string): Chat {
   return {
@@ -82,37 +94,49 @@ export function previewOf(text: string): string {
 }
 
 function chatQuery(db: DB) {
-  return db
-    .selectFrom("chats as c")
-    .innerJoin("accounts as a", "a.id", "c.account_id")
-    .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
-    // The chat's newest message by time (ties: the later stored), through the chat-and-time index.
-    .leftJoin("messages as lm", (join) =>
-      join.on("lm.id", "=", (eb) =>
-        eb.selectFrom("messages as x").select("x.id").whereRef("x.chat_id", "=", "c.id").orderBy("x.timestamp", "desc").orderBy("x.seq", "desc").limit(1),
-      ),
-    )
-    .select((eb) => [
-      eb.selectFrom("messages as f").select((f) => f.fn.min("f.timestamp").as("t")).whereRef("f.chat_id", "=", "c.id").as("first_message_at"),
-      "lm.text as last_text",
-      "lm.type as last_type",
-      "lm.direction as last_direction",
-      "lm.sender_name as last_sender_name",
-    ])
-    .select([
-      "c.id",
-      "c.workspace_id",
-      "c.account_id",
-      "c.external_id",
-      "c.full_name",
-      "c.is_group",
-      "c.phone",
-      "c.created_at",
-      "c.last_message_at",
-      "a.phone as account_phone",
-      "r.full_name as responsible_name",
-      "r.email as responsible_email",
-    ]);
+  return (
+    db
+      .selectFrom("chats as c")
+      .innerJoin("accounts as a", "a.id", "c.account_id")
+      .leftJoin("teammates as r", "r.id", "c.responsible_teammate_id")
+      // The chat's newest message by time (ties: the later stored), through the chat-and-time index.
+      .leftJoin("messages as lm", (join) =>
+        join.on("lm.id", "=", (eb) =>
+          eb
+            .selectFrom("messages as x")
+            .select("x.id")
+            .whereRef("x.chat_id", "=", "c.id")
+            .orderBy("x.timestamp", "desc")
+            .orderBy("x.seq", "desc")
+            .limit(1),
+        ),
+      )
+      .select((eb) => [
+        eb
+          .selectFrom("messages as f")
+          .select((f) => f.fn.min("f.timestamp").as("t"))
+          .whereRef("f.chat_id", "=", "c.id")
+          .as("first_message_at"),
+        "lm.text as last_text",
+        "lm.type as last_type",
+        "lm.direction as last_direction",
+        "lm.sender_name as last_sender_name",
+      ])
+      .select([
+        "c.id",
+        "c.workspace_id",
+        "c.account_id",
+        "c.external_id",
+        "c.full_name",
+        "c.is_group",
+        "c.phone",
+        "c.created_at",
+        "c.last_message_at",
+        "a.phone as account_phone",
+        "r.full_name as responsible_name",
+        "r.email as responsible_email",
+      ])
+  );
 }
 
 /** Chat ids in URLs are digits; anything else is simply not found. */
@@ -129,8 +153,17 @@ export async function getChat(db: DB, workspaceId: string, chatId: string): Prom
   if (id === undefined) throw notFound("The chat");
   let row = await chatQuery(db).where("c.workspace_id", "=", workspaceId).where("c.id", "=", id).executeTakeFirst();
   if (!row) {
-    const alias = await db.selectFrom("chat_aliases").select("chat_id").where("workspace_id", "=", workspaceId).where("old_chat_id", "=", id).executeTakeFirst();
-    if (alias) row = await chatQuery(db).where("c.workspace_id", "=", workspaceId).where("c.id", "=", Number(alias.chat_id)).executeTakeFirst();
+    const alias = await db
+      .selectFrom("chat_aliases")
+      .select("chat_id")
+      .where("workspace_id", "=", workspaceId)
+      .where("old_chat_id", "=", id)
+      .executeTakeFirst();
+    if (alias)
+      row = await chatQuery(db)
+        .where("c.workspace_id", "=", workspaceId)
+        .where("c.id", "=", Number(alias.chat_id))
+        .executeTakeFirst();
   }
   if (!row) throw notFound("The chat");
   return row;
@@ -138,8 +171,20 @@ export async function getChat(db: DB, workspaceId: string, chatId: string): Prom
 
 /** A chat's history: the chats merged into it, oldest first. */
 export async function chatHistory(db: DB, chatId: number) {
-  const rows = await db.selectFrom("chat_aliases").select(["old_chat_id", "external_id", "merged_at"]).where("chat_id", "=", chatId).orderBy("merged_at").orderBy("old_chat_id").limit(100).execute();
-  return rows.map((r) => ({ event: "merged" as const, at: new Date(Number(r.merged_at)).toISOString(), chat_id: String(r.old_chat_id), external_id: r.external_id }));
+  const rows = await db
+    .selectFrom("chat_aliases")
+    .select(["old_chat_id", "external_id", "merged_at"])
+    .where("chat_id", "=", chatId)
+    .orderBy("merged_at")
+    .orderBy("old_chat_id")
+    .limit(100)
+    .execute();
+  return rows.map((r) => ({
+    event: "merged" as const,
+    at: new Date(Number(r.merged_at)).toISOString(),
+    chat_id: String(r.old_chat_id),
+    external_id: r.external_id,
+  }));
 }
 
 /** A teammate names a chat: no gateway name replaces it afterwards (ingest/names.ts). */
@@ -154,7 +199,8 @@ export async function renameChat(db: DB, workspaceId: string, chatId: string, fu
 function decodeCursor(cursor: string | undefined, parts: number): number[] | undefined {
   if (!cursor) return undefined;
   const nums = Buffer.from(cursor, "base64url").toString().split(":").map(Number);
-  if (nums.length !== parts || nums.some((n) => !Number.isFinite(n))) throw invalid("cursor", "is not a cursor this list returned.");
+  if (nums.length !== parts || nums.some((n) => !Number.isFinite(n)))
+    throw invalid("cursor", "is not a cursor this list returned.");
   return nums;
 }
 const encodeCursor = (...nums: number[]) => Buffer.from(nums.join(":")).toString("base64url");
@@ -164,17 +210,29 @@ export async function listChats(db: DB, workspaceId: string, opts: { limit: numb
   const after = decodeCursor(opts.cursor, 2);
   if (after) {
     const [at, id] = after as [number, number];
-    q = q.where((eb) => eb.or([eb("c.last_message_at", "<", at), eb.and([eb("c.last_message_at", "=", at), eb("c.id", "<", id)])]));
+    q = q.where((eb) =>
+      eb.or([eb("c.last_message_at", "<", at), eb.and([eb("c.last_message_at", "=", at), eb("c.id", "<", id)])]),
+    );
   }
   if (opts.q?.trim()) {
     // `%`, `_` and `\` in q are literal on both databases: SQLite's LIKE has no escape
     // character unless ESCAPE names one (PostgreSQL's default is `\`), so it is named.
-    const like = `%${opts.q.trim().toLowerCase().replace(/[%_\\]/g, "\\$&")}%`;
+    const like = `%${opts.q
+      .trim()
+      .toLowerCase()
+      .replace(/[%_\\]/g, "\\$&")}%`;
     q = q.where((eb) =>
-      eb.or([sql<boolean>`lower(${eb.ref("c.full_name")}) like ${like} escape '\\'`, sql<boolean>`${eb.ref("c.phone")} like ${like} escape '\\'`]),
+      eb.or([
+        sql<boolean>`lower(${eb.ref("c.full_name")}) like ${like} escape '\\'`,
+        sql<boolean>`${eb.ref("c.phone")} like ${like} escape '\\'`,
+      ]),
     );
   }
-  const rows = await q.orderBy("c.last_message_at", "desc").orderBy("c.id", "desc").limit(opts.limit + 1).execute();
+  const rows = await q
+    .orderBy("c.last_message_at", "desc")
+    .orderBy("c.id", "desc")
+    .limit(opts.limit + 1)
+    .execute();
   const more = rows.length > opts.limit;
   const items = rows.slice(0, opts.limit);
   const last = items.at(-1);
@@ -185,22 +243,38 @@ export async function listChats(db: DB, workspaceId: string, opts: { limit: numb
 const messageColumns = [...MESSAGE_VIEW_COLUMNS, "m.type", "m.status"] as const;
 
 /** A chat's messages, oldest first (timestamp order, ties by storage order). */
-export async function listMessages(db: DB, workspaceId: string, chatId: string, opts: { limit: number; cursor?: string }) {
+export async function listMessages(
+  db: DB,
+  workspaceId: string,
+  chatId: string,
+  opts: { limit: number; cursor?: string },
+) {
   const chat = await getChat(db, workspaceId, chatId);
   let q = db.selectFrom("messages as m").select(messageColumns).where("m.chat_id", "=", chat.id);
   const after = decodeCursor(opts.cursor, 2);
   if (after) {
     const [ts, seq] = after as [number, number];
-    q = q.where((eb) => eb.or([eb("m.timestamp", ">", ts), eb.and([eb("m.timestamp", "=", ts), eb("m.seq", ">", seq)])]));
+    q = q.where((eb) =>
+      eb.or([eb("m.timestamp", ">", ts), eb.and([eb("m.timestamp", "=", ts), eb("m.seq", ">", seq)])]),
+    );
   }
-  const rows = await q.orderBy("m.timestamp", "asc").orderBy("m.seq", "asc").limit(opts.limit + 1).execute();
+  const rows = await q
+    .orderBy("m.timestamp", "asc")
+    .orderBy("m.seq", "asc")
+    .limit(opts.limit + 1)
+    .execute();
   const more = rows.length > opts.limit;
   const items = rows.slice(0, opts.limit);
   const last = items.at(-1);
   return { chat, items, next_cursor: more && last ? encodeCursor(last.timestamp, last.seq) : null };
 }
 
-export async function setResponsible(db: DB, workspaceId: string, chatId: string, email: string | null): Promise<ChatRow> {
+export async function setResponsible(
+  db: DB,
+  workspaceId: string,
+  chatId: string,
+  email: string | null,
+): Promise<ChatRow> {
   const chat = await getChat(db, workspaceId, chatId);
   let teammateId: string | null = null;
   if (email !== null) {
@@ -216,7 +290,12 @@ export async function setResponsible(db: DB, workspaceId: string, chatId: string
 export async function knownChats(db: DB, accountId: string, externalIds: string[]): Promise<Set<string>> {
   const known = new Set<string>();
   for (let i = 0; i < externalIds.length; i += 1000) {
-    const rows = await db.selectFrom("chats").select("external_id").where("account_id", "=", accountId).where("external_id", "in", externalIds.slice(i, i + 1000)).execute();
+    const rows = await db
+      .selectFrom("chats")
+      .select("external_id")
+      .where("account_id", "=", accountId)
+      .where("external_id", "in", externalIds.slice(i, i + 1000))
+      .execute();
     for (const r of rows) known.add(r.external_id);
   }
   return known;
@@ -224,7 +303,13 @@ export async function knownChats(db: DB, accountId: string, externalIds: string[
 
 /** The names of the account's direct chats with these phones, where they have a real name (a stored contact), by phone. */
 export async function directChatNames(db: DB, accountId: string, phones: string[]): Promise<Map<string, string>> {
-  const rows = await db.selectFrom("chats").select(["phone", "full_name"]).where("account_id", "=", accountId).where("is_group", "=", 0).where("phone", "in", phones).execute();
+  const rows = await db
+    .selectFrom("chats")
+    .select(["phone", "full_name"])
+    .where("account_id", "=", accountId)
+    .where("is_group", "=", 0)
+    .where("phone", "in", phones)
+    .execute();
   return new Map(rows.filter((r) => r.full_name && r.full_name !== r.phone).map((r) => [r.phone, r.full_name]));
 }
 
@@ -240,7 +325,12 @@ export async function findPermalink(db: DB, workspaceId: string, uuid: string) {
 }
 
 export async function getMessage(db: DB, workspaceId: string, messageId: string): Promise<MessageRow> {
-  const row = await db.selectFrom("messages as m").select(messageColumns).where("m.workspace_id", "=", workspaceId).where("m.id", "=", messageId).executeTakeFirst();
+  const row = await db
+    .selectFrom("messages as m")
+    .select(messageColumns)
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.id", "=", messageId)
+    .executeTakeFirst();
   if (!row) throw notFound("The message");
   return row;
 }

@@ -1,12 +1,19 @@
 import type { Scheduled } from "../clock/scheduler.js";
-import { headSeq, nextStoredAt, readChatParts, readMessagesBySeq, windowChats, windowMessageSeqs, type DeliverableMessage } from "../log/index.js";
+import {
+  headSeq,
+  nextStoredAt,
+  readChatParts,
+  readMessagesBySeq,
+  windowChats,
+  windowMessageSeqs,
+  type DeliverableMessage,
+} from "../log/index.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { Consumer, deliveryChat, type Attempted, type ConsumerDeps, type Phase, type WebhookRow } from "./consumer.js";
 import type { DeliveryChat } from "./writer.js";
 import { bundleParts, bundlePayloadJson } from "./payload.js";
 import { windowEndAfter, windowHours, windowStartOf } from "./windows.js";
 import { previewOf } from "../timeline/service.js";
-
 
 /**
  * Chats read per page when a window closes; bundles built ahead stay below about twice this.
@@ -23,7 +30,12 @@ const MESSAGE_PAGE = 5000;
  * messages took several bundles (THREADLINE_BUNDLE_MAX_BYTES): the first keeps that id, the
  * next ones end in `_p2`, `_p3`, ...
  */
-export function bundleDeliveryId(webhook: Pick<WebhookRow, "id" | "epoch">, chatId: number, windowEnd: number, part = 1): string {
+export function bundleDeliveryId(
+  webhook: Pick<WebhookRow, "id" | "epoch">,
+  chatId: number,
+  windowEnd: number,
+  part = 1,
+): string {
   return `bnd_${chatId}_${windowEnd}_${webhook.id.slice(-10)}${webhook.epoch ? `_r${webhook.epoch}` : ""}${part > 1 ? `_p${part}` : ""}`;
 }
 
@@ -268,23 +280,30 @@ export class BundleConsumer extends Consumer {
 
   private finishIfDone(c: Close): void {
     if (c.finishing || c.maxSeq === undefined) return;
-    if (c.exhausted && !c.fetching && c.inFlight === 0 && c.queue.length === 0 && c.retry.length === 0) void this.finish(c);
+    if (c.exhausted && !c.fetching && c.inFlight === 0 && c.queue.length === 0 && c.retry.length === 0)
+      void this.finish(c);
   }
 
   /** Builds the bundles of the next page of chats. */
   private async fetch(c: Close): Promise<void> {
     c.fetching = true;
     const w = { afterSeq: this.cursor, maxSeq: c.maxSeq!, fromSeq: c.fromSeq };
-    const page = await this.retrying("reading an aggregation window", () => readWindowPage(this.deps.db, this.row.workspace_id, w));
+    const page = await this.retrying("reading an aggregation window", () =>
+      readWindowPage(this.deps.db, this.row.workspace_id, w),
+    );
     c.fetching = false;
     if (page && !this.stopped) {
-      const built = windowBundles(page, { ...w, start: c.start, cut: c.cut, timeZone: c.timeZone, aggregation: this.row.aggregation }, {
-        webhook: this.row,
-        accepts: this.accepts,
-        publicUrl: this.deps.publicUrl(),
-        maxBytes: this.deps.bundleMaxBytes,
-        order: c.queued,
-      });
+      const built = windowBundles(
+        page,
+        { ...w, start: c.start, cut: c.cut, timeZone: c.timeZone, aggregation: this.row.aggregation },
+        {
+          webhook: this.row,
+          accepts: this.accepts,
+          publicUrl: this.deps.publicUrl(),
+          maxBytes: this.deps.bundleMaxBytes,
+          order: c.queued,
+        },
+      );
       c.queue.push(...built.bundles);
       c.queued += built.bundles.length;
       c.fromSeq = built.fromSeq;
@@ -296,7 +315,11 @@ export class BundleConsumer extends Consumer {
   private async dispatch(c: Close, b: Bundle): Promise<void> {
     c.inFlight++;
     let ok = false;
-    const subject = { what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`, chat: b.chat, snippet: b.snippet };
+    const subject = {
+      what: `a bundle of ${b.count} message${b.count === 1 ? "" : "s"} of`,
+      chat: b.chat,
+      snippet: b.snippet,
+    };
     try {
       if (b.failure) throw b.failure;
       if (b.body === undefined && b.part) {
@@ -373,7 +396,11 @@ export interface WindowSpec {
  * chat (the chat index), a page at a time, then those rows in log order; a chat cut by the
  * page's end continues alone. Read by the consumer and by a replay (replay.ts).
  */
-export async function readWindowPage(db: ConsumerDeps["db"], workspaceId: string, w: Pick<WindowSpec, "afterSeq" | "maxSeq" | "fromSeq">) {
+export async function readWindowPage(
+  db: ConsumerDeps["db"],
+  workspaceId: string,
+  w: Pick<WindowSpec, "afterSeq" | "maxSeq" | "fromSeq">,
+) {
   const { afterSeq, maxSeq } = w;
   const chats = await windowChats(db, workspaceId, { afterSeq, maxSeq, fromSeq: w.fromSeq, limit: CHAT_PAGE });
   const byChat = new Map<number, DeliverableMessage[]>();
@@ -388,12 +415,29 @@ export async function readWindowPage(db: ConsumerDeps["db"], workspaceId: string
   const parts = await readChatParts(db, ids);
   while (ids.length) {
     const keys = await windowMessageSeqs(db, { chatIds: ids, afterSeq, maxSeq, limit: MESSAGE_PAGE });
-    add(await readMessagesBySeq(db, keys.map((k) => k.seq), parts));
+    add(
+      await readMessagesBySeq(
+        db,
+        keys.map((k) => k.seq),
+        parts,
+      ),
+    );
     if (keys.length < MESSAGE_PAGE) break;
     const last = keys[keys.length - 1]!;
-    for (let after = last.seq; ; ) {
-      const more = await windowMessageSeqs(db, { chatIds: [last.chat_id], afterSeq: after, maxSeq, limit: MESSAGE_PAGE });
-      add(await readMessagesBySeq(db, more.map((k) => k.seq), parts));
+    for (let after = last.seq; ;) {
+      const more = await windowMessageSeqs(db, {
+        chatIds: [last.chat_id],
+        afterSeq: after,
+        maxSeq,
+        limit: MESSAGE_PAGE,
+      });
+      add(
+        await readMessagesBySeq(
+          db,
+          more.map((k) => k.seq),
+          parts,
+        ),
+      );
       if (more.length < MESSAGE_PAGE) break;
       after = more[more.length - 1]!.seq;
     }
@@ -411,7 +455,13 @@ export async function readWindowPage(db: ConsumerDeps["db"], workspaceId: string
 export function windowBundles(
   page: Awaited<ReturnType<typeof readWindowPage>>,
   w: WindowSpec,
-  ctx: { webhook: Pick<WebhookRow, "id" | "epoch">; accepts: ((m: DeliverableMessage) => boolean) | undefined; publicUrl: string; maxBytes: number | undefined; order: number },
+  ctx: {
+    webhook: Pick<WebhookRow, "id" | "epoch">;
+    accepts: ((m: DeliverableMessage) => boolean) | undefined;
+    publicUrl: string;
+    maxBytes: number | undefined;
+    order: number;
+  },
 ): { bundles: Bundle[]; fromSeq: number; exhausted: boolean } {
   const bundles: Bundle[] = [];
   let order = ctx.order;
@@ -422,19 +472,46 @@ export function windowBundles(
     if (!messages?.length) continue;
     messages.sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
     // New when the message that created the chat is in the part of the log this bundle covers.
-    const isNewChat = chat.created_seq !== null ? chat.created_seq > w.afterSeq && chat.created_seq <= w.maxSeq : chat.created_at >= w.start && chat.created_at < w.cut;
-    const opts = { publicUrl: ctx.publicUrl, timeZone: w.timeZone, aggregation: w.aggregation, windowStart: w.start, windowEnd: w.cut, isNewChat };
+    const isNewChat =
+      chat.created_seq !== null
+        ? chat.created_seq > w.afterSeq && chat.created_seq <= w.maxSeq
+        : chat.created_at >= w.start && chat.created_at < w.cut;
+    const opts = {
+      publicUrl: ctx.publicUrl,
+      timeZone: w.timeZone,
+      aggregation: w.aggregation,
+      windowStart: w.start,
+      windowEnd: w.cut,
+      isNewChat,
+    };
     const base = { chatId: chat.chat_id, chat: deliveryChat(messages[0]!), attempts: 0 };
     let parts: ReturnType<typeof bundleParts>;
     try {
       parts = bundleParts(messages, opts, ctx.maxBytes ?? 1024 * 1024);
     } catch (failure) {
-      bundles.push({ ...base, id: bundleDeliveryId(ctx.webhook, chat.chat_id, w.cut), count: messages.length, failure, order: order++ });
+      bundles.push({
+        ...base,
+        id: bundleDeliveryId(ctx.webhook, chat.chat_id, w.cut),
+        count: messages.length,
+        failure,
+        order: order++,
+      });
       continue;
     }
     parts.forEach((part, i) =>
-      bundles.push({ ...base, id: bundleDeliveryId(ctx.webhook, chat.chat_id, w.cut, i + 1), count: part.messages.length, part, order: order++, snippet: previewOf(part.messages[0]!.text) }),
+      bundles.push({
+        ...base,
+        id: bundleDeliveryId(ctx.webhook, chat.chat_id, w.cut, i + 1),
+        count: part.messages.length,
+        part,
+        order: order++,
+        snippet: previewOf(part.messages[0]!.text),
+      }),
     );
   }
-  return { bundles, fromSeq: page.chats.length ? page.chats[page.chats.length - 1]!.first_seq : w.fromSeq, exhausted: page.chats.length < CHAT_PAGE };
+  return {
+    bundles,
+    fromSeq: page.chats.length ? page.chats[page.chats.length - 1]!.first_seq : w.fromSeq,
+    exhausted: page.chats.length < CHAT_PAGE,
+  };
 }

@@ -5,7 +5,17 @@ import { readDeliverable, type DeliverableMessage } from "../log/index.js";
 import { highestLoggedAttempt } from "./deliveries.js";
 import { signingSecrets, type Deliverer } from "./deliver.js";
 import { isReceiverFailure, type AttemptResult } from "./outcome.js";
-import { capacity, initialHealth, judge, mayProbe, MAX_CONSECUTIVE_FAILURES, ticket, type DisabledReason, type Health, type Ticket } from "./policy.js";
+import {
+  capacity,
+  initialHealth,
+  judge,
+  mayProbe,
+  MAX_CONSECUTIVE_FAILURES,
+  ticket,
+  type DisabledReason,
+  type Health,
+  type Ticket,
+} from "./policy.js";
 import { messagePayloadJson } from "./payload.js";
 import type { DeliveryChat, DeliveryWriter } from "./writer.js";
 import { matcher, type Matcher } from "./filter.js";
@@ -24,7 +34,11 @@ export interface ConsumerDeps {
   writer: DeliveryWriter;
   deliverer: Deliverer;
   publicUrl(): string;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
   /** Told of every attempt's outcome (metrics) and of alert-worthy transitions. */
   events: ConsumerEvents;
   /** The largest bundle body (THREADLINE_BUNDLE_MAX_BYTES; 1 MiB when not given): a window's chat with more is sent in parts. */
@@ -37,7 +51,6 @@ export interface ConsumerEvents {
   warning(webhook: WebhookRow, failures: number, failingSince?: number): void;
   disabled(webhook: WebhookRow, reason: DisabledReason, failingSince?: number): void;
 }
-
 
 const FETCH_BATCH = 1000;
 const LOW_WATER = 500;
@@ -73,8 +86,14 @@ export interface DeliverySubject {
 }
 
 /** The chat a delivered message belongs to, named by its contact or group (the phone when unnamed). */
-export function deliveryChat(m: Pick<DeliverableMessage, "chat_id" | "chat_name" | "chat_phone" | "chat_is_group">): DeliveryChat {
-  return { chat_id: m.chat_id, full_name: m.chat_name.trim() || m.chat_phone || `chat ${m.chat_id}`, is_group: m.chat_is_group === 1 };
+export function deliveryChat(
+  m: Pick<DeliverableMessage, "chat_id" | "chat_name" | "chat_phone" | "chat_is_group">,
+): DeliveryChat {
+  return {
+    chat_id: m.chat_id,
+    full_name: m.chat_name.trim() || m.chat_phone || `chat ${m.chat_id}`,
+    is_group: m.chat_is_group === 1,
+  };
 }
 
 export function chatPhrase(chat: DeliveryChat): string {
@@ -253,7 +272,13 @@ export abstract class Consumer {
     }
     const row = this.row;
     const t = ticket(this.health);
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, this.deps.clock.now()), item.id, body, row.workspace_id);
+    const result = await this.deps.deliverer.attempt(
+      row.url,
+      signingSecrets(row, this.deps.clock.now()),
+      item.id,
+      body,
+      row.workspace_id,
+    );
     if (this.discarded) return result.ok;
     return this.record(row, t, item.id, item.attempts, result, subject);
   }
@@ -274,7 +299,14 @@ export abstract class Consumer {
   }
 
   /** The one recorder of an attempt's outcome: log row, metrics, the rules' verdict, activity, state, alerts. */
-  private record(row: WebhookRow, t: Ticket, deliveryId: string, attempt: number, result: AttemptResult, subject: DeliverySubject): boolean {
+  private record(
+    row: WebhookRow,
+    t: Ticket,
+    deliveryId: string,
+    attempt: number,
+    result: AttemptResult,
+    subject: DeliverySubject,
+  ): boolean {
     const { writer, clock } = this.deps;
     const { chat } = subject;
     const what = `${subject.what} ${chatPhrase(chat)}`;
@@ -293,9 +325,22 @@ export abstract class Consumer {
     if (result.ok) {
       // Written when the count changes only: at thousands of deliveries a second the state stays put.
       if (v.recovered || this.row.consecutive_failures !== 0) writer.setState(row.id, { consecutive_failures: 0 });
-      if (v.recovered) this.deps.log.info({ workspace: row.workspace_id, webhook: row.id, after_errors: before.failures }, "webhook recovered: its receiver answered again");
+      if (v.recovered)
+        this.deps.log.info(
+          { workspace: row.workspace_id, webhook: row.id, after_errors: before.failures },
+          "webhook recovered: its receiver answered again",
+        );
       this.row.consecutive_failures = 0;
-      writer.activity(row.id, { at: now, kind: "delivered", summary: `Delivered ${what} (HTTP ${status}).`, status_code: status, delivery_id: deliveryId, request: logged, chat, snippet: subject.snippet });
+      writer.activity(row.id, {
+        at: now,
+        kind: "delivered",
+        summary: `Delivered ${what} (HTTP ${status}).`,
+        status_code: status,
+        delivery_id: deliveryId,
+        request: logged,
+        chat,
+        snippet: subject.snippet,
+      });
       return true;
     }
     const n = v.health.failures;
@@ -317,13 +362,24 @@ export abstract class Consumer {
       writer.setState(row.id, { consecutive_failures: n });
       this.row.consecutive_failures = n;
       // One line per state change at the default level; never the URL (receivers put secrets in it) or a secret.
-      if (n === 1) this.deps.log.warn({ workspace: row.workspace_id, webhook: row.id, error: result.error?.code, status }, `webhook failing: ${result.error?.message ?? "error"}; retried with backoff`);
+      if (n === 1)
+        this.deps.log.warn(
+          { workspace: row.workspace_id, webhook: row.id, error: result.error?.code, status },
+          `webhook failing: ${result.error?.message ?? "error"}; retried with backoff`,
+        );
     }
     if (v.disable === "gone") this.disable("gone", `Disabled: the receiver answered 410 Gone to ${what}.`);
     else if (v.disable) this.disable(v.disable, `Disabled after ${n} consecutive errors.`);
     else if (v.warn) {
-      this.deps.log.warn({ workspace: row.workspace_id, webhook: row.id, errors: n }, `webhook warned: ${n} consecutive errors; the owner is e-mailed`);
-      writer.activity(row.id, { at: now, kind: "warning", summary: `${n} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.` });
+      this.deps.log.warn(
+        { workspace: row.workspace_id, webhook: row.id, errors: n },
+        `webhook warned: ${n} consecutive errors; the owner is e-mailed`,
+      );
+      writer.activity(row.id, {
+        at: now,
+        kind: "warning",
+        summary: `${n} consecutive errors; the webhook is disabled after ${MAX_CONSECUTIVE_FAILURES + 1}.`,
+      });
       this.deps.events.warning(row, n, v.health.failingSince);
     }
     return false;
@@ -336,14 +392,25 @@ export abstract class Consumer {
    * `now`: a body that cannot be written fails the same way every time) it is parked and
    * answers true: the caller moves on past it. Never throws.
    */
-  protected async failedInternally(item: Attempted, payload: ParkedPayload, subject: DeliverySubject, err: unknown, now = false): Promise<boolean> {
+  protected async failedInternally(
+    item: Attempted,
+    payload: ParkedPayload,
+    subject: DeliverySubject,
+    err: unknown,
+    now = false,
+  ): Promise<boolean> {
     const { writer, clock, log } = this.deps;
     const row = this.row;
     const errors = (item.internalErrors = (item.internalErrors ?? 0) + 1);
     const reason = internalReason(err);
     const parking = now || errors >= PARK_AFTER;
     const what = `${subject.what} ${chatPhrase(subject.chat)}`;
-    log.error({ err, webhook: row.id, delivery: item.id }, parking ? "a delivery failed by an internal error; parked" : "a delivery failed by an internal error; trying it again");
+    log.error(
+      { err, webhook: row.id, delivery: item.id },
+      parking
+        ? "a delivery failed by an internal error; parked"
+        : "a delivery failed by an internal error; trying it again",
+    );
     const at = clock.now();
     try {
       item.attempts = Math.max(item.attempts, 0) + 1;
@@ -353,7 +420,10 @@ export abstract class Consumer {
         durationMs: 0,
         request: { method: "POST", url: row.url, headers: {}, body: payload.body ?? "" },
         response: null,
-        error: { code: "INTERNAL_ERROR", message: `Threadline failed to send this delivery (${reason}); not the receiver's error.` },
+        error: {
+          code: "INTERNAL_ERROR",
+          message: `Threadline failed to send this delivery (${reason}); not the receiver's error.`,
+        },
       };
       const logged = writer.logRequest(row.id, item.id, item.attempts, result, { chatId: subject.chat.chat_id });
       this.deps.events.attempted(row, result);
@@ -373,12 +443,26 @@ export abstract class Consumer {
       return false;
     }
     const parked = await this.retrying("parking a delivery", async () => {
-      await park(this.deps.db, { webhookId: row.id, deliveryId: item.id, chatId: subject.chat.chat_id, messageId: payload.messageId, reason, body: payload.body, at });
+      await park(this.deps.db, {
+        webhookId: row.id,
+        deliveryId: item.id,
+        chatId: subject.chat.chat_id,
+        messageId: payload.messageId,
+        reason,
+        body: payload.body,
+        at,
+      });
       return true;
     });
     if (parked === undefined) return false; // stopped first: handed back, the next start meets it again
     try {
-      writer.activity(row.id, { at, kind: "parked", summary: `Parked ${what} after ${errors === 1 ? "an internal error" : `${errors} internal errors`} (${reason}): listed under the webhook's parked deliveries, to send again by hand.`, delivery_id: item.id, chat: subject.chat });
+      writer.activity(row.id, {
+        at,
+        kind: "parked",
+        summary: `Parked ${what} after ${errors === 1 ? "an internal error" : `${errors} internal errors`} (${reason}): listed under the webhook's parked deliveries, to send again by hand.`,
+        delivery_id: item.id,
+        chat: subject.chat,
+      });
     } catch (e) {
       log.error({ err: e, webhook: row.id }, "recording a parked delivery failed");
     }
@@ -389,8 +473,16 @@ export abstract class Consumer {
     const { writer, clock } = this.deps;
     const at = clock.now();
     const failures = this.health.failures;
-    this.deps.log.warn({ workspace: this.row.workspace_id, webhook: this.row.id, reason, errors: failures }, `webhook disabled: ${summary}`);
-    writer.setState(this.row.id, { enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures });
+    this.deps.log.warn(
+      { workspace: this.row.workspace_id, webhook: this.row.id, reason, errors: failures },
+      `webhook disabled: ${summary}`,
+    );
+    writer.setState(this.row.id, {
+      enabled: 0,
+      disabled_reason: reason,
+      disabled_at: at,
+      consecutive_failures: failures,
+    });
     writer.activity(this.row.id, { at, kind: "disabled", summary });
     this.row = { ...this.row, enabled: 0, disabled_reason: reason, disabled_at: at, consecutive_failures: failures };
     // Attempts still in flight are logged (and a success still moves the cursor).
@@ -476,7 +568,10 @@ export class MessageConsumer extends Consumer {
   private async fetch(): Promise<void> {
     this.fetching = true;
     try {
-      const rows = await readDeliverable(this.deps.db, this.row.workspace_id, { afterSeq: this.readSeq, limit: FETCH_BATCH });
+      const rows = await readDeliverable(this.deps.db, this.row.workspace_id, {
+        afterSeq: this.readSeq,
+        limit: FETCH_BATCH,
+      });
       if (this.stopped) return;
       for (const msg of rows) {
         if (this.accepts && !this.accepts(msg)) {

@@ -13,7 +13,6 @@ export const RESPONSE_BODY_LIMIT = 64 * 1024;
 /** How often the attempts in flight are checked against their deadline. */
 const DEADLINE_SWEEP_MS = 100;
 
-
 /** Standard Webhooks signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
 const keys = new Map<string, Buffer>();
 export function sign(secret: string, id: string, timestampSec: number, body: string | Buffer): string {
@@ -30,8 +29,13 @@ export function sign(secret: string, id: string, timestampSec: number, body: str
 export const SECRET_GRACE_MS = 24 * 3600_000;
 
 /** The secrets that sign a webhook's deliveries now: the current one, and the previous one during its grace period. */
-export function signingSecrets(row: { secret: string; previous_secret: string | null; previous_secret_until: number | null }, now: number): string[] {
-  return row.previous_secret && row.previous_secret_until !== null && row.previous_secret_until > now ? [row.secret, row.previous_secret] : [row.secret];
+export function signingSecrets(
+  row: { secret: string; previous_secret: string | null; previous_secret_until: number | null },
+  now: number,
+): string[] {
+  return row.previous_secret && row.previous_secret_until !== null && row.previous_secret_until > now
+    ? [row.secret, row.previous_secret]
+    : [row.secret];
 }
 
 function parseRetryAfter(v: string | undefined, now: number): number | undefined {
@@ -41,7 +45,10 @@ function parseRetryAfter(v: string | undefined, now: number): number | undefined
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-const TIMEOUT_ERROR: DeliveryError = { code: "TIMEOUT", message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.` };
+const TIMEOUT_ERROR: DeliveryError = {
+  code: "TIMEOUT",
+  message: `The receiver did not answer within ${DELIVERY_TIMEOUT_MS / 1000} s.`,
+};
 
 /**
  * A network failure as the log and the activity say it: the error's code, never the system's
@@ -51,12 +58,23 @@ function errorOf(e: unknown): DeliveryError {
   const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.cause?.code ?? err.code ?? err.name ?? "";
   // The target guard's own sentence, which says nothing of a resolution.
-  if (code === "EBLOCKEDTARGET") return { code: "BLOCKED_TARGET", message: err.cause?.message ?? err.message ?? "The address may not be reached." };
+  if (code === "EBLOCKEDTARGET")
+    return { code: "BLOCKED_TARGET", message: err.cause?.message ?? err.message ?? "The address may not be reached." };
   const shown = /^[A-Z][A-Z0-9_]+$/.test(code) ? code : "unknown";
-  if (code === "ECONNREFUSED") return { code: "CONNECTION_REFUSED", message: `The receiver refused the connection (${shown}).` };
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { code: "DNS_FAILURE", message: `The receiver's host name could not be resolved (${shown}).` };
-  if (code === "TimeoutError" || code === "AbortError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return TIMEOUT_ERROR;
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") return { code: "CONNECTION_RESET", message: `The connection was closed before an answer (${shown}).` };
+  if (code === "ECONNREFUSED")
+    return { code: "CONNECTION_REFUSED", message: `The receiver refused the connection (${shown}).` };
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return { code: "DNS_FAILURE", message: `The receiver's host name could not be resolved (${shown}).` };
+  if (
+    code === "TimeoutError" ||
+    code === "AbortError" ||
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT" ||
+    code === "UND_ERR_CONNECT_TIMEOUT"
+  )
+    return TIMEOUT_ERROR;
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE")
+    return { code: "CONNECTION_RESET", message: `The connection was closed before an answer (${shown}).` };
   return { code: "NETWORK_ERROR", message: `A network error reaching the receiver (${shown}).` };
 }
 
@@ -117,10 +135,15 @@ class Call {
     if (err) this.reject(err);
     else {
       const c = this.chunks;
-      this.resolve({ status: this.status, headers: this.headers, body: c.length === 1 ? c[0]!.toString("utf8") : Buffer.concat(c).toString("utf8") });
+      this.resolve({
+        status: this.status,
+        headers: this.headers,
+        body: c.length === 1 ? c[0]!.toString("utf8") : Buffer.concat(c).toString("utf8"),
+      });
     }
     // Cut the request if it is still running (deadline, or the rest of a long body).
-    if (this.controller && (err || this.kept >= RESPONSE_BODY_LIMIT)) this.controller.abort(err ?? new Error("response body limit reached"));
+    if (this.controller && (err || this.kept >= RESPONSE_BODY_LIMIT))
+      this.controller.abort(err ?? new Error("response body limit reached"));
   }
 
   // Its presence selects undici's current handler interface.
@@ -232,7 +255,7 @@ class OriginShares {
   /** Starts the waiting requests that may start now, oldest first (a tenant at its share waits, the others pass it). */
   private grant(): void {
     const share = this.share();
-    for (let i = 0; i < this.waiting.length && this.total < ORIGIN_CONNECTIONS; ) {
+    for (let i = 0; i < this.waiting.length && this.total < ORIGIN_CONNECTIONS;) {
       const w = this.waiting[i]!;
       if (this.mayStart(w.tenant, share)) {
         this.waiting.splice(i, 1);
@@ -281,7 +304,13 @@ export class Deliverer {
    * Webhooks). `tenant`: the workspace delivering, whose fair share of the origin's connections
    * this attempt takes.
    */
-  async attempt(url: string, secrets: readonly string[], webhookId: string, body: string, tenant = ""): Promise<AttemptResult> {
+  async attempt(
+    url: string,
+    secrets: readonly string[],
+    webhookId: string,
+    body: string,
+    tenant = "",
+  ): Promise<AttemptResult> {
     const at = this.clock.now();
     const started = performance.now();
     const ts = Math.floor(Date.now() / 1000);
@@ -292,7 +321,10 @@ export class Deliverer {
       "user-agent": this.userAgent,
       "webhook-id": webhookId,
       "webhook-timestamp": String(ts),
-      "webhook-signature": secrets.length === 1 ? sign(secrets[0]!, webhookId, ts, bytes) : secrets.map((secret) => sign(secret, webhookId, ts, bytes)).join(" "),
+      "webhook-signature":
+        secrets.length === 1
+          ? sign(secrets[0]!, webhookId, ts, bytes)
+          : secrets.map((secret) => sign(secret, webhookId, ts, bytes)).join(" "),
     };
     const req = { method: "POST" as const, url, headers, body };
     if (this.aborted) return failed(at, started, req, SHUTDOWN_ERROR);
@@ -321,13 +353,22 @@ export class Deliverer {
           : late
             ? TIMEOUT_ERROR
             : status >= 300 && status < 400
-              ? { code: "REDIRECT", message: `The receiver answered ${status} (redirects are not followed); point the webhook at the final URL.` }
+              ? {
+                  code: "REDIRECT",
+                  message: `The receiver answered ${status} (redirects are not followed); point the webhook at the final URL.`,
+                }
               : { code: "HTTP_ERROR", message: `The receiver answered ${status}.` },
       };
-      if (status === 429 || status === 503) result.retryAfterMs = parseRetryAfter(res.headers["retry-after"], Date.now());
+      if (status === 429 || status === 503)
+        result.retryAfterMs = parseRetryAfter(res.headers["retry-after"], Date.now());
       return result;
     } catch (e) {
-      return failed(at, started, req, this.aborted ? SHUTDOWN_ERROR : e instanceof DeadlineError ? TIMEOUT_ERROR : errorOf(e));
+      return failed(
+        at,
+        started,
+        req,
+        this.aborted ? SHUTDOWN_ERROR : e instanceof DeadlineError ? TIMEOUT_ERROR : errorOf(e),
+      );
     } finally {
       shares.release(tenant);
       if (shares.idle) this.shares.delete(target.origin);
@@ -344,7 +385,9 @@ export class Deliverer {
         const u = new URL(url);
         const host = u.hostname.replace(/^\[|\]$/g, "");
         const reason = isIP(host) ? this.guard.blockedReason(host) : undefined;
-        t = reason ? { error: { code: "BLOCKED_TARGET", message: reason } } : { origin: u.origin, path: `${u.pathname}${u.search}` };
+        t = reason
+          ? { error: { code: "BLOCKED_TARGET", message: reason } }
+          : { origin: u.origin, path: `${u.pathname}${u.search}` };
       }
       if (this.targets.size > 10_000) this.targets.clear();
       this.targets.set(url, t);
@@ -359,11 +402,26 @@ export class Deliverer {
    * trickled a byte at a time would never trip them). The body is kept up to
    * RESPONSE_BODY_LIMIT; past it the request is ended without reading the rest.
    */
-  private post(target: { origin: string; path: string }, headers: Record<string, string>, body: Buffer): Promise<Answer> {
+  private post(
+    target: { origin: string; path: string },
+    headers: Record<string, string>,
+    body: Buffer,
+  ): Promise<Answer> {
     const call = new Call(this.inFlight);
     const answer = call.start();
     this.track(call);
-    this.agent.dispatch({ origin: target.origin, path: target.path, method: "POST", headers, body, headersTimeout: DELIVERY_TIMEOUT_MS, bodyTimeout: DELIVERY_TIMEOUT_MS }, call);
+    this.agent.dispatch(
+      {
+        origin: target.origin,
+        path: target.path,
+        method: "POST",
+        headers,
+        body,
+        headersTimeout: DELIVERY_TIMEOUT_MS,
+        bodyTimeout: DELIVERY_TIMEOUT_MS,
+      },
+      call,
+    );
     return answer;
   }
 

@@ -14,7 +14,13 @@ export type RequestRow = Selectable<Database["webhook_requests"]>;
 
 /** A webhook's kept attempts, newest first. */
 export function readRequestLog(db: DB, webhookId: string): Promise<RequestRow[]> {
-  return db.selectFrom("webhook_requests").selectAll().where("webhook_id", "=", webhookId).orderBy("id", "desc").limit(REQUEST_LOG_SIZE).execute();
+  return db
+    .selectFrom("webhook_requests")
+    .selectAll()
+    .where("webhook_id", "=", webhookId)
+    .orderBy("id", "desc")
+    .limit(REQUEST_LOG_SIZE)
+    .execute();
 }
 
 /** The highest attempt number the log keeps for one delivery (0 when it keeps none). */
@@ -60,7 +66,8 @@ export function deliveryItems(rows: RequestRow[], webhookEnabled: boolean): Deli
   const pendingRetry = new Map<string, number | null>();
   const newest = new Set<string>();
   for (const r of rows) {
-    if (!r.resend && !r.test && !pendingRetry.has(r.delivery_id)) pendingRetry.set(r.delivery_id, r.error ? r.next_retry_at : null);
+    if (!r.resend && !r.test && !pendingRetry.has(r.delivery_id))
+      pendingRetry.set(r.delivery_id, r.error ? r.next_retry_at : null);
   }
   return rows.map((r) => {
     const first = !newest.has(r.delivery_id);
@@ -85,19 +92,26 @@ export interface DeliveryFilter {
 }
 
 /** `?status=&chat_id=&since=&until=` of `GET …/deliveries`, each refused with the field named. */
-export function parseDeliveryFilter(q: { status?: string; chat_id?: string; since?: string; until?: string }): DeliveryFilter {
+export function parseDeliveryFilter(q: {
+  status?: string;
+  chat_id?: string;
+  since?: string;
+  until?: string;
+}): DeliveryFilter {
   const f: DeliveryFilter = {};
   if (q.status !== undefined && q.status !== "") {
     if (q.status !== "succeeded" && q.status !== "failed") throw invalid("status", 'must be "succeeded" or "failed".');
     f.status = q.status;
   }
   if (q.chat_id !== undefined && q.chat_id !== "") {
-    if (!/^\d{1,19}$/.test(q.chat_id)) throw invalid("chat_id", "must be a chat id: a string of digits, as in chat.chat_id.");
+    if (!/^\d{1,19}$/.test(q.chat_id))
+      throw invalid("chat_id", "must be a chat id: a string of digits, as in chat.chat_id.");
     f.chatId = q.chat_id;
   }
   f.since = parseIsoTime("since", q.since);
   f.until = parseIsoTime("until", q.until);
-  if (f.since !== undefined && f.until !== undefined && f.until < f.since) throw invalid("until", "must not be before since.");
+  if (f.since !== undefined && f.until !== undefined && f.until < f.since)
+    throw invalid("until", "must not be before since.");
   return f;
 }
 

@@ -40,7 +40,12 @@ export type FilterInput = { direction?: unknown; accounts?: unknown; chats?: unk
  * Applies `input` (each field optional) to `base` and validates the result against the
  * workspace: unknown account phones or teammate e-mails are a 400 naming them.
  */
-export async function resolveFilter(db: DB, workspaceId: string, base: WebhookFilter, input: FilterInput | undefined): Promise<WebhookFilter> {
+export async function resolveFilter(
+  db: DB,
+  workspaceId: string,
+  base: WebhookFilter,
+  input: FilterInput | undefined,
+): Promise<WebhookFilter> {
   if (input === undefined) return base;
   const f = { ...base };
   if (input.direction !== undefined) f.direction = oneOf("filter.direction", input.direction, DIRECTIONS);
@@ -49,9 +54,22 @@ export async function resolveFilter(db: DB, workspaceId: string, base: WebhookFi
     const phones = listOrNull("filter.accounts", input.accounts, "account phones");
     if (phones) {
       const wanted = [...new Set(phones.map((p) => p.trim()))];
-      const known = new Set((await db.selectFrom("accounts").select("phone").where("workspace_id", "=", workspaceId).where("deleted_at", "is", null).execute()).map((a) => a.phone));
+      const known = new Set(
+        (
+          await db
+            .selectFrom("accounts")
+            .select("phone")
+            .where("workspace_id", "=", workspaceId)
+            .where("deleted_at", "is", null)
+            .execute()
+        ).map((a) => a.phone),
+      );
       const unknown = wanted.filter((p) => !known.has(p));
-      if (unknown.length) throw invalid("filter.accounts", `no account of this workspace has the phone ${unknown.map((p) => JSON.stringify(p)).join(", ")}.`);
+      if (unknown.length)
+        throw invalid(
+          "filter.accounts",
+          `no account of this workspace has the phone ${unknown.map((p) => JSON.stringify(p)).join(", ")}.`,
+        );
       f.accounts = wanted;
     } else f.accounts = null;
   }
@@ -59,9 +77,17 @@ export async function resolveFilter(db: DB, workspaceId: string, base: WebhookFi
     const emails = listOrNull("filter.responsible", input.responsible, "teammate e-mails");
     if (emails) {
       const wanted = [...new Set(emails.map(normalizeEmail))];
-      const known = new Set((await db.selectFrom("teammates").select("email").where("workspace_id", "=", workspaceId).execute()).map((t) => normalizeEmail(t.email)));
+      const known = new Set(
+        (await db.selectFrom("teammates").select("email").where("workspace_id", "=", workspaceId).execute()).map((t) =>
+          normalizeEmail(t.email),
+        ),
+      );
       const unknown = wanted.filter((e) => !known.has(e));
-      if (unknown.length) throw invalid("filter.responsible", `no teammate of this workspace has the e-mail ${unknown.map((e) => JSON.stringify(e)).join(", ")}.`);
+      if (unknown.length)
+        throw invalid(
+          "filter.responsible",
+          `no teammate of this workspace has the e-mail ${unknown.map((e) => JSON.stringify(e)).join(", ")}.`,
+        );
       f.responsible = wanted;
     } else f.responsible = null;
   }
@@ -75,7 +101,8 @@ function oneOf<T extends string>(field: string, value: unknown, allowed: readonl
 
 function listOrNull(field: string, value: unknown, what: string): string[] | null {
   if (value === null) return null;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw invalid(field, `must be null (all) or a list of ${what}.`);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string"))
+    throw invalid(field, `must be null (all) or a list of ${what}.`);
   if (value.length === 0) throw invalid(field, `must list at least one of the ${what}, or be null for all.`);
   if (value.length > 100) throw invalid(field, `may list at most 100 ${what}.`);
   return value as string[];
@@ -107,7 +134,13 @@ export function matcher(text: string | null): Matcher | undefined {
  * every 5 s); `limit` messages means at least that many. With a webhook's `filter`, only the
  * messages it would deliver.
  */
-export async function countWaiting(db: DB, workspaceId: string, afterSeq: number, limit: number, filter?: WebhookFilter): Promise<{ messages: number; chats: number }> {
+export async function countWaiting(
+  db: DB,
+  workspaceId: string,
+  afterSeq: number,
+  limit: number,
+  filter?: WebhookFilter,
+): Promise<{ messages: number; chats: number }> {
   const passing = await filteredChatIds(db, workspaceId, { afterSeq }, filter);
   if (!passing) return { messages: 0, chats: 0 };
   const row = await db
@@ -121,7 +154,12 @@ export async function countWaiting(db: DB, workspaceId: string, afterSeq: number
  * The deliverable messages with seq in (`afterSeq`, `maxSeq`] that a webhook's `filter` lets
  * through, counted exactly: what a replay of that range sends (webhooks/replay.ts).
  */
-export async function countDeliverable(db: DB, workspaceId: string, range: { afterSeq: number; maxSeq: number }, filter?: WebhookFilter): Promise<number> {
+export async function countDeliverable(
+  db: DB,
+  workspaceId: string,
+  range: { afterSeq: number; maxSeq: number },
+  filter?: WebhookFilter,
+): Promise<number> {
   if (range.maxSeq <= range.afterSeq) return 0;
   const passing = await filteredChatIds(db, workspaceId, range, filter);
   if (!passing) return 0;
@@ -138,20 +176,38 @@ export async function countDeliverable(db: DB, workspaceId: string, range: { aft
  * none can pass. Teammates are matched by `normalizeEmail` as in `matcher`, not by SQL's
  * `lower()` (ASCII-only on SQLite), so `Ünal@x.de` is `ünal@x.de` in both.
  */
-async function filteredChatIds(db: DB, workspaceId: string, range: { afterSeq: number; maxSeq?: number }, filter?: WebhookFilter) {
+async function filteredChatIds(
+  db: DB,
+  workspaceId: string,
+  range: { afterSeq: number; maxSeq?: number },
+  filter?: WebhookFilter,
+) {
   let responsibleIds: string[] | undefined;
   if (filter?.responsible) {
     const wanted = new Set(filter.responsible);
-    const teammates = await db.selectFrom("teammates").select(["id", "email"]).where("workspace_id", "=", workspaceId).execute();
+    const teammates = await db
+      .selectFrom("teammates")
+      .select(["id", "email"])
+      .where("workspace_id", "=", workspaceId)
+      .execute();
     responsibleIds = teammates.filter((t) => wanted.has(normalizeEmail(t.email))).map((t) => t.id);
     if (responsibleIds.length === 0) return undefined;
   }
-  let q = db.selectFrom("messages as m").select("m.chat_id").where("m.workspace_id", "=", workspaceId).where("m.seq", ">", range.afterSeq).where("m.status", "=", "stored");
+  let q = db
+    .selectFrom("messages as m")
+    .select("m.chat_id")
+    .where("m.workspace_id", "=", workspaceId)
+    .where("m.seq", ">", range.afterSeq)
+    .where("m.status", "=", "stored");
   if (range.maxSeq !== undefined) q = q.where("m.seq", "<=", range.maxSeq);
   if (filter && filter.direction !== "both") q = q.where("m.direction", "=", filter.direction);
   if (filter?.accounts) {
     const phones = filter.accounts;
-    q = q.where("m.account_id", "in", db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones));
+    q = q.where(
+      "m.account_id",
+      "in",
+      db.selectFrom("accounts").select("id").where("workspace_id", "=", workspaceId).where("phone", "in", phones),
+    );
   }
   if (filter && (filter.chats !== "both" || responsibleIds)) {
     let c = db.selectFrom("chats").select("id").where("workspace_id", "=", workspaceId);

@@ -36,7 +36,8 @@ export function stateOf(row: Pick<WebhookRow, "enabled" | "consecutive_failures"
  */
 export async function healthOf(deps: HealthDeps, row: WebhookRow, pending: number): Promise<WebhookHealth> {
   const state = stateOf(row);
-  if (state === "ok") return { state, last_error: null, pending_messages: pending, next_retry_at: null, owner_notified: null };
+  if (state === "ok")
+    return { state, last_error: null, pending_messages: pending, next_retry_at: null, owner_notified: null };
 
   const latest = (failed: boolean) =>
     deps.db
@@ -50,7 +51,10 @@ export async function healthOf(deps: HealthDeps, row: WebhookRow, pending: numbe
       .limit(1)
       .executeTakeFirst();
   const [lastFailure, lastSuccess] = await Promise.all([latest(true), latest(false)]);
-  const lastError = lastFailure && (!lastSuccess || lastSuccess.at <= lastFailure.at) ? { ...(JSON.parse(lastFailure.error!) as DeliveryError), at: new Date(lastFailure.at).toISOString() } : null;
+  const lastError =
+    lastFailure && (!lastSuccess || lastSuccess.at <= lastFailure.at)
+      ? { ...(JSON.parse(lastFailure.error!) as DeliveryError), at: new Date(lastFailure.at).toISOString() }
+      : null;
 
   let nextRetry: number | undefined;
   if (state === "failing") {
@@ -74,4 +78,3 @@ export async function healthOf(deps: HealthDeps, row: WebhookRow, pending: numbe
     owner_notified: notified,
   };
 }
-

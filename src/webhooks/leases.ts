@@ -24,7 +24,10 @@ export class Leases {
 
   /** The processes alive now (a recent heartbeat), as a subquery. */
   private live(now: number) {
-    return this.db.selectFrom("processes").select("id").where("heartbeat_at", ">=", now - this.leaseMs);
+    return this.db
+      .selectFrom("processes")
+      .select("id")
+      .where("heartbeat_at", ">=", now - this.leaseMs);
   }
 
   /** Announces this process alive; answers how many processes are (this one included). */
@@ -36,7 +39,10 @@ export class Leases {
       .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_at: now }))
       .execute();
     // Rows of processes long dead go: the table stays as small as the deployment.
-    await this.db.deleteFrom("processes").where("heartbeat_at", "<", now - 10 * this.leaseMs).execute();
+    await this.db
+      .deleteFrom("processes")
+      .where("heartbeat_at", "<", now - 10 * this.leaseMs)
+      .execute();
     const row = await this.db
       .selectFrom("processes")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -49,7 +55,10 @@ export class Leases {
   async counts(): Promise<{ enabled: number; held: number }> {
     const row = await this.db
       .selectFrom("webhooks")
-      .select((eb) => [eb.fn.countAll<number>().as("enabled"), eb.fn.sum<number>(eb.case().when("lease_owner", "=", this.owner).then(1).else(0).end()).as("held")])
+      .select((eb) => [
+        eb.fn.countAll<number>().as("enabled"),
+        eb.fn.sum<number>(eb.case().when("lease_owner", "=", this.owner).then(1).else(0).end()).as("held"),
+      ])
       .where("enabled", "=", 1)
       .executeTakeFirst();
     return { enabled: Number(row?.enabled ?? 0), held: Number(row?.held ?? 0) };
@@ -71,7 +80,14 @@ export class Leases {
           .when(
             eb.and([
               eb("w.aggregation", "=", "none"),
-              eb.exists(eb.selectFrom("messages as m").select("m.seq").whereRef("m.workspace_id", "=", "w.workspace_id").whereRef("m.seq", ">", "w.cursor_seq").where("m.status", "=", "stored")),
+              eb.exists(
+                eb
+                  .selectFrom("messages as m")
+                  .select("m.seq")
+                  .whereRef("m.workspace_id", "=", "w.workspace_id")
+                  .whereRef("m.seq", ">", "w.cursor_seq")
+                  .where("m.status", "=", "stored"),
+              ),
             ]),
           )
           .then(1)
@@ -87,7 +103,14 @@ export class Leases {
   /** The rows of some webhooks (read in slices: an `in` list stays short). */
   async rows(ids: string[]): Promise<WebhookRow[]> {
     const out: WebhookRow[] = [];
-    for (let i = 0; i < ids.length; i += 500) out.push(...(await this.db.selectFrom("webhooks").selectAll().where("id", "in", ids.slice(i, i + 500)).execute()));
+    for (let i = 0; i < ids.length; i += 500)
+      out.push(
+        ...(await this.db
+          .selectFrom("webhooks")
+          .selectAll()
+          .where("id", "in", ids.slice(i, i + 500))
+          .execute()),
+      );
     return out;
   }
 
@@ -117,7 +140,11 @@ export class Leases {
    * its database (SQLite): a lease left by a killed predecessor need not run out first.
    */
   async takeOverAll(): Promise<void> {
-    await this.db.updateTable("webhooks").set({ lease_owner: this.owner, lease_until: null }).where("enabled", "=", 1).execute();
+    await this.db
+      .updateTable("webhooks")
+      .set({ lease_owner: this.owner, lease_until: null })
+      .where("enabled", "=", 1)
+      .execute();
   }
 
   /** Claims one webhook now (it was just enabled or changed here), if no other live process holds it. */
@@ -127,7 +154,13 @@ export class Leases {
       .updateTable("webhooks")
       .set({ lease_owner: this.owner, lease_until: null })
       .where("id", "=", id)
-      .where((eb) => eb.or([eb("lease_owner", "is", null), eb("lease_owner", "=", this.owner), eb("lease_owner", "not in", this.live(now))]))
+      .where((eb) =>
+        eb.or([
+          eb("lease_owner", "is", null),
+          eb("lease_owner", "=", this.owner),
+          eb("lease_owner", "not in", this.live(now)),
+        ]),
+      )
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
@@ -135,13 +168,22 @@ export class Leases {
   /** Gives some leases back (handed over, or their webhooks disabled), so another process may take them at once. */
   async release(ids: string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
-      await this.db.updateTable("webhooks").set({ lease_owner: null, lease_until: null }).where("id", "in", ids.slice(i, i + 500)).where("lease_owner", "=", this.owner).execute();
+      await this.db
+        .updateTable("webhooks")
+        .set({ lease_owner: null, lease_until: null })
+        .where("id", "in", ids.slice(i, i + 500))
+        .where("lease_owner", "=", this.owner)
+        .execute();
     }
   }
 
   /** A clean shutdown: every lease back and this process gone from the count, so the others take over at once. */
   async leave(): Promise<void> {
-    await this.db.updateTable("webhooks").set({ lease_owner: null, lease_until: null }).where("lease_owner", "=", this.owner).execute();
+    await this.db
+      .updateTable("webhooks")
+      .set({ lease_owner: null, lease_until: null })
+      .where("lease_owner", "=", this.owner)
+      .execute();
     await this.db.deleteFrom("processes").where("id", "=", this.owner).execute();
   }
 }

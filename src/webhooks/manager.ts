@@ -6,7 +6,6 @@ import { DEFAULT_LEASE_MS } from "../config/index.js";
 import { WebhookSignals, type Change } from "./signals.js";
 import { ReplayRunner, runningReplays } from "./replay.js";
 
-
 /** How long a shutdown waits for deliveries in flight before cutting them (the process must exit within 10 s). */
 export const SHUTDOWN_GRACE_MS = 4_000;
 
@@ -156,8 +155,12 @@ export class DeliveryManager {
     for (const id of gone) this.leaseLost(id);
     // Disabled here (a consumer that disabled itself): held by nobody, so whoever enables it takes it.
     if (gone.length) await this.leases.release(gone);
-    const missing = rows.filter((r) => !this.consumers.has(r.id) && !this.handingOver.has(r.id) && !this.changing.has(r.id)).map((r) => r.id);
-    for (const row of await this.leases.rows(missing)) if (row.enabled === 1 && row.lease_owner === this.leases.owner && !this.changing.has(row.id)) this.leaseGained(row);
+    const missing = rows
+      .filter((r) => !this.consumers.has(r.id) && !this.handingOver.has(r.id) && !this.changing.has(r.id))
+      .map((r) => r.id);
+    for (const row of await this.leases.rows(missing))
+      if (row.enabled === 1 && row.lease_owner === this.leases.owner && !this.changing.has(row.id))
+        this.leaseGained(row);
     await this.syncReplays(rows.map((r) => r.id));
     for (const r of rows) {
       const c = this.consumers.get(r.id);
@@ -176,7 +179,10 @@ export class DeliveryManager {
   private dropExpiredLeases(): void {
     // Alone on its database (SQLite) nobody else could take them.
     if (this.alone || Date.now() < this.leasesValidUntil || this.consumers.size === 0) return;
-    this.deps.log.warn({ webhooks: this.consumers.size }, "webhook leases expired without renewal; stopping their deliveries here");
+    this.deps.log.warn(
+      { webhooks: this.consumers.size },
+      "webhook leases expired without renewal; stopping their deliveries here",
+    );
     for (const id of [...this.consumers.keys()]) this.leaseLost(id);
     // The next look starts again what this process still holds.
     this.lastSafetyNet = 0;
@@ -341,8 +347,13 @@ export class DeliveryManager {
    * An aggregated webhook's open window goes out under the old settings before it is
    * disabled or re-aggregated, wherever its consumer runs. `row`: the webhook as stored now.
    */
-  async change(row: WebhookRow, change: Change, steps: { write: () => Promise<unknown>; note?: () => void }): Promise<void> {
-    if (row.enabled === 1 && row.aggregation !== "none" && (change === "disable" || change === "reaggregate")) await this.flushOpen(row.id);
+  async change(
+    row: WebhookRow,
+    change: Change,
+    steps: { write: () => Promise<unknown>; note?: () => void },
+  ): Promise<void> {
+    if (row.enabled === 1 && row.aggregation !== "none" && (change === "disable" || change === "reaggregate"))
+      await this.flushOpen(row.id);
     // The activity says what changed after the window that went out under the old settings.
     steps.note?.();
     await this.transition(row.id, async () => {
@@ -367,11 +378,19 @@ export class DeliveryManager {
   listen(databaseUrl: string, onError: (err: unknown) => void): void {
     this.signals ??= new WebhookSignals(
       databaseUrl,
-      (op, id) => (!this.consumers.get(id)?.active ? undefined : op === "flush" ? this.flushHere(id) : op === "replay" ? this.replayHere(id) : Promise.resolve(this.retryHere(id))),
+      (op, id) =>
+        !this.consumers.get(id)?.active
+          ? undefined
+          : op === "flush"
+            ? this.flushHere(id)
+            : op === "replay"
+              ? this.replayHere(id)
+              : Promise.resolve(this.retryHere(id)),
       (id, change) => (this.consumers.has(id) ? this.apply(id, change) : undefined),
       onError,
       (from) => {
-        if (from !== this.leases.owner && this.poll) this.sync().catch((e) => this.deps.log.error({ err: e }, "looking at the webhook shares failed"));
+        if (from !== this.leases.owner && this.poll)
+          this.sync().catch((e) => this.deps.log.error({ err: e }, "looking at the webhook shares failed"));
       },
     );
   }
@@ -491,14 +510,18 @@ export class DeliveryManager {
     for (const r of replays) r.stop();
     const drained = Promise.all([...consumers.map((c) => c.drain()), ...replays.map((r) => r.done)]);
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), opts.graceMs ?? SHUTDOWN_GRACE_MS)));
+    const deadline = new Promise<"late">(
+      (r) => (timer = setTimeout(() => r("late"), opts.graceMs ?? SHUTDOWN_GRACE_MS)),
+    );
     if ((await Promise.race([drained, deadline])) === "late") await this.deps.deliverer.abort();
     clearTimeout(timer);
     await drained;
     this.deps.scheduler.close();
     await this.deps.writer.flush();
     // Hand the webhooks to the other processes at once instead of after the lease time.
-    await this.leases.leave().catch((e) => this.deps.log.error({ err: e }, "releasing webhook leases failed; they expire on their own"));
+    await this.leases
+      .leave()
+      .catch((e) => this.deps.log.error({ err: e }, "releasing webhook leases failed; they expire on their own"));
     await this.signals?.announce(this.leases.owner);
     await this.signals?.close();
   }

@@ -28,32 +28,78 @@ export interface Parking {
 /** Parks a delivery (a second parking of the same one keeps the newest reason), keeping the newest PARKED_KEPT. */
 export async function park(db: DB, p: Parking): Promise<void> {
   await db.transaction().execute(async (tx) => {
-    await tx.deleteFrom("parked_deliveries").where("webhook_id", "=", p.webhookId).where("delivery_id", "=", p.deliveryId).execute();
+    await tx
+      .deleteFrom("parked_deliveries")
+      .where("webhook_id", "=", p.webhookId)
+      .where("delivery_id", "=", p.deliveryId)
+      .execute();
     await tx
       .insertInto("parked_deliveries")
-      .values({ webhook_id: p.webhookId, delivery_id: p.deliveryId, chat_id: p.chatId === null ? null : String(p.chatId), message_id: p.messageId, reason: p.reason, body: p.body, parked_at: p.at })
+      .values({
+        webhook_id: p.webhookId,
+        delivery_id: p.deliveryId,
+        chat_id: p.chatId === null ? null : String(p.chatId),
+        message_id: p.messageId,
+        reason: p.reason,
+        body: p.body,
+        parked_at: p.at,
+      })
       .execute();
-    const keep = await tx.selectFrom("parked_deliveries").select("id").where("webhook_id", "=", p.webhookId).orderBy("id", "desc").offset(PARKED_KEPT).limit(1).executeTakeFirst();
-    if (keep) await tx.deleteFrom("parked_deliveries").where("webhook_id", "=", p.webhookId).where("id", "<=", keep.id).execute();
+    const keep = await tx
+      .selectFrom("parked_deliveries")
+      .select("id")
+      .where("webhook_id", "=", p.webhookId)
+      .orderBy("id", "desc")
+      .offset(PARKED_KEPT)
+      .limit(1)
+      .executeTakeFirst();
+    if (keep)
+      await tx
+        .deleteFrom("parked_deliveries")
+        .where("webhook_id", "=", p.webhookId)
+        .where("id", "<=", keep.id)
+        .execute();
   });
 }
 
 /** A webhook's parked deliveries, newest first. */
 export function listParked(db: DB, webhookId: string): Promise<ParkedRow[]> {
-  return db.selectFrom("parked_deliveries").selectAll().where("webhook_id", "=", webhookId).orderBy("id", "desc").limit(PARKED_KEPT).execute();
+  return db
+    .selectFrom("parked_deliveries")
+    .selectAll()
+    .where("webhook_id", "=", webhookId)
+    .orderBy("id", "desc")
+    .limit(PARKED_KEPT)
+    .execute();
 }
 
 export function findParked(db: DB, webhookId: string, deliveryId: string): Promise<ParkedRow | undefined> {
-  return db.selectFrom("parked_deliveries").selectAll().where("webhook_id", "=", webhookId).where("delivery_id", "=", deliveryId).executeTakeFirst();
+  return db
+    .selectFrom("parked_deliveries")
+    .selectAll()
+    .where("webhook_id", "=", webhookId)
+    .where("delivery_id", "=", deliveryId)
+    .executeTakeFirst();
 }
 
 export async function unpark(db: DB, webhookId: string, deliveryId: string): Promise<void> {
-  await db.deleteFrom("parked_deliveries").where("webhook_id", "=", webhookId).where("delivery_id", "=", deliveryId).execute();
+  await db
+    .deleteFrom("parked_deliveries")
+    .where("webhook_id", "=", webhookId)
+    .where("delivery_id", "=", deliveryId)
+    .execute();
 }
 
 /** As the API shows a parked delivery. */
 export function parkedView(r: ParkedRow) {
-  return { delivery_id: r.delivery_id, chat_id: r.chat_id, message_id: r.message_id, reason: r.reason, parked_at: new Date(r.parked_at).toISOString(), resendable: r.body !== null || r.message_id !== null };
+  return {
+    delivery_id: r.delivery_id,
+    chat_id: r.chat_id,
+    message_id: r.message_id,
+    reason: r.reason,
+    parked_at: new Date(r.parked_at).toISOString(),
+    resendable: r.body !== null || r.message_id !== null,
+  };
 }
 
 /** An error as one short sentence for the log and the activity (never a stack). */

@@ -85,7 +85,6 @@ function messageJson(m: DeliverableMessage): string {
   );
 }
 
-
 // Building a formatter costs far more than using one: one per zone (bundles format thousands of times).
 const minuteFormats = new Map<string, { format: Intl.DateTimeFormat; minutes: Map<number, string> }>();
 
@@ -104,7 +103,15 @@ function formatMinute(format: Intl.DateTimeFormat, ms: number): string {
 export function localMinute(ms: number, timeZone: string): string {
   let zone = minuteFormats.get(timeZone);
   if (!zone) {
-    const format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const format = new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
     if (minuteFormats.size > 1000) minuteFormats.clear();
     minuteFormats.set(timeZone, (zone = { format, minutes: new Map() }));
   }
@@ -127,11 +134,18 @@ function digestLine(m: DeliverableMessage, timeZone: string): string {
 /** What a digest ends with: the link, and which part of the window's bundles it is when there are several. */
 function digestEnd(first: DeliverableMessage, publicUrl: string, part?: BundlePart): string {
   const link = `<br/>Click <a href='${escapeHtml(permalinkUrl(publicUrl, first.permalink))}'>here</a> to open the conversation in Threadline`;
-  return part && part.count > 1 ? `${link}<br/>Part ${part.index} of ${part.count} of this chat's messages in this window` : link;
+  return part && part.count > 1
+    ? `${link}<br/>Part ${part.index} of ${part.count} of this chat's messages in this window`
+    : link;
 }
 
 /** The CRM-note digest of a bundle: every value escaped, newlines as `<br/>`. */
-export function aggregationHtml(messages: DeliverableMessage[], publicUrl: string, timeZone: string, part?: BundlePart): string {
+export function aggregationHtml(
+  messages: DeliverableMessage[],
+  publicUrl: string,
+  timeZone: string,
+  part?: BundlePart,
+): string {
   const lines = messages.map((m) => digestLine(m, timeZone));
   return `${lines.join("<br/>")}${digestEnd(messages[0]!, publicUrl, part)}`;
 }
@@ -204,7 +218,12 @@ function partOverhead(first: DeliverableMessage, last: DeliverableMessage, opts:
  * more (`&quot;`, or the same escape). Lets the usual chat skip measuring.
  */
 function sizeBound(m: DeliverableMessage): number {
-  return 12 * (m.text.length + m.sender_name.length) + 6 * (m.id.length + m.sender_phone.length + m.recipient_name.length + m.recipient_phone.length + m.direction.length) + 256;
+  return (
+    12 * (m.text.length + m.sender_name.length) +
+    6 *
+      (m.id.length + m.sender_phone.length + m.recipient_name.length + m.recipient_phone.length + m.direction.length) +
+    256
+  );
 }
 
 /**
@@ -215,7 +234,11 @@ function sizeBound(m: DeliverableMessage): number {
  * written when it is sent (`bundlePayloadJson(part.messages, part.opts)`), so a window's
  * bodies never become one string, nor all live at once.
  */
-export function bundleParts(messages: DeliverableMessage[], opts: BundleOptions, maxBytes: number): { messages: DeliverableMessage[]; opts: BundleOptions }[] {
+export function bundleParts(
+  messages: DeliverableMessage[],
+  opts: BundleOptions,
+  maxBytes: number,
+): { messages: DeliverableMessage[]; opts: BundleOptions }[] {
   const budget = maxBytes - partOverhead(messages[0]!, messages[messages.length - 1]!, opts);
   let bound = 0;
   for (const m of messages) bound += sizeBound(m);
@@ -236,6 +259,7 @@ export function bundleParts(messages: DeliverableMessage[], opts: BundleOptions,
   const count = cuts.length - 1;
   if (count === 1) return [{ messages, opts }];
   const parts = [];
-  for (let p = 0; p < count; p++) parts.push({ messages: messages.slice(cuts[p], cuts[p + 1]), opts: { ...opts, part: { index: p + 1, count } } });
+  for (let p = 0; p < count; p++)
+    parts.push({ messages: messages.slice(cuts[p], cuts[p + 1]), opts: { ...opts, part: { index: p + 1, count } } });
   return parts;
 }

@@ -82,7 +82,9 @@ export function retryDelay(failures: number, retryAfterMs?: number, random: () =
  * starts at full speed.
  */
 export function initialHealth(failures: number, now: number, random: () => number = Math.random): Health {
-  return failures > 0 ? { failures, run: 1, retryAt: now + retryDelay(failures, undefined, random), limit: 1 } : { failures: 0, run: 0, retryAt: 0, limit: MAX_IN_FLIGHT };
+  return failures > 0
+    ? { failures, run: 1, retryAt: now + retryDelay(failures, undefined, random), limit: 1 }
+    : { failures: 0, run: 0, retryAt: 0, limit: MAX_IN_FLIGHT };
 }
 
 /** How many attempts may be in flight now. */
@@ -112,7 +114,13 @@ export function ticket(h: Health): Ticket {
  */
 export function judge(h: Health, t: Ticket, o: Outcome, now: number, random: () => number = Math.random): Verdict {
   if (o.ok) {
-    if (h.failures > 0) return { health: { failures: 0, run: h.run, retryAt: 0, limit: 1 }, counted: false, recovered: true, warn: false };
+    if (h.failures > 0)
+      return {
+        health: { failures: 0, run: h.run, retryAt: 0, limit: 1 },
+        counted: false,
+        recovered: true,
+        warn: false,
+      };
     // The steady state (thousands a second): the same health, nothing to change.
     if (h.limit >= MAX_IN_FLIGHT) return { health: h, counted: false, recovered: false, warn: false };
     return { health: { ...h, limit: h.limit + 1 }, counted: false, recovered: false, warn: false };
@@ -120,7 +128,13 @@ export function judge(h: Health, t: Ticket, o: Outcome, now: number, random: () 
   let health: Health;
   let counted: boolean;
   if (h.failures === 0) {
-    health = { failures: 1, run: h.run + 1, retryAt: now + retryDelay(1, o.retryAfterMs, random), limit: 1, failingSince: now };
+    health = {
+      failures: 1,
+      run: h.run + 1,
+      retryAt: now + retryDelay(1, o.retryAfterMs, random),
+      limit: 1,
+      failingSince: now,
+    };
     counted = true;
   } else if (t.probe && t.run === h.run) {
     const failures = h.failures + 1;
@@ -128,10 +142,14 @@ export function judge(h: Health, t: Ticket, o: Outcome, now: number, random: () 
     counted = true;
   } else {
     // In flight when the run began: already counted as its first error.
-    health = o.retryAfterMs !== undefined ? { ...h, retryAt: Math.max(h.retryAt, now + retryDelay(h.failures, o.retryAfterMs)) } : h;
+    health =
+      o.retryAfterMs !== undefined
+        ? { ...h, retryAt: Math.max(h.retryAt, now + retryDelay(h.failures, o.retryAfterMs)) }
+        : h;
     counted = false;
   }
   if (o.status === 410) return { health, counted, recovered: false, warn: false, disable: "gone" };
-  if (counted && health.failures > MAX_CONSECUTIVE_FAILURES) return { health, counted, recovered: false, warn: false, disable: "consecutive_failures" };
+  if (counted && health.failures > MAX_CONSECUTIVE_FAILURES)
+    return { health, counted, recovered: false, warn: false, disable: "consecutive_failures" };
   return { health, counted, recovered: false, warn: counted && health.failures === WARNING_AT };
 }

@@ -23,9 +23,14 @@ export async function previewBundle(
   chatId: string,
 ): Promise<{ payload: unknown; parts: number; more: boolean }> {
   const hours = windowHours(row.aggregation);
-  if (hours === undefined) throw notFound("An open window (this webhook sends each message as it arrives, so it has no digest to preview)");
+  if (hours === undefined)
+    throw notFound("An open window (this webhook sends each message as it arrives, so it has no digest to preview)");
   const chat = await getChat(deps.db, row.workspace_id, chatId);
-  const read = await readDeliverableRange(deps.db, row.workspace_id, { afterSeq: row.cursor_seq, chatId: chat.id, limit: PREVIEW_MESSAGES + 1 });
+  const read = await readDeliverableRange(deps.db, row.workspace_id, {
+    afterSeq: row.cursor_seq,
+    chatId: chat.id,
+    limit: PREVIEW_MESSAGES + 1,
+  });
   const more = read.length > PREVIEW_MESSAGES;
   const accepts = matcher(row.filter);
   const messages = read.slice(0, PREVIEW_MESSAGES).filter((m) => !accepts || accepts(m));

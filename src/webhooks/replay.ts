@@ -36,7 +36,12 @@ const WINDOW_PAGE = 20;
 const PROGRESS_EVERY_MS = 1_000;
 
 /** The range of the log a replay covers: messages stored in [since, until], as seqs (stored_at grows along seq). */
-export async function replayRange(db: DB, workspaceId: string, since: number, until: number): Promise<{ afterSeq: number; maxSeq: number }> {
+export async function replayRange(
+  db: DB,
+  workspaceId: string,
+  since: number,
+  until: number,
+): Promise<{ afterSeq: number; maxSeq: number }> {
   const afterSeq = await headSeq(db, workspaceId, { storedBefore: since });
   const maxSeq = await headSeq(db, workspaceId, { afterSeq, storedBefore: until + 1 });
   return { afterSeq, maxSeq };
@@ -45,7 +50,13 @@ export async function replayRange(db: DB, workspaceId: string, since: number, un
 type WindowRow = Database["webhook_windows"];
 
 /** The aggregated windows a replay re-sends: those whose span [start, end) meets [since, until], after `afterEnd`, oldest first. */
-function overlappingWindows(db: DB, webhookId: string, r: { since: number; until: number }, afterEnd: number, limit: number): Promise<WindowRow[]> {
+function overlappingWindows(
+  db: DB,
+  webhookId: string,
+  r: { since: number; until: number },
+  afterEnd: number,
+  limit: number,
+): Promise<WindowRow[]> {
   return db
     .selectFrom("webhook_windows")
     .selectAll()
@@ -62,7 +73,12 @@ function overlappingWindows(db: DB, webhookId: string, r: { since: number; until
  * `messages`, its `total` and `GET …/replay/count`. Unaggregated: the range's deliverable
  * messages the filter lets through; aggregated: those of every window overlapping it.
  */
-export async function replayCount(db: DB, webhook: WebhookRow, since: number, until: number): Promise<{ kind: "messages" | "windows"; afterSeq: number; maxSeq: number; messages: number }> {
+export async function replayCount(
+  db: DB,
+  webhook: WebhookRow,
+  since: number,
+  until: number,
+): Promise<{ kind: "messages" | "windows"; afterSeq: number; maxSeq: number; messages: number }> {
   const filter = webhook.filter === null ? undefined : parseFilter(webhook.filter);
   if (webhook.aggregation === "none") {
     const range = await replayRange(db, webhook.workspace_id, since, until);
@@ -76,7 +92,7 @@ export async function replayCount(db: DB, webhook: WebhookRow, since: number, un
   const count = async () => {
     if (run) messages += await countDeliverable(db, webhook.workspace_id, run, filter);
   };
-  for (let after = -Infinity; ; ) {
+  for (let after = -Infinity; ;) {
     const page = await overlappingWindows(db, webhook.id, { since, until }, after, 500);
     for (const w of page) {
       first ??= w.after_seq;
@@ -119,7 +135,14 @@ export async function runningReplays(db: DB, webhookIds: string[]): Promise<Repl
   if (!webhookIds.length) return [];
   const out: ReplayRow[] = [];
   for (let i = 0; i < webhookIds.length; i += 500) {
-    out.push(...(await db.selectFrom("webhook_replays").selectAll().where("state", "=", "running").where("webhook_id", "in", webhookIds.slice(i, i + 500)).execute()));
+    out.push(
+      ...(await db
+        .selectFrom("webhook_replays")
+        .selectAll()
+        .where("state", "=", "running")
+        .where("webhook_id", "in", webhookIds.slice(i, i + 500))
+        .execute()),
+    );
   }
   return out;
 }
@@ -129,18 +152,40 @@ export async function runningReplays(db: DB, webhookIds: string[]): Promise<Repl
  * off): a conditional update, so it ends once whoever gets there first. Answers the row as
  * it was, or undefined when none was running. The runner notices within a second.
  */
-export async function endRunningReplay(db: DB, webhookId: string, reason: string, at: number): Promise<ReplayRow | undefined> {
-  const r = await db.selectFrom("webhook_replays").selectAll().where("webhook_id", "=", webhookId).where("state", "=", "running").executeTakeFirst();
+export async function endRunningReplay(
+  db: DB,
+  webhookId: string,
+  reason: string,
+  at: number,
+): Promise<ReplayRow | undefined> {
+  const r = await db
+    .selectFrom("webhook_replays")
+    .selectAll()
+    .where("webhook_id", "=", webhookId)
+    .where("state", "=", "running")
+    .executeTakeFirst();
   if (!r) return undefined;
-  const res = await db.updateTable("webhook_replays").set({ state: "cancelled", reason, ended_at: at }).where("id", "=", r.id).where("state", "=", "running").executeTakeFirst();
+  const res = await db
+    .updateTable("webhook_replays")
+    .set({ state: "cancelled", reason, ended_at: at })
+    .where("id", "=", r.id)
+    .where("state", "=", "running")
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) === 0 ? undefined : r;
 }
 
 /** What the activity says of a replay that ended: "Replay of 12 messages since … cancelled: … 3 delivered." */
-export function replayEndSummary(r: Pick<ReplayRow, "total" | "since">, state: ReplayState, reason: string | null, counts: { delivered: number; failed: number }): string {
+export function replayEndSummary(
+  r: Pick<ReplayRow, "total" | "since">,
+  state: ReplayState,
+  reason: string | null,
+  counts: { delivered: number; failed: number },
+): string {
   const what = `Replay of ${r.total} message${r.total === 1 ? "" : "s"} since ${new Date(r.since).toISOString()}`;
   const tally = `${counts.delivered} delivered${counts.failed ? `, ${counts.failed} failed` : ""}`;
-  return state === "done" ? `${what} finished: ${tally}.` : `${what} ${state === "failed" ? "failed" : "cancelled"}:${reason ? ` ${reason}` : ""} ${tally}.`;
+  return state === "done"
+    ? `${what} finished: ${tally}.`
+    : `${what} ${state === "failed" ? "failed" : "cancelled"}:${reason ? ` ${reason}` : ""} ${tally}.`;
 }
 
 /** One thing a replay sends: a message, or one part of a chat's bundle of a window. */
@@ -173,7 +218,12 @@ export class ReplayRunner {
     readonly replayId: string,
     readonly webhookId: string,
   ) {
-    this.done = this.run().catch((e) => this.deps.log.error({ err: e, webhook: webhookId, replay: replayId }, "a replay stopped on an error; the next look resumes it"));
+    this.done = this.run().catch((e) =>
+      this.deps.log.error(
+        { err: e, webhook: webhookId, replay: replayId },
+        "a replay stopped on an error; the next look resumes it",
+      ),
+    );
   }
 
   stop(): void {
@@ -190,7 +240,13 @@ export class ReplayRunner {
     if (!r || r.state !== "running") return;
     this.delivered = r.resume_delivered;
     this.failed = r.resume_failed;
-    this.tick = setInterval(() => void this.progress().catch((e) => this.deps.log.warn({ err: e, replay: this.replayId }, "writing a replay's progress failed")), PROGRESS_EVERY_MS);
+    this.tick = setInterval(
+      () =>
+        void this.progress().catch((e) =>
+          this.deps.log.warn({ err: e, replay: this.replayId }, "writing a replay's progress failed"),
+        ),
+      PROGRESS_EVERY_MS,
+    );
     this.tick.unref();
     try {
       let position = r.position;
@@ -202,7 +258,10 @@ export class ReplayRunner {
           break;
         }
         if (this.stopped) return;
-        const next = r.kind === "windows" ? await this.windowsAfter(r, webhook, position) : await this.messagesAfter(r, webhook, position);
+        const next =
+          r.kind === "windows"
+            ? await this.windowsAfter(r, webhook, position)
+            : await this.messagesAfter(r, webhook, position);
         // Stopped with an end decided (switched off): it still ends, whoever holds the lease now.
         if (this.stopped && !this.ending) return;
         if (next === undefined) {
@@ -223,14 +282,23 @@ export class ReplayRunner {
 
   /** The next batch of messages after `position`; answers the new position (undefined: nothing left). */
   private async messagesAfter(r: ReplayRow, webhook: WebhookRow, position: number): Promise<number | undefined> {
-    const rows = await readDeliverable(this.deps.db, webhook.workspace_id, { afterSeq: position, maxSeq: r.max_seq, limit: BATCH });
+    const rows = await readDeliverable(this.deps.db, webhook.workspace_id, {
+      afterSeq: position,
+      maxSeq: r.max_seq,
+      limit: BATCH,
+    });
     if (!rows.length) return undefined;
     const accepts = matcher(webhook.filter);
     const publicUrl = this.deps.publicUrl();
     const items: Item[] = [];
     for (const m of rows) {
       if (accepts && !accepts(m)) continue;
-      items.push({ id: messageDeliveryId(webhook, m.id), chatId: m.chat_id, count: 1, body: () => messagePayloadJson(m, publicUrl) });
+      items.push({
+        id: messageDeliveryId(webhook, m.id),
+        chatId: m.chat_id,
+        count: 1,
+        body: () => messagePayloadJson(m, publicUrl),
+      });
     }
     await this.sendAll(webhook, items);
     return rows[rows.length - 1]!.seq;
@@ -242,11 +310,25 @@ export class ReplayRunner {
     if (!windows.length) return undefined;
     const accepts = matcher(webhook.filter);
     for (const w of windows) {
-      const spec = { afterSeq: w.after_seq, maxSeq: w.max_seq, fromSeq: w.after_seq, start: w.window_start, cut: w.window_end, timeZone: w.time_zone, aggregation: w.aggregation };
-      for (let exhausted = false; !exhausted && !this.stopped && !this.ending; ) {
+      const spec = {
+        afterSeq: w.after_seq,
+        maxSeq: w.max_seq,
+        fromSeq: w.after_seq,
+        start: w.window_start,
+        cut: w.window_end,
+        timeZone: w.time_zone,
+        aggregation: w.aggregation,
+      };
+      for (let exhausted = false; !exhausted && !this.stopped && !this.ending;) {
         const page = await readWindowPage(this.deps.db, webhook.workspace_id, spec);
         // The ids of the window as it went out: its epoch then, not the webhook's now.
-        const built = windowBundles(page, spec, { webhook: { id: webhook.id, epoch: w.epoch }, accepts, publicUrl: this.deps.publicUrl(), maxBytes: this.deps.bundleMaxBytes, order: 0 });
+        const built = windowBundles(page, spec, {
+          webhook: { id: webhook.id, epoch: w.epoch },
+          accepts,
+          publicUrl: this.deps.publicUrl(),
+          maxBytes: this.deps.bundleMaxBytes,
+          order: 0,
+        });
         await this.sendAll(webhook, built.bundles.map(bundleItem));
         spec.fromSeq = built.fromSeq;
         exhausted = built.exhausted;
@@ -267,7 +349,8 @@ export class ReplayRunner {
     }
     const queues = [...chats.values()];
     const worker = async () => {
-      for (let q = queues.shift(); q; q = queues.shift()) for (const it of q) if (!(await this.sendOne(webhook, it))) return;
+      for (let q = queues.shift(); q; q = queues.shift())
+        for (const it of q) if (!(await this.sendOne(webhook, it))) return;
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queues.length) }, worker));
   }
@@ -285,7 +368,13 @@ export class ReplayRunner {
     }
     for (let attempt = 0; ; attempt++) {
       if (this.stopped || this.ending) return false;
-      const result: AttemptResult = await this.deps.deliverer.attempt(webhook.url, signingSecrets(webhook, this.deps.clock.now()), it.id, body, webhook.workspace_id);
+      const result: AttemptResult = await this.deps.deliverer.attempt(
+        webhook.url,
+        signingSecrets(webhook, this.deps.clock.now()),
+        it.id,
+        body,
+        webhook.workspace_id,
+      );
       // Cut by a shutdown: handed back, the next holder sends it again.
       if (!result.ok && !isReceiverFailure(result)) return false;
       this.deps.events.attempted(webhook, result);
@@ -317,7 +406,11 @@ export class ReplayRunner {
     if (Number(res.numUpdatedRows) === 0) return this.stop();
     if (final || this.ending) return;
     // Switched off meanwhile (by a person or by its failures): nothing more goes to it.
-    const w = await this.deps.db.selectFrom("webhooks").select("enabled").where("id", "=", this.webhookId).executeTakeFirst();
+    const w = await this.deps.db
+      .selectFrom("webhooks")
+      .select("enabled")
+      .where("id", "=", this.webhookId)
+      .executeTakeFirst();
     if (!w) this.stop();
     else if (w.enabled !== 1) this.ending = { state: "cancelled", reason: "The webhook was switched off." };
   }
@@ -326,7 +419,13 @@ export class ReplayRunner {
   private async checkpoint(position: number): Promise<void> {
     const res = await this.deps.db
       .updateTable("webhook_replays")
-      .set({ position, delivered: this.delivered, failed: this.failed, resume_delivered: this.delivered, resume_failed: this.failed })
+      .set({
+        position,
+        delivered: this.delivered,
+        failed: this.failed,
+        resume_delivered: this.delivered,
+        resume_failed: this.failed,
+      })
       .where("id", "=", this.replayId)
       .where("state", "=", "running")
       .executeTakeFirst();
@@ -343,8 +442,15 @@ export class ReplayRunner {
       .where("state", "=", "running")
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return;
-    this.deps.writer.activity(this.webhookId, { at, kind: "replay", summary: replayEndSummary(r, state, reason, { delivered: this.delivered, failed: this.failed }) });
-    this.deps.log.info({ webhook: this.webhookId, replay: this.replayId, state, delivered: this.delivered, failed: this.failed }, "webhook replay ended");
+    this.deps.writer.activity(this.webhookId, {
+      at,
+      kind: "replay",
+      summary: replayEndSummary(r, state, reason, { delivered: this.delivered, failed: this.failed }),
+    });
+    this.deps.log.info(
+      { webhook: this.webhookId, replay: this.replayId, state, delivered: this.delivered, failed: this.failed },
+      "webhook replay ended",
+    );
   }
 }
 

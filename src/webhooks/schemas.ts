@@ -20,7 +20,9 @@ export const WebhookFilter = Type.Object({
   direction: StringEnum(DIRECTIONS),
   accounts: Nullable(Type.Array(Type.String(), { description: "Account phones; null: every account" })),
   chats: StringEnum(CHAT_KINDS),
-  responsible: Nullable(Type.Array(Type.String(), { description: "Teammate e-mails; null: any, unassigned chats included" })),
+  responsible: Nullable(
+    Type.Array(Type.String(), { description: "Teammate e-mails; null: any, unassigned chats included" }),
+  ),
 });
 export type WebhookFilter = Static<typeof WebhookFilter>;
 
@@ -69,7 +71,10 @@ export type WebhookWithSecret = Static<typeof WebhookWithSecret>;
 export const WebhookPage = Page(Webhook);
 
 /** `POST /api/v1/webhooks/check-target`: why a delivery URL cannot be delivered to, if known now. */
-export const TargetProblem = Type.Object({ code: StringEnum(["INVALID_URL", "BLOCKED_TARGET", "DNS_FAILURE"] as const), message: Type.String() });
+export const TargetProblem = Type.Object({
+  code: StringEnum(["INVALID_URL", "BLOCKED_TARGET", "DNS_FAILURE"] as const),
+  message: Type.String(),
+});
 export type TargetProblem = Static<typeof TargetProblem>;
 export const TargetCheck = Type.Object({ ok: Type.Boolean(), problem: Nullable(TargetProblem) });
 
@@ -93,7 +98,9 @@ export const ActivityList = Items(ActivityItem);
 
 const Headers = Type.Record(Type.String(), Type.String());
 /** `method` is missing from attempts logged before it was kept. */
-const SentRequest = InOrder(Type.Object({ method: Type.Optional(Type.String()), url: Type.String(), headers: Headers, body: Type.String() }));
+const SentRequest = InOrder(
+  Type.Object({ method: Type.Optional(Type.String()), url: Type.String(), headers: Headers, body: Type.String() }),
+);
 const ReceivedResponse = Type.Object({ status: Type.Integer(), headers: Headers, body: Type.String() });
 
 const logEntryFields = {
@@ -137,7 +144,11 @@ export type Parked = Static<typeof Parked>;
 export const ParkedList = Items(Parked);
 
 /** The digest an aggregated webhook would send for a chat now (the first of `parts` bundles). */
-export const Preview = Type.Object({ payload: AnyJson({ description: "A bundle payload (contract/schemas/bundle.schema.json)" }), parts: Type.Integer(), more: Type.Boolean() });
+export const Preview = Type.Object({
+  payload: AnyJson({ description: "A bundle payload (contract/schemas/bundle.schema.json)" }),
+  parts: Type.Integer(),
+  more: Type.Boolean(),
+});
 export type Preview = Static<typeof Preview>;
 
 export const StatsBucket = Type.Object({ start: Time(), delivered: Type.Integer(), failed: Type.Integer() });
@@ -146,12 +157,19 @@ export const Stats = Type.Object({ buckets: Type.Array(StatsBucket) });
 
 export const Retrying = Type.Object({ retrying: Type.Boolean() });
 export const Flushed = Type.Object({ flushed: Type.Integer() });
-export const Sample = Type.Object({ aggregation: Aggregation, payload: AnyJson({ description: "A message or bundle payload (contract/schemas)" }) });
+export const Sample = Type.Object({
+  aggregation: Aggregation,
+  payload: AnyJson({ description: "A message or bundle payload (contract/schemas)" }),
+});
 
 /** `POST …/test`: the one attempt made, as the request log keeps it. */
 export const TestEvent = LogEntry;
 
-export const Secret = Type.Object({ secret: Type.String(), previous_secret: Nullable(Type.String()), previous_secret_expires_at: Nullable(Time()) });
+export const Secret = Type.Object({
+  secret: Type.String(),
+  previous_secret: Nullable(Type.String()),
+  previous_secret_expires_at: Nullable(Time()),
+});
 
 /** A replay of a range (webhooks/replay.ts), as GET and DELETE …/replay answer it. */
 export const ReplayView = Type.Object({

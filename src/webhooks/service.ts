@@ -13,7 +13,14 @@ import { findParked, internalReason, listParked, parkedView, unpark } from "./pa
 import { previewBundle } from "./preview.js";
 import { checkWebhookUrl, type TargetGuard, type TargetProblem } from "./targets.js";
 import { healthOf, PENDING_COUNT_LIMIT, type HealthDeps } from "./health.js";
-import { deliveryItems, logEntryView, matches, readRequestLog, type DeliveryFilter, type DeliveryItem } from "./deliveries.js";
+import {
+  deliveryItems,
+  logEntryView,
+  matches,
+  readRequestLog,
+  type DeliveryFilter,
+  type DeliveryItem,
+} from "./deliveries.js";
 import { ACTIVITY_SIZE, requestRow, type Activity, type DeliveryWriter } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
@@ -25,9 +32,12 @@ import { parseIsoTime } from "../clock/iso-time.js";
 
 /** A second replay while one runs. */
 function replayRunning(replayId: string): ApiError {
-  return new ApiError("CONFLICT", `A replay of this webhook is running (${replayId}): follow it at GET …/replay, or cancel it (DELETE …/replay) first.`, "replay");
+  return new ApiError(
+    "CONFLICT",
+    `A replay of this webhook is running (${replayId}): follow it at GET …/replay, or cancel it (DELETE …/replay) first.`,
+    "replay",
+  );
 }
-
 
 export interface WebhookDeps {
   db: DB;
@@ -76,8 +86,18 @@ export class WebhookService {
 
   /** Records a change in the workspace's audit log (the view's settings before and after; never the secret). */
   private audit(row: WebhookRow, who: Who, action: string, before?: WebhookRow, after?: WebhookRow): Promise<void> {
-    const settings = (r: WebhookRow) => ({ url: r.url, enabled: r.enabled === 1, aggregation: r.aggregation, filter: parseFilter(r.filter) });
-    return audit(this.deps.db, this.deps.clock, row.workspace_id, who, { action, object: { type: "webhook", id: row.id }, before: before && settings(before), after: after && settings(after) });
+    const settings = (r: WebhookRow) => ({
+      url: r.url,
+      enabled: r.enabled === 1,
+      aggregation: r.aggregation,
+      filter: parseFilter(r.filter),
+    });
+    return audit(this.deps.db, this.deps.clock, row.workspace_id, who, {
+      action,
+      object: { type: "webhook", id: row.id },
+      before: before && settings(before),
+      after: after && settings(after),
+    });
   }
 
   /**
@@ -89,7 +109,13 @@ export class WebhookService {
   async read(row: WebhookRow): Promise<Webhook> {
     const aggregated = row.aggregation !== "none";
     const enabled = row.enabled === 1;
-    const waiting = await countWaiting(this.deps.db, row.workspace_id, row.cursor_seq, PENDING_COUNT_LIMIT, row.filter === null ? undefined : parseFilter(row.filter));
+    const waiting = await countWaiting(
+      this.deps.db,
+      row.workspace_id,
+      row.cursor_seq,
+      PENDING_COUNT_LIMIT,
+      row.filter === null ? undefined : parseFilter(row.filter),
+    );
     return {
       ...this.view(row),
       ...(await healthOf(this.deps, row, waiting.messages)),
@@ -107,7 +133,12 @@ export class WebhookService {
   /** A webhook as stored, after what its consumer buffered (counters, a disable) is written. */
   async get(workspaceId: string, id: string): Promise<WebhookRow> {
     await this.deps.writer.flush();
-    const row = await this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+    const row = await this.deps.db
+      .selectFrom("webhooks")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("id", "=", id)
+      .executeTakeFirst();
     if (!row) throw notFound("The webhook");
     return row;
   }
@@ -117,16 +148,30 @@ export class WebhookService {
    * page's last `[created_at, id]`): paged in the database, so the figures of each row
    * (`read`) are computed for one page only.
    */
-  async list(workspaceId: string, page: { limit: number; after?: [number, string] }): Promise<{ rows: WebhookRow[]; more: boolean }> {
+  async list(
+    workspaceId: string,
+    page: { limit: number; after?: [number, string] },
+  ): Promise<{ rows: WebhookRow[]; more: boolean }> {
     await this.deps.writer.flush();
     let q = this.deps.db.selectFrom("webhooks").selectAll().where("workspace_id", "=", workspaceId);
     const after = page.after;
-    if (after) q = q.where((eb) => eb.or([eb("created_at", "<", after[0]), eb.and([eb("created_at", "=", after[0]), eb("id", "<", after[1])])]));
-    const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(page.limit + 1).execute();
+    if (after)
+      q = q.where((eb) =>
+        eb.or([eb("created_at", "<", after[0]), eb.and([eb("created_at", "=", after[0]), eb("id", "<", after[1])])]),
+      );
+    const rows = await q
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .limit(page.limit + 1)
+      .execute();
     return { rows: rows.slice(0, page.limit), more: rows.length > page.limit };
   }
 
-  async create(workspaceId: string, input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput }, who: Who = BY_THREADLINE): Promise<WebhookRow> {
+  async create(
+    workspaceId: string,
+    input: { url: string; enabled?: boolean; aggregation?: string; filter?: FilterInput },
+    who: Who = BY_THREADLINE,
+  ): Promise<WebhookRow> {
     const url = validUrl(input.url);
     const aggregation = input.aggregation ?? "none";
     if (!isAggregation(aggregation)) throw invalid("aggregation", `must be one of ${AGGREGATIONS.join(", ")}.`);
@@ -170,7 +215,13 @@ export class WebhookService {
   async update(
     workspaceId: string,
     id: string,
-    patch: { url?: string; enabled?: boolean; aggregation?: string; filter?: FilterInput; replay?: "since_disabled" | "none" },
+    patch: {
+      url?: string;
+      enabled?: boolean;
+      aggregation?: string;
+      filter?: FilterInput;
+      replay?: "since_disabled" | "none";
+    },
     who: Who = BY_THREADLINE,
   ): Promise<WebhookRow> {
     const { db, clock } = this.deps;
@@ -198,17 +249,27 @@ export class WebhookService {
     }
     // What the consumer goes through (manager.ts, the transitions); the weightiest change decides.
     const notes: Omit<Activity, "at">[] = [];
-    let change: Change = set.aggregation !== undefined ? "reaggregate" : set.filter !== undefined ? "refilter" : "retarget";
+    let change: Change =
+      set.aggregation !== undefined ? "reaggregate" : set.filter !== undefined ? "refilter" : "retarget";
     if (patch.enabled === true && !wasEnabled) {
       set.enabled = 1;
       set.consecutive_failures = 0;
       set.disabled_reason = null;
       set.disabled_at = null;
       // After an automatic disable (errors, or 410 Gone) nothing that was due is dropped by default.
-      const replay = patch.replay ?? (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
+      const replay =
+        patch.replay ??
+        (disabledReason === "consecutive_failures" || disabledReason === "gone" ? "since_disabled" : "none");
       if (replay === "none") set.cursor_seq = await headSeq(db, workspaceId);
       change = "enable";
-      notes.push({ kind: "enabled", summary: replay === "none" ? "Enabled; messages stored while disabled are skipped." : "Enabled; delivering what is pending.", actor: who.actor });
+      notes.push({
+        kind: "enabled",
+        summary:
+          replay === "none"
+            ? "Enabled; messages stored while disabled are skipped."
+            : "Enabled; delivering what is pending.",
+        actor: who.actor,
+      });
     } else if (patch.enabled === false && wasEnabled) {
       set.enabled = 0;
       set.disabled_reason = "manual";
@@ -230,7 +291,14 @@ export class WebhookService {
     // Switched off: its replay ends too (nothing more goes to it).
     if (set.enabled === 0) await this.endReplay(id, "The webhook was switched off.", undefined, false);
     const after = await this.get(workspaceId, id);
-    const action = set.enabled === 1 ? "webhook.enabled" : set.enabled === 0 ? "webhook.disabled" : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter")) ? "webhook.filter_changed" : "webhook.updated";
+    const action =
+      set.enabled === 1
+        ? "webhook.enabled"
+        : set.enabled === 0
+          ? "webhook.disabled"
+          : set.filter !== undefined && !changes.some((c) => !c.startsWith("filter"))
+            ? "webhook.filter_changed"
+            : "webhook.updated";
     if (changes.length || set.enabled !== undefined) await this.audit(row, who, action, row, after);
     return after;
   }
@@ -247,11 +315,21 @@ export class WebhookService {
       write: async () =>
         void (await this.deps.db
           .updateTable("webhooks")
-          .set({ secret: newSecret(), previous_secret: row.secret, previous_secret_until: now + SECRET_GRACE_MS, updated_at: now, updated_by: JSON.stringify(who.actor) })
+          .set({
+            secret: newSecret(),
+            previous_secret: row.secret,
+            previous_secret_until: now + SECRET_GRACE_MS,
+            updated_at: now,
+            updated_by: JSON.stringify(who.actor),
+          })
           .where("id", "=", id)
           .execute()),
     });
-    this.activity(id, { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." }, who);
+    this.activity(
+      id,
+      { kind: "updated", summary: "Signing secret rotated; the previous one stays valid for 24 hours." },
+      who,
+    );
     await this.audit(row, who, "webhook.secret_rotated");
     return this.get(workspaceId, id);
   }
@@ -316,7 +394,12 @@ export class WebhookService {
   async startReplay(workspaceId: string, id: string, q: { since?: string; until?: string }, who: Who = BY_THREADLINE) {
     const row = await this.get(workspaceId, id);
     const { since, until } = this.replayTimes(q);
-    if (row.enabled !== 1) throw new ApiError("CONFLICT", "The webhook is switched off: switch it on (PATCH enabled: true) before replaying to it.", "enabled");
+    if (row.enabled !== 1)
+      throw new ApiError(
+        "CONFLICT",
+        "The webhook is switched off: switch it on (PATCH enabled: true) before replaying to it.",
+        "enabled",
+      );
     const running = await this.runningReplay(id);
     if (running) throw replayRunning(running.id);
     const { kind, afterSeq, maxSeq, messages } = await replayCount(this.deps.db, row, since, until);
@@ -350,24 +433,45 @@ export class WebhookService {
       throw e;
     }
     const range = `since ${new Date(since).toISOString()}${q.until ? ` until ${new Date(until).toISOString()}` : ""}`;
-    this.activity(id, { kind: "replay", summary: `Replay of ${messages} message${messages === 1 ? "" : "s"} ${range} started.` }, who);
+    this.activity(
+      id,
+      { kind: "replay", summary: `Replay of ${messages} message${messages === 1 ? "" : "s"} ${range} started.` },
+      who,
+    );
     await audit(this.deps.db, this.deps.clock, workspaceId, who, {
       action: "webhook.replay_started",
       object: { type: "webhook", id },
-      after: { replay_id: replay.id, since: new Date(since).toISOString(), until: new Date(until).toISOString(), messages },
+      after: {
+        replay_id: replay.id,
+        since: new Date(since).toISOString(),
+        until: new Date(until).toISOString(),
+        messages,
+      },
     });
     await this.deps.manager.replayChanged(id);
     return { replay_id: replay.id, messages };
   }
 
   private runningReplay(webhookId: string) {
-    return this.deps.db.selectFrom("webhook_replays").selectAll().where("webhook_id", "=", webhookId).where("state", "=", "running").executeTakeFirst();
+    return this.deps.db
+      .selectFrom("webhook_replays")
+      .selectAll()
+      .where("webhook_id", "=", webhookId)
+      .where("state", "=", "running")
+      .executeTakeFirst();
   }
 
   /** `GET …/replay`: the webhook's latest replay and its progress. */
   async replayOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id);
-    const r = await this.deps.db.selectFrom("webhook_replays").selectAll().where("webhook_id", "=", id).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).executeTakeFirst();
+    const r = await this.deps.db
+      .selectFrom("webhook_replays")
+      .selectAll()
+      .where("webhook_id", "=", id)
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
     if (!r) throw new ApiError("NOT_FOUND", "This webhook was never replayed.");
     return replayView(r);
   }
@@ -377,7 +481,12 @@ export class WebhookService {
     await this.get(workspaceId, id);
     const r = await this.endReplay(id, "Cancelled.", who);
     if (!r) throw new ApiError("NOT_FOUND", "No replay of this webhook is running.");
-    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.replay_cancelled", object: { type: "webhook", id }, before: { replay_id: r.id, state: "running" }, after: { state: "cancelled" } });
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, {
+      action: "webhook.replay_cancelled",
+      object: { type: "webhook", id },
+      before: { replay_id: r.id, state: "running" },
+      after: { state: "cancelled" },
+    });
     return replayView(r);
   }
 
@@ -387,8 +496,16 @@ export class WebhookService {
     if (!r) return undefined;
     await this.deps.manager.replayChanged(id, { remote });
     // The counts its runner reached (it writes them as it stops).
-    const ended = (await this.deps.db.selectFrom("webhook_replays").selectAll().where("id", "=", r.id).executeTakeFirst()) ?? { ...r, state: "cancelled", reason };
-    this.activity(id, { kind: "replay", summary: replayEndSummary(ended, "cancelled", reason === "Cancelled." ? null : reason, ended) }, who);
+    const ended = (await this.deps.db
+      .selectFrom("webhook_replays")
+      .selectAll()
+      .where("id", "=", r.id)
+      .executeTakeFirst()) ?? { ...r, state: "cancelled", reason };
+    this.activity(
+      id,
+      { kind: "replay", summary: replayEndSummary(ended, "cancelled", reason === "Cancelled." ? null : reason, ended) },
+      who,
+    );
     return ended;
   }
 
@@ -398,7 +515,12 @@ export class WebhookService {
    */
   async retryNow(workspaceId: string, id: string): Promise<{ retrying: boolean }> {
     const row = await this.get(workspaceId, id);
-    if (row.enabled !== 1) throw new ApiError("CONFLICT", "The webhook is switched off: switch it on (PATCH enabled: true) to deliver what waits.", "enabled");
+    if (row.enabled !== 1)
+      throw new ApiError(
+        "CONFLICT",
+        "The webhook is switched off: switch it on (PATCH enabled: true) to deliver what waits.",
+        "enabled",
+      );
     return { retrying: row.consecutive_failures > 0 && (await this.deps.manager.retryNow(id)) > 0 };
   }
 
@@ -410,7 +532,13 @@ export class WebhookService {
 
   async activityOf(workspaceId: string, id: string) {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
-    const rows = await this.deps.db.selectFrom("webhook_activity").selectAll().where("webhook_id", "=", id).orderBy("id", "desc").limit(ACTIVITY_SIZE).execute();
+    const rows = await this.deps.db
+      .selectFrom("webhook_activity")
+      .selectAll()
+      .where("webhook_id", "=", id)
+      .orderBy("id", "desc")
+      .limit(ACTIVITY_SIZE)
+      .execute();
     return rows.map((a) => ({
       at: new Date(a.at).toISOString(),
       kind: a.kind,
@@ -454,25 +582,54 @@ export class WebhookService {
     if (!last) throw notFound("The delivery");
     const { body } = JSON.parse(last.request) as { body: string };
     const now = this.deps.clock.now();
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body, row.workspace_id);
+    const result = await this.deps.deliverer.attempt(
+      row.url,
+      signingSecrets(row, now),
+      deliveryId,
+      body,
+      row.workspace_id,
+    );
     const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
-    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: last.chat_id, test: last.test === 1, resend: true });
+    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, {
+      chatId: last.chat_id,
+      test: last.test === 1,
+      resend: true,
+    });
     // Named by its chat, as deliveries are (a raw delivery id says nothing to a person and does not fit a phone).
-    const chat = last.chat_id === null ? undefined : await this.deps.db.selectFrom("chats").select(["id as chat_id", "full_name as chat_name", "phone as chat_phone", "is_group as chat_is_group"]).where("id", "=", Number(last.chat_id)).executeTakeFirst();
-    const what = last.test === 1 ? "the test event" : chat ? `the delivery to ${chatPhrase(deliveryChat(chat))}` : "the delivery";
-    this.activity(id, {
-      kind: result.ok ? "delivered" : "failed",
-      summary: result.ok ? `Resent ${what} by hand (HTTP ${result.response?.status}).` : `Resending ${what} by hand failed: ${result.error?.message}`,
-      status_code: result.response?.status ?? null,
-      delivery_id: deliveryId,
-      request: logged,
-      ...(chat ? { chat: deliveryChat(chat) } : {}),
-    }, who);
-    await audit(this.deps.db, this.deps.clock, workspaceId, who, { action: "webhook.delivery_resent", object: { type: "webhook", id }, after: { delivery_id: deliveryId, ok: result.ok } });
+    const chat =
+      last.chat_id === null
+        ? undefined
+        : await this.deps.db
+            .selectFrom("chats")
+            .select(["id as chat_id", "full_name as chat_name", "phone as chat_phone", "is_group as chat_is_group"])
+            .where("id", "=", Number(last.chat_id))
+            .executeTakeFirst();
+    const what =
+      last.test === 1 ? "the test event" : chat ? `the delivery to ${chatPhrase(deliveryChat(chat))}` : "the delivery";
+    this.activity(
+      id,
+      {
+        kind: result.ok ? "delivered" : "failed",
+        summary: result.ok
+          ? `Resent ${what} by hand (HTTP ${result.response?.status}).`
+          : `Resending ${what} by hand failed: ${result.error?.message}`,
+        status_code: result.response?.status ?? null,
+        delivery_id: deliveryId,
+        request: logged,
+        ...(chat ? { chat: deliveryChat(chat) } : {}),
+      },
+      who,
+    );
+    await audit(this.deps.db, this.deps.clock, workspaceId, who, {
+      action: "webhook.delivery_resent",
+      object: { type: "webhook", id },
+      after: { delivery_id: deliveryId, ok: result.ok },
+    });
     const item = (await this.deliveriesOf(workspaceId, id)).find((d) => d.request_id === logged.request_id);
     // The receiver answers again: what waits behind a failing webhook need not wait for its
     // backoff. Asked once this attempt is written, so the retry is numbered past it.
-    if (result.ok && row.enabled === 1 && row.consecutive_failures > 0) void this.deps.manager.retryNow(id).catch(() => undefined);
+    if (result.ok && row.enabled === 1 && row.consecutive_failures > 0)
+      void this.deps.manager.retryNow(id).catch(() => undefined);
     // Found unless 100 newer attempts were logged meanwhile.
     return item ?? deliveryItems([{ id: 0, ...requestRow(id, logged) }], false)[0]!;
   }
@@ -480,7 +637,16 @@ export class WebhookService {
   /** `GET …/preview?chat_id=`: the digest an aggregated webhook would send for the chat now (preview.ts). */
   async preview(workspaceId: string, id: string, chatId: string) {
     const row = await this.get(workspaceId, id);
-    return previewBundle({ db: this.deps.db, now: this.deps.clock.now(), publicUrl: this.deps.publicUrl(), maxBytes: this.deps.bundleMaxBytes ?? 1024 * 1024 }, row, chatId);
+    return previewBundle(
+      {
+        db: this.deps.db,
+        now: this.deps.clock.now(),
+        publicUrl: this.deps.publicUrl(),
+        maxBytes: this.deps.bundleMaxBytes ?? 1024 * 1024,
+      },
+      row,
+      chatId,
+    );
   }
 
   /** Deliveries set aside after failing by Threadline's internal error (webhooks/parked.ts), newest first. */
@@ -508,14 +674,33 @@ export class WebhookService {
         throw new ApiError("CONFLICT", `The parked delivery still cannot be written: ${internalReason(e)}.`);
       }
     }
-    if (body === null) throw new ApiError("CONFLICT", `The parked delivery could not be written (${parked.reason}); replay the webhook from the window's start to send its messages again.`);
+    if (body === null)
+      throw new ApiError(
+        "CONFLICT",
+        `The parked delivery could not be written (${parked.reason}); replay the webhook from the window's start to send its messages again.`,
+      );
     const now = this.deps.clock.now();
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, body, row.workspace_id);
-    const attempt = Math.max(0, ...(await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId).map((r) => r.attempt)) + 1;
-    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, { chatId: parked.chat_id, resend: true });
+    const result = await this.deps.deliverer.attempt(
+      row.url,
+      signingSecrets(row, now),
+      deliveryId,
+      body,
+      row.workspace_id,
+    );
+    const attempt =
+      Math.max(
+        0,
+        ...(await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId).map((r) => r.attempt),
+      ) + 1;
+    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, {
+      chatId: parked.chat_id,
+      resend: true,
+    });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",
-      summary: result.ok ? `Resent the parked ${deliveryId} by hand (HTTP ${result.response?.status}).` : `Resending the parked ${deliveryId} by hand failed: ${result.error?.message}`,
+      summary: result.ok
+        ? `Resent the parked ${deliveryId} by hand (HTTP ${result.response?.status}).`
+        : `Resending the parked ${deliveryId} by hand failed: ${result.error?.message}`,
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
       request: logged,
@@ -528,7 +713,12 @@ export class WebhookService {
     await this.get(workspaceId, id); // also writes out what the consumer buffered
     const hour = Math.floor(this.deps.clock.now() / 3600_000) * 3600_000;
     const from = hour - 23 * 3600_000;
-    const rows = await this.deps.db.selectFrom("webhook_hourly").selectAll().where("webhook_id", "=", id).where("hour_start", ">=", from).execute();
+    const rows = await this.deps.db
+      .selectFrom("webhook_hourly")
+      .selectAll()
+      .where("webhook_id", "=", id)
+      .where("hour_start", ">=", from)
+      .execute();
     const by = new Map(rows.map((r) => [r.hour_start, r]));
     const buckets = [];
     for (let t = from; t <= hour; t += 3600_000) {
@@ -572,13 +762,22 @@ export class WebhookService {
     };
     return row.aggregation === "none"
       ? messagePayload(sample, publicUrl)
-      : bundlePayload([sample], { publicUrl, timeZone: (await getWorkspace(this.deps.db, workspaceId)).timezone, aggregation: row.aggregation, windowStart: now, windowEnd: now + 1 });
+      : bundlePayload([sample], {
+          publicUrl,
+          timeZone: (await getWorkspace(this.deps.db, workspaceId)).timezone,
+          aggregation: row.aggregation,
+          windowStart: now,
+          windowEnd: now + 1,
+        });
   }
 
   /** `GET …/sample`: the sample payload, not sent. */
   async sample(workspaceId: string, id: string) {
     const row = await this.get(workspaceId, id);
-    return { aggregation: row.aggregation as Aggregation, payload: await this.samplePayload(workspaceId, row, this.deps.clock.now()) };
+    return {
+      aggregation: row.aggregation as Aggregation,
+      payload: await this.samplePayload(workspaceId, row, this.deps.clock.now()),
+    };
   }
 
   /** Sends a sample payload of the webhook's format now; counts toward nothing but the log. */
@@ -587,11 +786,19 @@ export class WebhookService {
     const now = this.deps.clock.now();
     const body = await this.samplePayload(workspaceId, row, now);
     const deliveryId = `msg_test_${ulid(now).toLowerCase()}`;
-    const result = await this.deps.deliverer.attempt(row.url, signingSecrets(row, now), deliveryId, JSON.stringify(body), row.workspace_id);
+    const result = await this.deps.deliverer.attempt(
+      row.url,
+      signingSecrets(row, now),
+      deliveryId,
+      JSON.stringify(body),
+      row.workspace_id,
+    );
     const logged = this.deps.writer.logRequest(id, deliveryId, 1, result, { test: true });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",
-      summary: result.ok ? `Test event delivered (HTTP ${result.response?.status}).` : `Test event failed: ${result.error?.message}`,
+      summary: result.ok
+        ? `Test event delivered (HTTP ${result.response?.status}).`
+        : `Test event failed: ${result.error?.message}`,
       status_code: result.response?.status ?? null,
       delivery_id: deliveryId,
       request: logged,

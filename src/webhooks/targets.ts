@@ -148,7 +148,10 @@ export class TargetGuard {
       addresses = await dns.promises.lookup(host, { all: true });
     } catch (e) {
       const code = (e as { code?: string }).code ?? "lookup failed";
-      return { code: "DNS_FAILURE", message: `${host} does not resolve (${code}): deliveries fail until it does. Check the spelling, or save it anyway if its DNS record is on the way.` };
+      return {
+        code: "DNS_FAILURE",
+        message: `${host} does not resolve (${code}): deliveries fail until it does. Check the spelling, or save it anyway if its DNS record is on the way.`,
+      };
     }
     const reason = this.refused(host, addresses);
     return reason ? { code: "BLOCKED_TARGET", message: reason } : undefined;
@@ -176,7 +179,8 @@ export function checkWebhookUrl(raw: string): string | undefined {
   } catch {
     return `"${raw}" is not a URL; use a full address such as https://hooks.example.com/threadline.`;
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") return `must start with http:// or https://, got ${u.protocol}//.`;
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    return `must start with http:// or https://, got ${u.protocol}//.`;
   if (!u.hostname) return "must name a host.";
   if (u.username || u.password) return "must not carry a user name or password; put secrets in the path or query.";
   return undefined;

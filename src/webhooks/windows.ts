@@ -52,7 +52,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", hourCycle: "h23" });
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+      hourCycle: "h23",
+    });
     formatters.set(timeZone, f);
   }
   return f;
@@ -61,7 +70,8 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 /** The wall clock at `ms` in `timeZone`, as if it were UTC (ms since the epoch, whole seconds). */
 export function localTime(ms: number, timeZone: string): number {
   const w = { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
-  for (const p of formatter(timeZone).formatToParts(new Date(ms))) if (p.type in w) w[p.type as keyof typeof w] = Number(p.value);
+  for (const p of formatter(timeZone).formatToParts(new Date(ms)))
+    if (p.type in w) w[p.type as keyof typeof w] = Number(p.value);
   return Date.UTC(w.year, w.month - 1, w.day, w.hour % 24, w.minute, w.second);
 }
 

@@ -13,7 +13,8 @@ const FLUSH_EVERY_MS = 200;
 /** After a failed flush, the next try (with whatever was buffered since). */
 const RETRY_FAILED_MS = 1000;
 
-export type ActivityKind = "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning" | "parked" | "replay";
+export type ActivityKind =
+  "delivered" | "failed" | "disabled" | "enabled" | "updated" | "warning" | "parked" | "replay";
 
 export interface Activity {
   at: number;
@@ -88,8 +89,20 @@ export interface WebhookState {
 }
 
 /** Deletes a webhook's rows of a bounded log beyond the newest `size`. */
-async function keepNewest(tx: Kysely<Database>, table: "webhook_requests" | "webhook_activity", webhookId: string, size: number): Promise<void> {
-  const cut = await tx.selectFrom(table).select("id").where("webhook_id", "=", webhookId).orderBy("id", "desc").offset(size).limit(1).executeTakeFirst();
+async function keepNewest(
+  tx: Kysely<Database>,
+  table: "webhook_requests" | "webhook_activity",
+  webhookId: string,
+  size: number,
+): Promise<void> {
+  const cut = await tx
+    .selectFrom(table)
+    .select("id")
+    .where("webhook_id", "=", webhookId)
+    .orderBy("id", "desc")
+    .offset(size)
+    .limit(1)
+    .executeTakeFirst();
   if (cut) await tx.deleteFrom(table).where("webhook_id", "=", webhookId).where("id", "<=", cut.id).execute();
 }
 
@@ -139,7 +152,9 @@ const requestInserts = new WeakMap<SQLite.Database, SQLite.Statement<[ReturnType
 function insertRequests(file: SQLite.Database, rows: ReturnType<typeof requestRow>[]): void {
   let insert = requestInserts.get(file);
   if (!insert) {
-    insert = file.prepare(`insert into webhook_requests (${REQUEST_COLUMNS.join(", ")}) values (${REQUEST_COLUMNS.map((c) => `@${c}`).join(", ")})`);
+    insert = file.prepare(
+      `insert into webhook_requests (${REQUEST_COLUMNS.join(", ")}) values (${REQUEST_COLUMNS.map((c) => `@${c}`).join(", ")})`,
+    );
     requestInserts.set(file, insert);
   }
   for (const row of rows) insert.run(row);
@@ -184,7 +199,13 @@ export class DeliveryWriter {
     return p;
   }
 
-  logRequest(webhookId: string, deliveryId: string, attempt: number, result: AttemptResult, marks: RequestMarks = {}): LoggedRequest {
+  logRequest(
+    webhookId: string,
+    deliveryId: string,
+    attempt: number,
+    result: AttemptResult,
+    marks: RequestMarks = {},
+  ): LoggedRequest {
     const p = this.entry(webhookId);
     const logged = new LoggedRequest(deliveryId, attempt, result, marks);
     p.requests.push(logged);
@@ -288,7 +309,8 @@ export class DeliveryWriter {
         cur.epoch ??= old.epoch;
       }
     }
-    if (!this.timer && this.pending.size) this.timer = setTimeout(() => this.flush().catch(this.onError), RETRY_FAILED_MS);
+    if (!this.timer && this.pending.size)
+      this.timer = setTimeout(() => this.flush().catch(this.onError), RETRY_FAILED_MS);
   }
 
   private async write(batch: Map<string, Pending>): Promise<void> {
@@ -306,7 +328,21 @@ export class DeliveryWriter {
         if (p.activity.length) {
           await tx
             .insertInto("webhook_activity")
-            .values(p.activity.map((a) => ({ webhook_id: webhookId, at: a.at, kind: a.kind, summary: a.summary, status_code: a.status_code ?? null, delivery_id: a.delivery_id ?? null, request_id: a.request?.request_id ?? null, chat_id: a.chat?.chat_id ?? null, chat_name: a.chat?.full_name ?? null, actor: a.actor ? JSON.stringify(a.actor) : null, snippet: a.snippet ?? null })))
+            .values(
+              p.activity.map((a) => ({
+                webhook_id: webhookId,
+                at: a.at,
+                kind: a.kind,
+                summary: a.summary,
+                status_code: a.status_code ?? null,
+                delivery_id: a.delivery_id ?? null,
+                request_id: a.request?.request_id ?? null,
+                chat_id: a.chat?.chat_id ?? null,
+                chat_name: a.chat?.full_name ?? null,
+                actor: a.actor ? JSON.stringify(a.actor) : null,
+                snippet: a.snippet ?? null,
+              })),
+            )
             .execute();
           await keepNewest(tx, "webhook_activity", webhookId, ACTIVITY_SIZE);
         }
@@ -328,13 +364,18 @@ export class DeliveryWriter {
             .values(p.windows)
             .onConflict((oc) => oc.columns(["webhook_id", "window_end"]).doNothing())
             .execute();
-        if (Object.keys(p.state).length) await tx.updateTable("webhooks").set(p.state).where("id", "=", webhookId).execute();
+        if (Object.keys(p.state).length)
+          await tx.updateTable("webhooks").set(p.state).where("id", "=", webhookId).execute();
         // A position is written only in the epoch it was reached in, and a cursor only ever
         // moves forward within an epoch: a late success of a consumer that lost its lease (or
         // was replaced) never moves it back behind what the current owner acknowledged.
         const { cursor_seq, ...rest } = p.position;
         if (cursor_seq !== undefined) {
-          let q = tx.updateTable("webhooks").set({ cursor_seq }).where("id", "=", webhookId).where("cursor_seq", "<", cursor_seq);
+          let q = tx
+            .updateTable("webhooks")
+            .set({ cursor_seq })
+            .where("id", "=", webhookId)
+            .where("cursor_seq", "<", cursor_seq);
           if (p.epoch !== undefined) q = q.where("epoch", "=", p.epoch);
           await q.execute();
         }

@@ -17,7 +17,11 @@ export interface KeyOwner {
 export async function keyFor(db: DB, token: string): Promise<KeyOwner | undefined> {
   const hash = hashToken(token);
   return cached(db, "api_key", hash, async () => {
-    const row = await db.selectFrom("api_keys").select(["workspace_id", "id", "name"]).where("key_hash", "=", hash).executeTakeFirst();
+    const row = await db
+      .selectFrom("api_keys")
+      .select(["workspace_id", "id", "name"])
+      .where("key_hash", "=", hash)
+      .executeTakeFirst();
     return row ? { workspaceId: row.workspace_id, id: row.id, name: row.name } : undefined;
   });
 }
@@ -70,20 +74,43 @@ export async function createApiKey(db: DB, clock: Clock, workspaceId: string, wh
   const id = newId("key");
   const now = clock.now();
   await db.transaction().execute(async (tx) => {
-    await tx.insertInto("api_keys").values({ id, workspace_id: workspaceId, key_hash: hashToken(key), created_at: now, name, created_by: JSON.stringify(who.actor) }).execute();
-    await audit(tx, clock, workspaceId, who, { action: "api_key.created", object: { type: "api_key", id }, after: { name } });
+    await tx
+      .insertInto("api_keys")
+      .values({
+        id,
+        workspace_id: workspaceId,
+        key_hash: hashToken(key),
+        created_at: now,
+        name,
+        created_by: JSON.stringify(who.actor),
+      })
+      .execute();
+    await audit(tx, clock, workspaceId, who, {
+      action: "api_key.created",
+      object: { type: "api_key", id },
+      after: { name },
+    });
   });
   return { id, name, key, created_by: who.actor, created_at: new Date(now).toISOString() };
 }
 
 /** Revokes a key: refused from the next request on, in every process (the cache is dropped by the delete). */
 export async function deleteApiKey(db: DB, clock: Clock, workspaceId: string, who: Who, id: string): Promise<void> {
-  const row = await db.selectFrom("api_keys").select(["id", "name"]).where("workspace_id", "=", workspaceId).where("id", "=", id).executeTakeFirst();
+  const row = await db
+    .selectFrom("api_keys")
+    .select(["id", "name"])
+    .where("workspace_id", "=", workspaceId)
+    .where("id", "=", id)
+    .executeTakeFirst();
   if (!row) throw notFound("The API key");
   await db.transaction().execute(async (tx) => {
     await tx.deleteFrom("api_keys").where("id", "=", id).execute();
     await tx.deleteFrom("api_key_uses").where("key_id", "=", id).execute();
-    await audit(tx, clock, workspaceId, who, { action: "api_key.deleted", object: { type: "api_key", id }, before: { name: row.name } });
+    await audit(tx, clock, workspaceId, who, {
+      action: "api_key.deleted",
+      object: { type: "api_key", id },
+      before: { name: row.name },
+    });
   });
 }
 
@@ -95,13 +122,47 @@ export async function rotateApiKey(db: DB, clock: Clock, workspaceId: string, wh
   const apiKey = newToken("tlk");
   const id = newId("key");
   await db.transaction().execute(async (tx) => {
-    const old = await tx.selectFrom("api_keys").select("id").where("workspace_id", "=", workspaceId).where("name", "=", DEFAULT_KEY).execute();
+    const old = await tx
+      .selectFrom("api_keys")
+      .select("id")
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", DEFAULT_KEY)
+      .execute();
     if (old.length) {
-      await tx.deleteFrom("api_keys").where("id", "in", old.map((o) => o.id)).execute();
-      await tx.deleteFrom("api_key_uses").where("key_id", "in", old.map((o) => o.id)).execute();
+      await tx
+        .deleteFrom("api_keys")
+        .where(
+          "id",
+          "in",
+          old.map((o) => o.id),
+        )
+        .execute();
+      await tx
+        .deleteFrom("api_key_uses")
+        .where(
+          "key_id",
+          "in",
+          old.map((o) => o.id),
+        )
+        .execute();
     }
-    await tx.insertInto("api_keys").values({ id, workspace_id: workspaceId, key_hash: hashToken(apiKey), created_at: clock.now(), name: DEFAULT_KEY, created_by: JSON.stringify(who.actor) }).execute();
-    await audit(tx, clock, workspaceId, who, { action: "api_key.rotated", object: { type: "api_key", id }, before: { ids: old.map((o) => o.id) }, after: { name: DEFAULT_KEY } });
+    await tx
+      .insertInto("api_keys")
+      .values({
+        id,
+        workspace_id: workspaceId,
+        key_hash: hashToken(apiKey),
+        created_at: clock.now(),
+        name: DEFAULT_KEY,
+        created_by: JSON.stringify(who.actor),
+      })
+      .execute();
+    await audit(tx, clock, workspaceId, who, {
+      action: "api_key.rotated",
+      object: { type: "api_key", id },
+      before: { ids: old.map((o) => o.id) },
+      after: { name: DEFAULT_KEY },
+    });
   });
   return { api_key: apiKey };
 }

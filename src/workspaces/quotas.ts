@@ -12,12 +12,23 @@ const NOUNS: Record<keyof Quotas, string> = {
 
 /** `409 QUOTA_EXCEEDED`, naming the limit and the variable that sets it. */
 export function quotaExceeded(what: keyof Quotas, quotas: Quotas): ApiError {
-  return new ApiError("QUOTA_EXCEEDED", `A workspace may have at most ${quotas[what]} ${NOUNS[what]} (${QUOTA_ENV[what]}); remove one first, or raise the limit.`);
+  return new ApiError(
+    "QUOTA_EXCEEDED",
+    `A workspace may have at most ${quotas[what]} ${NOUNS[what]} (${QUOTA_ENV[what]}); remove one first, or raise the limit.`,
+  );
 }
 
 /** Refuses one more webhook, account or teammate in a workspace that holds its quota already. */
-export async function checkQuota(db: DB, what: "webhooks" | "accounts" | "teammates", workspaceId: string, quotas: Quotas): Promise<void> {
-  let q = db.selectFrom(what).select((eb) => eb.fn.countAll().as("n")).where("workspace_id", "=", workspaceId);
+export async function checkQuota(
+  db: DB,
+  what: "webhooks" | "accounts" | "teammates",
+  workspaceId: string,
+  quotas: Quotas,
+): Promise<void> {
+  let q = db
+    .selectFrom(what)
+    .select((eb) => eb.fn.countAll().as("n"))
+    .where("workspace_id", "=", workspaceId);
   // A deleted account whose chats were kept counts no more (src/deletion).
   if (what === "accounts") q = q.where(sql<boolean>`deleted_at is null`);
   const row = await q.executeTakeFirst();

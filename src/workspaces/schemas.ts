@@ -21,7 +21,11 @@ export type Workspace = Static<typeof Workspace>;
 export const WorkspacePage = Page(Workspace);
 
 /** The operator's creation: the workspace, its first API key (shown once) and the owner's invitation URL. */
-export const WorkspaceCreated = Type.Object({ ...workspaceFields, api_key: Type.String(), owner_invitation_url: Type.String() });
+export const WorkspaceCreated = Type.Object({
+  ...workspaceFields,
+  api_key: Type.String(),
+  owner_invitation_url: Type.String(),
+});
 export type WorkspaceCreated = Static<typeof WorkspaceCreated>;
 
 /** `GET`/`PATCH /api/v1/workspace`: the workspace and its retention (retention/index.ts). */
@@ -36,7 +40,13 @@ export type WorkspaceSettings = Static<typeof WorkspaceSettings>;
 export const ApiKeyRotated = Type.Object({ api_key: Type.String() });
 
 /** Who is signed in (`GET /api/v1/me`, and the answer of every sign-in). */
-export const Me = Type.Object({ id: Type.String(), email: Type.String(), full_name: Type.String(), role: Role, workspace: Type.Object({ id: Type.String(), name: Type.String() }) });
+export const Me = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  full_name: Type.String(),
+  role: Role,
+  workspace: Type.Object({ id: Type.String(), name: Type.String() }),
+});
 export type Me = Static<typeof Me>;
 
 /** `GET /api/v1/session`: the workspace, who is signed in (null for a key) and who acts. */
@@ -63,11 +73,28 @@ const invitationFields = { id: Type.String(), email: Type.String(), full_name: T
 /** A new invitation: its URL (the token is its last segment) is in this answer and the e-mail only. */
 export const InvitationCreated = Type.Object({ ...invitationFields, url: Type.String(), expires_at: Time() });
 export type InvitationCreated = Static<typeof InvitationCreated>;
-export const Invitation = Type.Object({ ...invitationFields, created_by: Actor, created_at: Time(), expires_at: Time() });
+export const Invitation = Type.Object({
+  ...invitationFields,
+  created_by: Actor,
+  created_at: Time(),
+  expires_at: Time(),
+});
 export const InvitationPage = Page(Invitation);
 
-export const ApiKey = Type.Object({ id: Type.String(), name: Type.String(), created_by: Actor, created_at: Time(), last_used_at: Nullable(Time()) });
+export const ApiKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  created_by: Actor,
+  created_at: Time(),
+  last_used_at: Nullable(Time()),
+});
 export type ApiKey = Static<typeof ApiKey>;
 export const ApiKeyList = Items(ApiKey);
 /** A new key: the key is in this answer only. */
-export const ApiKeyCreated = Type.Object({ id: Type.String(), name: Type.String(), key: Type.String(), created_by: Actor, created_at: Time() });
+export const ApiKeyCreated = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  key: Type.String(),
+  created_by: Actor,
+  created_at: Time(),
+});

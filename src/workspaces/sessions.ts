@@ -34,7 +34,15 @@ export async function personForSession(db: DB, clock: Clock, token: string): Pro
     .selectFrom("sessions as s")
     .innerJoin("teammates as t", "t.id", "s.teammate_id")
     .innerJoin("workspaces as w", "w.id", "s.workspace_id")
-    .select(["s.id as session_id", "s.workspace_id", "t.id", "t.full_name", "t.email", "t.role", "w.name as workspace_name"])
+    .select([
+      "s.id as session_id",
+      "s.workspace_id",
+      "t.id",
+      "t.full_name",
+      "t.email",
+      "t.role",
+      "w.name as workspace_name",
+    ])
     .where("s.token_hash", "=", hashToken(token))
     .where("s.expires_at", ">", clock.now())
     .executeTakeFirst();
@@ -48,7 +56,12 @@ export async function personForSession(db: DB, clock: Clock, token: string): Pro
 }
 
 /** A new session (a new id and token at every sign-in), recorded in the audit log. */
-export async function openSession(db: DB, clock: Clock, person: { id: string; workspace_id: string; full_name: string }, opening: Opening): Promise<{ token: string; expiresAt: number }> {
+export async function openSession(
+  db: DB,
+  clock: Clock,
+  person: { id: string; workspace_id: string; full_name: string },
+  opening: Opening,
+): Promise<{ token: string; expiresAt: number }> {
   const token = newToken("tls", 32);
   const now = clock.now();
   const id = newId("ses");
@@ -67,11 +80,17 @@ export async function openSession(db: DB, clock: Clock, person: { id: string; wo
       method: opening.method,
     })
     .execute();
-  await audit(db, clock, person.workspace_id, { actor: { type: "person", id: person.id, name: person.full_name }, address: opening.address }, {
-    action: "person.signed_in",
-    object: { type: "session", id },
-    after: { method: opening.method },
-  });
+  await audit(
+    db,
+    clock,
+    person.workspace_id,
+    { actor: { type: "person", id: person.id, name: person.full_name }, address: opening.address },
+    {
+      action: "person.signed_in",
+      object: { type: "session", id },
+      after: { method: opening.method },
+    },
+  );
   return { token, expiresAt };
 }
 
@@ -85,7 +104,10 @@ interface PersonRow {
 }
 
 async function peopleByEmail(db: DB, email: string, workspaceId?: string): Promise<PersonRow[]> {
-  let q = db.selectFrom("teammates").select(["id", "workspace_id", "full_name", "email", "role", "password_hash"]).where("email", "=", normalizeEmail(email));
+  let q = db
+    .selectFrom("teammates")
+    .select(["id", "workspace_id", "full_name", "email", "role", "password_hash"])
+    .where("email", "=", normalizeEmail(email));
   if (workspaceId) q = q.where("workspace_id", "=", workspaceId);
   // Newest first: of the workspaces an e-mail is a person of, the one joined last is tried first.
   return q.orderBy("created_at", "desc").limit(MAX_WORKSPACES_PER_EMAIL).execute();
@@ -95,7 +117,12 @@ async function peopleByEmail(db: DB, email: string, workspaceId?: string): Promi
  * E-mail and password: the person whose password matches (of the workspaces that e-mail is
  * a person of), or undefined. An unknown e-mail costs a password check too, and fails the same way.
  */
-export async function personByPassword(db: DB, email: string, password: string, workspaceId?: string): Promise<PersonRow | undefined> {
+export async function personByPassword(
+  db: DB,
+  email: string,
+  password: string,
+  workspaceId?: string,
+): Promise<PersonRow | undefined> {
   const people = (await peopleByEmail(db, email, workspaceId)).filter((p) => p.password_hash !== null);
   if (!people.length) {
     await verifyPassword(password, undefined);
@@ -108,7 +135,13 @@ export async function personByPassword(db: DB, email: string, password: string, 
 /** Records a failed sign-in in the audit log of each workspace the e-mail is a person of (never the password). */
 export async function recordFailedSignIn(db: DB, clock: Clock, email: string, address: string): Promise<void> {
   for (const p of await peopleByEmail(db, email)) {
-    await audit(db, clock, p.workspace_id, { actor: { type: "person", id: p.id, name: p.full_name }, address }, { action: "person.sign_in_failed", object: { type: "person", id: p.id } });
+    await audit(
+      db,
+      clock,
+      p.workspace_id,
+      { actor: { type: "person", id: p.id, name: p.full_name }, address },
+      { action: "person.sign_in_failed", object: { type: "person", id: p.id } },
+    );
   }
 }
 
@@ -117,14 +150,29 @@ export async function recordFailedSignIn(db: DB, clock: Clock, email: string, ad
  * workspace the e-mail is a person of. Answers what to send; nothing for an unknown e-mail
  * (the route answers the same either way).
  */
-export async function createLinks(db: DB, clock: Clock, kind: "signin" | "reset", email: string): Promise<{ to: string; workspaceId: string; token: string }[]> {
+export async function createLinks(
+  db: DB,
+  clock: Clock,
+  kind: "signin" | "reset",
+  email: string,
+): Promise<{ to: string; workspaceId: string; token: string }[]> {
   const out: { to: string; workspaceId: string; token: string }[] = [];
   const now = clock.now();
   for (const p of await peopleByEmail(db, email)) {
     const token = newToken(kind === "signin" ? "tll" : "tlr", 32);
     // One live link of a kind per person: a new request replaces the last.
     await db.deleteFrom("one_time_tokens").where("teammate_id", "=", p.id).where("kind", "=", kind).execute();
-    await db.insertInto("one_time_tokens").values({ token_hash: hashToken(token), kind, workspace_id: p.workspace_id, teammate_id: p.id, created_at: now, expires_at: now + LINK_TTL_MS }).execute();
+    await db
+      .insertInto("one_time_tokens")
+      .values({
+        token_hash: hashToken(token),
+        kind,
+        workspace_id: p.workspace_id,
+        teammate_id: p.id,
+        created_at: now,
+        expires_at: now + LINK_TTL_MS,
+      })
+      .execute();
     out.push({ to: p.email, workspaceId: p.workspace_id, token });
   }
   return out;
@@ -132,9 +180,23 @@ export async function createLinks(db: DB, clock: Clock, kind: "signin" | "reset"
 
 /** Uses a one-time link: deleted as it is read, so a second use (or a race) finds nothing. */
 export async function useLink(db: DB, clock: Clock, kind: "signin" | "reset", token: string): Promise<PersonRow> {
-  const row = await db.deleteFrom("one_time_tokens").where("token_hash", "=", hashToken(token)).where("kind", "=", kind).returningAll().executeTakeFirst();
-  if (!row || row.expires_at <= clock.now()) throw new ApiError("NOT_FOUND", "This link is not valid: it was used already, replaced by a newer one, or has expired. Ask for a new one.", "token");
-  const p = await db.selectFrom("teammates").select(["id", "workspace_id", "full_name", "email", "role", "password_hash"]).where("id", "=", row.teammate_id).executeTakeFirst();
+  const row = await db
+    .deleteFrom("one_time_tokens")
+    .where("token_hash", "=", hashToken(token))
+    .where("kind", "=", kind)
+    .returningAll()
+    .executeTakeFirst();
+  if (!row || row.expires_at <= clock.now())
+    throw new ApiError(
+      "NOT_FOUND",
+      "This link is not valid: it was used already, replaced by a newer one, or has expired. Ask for a new one.",
+      "token",
+    );
+  const p = await db
+    .selectFrom("teammates")
+    .select(["id", "workspace_id", "full_name", "email", "role", "password_hash"])
+    .where("id", "=", row.teammate_id)
+    .executeTakeFirst();
   if (!p) throw new ApiError("NOT_FOUND", "This link is not valid: that person was removed.", "token");
   return p;
 }
@@ -145,12 +207,20 @@ export async function setPassword(db: DB, clock: Clock, person: PersonRow, passw
   await db.transaction().execute(async (tx) => {
     await tx.updateTable("teammates").set({ password_hash: hash }).where("id", "=", person.id).execute();
     await tx.deleteFrom("sessions").where("teammate_id", "=", person.id).execute();
-    await audit(tx, clock, person.workspace_id, who, { action: "person.password_set", object: { type: "person", id: person.id } });
+    await audit(tx, clock, person.workspace_id, who, {
+      action: "person.password_set",
+      object: { type: "person", id: person.id },
+    });
   });
 }
 
 export async function listSessions(db: DB, teammateId: string, currentId: string) {
-  const rows = await db.selectFrom("sessions").selectAll().where("teammate_id", "=", teammateId).orderBy("created_at", "desc").execute();
+  const rows = await db
+    .selectFrom("sessions")
+    .selectAll()
+    .where("teammate_id", "=", teammateId)
+    .orderBy("created_at", "desc")
+    .execute();
   return rows.map((s) => ({
     id: s.id,
     created_at: new Date(s.created_at).toISOString(),
@@ -163,7 +233,11 @@ export async function listSessions(db: DB, teammateId: string, currentId: string
 }
 
 export async function endSession(db: DB, clock: Clock, person: SessionPerson, id: string, who: Who): Promise<void> {
-  const r = await db.deleteFrom("sessions").where("id", "=", id).where("teammate_id", "=", person.teammate.id).executeTakeFirst();
+  const r = await db
+    .deleteFrom("sessions")
+    .where("id", "=", id)
+    .where("teammate_id", "=", person.teammate.id)
+    .executeTakeFirst();
   if (!Number(r.numDeletedRows)) throw notFound("The session");
   await audit(db, clock, person.workspaceId, who, { action: "person.session_ended", object: { type: "session", id } });
 }

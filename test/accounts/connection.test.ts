@@ -31,11 +31,20 @@ for (const database of DATABASES) {
 
     before(async () => {
       [smtp, gateway] = await Promise.all([startSmtp(), Receiver.start()]);
-      server = await TestServer.start({ database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SMTP_URL: smtp.url } });
+      server = await TestServer.start({
+        database,
+        env: { THREADLINE_PUBLIC_URL: PUBLIC_URL, THREADLINE_SMTP_URL: smtp.url },
+      });
       gateway.respond = (req) => {
-        const json = (body: unknown) => ({ status: 200, body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-        if (req.url === "/api/sessions/default") return json({ ...JSON.parse(fixtureText("waha/session-get.json")), status: wahaStatus });
-        if (req.url === "/instance/connectionState/sales-1") return json(JSON.parse(fixtureText(`evolution/connection-state-${evolutionState}.json`)));
+        const json = (body: unknown) => ({
+          status: 200,
+          body: JSON.stringify(body),
+          headers: { "content-type": "application/json" },
+        });
+        if (req.url === "/api/sessions/default")
+          return json({ ...JSON.parse(fixtureText("waha/session-get.json")), status: wahaStatus });
+        if (req.url === "/instance/connectionState/sales-1")
+          return json(JSON.parse(fixtureText(`evolution/connection-state-${evolutionState}.json`)));
         return { status: 404, body: "{}" };
       };
       const base = new URL(gateway.url).origin;
@@ -44,13 +53,24 @@ for (const database of DATABASES) {
       const t = await server.api("POST", "/api/v1/teammates", { token: key, body: teammate });
       assert.equal(t.status, 201, t.text);
       const account = async (body: Record<string, unknown>) => {
-        const r = await server.api("POST", "/api/v1/accounts", { token: key, body: { owner_email: teammate.email, ...body } });
+        const r = await server.api("POST", "/api/v1/accounts", {
+          token: key,
+          body: { owner_email: teammate.email, ...body },
+        });
         assert.equal(r.status, 201, r.text);
         assert.deepEqual(r.json.connection, { state: "unknown", since: null, reason: null, last_message_at: null });
         return { id: r.json.id as string, path: r.json.inbound_url ? new URL(r.json.inbound_url).pathname : "" };
       };
-      waha = await account({ phone: "+15557654321", source: "waha", source_config: { base_url: base, api_key: "waha-key", session: "default" } });
-      evolution = await account({ phone: "+15557654322", source: "evolution", source_config: { base_url: base, api_key: EVOLUTION_KEY, instance: "sales-1" } });
+      waha = await account({
+        phone: "+15557654321",
+        source: "waha",
+        source_config: { base_url: base, api_key: "waha-key", session: "default" },
+      });
+      evolution = await account({
+        phone: "+15557654322",
+        source: "evolution",
+        source_config: { base_url: base, api_key: EVOLUTION_KEY, instance: "sales-1" },
+      });
       apiAccount = (await account({ phone: "+15557654323", source: "api" })).id;
     });
     after(async () => {
@@ -60,7 +80,10 @@ for (const database of DATABASES) {
     });
 
     const post = async (path: string, file: string) => {
-      const r = await server.request("POST", path, { headers: { "content-type": "application/json" }, body: fixtureText(file) });
+      const r = await server.request("POST", path, {
+        headers: { "content-type": "application/json" },
+        body: fixtureText(file),
+      });
       assert.equal(r.status, 200, r.text);
       return r.json;
     };
@@ -138,7 +161,10 @@ for (const database of DATABASES) {
       evolutionState = "close";
       const checks = gateway.requests.filter((r) => r.url === "/instance/connectionState/sales-1").length;
       await server.advance(6 * MINUTE);
-      await waitFor(async () => (await connectionOf(evolution.id)).state === "disconnected", "the status check's answer");
+      await waitFor(
+        async () => (await connectionOf(evolution.id)).state === "disconnected",
+        "the status check's answer",
+      );
       assert.ok(gateway.requests.filter((r) => r.url === "/instance/connectionState/sales-1").length > checks);
       evolutionState = "open";
       await post(evolution.path, "evolution/connection-update.json");
@@ -148,15 +174,35 @@ for (const database of DATABASES) {
       const phone = "+15557654323";
       const r = await server.api("POST", "/api/v1/messages", {
         token: key,
-        body: { messages: [{ account_phone: phone, chat: { external_id: "c1", phone: "+15550001234" }, external_id: "m1", direction: "received", timestamp: "2024-11-19T08:00:00Z", type: "text", text: "hi" }] },
+        body: {
+          messages: [
+            {
+              account_phone: phone,
+              chat: { external_id: "c1", phone: "+15550001234" },
+              external_id: "m1",
+              direction: "received",
+              timestamp: "2024-11-19T08:00:00Z",
+              type: "text",
+              text: "hi",
+            },
+          ],
+        },
       });
       assert.equal(r.status, 202, r.text);
-      assert.deepEqual(await connectionOf(apiAccount), { state: "unknown", since: null, reason: null, last_message_at: "2024-11-19T08:00:00.000Z" });
+      assert.deepEqual(await connectionOf(apiAccount), {
+        state: "unknown",
+        since: null,
+        reason: null,
+        last_message_at: "2024-11-19T08:00:00.000Z",
+      });
       const other = await createWorkspace(server);
       assert.equal((await server.api("GET", `/api/v1/accounts/${waha.id}`, { token: other.api_key })).status, 404);
       const body = fixtureJson("waha/session-status-failed.json");
       body.session = "another-session";
-      const ignored = await server.request("POST", waha.path, { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const ignored = await server.request("POST", waha.path, {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       assert.equal(ignored.status, 200);
       assert.equal((await connectionOf(waha.id)).state, "connected", "another session's event is not this account's");
     });

@@ -27,11 +27,21 @@ for (const database of DATABASES) {
 
     before(async () => {
       h = await startHarness({ database });
-      waha = await createAccount(h, { phone: "+15557650001", source: "waha", source_config: { base_url: h.gatewayBase, api_key: "k", session: "default" } });
+      waha = await createAccount(h, {
+        phone: "+15557650001",
+        source: "waha",
+        source_config: { base_url: h.gatewayBase, api_key: "k", session: "default" },
+      });
       cloud = await createAccount(h, {
         phone: "+15557650002",
         source: "cloud_api",
-        source_config: { phone_number_id: "1065", app_secret: APP_SECRET, verify_token: "v", access_token: "t", graph_base_url: h.gatewayBase },
+        source_config: {
+          phone_number_id: "1065",
+          app_secret: APP_SECRET,
+          verify_token: "v",
+          access_token: "t",
+          graph_base_url: h.gatewayBase,
+        },
       });
     });
     after(async () => {
@@ -39,10 +49,13 @@ for (const database of DATABASES) {
       await restarted?.stop();
     });
 
-    const list = (accountId: string, query = "", token = h.key) => h.server.api("GET", `/api/v1/accounts/${accountId}/inbound-events${query}`, { token });
+    const list = (accountId: string, query = "", token = h.key) =>
+      h.server.api("GET", `/api/v1/accounts/${accountId}/inbound-events${query}`, { token });
     const unrecognisedMetric = async (source: string) => {
       const m = await h.server.api("GET", "/metrics");
-      const sample = new RegExp(`^threadline_inbound_unrecognised_total\\{source="${source}"\\} (\\d+)$`, "m").exec(m.text);
+      const sample = new RegExp(`^threadline_inbound_unrecognised_total\\{source="${source}"\\} (\\d+)$`, "m").exec(
+        m.text,
+      );
       return sample ? Number(sample[1]) : 0;
     };
 
@@ -66,12 +79,21 @@ for (const database of DATABASES) {
 
     it("a bad signature is still refused (401) and nothing is stored; a body that is not JSON is 400", async () => {
       const raw = JSON.stringify({ object: "whatsapp_business_account" });
-      const bad = await inbound(h, cloud.inbound_url!, { body: raw, headers: { "x-hub-signature-256": `sha256=${hmacHex("sha256", "wrong", raw)}` } });
+      const bad = await inbound(h, cloud.inbound_url!, {
+        body: raw,
+        headers: { "x-hub-signature-256": `sha256=${hmacHex("sha256", "wrong", raw)}` },
+      });
       assertError(bad, 401);
-      const notJson = await inbound(h, cloud.inbound_url!, { body: "{oops", headers: { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, "{oops")}` } });
+      const notJson = await inbound(h, cloud.inbound_url!, {
+        body: "{oops",
+        headers: { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, "{oops")}` },
+      });
       assertError(notJson, 400);
       assert.deepEqual((await list(cloud.id)).json.items, []);
-      const good = await inbound(h, cloud.inbound_url!, { body: raw, headers: { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, raw)}` } });
+      const good = await inbound(h, cloud.inbound_url!, {
+        body: raw,
+        headers: { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, raw)}` },
+      });
       assert.equal(good.status, 200, good.text);
       const l = await list(cloud.id);
       assert.equal(l.json.items.length, 1);
@@ -80,7 +102,10 @@ for (const database of DATABASES) {
     });
 
     it("another workspace's account is a 404; an unknown id too; limit and cursor are checked", async () => {
-      const other = await createWorkspace(h.server, { name: "Other", owner: { full_name: "Olga Other", email: "olga@other.test" } });
+      const other = await createWorkspace(h.server, {
+        name: "Other",
+        owner: { full_name: "Olga Other", email: "olga@other.test" },
+      });
       assertError(await list(waha.id, "", other.api_key), 404);
       assertError(await list("acc_doesnotexist"), 404);
       assertError(await h.server.api("GET", `/api/v1/accounts/${waha.id}/inbound-events`), 401);
@@ -110,7 +135,11 @@ for (const database of DATABASES) {
         cursor = l.json.next_cursor;
       } while (cursor);
       assert.equal(seen.length, KEEP);
-      assert.deepEqual([...seen].sort((a, b) => b - a), seen, "newest first");
+      assert.deepEqual(
+        [...seen].sort((a, b) => b - a),
+        seen,
+        "newest first",
+      );
       assert.equal(new Set(seen).size, KEEP);
       // The newest body is among them, the very first one is gone.
       const first = await list(waha.id, "?limit=1");

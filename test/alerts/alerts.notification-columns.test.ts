@@ -20,7 +20,10 @@ const OLD = [
     subject: "Threadline: WhatsApp account +4915112345678 stopped receiving",
     text: "The WhatsApp session of account +4915112345678 (id acc_01kc2a) has been disconnected since 2026-01-05T10:00:00.000Z.",
   },
-  { subject: "Threadline: WhatsApp account +4915112345678 is receiving again", text: "The WhatsApp session of account +4915112345678 (id acc_01kc2a) is connected again." },
+  {
+    subject: "Threadline: WhatsApp account +4915112345678 is receiving again",
+    text: "The WhatsApp session of account +4915112345678 (id acc_01kc2a) is connected again.",
+  },
   { subject: "Hello", text: "Not one of Threadline's alerts (id wh_01kc2a9x3m5n7p)." },
 ];
 
@@ -41,11 +44,22 @@ for (const database of DATABASES)
       for (const [i, n] of OLD.entries()) {
         await storage.db
           .insertInto("notifications")
-          .values({ workspace_id: "ws_a", at: 1_000 + i, to_address: "owner@example.com", subject: n.subject, text: n.text, delivered: 1 } as never)
+          .values({
+            workspace_id: "ws_a",
+            at: 1_000 + i,
+            to_address: "owner@example.com",
+            subject: n.subject,
+            text: n.text,
+            delivered: 1,
+          } as never)
           .execute();
       }
       await migrate(storage);
-      const rows = await storage.db.selectFrom("notifications").select(["subject", "kind", "webhook_id"]).orderBy("id", "asc").execute();
+      const rows = await storage.db
+        .selectFrom("notifications")
+        .select(["subject", "kind", "webhook_id"])
+        .orderBy("id", "asc")
+        .execute();
       assert.deepEqual(
         rows.map((r) => [r.kind, r.webhook_id]),
         [

@@ -18,13 +18,20 @@ it("the demo delivers simulated messages to its receiver on temporary data, and 
   child.stderr.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    await waitFor(() => /receiver ← \S+: \[[^\]]+\] (received|sent): /.test(out), `a delivery printed by the demo's receiver:\n${out}`);
+    await waitFor(
+      () => /receiver ← \S+: \[[^\]]+\] (received|sent): /.test(out),
+      `a delivery printed by the demo's receiver:\n${out}`,
+    );
     const dataDir = /demo data in (\S+) \(temporary\)/.exec(out)?.[1];
     assert.ok(dataDir && existsSync(dataDir), `the demo names its temporary data folder:\n${out}`);
     // The owner signs in with what the demo printed (a key no longer opens the UI).
     const [, url, email, password] = /open (\S+) and sign in as (\S+) with the password (\S+);/.exec(out) ?? [];
     assert.ok(password, `the demo prints how to sign in:\n${out}`);
-    const signIn = await fetch(`${url}/api/v1/session`, { method: "POST", headers: { "content-type": "application/json", origin: url! }, body: JSON.stringify({ email, password }) });
+    const signIn = await fetch(`${url}/api/v1/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: url! },
+      body: JSON.stringify({ email, password }),
+    });
     assert.equal(signIn.status, 200, await signIn.text());
     child.kill("SIGINT");
     assert.equal(await exited, 0, out);
@@ -38,10 +45,15 @@ it("the demo delivers simulated messages to its receiver on temporary data, and 
 /** Runs the demo without PORT (so on the default port unless it is taken) and with `env` added. */
 function startDemo(extra: Record<string, string> = {}) {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("THREADLINE_") && k !== "PORT") env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith("THREADLINE_") && k !== "PORT") env[k] = v;
   Object.assign(env, { LOG_LEVEL: "warn", ...extra });
   const child = spawn(process.execPath, [...CLI, "demo"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-  const run = { child, out: "", exited: new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code))) };
+  const run = {
+    child,
+    out: "",
+    exited: new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code))),
+  };
   child.stdout.on("data", (d) => (run.out += d));
   child.stderr.on("data", (d) => (run.out += d));
   return run;
@@ -58,7 +70,10 @@ it("the demo on a busy default port says so, serves on a free port, and removes 
   const holder = await occupyDefaultPort();
   const demo = startDemo();
   try {
-    await waitFor(() => /receiver ← \S+: \[[^\]]+\] (received|sent): /.test(demo.out), `a delivery printed by the demo's receiver:\n${demo.out}`);
+    await waitFor(
+      () => /receiver ← \S+: \[[^\]]+\] (received|sent): /.test(demo.out),
+      `a delivery printed by the demo's receiver:\n${demo.out}`,
+    );
     assert.match(demo.out, /Port 8080 is in use, so the demo listens on a free port instead/);
     assert.doesNotMatch(demo.out, /open http:\/\/127\.0\.0\.1:8080\b/);
     const dataDir = /demo data in (\S+) \(temporary\)/.exec(demo.out)?.[1];

@@ -17,8 +17,12 @@ const newSpace = async () => {
 
 // Under tsx (sources newer than the bundle), loading the sources alone grows the young
 // generation past the bound before `serve` runs; the bound only stops growth.
-it("the server's young generation stays at 4 MB a semi-space", { skip: CLI[0] === "--import" && "runs the sources under tsx" }, async () => {
-  for (let i = 0; i < 200; i++) await fetch(`${server.url}/metrics`); // a little allocation
-  const size = await newSpace();
-  assert.ok(size > 0 && size <= 8 * 1024 * 1024, `new space ${size} bytes`);
-});
+it(
+  "the server's young generation stays at 4 MB a semi-space",
+  { skip: CLI[0] === "--import" && "runs the sources under tsx" },
+  async () => {
+    for (let i = 0; i < 200; i++) await fetch(`${server.url}/metrics`); // a little allocation
+    const size = await newSpace();
+    assert.ok(size > 0 && size <= 8 * 1024 * 1024, `new space ${size} bytes`);
+  },
+);

@@ -34,7 +34,11 @@ it("runs thousands of entries in due order on one clock timer; cancelled ones ne
   const at = clock.advance(3600_000 + 25_500);
   await settle();
   const expected = entries.filter((e) => e.i % 3 !== 0 && e.due <= at).map((e) => e.due);
-  assert.deepEqual(ran, [...expected].sort((a, b) => a - b), "the due ones, in order");
+  assert.deepEqual(
+    ran,
+    [...expected].sort((a, b) => a - b),
+    "the due ones, in order",
+  );
   assert.equal(errors.length, 1);
   assert.equal(timersOf(clock), 1, "armed for the next one");
 

@@ -35,7 +35,10 @@ describe("security configuration", () => {
     ["THREADLINE_TRUST_PROXY", "10.0.0.0/33"],
   ] as const) {
     it(`${name}=${value} stops start-up naming the variable`, () => {
-      assert.throws(() => loadConfig({ [name]: value }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(name) && e.message.includes(value));
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith(name) && e.message.includes(value),
+      );
     });
   }
 });

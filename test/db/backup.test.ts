@@ -23,7 +23,11 @@ const run = promisify(execFile);
 /** Runs the CLI with `env` added; answers its exit code and output. */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...CLI, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -46,7 +50,13 @@ for (const database of DATABASES) {
       const a = await TestServer.start({ database });
       cleanups.push(() => a.stop());
       const s = await space(a, { receiver });
-      await ingest(a, s, Array.from({ length: 20 }, (_, i) => entry(s, { text: `before ${i}`, timestamp: Math.floor(Date.now() / 1000) })));
+      await ingest(
+        a,
+        s,
+        Array.from({ length: 20 }, (_, i) =>
+          entry(s, { text: `before ${i}`, timestamp: Math.floor(Date.now() / 1000) }),
+        ),
+      );
 
       // Messages keep arriving while the backup is taken.
       const accepted: { id: string; at: number }[] = [];
@@ -76,7 +86,10 @@ for (const database of DATABASES) {
       loading = false;
       await load;
       const total = 20 + accepted.length;
-      await waitFor(() => new Set(receiver.requests.map((r) => r.messageId)).size >= total, "every message delivered before the stop");
+      await waitFor(
+        () => new Set(receiver.requests.map((r) => r.messageId)).size >= total,
+        "every message delivered before the stop",
+      );
       const idsOfA = new Map(receiver.requests.map((r) => [r.messageId, r.id]));
       await a.kill("SIGTERM");
       const seenBeforeB = receiver.requests.length;
@@ -89,7 +102,9 @@ for (const database of DATABASES) {
         const refused = await cli(["restore", file], { THREADLINE_DATA_DIR: occupied });
         assert.equal(refused.code, 1, refused.out);
         assert.match(refused.out, /is not empty: restore into an empty folder/);
-        const notABackup = await cli(["restore", path.join(occupied, "keep.txt")], { THREADLINE_DATA_DIR: path.join(tmp, "never") });
+        const notABackup = await cli(["restore", path.join(occupied, "keep.txt")], {
+          THREADLINE_DATA_DIR: path.join(tmp, "never"),
+        });
         assert.equal(notABackup.code, 1, notABackup.out);
         assert.match(notABackup.out, /is not a Threadline backup/);
 
@@ -107,7 +122,11 @@ for (const database of DATABASES) {
 
       // Nothing accepted before the backup began is lost.
       for (const { id } of accepted.filter((x) => x.at < backupStarted)) {
-        assert.equal((await b.api("GET", `/api/v1/messages/${id}`, { token: s.key })).status, 200, `message ${id} accepted before the backup`);
+        assert.equal(
+          (await b.api("GET", `/api/v1/messages/${id}`, { token: s.key })).status,
+          200,
+          `message ${id} accepted before the backup`,
+        );
       }
       // The restored webhook catches up: nothing waits, no error counted.
       const caughtUp = await waitFor(async () => {
@@ -118,7 +137,8 @@ for (const database of DATABASES) {
       assert.equal(caughtUp.state, "ok");
       const again = receiver.requests.slice(seenBeforeB);
       assert.ok(again.length > 0, "what was delivered after the backup is delivered again");
-      for (const r of again) assert.equal(r.id, idsOfA.get(r.messageId), `message ${r.messageId} sent again under its first webhook-id`);
+      for (const r of again)
+        assert.equal(r.id, idsOfA.get(r.messageId), `message ${r.messageId} sent again under its first webhook-id`);
     });
   });
 }

@@ -7,7 +7,8 @@ import { type TestServer, waitFor } from "../helpers/server.js";
 import { entry, ingest, type Space } from "../helpers/workspace.js";
 import { twoProcesses } from "../helpers/postgres.js";
 
-const post = (server: TestServer, key: string, messages: unknown[]) => server.api("POST", "/api/v1/messages", { token: key, body: { messages } });
+const post = (server: TestServer, key: string, messages: unknown[]) =>
+  server.api("POST", "/api/v1/messages", { token: key, body: { messages } });
 
 describe("cached API keys and accounts across processes", () => {
   const f = twoProcesses();

@@ -21,7 +21,10 @@ for (const database of DATABASES)
       for (const t of await storage.db.introspection.getTables()) {
         columns.set(
           t.name,
-          t.columns.map((c) => ({ name: c.name, generated: c.isAutoIncrementing || (c.name === "id" && c.hasDefaultValue) })),
+          t.columns.map((c) => ({
+            name: c.name,
+            generated: c.isAutoIncrementing || (c.name === "id" && c.hasDefaultValue),
+          })),
         );
       }
     });
@@ -31,7 +34,10 @@ for (const database of DATABASES)
     const written = (table: string) => {
       const cols = columns.get(table);
       assert.ok(cols, `no table ${table}`);
-      return cols.filter((c) => !c.generated && !(table === "messages" && c.name === "seq")).map((c) => c.name).sort();
+      return cols
+        .filter((c) => !c.generated && !(table === "messages" && c.name === "seq"))
+        .map((c) => c.name)
+        .sort();
     };
 
     it("ingest's message insert: workspace_id, stored_at and MESSAGE_COLUMNS are the columns of messages but seq", () => {

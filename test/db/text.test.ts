@@ -31,7 +31,12 @@ for (const database of DATABASES) {
     before(async () => {
       server = await TestServer.start({ database });
       v = await victim(server);
-      webhookId = (await server.api("POST", "/api/v1/webhooks", { token: v.key, body: { url: "http://127.0.0.1:9/hook", enabled: false } })).json.id;
+      webhookId = (
+        await server.api("POST", "/api/v1/webhooks", {
+          token: v.key,
+          body: { url: "http://127.0.0.1:9/hook", enabled: false },
+        })
+      ).json.id;
     });
     after(async () => {
       await server?.stop();
@@ -46,37 +51,243 @@ for (const database of DATABASES) {
         server.api("GET", "/api/v1/chats", { token: v.key }),
         server.api("GET", `/api/v1/chats/${v.chatId}/messages`, { token: v.key }),
       ]);
-      return { name: ws.json.name, teammates: tm.json.items.length, accounts: acc.json.items.length, webhooks: hooks.json.items.map((w: any) => w.url), chats: chats.json.items.length, messages: msgs.json.items.length };
+      return {
+        name: ws.json.name,
+        teammates: tm.json.items.length,
+        accounts: acc.json.items.length,
+        webhooks: hooks.json.items.map((w: any) => w.url),
+        chats: chats.json.items.length,
+        messages: msgs.json.items.length,
+      };
     };
 
     const attacks = (): Attack[] => [
-      { what: "ingest text with NUL", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message({ text: NUL })] }, field: "messages[0].text" },
-      { what: "ingest 1 MB external_id", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message(), message({ external_id: long(1024 * 1024) })] }, field: "messages[1].external_id" },
-      { what: "ingest 257-character chat id", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message({ chat: { external_id: long(257) } })] }, field: "messages[0].chat.external_id" },
-      { what: "ingest chat name with NUL", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message({ chat: { external_id: "1@s.whatsapp.net", full_name: NUL } })] }, field: "messages[0].chat.full_name" },
-      { what: "ingest 1,025-character sender name", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message({ sender: { full_name: long(1025) } })] }, field: "messages[0].sender.full_name" },
-      { what: "ingest text over 64 KiB", method: "POST", path: "/api/v1/messages", token: "key", body: { messages: [message({ text: long(65_537) })] }, field: "messages[0].text" },
-      { what: "workspace name with NUL", method: "POST", path: "/api/v1/workspaces", token: "operator", body: { name: NUL, owner: { full_name: "A", email: "a@b.example" } }, field: "name" },
-      { what: "workspace owner name too long", method: "POST", path: "/api/v1/workspaces", token: "operator", body: { name: "N", owner: { full_name: long(1025), email: "a@b.example" } }, field: "owner.full_name" },
-      { what: "rename workspace with NUL", method: "PATCH", path: "/api/v1/workspace", token: "owner", body: { name: NUL }, field: "name" },
-      { what: "time zone with NUL", method: "PATCH", path: "/api/v1/workspace", token: "owner", body: { timezone: "Europe/Paris\u0000" }, field: "timezone" },
-      { what: "teammate name with NUL", method: "POST", path: "/api/v1/teammates", token: "key", body: { full_name: NUL, email: "t@acme.example" }, field: "full_name" },
-      { what: "teammate e-mail too long", method: "POST", path: "/api/v1/teammates", token: "key", body: { full_name: "T", email: `${long(1100)}@acme.example` }, field: "email" },
-      { what: "account phone with NUL", method: "POST", path: "/api/v1/accounts", token: "key", body: { phone: "+97250000\u00000", owner_email: "owner@acme.example", source: "api" }, field: "phone" },
-      { what: "account source_config value with NUL", method: "POST", path: "/api/v1/accounts", token: "key", body: { phone: "+972500000009", owner_email: "owner@acme.example", source: "waha", source_config: { base_url: "http://gw.example", api_key: NUL, session: "default" } }, field: "source_config.api_key" },
-      { what: "account source_config key with NUL", method: "POST", path: "/api/v1/accounts", token: "key", body: { phone: "+972500000009", owner_email: "owner@acme.example", source: "waha", source_config: { "a\u0000": "x" } }, field: "source_config.a\\u0000" },
-      { what: "webhook URL with NUL", method: "POST", path: "/api/v1/webhooks", token: "key", body: { url: "http://hooks.example/\u0000" }, field: "url" },
-      { what: "webhook URL of 3,000 characters", method: "POST", path: "/api/v1/webhooks", token: "key", body: { url: `http://hooks.example/${long(3000)}` }, field: "url" },
-      { what: "webhook URL update with NUL", method: "PATCH", path: `/api/v1/webhooks/${webhookId}`, token: "key", body: { url: "http://hooks.example/\u0000" }, field: "url" },
-      { what: "replay since with NUL", method: "POST", path: `/api/v1/webhooks/${webhookId}/replay`, token: "key", body: { since: "2021-01-01T00:00:00Z\u0000" }, field: "since" },
-      { what: "responsible e-mail with NUL", method: "PATCH", path: `/api/v1/chats/${v.chatId}`, token: "key", body: { responsible_email: `owner@acme.example${NUL}` }, field: "responsible_email" },
-      { what: "send text with NUL", method: "POST", path: `/api/v1/chats/${v.chatId}/messages`, token: "key", body: { text: NUL }, field: "text" },
-      { what: "send text over 64 KiB", method: "POST", path: `/api/v1/chats/${v.chatId}/messages`, token: "key", body: { text: long(65_537) }, field: "text" },
-      { what: "send with a teammate e-mail holding NUL", method: "POST", path: `/api/v1/chats/${v.chatId}/messages`, token: "key", body: { text: "hi", teammate_email: NUL }, field: "teammate_email" },
-      { what: "sign-in e-mail with NUL", method: "POST", path: "/api/v1/session", token: "key", body: { email: NUL, password: "x" }, field: "email" },
-      { what: "invitation e-mail with NUL", method: "POST", path: "/api/v1/invitations", token: "key", body: { email: NUL, full_name: "N", role: "member" }, field: "email" },
-      { what: "invitation token with NUL", method: "POST", path: "/api/v1/invitations/accept", token: "key", body: { token: NUL, password: "a long password" }, field: "token" },
-      { what: "API key name with NUL", method: "POST", path: "/api/v1/api-keys", token: "key", body: { name: NUL }, field: "name" },
+      {
+        what: "ingest text with NUL",
+        method: "POST",
+        path: "/api/v1/messages",
+        token: "key",
+        body: { messages: [message({ text: NUL })] },
+        field: "messages[0].text",
+      },
+      {
+        what: "ingest 1 MB external_id",
+        method: "POST",
+        path: "/api/v1/messages",
+        token: "key",
+        body: { messages: [message(), message({ external_id: long(1024 * 1024) })] },
+        field: "messages[1].external_id",
+      },
+      {
+        what: "ingest 257-character chat id",
+        method: "POST",
+        path: "/api/v1/messages",
+        token: "key",
+        body: { messages: [message({ chat: { external_id: long(257) } })] },
+        field: "messages[0].chat.external_id",
+      },
+      {
+        what: "ingest chat name with NUL",
+        method: "POST",
+        path: "/api/v1/messages",
+        token: "key",
+        body: { messages: [message({ chat: { external_id: "1@s.whatsapp.net", full_name: NUL } })] },
+        field: "messages[0].chat.full_name",
+      },
+      {
+        what: "ingest 1,025-character sender name",
+        method: "POST",
+        path: "/api/v1/messages",
+        token: "key",
+        body: { messages: [message({ sender: { full_name: long(1025) } })] },
+        field: "messages[0].sender.full_name",
+      },
+      {
+        what: "ingest text over 64 KiB",
+        method: "POST",
+        path: "/api/v1/messages",
+        token: "key",
+        body: { messages: [message({ text: long(65_537) })] },
+        field: "messages[0].text",
+      },
+      {
+        what: "workspace name with NUL",
+        method: "POST",
+        path: "/api/v1/workspaces",
+        token: "operator",
+        body: { name: NUL, owner: { full_name: "A", email: "a@b.example" } },
+        field: "name",
+      },
+      {
+        what: "workspace owner name too long",
+        method: "POST",
+        path: "/api/v1/workspaces",
+        token: "operator",
+        body: { name: "N", owner: { full_name: long(1025), email: "a@b.example" } },
+        field: "owner.full_name",
+      },
+      {
+        what: "rename workspace with NUL",
+        method: "PATCH",
+        path: "/api/v1/workspace",
+        token: "owner",
+        body: { name: NUL },
+        field: "name",
+      },
+      {
+        what: "time zone with NUL",
+        method: "PATCH",
+        path: "/api/v1/workspace",
+        token: "owner",
+        body: { timezone: "Europe/Paris\u0000" },
+        field: "timezone",
+      },
+      {
+        what: "teammate name with NUL",
+        method: "POST",
+        path: "/api/v1/teammates",
+        token: "key",
+        body: { full_name: NUL, email: "t@acme.example" },
+        field: "full_name",
+      },
+      {
+        what: "teammate e-mail too long",
+        method: "POST",
+        path: "/api/v1/teammates",
+        token: "key",
+        body: { full_name: "T", email: `${long(1100)}@acme.example` },
+        field: "email",
+      },
+      {
+        what: "account phone with NUL",
+        method: "POST",
+        path: "/api/v1/accounts",
+        token: "key",
+        body: { phone: "+97250000\u00000", owner_email: "owner@acme.example", source: "api" },
+        field: "phone",
+      },
+      {
+        what: "account source_config value with NUL",
+        method: "POST",
+        path: "/api/v1/accounts",
+        token: "key",
+        body: {
+          phone: "+972500000009",
+          owner_email: "owner@acme.example",
+          source: "waha",
+          source_config: { base_url: "http://gw.example", api_key: NUL, session: "default" },
+        },
+        field: "source_config.api_key",
+      },
+      {
+        what: "account source_config key with NUL",
+        method: "POST",
+        path: "/api/v1/accounts",
+        token: "key",
+        body: {
+          phone: "+972500000009",
+          owner_email: "owner@acme.example",
+          source: "waha",
+          source_config: { "a\u0000": "x" },
+        },
+        field: "source_config.a\\u0000",
+      },
+      {
+        what: "webhook URL with NUL",
+        method: "POST",
+        path: "/api/v1/webhooks",
+        token: "key",
+        body: { url: "http://hooks.example/\u0000" },
+        field: "url",
+      },
+      {
+        what: "webhook URL of 3,000 characters",
+        method: "POST",
+        path: "/api/v1/webhooks",
+        token: "key",
+        body: { url: `http://hooks.example/${long(3000)}` },
+        field: "url",
+      },
+      {
+        what: "webhook URL update with NUL",
+        method: "PATCH",
+        path: `/api/v1/webhooks/${webhookId}`,
+        token: "key",
+        body: { url: "http://hooks.example/\u0000" },
+        field: "url",
+      },
+      {
+        what: "replay since with NUL",
+        method: "POST",
+        path: `/api/v1/webhooks/${webhookId}/replay`,
+        token: "key",
+        body: { since: "2021-01-01T00:00:00Z\u0000" },
+        field: "since",
+      },
+      {
+        what: "responsible e-mail with NUL",
+        method: "PATCH",
+        path: `/api/v1/chats/${v.chatId}`,
+        token: "key",
+        body: { responsible_email: `owner@acme.example${NUL}` },
+        field: "responsible_email",
+      },
+      {
+        what: "send text with NUL",
+        method: "POST",
+        path: `/api/v1/chats/${v.chatId}/messages`,
+        token: "key",
+        body: { text: NUL },
+        field: "text",
+      },
+      {
+        what: "send text over 64 KiB",
+        method: "POST",
+        path: `/api/v1/chats/${v.chatId}/messages`,
+        token: "key",
+        body: { text: long(65_537) },
+        field: "text",
+      },
+      {
+        what: "send with a teammate e-mail holding NUL",
+        method: "POST",
+        path: `/api/v1/chats/${v.chatId}/messages`,
+        token: "key",
+        body: { text: "hi", teammate_email: NUL },
+        field: "teammate_email",
+      },
+      {
+        what: "sign-in e-mail with NUL",
+        method: "POST",
+        path: "/api/v1/session",
+        token: "key",
+        body: { email: NUL, password: "x" },
+        field: "email",
+      },
+      {
+        what: "invitation e-mail with NUL",
+        method: "POST",
+        path: "/api/v1/invitations",
+        token: "key",
+        body: { email: NUL, full_name: "N", role: "member" },
+        field: "email",
+      },
+      {
+        what: "invitation token with NUL",
+        method: "POST",
+        path: "/api/v1/invitations/accept",
+        token: "key",
+        body: { token: NUL, password: "a long password" },
+        field: "token",
+      },
+      {
+        what: "API key name with NUL",
+        method: "POST",
+        path: "/api/v1/api-keys",
+        token: "key",
+        body: { name: NUL },
+        field: "name",
+      },
       { what: "search with NUL", method: "GET", path: "/api/v1/chats?q=%00", token: "key", field: "q" },
       { what: "cursor with NUL", method: "GET", path: "/api/v1/chats?cursor=a%00", token: "key", field: "cursor" },
       { what: "chat id with NUL", method: "GET", path: "/api/v1/chats/1%00", token: "key", field: "id" },
@@ -89,12 +300,21 @@ for (const database of DATABASES) {
       for (const a of attacks()) {
         const r =
           a.token === "owner"
-            ? await server.api(a.method, a.path, { body: a.body, headers: { cookie: v.cookie, origin: new URL(server.url).origin } })
-            : await server.api(a.method, a.path, { token: a.token === "operator" ? OPERATOR_TOKEN : v.key, body: a.body });
+            ? await server.api(a.method, a.path, {
+                body: a.body,
+                headers: { cookie: v.cookie, origin: new URL(server.url).origin },
+              })
+            : await server.api(a.method, a.path, {
+                token: a.token === "operator" ? OPERATOR_TOKEN : v.key,
+                body: a.body,
+              });
         assert.equal(r.status, 400, `${a.what}: ${r.status} ${r.text.slice(0, 300)}`);
         assert.equal(r.json.error.code, "VALIDATION_ERROR", a.what);
         assert.equal(r.json.error.field, a.field, `${a.what}: ${r.json.error.message}`);
-        assert.ok(r.json.error.message.startsWith(a.field), `${a.what}: the message names the field: ${r.json.error.message}`);
+        assert.ok(
+          r.json.error.message.startsWith(a.field),
+          `${a.what}: the message names the field: ${r.json.error.message}`,
+        );
       }
       assert.deepEqual(await counts(), before, "nothing was stored");
     });
@@ -102,7 +322,15 @@ for (const database of DATABASES) {
     it("the limits are inclusive: 256-character ids, 1,024-character names and 65,536-character texts are stored", async () => {
       const r = await server.api("POST", "/api/v1/messages", {
         token: v.key,
-        body: { messages: [message({ external_id: long(256), text: long(65_536), chat: { external_id: long(256), full_name: long(1024) } })] },
+        body: {
+          messages: [
+            message({
+              external_id: long(256),
+              text: long(65_536),
+              chat: { external_id: long(256), full_name: long(1024) },
+            }),
+          ],
+        },
       });
       assert.equal(r.status, 202, r.text);
       assert.equal(r.json.accepted, 1);
@@ -113,7 +341,12 @@ for (const database of DATABASES) {
     it("a gateway's inbound message with NUL or an over-long id is not stored as a message, and not refused either: it is kept as an unrecognised event naming the field", async () => {
       const acc = await server.api("POST", "/api/v1/accounts", {
         token: v.key,
-        body: { phone: "+15557654321", owner_email: "owner@acme.example", source: "waha", source_config: { base_url: "http://gw.example", api_key: "k", session: "default" } },
+        body: {
+          phone: "+15557654321",
+          owner_email: "owner@acme.example",
+          source: "waha",
+          source_config: { base_url: "http://gw.example", api_key: "k", session: "default" },
+        },
       });
       assert.equal(acc.status, 201, acc.text);
       const inbound = new URL(acc.json.inbound_url).pathname;

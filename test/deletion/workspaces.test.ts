@@ -54,11 +54,17 @@ for (const database of DATABASES) {
     it("stops its webhooks (nothing more reaches the receiver), refuses its keys and sessions, deletes its data; the other workspace goes on", async () => {
       // The doomed webhook fails (503): its messages wait for a retry that must never come.
       doomedReceiver.respond = () => ({ status: 503, body: "down" });
-      const waiting = await ingest(server, doomed, [entry(doomed, { text: "never after the delete" }), entry(doomed, { text: "nor this" })]);
+      const waiting = await ingest(server, doomed, [
+        entry(doomed, { text: "never after the delete" }),
+        entry(doomed, { text: "nor this" }),
+      ]);
       assert.equal(waiting.accepted, 2);
       await waitFor(() => doomedReceiver.requests.length >= 1 || undefined, "the doomed webhook's first attempt");
       await ingest(server, kept, [entry(kept, { text: "kept before" })]);
-      await waitFor(() => keptReceiver.requests.some((q) => q.json?.message?.text === "kept before") || undefined, "the kept workspace's delivery");
+      await waitFor(
+        () => keptReceiver.requests.some((q) => q.json?.message?.text === "kept before") || undefined,
+        "the kept workspace's delivery",
+      );
 
       const r = await del(doomed.workspace.id, OPERATOR_TOKEN);
       assert.equal(r.status, 204, r.text);
@@ -67,7 +73,11 @@ for (const database of DATABASES) {
 
       // Keys, sessions and the inbound path of its account: refused at once.
       assert.equal((await server.api("GET", "/api/v1/workspace", { token: doomed.key })).status, 401);
-      assert.equal((await server.api("POST", "/api/v1/messages", { token: doomed.key, body: { messages: [entry(doomed)] } })).status, 401);
+      assert.equal(
+        (await server.api("POST", "/api/v1/messages", { token: doomed.key, body: { messages: [entry(doomed)] } }))
+          .status,
+        401,
+      );
       assert.equal((await as(server, doomedOwner, "GET", "/api/v1/workspace")).status, 401);
       assert.equal((await del(doomed.workspace.id, OPERATOR_TOKEN)).status, 404, "the second delete");
       const list = await server.api("GET", "/api/v1/workspaces?limit=200", { token: OPERATOR_TOKEN });
@@ -77,19 +87,39 @@ for (const database of DATABASES) {
       // Every retry would be due by now; a delivery of the kept workspace after that shows the queue moved on.
       await server.advance(3 * 3600_000);
       await ingest(server, kept, [entry(kept, { text: "kept after" })]);
-      await waitFor(() => keptReceiver.requests.some((q) => q.json?.message?.text === "kept after") || undefined, "the kept workspace's delivery after");
+      await waitFor(
+        () => keptReceiver.requests.some((q) => q.json?.message?.text === "kept after") || undefined,
+        "the kept workspace's delivery after",
+      );
       assert.equal(doomedReceiver.requests.length, seen, "nothing of the deleted workspace went out after the answer");
 
       // Its rows are gone; the kept workspace's are all there.
-      for (const table of ["messages", "chats", "accounts", "webhooks", "teammates", "api_keys", "sessions", "audit_log", "notifications", "invitations"]) {
-        const [row] = await server.sql<{ n: number | string }>(`select count(*) as n from ${table} where workspace_id = ?`, [doomed.workspace.id]);
+      for (const table of [
+        "messages",
+        "chats",
+        "accounts",
+        "webhooks",
+        "teammates",
+        "api_keys",
+        "sessions",
+        "audit_log",
+        "notifications",
+        "invitations",
+      ]) {
+        const [row] = await server.sql<{ n: number | string }>(
+          `select count(*) as n from ${table} where workspace_id = ?`,
+          [doomed.workspace.id],
+        );
         assert.equal(Number(row!.n), 0, `${table} of the deleted workspace`);
       }
       assert.equal((await server.sql(`select id from workspaces where id = ?`, [doomed.workspace.id])).length, 0);
       const chats = await server.api("GET", "/api/v1/chats", { token: kept.key });
       assert.equal(chats.status, 200);
       assert.equal(chats.json.items.length, 1);
-      assert.equal((await server.api("GET", `/api/v1/webhooks/${kept.webhook.id}`, { token: kept.key })).json.state, "ok");
+      assert.equal(
+        (await server.api("GET", `/api/v1/webhooks/${kept.webhook.id}`, { token: kept.key })).json.state,
+        "ok",
+      );
       assert.equal((await as(server, keptOwner, "GET", "/api/v1/me")).status, 200);
 
       // The person of both workspaces stays a person of the other one.
@@ -112,10 +142,21 @@ for (const database of DATABASES) {
       await server.sql("update workspaces set deleted_at = ? where id = ?", [Date.now(), half.workspace.id]);
       await server.sql("update accounts set deleted_at = ?, purging = 1 where id = ?", [Date.now(), purging.accountId]);
       server = await server.restart();
-      await waitFor(async () => (await server.sql("select id from workspaces where id = ?", [half.workspace.id])).length === 0 || undefined, "the workspace swept at start");
+      await waitFor(
+        async () =>
+          (await server.sql("select id from workspaces where id = ?", [half.workspace.id])).length === 0 || undefined,
+        "the workspace swept at start",
+      );
       assert.equal((await server.api("GET", "/api/v1/workspace", { token: half.key })).status, 401);
-      assert.equal((await server.sql("select seq from messages where workspace_id = ?", [half.workspace.id])).length, 0);
-      await waitFor(async () => (await server.sql("select id from accounts where id = ?", [purging.accountId])).length === 0 || undefined, "the account purged at start");
+      assert.equal(
+        (await server.sql("select seq from messages where workspace_id = ?", [half.workspace.id])).length,
+        0,
+      );
+      await waitFor(
+        async () =>
+          (await server.sql("select id from accounts where id = ?", [purging.accountId])).length === 0 || undefined,
+        "the account purged at start",
+      );
       assert.equal((await server.sql("select seq from messages where account_id = ?", [purging.accountId])).length, 0);
       // The other workspace of that process is untouched.
       assert.equal((await server.api("GET", "/api/v1/chats", { token: kept.key })).json.items.length, 1);

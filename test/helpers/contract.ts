@@ -25,7 +25,10 @@ export function contractValidators(): { message: ValidateFunction; bundle: Valid
     assert.ok(v, `schema ${id} not loaded`);
     return v;
   };
-  return { message: get("https://threadline.dev/schemas/message.schema.json"), bundle: get("https://threadline.dev/schemas/bundle.schema.json") };
+  return {
+    message: get("https://threadline.dev/schemas/message.schema.json"),
+    bundle: get("https://threadline.dev/schemas/bundle.schema.json"),
+  };
 }
 
 export function assertValid(validate: ValidateFunction, body: unknown, what = "payload"): void {
@@ -39,7 +42,6 @@ export function assertSigned(req: ReceivedRequest, secret: string): void {
   for (const k of ["webhook-id", "webhook-timestamp", "webhook-signature"]) headers[k] = String(req.headers[k] ?? "");
   assert.doesNotThrow(() => new Webhook(secret).verify(req.body, headers), "the signature does not verify");
 }
-
 
 let validators: ReturnType<typeof contractValidators> | undefined;
 /** bundle.schema.json (with common.schema.json), draft 2020-12. */

@@ -57,8 +57,14 @@ export async function startHarness(opts: { database?: Database } = {}): Promise<
  * `count` harnesses on ONE server (spawning a server is what these tests spend their time
  * on): each its own workspace, receiver and gateway. `close()` of any of them closes them all.
  */
-export async function startHarnesses(count: number, opts: { database?: Database; env?: Record<string, string> } = {}): Promise<Harness[]> {
-  const server = await TestServer.start({ database: opts.database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL, ...opts.env } });
+export async function startHarnesses(
+  count: number,
+  opts: { database?: Database; env?: Record<string, string> } = {},
+): Promise<Harness[]> {
+  const server = await TestServer.start({
+    database: opts.database,
+    env: { THREADLINE_PUBLIC_URL: PUBLIC_URL, ...opts.env },
+  });
   const opened: Receiver[] = [];
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -76,7 +82,16 @@ export async function startHarnesses(count: number, opts: { database?: Database;
       const ws = await createWorkspace(server);
       const hook = await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url: receiver.url } });
       assert.equal(hook.status, 201, hook.text);
-      out.push({ server, key: ws.api_key, owner: ws.owner, receiver, gateway, gatewayBase: new URL(gateway.url).origin, webhookId: hook.json.id, close });
+      out.push({
+        server,
+        key: ws.api_key,
+        owner: ws.owner,
+        receiver,
+        gateway,
+        gatewayBase: new URL(gateway.url).origin,
+        webhookId: hook.json.id,
+        close,
+      });
     }
     return out;
   } catch (err) {
@@ -87,7 +102,10 @@ export async function startHarnesses(count: number, opts: { database?: Database;
 
 /** `POST /api/v1/accounts`, asserting 201. */
 export async function createAccount(h: Harness, body: Record<string, unknown>) {
-  const r = await h.server.api("POST", "/api/v1/accounts", { token: h.key, body: { owner_email: h.owner.email, ...body } });
+  const r = await h.server.api("POST", "/api/v1/accounts", {
+    token: h.key,
+    body: { owner_email: h.owner.email, ...body },
+  });
   assert.equal(r.status, 201, r.text);
   return r.json as Account;
 }

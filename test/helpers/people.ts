@@ -14,14 +14,17 @@ export interface Person {
   cookie: string;
 }
 
-export const cookieOf = (headers: Headers): string | undefined => /tl_session=[^;]+/.exec(headers.get("set-cookie") ?? "")?.[0];
+export const cookieOf = (headers: Headers): string | undefined =>
+  /tl_session=[^;]+/.exec(headers.get("set-cookie") ?? "")?.[0];
 
 /** The token of an invitation URL (its last path segment). */
 export const tokenOf = (url: string): string => new URL(url).pathname.split("/").pop()!;
 
 /** Accepts an invitation through the API: the person's session cookie and who they are. */
 export async function accept(server: TestServer, url: string, password = PASSWORD, fullName?: string): Promise<Person> {
-  const r = await server.api("POST", "/api/v1/invitations/accept", { body: { token: tokenOf(url), password, ...(fullName ? { full_name: fullName } : {}) } });
+  const r = await server.api("POST", "/api/v1/invitations/accept", {
+    body: { token: tokenOf(url), password, ...(fullName ? { full_name: fullName } : {}) },
+  });
   assert.equal(r.status, 200, r.text);
   const cookie = cookieOf(r.headers);
   assert.ok(cookie, "accepting signs in");
@@ -34,7 +37,13 @@ export function ownerOf(server: TestServer, ws: { owner_invitation_url: string }
 }
 
 /** Invites `email` with `role` (as `by`) and accepts: the new person, signed in. */
-export async function invite(server: TestServer, by: Person, email: string, role: string, fullName = email.split("@")[0]!): Promise<Person> {
+export async function invite(
+  server: TestServer,
+  by: Person,
+  email: string,
+  role: string,
+  fullName = email.split("@")[0]!,
+): Promise<Person> {
   const r = await as(server, by, "POST", "/api/v1/invitations", { email, full_name: fullName, role });
   assert.equal(r.status, 201, r.text);
   return accept(server, r.json.url);
@@ -47,7 +56,9 @@ export function as(server: TestServer, who: { cookie: string }, method: string, 
 
 /** Signs in with e-mail and password through the API. */
 export async function signInApi(server: TestServer, email: string, password: string, workspaceId?: string) {
-  const r = await server.api("POST", "/api/v1/session", { body: { email, password, ...(workspaceId ? { workspace_id: workspaceId } : {}) } });
+  const r = await server.api("POST", "/api/v1/session", {
+    body: { email, password, ...(workspaceId ? { workspace_id: workspaceId } : {}) },
+  });
   return { ...r, cookie: cookieOf(r.headers) };
 }
 
@@ -55,14 +66,21 @@ export async function signInApi(server: TestServer, email: string, password: str
 const ownersSet = new Map<string, Promise<unknown>>();
 
 /** Sets the owner's password through the operator's invitation URL, once per workspace; answers how to sign in. */
-export async function ownerPassword(server: TestServer, ws: { owner_invitation_url: string; owner: { email: string } }): Promise<{ email: string; password: string }> {
-  if (!ownersSet.has(ws.owner_invitation_url)) ownersSet.set(ws.owner_invitation_url, accept(server, ws.owner_invitation_url));
+export async function ownerPassword(
+  server: TestServer,
+  ws: { owner_invitation_url: string; owner: { email: string } },
+): Promise<{ email: string; password: string }> {
+  if (!ownersSet.has(ws.owner_invitation_url))
+    ownersSet.set(ws.owner_invitation_url, accept(server, ws.owner_invitation_url));
   await ownersSet.get(ws.owner_invitation_url);
   return { email: ws.owner.email, password: PASSWORD };
 }
 
 /** A new session cookie of the workspace's owner (`tl_session=…`). */
-export async function ownerCookie(server: TestServer, ws: { id: string; owner_invitation_url: string; owner: { email: string } }): Promise<string> {
+export async function ownerCookie(
+  server: TestServer,
+  ws: { id: string; owner_invitation_url: string; owner: { email: string } },
+): Promise<string> {
   const { email, password } = await ownerPassword(server, ws);
   // Tests give many workspaces the same owner e-mail: the workspace is named.
   const r = await signInApi(server, email, password, ws.id);

@@ -23,7 +23,8 @@ export interface ReceivedRequest {
 export type Blip = "error" | "reset" | "closed";
 
 /** How the receiver answers one request: a status (after `delayMs`), a reset connection, or never. */
-export type Answer = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | "destroy" | "hang";
+export type Answer =
+  { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | "destroy" | "hang";
 
 /**
  * A real HTTP receiver for outgoing webhooks (or a gateway's API). `respond` decides each
@@ -137,7 +138,10 @@ export class Receiver {
       at: Date.now(),
       id: String(req.headers["webhook-id"]),
       chat: String(json?.chat?.chat_id ?? ""),
-      text: String(json?.message?.text ?? (Array.isArray(json?.messages) ? json.messages.map((m: { text: string }) => m.text).join("|") : "")),
+      text: String(
+        json?.message?.text ??
+          (Array.isArray(json?.messages) ? json.messages.map((m: { text: string }) => m.text).join("|") : ""),
+      ),
       messageId: String(json?.message?.message_id ?? ""),
       concurrency: this.inFlight,
     };
@@ -185,7 +189,13 @@ export function received(receiver: Receiver, tag: string): ReceivedRequest[] {
   return receiver.requests.filter((r) => r.url.includes(tag));
 }
 
-export async function waitForCount(receiver: Receiver, tag: string, n: number, what: string, timeoutMs = WAIT_MS): Promise<ReceivedRequest[]> {
+export async function waitForCount(
+  receiver: Receiver,
+  tag: string,
+  n: number,
+  what: string,
+  timeoutMs = WAIT_MS,
+): Promise<ReceivedRequest[]> {
   await waitFor(() => received(receiver, tag).length >= n, `${what} (${n} requests at ${tag})`, timeoutMs);
   return received(receiver, tag);
 }

@@ -21,18 +21,46 @@ export interface Victim {
 }
 
 /** A workspace with an `api` account, one chat with one message, and a browser session. */
-export async function victim(server: TestServer, name = "Acme", over: { text?: string; chatName?: string } = {}): Promise<Victim> {
-  const ws = await createWorkspace(server, { name, owner: { full_name: "Amnon Haha", email: `owner@${name.toLowerCase()}.example` } });
-  const acc = await server.api("POST", "/api/v1/accounts", { token: ws.api_key, body: { phone: ACCOUNT, owner_email: `owner@${name.toLowerCase()}.example`, source: "api" } });
+export async function victim(
+  server: TestServer,
+  name = "Acme",
+  over: { text?: string; chatName?: string } = {},
+): Promise<Victim> {
+  const ws = await createWorkspace(server, {
+    name,
+    owner: { full_name: "Amnon Haha", email: `owner@${name.toLowerCase()}.example` },
+  });
+  const acc = await server.api("POST", "/api/v1/accounts", {
+    token: ws.api_key,
+    body: { phone: ACCOUNT, owner_email: `owner@${name.toLowerCase()}.example`, source: "api" },
+  });
   assert.equal(acc.status, 201, acc.text);
   const ingest = await server.api("POST", "/api/v1/messages", {
     token: ws.api_key,
-    body: { messages: [message({ external_id: "wamid.first", text: over.text ?? "Hello", chat: { external_id: `${CONTACT.slice(1)}@s.whatsapp.net`, full_name: over.chatName ?? "John Doe", phone: CONTACT } })] },
+    body: {
+      messages: [
+        message({
+          external_id: "wamid.first",
+          text: over.text ?? "Hello",
+          chat: {
+            external_id: `${CONTACT.slice(1)}@s.whatsapp.net`,
+            full_name: over.chatName ?? "John Doe",
+            phone: CONTACT,
+          },
+        }),
+      ],
+    },
   });
   assert.equal(ingest.status, 202, ingest.text);
   const chats = await server.api("GET", "/api/v1/chats", { token: ws.api_key });
   const owner = await ownerPassword(server, ws);
-  return { key: ws.api_key, workspaceId: ws.id, cookie: await ownerCookie(server, ws), chatId: chats.json.items[0].chat_id, ...owner };
+  return {
+    key: ws.api_key,
+    workspaceId: ws.id,
+    cookie: await ownerCookie(server, ws),
+    chatId: chats.json.items[0].chat_id,
+    ...owner,
+  };
 }
 
 /** One ingest entry (POST /api/v1/messages), with overrides. */
@@ -50,7 +78,8 @@ export function message(over: Record<string, unknown> = {}) {
 }
 
 /** A raw request with exactly these headers (no defaults), answering status, headers and JSON. */
-export const send = (server: TestServer, method: string, p: string, headers: Record<string, string>, body?: string) => server.request(method, p, { headers, body });
+export const send = (server: TestServer, method: string, p: string, headers: Record<string, string>, body?: string) =>
+  server.request(method, p, { headers, body });
 
 /** What an attacker's page on another origin makes the victim's browser send: a form post with the cookie. */
 export function crossSiteForm(cookie: string, origin = "http://evil.example"): Record<string, string> {

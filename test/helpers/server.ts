@@ -5,7 +5,6 @@ import path from "node:path";
 import { repoRoot } from "./contract.js";
 import type { WorkspaceCreated } from "../../src/workspaces/schemas.js";
 
-
 export const OPERATOR_TOKEN = "tlo_test_operator_token_0123456789";
 
 /** The newest modification time of the files under `dir`. */
@@ -94,7 +93,7 @@ export class TestServer {
       delete env.THREADLINE_TEST_PASSWORDS;
       delete env.THREADLINE_TEST_RESPONSES;
     }
-        // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+    // e.g. SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
     const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const child = spawn(process.execPath, [...nodeArgs, ...CLI, "serve"], {
       cwd: repoRoot,
@@ -103,7 +102,10 @@ export class TestServer {
     });
     let output = "";
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start in ${WAIT_MS / 1000} s:\n${output}`)), WAIT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`server did not start in ${WAIT_MS / 1000} s:\n${output}`)),
+        WAIT_MS,
+      );
       const onData = (d: Buffer) => {
         output += d.toString();
         const m = /listening on (http:\/\/\S+)/i.exec(output);
@@ -134,23 +136,45 @@ export class TestServer {
    */
   async restart(opts: { signal?: NodeJS.Signals; env?: Record<string, string | undefined> } = {}): Promise<TestServer> {
     await this.kill(opts.signal ?? "SIGKILL");
-    const next = await TestServer.start({ database: this.database, dataDir: this.dataDir, databaseUrl: this.databaseUrl, env: opts.env });
+    const next = await TestServer.start({
+      database: this.database,
+      dataDir: this.dataDir,
+      databaseUrl: this.databaseUrl,
+      env: opts.env,
+    });
     next.cleanup = this.cleanup;
     this.cleanup = undefined;
     return next;
   }
 
   /** Fetch against the server with JSON in and out (redirects followed). */
-  async api(method: string, p: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  async api(
+    method: string,
+    p: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    return this.request(method, p, { headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), redirect: "follow" });
+    return this.request(method, p, {
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      redirect: "follow",
+    });
   }
 
   /** A request with exactly these headers and this raw body (no defaults); redirects are not followed unless asked. */
-  async request(method: string, p: string, opts: { headers?: Record<string, string>; body?: string; redirect?: RequestRedirect } = {}) {
-    const res = await fetch(this.url + p, { method, headers: opts.headers, body: opts.body, redirect: opts.redirect ?? "manual" });
+  async request(
+    method: string,
+    p: string,
+    opts: { headers?: Record<string, string>; body?: string; redirect?: RequestRedirect } = {},
+  ) {
+    const res = await fetch(this.url + p, {
+      method,
+      headers: opts.headers,
+      body: opts.body,
+      redirect: opts.redirect ?? "manual",
+    });
     const text = await res.text();
     let json: any = undefined;
     try {
@@ -190,7 +214,12 @@ export class TestServer {
     await client.connect();
     try {
       let n = 0;
-      return (await client.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
+      return (
+        await client.query(
+          query.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows as T[];
     } finally {
       await client.end();
     }
@@ -232,10 +261,13 @@ async function openStorage(opts: StartOptions): Promise<Storage> {
     databaseUrl = fresh.url;
     dropDb = fresh.drop;
   }
-  const cleanup = removeDir || dropDb ? async () => {
-    await dropDb?.();
-    await removeDir?.();
-  } : undefined;
+  const cleanup =
+    removeDir || dropDb
+      ? async () => {
+          await dropDb?.();
+          await removeDir?.();
+        }
+      : undefined;
   return { database, dataDir, databaseUrl: database === "postgres" ? databaseUrl : undefined, cleanup };
 }
 
@@ -297,7 +329,9 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
  * Storage for a test in this process, as graphile-worker's helpers give one: a fresh
  * PostgreSQL database or a fresh SQLite folder (not migrated). `close` shuts it and removes it.
  */
-export async function openTestStorage(database: Database): Promise<{ storage: import("../../src/db/index.js").Storage; close: () => Promise<void> }> {
+export async function openTestStorage(
+  database: Database,
+): Promise<{ storage: import("../../src/db/index.js").Storage; close: () => Promise<void> }> {
   const { openStorage } = await import("../../src/db/index.js");
   if (database === "postgres") {
     const pg = await freshPostgres();

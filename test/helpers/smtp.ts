@@ -46,7 +46,9 @@ function decodeBody(head: string, body: string): string {
   const enc = /^content-transfer-encoding: (.*)$/im.exec(head)?.[1]?.trim().toLowerCase();
   if (enc === "base64") return Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
   if (enc === "quoted-printable") {
-    const bytes = body.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+    const bytes = body
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
     return Buffer.from(bytes, "latin1").toString("utf8").replace(/\r\n/g, "\n");
   }
   return body.replace(/\r\n/g, "\n");

@@ -28,13 +28,26 @@ export function ensureWebBuild(): void {
       const p = path.join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
     }, 0);
-  const shared = ["web/index.html", "src/http/safe-next.ts", "src/webhooks/windows.ts"].map((f) => statSync(path.join(root, f)).mtimeMs);
+  const shared = ["web/index.html", "src/http/safe-next.ts", "src/webhooks/windows.ts"].map(
+    (f) => statSync(path.join(root, f)).mtimeMs,
+  );
   const sources = Math.max(newest(path.join(root, "web/src")), ...shared);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [path.join(root, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [
+      path.join(root, "node_modules/vite/bin/vite.js"),
+      "build",
+      "--config",
+      "web/vite.config.ts",
+      "--logLevel",
+      "error",
+    ],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
 }
 
 /** The system Chromium, headless, as every browser test launches it. */
@@ -47,7 +60,11 @@ export function launchChromium(): Promise<Browser> {
  * owner's password first through the operator's `owner_invitation_url` when not done yet,
  * and waits for the signed-in UI.
  */
-export async function signIn(page: Page, server: TestServer, ws: { owner_invitation_url: string; owner: { email: string } }): Promise<void> {
+export async function signIn(
+  page: Page,
+  server: TestServer,
+  ws: { owner_invitation_url: string; owner: { email: string } },
+): Promise<void> {
   const { email, password } = await ownerPassword(server, ws);
   await signInAs(page, email, password);
 }

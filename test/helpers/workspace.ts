@@ -34,7 +34,10 @@ export interface SpaceOptions {
 
 let spaces = 0;
 /** A workspace with one `api` account (owned by the workspace owner) and, optionally, a webhook. */
-export async function space(server: TestServer, opts: SpaceOptions & ({ receiver: Receiver } | { webhookUrl: string })): Promise<Space & { webhook: WebhookRef }>;
+export async function space(
+  server: TestServer,
+  opts: SpaceOptions & ({ receiver: Receiver } | { webhookUrl: string }),
+): Promise<Space & { webhook: WebhookRef }>;
 export async function space(server: TestServer, opts?: SpaceOptions): Promise<Space>;
 export async function space(server: TestServer, opts: SpaceOptions = {}): Promise<Space> {
   const n = ++spaces;
@@ -45,7 +48,10 @@ export async function space(server: TestServer, opts: SpaceOptions = {}): Promis
   });
   const key = workspace.api_key;
   const phone = opts.phone ?? `+97250${String(process.pid % 1000).padStart(3, "0")}${String(n).padStart(4, "0")}`;
-  const acc = await server.api("POST", "/api/v1/accounts", { token: key, body: { phone, owner_email: workspace.owner.email, source: "api" } });
+  const acc = await server.api("POST", "/api/v1/accounts", {
+    token: key,
+    body: { phone, owner_email: workspace.owner.email, source: "api" },
+  });
   assert.equal(acc.status, 201, acc.text);
   const s: Space = { key, workspace, owner: workspace.owner, accountId: acc.json.id, phone };
   const url = opts.webhookUrl ?? opts.receiver?.url;
@@ -53,7 +59,12 @@ export async function space(server: TestServer, opts: SpaceOptions = {}): Promis
   return s;
 }
 
-export async function createWebhook(server: TestServer, key: string, url: string, settings: Record<string, unknown> = {}): Promise<WebhookRef> {
+export async function createWebhook(
+  server: TestServer,
+  key: string,
+  url: string,
+  settings: Record<string, unknown> = {},
+): Promise<WebhookRef> {
   const r = await server.api("POST", "/api/v1/webhooks", { token: key, body: { url, ...settings } });
   assert.equal(r.status, 201, r.text);
   return { id: r.json.id, secret: r.json.secret, url };
@@ -93,7 +104,9 @@ export const contactNo = (n: number) => `97254000${String(n).padStart(4, "0")}`;
 
 /** One text message per `[chat number, text]`, in order, sent now. */
 export function texts(s: Pick<Space, "phone">, items: [chat: number, text: string][]): Entry[] {
-  return items.map(([chat, text]) => entry(s, { contact: contactNo(chat), text, timestamp: Math.floor(Date.now() / 1000) }));
+  return items.map(([chat, text]) =>
+    entry(s, { contact: contactNo(chat), text, timestamp: Math.floor(Date.now() / 1000) }),
+  );
 }
 
 export interface IngestResult {
@@ -104,8 +117,15 @@ export interface IngestResult {
 }
 
 /** `POST /api/v1/messages`, asserting 202. */
-export async function ingest(server: TestServer, s: string | Pick<Space, "key">, messages: unknown[]): Promise<IngestResult> {
-  const r = await server.api("POST", "/api/v1/messages", { token: typeof s === "string" ? s : s.key, body: { messages } });
+export async function ingest(
+  server: TestServer,
+  s: string | Pick<Space, "key">,
+  messages: unknown[],
+): Promise<IngestResult> {
+  const r = await server.api("POST", "/api/v1/messages", {
+    token: typeof s === "string" ? s : s.key,
+    body: { messages },
+  });
   assert.equal(r.status, 202, r.text);
   return r.json as IngestResult;
 }
@@ -151,7 +171,13 @@ export async function notifications(server: TestServer, key: string) {
 }
 
 /** Waits until the webhook's consecutive error count is `n` (the attempt happened and was counted). */
-export async function waitFailures(server: TestServer, key: string, id: string, n: number, timeoutMs = WAIT_MS): Promise<WebhookView> {
+export async function waitFailures(
+  server: TestServer,
+  key: string,
+  id: string,
+  n: number,
+  timeoutMs = WAIT_MS,
+): Promise<WebhookView> {
   return waitFor(
     async () => {
       const v = await getWebhook(server, key, id);
@@ -167,7 +193,11 @@ export function deliveriesOf(receiver: Receiver, messageId: string): ReceivedReq
   return receiver.requests.filter((r) => r.messageId === messageId);
 }
 
-export async function waitForDelivery(receiver: Receiver, messageId: string, timeoutMs = WAIT_MS): Promise<ReceivedRequest> {
+export async function waitForDelivery(
+  receiver: Receiver,
+  messageId: string,
+  timeoutMs = WAIT_MS,
+): Promise<ReceivedRequest> {
   return waitFor(() => deliveriesOf(receiver, messageId)[0], `delivery of ${messageId}`, timeoutMs);
 }
 
@@ -187,7 +217,8 @@ export function assertError(
   assert.equal(typeof r.json.error.message, "string", r.text);
   assert.ok(r.json.error.message.length > 10, `error message too short: ${r.text}`);
   if (code !== undefined) assert.equal(r.json.error.code, code, r.text);
-  if (field !== undefined) assert.ok(r.json.error.message.includes(field), `error message should name ${field}: ${r.text}`);
+  if (field !== undefined)
+    assert.ok(r.json.error.message.includes(field), `error message should name ${field}: ${r.text}`);
   return r.json.error;
 }
 
@@ -195,7 +226,11 @@ export function assertError(
  * A test file's server, receiver and workspace whose webhook points at the receiver:
  * started in `before`, stopped in `after` (read the fields inside tests).
  */
-export function serverWithWebhook(database: Database = "sqlite"): { server: TestServer; receiver: Receiver; s: Space & { webhook: WebhookRef } } {
+export function serverWithWebhook(database: Database = "sqlite"): {
+  server: TestServer;
+  receiver: Receiver;
+  s: Space & { webhook: WebhookRef };
+} {
   const f = {} as { server: TestServer; receiver: Receiver; s: Space & { webhook: WebhookRef } };
   before(async () => {
     [f.server, f.receiver] = await Promise.all([TestServer.start({ database }), Receiver.start()]);
@@ -229,11 +264,19 @@ export function assertDeliveredAcrossCrash(
     const seen = first.get(id);
     if (seen) {
       repeats++;
-      assert.equal(r.headers["webhook-id"], seen.headers["webhook-id"], `message ${id} was repeated under another webhook-id`);
+      assert.equal(
+        r.headers["webhook-id"],
+        seen.headers["webhook-id"],
+        `message ${id} was repeated under another webhook-id`,
+      );
       if (opts.sameBytes !== false) assert.equal(r.body, seen.body, `message ${id} was repeated with other bytes`);
     } else first.set(id, r);
   }
-  assert.deepEqual(new Set(first.keys()), new Set(accepted), "the set of message_ids received differs from the set accepted");
+  assert.deepEqual(
+    new Set(first.keys()),
+    new Set(accepted),
+    "the set of message_ids received differs from the set accepted",
+  );
   // Per chat, the first receptions follow the order the messages were accepted in.
   const firstOrder = [...first.keys()];
   const byChat = (ids: string[]) => {

@@ -9,13 +9,25 @@ import { DATABASES, TestServer } from "../helpers/server.js";
 import { send, victim, type Victim } from "../helpers/security.js";
 
 /** Sends headers announcing a 5 MB body and only its first bytes; resolves with the status the server answers without the rest. */
-function answerBeforeBody(server: TestServer, method: string, p: string, headers: Record<string, string>): Promise<number> {
+function answerBeforeBody(
+  server: TestServer,
+  method: string,
+  p: string,
+  headers: Record<string, string>,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(server.url + p, { method, headers: { ...headers, "content-type": "application/json", "content-length": String(5 * 1024 * 1024) } }, (res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      req.destroy();
-    });
+    const req = http.request(
+      server.url + p,
+      {
+        method,
+        headers: { ...headers, "content-type": "application/json", "content-length": String(5 * 1024 * 1024) },
+      },
+      (res) => {
+        resolve(res.statusCode ?? 0);
+        res.resume();
+        req.destroy();
+      },
+    );
     req.on("error", (e) => (e.message.includes("socket hang up") ? undefined : reject(e)));
     req.write('{"messages": [');
   });
@@ -53,7 +65,10 @@ for (const database of DATABASES) {
 
     it("the 401 comes without waiting for the body (it is never read)", async () => {
       assert.equal(await answerBeforeBody(server, "POST", "/api/v1/messages", {}), 401);
-      assert.equal(await answerBeforeBody(server, "POST", "/api/v1/messages", { authorization: "Bearer tlk_wrong" }), 401);
+      assert.equal(
+        await answerBeforeBody(server, "POST", "/api/v1/messages", { authorization: "Bearer tlk_wrong" }),
+        401,
+      );
       assert.equal(await answerBeforeBody(server, "POST", "/api/v1/workspaces", {}), 401);
     });
 

@@ -18,7 +18,10 @@ for (const database of DATABASES) {
     before(async () => {
       server = await TestServer.start({ database });
       v = await victim(server, "Acme", { text: NASTY, chatName: `Name ${NASTY}` });
-      const r = await server.api("POST", "/api/v1/messages", { token: v.key, body: { messages: [message({ text: "$'" }), message({ text: "$`" })] } });
+      const r = await server.api("POST", "/api/v1/messages", {
+        token: v.key,
+        body: { messages: [message({ text: "$'" }), message({ text: "$`" })] },
+      });
       assert.equal(r.status, 202, r.text);
     });
     after(async () => {
@@ -38,7 +41,10 @@ for (const database of DATABASES) {
       assertOnePage(r.text);
       const texts = [...r.text.matchAll(/<div class="text">([\s\S]*?)<\/div>/g)].map((m) => m[1]);
       assert.deepEqual(texts, [escapeHtml(NASTY), escapeHtml("$'"), escapeHtml("$`")]);
-      assert.ok(r.text.includes(`<title>${escapeHtml(`Name ${NASTY}`)} · Threadline</title>`), "the title holds the name literally");
+      assert.ok(
+        r.text.includes(`<title>${escapeHtml(`Name ${NASTY}`)} · Threadline</title>`),
+        "the title holds the name literally",
+      );
     });
 
     it("the permalink page too", async () => {

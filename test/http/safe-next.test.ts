@@ -32,7 +32,8 @@ const LOCAL = ["/chat/1/messages/", "/permalink/0190f3c2-7b1e-7000-8000-00000000
 
 describe("safeNext (the one rule of server and UI)", () => {
   it("every hostile next is /; local paths are kept", () => {
-    for (const next of HOSTILE) assert.equal(safeNext(next, "https://threadline.example.com"), "/", JSON.stringify(next));
+    for (const next of HOSTILE)
+      assert.equal(safeNext(next, "https://threadline.example.com"), "/", JSON.stringify(next));
     for (const next of LOCAL) assert.equal(safeNext(next, "https://threadline.example.com"), next);
     assert.equal(safeNext(undefined, "https://threadline.example.com"), "/");
     assert.equal(safeNext(["/a"], "https://threadline.example.com"), "/");
@@ -75,7 +76,13 @@ for (const database of DATABASES) {
     });
 
     it("a bad key stays on the form and sets no cookie, whatever next says", async () => {
-      const r = await send(server, "POST", "/signin", own(), form({ email: v.email, password: "a wrong password", next: "//evil.example" }));
+      const r = await send(
+        server,
+        "POST",
+        "/signin",
+        own(),
+        form({ email: v.email, password: "a wrong password", next: "//evil.example" }),
+      );
       assert.equal(r.status, 401);
       assert.equal(r.headers.get("set-cookie"), null);
       assert.match(r.text, /name="next" value="\/"/);

@@ -8,7 +8,12 @@ import { describe, it } from "node:test";
 import { repoRoot } from "../helpers/contract.js";
 
 const src = path.join(repoRoot, "src");
-const schemaModules = [path.join(src, "schemas.ts"), ...readdirSync(src, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(src, d.name, "schemas.ts"))].filter((f) => {
+const schemaModules = [
+  path.join(src, "schemas.ts"),
+  ...readdirSync(src, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => path.join(src, d.name, "schemas.ts")),
+].filter((f) => {
   try {
     readFileSync(f);
     return true;
@@ -20,13 +25,23 @@ const schemaModules = [path.join(src, "schemas.ts"), ...readdirSync(src, { withF
 /** The modules a file imports at run time (`import type` is erased). */
 function runtimeImports(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+"([^"]+)"/gm)].map((m) => m[1]!).concat([...text.matchAll(/^import\s+"([^"]+)"/gm)].map((m) => m[1]!));
+  return [...text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+"([^"]+)"/gm)]
+    .map((m) => m[1]!)
+    .concat([...text.matchAll(/^import\s+"([^"]+)"/gm)].map((m) => m[1]!));
 }
 
 describe("response schema modules", () => {
   it("exist for the domains the API answers about", () => {
     const names = schemaModules.map((f) => path.relative(src, f)).sort();
-    for (const d of ["schemas.ts", "webhooks/schemas.ts", "timeline/schemas.ts", "workspaces/schemas.ts", "accounts/schemas.ts", "audit/schemas.ts"]) assert.ok(names.includes(d), `${d} in ${names.join(", ")}`);
+    for (const d of [
+      "schemas.ts",
+      "webhooks/schemas.ts",
+      "timeline/schemas.ts",
+      "workspaces/schemas.ts",
+      "accounts/schemas.ts",
+      "audit/schemas.ts",
+    ])
+      assert.ok(names.includes(d), `${d} in ${names.join(", ")}`);
   });
 
   it("import only typebox, other schema modules and modules without imports at run time", () => {
@@ -36,7 +51,11 @@ describe("response schema modules", () => {
         assert.ok(spec.startsWith("."), `${path.relative(src, file)} imports ${spec}`);
         const target = path.resolve(path.dirname(file), spec.replace(/\.js$/, ".ts"));
         if (/(^|\/)schemas\.ts$/.test(target)) continue;
-        assert.deepEqual(runtimeImports(target), [], `${path.relative(src, file)} imports ${spec}, which imports other modules`);
+        assert.deepEqual(
+          runtimeImports(target),
+          [],
+          `${path.relative(src, file)} imports ${spec}, which imports other modules`,
+        );
       }
     }
   });

@@ -42,7 +42,10 @@ for (const database of DATABASES) {
       }
       const answers = [
         await server.api("GET", "/api/v1/workspace", { token: v.key }),
-        await server.api("POST", "/api/v1/webhooks", { token: v.key, body: { url: "http://127.0.0.1:9/x", enabled: false } }),
+        await server.api("POST", "/api/v1/webhooks", {
+          token: v.key,
+          body: { url: "http://127.0.0.1:9/x", enabled: false },
+        }),
         await server.api("POST", "/api/v1/workspaces", { body: {} }),
         await server.api("GET", "/api/v1/nothing-here", { token: v.key }),
       ];
@@ -70,7 +73,9 @@ describe("the UI works under the Content-Security-Policy (Chromium)", () => {
       if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
     });
     await page.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (e) => console.error(`Refused to ${e.violatedDirective}: ${e.blockedURI}`));
+      document.addEventListener("securitypolicyviolation", (e) =>
+        console.error(`Refused to ${e.violatedDirective}: ${e.blockedURI}`),
+      );
     });
   });
   after(async () => {

@@ -18,8 +18,14 @@ describe("contacts: names, hidden ids, the bound on gateway calls", () => {
     assert.equal(replacesName(is("gateway"), is("gateway", "New")), false, "the first address-book name stays");
     assert.equal(replacesName(is("teammate"), is("gateway", "New")), false);
     assert.equal(replacesName(is(""), is("push", "")), false, "no name is no name");
-    assert.deepEqual(betterName({ name: "Phone chat", source: "push" }, { name: "Lid chat", source: "teammate" }), { name: "Lid chat", source: "teammate" });
-    assert.deepEqual(betterName({ name: "Phone chat", source: "gateway" }, { name: "Lid chat", source: "push" }), { name: "Phone chat", source: "gateway" });
+    assert.deepEqual(betterName({ name: "Phone chat", source: "push" }, { name: "Lid chat", source: "teammate" }), {
+      name: "Lid chat",
+      source: "teammate",
+    });
+    assert.deepEqual(betterName({ name: "Phone chat", source: "gateway" }, { name: "Lid chat", source: "push" }), {
+      name: "Phone chat",
+      source: "gateway",
+    });
   });
 
   it("hidden ids: @lid JIDs and Cloud API user ids, not phones or groups", () => {
@@ -78,7 +84,11 @@ describe("contacts: names, hidden ids, the bound on gateway calls", () => {
     assert.equal(loadConfig({}).disconnectAlertMinutes, 10);
     assert.equal(loadConfig({ THREADLINE_DISCONNECT_ALERT_MINUTES: "3" }).disconnectAlertMinutes, 3);
     for (const bad of ["0", "-1", "1.5", "x", "10081"]) {
-      assert.throws(() => loadConfig({ THREADLINE_DISCONNECT_ALERT_MINUTES: bad }), (e: unknown) => e instanceof ConfigError && /THREADLINE_DISCONNECT_ALERT_MINUTES/.test(e.message), bad);
+      assert.throws(
+        () => loadConfig({ THREADLINE_DISCONNECT_ALERT_MINUTES: bad }),
+        (e: unknown) => e instanceof ConfigError && /THREADLINE_DISCONNECT_ALERT_MINUTES/.test(e.message),
+        bad,
+      );
     }
   });
 });

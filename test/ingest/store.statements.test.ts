@@ -77,42 +77,87 @@ for (const database of DATABASES)
       const { storage } = opened;
       await migrate(storage);
       const db = storage.db;
-      await db.insertInto("workspaces").values({ id: "ws_1", name: "Acme", timezone: "UTC", owner_teammate_id: "tm_1", created_at: 1 }).execute();
-      await db.insertInto("teammates").values({ id: "tm_1", workspace_id: "ws_1", full_name: "Amnon Levi", email: "amnon@acme.com", created_at: 1, role: "owner", password_hash: null }).execute();
+      await db
+        .insertInto("workspaces")
+        .values({ id: "ws_1", name: "Acme", timezone: "UTC", owner_teammate_id: "tm_1", created_at: 1 })
+        .execute();
+      await db
+        .insertInto("teammates")
+        .values({
+          id: "tm_1",
+          workspace_id: "ws_1",
+          full_name: "Amnon Levi",
+          email: "amnon@acme.com",
+          created_at: 1,
+          role: "owner",
+          password_hash: null,
+        })
+        .execute();
       await db
         .insertInto("accounts")
-        .values({ id: "acc_1", workspace_id: "ws_1", phone: ACCOUNT, owner_teammate_id: "tm_1", source: "api", source_config: "{}", inbound_token: "tok_1", created_at: 1, send_pause_ms: null })
+        .values({
+          id: "acc_1",
+          workspace_id: "ws_1",
+          phone: ACCOUNT,
+          owner_teammate_id: "tm_1",
+          source: "api",
+          source_config: "{}",
+          inbound_token: "tok_1",
+          created_at: 1,
+          send_pause_ms: null,
+        })
         .execute();
       const clock = new FixedClock();
-      const ingest = (messages: IngestMessage[], opts: { sentByTeammateId?: string; messageId?: string } = {}) => ingestMessages(db, clock, "ws_1", messages, opts);
+      const ingest = (messages: IngestMessage[], opts: { sentByTeammateId?: string; messageId?: string } = {}) =>
+        ingestMessages(db, clock, "ws_1", messages, opts);
 
       // A new chat without a name; a later message of it with an older time; a group; text that is hard to quote.
       const first = await ingest([
         msg("a1", { timestamp: 1_700_000_100 }),
         msg("a2", { timestamp: 1_700_000_050, direction: "sent", text: AWKWARD }),
-        msg("g1", { chat: { external_id: GROUP_JID, full_name: "Family" }, sender: { full_name: "Dana", phone: "+972541111111" }, type: "image", text: undefined }),
+        msg("g1", {
+          chat: { external_id: GROUP_JID, full_name: "Family" },
+          sender: { full_name: "Dana", phone: "+972541111111" },
+          type: "image",
+          text: undefined,
+        }),
       ]);
       assert.deepEqual(
         first.results.map((r) => r.status),
         ["accepted", "accepted", "skipped"],
       );
       // The chat's name arrives; a duplicate; a late message (older than the chat's newest).
-      const second = await ingest([msg("a3", { chat: { external_id: CONTACT_JID, full_name: " Sheena Nelson " }, timestamp: 1_700_000_080 }), msg("a1")]);
+      const second = await ingest([
+        msg("a3", { chat: { external_id: CONTACT_JID, full_name: " Sheena Nelson " }, timestamp: 1_700_000_080 }),
+        msg("a1"),
+      ]);
       assert.deepEqual(
         second.results.map((r) => r.status),
         ["accepted", "duplicate"],
       );
       assert.equal(second.results[1]!.message_id, first.results[0]!.message_id);
       // Sent from Threadline: the id it was answered with, the teammate who sent it.
-      await ingest([msg("s1", { direction: "sent", timestamp: 1_700_000_300 })], { sentByTeammateId: "tm_1", messageId: "msg_given_1" });
+      await ingest([msg("s1", { direction: "sent", timestamp: 1_700_000_300 })], {
+        sentByTeammateId: "tm_1",
+        messageId: "msg_given_1",
+      });
       // More than one insert statement (1,000 rows each) in one transaction.
-      const batch = Array.from({ length: 1500 }, (_, i) => msg(`b${i}`, { chat: { external_id: `97254000${String(i % 3).padStart(4, "0")}@s.whatsapp.net` }, timestamp: 1_700_001_000 + i }));
+      const batch = Array.from({ length: 1500 }, (_, i) =>
+        msg(`b${i}`, {
+          chat: { external_id: `97254000${String(i % 3).padStart(4, "0")}@s.whatsapp.net` },
+          timestamp: 1_700_001_000 + i,
+        }),
+      );
       assert.equal((await ingest(batch)).accepted, 1500);
       // Concurrent single-message requests (grouped on PostgreSQL), the same message twice among
       // them: stored once, both answered with its id. Concurrent requests have no order among
       // themselves (the account lookup before the group may answer in any order), so the
       // comparisons below sort them.
-      const concurrent = await Promise.all(["c1", "c2", "c3", "c2", "c4"].map((id) => ingest([msg(id, { timestamp: 1_700_002_000 + Number(id.slice(1)) })])));
+      const concurrent = await Promise.all(
+        ["c1", "c2", "c3", "c2", "c4"].map((id) =>
+          ingest([msg(id, { timestamp: 1_700_002_000 + Number(id.slice(1)) })]),
+        ),
+      );
       const [c2a, c2b] = [concurrent[1]!.results[0]!, concurrent[3]!.results[0]!];
       assert.deepEqual([c2a.status, c2b.status].sort(), ["accepted", "duplicate"]);
       assert.equal(c2a.message_id, c2b.message_id);
@@ -149,28 +194,25 @@ for (const database of DATABASES)
         id_given: undefined,
         permalink_ok: true,
       });
-      assert.deepEqual(
-        byExt.get("g1"),
-        {
-          workspace_id: "ws_1",
-          account_id: "acc_1",
-          external_id: "g1",
-          direction: "received",
-          type: "image",
-          status: "skipped",
-          text: "",
-          sender_name: "Dana",
-          sender_phone: "", // a group's parties have no phone (API.md)
-          recipient_name: "Family",
-          recipient_phone: "",
-          sent_by_teammate_id: null,
-          chat: GROUP_JID,
-          timestamp: 1_700_000_100_000,
-          stored_at: STORED_AT,
-          id_given: undefined,
-          permalink_ok: true,
-        },
-      );
+      assert.deepEqual(byExt.get("g1"), {
+        workspace_id: "ws_1",
+        account_id: "acc_1",
+        external_id: "g1",
+        direction: "received",
+        type: "image",
+        status: "skipped",
+        text: "",
+        sender_name: "Dana",
+        sender_phone: "", // a group's parties have no phone (API.md)
+        recipient_name: "Family",
+        recipient_phone: "",
+        sent_by_teammate_id: null,
+        chat: GROUP_JID,
+        timestamp: 1_700_000_100_000,
+        stored_at: STORED_AT,
+        id_given: undefined,
+        permalink_ok: true,
+      });
       assert.equal(byExt.get("a3")!.sender_name, "Sheena Nelson");
       assert.equal(byExt.get("s1")!.sent_by_teammate_id, "tm_1");
       assert.equal(byExt.get("s1")!.id_given, "msg_given_1");
@@ -182,7 +224,10 @@ for (const database of DATABASES)
       assert.equal(chat.last_message_at, 1_700_002_004_000);
       assert.equal(byExt.get("c4")!.timestamp, 1_700_002_004_000);
       const group = stored.chats.find((c) => c.external_id === GROUP_JID)!;
-      assert.deepEqual([group.full_name, group.is_group, group.phone, group.last_message_at], ["Family", 1, "", 1_700_000_100_000]);
+      assert.deepEqual(
+        [group.full_name, group.is_group, group.phone, group.last_message_at],
+        ["Family", 1, "", 1_700_000_100_000],
+      );
       const batchChat = stored.chats.find((c) => c.external_id === "972540000000@s.whatsapp.net")!;
       assert.equal(batchChat.last_message_at, (1_700_001_000 + 1497) * 1000);
       assert.equal(stored.chats.length, 5);

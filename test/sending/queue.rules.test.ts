@@ -8,17 +8,31 @@ import { ConfigError, loadConfig } from "../../src/config/index.js";
 
 describe("the send queue's rules", () => {
   it("the pause is the configured one ±25 %, whole milliseconds", () => {
-    assert.equal(jitteredPause(2000, () => 0), 1500);
-    assert.equal(jitteredPause(2000, () => 0.5), 2000);
-    assert.equal(jitteredPause(2000, () => 0.9999), 2500);
-    assert.equal(jitteredPause(333, () => 0.3), Math.round(333 * 0.9));
+    assert.equal(
+      jitteredPause(2000, () => 0),
+      1500,
+    );
+    assert.equal(
+      jitteredPause(2000, () => 0.5),
+      2000,
+    );
+    assert.equal(
+      jitteredPause(2000, () => 0.9999),
+      2500,
+    );
+    assert.equal(
+      jitteredPause(333, () => 0.3),
+      Math.round(333 * 0.9),
+    );
     assert.equal(jitteredPause(0), 0);
   });
 
   it("a gateway without an answer, or answering 5xx, 408 or 429, is retried; another 4xx or a mapping error is final", () => {
     assert.equal(isRetryable(new GatewayError("could not connect")), true);
-    for (const status of [500, 502, 503, 408, 429]) assert.equal(isRetryable(new GatewayError("x", status)), true, String(status));
-    for (const status of [400, 401, 403, 404, 422]) assert.equal(isRetryable(new GatewayError("x", status)), false, String(status));
+    for (const status of [500, 502, 503, 408, 429])
+      assert.equal(isRetryable(new GatewayError("x", status)), true, String(status));
+    for (const status of [400, 401, 403, 404, 422])
+      assert.equal(isRetryable(new GatewayError("x", status)), false, String(status));
     assert.equal(isRetryable(new Error("WAHA answered sendText without a message id.")), false);
   });
 
@@ -36,6 +50,10 @@ describe("the send queue's rules", () => {
   it("THREADLINE_SEND_PAUSE_MS: 2 s by default, a whole number up to 600000 else start-up stops naming it", () => {
     assert.equal(loadConfig({}).sendPauseMs, 2000);
     assert.equal(loadConfig({ THREADLINE_SEND_PAUSE_MS: "0" }).sendPauseMs, 0);
-    for (const bad of ["1.5", "-1", "fast", "600001"]) assert.throws(() => loadConfig({ THREADLINE_SEND_PAUSE_MS: bad }), (e) => e instanceof ConfigError && /THREADLINE_SEND_PAUSE_MS/.test(e.message));
+    for (const bad of ["1.5", "-1", "fast", "600001"])
+      assert.throws(
+        () => loadConfig({ THREADLINE_SEND_PAUSE_MS: bad }),
+        (e) => e instanceof ConfigError && /THREADLINE_SEND_PAUSE_MS/.test(e.message),
+      );
   });
 });

@@ -17,7 +17,9 @@ export function account(source: string, source_config: Record<string, unknown>):
 }
 
 export function post(body: Buffer | string | object, headers: InboundRequest["headers"] = {}): InboundRequest {
-  const rawBody = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body), "utf8");
+  const rawBody = Buffer.isBuffer(body)
+    ? body
+    : Buffer.from(typeof body === "string" ? body : JSON.stringify(body), "utf8");
   return { method: "POST", query: {}, headers, rawBody };
 }
 
@@ -39,7 +41,9 @@ export const gatewayHttp = new GatewayHttp(new TargetGuard(true));
 export const PHONE_NUMBER_ID = "106540352242922";
 /** The Evolution fixtures' instance, and the instance token their `apikey` carries. */
 export const EVOLUTION_INSTANCE = "sales-1";
-export const EVOLUTION_KEY = String((JSON.parse(fixture("evolution/messages-upsert-text-direct.json").toString("utf8")) as { apikey: unknown }).apikey);
+export const EVOLUTION_KEY = String(
+  (JSON.parse(fixture("evolution/messages-upsert-text-direct.json").toString("utf8")) as { apikey: unknown }).apikey,
+);
 
 /** A Cloud API `messages` notification (another `field` when given) around the given value fields, for PHONE_NUMBER_ID. */
 export function notification(value: Record<string, unknown>, field = "messages") {
@@ -51,7 +55,11 @@ export function notification(value: Record<string, unknown>, field = "messages")
         changes: [
           {
             field,
-            value: { messaging_product: "whatsapp", metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_NUMBER_ID }, ...value },
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_NUMBER_ID },
+              ...value,
+            },
           },
         ],
       },
@@ -82,7 +90,13 @@ export function upsert(data: Record<string, unknown>, extra: Record<string, unkn
     sender: "15557654321@s.whatsapp.net",
     server_url: "http://localhost:8081",
     apikey: EVOLUTION_KEY,
-    data: { status: "DELIVERY_ACK", messageTimestamp: 1759313400, instanceId: "6f1c2a9e-4b7d-4e38-9f1a-2c3d4e5f6a7b", source: "android", ...data },
+    data: {
+      status: "DELIVERY_ACK",
+      messageTimestamp: 1759313400,
+      instanceId: "6f1c2a9e-4b7d-4e38-9f1a-2c3d4e5f6a7b",
+      source: "android",
+      ...data,
+    },
     ...extra,
   };
 }

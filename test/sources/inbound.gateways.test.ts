@@ -70,7 +70,14 @@ interface Gateway {
   /** A text the account sent to the main contact (from the phone or the gateway's app). */
   sent: { what: string; body: string | object; text: string; timestamp: number };
   /** A fixture of a media message: stored as skipped, never delivered. */
-  skipped: { file: string; what: string; type: string; direction: "received" | "sent"; chat: (c: any) => boolean; caption: string };
+  skipped: {
+    file: string;
+    what: string;
+    type: string;
+    direction: "received" | "sent";
+    chat: (c: any) => boolean;
+    caption: string;
+  };
   /** A text received in a group. */
   group?: { what: string; body: string | object; text: string; timestamp: number; isNewChat: boolean; sender: string };
   /** Events acknowledged (2xx) and ignored, and texts in them never delivered. */
@@ -90,7 +97,14 @@ interface Gateway {
     secret: string;
   };
   /** Sending to a group (the chat of `group` or of the skipped fixture). */
-  groupSend?: { what: string; text: string; answer: object; status?: number; json(text: string): unknown; echo(text: string): object };
+  groupSend?: {
+    what: string;
+    text: string;
+    answer: object;
+    status?: number;
+    json(text: string): unknown;
+    echo(text: string): object;
+  };
   /** Requests that are not the gateway's, as [raw body, headers] (`text` is the message they carry). */
   forged: { what: string; requests(c: Ctx, text: string): Array<[body: string, headers: Record<string, string>]> };
   /** Bodies that are not JSON at all (400). */
@@ -148,22 +162,47 @@ const cloudApi: Gateway = {
   source: "cloud_api",
   name: "Cloud API",
   accountPhone: CLOUD_PHONE,
-  config: (gatewayBase) => ({ phone_number_id: PHONE_NUMBER_ID, app_secret: APP_SECRET, verify_token: VERIFY_TOKEN, access_token: ACCESS_TOKEN, graph_base_url: gatewayBase }),
+  config: (gatewayBase) => ({
+    phone_number_id: PHONE_NUMBER_ID,
+    app_secret: APP_SECRET,
+    verify_token: VERIFY_TOKEN,
+    access_token: ACCESS_TOKEN,
+    graph_base_url: gatewayBase,
+  }),
   shown: ["phone_number_id", PHONE_NUMBER_ID],
   secrets: [APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN],
   post: (c, body) => raw(c, json(body), cloudSign(json(body))),
   received: (text, contact = { id: "16505551234", name: "Sheena Nelson" }) => textFrom(contact.id, contact.name, text),
   contact: { full_name: "Sheena Nelson", phone: "+16505551234" },
   sentinel: { id: "16505550000", name: "Sentinel Contact" },
-  receivedFixture: { file: "cloud-api/text-received.json", text: "Does it come in another color? 😊", timestamp: 1749416383 },
-  sent: { what: "smb_message_echoes fixture (sent from the Business app)", body: fixtureText("cloud-api/echo-sent-from-app.json"), text: "Yes, in red and blue.", timestamp: 1749416600 },
-  skipped: { file: "cloud-api/image-received.json", what: "image-received fixture", type: "image", direction: "received", chat: (c) => c.phone === "+16505551234", caption: "this one" },
+  receivedFixture: {
+    file: "cloud-api/text-received.json",
+    text: "Does it come in another color? 😊",
+    timestamp: 1749416383,
+  },
+  sent: {
+    what: "smb_message_echoes fixture (sent from the Business app)",
+    body: fixtureText("cloud-api/echo-sent-from-app.json"),
+    text: "Yes, in red and blue.",
+    timestamp: 1749416600,
+  },
+  skipped: {
+    file: "cloud-api/image-received.json",
+    what: "image-received fixture",
+    type: "image",
+    direction: "received",
+    chat: (c) => c.phone === "+16505551234",
+    caption: "this one",
+  },
   ignored: {
     what: "statuses (status-delivered fixture), unknown objects, fields and errors-only changes",
     bodies: [
       { object: "page", entry: [{ id: "1", changes: [{ field: "feed", value: { item: "status" } }] }] },
       notification({ event: "VERIFIED_ACCOUNT", ban_info: {} }, "account_update"),
-      notification({ event: "APPROVED", message_template_id: 123, message_template_name: "hello" }, "message_template_status_update"),
+      notification(
+        { event: "APPROVED", message_template_id: 123, message_template_name: "hello" },
+        "message_template_status_update",
+      ),
       notification({ errors: [{ code: 130429, title: "Rate limit hit" }] }),
       fixtureText("cloud-api/status-delivered.json"),
     ],
@@ -172,17 +211,40 @@ const cloudApi: Gateway = {
   send: {
     what: "the Graph API gets the documented request, the message is stored as sent with Meta's wamid",
     text: "We have it in green too 💚",
-    answer: { messaging_product: "whatsapp", contacts: [{ input: "16505551234", wa_id: "16505551234" }], messages: [{ id: CLOUD_WAMID }] },
+    answer: {
+      messaging_product: "whatsapp",
+      contacts: [{ input: "16505551234", wa_id: "16505551234" }],
+      messages: [{ id: CLOUD_WAMID }],
+    },
     path: new RegExp(`^/v\\d+\\.\\d+/${PHONE_NUMBER_ID}/messages$`),
     auth: ["authorization", `Bearer ${ACCESS_TOKEN}`],
-    json: (text) => ({ messaging_product: "whatsapp", recipient_type: "individual", to: "16505551234", type: "text", text: { body: text } }),
+    json: (text) => ({
+      messaging_product: "whatsapp",
+      recipient_type: "individual",
+      to: "16505551234",
+      type: "text",
+      text: { body: text },
+    }),
     // Meta's echo of the same message (coexistence) carries the same wamid.
     echo: (text) =>
       notification(
-        { message_echoes: [{ from: "15550783881", to: "16505551234", id: CLOUD_WAMID, timestamp: "1749419000", type: "text", text: { body: text } }] },
+        {
+          message_echoes: [
+            {
+              from: "15550783881",
+              to: "16505551234",
+              id: CLOUD_WAMID,
+              timestamp: "1749419000",
+              type: "text",
+              text: { body: text },
+            },
+          ],
+        },
         "smb_message_echoes",
       ),
-    failure: { error: { message: "An unknown error has occurred.", type: "OAuthException", code: 1, fbtrace_id: "AbCd" } },
+    failure: {
+      error: { message: "An unknown error has occurred.", type: "OAuthException", code: 1, fbtrace_id: "AbCd" },
+    },
     secret: ACCESS_TOKEN,
   },
   forged: {
@@ -231,7 +293,14 @@ function wahaSign(body: string, key = HMAC_KEY): Record<string, string> {
 }
 
 function wahaReceived(from: string, name: string, body: string) {
-  return messageAny({ id: `false_${from}_3EB0TEST${++seq}${Date.now()}`, from, fromMe: false, to: "15557654321@c.us", body, _data: { notifyName: name } });
+  return messageAny({
+    id: `false_${from}_3EB0TEST${++seq}${Date.now()}`,
+    from,
+    fromMe: false,
+    to: "15557654321@c.us",
+    body,
+    _data: { notifyName: name },
+  });
 }
 
 const WAHA_GROUP_SENT = "true_120363041234567890@g.us_3EB0GROUPWEBJS01_15557654321@c.us";
@@ -244,12 +313,29 @@ const waha: Gateway = {
   shown: ["session", "default"],
   secrets: [WAHA_KEY, HMAC_KEY],
   post: (c, body) => raw(c, json(body), wahaSign(json(body))),
-  received: (text, contact = { id: "15551234567@c.us", name: "Jane Roe" }) => wahaReceived(contact.id, contact.name, text),
+  received: (text, contact = { id: "15551234567@c.us", name: "Jane Roe" }) =>
+    wahaReceived(contact.id, contact.name, text),
   contact: { full_name: "Jane Roe", phone: "+15551234567" },
   sentinel: { id: "15550000001@c.us", name: "Sentinel" },
-  receivedFixture: { file: "waha/message-any-received-direct.json", text: "Hello, is the offer still valid?", timestamp: 1710000000 },
-  sent: { what: "message-any-sent-direct fixture (fromMe)", body: fixtureText("waha/message-any-sent-direct.json"), text: "Yes, until Friday 👍", timestamp: 1710000060 },
-  skipped: { file: "waha/message-any-group-media.json", what: "message-any-group-media fixture (a document in a group)", type: "document", direction: "received", chat: (c) => c.is_group === true, caption: "see attached" },
+  receivedFixture: {
+    file: "waha/message-any-received-direct.json",
+    text: "Hello, is the offer still valid?",
+    timestamp: 1710000000,
+  },
+  sent: {
+    what: "message-any-sent-direct fixture (fromMe)",
+    body: fixtureText("waha/message-any-sent-direct.json"),
+    text: "Yes, until Friday 👍",
+    timestamp: 1710000060,
+  },
+  skipped: {
+    file: "waha/message-any-group-media.json",
+    what: "message-any-group-media fixture (a document in a group)",
+    type: "document",
+    direction: "received",
+    chat: (c) => c.is_group === true,
+    caption: "see attached",
+  },
   group: {
     what: "a group text (documented message.any with participant)",
     body: messageAny({
@@ -271,9 +357,19 @@ const waha: Gateway = {
     what: "other events, other sessions and status broadcasts",
     bodies: [
       { event: "session.status", session: "default", payload: { status: "WORKING" } },
-      { event: "message.ack", session: "default", payload: { id: "true_15551234567@c.us_3EB0A9F1E2D3C4B5A6F7", ack: 3, ackName: "READ" } },
+      {
+        event: "message.ack",
+        session: "default",
+        payload: { id: "true_15551234567@c.us_3EB0A9F1E2D3C4B5A6F7", ack: 3, ackName: "READ" },
+      },
       { ...wahaReceived("15551234567@c.us", "Jane Roe", "another session"), session: "other-session" },
-      messageAny({ id: "false_status@broadcast_3EB0STATUS01", from: "status@broadcast", fromMe: false, participant: "15551234567@c.us", body: "my status" }),
+      messageAny({
+        id: "false_status@broadcast_3EB0STATUS01",
+        from: "status@broadcast",
+        fromMe: false,
+        participant: "15551234567@c.us",
+        body: "my status",
+      }),
       { event: "future.event.kind", session: "default", payload: { anything: true } },
     ],
     texts: ["another session", "my status"],
@@ -292,7 +388,14 @@ const waha: Gateway = {
     auth: ["x-api-key", WAHA_KEY],
     json: (text) => ({ session: "default", chatId: "15551234567@c.us", text }),
     echo: (text) =>
-      messageAny({ id: "true_15551234567@c.us_3EB0SENDNOWEB0001", timestamp: 1710000500, from: "15557654321@c.us", fromMe: true, to: "15551234567@c.us", body: text }),
+      messageAny({
+        id: "true_15551234567@c.us_3EB0SENDNOWEB0001",
+        timestamp: 1710000500,
+        from: "15557654321@c.us",
+        fromMe: true,
+        to: "15551234567@c.us",
+        body: text,
+      }),
     failure: { statusCode: 500, message: "Session status is not as expected", error: "Internal Server Error" },
     secret: WAHA_KEY,
   },
@@ -300,7 +403,13 @@ const waha: Gateway = {
     what: "a WEBJS answer with id._serialized",
     text: "Thanks all 🙏",
     answer: {
-      id: { fromMe: true, remote: GROUP, id: "3EB0GROUPWEBJS01", participant: "15557654321@c.us", _serialized: WAHA_GROUP_SENT },
+      id: {
+        fromMe: true,
+        remote: GROUP,
+        id: "3EB0GROUPWEBJS01",
+        participant: "15557654321@c.us",
+        _serialized: WAHA_GROUP_SENT,
+      },
       body: "x",
       type: "chat",
       timestamp: 1710000600,
@@ -348,7 +457,12 @@ const waha: Gateway = {
 const EVOLUTION_PHONE = "+15557654321"; // the fixtures' sender
 
 function evolutionReceived(jid: string, name: string, text: string) {
-  return upsert({ key: { remoteJid: jid, fromMe: false, id: `3EB0EVO${++seq}${Date.now()}` }, pushName: name, messageType: "conversation", message: { conversation: text } });
+  return upsert({
+    key: { remoteJid: jid, fromMe: false, id: `3EB0EVO${++seq}${Date.now()}` },
+    pushName: name,
+    messageType: "conversation",
+    message: { conversation: text },
+  });
 }
 
 const evolution: Gateway = {
@@ -359,10 +473,15 @@ const evolution: Gateway = {
   shown: ["instance", EVOLUTION_INSTANCE],
   secrets: [EVOLUTION_KEY],
   post: (c, body) => raw(c, json(body)),
-  received: (text, contact = { id: "15551234567@s.whatsapp.net", name: "Jane Roe" }) => evolutionReceived(contact.id, contact.name, text),
+  received: (text, contact = { id: "15551234567@s.whatsapp.net", name: "Jane Roe" }) =>
+    evolutionReceived(contact.id, contact.name, text),
   contact: { full_name: "Jane Roe", phone: "+15551234567" },
   sentinel: { id: "15550000002@s.whatsapp.net", name: "Sentinel" },
-  receivedFixture: { file: "evolution/messages-upsert-text-direct.json", text: "Can you send me the price list?", timestamp: 1759312800 },
+  receivedFixture: {
+    file: "evolution/messages-upsert-text-direct.json",
+    text: "Can you send me the price list?",
+    timestamp: 1759312800,
+  },
   sent: {
     what: "a sent extendedTextMessage (documented shape, fromMe)",
     body: upsert({
@@ -375,17 +494,58 @@ const evolution: Gateway = {
     text: "Here it is: https://acme.example/prices 📎",
     timestamp: 1759313200,
   },
-  skipped: { file: "evolution/messages-upsert-image.json", what: "messages-upsert-image fixture (fromMe)", type: "image", direction: "sent", chat: (c) => c.phone === "+15551234567", caption: "our catalogue" },
-  group: { what: "messages-upsert-group-text fixture", body: fixtureText("evolution/messages-upsert-group-text.json"), text: "ok 👍", timestamp: 1759313100, isNewChat: true, sender: "Jane Roe" },
+  skipped: {
+    file: "evolution/messages-upsert-image.json",
+    what: "messages-upsert-image fixture (fromMe)",
+    type: "image",
+    direction: "sent",
+    chat: (c) => c.phone === "+15551234567",
+    caption: "our catalogue",
+  },
+  group: {
+    what: "messages-upsert-group-text fixture",
+    body: fixtureText("evolution/messages-upsert-group-text.json"),
+    text: "ok 👍",
+    timestamp: 1759313100,
+    isNewChat: true,
+    sender: "Jane Roe",
+  },
   ignored: {
     what: "other events, other instances, reactions and status broadcasts",
     bodies: [
-      { ...upsert({}), event: "messages.update", data: { keyId: "3EB0F5A1B2C3D4E5F6A7", remoteJid: "15551234567@s.whatsapp.net", fromMe: false, status: "READ" } },
-      { ...upsert({}), event: "connection.update", data: { instance: EVOLUTION_INSTANCE, state: "open", statusReason: 200 } },
-      { ...upsert({}), event: "send.message", data: { key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: true, id: "X" } } },
+      {
+        ...upsert({}),
+        event: "messages.update",
+        data: { keyId: "3EB0F5A1B2C3D4E5F6A7", remoteJid: "15551234567@s.whatsapp.net", fromMe: false, status: "READ" },
+      },
+      {
+        ...upsert({}),
+        event: "connection.update",
+        data: { instance: EVOLUTION_INSTANCE, state: "open", statusReason: 200 },
+      },
+      {
+        ...upsert({}),
+        event: "send.message",
+        data: { key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: true, id: "X" } },
+      },
       { ...evolutionReceived("15551234567@s.whatsapp.net", "Jane Roe", "for another instance"), instance: "sales-2" },
-      upsert({ key: { remoteJid: "status@broadcast", fromMe: false, id: "3EB0STATUS0001", participant: "15551234567@s.whatsapp.net" }, pushName: "Jane Roe", messageType: "conversation", message: { conversation: "my status" } }),
-      upsert({ key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "3EB0REACT0001" }, pushName: "Jane Roe", messageType: "reactionMessage", message: { reactionMessage: { text: "❤️", key: { id: "3EB0EXTENDED0001" } } } }),
+      upsert({
+        key: {
+          remoteJid: "status@broadcast",
+          fromMe: false,
+          id: "3EB0STATUS0001",
+          participant: "15551234567@s.whatsapp.net",
+        },
+        pushName: "Jane Roe",
+        messageType: "conversation",
+        message: { conversation: "my status" },
+      }),
+      upsert({
+        key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "3EB0REACT0001" },
+        pushName: "Jane Roe",
+        messageType: "reactionMessage",
+        message: { reactionMessage: { text: "❤️", key: { id: "3EB0EXTENDED0001" } } },
+      }),
     ],
     texts: ["for another instance", "my status"],
   },
@@ -406,18 +566,34 @@ const evolution: Gateway = {
     path: new RegExp(`^/message/sendText/${EVOLUTION_INSTANCE}$`),
     auth: ["apikey", EVOLUTION_KEY],
     json: (text) => ({ number: "15551234567", text }),
-    echo: (text) => upsert({ key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: true, id: "BAE594145F4C59B4" }, pushName: "Acme Sales", messageType: "conversation", message: { conversation: text } }),
+    echo: (text) =>
+      upsert({
+        key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: true, id: "BAE594145F4C59B4" },
+        pushName: "Acme Sales",
+        messageType: "conversation",
+        message: { conversation: text },
+      }),
     failure: { status: 500, error: "Internal Server Error", response: { message: "Connection Closed" } },
     secret: EVOLUTION_KEY,
   },
   groupSend: {
     what: "number is the group JID",
     text: "Noted, thanks 👌",
-    answer: { key: { remoteJid: GROUP, fromMe: true, id: "BAE5GROUP0000001" }, status: "PENDING", messageType: "conversation", messageTimestamp: 1759313600 },
+    answer: {
+      key: { remoteJid: GROUP, fromMe: true, id: "BAE5GROUP0000001" },
+      status: "PENDING",
+      messageType: "conversation",
+      messageTimestamp: 1759313600,
+    },
     status: 201,
     json: (text) => ({ number: GROUP, text }),
     echo: (text) =>
-      upsert({ key: { remoteJid: GROUP, fromMe: true, id: "BAE5GROUP0000001", participant: "15557654321@s.whatsapp.net" }, pushName: "Acme Sales", messageType: "conversation", message: { conversation: text } }),
+      upsert({
+        key: { remoteJid: GROUP, fromMe: true, id: "BAE5GROUP0000001", participant: "15557654321@s.whatsapp.net" },
+        pushName: "Acme Sales",
+        messageType: "conversation",
+        message: { conversation: text },
+      }),
   },
   forged: {
     what: "a missing or wrong apikey, or a body without one",
@@ -464,7 +640,10 @@ function sharedCases(g: Gateway, c: Ctx): void {
   const account = { phone: g.accountPhone, full_name: OWNER };
 
   it(`the account answers an unguessable inbound_url under {PUBLIC_URL}/inbound/${g.source}/ and never its secrets in full`, async () => {
-    assert.match(c.inboundUrl, new RegExp(`^${PUBLIC_URL.replace(/\./g, "\\.")}/inbound/${g.source}/[A-Za-z0-9_-]{20,}$`));
+    assert.match(
+      c.inboundUrl,
+      new RegExp(`^${PUBLIC_URL.replace(/\./g, "\\.")}/inbound/${g.source}/[A-Za-z0-9_-]{20,}$`),
+    );
     const one = await c.h.server.api("GET", `/api/v1/accounts/${c.accountId}`, { token: c.h.key });
     assert.equal(one.status, 200);
     assert.equal(one.json.inbound_url, c.inboundUrl);
@@ -569,7 +748,10 @@ function sharedCases(g: Gateway, c: Ctx): void {
     const chat = await chatBy(c, (x) => x.phone === contact.phone);
     c.h.gateway.requests.length = 0;
     gatewayAnswers(c.h, send.answer, send.status);
-    const r = await c.h.server.api("POST", `/api/v1/chats/${chat.chat_id}/messages`, { token: c.h.key, body: { text: send.text } });
+    const r = await c.h.server.api("POST", `/api/v1/chats/${chat.chat_id}/messages`, {
+      token: c.h.key,
+      body: { text: send.text },
+    });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.direction, "sent");
     assert.equal(r.json.text, send.text);
@@ -603,7 +785,10 @@ function sharedCases(g: Gateway, c: Ctx): void {
       const chat = await chatBy(c, (x) => x.is_group === true);
       c.h.gateway.requests.length = 0;
       gatewayAnswers(c.h, groupSend.answer, groupSend.status);
-      const r = await c.h.server.api("POST", `/api/v1/chats/${chat.chat_id}/messages`, { token: c.h.key, body: { text: groupSend.text } });
+      const r = await c.h.server.api("POST", `/api/v1/chats/${chat.chat_id}/messages`, {
+        token: c.h.key,
+        body: { text: groupSend.text },
+      });
       assert.equal(r.status, 201, r.text);
       assert.deepEqual(c.h.gateway.requests[0]?.json, groupSend.json(groupSend.text));
       const p = await delivered(c.h, groupSend.text);
@@ -622,7 +807,10 @@ function sharedCases(g: Gateway, c: Ctx): void {
     c.h.gateway.requests.length = 0;
     gatewayAnswers(c.h, g.send.failure, 500);
     const text = `${g.source} is down, do not store`;
-    const r = await c.h.server.api("POST", `/api/v1/chats/${chat.chat_id}/messages`, { token: c.h.key, body: { text } });
+    const r = await c.h.server.api("POST", `/api/v1/chats/${chat.chat_id}/messages`, {
+      token: c.h.key,
+      body: { text },
+    });
     const err = assertError(r, (s) => s >= 500 && s < 600);
     assert.ok(!err.message.includes(g.send.secret), err.message);
     assert.equal(c.h.gateway.requests.length, 1);
@@ -642,12 +830,15 @@ function sharedCases(g: Gateway, c: Ctx): void {
 
   it("garbage bodies (authenticated): only a body that is not JSON is refused (400); the rest is stored as an unrecognised event (200) naming the part", async () => {
     const before = (await allMessages(c.h)).length;
-    for (const body of g.notJson) assert.match(assertError(await g.post(c, body), 400).message, /JSON/, JSON.stringify(body));
+    for (const body of g.notJson)
+      assert.match(assertError(await g.post(c, body), 400).message, /JSON/, JSON.stringify(body));
     for (const [what, body, reason] of g.unrecognised(g.received("never stored"))) {
       const r = await g.post(c, body);
       assert.equal(r.status, 200, `${what}: ${r.text}`);
       assert.equal(r.json.unrecognised, 1, what);
-      const events = await c.h.server.api("GET", `/api/v1/accounts/${c.accountId}/inbound-events?limit=1`, { token: c.h.key });
+      const events = await c.h.server.api("GET", `/api/v1/accounts/${c.accountId}/inbound-events?limit=1`, {
+        token: c.h.key,
+      });
       assert.equal(events.status, 200, events.text);
       assert.match(events.json.items[0].reason, reason, what);
       assert.equal(events.json.items[0].body, json(body), what);
@@ -701,10 +892,34 @@ function cloudApiOnly(c: Ctx): void {
         { profile: { name: "Ana Souza" }, wa_id: "5511987654321" },
       ],
       messages: [
-        { from: "233241234567", id: "wamid.multi.1", timestamp: "1749418000", type: "text", text: { body: "Akwaaba 👨‍👩‍👧 family pack?" } },
-        { from: "5511987654321", id: "wamid.multi.2", timestamp: "1749418001", type: "text", text: { body: "Olá! Preço? 🇧🇷" } },
-        { from: "5511987654321", id: "wamid.multi.3", timestamp: "1749418002", type: "reaction", reaction: { message_id: "wamid.multi.2", emoji: "👍" } },
-        { from: "233241234567", id: "wamid.multi.4", timestamp: "1749418003", type: "unsupported", errors: [{ code: 131051, title: "Message type unknown" }] },
+        {
+          from: "233241234567",
+          id: "wamid.multi.1",
+          timestamp: "1749418000",
+          type: "text",
+          text: { body: "Akwaaba 👨‍👩‍👧 family pack?" },
+        },
+        {
+          from: "5511987654321",
+          id: "wamid.multi.2",
+          timestamp: "1749418001",
+          type: "text",
+          text: { body: "Olá! Preço? 🇧🇷" },
+        },
+        {
+          from: "5511987654321",
+          id: "wamid.multi.3",
+          timestamp: "1749418002",
+          type: "reaction",
+          reaction: { message_id: "wamid.multi.2", emoji: "👍" },
+        },
+        {
+          from: "233241234567",
+          id: "wamid.multi.4",
+          timestamp: "1749418003",
+          type: "unsupported",
+          errors: [{ code: 131051, title: "Message type unknown" }],
+        },
       ],
     });
     const r = await cloudApi.post(c, body);
@@ -718,10 +933,20 @@ function cloudApiOnly(c: Ctx): void {
     assert.equal(ana.chat.full_name, "Ana Souza");
     assert.notEqual(ana.chat.chat_id, kofi.chat.chat_id);
     const anaMsgs = await chatMessages(c.h, ana.chat.chat_id);
-    assert.deepEqual(anaMsgs.map((m) => m.type), ["text"], "a reaction is not a message");
+    assert.deepEqual(
+      anaMsgs.map((m) => m.type),
+      ["text"],
+      "a reaction is not a message",
+    );
     assert.notEqual(anaMsgs[0].status, "skipped");
     const kofiMsgs = await chatMessages(c.h, kofi.chat.chat_id);
-    assert.deepEqual(kofiMsgs.map((m) => [m.type, m.status === "skipped"]), [["text", false], ["unsupported", true]]);
+    assert.deepEqual(
+      kofiMsgs.map((m) => [m.type, m.status === "skipped"]),
+      [
+        ["text", false],
+        ["unsupported", true],
+      ],
+    );
   });
 
   it("a notification for another phone number of the same Meta app is ignored", async () => {
@@ -734,11 +959,21 @@ function cloudApiOnly(c: Ctx): void {
   });
 
   it("sending as a teammate: the delivery's sender is the teammate", async () => {
-    const t = await c.h.server.api("POST", "/api/v1/teammates", { token: c.h.key, body: { full_name: "Bea Sales", email: "bea@acme.com" } });
+    const t = await c.h.server.api("POST", "/api/v1/teammates", {
+      token: c.h.key,
+      body: { full_name: "Bea Sales", email: "bea@acme.com" },
+    });
     assert.equal(t.status, 201, t.text);
-    gatewayAnswers(c.h, { messaging_product: "whatsapp", contacts: [{ input: "16505551234", wa_id: "16505551234" }], messages: [{ id: "wamid.teammate.1" }] });
+    gatewayAnswers(c.h, {
+      messaging_product: "whatsapp",
+      contacts: [{ input: "16505551234", wa_id: "16505551234" }],
+      messages: [{ id: "wamid.teammate.1" }],
+    });
     const text = "Bea here, happy to help";
-    const r = await c.h.server.api("POST", `/api/v1/chats/${await chatIdOfSheena()}/messages`, { token: c.h.key, body: { text, teammate_email: "bea@acme.com" } });
+    const r = await c.h.server.api("POST", `/api/v1/chats/${await chatIdOfSheena()}/messages`, {
+      token: c.h.key,
+      body: { text, teammate_email: "bea@acme.com" },
+    });
     assert.equal(r.status, 201, r.text);
     const p = await delivered(c.h, text);
     assert.deepEqual(p.message.sender, { full_name: "Bea Sales", phone: CLOUD_PHONE });
@@ -754,14 +989,24 @@ function wahaOnly(c: Ctx): void {
     const msgs = await chatMessages(c.h, group.chat_id);
     assert.equal(msgs[0].type, "document");
     assert.deepEqual(
-      [...c.h.receiver.unique().values()].filter((d) => d.json?.chat?.is_group === true).map((d) => d.json.message.text),
+      [...c.h.receiver.unique().values()]
+        .filter((d) => d.json?.chat?.is_group === true)
+        .map((d) => d.json.message.text),
       ["Team, the order shipped 🚚📦", "Thanks all 🙏"],
     );
   });
 
   it("an account without hmac_key takes unsigned events (its URL token is the only secret)", async () => {
-    const acc = await createAccount(c.h, { phone: "+15557650000", source: "waha", source_config: { base_url: c.h.gatewayBase, api_key: WAHA_KEY, session: "second" } });
-    const body = { ...wahaReceived("15559990000@c.us", "Unsigned Sender", "unsigned but fine ✅"), session: "second", me: { id: "15557650000@c.us", pushName: "Second" } };
+    const acc = await createAccount(c.h, {
+      phone: "+15557650000",
+      source: "waha",
+      source_config: { base_url: c.h.gatewayBase, api_key: WAHA_KEY, session: "second" },
+    });
+    const body = {
+      ...wahaReceived("15559990000@c.us", "Unsigned Sender", "unsigned but fine ✅"),
+      session: "second",
+      me: { id: "15557650000@c.us", pushName: "Second" },
+    };
     const r = await raw(c, JSON.stringify(body), {}, acc.inbound_url!);
     assert.equal(r.status, 200, r.text);
     const p = await delivered(c.h, "unsigned but fine ✅");
@@ -782,10 +1027,17 @@ for (const database of DATABASES) {
       // minute, close to the failed authentications allowed by default (30 a minute, past
       // which every inbound request answers 429); that limit is http/rate-limits.test.ts's
       // subject, not this file's.
-      harnesses = await startHarnesses(GATEWAYS.length, { database, env: { THREADLINE_RATE_LIMIT_AUTH_FAILURES: "1000" } });
+      harnesses = await startHarnesses(GATEWAYS.length, {
+        database,
+        env: { THREADLINE_RATE_LIMIT_AUTH_FAILURES: "1000" },
+      });
       for (const [i, g] of GATEWAYS.entries()) {
         const h = harnesses[i]!;
-        const acc = await createAccount(h, { phone: g.accountPhone, source: g.source, source_config: g.config(h.gatewayBase) });
+        const acc = await createAccount(h, {
+          phone: g.accountPhone,
+          source: g.source,
+          source_config: g.config(h.gatewayBase),
+        });
         assert.equal(acc.source_config[g.shown[0]], g.shown[1]);
         assertNoSecret(acc, g.secrets);
         Object.assign(ctxs[i]!, { h, inboundUrl: acc.inbound_url!, accountId: acc.id });
@@ -795,6 +1047,7 @@ for (const database of DATABASES) {
       await harnesses[0]?.close();
     });
 
-    for (const [i, g] of GATEWAYS.entries()) describe(`${g.source}: ${g.name} (${database})`, { concurrency: 1 }, () => sharedCases(g, ctxs[i]!));
+    for (const [i, g] of GATEWAYS.entries())
+      describe(`${g.source}: ${g.name} (${database})`, { concurrency: 1 }, () => sharedCases(g, ctxs[i]!));
   });
 }

@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DATABASES } from "../helpers/server.js";
-import { createAccount, delivered, fixtureText, hmacHex, inbound, startHarness, type Harness } from "../helpers/inbound.js";
+import {
+  createAccount,
+  delivered,
+  fixtureText,
+  hmacHex,
+  inbound,
+  startHarness,
+  type Harness,
+} from "../helpers/inbound.js";
 
 const APP_SECRET = "group-subjects-secret";
 const EVOLUTION_KEY = "B6D711FCDE4D4FD5936544120E713976";
@@ -21,25 +29,66 @@ for (const database of DATABASES) {
       h = await startHarness({ database });
       // The gateway's group-info answers, in each gateway's own shape.
       h.gateway.respond = (req) => {
-        const json = (body: unknown) => ({ status: 200, body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-        if (req.method === "GET" && req.url === "/api/default/groups/120363041234500002%40g.us" && req.headers["x-api-key"] === "waha-key") {
-          return json({ id: "120363041234500002@g.us", subject: "Suppliers 2025", owner: "15557654321@s.whatsapp.net", participants: [] });
+        const json = (body: unknown) => ({
+          status: 200,
+          body: JSON.stringify(body),
+          headers: { "content-type": "application/json" },
+        });
+        if (
+          req.method === "GET" &&
+          req.url === "/api/default/groups/120363041234500002%40g.us" &&
+          req.headers["x-api-key"] === "waha-key"
+        ) {
+          return json({
+            id: "120363041234500002@g.us",
+            subject: "Suppliers 2025",
+            owner: "15557654321@s.whatsapp.net",
+            participants: [],
+          });
         }
-        if (req.method === "GET" && req.url === "/group/findGroupInfos/sales-1?groupJid=120363041234500010%40g.us" && req.headers.apikey === EVOLUTION_KEY) {
-          return json({ id: "120363041234500010@g.us", subject: "Equipe de vendas", subjectOwner: "15557654322@s.whatsapp.net", size: 3, participants: [] });
+        if (
+          req.method === "GET" &&
+          req.url === "/group/findGroupInfos/sales-1?groupJid=120363041234500010%40g.us" &&
+          req.headers.apikey === EVOLUTION_KEY
+        ) {
+          return json({
+            id: "120363041234500010@g.us",
+            subject: "Equipe de vendas",
+            subjectOwner: "15557654322@s.whatsapp.net",
+            size: 3,
+            participants: [],
+          });
         }
-        if (req.method === "GET" && req.url === "/v21.0/Y2FsbGVyLWdyb3VwLWlkLTAwMQ%3D%3D?fields=subject" && req.headers.authorization === "Bearer token") {
+        if (
+          req.method === "GET" &&
+          req.url === "/v21.0/Y2FsbGVyLWdyb3VwLWlkLTAwMQ%3D%3D?fields=subject" &&
+          req.headers.authorization === "Bearer token"
+        ) {
           return json({ subject: "Logistics partners", id: "Y2FsbGVyLWdyb3VwLWlkLTAwMQ==" });
         }
         return { status: 404, body: JSON.stringify({ error: "not found" }) };
       };
       const accounts = {
-        waha: await createAccount(h, { phone: "+15557654321", source: "waha", source_config: { base_url: h.gatewayBase, api_key: "waha-key", session: "default" } }),
-        evolution: await createAccount(h, { phone: "+15557654322", source: "evolution", source_config: { base_url: h.gatewayBase, api_key: EVOLUTION_KEY, instance: "sales-1" } }),
+        waha: await createAccount(h, {
+          phone: "+15557654321",
+          source: "waha",
+          source_config: { base_url: h.gatewayBase, api_key: "waha-key", session: "default" },
+        }),
+        evolution: await createAccount(h, {
+          phone: "+15557654322",
+          source: "evolution",
+          source_config: { base_url: h.gatewayBase, api_key: EVOLUTION_KEY, instance: "sales-1" },
+        }),
         cloud_api: await createAccount(h, {
           phone: "+15550783881",
           source: "cloud_api",
-          source_config: { phone_number_id: "106540352242922", app_secret: APP_SECRET, verify_token: "v", access_token: "token", graph_base_url: h.gatewayBase },
+          source_config: {
+            phone_number_id: "106540352242922",
+            app_secret: APP_SECRET,
+            verify_token: "v",
+            access_token: "token",
+            graph_base_url: h.gatewayBase,
+          },
         }),
       };
       for (const [k, a] of Object.entries(accounts)) urls[k] = a.inbound_url!;
@@ -50,13 +99,20 @@ for (const database of DATABASES) {
 
     const post = (gateway: string, file: string) => {
       const raw = fixtureText(file);
-      const headers: Record<string, string> = gateway === "cloud_api" ? { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, raw)}` } : {};
+      const headers: Record<string, string> =
+        gateway === "cloud_api" ? { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, raw)}` } : {};
       return inbound(h, urls[gateway]!, { body: raw, headers });
     };
     const groupInfoCalls = () => h.gateway.requests.filter((r) => r.method === "GET").length;
 
     const cases = [
-      { gateway: "waha", first: "waha/noweb-group-received.json", second: "waha/noweb-group-sent.json", texts: ["Invoice sent ✅", "Thanks Omer"], subject: "Suppliers 2025" },
+      {
+        gateway: "waha",
+        first: "waha/noweb-group-received.json",
+        second: "waha/noweb-group-sent.json",
+        texts: ["Invoice sent ✅", "Thanks Omer"],
+        subject: "Suppliers 2025",
+      },
       {
         gateway: "evolution",
         first: "evolution/upsert-group-participant.json",

@@ -13,7 +13,11 @@ import { fixtureJson, fixtureText } from "../helpers/inbound.js";
 
 const PUBLIC_URL = "https://threadline.example.test";
 const EVOLUTION_KEY = "B6D711FCDE4D4FD5936544120E713976";
-const json = (body: unknown) => ({ status: 200, body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+const json = (body: unknown) => ({
+  status: 200,
+  body: JSON.stringify(body),
+  headers: { "content-type": "application/json" },
+});
 
 /** The real GOWS @lid body with this lid, id and text, and without the phone (`SenderAlt`) it carried. */
 function gowsLidOnly(lid: string, id: string, text: string): string {
@@ -42,7 +46,11 @@ for (const database of DATABASES) {
     let gatewayMax = 0;
 
     before(async () => {
-      [server, receiver, gateway] = await Promise.all([TestServer.start({ database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } }), Receiver.start(), Receiver.start()]);
+      [server, receiver, gateway] = await Promise.all([
+        TestServer.start({ database, env: { THREADLINE_PUBLIC_URL: PUBLIC_URL } }),
+        Receiver.start(),
+        Receiver.start(),
+      ]);
       const base = new URL(gateway.url).origin;
       const ws = await createWorkspace(server);
       key = ws.api_key;
@@ -52,28 +60,51 @@ for (const database of DATABASES) {
         assert.equal(r.status, 201, r.text);
         return new URL(r.json.inbound_url).pathname;
       };
-      wahaPath = await account({ phone: "+15557654321", source: "waha", source_config: { base_url: base, api_key: "waha-key", session: "default" } });
-      evolutionPath = await account({ phone: "+15557654322", source: "evolution", source_config: { base_url: base, api_key: EVOLUTION_KEY, instance: "sales-1" } });
-      const hook = await server.api("POST", "/api/v1/webhooks", { token: key, body: { url: `${receiver.url}?t=main` } });
+      wahaPath = await account({
+        phone: "+15557654321",
+        source: "waha",
+        source_config: { base_url: base, api_key: "waha-key", session: "default" },
+      });
+      evolutionPath = await account({
+        phone: "+15557654322",
+        source: "evolution",
+        source_config: { base_url: base, api_key: EVOLUTION_KEY, instance: "sales-1" },
+      });
+      const hook = await server.api("POST", "/api/v1/webhooks", {
+        token: key,
+        body: { url: `${receiver.url}?t=main` },
+      });
       assert.equal(hook.status, 201, hook.text);
 
       // A second workspace, with an API account and its own webhook.
       const ws2 = await createWorkspace(server);
-      const acc2 = await server.api("POST", "/api/v1/accounts", { token: ws2.api_key, body: { phone: "+15557650002", owner_email: ws2.owner.email, source: "api" } });
+      const acc2 = await server.api("POST", "/api/v1/accounts", {
+        token: ws2.api_key,
+        body: { phone: "+15557650002", owner_email: ws2.owner.email, source: "api" },
+      });
       assert.equal(acc2.status, 201, acc2.text);
-      const hook2 = await server.api("POST", "/api/v1/webhooks", { token: ws2.api_key, body: { url: `${receiver.url}?t=other` } });
+      const hook2 = await server.api("POST", "/api/v1/webhooks", {
+        token: ws2.api_key,
+        body: { url: `${receiver.url}?t=other` },
+      });
       assert.equal(hook2.status, 201, hook2.text);
       other = { key: ws2.api_key, phone: "+15557650002" };
 
       gateway.respond = (req) => {
         gatewayMax = Math.max(gatewayMax, req.concurrency);
-        if (req.url === "/api/default/lids/229834571099001%40lid" && req.headers["x-api-key"] === "waha-key") return json(JSON.parse(fixtureText("waha/lids-answer.json")));
-        if (req.url === "/api/default/lids/229834571099002%40lid") return json(JSON.parse(fixtureText("waha/lids-answer-unknown.json")));
+        if (req.url === "/api/default/lids/229834571099001%40lid" && req.headers["x-api-key"] === "waha-key")
+          return json(JSON.parse(fixtureText("waha/lids-answer.json")));
+        if (req.url === "/api/default/lids/229834571099002%40lid")
+          return json(JSON.parse(fixtureText("waha/lids-answer-unknown.json")));
         if (req.url === "/api/default/lids/229834571099003%40lid") return { status: 200, body: "{}", delayMs: 8000 }; // slow
         if (req.url === "/api/default/lids/229834571099004%40lid") return { status: 500, body: "boom" }; // failing
         if (req.url === "/chat/findContacts/sales-1" && req.method === "POST" && req.headers.apikey === EVOLUTION_KEY) {
           const where = JSON.parse(req.body).where;
-          return json(where?.remoteJid === "13718000000077@lid" ? JSON.parse(fixtureText("evolution/find-contacts-lid.json")) : []);
+          return json(
+            where?.remoteJid === "13718000000077@lid"
+              ? JSON.parse(fixtureText("evolution/find-contacts-lid.json"))
+              : [],
+          );
         }
         if (req.url.startsWith("/group/findGroupInfos/")) return { ...json({ subject: "Attack group" }), delayMs: 300 };
         return { status: 404, body: "{}" };
@@ -91,7 +122,12 @@ for (const database of DATABASES) {
       return r.json;
     };
     const deliveryOf = async (tag: string, text: string) =>
-      (await waitFor(() => received(receiver, tag).find((r) => r.json?.message?.text === text), `delivery of "${text}"`)).json;
+      (
+        await waitFor(
+          () => received(receiver, tag).find((r) => r.json?.message?.text === text),
+          `delivery of "${text}"`,
+        )
+      ).json;
     const chat = async (chatId: string) => (await server.api("GET", `/api/v1/chats/${chatId}`, { token: key })).json;
 
     it("WAHA's lids API fills the phone of a lid-only chat; the pair is remembered (asked once)", async () => {
@@ -140,12 +176,25 @@ for (const database of DATABASES) {
       const phoneBody = fixtureJson("waha/gows-received-direct.json");
       phoneBody.payload.id = phoneBody.payload.id.replace(/_[^_]+$/, "_3EB0LOOKUP0006");
       phoneBody.payload.body = "same account, meanwhile";
-      if (phoneBody.payload._data?.Message) phoneBody.payload._data.Message = { conversation: "same account, meanwhile" };
+      if (phoneBody.payload._data?.Message)
+        phoneBody.payload._data.Message = { conversation: "same account, meanwhile" };
       if (phoneBody.payload._data?.Info) phoneBody.payload._data.Info.ID = "3EB0LOOKUP0006";
       await post(wahaPath, JSON.stringify(phoneBody));
       const r = await server.api("POST", "/api/v1/messages", {
         token: other.key,
-        body: { messages: [{ account_phone: other.phone, chat: { external_id: "15550009999@s.whatsapp.net", phone: "+15550009999" }, external_id: "other-1", direction: "received", timestamp: Math.floor(Date.now() / 1000), type: "text", text: "other workspace, meanwhile" }] },
+        body: {
+          messages: [
+            {
+              account_phone: other.phone,
+              chat: { external_id: "15550009999@s.whatsapp.net", phone: "+15550009999" },
+              external_id: "other-1",
+              direction: "received",
+              timestamp: Math.floor(Date.now() / 1000),
+              type: "text",
+              text: "other workspace, meanwhile",
+            },
+          ],
+        },
       });
       assert.equal(r.status, 202, r.text);
       await deliveryOf("t=other", "other workspace, meanwhile");
@@ -154,7 +203,10 @@ for (const database of DATABASES) {
       await slow;
       const slowDone = Date.now() - started;
       assert.ok(slowDone < 7000, `the slow lookup's own request did not wait for it (${slowDone} ms)`);
-      assert.ok(othersDone <= slowDone + 50, `the others were served while it waited (${othersDone} vs ${slowDone} ms)`);
+      assert.ok(
+        othersDone <= slowDone + 50,
+        `the others were served while it waited (${othersDone} vs ${slowDone} ms)`,
+      );
       assert.equal((await deliveryOf("t=main", "slow lookup")).chat.phone, "");
     });
 
@@ -168,11 +220,26 @@ for (const database of DATABASES) {
         messageTimestamp: 1732010900,
       }));
       const body = JSON.stringify({ ...template, data: items });
-      assert.ok(body.length > 500_000 && body.length < 1024 * 1024, `a large body under the inbound limit (${body.length} bytes)`);
+      assert.ok(
+        body.length > 500_000 && body.length < 1024 * 1024,
+        `a large body under the inbound limit (${body.length} bytes)`,
+      );
       const attack = server.request("POST", evolutionPath, { headers: { "content-type": "application/json" }, body });
       const r = await server.api("POST", "/api/v1/messages", {
         token: other.key,
-        body: { messages: [{ account_phone: other.phone, chat: { external_id: "15550009999@s.whatsapp.net", phone: "+15550009999" }, external_id: "other-2", direction: "received", timestamp: Math.floor(Date.now() / 1000), type: "text", text: "other workspace, during the attack" }] },
+        body: {
+          messages: [
+            {
+              account_phone: other.phone,
+              chat: { external_id: "15550009999@s.whatsapp.net", phone: "+15550009999" },
+              external_id: "other-2",
+              direction: "received",
+              timestamp: Math.floor(Date.now() / 1000),
+              type: "text",
+              text: "other workspace, during the attack",
+            },
+          ],
+        },
       });
       assert.equal(r.status, 202, r.text);
       await deliveryOf("t=other", "other workspace, during the attack");

@@ -92,24 +92,72 @@ const NONE: Expected[] = [];
 
 const CASES: Case[] = [
   // ---------------------------------------------------------------- WAHA, WEBJS engine
-  { gateway: "waha", file: "waha/webjs-received-direct.json", out: [dm("waha", "Maya Cohen", "+15551230001", "Hi! Is the blue one in stock?", 1732000100)] },
-  { gateway: "waha", file: "waha/webjs-sent-direct.json", out: [sentDm("waha", "Maya Cohen", "+15551230001", "Yes, two left 👍", 1732000160)] },
-  { gateway: "waha", file: "waha/webjs-group-received.json", out: [group("120363041234500001@g.us", "Dan Levi", "Who is bringing the samples?", 1732000220)] },
+  {
+    gateway: "waha",
+    file: "waha/webjs-received-direct.json",
+    out: [dm("waha", "Maya Cohen", "+15551230001", "Hi! Is the blue one in stock?", 1732000100)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/webjs-sent-direct.json",
+    out: [sentDm("waha", "Maya Cohen", "+15551230001", "Yes, two left 👍", 1732000160)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/webjs-group-received.json",
+    out: [group("120363041234500001@g.us", "Dan Levi", "Who is bringing the samples?", 1732000220)],
+  },
   { gateway: "waha", file: "waha/webjs-image-not-downloaded.json", out: NONE, skipped: 1 },
   { gateway: "waha", file: "waha/webjs-message-revoked.json", out: NONE },
   { gateway: "waha", file: "waha/webjs-revoked-in-message-any.json", out: NONE },
   // ---------------------------------------------------------------- WAHA, NOWEB engine
-  { gateway: "waha", file: "waha/noweb-received-direct.json", out: [dm("waha", "Noa Katz", "+15551230003", "Can we move the call to 3pm?", 1732000400)] },
-  { gateway: "waha", file: "waha/noweb-sent-from-phone.json", out: [sentDm("waha", "+15551230004", "+15551230004", "Need to solve captcha.", 1732000460)] },
-  { gateway: "waha", file: "waha/noweb-sent-through-api.json", out: [sentDm("waha", "Noa Katz", "+15551230003", "Sure, 3pm works.", 1732000470)] },
-  { gateway: "waha", file: "waha/noweb-group-received.json", out: [group("120363041234500002@g.us", "Omer Bar", "Invoice sent ✅", 1732000520)] },
-  { gateway: "waha", file: "waha/noweb-group-sent.json", out: [group("120363041234500002@g.us", undefined, "Thanks Omer", 1732000580)] },
-  { gateway: "waha", file: "waha/noweb-ephemeral-received.json", out: [dm("waha", "Tal Golan", "+15551230006", "This chat has disappearing messages on", 1732000640)] },
-  { gateway: "waha", file: "waha/noweb-lid-received.json", out: [dm("waha", "Lina Mor", "+15551230007", "Hello from a hidden number", 1732000700)] },
-  { gateway: "waha", file: "waha/noweb-reply-received.json", out: [dm("waha", "Noa Katz", "+15551230003", "Perfect, see you then", 1732000760)] },
+  {
+    gateway: "waha",
+    file: "waha/noweb-received-direct.json",
+    out: [dm("waha", "Noa Katz", "+15551230003", "Can we move the call to 3pm?", 1732000400)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-sent-from-phone.json",
+    out: [sentDm("waha", "+15551230004", "+15551230004", "Need to solve captcha.", 1732000460)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-sent-through-api.json",
+    out: [sentDm("waha", "Noa Katz", "+15551230003", "Sure, 3pm works.", 1732000470)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-group-received.json",
+    out: [group("120363041234500002@g.us", "Omer Bar", "Invoice sent ✅", 1732000520)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-group-sent.json",
+    out: [group("120363041234500002@g.us", undefined, "Thanks Omer", 1732000580)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-ephemeral-received.json",
+    out: [dm("waha", "Tal Golan", "+15551230006", "This chat has disappearing messages on", 1732000640)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-lid-received.json",
+    out: [dm("waha", "Lina Mor", "+15551230007", "Hello from a hidden number", 1732000700)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/noweb-reply-received.json",
+    out: [dm("waha", "Noa Katz", "+15551230003", "Perfect, see you then", 1732000760)],
+  },
   { gateway: "waha", file: "waha/noweb-image-received.json", out: NONE, skipped: 1 },
   { gateway: "waha", file: "waha/noweb-protocol-revoke.json", out: NONE },
-  { gateway: "waha", file: "waha/noweb-message-event-received.json", out: [dm("waha", "Yael Ben", "+15551230008", "Only subscribed to the message event", 1732000940)] },
+  {
+    gateway: "waha",
+    file: "waha/noweb-message-event-received.json",
+    out: [dm("waha", "Yael Ben", "+15551230008", "Only subscribed to the message event", 1732000940)],
+  },
   { gateway: "waha", file: "waha/noweb-message-reaction.json", out: NONE },
   { gateway: "waha", file: "waha/noweb-message-ack.json", out: NONE },
   { gateway: "waha", file: "waha/noweb-message-edited.json", out: NONE },
@@ -120,61 +168,163 @@ const CASES: Case[] = [
   { gateway: "waha", file: "waha/session-status-stopped.json", out: NONE },
   { gateway: "waha", file: "waha/session-status-working-again.json", out: NONE },
   // ---------------------------------------------------------------- WAHA, GOWS engine
-  { gateway: "waha", file: "waha/gows-received-direct.json", out: [dm("waha", "Rina Shalev", "+15551230009", "Do you ship to Haifa?", 1732001120)] },
-  { gateway: "waha", file: "waha/gows-sent-direct.json", out: [sentDm("waha", "Rina Shalev", "+15551230009", "Yes, next-day delivery", 1732001180)] },
-  { gateway: "waha", file: "waha/gows-sent-lid.json", out: [sentDm("waha", "+15551230010", "+15551230010", "Hey Patty!", 1732001240)] },
-  { gateway: "waha", file: "waha/gows-group-received.json", out: [group("120363041234500003@g.us", "Avi Peretz", "Shipment left the warehouse", 1732001300)] },
+  {
+    gateway: "waha",
+    file: "waha/gows-received-direct.json",
+    out: [dm("waha", "Rina Shalev", "+15551230009", "Do you ship to Haifa?", 1732001120)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/gows-sent-direct.json",
+    out: [sentDm("waha", "Rina Shalev", "+15551230009", "Yes, next-day delivery", 1732001180)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/gows-sent-lid.json",
+    out: [sentDm("waha", "+15551230010", "+15551230010", "Hey Patty!", 1732001240)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/gows-group-received.json",
+    out: [group("120363041234500003@g.us", "Avi Peretz", "Shipment left the warehouse", 1732001300)],
+  },
   { gateway: "waha", file: "waha/gows-image-received.json", out: NONE, skipped: 1 },
-  { gateway: "waha", file: "waha/gows-lid-received.json", out: [dm("waha", "Shira Azulay", "+15551230012", "Is the store open on Friday?", 1732001420)] },
-  { gateway: "waha", file: "waha/gows-group-sent.json", out: [group("120363041234500003@g.us", undefined, "Great, thanks Avi", 1732001860)] },
+  {
+    gateway: "waha",
+    file: "waha/gows-lid-received.json",
+    out: [dm("waha", "Shira Azulay", "+15551230012", "Is the store open on Friday?", 1732001420)],
+  },
+  {
+    gateway: "waha",
+    file: "waha/gows-group-sent.json",
+    out: [group("120363041234500003@g.us", undefined, "Great, thanks Avi", 1732001860)],
+  },
   { gateway: "waha", file: "waha/gows-reaction-in-message-any.json", out: NONE },
   // ---------------------------------------------------------------- WAHA, more kinds
   { gateway: "waha", file: "waha/webjs-voice-note.json", out: NONE, skipped: 1 },
   { gateway: "waha", file: "waha/webjs-location.json", out: NONE, skipped: 1 },
-  { gateway: "waha", file: "waha/webjs-group-sent.json", out: [group("120363041234500001@g.us", undefined, "I will bring them", 1732001620)] },
+  {
+    gateway: "waha",
+    file: "waha/webjs-group-sent.json",
+    out: [group("120363041234500001@g.us", undefined, "I will bring them", 1732001620)],
+  },
   { gateway: "waha", file: "waha/noweb-document-with-caption.json", out: NONE, skipped: 1 },
   { gateway: "waha", file: "waha/noweb-viewonce-received.json", out: NONE, skipped: 1 },
-  { gateway: "waha", file: "waha/noweb-lid-remotejidalt-sent.json", out: [sentDm("waha", "Lina Mor", "+15551230007", "Thanks Lina, noted", 1732001800)] },
+  {
+    gateway: "waha",
+    file: "waha/noweb-lid-remotejidalt-sent.json",
+    out: [sentDm("waha", "Lina Mor", "+15551230007", "Thanks Lina, noted", 1732001800)],
+  },
   // ---------------------------------------------------------------- Evolution API v1 and v2
   {
     gateway: "evolution",
     file: "evolution/v2-upsert-received-conversation.json",
-    out: [dm("evolution", "Helena Lucas", "+15551240001", "Vou pensar e retorno. Muito obrigada por enquanto!", 1732010000)],
+    out: [
+      dm("evolution", "Helena Lucas", "+15551240001", "Vou pensar e retorno. Muito obrigada por enquanto!", 1732010000),
+    ],
   },
-  { gateway: "evolution", file: "evolution/v2-upsert-sent-from-phone-voce.json", out: [sentDm("evolution", "Helena Lucas", "+15551240001", "Posso ajudar", 1732010060)] },
+  {
+    gateway: "evolution",
+    file: "evolution/v2-upsert-sent-from-phone-voce.json",
+    out: [sentDm("evolution", "Helena Lucas", "+15551240001", "Posso ajudar", 1732010060)],
+  },
   {
     gateway: "evolution",
     file: "evolution/v1-upsert-extended-text-long-timestamp.json",
     out: [dm("evolution", "Bruno Dias", "+15551240002", "Link: https://example.com/catalogue", 1732010120)],
   },
-  { gateway: "evolution", file: "evolution/upsert-ephemeral-text.json", out: [dm("evolution", "Carla Reis", "+15551240003", "Disappearing messages are on here", 1732010180)] },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-ephemeral-text.json",
+    out: [dm("evolution", "Carla Reis", "+15551240003", "Disappearing messages are on here", 1732010180)],
+  },
   { gateway: "evolution", file: "evolution/upsert-viewonce-image.json", out: NONE, skipped: 1 },
   { gateway: "evolution", file: "evolution/upsert-document-with-caption.json", out: NONE, skipped: 1 },
   { gateway: "evolution", file: "evolution/upsert-image-caption.json", out: NONE, skipped: 1 },
   { gateway: "evolution", file: "evolution/upsert-reaction.json", out: NONE },
   { gateway: "evolution", file: "evolution/upsert-protocol-revoke.json", out: NONE },
   { gateway: "evolution", file: "evolution/upsert-edited-message.json", out: NONE },
-  { gateway: "evolution", file: "evolution/upsert-group-participant.json", out: [group("120363041234500010@g.us", "Diego Alves", "Bom dia, grupo!", 1732010600)] },
-  { gateway: "evolution", file: "evolution/upsert-group-participant-without-name.json", out: [group("120363041234500010@g.us", "+15551240005", "Alguém tem o PDF?", 1732010660)] },
-  { gateway: "evolution", file: "evolution/upsert-group-sent.json", out: [group("120363041234500010@g.us", undefined, "Envio já", 1732010720)] },
-  { gateway: "evolution", file: "evolution/upsert-lid-remotejidalt.json", out: [dm("evolution", "Fernanda Lima", "+15551240006", "Oi, vi o anúncio", 1732010780)] },
-  { gateway: "evolution", file: "evolution/upsert-lid-senderpn.json", out: [dm("evolution", "Gustavo Melo", "+15551240007", "Qual o horário de atendimento?", 1732010840)] },
-  { gateway: "evolution", file: "evolution/upsert-lid-only.json", out: [dm("evolution", "Rodrigo", "", "Oi", 1732010900)] },
-  { gateway: "evolution", file: "evolution/upsert-lid-swapped.json", out: [dm("evolution", "Isabela Costa", "+15551240008", "Tem em azul?", 1732010960)] },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-group-participant.json",
+    out: [group("120363041234500010@g.us", "Diego Alves", "Bom dia, grupo!", 1732010600)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-group-participant-without-name.json",
+    out: [group("120363041234500010@g.us", "+15551240005", "Alguém tem o PDF?", 1732010660)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-group-sent.json",
+    out: [group("120363041234500010@g.us", undefined, "Envio já", 1732010720)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-lid-remotejidalt.json",
+    out: [dm("evolution", "Fernanda Lima", "+15551240006", "Oi, vi o anúncio", 1732010780)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-lid-senderpn.json",
+    out: [dm("evolution", "Gustavo Melo", "+15551240007", "Qual o horário de atendimento?", 1732010840)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-lid-only.json",
+    out: [dm("evolution", "Rodrigo", "", "Oi", 1732010900)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-lid-swapped.json",
+    out: [dm("evolution", "Isabela Costa", "+15551240008", "Tem em azul?", 1732010960)],
+  },
   { gateway: "evolution", file: "evolution/messages-update-read.json", out: NONE },
-  { gateway: "evolution", file: "evolution/send-message.json", out: [sentDm("evolution", "+15551240009", "+15551240009", "Seu pedido foi enviado.", 1732011020)] },
+  {
+    gateway: "evolution",
+    file: "evolution/send-message.json",
+    out: [sentDm("evolution", "+15551240009", "+15551240009", "Seu pedido foi enviado.", 1732011020)],
+  },
   { gateway: "evolution", file: "evolution/connection-update.json", out: NONE },
   { gateway: "evolution", file: "evolution/connection-update-connecting.json", out: NONE },
   { gateway: "evolution", file: "evolution/connection-update-close.json", out: NONE },
-  { gateway: "evolution", file: "evolution/upsert-uppercase-event.json", out: [dm("evolution", "Juliana Rocha", "+15551240010", "Evento com nome em maiúsculas", 1732011080)] },
-  { gateway: "evolution", file: "evolution/send-message-group.json", out: [group("120363041234500010@g.us", undefined, "Segue o PDF", 1732011140)] },
+  {
+    gateway: "evolution",
+    file: "evolution/upsert-uppercase-event.json",
+    out: [dm("evolution", "Juliana Rocha", "+15551240010", "Evento com nome em maiúsculas", 1732011080)],
+  },
+  {
+    gateway: "evolution",
+    file: "evolution/send-message-group.json",
+    out: [group("120363041234500010@g.us", undefined, "Segue o PDF", 1732011140)],
+  },
   // ---------------------------------------------------------------- Meta WhatsApp Cloud API
-  { gateway: "cloud_api", file: "cloud-api/text-received.json", out: [dm("cloud_api", "Sheena Nelson", "+16505551234", "Does it come in another color? 😊", 1749416383)] },
-  { gateway: "cloud_api", file: "cloud-api/echo-sent-from-app.json", out: [sentDm("cloud_api", "Sheena Nelson", "+16505551234", "Yes, in red and blue.", 1749416600)] },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/text-received.json",
+    out: [dm("cloud_api", "Sheena Nelson", "+16505551234", "Does it come in another color? 😊", 1749416383)],
+  },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/echo-sent-from-app.json",
+    out: [sentDm("cloud_api", "Sheena Nelson", "+16505551234", "Yes, in red and blue.", 1749416600)],
+  },
   { gateway: "cloud_api", file: "cloud-api/image-with-caption.json", out: NONE, skipped: 1 },
-  { gateway: "cloud_api", file: "cloud-api/interactive-button-reply.json", out: [dm("cloud_api", "Kim Park", "+16505550002", "Cancel my order", 1749420060)] },
-  { gateway: "cloud_api", file: "cloud-api/interactive-list-reply.json", out: [dm("cloud_api", "Kim Park", "+16505550002", "Priority Mail Express", 1749420120)] },
-  { gateway: "cloud_api", file: "cloud-api/template-quick-reply-button.json", out: [dm("cloud_api", "Kim Park", "+16505550002", "Stop promotions", 1749420180)] },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/interactive-button-reply.json",
+    out: [dm("cloud_api", "Kim Park", "+16505550002", "Cancel my order", 1749420060)],
+  },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/interactive-list-reply.json",
+    out: [dm("cloud_api", "Kim Park", "+16505550002", "Priority Mail Express", 1749420120)],
+  },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/template-quick-reply-button.json",
+    out: [dm("cloud_api", "Kim Park", "+16505550002", "Stop promotions", 1749420180)],
+  },
   { gateway: "cloud_api", file: "cloud-api/reaction.json", out: NONE },
   { gateway: "cloud_api", file: "cloud-api/reaction-removed.json", out: NONE },
   { gateway: "cloud_api", file: "cloud-api/edit.json", out: NONE },
@@ -185,11 +335,26 @@ const CASES: Case[] = [
   {
     gateway: "cloud_api",
     file: "cloud-api/group-text-received.json",
-    out: [group("Y2FsbGVyLWdyb3VwLWlkLTAwMQ==", "Priya Raman", "Team, can someone confirm the delivery window?", 1749420540)],
+    out: [
+      group(
+        "Y2FsbGVyLWdyb3VwLWlkLTAwMQ==",
+        "Priya Raman",
+        "Team, can someone confirm the delivery window?",
+        1749420540,
+      ),
+    ],
   },
-  { gateway: "cloud_api", file: "cloud-api/group-echo-sent.json", out: [group("Y2FsbGVyLWdyb3VwLWlkLTAwMQ==", undefined, "Tomorrow between 9 and 12.", 1749420600)] },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/group-echo-sent.json",
+    out: [group("Y2FsbGVyLWdyb3VwLWlkLTAwMQ==", undefined, "Tomorrow between 9 and 12.", 1749420600)],
+  },
   { gateway: "cloud_api", file: "cloud-api/echo-image-sent.json", out: NONE, skipped: 1 },
-  { gateway: "cloud_api", file: "cloud-api/username-user-text.json", out: [dm("cloud_api", "Jordan Blake", "", "Hi, I found you through your username", 1749420720)] },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/username-user-text.json",
+    out: [dm("cloud_api", "Jordan Blake", "", "Hi, I found you through your username", 1749420720)],
+  },
   {
     gateway: "cloud_api",
     file: "cloud-api/username-user-with-phone-too.json",
@@ -209,7 +374,11 @@ const CASES: Case[] = [
   { gateway: "cloud_api", file: "cloud-api/other-phone-number-id.json", out: NONE },
   { gateway: "cloud_api", file: "cloud-api/location-received.json", out: NONE, skipped: 1 },
   { gateway: "cloud_api", file: "cloud-api/audio-voice-received.json", out: NONE, skipped: 1 },
-  { gateway: "cloud_api", file: "cloud-api/text-reply-from-ad.json", out: [dm("cloud_api", "Chen Wei", "+16505550007", "I saw your ad, is it still on sale?", 1749421200)] },
+  {
+    gateway: "cloud_api",
+    file: "cloud-api/text-reply-from-ad.json",
+    out: [dm("cloud_api", "Chen Wei", "+16505550007", "I saw your ad, is it still on sale?", 1749421200)],
+  },
   { gateway: "cloud_api", file: "cloud-api/sticker-received.json", out: NONE, skipped: 1 },
 ];
 
@@ -220,7 +389,8 @@ for (const database of DATABASES) {
     const accountIds = {} as Record<Gateway, string>;
 
     function post(gateway: Gateway, raw: string): Promise<InboundResponse> {
-      const headers: Record<string, string> = gateway === "cloud_api" ? { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, raw)}` } : {};
+      const headers: Record<string, string> =
+        gateway === "cloud_api" ? { "x-hub-signature-256": `sha256=${hmacHex("sha256", APP_SECRET, raw)}` } : {};
       return inbound(h, urls[gateway], { body: raw, headers });
     }
 
@@ -230,7 +400,14 @@ for (const database of DATABASES) {
         const body = {
           event: "message.any",
           session: "default",
-          payload: { id: `false_15550000001@c.us_SENTINEL${++sentinels}`, timestamp: 1732999999, from: "15550000001@c.us", fromMe: false, body: text, _data: {} },
+          payload: {
+            id: `false_15550000001@c.us_SENTINEL${++sentinels}`,
+            timestamp: 1732999999,
+            from: "15550000001@c.us",
+            fromMe: false,
+            body: text,
+            _data: {},
+          },
         };
         const r = await post("waha", JSON.stringify(body));
         assert.equal(r.status, 200, r.text);
@@ -242,10 +419,20 @@ for (const database of DATABASES) {
       const configs: Record<Gateway, Record<string, unknown>> = {
         waha: { base_url: h.gatewayBase, api_key: "waha-key", session: "default" },
         evolution: { base_url: h.gatewayBase, api_key: EVOLUTION_KEY, instance: "sales-1" },
-        cloud_api: { phone_number_id: "106540352242922", app_secret: APP_SECRET, verify_token: "verify-me", access_token: "token", graph_base_url: h.gatewayBase },
+        cloud_api: {
+          phone_number_id: "106540352242922",
+          app_secret: APP_SECRET,
+          verify_token: "verify-me",
+          access_token: "token",
+          graph_base_url: h.gatewayBase,
+        },
       };
       for (const gateway of Object.keys(configs) as Gateway[]) {
-        const acc = await createAccount(h, { phone: PHONES[gateway], source: gateway, source_config: configs[gateway] });
+        const acc = await createAccount(h, {
+          phone: PHONES[gateway],
+          source: gateway,
+          source_config: configs[gateway],
+        });
         urls[gateway] = acc.inbound_url!;
         accountIds[gateway] = acc.id;
       }
@@ -254,10 +441,17 @@ for (const database of DATABASES) {
       await h?.close();
     });
 
-    const party = (p: Party): Party => ({ full_name: p.full_name === OWNER ? h.owner.full_name : p.full_name, phone: p.phone });
+    const party = (p: Party): Party => ({
+      full_name: p.full_name === OWNER ? h.owner.full_name : p.full_name,
+      phone: p.phone,
+    });
 
     for (const c of CASES) {
-      const what = c.out.length ? `${c.out.length} delivered` : c.skipped ? "stored as skipped, nothing goes out" : "nothing stored, nothing goes out";
+      const what = c.out.length
+        ? `${c.out.length} delivered`
+        : c.skipped
+          ? "stored as skipped, nothing goes out"
+          : "nothing stored, nothing goes out";
       it(`${c.file} → ${what}; posted twice, delivered once`, async () => {
         const raw = fixtureText(c.file);
         const deliveriesBefore = h.receiver.unique().size;

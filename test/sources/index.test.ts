@@ -15,7 +15,8 @@ describe("adapterFor", () => {
   });
 
   it("returns undefined for api and unknown names, including Object.prototype keys", () => {
-    for (const source of ["api", "", "cloud-api", "toString", "__proto__", "constructor"]) assert.equal(adapterFor(source), undefined);
+    for (const source of ["api", "", "cloud-api", "toString", "__proto__", "constructor"])
+      assert.equal(adapterFor(source), undefined);
   });
 });
 
@@ -44,7 +45,10 @@ describe("shared helpers", () => {
     assert.equal(unixSeconds("1749416383", "t"), 1749416383);
     assert.equal(unixSeconds({ low: 1759313100, high: 0, unsigned: true }, "t"), 1759313100);
     for (const bad of ["", "12a", -1, 0, null, undefined, {}, Number.NaN]) {
-      assert.throws(() => unixSeconds(bad, "payload.timestamp"), (err: unknown) => err instanceof SourceInputError && err.field === "payload.timestamp");
+      assert.throws(
+        () => unixSeconds(bad, "payload.timestamp"),
+        (err: unknown) => err instanceof SourceInputError && err.field === "payload.timestamp",
+      );
     }
   });
 

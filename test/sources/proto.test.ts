@@ -8,28 +8,68 @@ import { classifyProto } from "../../src/sources/proto.js";
 describe("classifyProto", () => {
   it("reads text from every place that holds it, wrappers included", () => {
     assert.deepEqual(classifyProto({ conversation: "hi" }), { kind: "message", type: "text", text: "hi" });
-    assert.deepEqual(classifyProto({ extendedTextMessage: { text: "link https://x.test" } }), { kind: "message", type: "text", text: "link https://x.test" });
-    assert.deepEqual(classifyProto({ ephemeralMessage: { message: { extendedTextMessage: { text: "gone soon" } } } }), { kind: "message", type: "text", text: "gone soon" });
-    assert.deepEqual(classifyProto({ viewOnceMessageV2: { message: { conversation: "once" } } }), { kind: "message", type: "text", text: "once" });
-    assert.deepEqual(classifyProto({ deviceSentMessage: { destinationJid: "1@s.whatsapp.net", message: { conversation: "from my other phone" } } }), {
+    assert.deepEqual(classifyProto({ extendedTextMessage: { text: "link https://x.test" } }), {
       kind: "message",
       type: "text",
-      text: "from my other phone",
+      text: "link https://x.test",
     });
-    assert.deepEqual(classifyProto({ buttonsResponseMessage: { selectedButtonId: "b1", selectedDisplayText: "Yes" } }), { kind: "message", type: "text", text: "Yes" });
-    assert.deepEqual(classifyProto({ listResponseMessage: { title: "Express", singleSelectReply: { selectedRowId: "r1" } } }), { kind: "message", type: "text", text: "Express" });
+    assert.deepEqual(classifyProto({ ephemeralMessage: { message: { extendedTextMessage: { text: "gone soon" } } } }), {
+      kind: "message",
+      type: "text",
+      text: "gone soon",
+    });
+    assert.deepEqual(classifyProto({ viewOnceMessageV2: { message: { conversation: "once" } } }), {
+      kind: "message",
+      type: "text",
+      text: "once",
+    });
+    assert.deepEqual(
+      classifyProto({
+        deviceSentMessage: { destinationJid: "1@s.whatsapp.net", message: { conversation: "from my other phone" } },
+      }),
+      {
+        kind: "message",
+        type: "text",
+        text: "from my other phone",
+      },
+    );
+    assert.deepEqual(
+      classifyProto({ buttonsResponseMessage: { selectedButtonId: "b1", selectedDisplayText: "Yes" } }),
+      { kind: "message", type: "text", text: "Yes" },
+    );
+    assert.deepEqual(
+      classifyProto({ listResponseMessage: { title: "Express", singleSelectReply: { selectedRowId: "r1" } } }),
+      { kind: "message", type: "text", text: "Express" },
+    );
     // Key exchange and context ride along with the content and are never it.
-    assert.deepEqual(classifyProto({ senderKeyDistributionMessage: { groupId: "g" }, messageContextInfo: {}, conversation: "group hi" }), {
-      kind: "message",
-      type: "text",
-      text: "group hi",
-    });
+    assert.deepEqual(
+      classifyProto({
+        senderKeyDistributionMessage: { groupId: "g" },
+        messageContextInfo: {},
+        conversation: "group hi",
+      }),
+      {
+        kind: "message",
+        type: "text",
+        text: "group hi",
+      },
+    );
   });
 
   it("media are what they are, captions beside them", () => {
-    assert.deepEqual(classifyProto({ imageMessage: { caption: "look", mimetype: "image/jpeg" } }), { kind: "message", type: "image", text: "look" });
-    assert.deepEqual(classifyProto({ documentWithCaptionMessage: { message: { documentMessage: { caption: "quote" } } } }), { kind: "message", type: "document", text: "quote" });
-    assert.deepEqual(classifyProto({ viewOnceMessage: { message: { videoMessage: {} } } }), { kind: "message", type: "video" });
+    assert.deepEqual(classifyProto({ imageMessage: { caption: "look", mimetype: "image/jpeg" } }), {
+      kind: "message",
+      type: "image",
+      text: "look",
+    });
+    assert.deepEqual(
+      classifyProto({ documentWithCaptionMessage: { message: { documentMessage: { caption: "quote" } } } }),
+      { kind: "message", type: "document", text: "quote" },
+    );
+    assert.deepEqual(classifyProto({ viewOnceMessage: { message: { videoMessage: {} } } }), {
+      kind: "message",
+      type: "video",
+    });
     assert.deepEqual(classifyProto({ audioMessage: { ptt: true } }), { kind: "message", type: "audio" });
     assert.deepEqual(classifyProto({ stickerMessage: {} }), { kind: "message", type: "sticker" });
     assert.deepEqual(classifyProto({ locationMessage: { degreesLatitude: 1 } }), { kind: "message", type: "location" });
@@ -41,7 +81,10 @@ describe("classifyProto", () => {
   it("reactions, edits, revokes and poll votes are not messages; nothing is none", () => {
     assert.equal(classifyProto({ reactionMessage: { text: "👍" } }).kind, "ignore");
     assert.equal(classifyProto({ protocolMessage: { type: "REVOKE" } }).kind, "ignore");
-    assert.equal(classifyProto({ editedMessage: { message: { protocolMessage: { type: "MESSAGE_EDIT" } } } }).kind, "ignore");
+    assert.equal(
+      classifyProto({ editedMessage: { message: { protocolMessage: { type: "MESSAGE_EDIT" } } } }).kind,
+      "ignore",
+    );
     assert.equal(classifyProto({ pollUpdateMessage: {} }).kind, "ignore");
     assert.equal(classifyProto({ senderKeyDistributionMessage: {} }).kind, "none");
     assert.equal(classifyProto({}).kind, "none");

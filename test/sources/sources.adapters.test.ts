@@ -14,10 +14,29 @@ import { after, before, describe, it } from "node:test";
 import type { IngestMessage } from "../../src/ingest/types.js";
 import { cloudApiAdapter } from "../../src/sources/cloud-api.js";
 import { evolutionAdapter } from "../../src/sources/evolution.js";
-import { SourceAuthError, SourceInputError, type InboundOutcome, type InboundRequest, type SourceAccount, type SourceAdapter } from "../../src/sources/types.js";
+import {
+  SourceAuthError,
+  SourceInputError,
+  type InboundOutcome,
+  type InboundRequest,
+  type SourceAccount,
+  type SourceAdapter,
+} from "../../src/sources/types.js";
 import { wahaAdapter, wahaMessageId } from "../../src/sources/waha.js";
 import { Receiver } from "../helpers/receiver.js";
-import { EVOLUTION_INSTANCE, EVOLUTION_KEY, PHONE_NUMBER_ID, account, closedPort, fixture, gatewayHttp, messageAny, notification, post, upsert } from "./helpers.js";
+import {
+  EVOLUTION_INSTANCE,
+  EVOLUTION_KEY,
+  PHONE_NUMBER_ID,
+  account,
+  closedPort,
+  fixture,
+  gatewayHttp,
+  messageAny,
+  notification,
+  post,
+  upsert,
+} from "./helpers.js";
 
 type Body = Buffer | string | object;
 type SendChat = Parameters<SourceAdapter["sendText"]>[1];
@@ -89,7 +108,8 @@ function inputError(field: string) {
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-const hmacHex = (algorithm: "sha256" | "sha512", key: string, raw: Buffer) => createHmac(algorithm, key).update(raw).digest("hex");
+const hmacHex = (algorithm: "sha256" | "sha512", key: string, raw: Buffer) =>
+  createHmac(algorithm, key).update(raw).digest("hex");
 
 // ---------------------------------------------------------------- Meta WhatsApp Cloud API
 
@@ -111,7 +131,13 @@ function cloudSigned(body: Body): InboundRequest {
   return req;
 }
 
-const CLOUD_MESSAGE = { from: "16505551234", id: "wamid.X", timestamp: "1749416383", type: "text", text: { body: "hi" } };
+const CLOUD_MESSAGE = {
+  from: "16505551234",
+  id: "wamid.X",
+  timestamp: "1749416383",
+  type: "text",
+  text: { body: "hi" },
+};
 
 const cloudApi: Gateway = {
   source: "cloud_api",
@@ -126,7 +152,13 @@ const cloudApi: Gateway = {
       messages: [
         {
           account_phone: "+15557654321",
-          chat: { external_id: "16505551234", full_name: "Sheena Nelson", name_source: "push", is_group: false, phone: "+16505551234" },
+          chat: {
+            external_id: "16505551234",
+            full_name: "Sheena Nelson",
+            name_source: "push",
+            is_group: false,
+            phone: "+16505551234",
+          },
           external_id: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
           direction: "received",
           timestamp: 1749416383,
@@ -143,7 +175,13 @@ const cloudApi: Gateway = {
       messages: [
         {
           account_phone: "+15557654321",
-          chat: { external_id: "16505551234", full_name: "Sheena Nelson", name_source: "push", is_group: false, phone: "+16505551234" },
+          chat: {
+            external_id: "16505551234",
+            full_name: "Sheena Nelson",
+            name_source: "push",
+            is_group: false,
+            phone: "+16505551234",
+          },
           external_id: "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUI0RTk2QjYxNkQxNUNGRkIwAA==",
           direction: "received",
           timestamp: 1749416400,
@@ -169,7 +207,11 @@ const cloudApi: Gateway = {
         },
       ],
     },
-    { file: "cloud-api/status-delivered.json", title: "status-delivered → nothing (statuses are ignored)", messages: [] },
+    {
+      file: "cloud-api/status-delivered.json",
+      title: "status-delivered → nothing (statuses are ignored)",
+      messages: [],
+    },
   ],
   authFixture: "cloud-api/text-received.json",
   accepted: (raw) => [
@@ -179,8 +221,16 @@ const cloudApi: Gateway = {
   ],
   forged: (raw) => [
     ["no signature", CLOUD_ACCOUNT, post(raw)],
-    ["a signature made with another secret", CLOUD_ACCOUNT, post(raw, { "x-hub-signature-256": cloudSign(raw, "wrong-secret") })],
-    ["a malformed header (no sha256=)", CLOUD_ACCOUNT, post(raw, { "x-hub-signature-256": cloudSign(raw).slice("sha256=".length) })],
+    [
+      "a signature made with another secret",
+      CLOUD_ACCOUNT,
+      post(raw, { "x-hub-signature-256": cloudSign(raw, "wrong-secret") }),
+    ],
+    [
+      "a malformed header (no sha256=)",
+      CLOUD_ACCOUNT,
+      post(raw, { "x-hub-signature-256": cloudSign(raw).slice("sha256=".length) }),
+    ],
     ["an unsigned body that is not JSON (the signature is checked before parsing)", CLOUD_ACCOUNT, post("not json")],
   ],
   tamper: (raw) => Buffer.from(raw.toString("utf8").replace("another color", "another colour"), "utf8"),
@@ -200,7 +250,12 @@ const cloudApi: Gateway = {
     ["an unknown change field", notification({ messages: [] }, "account_update")],
     ["a non-WhatsApp object", { object: "page", entry: [] }],
   ],
-  configKept: [[{ ...CLOUD_CONFIG, graph_base_url: "http://127.0.0.1:9999/", extra: 1 }, { ...CLOUD_CONFIG, graph_base_url: "http://127.0.0.1:9999" }]],
+  configKept: [
+    [
+      { ...CLOUD_CONFIG, graph_base_url: "http://127.0.0.1:9999/", extra: 1 },
+      { ...CLOUD_CONFIG, graph_base_url: "http://127.0.0.1:9999" },
+    ],
+  ],
   required: ["phone_number_id", "app_secret", "verify_token", "access_token"],
   configRefused: [
     [undefined, "source_config"],
@@ -218,19 +273,38 @@ const cloudApi: Gateway = {
       text: "Sure! 👍",
       answer: {
         status: 200,
-        body: JSON.stringify({ messaging_product: "whatsapp", contacts: [{ input: "16505551234", wa_id: "16505551234" }], messages: [{ id: "wamid.SENT1" }] }),
+        body: JSON.stringify({
+          messaging_product: "whatsapp",
+          contacts: [{ input: "16505551234", wa_id: "16505551234" }],
+          messages: [{ id: "wamid.SENT1" }],
+        }),
       },
       id: "wamid.SENT1",
-      json: { messaging_product: "whatsapp", recipient_type: "individual", to: "16505551234", type: "text", text: { body: "Sure! 👍" } },
+      json: {
+        messaging_product: "whatsapp",
+        recipient_type: "individual",
+        to: "16505551234",
+        type: "text",
+        text: { body: "Sure! 👍" },
+      },
     },
     group: {
       chat: { external_id: "Y2FwaV9ncm91cDox", is_group: true, phone: "" },
       text: "Hello group",
       answer: { status: 200, body: JSON.stringify({ messages: [{ id: "wamid.GROUPSENT" }] }) },
       id: "wamid.GROUPSENT",
-      json: { messaging_product: "whatsapp", recipient_type: "group", to: "Y2FwaV9ncm91cDox", type: "text", text: { body: "Hello group" } },
+      json: {
+        messaging_product: "whatsapp",
+        recipient_type: "group",
+        to: "Y2FwaV9ncm91cDox",
+        type: "text",
+        text: { body: "Hello group" },
+      },
     },
-    failure: { body: { error: { message: "Service temporarily unavailable", code: 2 } }, secret: /Service temporarily unavailable/ },
+    failure: {
+      body: { error: { message: "Service temporarily unavailable", code: 2 } },
+      secret: /Service temporarily unavailable/,
+    },
     noId: { answer: { status: 200, body: "{}" }, error: /messages\[0\]\.id/ },
   },
 };
@@ -252,11 +326,18 @@ const waha: Gateway = {
   fixtures: [
     {
       file: "waha/message-any-received-direct.json",
-      title: "message-any-received-direct → received text, contact named by notifyName, account side named after the owner (not me.pushName)",
+      title:
+        "message-any-received-direct → received text, contact named by notifyName, account side named after the owner (not me.pushName)",
       messages: [
         {
           account_phone: "+15557654321",
-          chat: { external_id: "15551234567@c.us", full_name: "Jane Roe", name_source: "push", is_group: false, phone: "+15551234567" },
+          chat: {
+            external_id: "15551234567@c.us",
+            full_name: "Jane Roe",
+            name_source: "push",
+            is_group: false,
+            phone: "+15551234567",
+          },
           external_id: "false_15551234567@c.us_3EB0C767D26A1D2B3C4E",
           direction: "received",
           timestamp: 1710000000,
@@ -301,14 +382,30 @@ const waha: Gateway = {
   ],
   authFixture: "waha/message-any-received-direct.json",
   accepted: (raw) => [
-    ["the hex HMAC-SHA512 of the raw body (hmac_key set)", WAHA_SIGNED_ACCOUNT, post(raw, { "x-webhook-hmac": wahaHmac(raw), "x-webhook-hmac-algorithm": "sha512" })],
-    ["the same headers in any case", WAHA_SIGNED_ACCOUNT, post(raw, { "X-Webhook-Hmac": wahaHmac(raw), "X-Webhook-Hmac-Algorithm": "sha512" })],
+    [
+      "the hex HMAC-SHA512 of the raw body (hmac_key set)",
+      WAHA_SIGNED_ACCOUNT,
+      post(raw, { "x-webhook-hmac": wahaHmac(raw), "x-webhook-hmac-algorithm": "sha512" }),
+    ],
+    [
+      "the same headers in any case",
+      WAHA_SIGNED_ACCOUNT,
+      post(raw, { "X-Webhook-Hmac": wahaHmac(raw), "X-Webhook-Hmac-Algorithm": "sha512" }),
+    ],
     ["unsigned, when the account has no hmac_key (the URL token guards it)", WAHA_ACCOUNT, post(raw)],
   ],
   forged: (raw) => [
     ["no HMAC (hmac_key set)", WAHA_SIGNED_ACCOUNT, post(raw)],
-    ["an HMAC made with another key", WAHA_SIGNED_ACCOUNT, post(raw, { "x-webhook-hmac": wahaHmac(raw, "other-key"), "x-webhook-hmac-algorithm": "sha512" })],
-    ["another algorithm (sha256)", WAHA_SIGNED_ACCOUNT, post(raw, { "x-webhook-hmac": hmacHex("sha256", WAHA_HMAC_KEY, raw), "x-webhook-hmac-algorithm": "sha256" })],
+    [
+      "an HMAC made with another key",
+      WAHA_SIGNED_ACCOUNT,
+      post(raw, { "x-webhook-hmac": wahaHmac(raw, "other-key"), "x-webhook-hmac-algorithm": "sha512" }),
+    ],
+    [
+      "another algorithm (sha256)",
+      WAHA_SIGNED_ACCOUNT,
+      post(raw, { "x-webhook-hmac": hmacHex("sha256", WAHA_HMAC_KEY, raw), "x-webhook-hmac-algorithm": "sha256" }),
+    ],
     ["an unsigned body that is not JSON (the HMAC is checked before parsing)", WAHA_SIGNED_ACCOUNT, post("not json")],
   ],
   tamper: (raw) => Buffer.from(raw.toString("utf8").replace("still valid", "still VALID"), "utf8"),
@@ -321,17 +418,38 @@ const waha: Gateway = {
     [messageAny({ from: "15551234567@c.us", fromMe: false, body: "x" }), /payload\.id/],
     [messageAny({ id: "x", from: "15551234567@c.us", body: "x" }), /payload\.fromMe/],
     [messageAny({ id: "x", fromMe: false, body: "x" }), /payload\.from/],
-    [messageAny({ id: "x", from: "15551234567@c.us", fromMe: false, body: "x", timestamp: "soon" }), /payload\.timestamp/],
+    [
+      messageAny({ id: "x", from: "15551234567@c.us", fromMe: false, body: "x", timestamp: "soon" }),
+      /payload\.timestamp/,
+    ],
   ],
   ignored: [
-    ["a status broadcast (not a chat)", messageAny({ id: "false_status@broadcast_1", from: "status@broadcast", to: "15557654321@c.us", fromMe: false, body: "story" })],
+    [
+      "a status broadcast (not a chat)",
+      messageAny({
+        id: "false_status@broadcast_1",
+        from: "status@broadcast",
+        to: "15557654321@c.us",
+        fromMe: false,
+        body: "story",
+      }),
+    ],
     ["session.status", { event: "session.status", session: "default", payload: { status: "WORKING" } }],
     ["message.ack", { event: "message.ack", session: "default", payload: { id: "x", ack: 3 } }],
-    ["another session's message", messageAny({ id: "x", from: "15551234567@c.us", fromMe: false, body: "hi" }, { session: "other" })],
+    [
+      "another session's message",
+      messageAny({ id: "x", from: "15551234567@c.us", fromMe: false, body: "hi" }, { session: "other" }),
+    ],
   ],
   configKept: [
-    [{ ...WAHA_CONFIG, base_url: "http://waha:3000/" }, { ...WAHA_CONFIG, base_url: "http://waha:3000" }],
-    [{ ...WAHA_CONFIG, hmac_key: "k" }, { ...WAHA_CONFIG, hmac_key: "k" }],
+    [
+      { ...WAHA_CONFIG, base_url: "http://waha:3000/" },
+      { ...WAHA_CONFIG, base_url: "http://waha:3000" },
+    ],
+    [
+      { ...WAHA_CONFIG, hmac_key: "k" },
+      { ...WAHA_CONFIG, hmac_key: "k" },
+    ],
   ],
   required: ["base_url", "api_key", "session"],
   configRefused: [
@@ -347,7 +465,15 @@ const waha: Gateway = {
     direct: {
       chat: { external_id: "15551234567@c.us", is_group: false, phone: "+15551234567" },
       text: "Hi Jane 👋",
-      answer: { status: 201, body: JSON.stringify({ id: "true_15551234567@c.us_3EB0SENT", timestamp: 1710000400, fromMe: true, body: "Hi Jane 👋" }) },
+      answer: {
+        status: 201,
+        body: JSON.stringify({
+          id: "true_15551234567@c.us_3EB0SENT",
+          timestamp: 1710000400,
+          fromMe: true,
+          body: "Hi Jane 👋",
+        }),
+      },
       id: "true_15551234567@c.us_3EB0SENT",
       json: { session: "default", chatId: "15551234567@c.us", text: "Hi Jane 👋" },
     },
@@ -358,7 +484,10 @@ const waha: Gateway = {
       id: "true_120363041234567890@g.us_3EB0GRP",
       json: { session: "default", chatId: "120363041234567890@g.us", text: "to the group" },
     },
-    failure: { body: { statusCode: 500, message: "Session default is not working" }, secret: /Session default is not working/ },
+    failure: {
+      body: { statusCode: 500, message: "Session default is not working" },
+      secret: /Session default is not working/,
+    },
     noId: { answer: { status: 201, body: JSON.stringify({ status: "ok" }) }, error: /without a message id/ },
   },
 };
@@ -370,7 +499,11 @@ const EVOLUTION_ACCOUNT = account("evolution", EVOLUTION_CONFIG);
 
 const fixtureJson = (rel: string) => JSON.parse(fixture(rel).toString("utf8")) as Record<string, unknown>;
 const EVOLUTION_KEY_ID = { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "3EB0P" };
-const EVOLUTION_GOOD = { key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "X" }, messageType: "conversation", message: { conversation: "a" } };
+const EVOLUTION_GOOD = {
+  key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: false, id: "X" },
+  messageType: "conversation",
+  message: { conversation: "a" },
+};
 
 const evolution: Gateway = {
   source: "evolution",
@@ -385,7 +518,13 @@ const evolution: Gateway = {
       messages: [
         {
           account_phone: "+15557654321",
-          chat: { external_id: "15551234567@s.whatsapp.net", full_name: "Jane Roe", name_source: "push", is_group: false, phone: "+15551234567" },
+          chat: {
+            external_id: "15551234567@s.whatsapp.net",
+            full_name: "Jane Roe",
+            name_source: "push",
+            is_group: false,
+            phone: "+15551234567",
+          },
           external_id: "3EB0F5A1B2C3D4E5F6A7",
           direction: "received",
           timestamp: 1759312800,
@@ -435,7 +574,11 @@ const evolution: Gateway = {
     return [
       ["no apikey", EVOLUTION_ACCOUNT, post(withoutKey)],
       ["a wrong apikey", EVOLUTION_ACCOUNT, post({ ...withoutKey, apikey: "B6D711FCDE4D4FD5936544120E713977" })],
-      ["a wrong apikey on another event", EVOLUTION_ACCOUNT, post({ event: "connection.update", apikey: "nope", data: {} })],
+      [
+        "a wrong apikey on another event",
+        EVOLUTION_ACCOUNT,
+        post({ event: "connection.update", apikey: "nope", data: {} }),
+      ],
       ["a non-string apikey", EVOLUTION_ACCOUNT, post({ ...withoutKey, apikey: 123 })],
       ["a JSON body that is not an object (no apikey to check)", EVOLUTION_ACCOUNT, post([])],
     ];
@@ -454,14 +597,41 @@ const evolution: Gateway = {
     [upsert({}, { data: "text" }), /data must be an object/],
   ],
   ignored: [
-    ["a protocol message", upsert({ key: EVOLUTION_KEY_ID, messageType: "protocolMessage", message: { protocolMessage: { type: 0 } } })],
-    ["a reaction", upsert({ key: EVOLUTION_KEY_ID, messageType: "reactionMessage", message: { reactionMessage: { text: "👍" } } })],
-    ["a status broadcast", upsert({ key: { ...EVOLUTION_KEY_ID, remoteJid: "status@broadcast" }, messageType: "conversation", message: { conversation: "story" } })],
-    ["connection.update", { event: "connection.update", instance: "sales-1", apikey: EVOLUTION_KEY, data: { state: "open" } }],
-    ["messages.update", { event: "messages.update", instance: "sales-1", apikey: EVOLUTION_KEY, data: { status: "READ" } }],
-    ["another instance's message", { ...fixtureJson("evolution/messages-upsert-text-direct.json"), instance: "another-instance" }],
+    [
+      "a protocol message",
+      upsert({ key: EVOLUTION_KEY_ID, messageType: "protocolMessage", message: { protocolMessage: { type: 0 } } }),
+    ],
+    [
+      "a reaction",
+      upsert({ key: EVOLUTION_KEY_ID, messageType: "reactionMessage", message: { reactionMessage: { text: "👍" } } }),
+    ],
+    [
+      "a status broadcast",
+      upsert({
+        key: { ...EVOLUTION_KEY_ID, remoteJid: "status@broadcast" },
+        messageType: "conversation",
+        message: { conversation: "story" },
+      }),
+    ],
+    [
+      "connection.update",
+      { event: "connection.update", instance: "sales-1", apikey: EVOLUTION_KEY, data: { state: "open" } },
+    ],
+    [
+      "messages.update",
+      { event: "messages.update", instance: "sales-1", apikey: EVOLUTION_KEY, data: { status: "READ" } },
+    ],
+    [
+      "another instance's message",
+      { ...fixtureJson("evolution/messages-upsert-text-direct.json"), instance: "another-instance" },
+    ],
   ],
-  configKept: [[{ ...EVOLUTION_CONFIG, base_url: "https://evo.example.com/", webhook: "x" }, { ...EVOLUTION_CONFIG, base_url: "https://evo.example.com" }]],
+  configKept: [
+    [
+      { ...EVOLUTION_CONFIG, base_url: "https://evo.example.com/", webhook: "x" },
+      { ...EVOLUTION_CONFIG, base_url: "https://evo.example.com" },
+    ],
+  ],
   required: ["base_url", "api_key", "instance"],
   configRefused: [],
   send: {
@@ -487,11 +657,17 @@ const evolution: Gateway = {
     group: {
       chat: { external_id: "120363041234567890@g.us", is_group: true, phone: "" },
       text: "hello group",
-      answer: { status: 201, body: JSON.stringify({ key: { remoteJid: "120363041234567890@g.us", fromMe: true, id: "3EB0EVOGRP" } }) },
+      answer: {
+        status: 201,
+        body: JSON.stringify({ key: { remoteJid: "120363041234567890@g.us", fromMe: true, id: "3EB0EVOGRP" } }),
+      },
       id: "3EB0EVOGRP",
       json: { number: "120363041234567890@g.us", text: "hello group" },
     },
-    failure: { body: { status: 500, error: "Internal Server Error", response: { message: "Connection Closed" } }, secret: /Connection Closed/ },
+    failure: {
+      body: { status: 500, error: "Internal Server Error", response: { message: "Connection Closed" } },
+      secret: /Connection Closed/,
+    },
     noId: { answer: { status: 201, body: JSON.stringify({ ok: true }) }, error: /key\.id/ },
   },
 };
@@ -513,17 +689,21 @@ for (const g of GATEWAYS) {
     const raw = fixture(g.authFixture);
 
     it("accepts each way the gateway authenticates a request", () => {
-      for (const [what, acc, req] of g.accepted(raw)) assert.equal(messagesOf(g.adapter.handleInbound(acc, req)).length, 1, what);
+      for (const [what, acc, req] of g.accepted(raw))
+        assert.equal(messagesOf(g.adapter.handleInbound(acc, req)).length, 1, what);
     });
 
     it("refuses a request without its credential (saying it is missing), with a wrong one, and before parsing the body", () => {
       const forged = g.forged(raw);
       forged.forEach(([what, acc, req], i) => {
-        assert.throws(() => g.adapter.handleInbound(acc, req), (err: unknown) => {
-          assert.ok(err instanceof SourceAuthError, `${what}: ${String(err)}`);
-          if (i === 0) assert.match(err.message, /missing/, what);
-          return true;
-        });
+        assert.throws(
+          () => g.adapter.handleInbound(acc, req),
+          (err: unknown) => {
+            assert.ok(err instanceof SourceAuthError, `${what}: ${String(err)}`);
+            if (i === 0) assert.match(err.message, /missing/, what);
+            return true;
+          },
+        );
       });
     });
 
@@ -538,18 +718,26 @@ for (const g of GATEWAYS) {
 
     it("an account whose stored config is broken fails as a server error, not an input error", () => {
       const broken = account(g.source, { [g.required[0]!]: g.config[g.required[0]!] });
-      assert.throws(() => g.adapter.handleInbound(broken, g.request({})), (err: unknown) => {
-        assert.ok(err instanceof Error && !(err instanceof SourceInputError));
-        assert.match(err.message, /acc_1.*source_config/);
-        return true;
-      });
+      assert.throws(
+        () => g.adapter.handleInbound(broken, g.request({})),
+        (err: unknown) => {
+          assert.ok(err instanceof Error && !(err instanceof SourceInputError));
+          assert.match(err.message, /acc_1.*source_config/);
+          return true;
+        },
+      );
     });
   });
 
   describe(`${g.source} events that are not conversation messages and bodies it cannot map`, () => {
     if (g.getIs405) {
       it("GET is answered 405", () => {
-        const outcome = g.adapter.handleInbound(g.account, { method: "GET", query: {}, headers: {}, rawBody: Buffer.alloc(0) });
+        const outcome = g.adapter.handleInbound(g.account, {
+          method: "GET",
+          query: {},
+          headers: {},
+          rawBody: Buffer.alloc(0),
+        });
         assert.equal(outcome.kind, "reply");
         assert.equal(outcome.kind === "reply" ? outcome.status : 0, 405);
       });
@@ -583,18 +771,22 @@ for (const g of GATEWAYS) {
       for (const key of g.required) {
         const config: Record<string, unknown> = { ...g.config };
         delete config[key];
-        assert.throws(() => g.adapter.validateConfig(config), (err: unknown) => {
-          assert.ok(err instanceof SourceInputError);
-          assert.equal(err.field, `source_config.${key}`);
-          assert.equal(err.message, `source_config.${key} is required.`);
-          return true;
-        });
+        assert.throws(
+          () => g.adapter.validateConfig(config),
+          (err: unknown) => {
+            assert.ok(err instanceof SourceInputError);
+            assert.equal(err.field, `source_config.${key}`);
+            assert.equal(err.message, `source_config.${key} is required.`);
+            return true;
+          },
+        );
       }
     });
 
     if (g.configRefused.length > 0) {
       it("rejects a non-object config, a field of the wrong type and a bad URL, naming the field", () => {
-        for (const [given, field] of g.configRefused) assert.throws(() => g.adapter.validateConfig(given), inputError(field));
+        for (const [given, field] of g.configRefused)
+          assert.throws(() => g.adapter.validateConfig(given), inputError(field));
       });
     }
   });
@@ -613,7 +805,9 @@ for (const g of GATEWAYS) {
     it(`POSTs ${g.send.path} with the gateway's credential and the documented body; returns the gateway's message id`, async () => {
       api.requests.length = 0;
       api.respond = () => direct.answer;
-      assert.deepEqual(await g.adapter.sendText(sender(), direct.chat, direct.text, gatewayHttp), { external_id: direct.id });
+      assert.deepEqual(await g.adapter.sendText(sender(), direct.chat, direct.text, gatewayHttp), {
+        external_id: direct.id,
+      });
       assert.equal(api.requests.length, 1);
       const [r] = api.requests;
       assert.equal(r?.method, "POST");
@@ -626,7 +820,9 @@ for (const g of GATEWAYS) {
     it("sends to a group by the group's id", async () => {
       api.requests.length = 0;
       api.respond = () => group.answer;
-      assert.deepEqual(await g.adapter.sendText(sender(), group.chat, group.text, gatewayHttp), { external_id: group.id });
+      assert.deepEqual(await g.adapter.sendText(sender(), group.chat, group.text, gatewayHttp), {
+        external_id: group.id,
+      });
       assert.deepEqual(api.requests[0]?.json, group.json);
     });
 
@@ -691,7 +887,9 @@ describe("cloud_api notifications beyond the fixtures", () => {
       cloudApi,
       notification({
         contacts: [{ profile: { name: "Sheena Nelson" }, wa_id: "16505551234" }],
-        messages: [{ from: "+16505551234", id: "wamid.PLUS", timestamp: 1749416383, type: "text", text: { body: "hi" } }],
+        messages: [
+          { from: "+16505551234", id: "wamid.PLUS", timestamp: 1749416383, type: "text", text: { body: "hi" } },
+        ],
       }),
     );
     assert.equal(m?.chat.external_id, "16505551234");
@@ -701,7 +899,9 @@ describe("cloud_api notifications beyond the fixtures", () => {
 
   it("ignores changes of another phone_number_id, keeps the account's own in the same body", () => {
     const body = notification({
-      messages: [{ from: "16505551234", id: "wamid.MINE", timestamp: "1749416383", type: "text", text: { body: "mine" } }],
+      messages: [
+        { from: "16505551234", id: "wamid.MINE", timestamp: "1749416383", type: "text", text: { body: "mine" } },
+      ],
     }) as { entry: Array<{ changes: unknown[] }> };
     body.entry.push({
       changes: [
@@ -709,7 +909,15 @@ describe("cloud_api notifications beyond the fixtures", () => {
           field: "messages",
           value: {
             metadata: { display_phone_number: "15550000000", phone_number_id: "999999999999999" },
-            messages: [{ from: "16505559999", id: "wamid.OTHER", timestamp: "1749416383", type: "text", text: { body: "other" } }],
+            messages: [
+              {
+                from: "16505559999",
+                id: "wamid.OTHER",
+                timestamp: "1749416383",
+                type: "text",
+                text: { body: "other" },
+              },
+            ],
           },
         },
       ],
@@ -724,7 +932,15 @@ describe("cloud_api notifications beyond the fixtures", () => {
     const [m] = inbound(
       cloudApi,
       notification({
-        messages: [{ from: "16505551234", id: "wamid.LOC", timestamp: "1749416383", type: "location", location: { latitude: 1, longitude: 2 } }],
+        messages: [
+          {
+            from: "16505551234",
+            id: "wamid.LOC",
+            timestamp: "1749416383",
+            type: "location",
+            location: { latitude: 1, longitude: 2 },
+          },
+        ],
       }),
     );
     assert.equal(m?.type, "location");
@@ -733,39 +949,78 @@ describe("cloud_api notifications beyond the fixtures", () => {
 
   it("names the missing field of a message; the other messages of the notification are kept", () => {
     const good = { ...CLOUD_MESSAGE, id: "wamid.GOOD" };
-    const without = (key: string) => notification({ messages: [Object.fromEntries(Object.entries(CLOUD_MESSAGE).filter(([k]) => k !== key)), good] });
+    const without = (key: string) =>
+      notification({ messages: [Object.fromEntries(Object.entries(CLOUD_MESSAGE).filter(([k]) => k !== key)), good] });
     const path = "entry[0].changes[0].value.messages[0]";
     for (const key of ["id", "from", "type", "timestamp"]) {
       const outcome = cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, cloudSigned(without(key)));
       assert.equal(outcome.kind, "messages");
       if (outcome.kind !== "messages") continue;
-      assert.deepEqual(outcome.messages.map((m) => m.external_id), ["wamid.GOOD"], key);
+      assert.deepEqual(
+        outcome.messages.map((m) => m.external_id),
+        ["wamid.GOOD"],
+        key,
+      );
       assert.match((outcome.unrecognised ?? []).join(), new RegExp(`${escape(path)}\\.${key}`), key);
     }
   });
 });
 
 describe("cloud_api verification handshake (GET)", () => {
-  const get = (query: Record<string, string | undefined>): InboundRequest => ({ method: "GET", query, headers: {}, rawBody: Buffer.alloc(0) });
+  const get = (query: Record<string, string | undefined>): InboundRequest => ({
+    method: "GET",
+    query,
+    headers: {},
+    rawBody: Buffer.alloc(0),
+  });
   const { verify_token } = CLOUD_CONFIG;
 
   it("answers hub.challenge as text/plain when the verify token matches", () => {
-    const outcome = cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({ "hub.mode": "subscribe", "hub.verify_token": verify_token, "hub.challenge": "1158201444" }));
-    assert.deepEqual(outcome, { kind: "reply", status: 200, contentType: "text/plain; charset=utf-8", body: "1158201444" });
+    const outcome = cloudApiAdapter.handleInbound(
+      CLOUD_ACCOUNT,
+      get({ "hub.mode": "subscribe", "hub.verify_token": verify_token, "hub.challenge": "1158201444" }),
+    );
+    assert.deepEqual(outcome, {
+      kind: "reply",
+      status: 200,
+      contentType: "text/plain; charset=utf-8",
+      body: "1158201444",
+    });
   });
 
   it("rejects a wrong or missing verify token as an auth failure", () => {
-    assert.throws(() => cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({ "hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1" })), SourceAuthError);
-    assert.throws(() => cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({ "hub.mode": "subscribe", "hub.challenge": "1" })), SourceAuthError);
+    assert.throws(
+      () =>
+        cloudApiAdapter.handleInbound(
+          CLOUD_ACCOUNT,
+          get({ "hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1" }),
+        ),
+      SourceAuthError,
+    );
+    assert.throws(
+      () => cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({ "hub.mode": "subscribe", "hub.challenge": "1" })),
+      SourceAuthError,
+    );
   });
 
   it("rejects a missing or wrong hub.mode, and a missing challenge, as input errors", () => {
     assert.throws(() => cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({})), inputError("hub.mode"));
     assert.throws(
-      () => cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({ "hub.mode": "unsubscribe", "hub.verify_token": verify_token, "hub.challenge": "1" })),
+      () =>
+        cloudApiAdapter.handleInbound(
+          CLOUD_ACCOUNT,
+          get({ "hub.mode": "unsubscribe", "hub.verify_token": verify_token, "hub.challenge": "1" }),
+        ),
       inputError("hub.mode"),
     );
-    assert.throws(() => cloudApiAdapter.handleInbound(CLOUD_ACCOUNT, get({ "hub.mode": "subscribe", "hub.verify_token": verify_token })), inputError("hub.challenge"));
+    assert.throws(
+      () =>
+        cloudApiAdapter.handleInbound(
+          CLOUD_ACCOUNT,
+          get({ "hub.mode": "subscribe", "hub.verify_token": verify_token }),
+        ),
+      inputError("hub.challenge"),
+    );
   });
 });
 
@@ -798,7 +1053,13 @@ describe("waha message.any beyond the fixtures", () => {
 
   it("a text the account sent to a group (NOWEB shape: from and to the group) without `me` → owner's name", () => {
     const body = messageAny(
-      { id: "true_120363041234567890@g.us_3EB0AB", from: "120363041234567890@g.us", to: "120363041234567890@g.us", fromMe: true, body: "ok" },
+      {
+        id: "true_120363041234567890@g.us_3EB0AB",
+        from: "120363041234567890@g.us",
+        to: "120363041234567890@g.us",
+        fromMe: true,
+        body: "ok",
+      },
       { me: undefined },
     );
     const [m] = inbound(waha, body);
@@ -808,7 +1069,10 @@ describe("waha message.any beyond the fixtures", () => {
   });
 
   it("NOWEB/GOWS: a message the account sent has `from` = the chat and no `to`", () => {
-    const [m] = inbound(waha, messageAny({ id: "true_15551234567@c.us_3EB0X", from: "15551234567@c.us", fromMe: true, body: "x" }));
+    const [m] = inbound(
+      waha,
+      messageAny({ id: "true_15551234567@c.us_3EB0X", from: "15551234567@c.us", fromMe: true, body: "x" }),
+    );
     assert.equal(m?.direction, "sent");
     assert.equal(m?.chat.external_id, "15551234567@c.us");
   });
@@ -852,10 +1116,25 @@ describe("waha message.any beyond the fixtures", () => {
 describe("waha message ids from sendText answers", () => {
   it("reads a WAHA id, a WEBJS id._serialized and a NOWEB key the way WAHA serializes it", () => {
     assert.equal(wahaMessageId({ id: "true_15551234567@c.us_AAA" }), "true_15551234567@c.us_AAA");
-    assert.equal(wahaMessageId({ id: { fromMe: true, remote: "15551234567@c.us", id: "BBB", _serialized: "true_15551234567@c.us_BBB" } }), "true_15551234567@c.us_BBB");
-    assert.equal(wahaMessageId({ key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: true, id: "CCC" } }), "true_15551234567@c.us_CCC");
     assert.equal(
-      wahaMessageId({ key: { remoteJid: "120363041234567890@g.us", fromMe: true, id: "DDD", participant: "15557654321@s.whatsapp.net" } }),
+      wahaMessageId({
+        id: { fromMe: true, remote: "15551234567@c.us", id: "BBB", _serialized: "true_15551234567@c.us_BBB" },
+      }),
+      "true_15551234567@c.us_BBB",
+    );
+    assert.equal(
+      wahaMessageId({ key: { remoteJid: "15551234567@s.whatsapp.net", fromMe: true, id: "CCC" } }),
+      "true_15551234567@c.us_CCC",
+    );
+    assert.equal(
+      wahaMessageId({
+        key: {
+          remoteJid: "120363041234567890@g.us",
+          fromMe: true,
+          id: "DDD",
+          participant: "15557654321@s.whatsapp.net",
+        },
+      }),
       "true_120363041234567890@g.us_DDD_15557654321@c.us",
     );
     assert.equal(wahaMessageId({ key: { id: "EEE" } }), "EEE");
@@ -878,14 +1157,28 @@ describe("waha sendText answered the NOWEB way", () => {
     api.respond = (req) => ({
       status: 201,
       body: JSON.stringify({
-        key: { remoteJid: String((req.json as { chatId: string }).chatId).replace("@c.us", "@s.whatsapp.net"), fromMe: true, id: "3EB0NOWEB" },
+        key: {
+          remoteJid: String((req.json as { chatId: string }).chatId).replace("@c.us", "@s.whatsapp.net"),
+          fromMe: true,
+          id: "3EB0NOWEB",
+        },
         message: { extendedTextMessage: { text: "x" } },
         messageTimestamp: "1710000500",
       }),
     });
-    const group = await wahaAdapter.sendText(sender, { external_id: "120363041234567890@g.us", is_group: true, phone: "" }, "to the group", gatewayHttp);
+    const group = await wahaAdapter.sendText(
+      sender,
+      { external_id: "120363041234567890@g.us", is_group: true, phone: "" },
+      "to the group",
+      gatewayHttp,
+    );
     assert.equal(group.external_id, "true_120363041234567890@g.us_3EB0NOWEB");
-    const direct = await wahaAdapter.sendText(sender, { external_id: "15551234567@s.whatsapp.net", is_group: false, phone: "+15551234567" }, "direct", gatewayHttp);
+    const direct = await wahaAdapter.sendText(
+      sender,
+      { external_id: "15551234567@s.whatsapp.net", is_group: false, phone: "+15551234567" },
+      "direct",
+      gatewayHttp,
+    );
     assert.equal(direct.external_id, "true_15551234567@c.us_3EB0NOWEB");
     assert.deepEqual(
       api.requests.map((r) => (r.json as { chatId: string }).chatId),
@@ -912,7 +1205,12 @@ describe("evolution messages.upsert beyond the fixtures", () => {
 
   it("a text the account sent to a group → sender is the account (phone empty), no recipient", () => {
     const body = upsert({
-      key: { remoteJid: "120363041234567890@g.us", fromMe: true, id: "3EB0GRPSENT", participant: "15557654321@s.whatsapp.net" },
+      key: {
+        remoteJid: "120363041234567890@g.us",
+        fromMe: true,
+        id: "3EB0GRPSENT",
+        participant: "15557654321@s.whatsapp.net",
+      },
       pushName: "Acme Sales",
       messageType: "conversation",
       message: { conversation: "Thanks all" },
@@ -935,7 +1233,12 @@ describe("evolution messages.upsert beyond the fixtures", () => {
     const [m] = inbound(
       evolution,
       upsert({
-        key: { remoteJid: "103899771998284@lid", remoteJidAlt: "15551234567@s.whatsapp.net", fromMe: false, id: "3EB0LID" },
+        key: {
+          remoteJid: "103899771998284@lid",
+          remoteJidAlt: "15551234567@s.whatsapp.net",
+          fromMe: false,
+          id: "3EB0LID",
+        },
         pushName: "Jane Roe",
         messageType: "conversation",
         message: { conversation: "hi" },
@@ -962,7 +1265,11 @@ describe("evolution messages.upsert beyond the fixtures", () => {
   });
 
   it("MESSAGES_UPSERT (the upper-case event name) is understood", () => {
-    assert.equal(inbound(evolution, { ...fixtureJson("evolution/messages-upsert-text-direct.json"), event: "MESSAGES_UPSERT" }).length, 1);
+    assert.equal(
+      inbound(evolution, { ...fixtureJson("evolution/messages-upsert-text-direct.json"), event: "MESSAGES_UPSERT" })
+        .length,
+      1,
+    );
   });
 
   it("a text kind without its text is stored as skipped, not refused", () => {

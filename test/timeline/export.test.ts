@@ -32,12 +32,16 @@ for (const database of DATABASES) {
         entry(s, { contact: contactNo(2), timestamp: at(12), text: "twelve" }),
       ]);
       ids = r.results.map((x) => x.message_id);
-      await ingest(server, other, [entry(other, { contact: contactNo(1), timestamp: at(10), text: "another workspace's" })]);
+      await ingest(server, other, [
+        entry(other, { contact: contactNo(1), timestamp: at(10), text: "another workspace's" }),
+      ]);
     });
     after(async () => Promise.all([server?.stop(), receiver?.close()]));
 
     const exported = async (query = "", token = s.key) => {
-      const r = await server.request("GET", `/api/v1/messages/export${query}`, { headers: { authorization: `Bearer ${token}` } });
+      const r = await server.request("GET", `/api/v1/messages/export${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(r.status, 200, r.text);
       assert.match(r.headers.get("content-type") ?? "", /^application\/x-ndjson/);
       assert.ok(r.text === "" || r.text.endsWith("\n"), "every line ends with a newline");
@@ -50,7 +54,10 @@ for (const database of DATABASES) {
       assert.deepEqual(texts(lines), ["eleven <b>$1</b>", "nine 👋", "ten", "twelve"]);
       const { message } = contractValidators();
       for (const line of lines) assertValid(message, JSON.parse(line), "an export line");
-      for (const [i, id] of [[0, ids[0]], [3, ids[4]]] as const) {
+      for (const [i, id] of [
+        [0, ids[0]],
+        [3, ids[4]],
+      ] as const) {
         const delivered = await waitForDelivery(receiver, id!);
         assert.equal(lines[i], delivered.body, "the export line and the delivered body are the same bytes");
       }
@@ -66,7 +73,8 @@ for (const database of DATABASES) {
 
     it("refuses what it cannot read, naming the field, and never shows another workspace's messages", async () => {
       assertError(await server.request("GET", "/api/v1/messages/export"), 401, "UNAUTHORIZED");
-      const bad = (q: string) => server.request("GET", `/api/v1/messages/export${q}`, { headers: { authorization: `Bearer ${s.key}` } });
+      const bad = (q: string) =>
+        server.request("GET", `/api/v1/messages/export${q}`, { headers: { authorization: `Bearer ${s.key}` } });
       assertError(await bad("?since=2026-02-31"), 400, "VALIDATION_ERROR", "since");
       assertError(await bad("?until=yesterday"), 400, "VALIDATION_ERROR", "until");
       assertError(await bad(`?since=${at(12)}&until=${at(9)}`), 400, "VALIDATION_ERROR", "until");

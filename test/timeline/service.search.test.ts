@@ -18,7 +18,11 @@ for (const database of DATABASES) {
       v = await victim(server);
       const r = await server.api("POST", "/api/v1/messages", {
         token: v.key,
-        body: { messages: NAMES.map((full_name, i) => message({ chat: { external_id: `1555000000${i}@s.whatsapp.net`, full_name, phone: `+1555000000${i}` } })) },
+        body: {
+          messages: NAMES.map((full_name, i) =>
+            message({ chat: { external_id: `1555000000${i}@s.whatsapp.net`, full_name, phone: `+1555000000${i}` } }),
+          ),
+        },
       });
       assert.equal(r.status, 202, r.text);
     });

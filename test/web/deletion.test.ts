@@ -34,8 +34,15 @@ for (const [label, viewport] of [
     const phoneB = viewport.width > 500 ? "+15557650102" : "+15557650202";
 
     before(async () => {
-      ws = await createWorkspace(server, { name: `Delete Co ${label}`, owner: { full_name: "Olga Owner", email: `olga.${viewport.width}@delete.example` } });
-      for (const phone of [phoneA, phoneB]) assert.equal((await api("POST", "/api/v1/accounts", { phone, owner_email: ws.owner.email, source: "api" })).status, 201);
+      ws = await createWorkspace(server, {
+        name: `Delete Co ${label}`,
+        owner: { full_name: "Olga Owner", email: `olga.${viewport.width}@delete.example` },
+      });
+      for (const phone of [phoneA, phoneB])
+        assert.equal(
+          (await api("POST", "/api/v1/accounts", { phone, owner_email: ws.owner.email, source: "api" })).status,
+          201,
+        );
       const msg = await api("POST", "/api/v1/messages", {
         messages: [
           {
@@ -50,7 +57,15 @@ for (const [label, viewport] of [
         ],
       });
       assert.equal(msg.status, 202, msg.text);
-      assert.equal((await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: `dana.${viewport.width}@delete.example` })).status, 201);
+      assert.equal(
+        (
+          await api("POST", "/api/v1/teammates", {
+            full_name: "Dana Levi",
+            email: `dana.${viewport.width}@delete.example`,
+          })
+        ).status,
+        201,
+      );
       page = await (await browser.newContext({ viewport })).newPage();
       await page.goto(server.url + "/");
       await signIn(page, server, ws);
@@ -75,12 +90,22 @@ for (const [label, viewport] of [
       // The box fits the narrow screen: nothing sticks out of the accounts card (the table would scroll sideways).
       const fits = await box.evaluate((el) => {
         const wrap = el.closest(".table-wrap")!;
-        return { right: el.getBoundingClientRect().right, edge: wrap.getBoundingClientRect().right, scrolls: wrap.scrollWidth > wrap.clientWidth };
+        return {
+          right: el.getBoundingClientRect().right,
+          edge: wrap.getBoundingClientRect().right,
+          scrolls: wrap.scrollWidth > wrap.clientWidth,
+        };
       });
-      assert.ok(fits.right <= fits.edge && !fits.scrolls, `the confirmation ends at ${fits.right} px, the card's content at ${fits.edge} px`);
+      assert.ok(
+        fits.right <= fits.edge && !fits.scrolls,
+        `the confirmation ends at ${fits.right} px, the card's content at ${fits.edge} px`,
+      );
       await confirm.click();
       await page.getByTestId("account-deleted").waitFor();
-      await eventually(async () => (await page.getByRole("button", { name: `Delete ${phoneA}` }).count()) === 0, "the account gone from the list");
+      await eventually(
+        async () => (await page.getByRole("button", { name: `Delete ${phoneA}` }).count()) === 0,
+        "the account gone from the list",
+      );
       const accounts = (await api("GET", "/api/v1/accounts")).json.items.map((a: { phone: string }) => a.phone);
       assert.deepEqual(accounts, [phoneB]);
     });
@@ -117,7 +142,10 @@ for (const [label, viewport] of [
       const right = await box.evaluate((el) => el.getBoundingClientRect().right);
       assert.ok(right <= viewport.width - 16, `the confirmation ends at ${right} px of ${viewport.width}`);
       await confirm.click();
-      await eventually(async () => (await page.getByRole("button", { name: "Remove Dana Levi" }).count()) === 0, "Dana gone from the list");
+      await eventually(
+        async () => (await page.getByRole("button", { name: "Remove Dana Levi" }).count()) === 0,
+        "Dana gone from the list",
+      );
       const people = (await api("GET", "/api/v1/teammates")).json.items.map((t: { full_name: string }) => t.full_name);
       assert.deepEqual(people, ["Olga Owner"]);
     });

@@ -44,7 +44,11 @@ test("an activity row opens its delivery; Resend sends it again with the same we
   await row.click();
   const dialog = page.getByRole("dialog", { name: "Delivery · attempt 1" });
   await dialog.waitFor();
-  assert.match((await dialog.getByTestId("delivery-payload").textContent()) ?? "", /"text": "Hello from the delivery test"/, "pretty-printed payload");
+  assert.match(
+    (await dialog.getByTestId("delivery-payload").textContent()) ?? "",
+    /"text": "Hello from the delivery test"/,
+    "pretty-printed payload",
+  );
   assert.equal(await dialog.getByRole("button", { name: "Copy payload" }).count(), 1);
   const headers = (await dialog.getByRole("table", { name: "Request headers" }).textContent()) ?? "";
   assert.match(headers, /webhook-signature\s*v1,/);
@@ -55,7 +59,10 @@ test("an activity row opens its delivery; Resend sends it again with the same we
 
   await dialog.getByRole("button", { name: "Resend" }).click();
   await page.getByTestId("resend-result").waitFor();
-  assert.match((await page.getByTestId("resend-result").textContent()) ?? "", /Resent as attempt 2: delivered \(HTTP 200\)/);
+  assert.match(
+    (await page.getByTestId("resend-result").textContent()) ?? "",
+    /Resent as attempt 2: delivered \(HTTP 200\)/,
+  );
   await page.getByRole("dialog", { name: "Delivery · attempt 2" }).waitFor();
   const got = await waitForCount(receiver, "/hook", 2, "the resend");
   assert.equal(got[1]!.headers["webhook-id"], first.headers["webhook-id"]);
@@ -64,7 +71,11 @@ test("an activity row opens its delivery; Resend sends it again with the same we
 
   await page.keyboard.press("Escape");
   await page.getByRole("dialog").waitFor({ state: "detached" });
-  assert.match((await page.evaluate(() => document.activeElement?.className)) ?? "", /activity-open/, "focus is back on the row that opened it");
+  assert.match(
+    (await page.evaluate(() => document.activeElement?.className)) ?? "",
+    /activity-open/,
+    "focus is back on the row that opened it",
+  );
 });
 
 test("the delivery log lists the attempts (test events marked), filters by status, and opens an entry", async () => {

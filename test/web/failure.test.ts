@@ -80,7 +80,10 @@ test("fresh install: the operator creates the first workspace with the operator 
   assert.match((await page.getByTestId("signed-in-as").textContent()) ?? "", /Olga Owner · owner/);
 
   s = { key, phone: "+972500000777" };
-  const acc = await server.api("POST", "/api/v1/accounts", { token: key, body: { phone: s.phone, owner_email: "olga@fresh.test", source: "api" } });
+  const acc = await server.api("POST", "/api/v1/accounts", {
+    token: key,
+    body: { phone: s.phone, owner_email: "olga@fresh.test", source: "api" },
+  });
   assert.equal(acc.status, 201, acc.text);
 });
 
@@ -92,7 +95,11 @@ test("a private target is refused at entry, an unresolvable one is warned about,
   await error.waitFor();
   assert.match((await error.textContent()) ?? "", /private address.*THREADLINE_ALLOW_PRIVATE_TARGETS=10\.0\.0\.7\/32/);
   assert.equal(await field.getAttribute("aria-invalid"), "true");
-  assert.equal((await server.api("GET", "/api/v1/webhooks", { token: s.key })).json.items.length, 0, "nothing was created");
+  assert.equal(
+    (await server.api("GET", "/api/v1/webhooks", { token: s.key })).json.items.length,
+    0,
+    "nothing was created",
+  );
 
   await field.fill("https://no-such-host.threadline.invalid/hook");
   await page.getByRole("button", { name: "Add webhook" }).click();
@@ -112,7 +119,10 @@ test("a private target is refused at entry, an unresolvable one is warned about,
   await created.waitFor();
   webhookId = (await created.getAttribute("data-webhook-id"))!;
   const sample = card().getByTestId("sample-payload");
-  await eventually(async () => /"whatsapp_account"/.test((await sample.locator("pre").textContent()) ?? ""), "the sample payload shown");
+  await eventually(
+    async () => /"whatsapp_account"/.test((await sample.locator("pre").textContent()) ?? ""),
+    "the sample payload shown",
+  );
   assert.equal(await sample.getAttribute("open"), "", "open on a new webhook");
   await card().getByRole("button", { name: "Send test event" }).click();
   await card().getByTestId("test-result").waitFor();
@@ -138,11 +148,18 @@ test("switching off asks for confirmation; switching on and skipping does not de
   await page.getByTestId("webhooks-marker").waitFor();
 
   await ingest(server, s, texts(s, [[1, "while off"]]));
-  await eventually(async () => /1 message waits; none is lost/.test((await banner().getByTestId("failure-pending").textContent()) ?? ""), "the waiting message counted");
+  await eventually(
+    async () =>
+      /1 message waits; none is lost/.test((await banner().getByTestId("failure-pending").textContent()) ?? ""),
+    "the waiting message counted",
+  );
 
   await sw.click();
   const question = card().getByTestId("enable-question");
-  assert.match((await question.textContent()) ?? "", /1 message waits\. What should happen to the messages that arrived while it was off\?/);
+  assert.match(
+    (await question.textContent()) ?? "",
+    /1 message waits\. What should happen to the messages that arrived while it was off\?/,
+  );
   await question.getByRole("button", { name: "Skip them" }).click();
   await eventually(async () => (await sw.getAttribute("aria-checked")) === "true", "switched on");
   await eventually(async () => (await banner().count()) === 0, "the banner gone");
@@ -155,14 +172,27 @@ test("switching off asks for confirmation; switching on and skipping does not de
 
 test("a webhook disabled by failures shows the banner and marker; switching on and delivering sends what waits", async () => {
   receiver.answer({ status: 500, body: "crm down" });
-  await ingest(server, s, texts(s, [[2, "outage A"], [3, "outage B"]]));
+  await ingest(
+    server,
+    s,
+    texts(s, [
+      [2, "outage A"],
+      [3, "outage B"],
+    ]),
+  );
   await waitFailures(server, s.key, webhookId, 1);
   await banner().waitFor({ timeout: 20_000 });
   assert.equal(await banner().getAttribute("data-kind"), "failing");
-  await eventually(async () => (await banner().getByTestId("failure-next-retry").count()) === 1, "the next retry shown");
+  await eventually(
+    async () => (await banner().getByTestId("failure-next-retry").count()) === 1,
+    "the next retry shown",
+  );
   // A failing webhook reads Failing (not Active), and its banner offers to retry now.
   assert.equal(await banner().getByRole("button", { name: "Retry now" }).count(), 1);
-  await eventually(async () => (await page.getByTestId("webhook-status").first().textContent()) === "Failing", "the badge reads Failing");
+  await eventually(
+    async () => (await page.getByTestId("webhook-status").first().textContent()) === "Failing",
+    "the badge reads Failing",
+  );
   assert.match((await banner().getByTestId("failure-last-error").textContent()) ?? "", /500/);
 
   // Eleven errors in a row, hours of backoff moved through with the test clock.
@@ -170,19 +200,29 @@ test("a webhook disabled by failures shows the banner and marker; switching on a
     await server.advance(Math.ceil(RETRY_SCHEDULE_MS[Math.min(n, RETRY_SCHEDULE_MS.length) - 1]! * 1.1) + 1000);
     if (n < 10) await waitFailures(server, s.key, webhookId, n + 1);
   }
-  await eventually(async () => (await banner().getAttribute("data-kind")) === "auto", "the banner of an automatic switch-off", 30_000);
+  await eventually(
+    async () => (await banner().getAttribute("data-kind")) === "auto",
+    "the banner of an automatic switch-off",
+    30_000,
+  );
   const text = (await banner().textContent()) ?? "";
   assert.match(text, /switched off automatically/i);
   assert.match(text, /After 11 failed attempts in a row/);
   assert.match(text, /HTTP_ERROR/);
   assert.match((await banner().getByTestId("failure-pending").textContent()) ?? "", /2 messages wait; none is lost/);
-  await eventually(async () => /olga@fresh\.test/.test((await banner().getByTestId("failure-notified").textContent()) ?? ""), "the owner's e-mail named");
+  await eventually(
+    async () => /olga@fresh\.test/.test((await banner().getByTestId("failure-notified").textContent()) ?? ""),
+    "the owner's e-mail named",
+  );
   assert.match((await page.getByTestId("webhooks-marker").getAttribute("class")) ?? "", /is-severe/);
 
   receiver.answer({ status: 200, body: "ok" });
   await banner().getByRole("button", { name: "Switch on again…" }).click();
   await banner().getByTestId("enable-question").getByRole("button", { name: "Deliver them" }).click();
-  await waitFor(() => received("outage A").length > 11 && received("outage B").length > 0, "the waiting messages delivered");
+  await waitFor(
+    () => received("outage A").length > 11 && received("outage B").length > 0,
+    "the waiting messages delivered",
+  );
   await eventually(async () => (await banner().count()) === 0, "the banner gone");
   assert.equal(await card().getByTestId("webhook-enabled").getAttribute("aria-checked"), "true");
   await eventually(async () => (await page.getByTestId("webhooks-marker").count()) === 0, "the marker gone", 30_000);

@@ -29,16 +29,30 @@ before(async () => {
   key = ws.api_key;
   const acc = await server.api("POST", "/api/v1/accounts", {
     token: key,
-    body: { phone: "+15557654321", owner_email: "amnon@acme.com", source: "waha", source_config: { base_url: "http://127.0.0.1:9", api_key: "k", session: "default" } },
+    body: {
+      phone: "+15557654321",
+      owner_email: "amnon@acme.com",
+      source: "waha",
+      source_config: { base_url: "http://127.0.0.1:9", api_key: "k", session: "default" },
+    },
   });
   assert.equal(acc.status, 201, acc.text);
   await server.api("POST", "/api/v1/accounts", {
     token: key,
-    body: { phone: "+15557654322", owner_email: "amnon@acme.com", source: "evolution", source_config: { base_url: "http://127.0.0.1:9", api_key: "k", instance: "i" } },
+    body: {
+      phone: "+15557654322",
+      owner_email: "amnon@acme.com",
+      source: "evolution",
+      source_config: { base_url: "http://127.0.0.1:9", api_key: "k", instance: "i" },
+    },
   });
   // An authenticated WAHA event without its payload: kept as unrecognised.
   const inbound = new URL(acc.json.inbound_url).pathname;
-  const res = await fetch(server.url + inbound, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ event: "message.any", session: "default", marker: "kept-body-7731" }) });
+  const res = await fetch(server.url + inbound, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ event: "message.any", session: "default", marker: "kept-body-7731" }),
+  });
   assert.equal(res.status, 200);
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
 });
@@ -67,7 +81,11 @@ test("a WhatsApp account whose session failed shows a banner on Accounts and on 
   const waha = accounts.json.items.find((a: { source: string }) => a.source === "waha");
   const inbound = new URL(waha.inbound_url).pathname;
   // WAHA's session.status FAILED body (devlikeapro/waha issue #1386).
-  const res = await fetch(server.url + inbound, { method: "POST", headers: { "content-type": "application/json" }, body: readFileSync(path.join(FIXTURES, "waha/session-status-failed.json"), "utf8") });
+  const res = await fetch(server.url + inbound, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: readFileSync(path.join(FIXTURES, "waha/session-status-failed.json"), "utf8"),
+  });
   assert.equal(res.status, 200, await res.text());
   const after = await server.api("GET", `/api/v1/accounts/${waha.id}`, { token: key });
   assert.equal(after.json.connection.state, "disconnected", JSON.stringify(after.json));

@@ -30,9 +30,20 @@ const linkTo = (to: string, kind: string) =>
 before(async () => {
   ensureWebBuild();
   smtp = await startSmtp();
-  [server, browser] = await Promise.all([TestServer.start({ env: { THREADLINE_SMTP_URL: smtp.url } }), launchChromium()]);
-  ws = await createWorkspace(server, { name: "People Co", owner: { full_name: "Olga Owner", email: "olga@people.example" } });
-  webhookId = (await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url: "http://127.0.0.1:9/hook", enabled: false } })).json.id;
+  [server, browser] = await Promise.all([
+    TestServer.start({ env: { THREADLINE_SMTP_URL: smtp.url } }),
+    launchChromium(),
+  ]);
+  ws = await createWorkspace(server, {
+    name: "People Co",
+    owner: { full_name: "Olga Owner", email: "olga@people.example" },
+  });
+  webhookId = (
+    await server.api("POST", "/api/v1/webhooks", {
+      token: ws.api_key,
+      body: { url: "http://127.0.0.1:9/hook", enabled: false },
+    })
+  ).json.id;
   owner = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await owner.goto(server.url + "/");
   await signIn(owner, server, ws);
@@ -77,11 +88,16 @@ test("a member sees webhooks without a control that changes one, and the API ans
   const card = page.locator(`[data-testid="webhook-card"][data-webhook-id="${webhookId}"]`);
   await card.waitFor();
   await page.getByTestId("read-only").waitFor();
-  for (const name of ["Add webhook", "Delete webhook", "Rotate secret", "Reveal", "Send test event", "Save URL"]) assert.equal(await page.getByRole("button", { name }).count(), 0, name);
+  for (const name of ["Add webhook", "Delete webhook", "Rotate secret", "Reveal", "Send test event", "Save URL"])
+    assert.equal(await page.getByRole("button", { name }).count(), 0, name);
   assert.equal(await card.getByRole("switch").count(), 0, "no enable switch");
   assert.equal(await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API keys" }).count(), 0);
   const r = await page.evaluate(async (id) => {
-    const res = await fetch(`/api/v1/webhooks/${id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ enabled: true }) });
+    const res = await fetch(`/api/v1/webhooks/${id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ enabled: true }),
+    });
     return { status: res.status, body: await res.json() };
   }, webhookId);
   assert.equal(r.status, 403);
@@ -132,9 +148,15 @@ test("an owner removes a person: that person's open page is signed out on its ne
   const box = owner.getByTestId("confirm-remove-teammate");
   await box.getByTestId("confirm-input").fill("milo@people.example");
   await box.getByTestId("confirm-delete").click();
-  await waitFor(async () => (await owner.getByRole("button", { name: "Remove Milo Member" }).count()) === 0, "the person gone from the list");
+  await waitFor(
+    async () => (await owner.getByRole("button", { name: "Remove Milo Member" }).count()) === 0,
+    "the person gone from the list",
+  );
   // The member's page, still open, makes its next request.
-  await member.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Timeline", exact: true }).click();
+  await member.page
+    .getByRole("navigation", { name: "Main" })
+    .getByRole("link", { name: "Timeline", exact: true })
+    .click();
   await member.page.getByText("Your session has ended").waitFor();
   await member.page.getByLabel("Password", { exact: true }).waitFor();
   await member.ctx.close();

@@ -44,19 +44,28 @@ const card = (id: string): Locator => page.locator(`[data-testid="webhook-card"]
 const shown = (iso: string | Date) =>
   `${new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE }).format(new Date(iso))} (${ZONE})`;
 
-function message(chat: { external_id: string; full_name: string; is_group?: boolean }, n: string, at: Date, text: string) {
-  return { account_phone: ACCOUNT, chat, external_id: `wamid.readable-${n}`, direction: "received", timestamp: at.toISOString(), type: "text", text };
+function message(
+  chat: { external_id: string; full_name: string; is_group?: boolean },
+  n: string,
+  at: Date,
+  text: string,
+) {
+  return {
+    account_phone: ACCOUNT,
+    chat,
+    external_id: `wamid.readable-${n}`,
+    direction: "received",
+    timestamp: at.toISOString(),
+    type: "text",
+    text,
+  };
 }
 const JOHN = { external_id: "972541112222@s.whatsapp.net", full_name: "John Doe", is_group: false };
 const SALES = { external_id: "120363041234500001@g.us", full_name: "Sales team", is_group: true };
 
 before(async () => {
   ensureWebBuild();
-  [server, receiver, browser] = await Promise.all([
-    TestServer.start(),
-    Receiver.start(),
-    launchChromium(),
-  ]);
+  [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), launchChromium()]);
   ws = await createWorkspace(server, { name: "Acme Paris", timezone: ZONE });
   key = ws.api_key;
   await api("POST", "/api/v1/accounts", { phone: ACCOUNT, owner_email: "amnon@acme.com", source: "api" });
@@ -64,12 +73,17 @@ before(async () => {
   plainId = (await api("POST", "/api/v1/webhooks", { url: receiver.url })).id;
   const t = Date.now();
   await api("POST", "/api/v1/messages", {
-    messages: [message(JOHN, "1", new Date(t - 2 * 3600_000), "John's newest words"), message(SALES, "2", new Date(t - 3600_000), "Team standup at ten")],
+    messages: [
+      message(JOHN, "1", new Date(t - 2 * 3600_000), "John's newest words"),
+      message(SALES, "2", new Date(t - 3600_000), "Team standup at ten"),
+    ],
   });
   await api("POST", "/api/v1/messages", { messages: [message(JOHN, "3", EARLY, "An old message that arrived late")] });
   await waitFor(() => receiver.requests.filter((r) => r.json?.message).length >= 3, "three deliveries");
   johnId = (await api("GET", "/api/v1/chats?q=John")).items[0].chat_id;
-  const early = (await api("GET", `/api/v1/chats/${johnId}/messages`)).items.find((m: { text: string }) => m.text.startsWith("An old message"));
+  const early = (await api("GET", `/api/v1/chats/${johnId}/messages`)).items.find((m: { text: string }) =>
+    m.text.startsWith("An old message"),
+  );
   permalinkPath = new URL(early.permalink).pathname;
 
   // Axe is injected as a script: the page's own Content-Security-Policy would refuse it.
@@ -88,18 +102,37 @@ after(async () => {
 test("activity names the contact and the group, a change reads 'Don't aggregate → Every hour', and the whole error shows", async () => {
   await page.goto(server.url + "/webhooks");
   const activity = card(plainId).getByTestId("activity-log");
-  await eventually(async () => /chat with John Doe/.test((await activity.textContent()) ?? "") && /group Sales team/.test((await activity.textContent()) ?? ""), "activity naming John Doe and Sales team");
+  await eventually(
+    async () =>
+      /chat with John Doe/.test((await activity.textContent()) ?? "") &&
+      /group Sales team/.test((await activity.textContent()) ?? ""),
+    "activity naming John Doe and Sales team",
+  );
   assert.doesNotMatch((await activity.textContent()) ?? "", /message [0-9A-Z]{26}/, "no message ids");
   // One status chip a row (the summary does not say "HTTP 200" again), and what was delivered.
   const john = activity.locator('[data-kind="delivered"]').filter({ hasText: "John Doe" }).first();
   assert.equal(((await john.textContent()) ?? "").match(/HTTP 200/g)?.length, 1, (await john.textContent()) ?? "");
-  assert.match((await john.getByTestId("activity-snippet").textContent()) ?? "", /John's newest words|An old message that arrived late/);
+  assert.match(
+    (await john.getByTestId("activity-snippet").textContent()) ?? "",
+    /John's newest words|An old message that arrived late/,
+  );
 
   // The switch is named after its URL; alerts of the last action clear when the next starts.
-  assert.equal(await card(plainId).getByRole("switch", { name: `Enabled: ${receiver.url}`, exact: true }).count(), 1);
+  assert.equal(
+    await card(plainId)
+      .getByRole("switch", { name: `Enabled: ${receiver.url}`, exact: true })
+      .count(),
+    1,
+  );
   await card(plainId).getByTestId("webhook-aggregation").selectOption({ label: "Every hour" });
   await card(plainId).getByText("Aggregation saved.").waitFor();
-  await eventually(async () => (await activity.locator('[data-kind="updated"]').first().textContent())?.includes("Aggregation: Don't aggregate → Every hour"), "the change in the activity");
+  await eventually(
+    async () =>
+      (await activity.locator('[data-kind="updated"]').first().textContent())?.includes(
+        "Aggregation: Don't aggregate → Every hour",
+      ),
+    "the change in the activity",
+  );
 
   // A redirect's reason is a long sentence: the whole of it shows.
   receiver.respond = () => ({ status: 302, body: "" });
@@ -115,10 +148,15 @@ test("activity names the contact and the group, a change reads 'Don't aggregate 
   for (const viewport of [DESKTOP, PHONE]) {
     await page.setViewportSize(viewport);
     const summary = failed.locator(".activity-summary");
-    const fits = await summary.evaluate((el) => ({ full: el.scrollWidth <= el.clientWidth + 1, lines: el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight || "16") }));
+    const fits = await summary.evaluate((el) => ({
+      full: el.scrollWidth <= el.clientWidth + 1,
+      lines: el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight || "16"),
+    }));
     assert.ok(fits.full, `the error is cut at ${viewport.width} px`);
     const text = (await summary.textContent()) ?? "";
-    const [item] = (await api("GET", `/api/v1/webhooks/${plainId}/activity`)).items.filter((a: { kind: string }) => a.kind === "failed");
+    const [item] = (await api("GET", `/api/v1/webhooks/${plainId}/activity`)).items.filter(
+      (a: { kind: string }) => a.kind === "failed",
+    );
     assert.equal(text, item.summary, "the whole summary is shown");
     if (viewport === PHONE) assert.ok(fits.lines > 1.5, "it wraps on a phone");
   }
@@ -130,17 +168,34 @@ test("times say their zone; an aggregated webhook shows its next bundle and open
   const list = page.getByTestId("endpoint-list");
   await list.waitFor();
   assert.equal(await list.getByTestId("endpoint").count(), 2);
-  const first = await page.locator("main, #root").first().evaluate((root) => root.querySelector('[data-testid="endpoint-list"], [data-testid="webhook-card"], .create-card')?.getAttribute("data-testid"));
+  const first = await page
+    .locator("main, #root")
+    .first()
+    .evaluate((root) =>
+      root
+        .querySelector('[data-testid="endpoint-list"], [data-testid="webhook-card"], .create-card')
+        ?.getAttribute("data-testid"),
+    );
   assert.equal(first, "endpoint-list", "the list comes before the form and the cards");
   assert.match((await list.textContent()) ?? "", /Active/);
 
-  const created = (await api("GET", `/api/v1/webhooks/${bundledId}`)) as { created_at: string; next_bundle_at: string; open_chats: number };
+  const created = (await api("GET", `/api/v1/webhooks/${bundledId}`)) as {
+    created_at: string;
+    next_bundle_at: string;
+    open_chats: number;
+  };
   assert.ok(created.next_bundle_at && created.open_chats === 2, JSON.stringify(created));
   assert.match((await card(bundledId).textContent()) ?? "", new RegExp(`Created ${escape(shown(created.created_at))}`));
   const next = card(bundledId).getByTestId("next-bundle");
-  await eventually(async () => (await next.textContent())?.includes(shown(created.next_bundle_at)), "the next bundle's time with its zone");
+  await eventually(
+    async () => (await next.textContent())?.includes(shown(created.next_bundle_at)),
+    "the next bundle's time with its zone",
+  );
   assert.match((await next.textContent()) ?? "", /2 open chats/);
-  assert.match((await card(bundledId).getByTestId("webhook-chart").textContent()) ?? "", new RegExp(`\\(${escape(ZONE)}\\)`));
+  assert.match(
+    (await card(bundledId).getByTestId("webhook-chart").textContent()) ?? "",
+    new RegExp(`\\(${escape(ZONE)}\\)`),
+  );
 });
 
 test("the Timeline is ordered by the last message's time, with a preview; a conversation started at its first message", async () => {
@@ -151,7 +206,11 @@ test("the Timeline is ordered by the last message's time, with a preview; a conv
   assert.equal(names.length, 2);
   assert.ok(names[0]!.startsWith("Sales team") && names[1]!.startsWith("John Doe"), `order: ${names.join(", ")}`);
   const john = items.filter({ hasText: "John Doe" });
-  assert.equal((await john.getByTestId("chat-preview").textContent())?.trim(), "John's newest words", "the preview is the newest message, not the last stored");
+  assert.equal(
+    (await john.getByTestId("chat-preview").textContent())?.trim(),
+    "John's newest words",
+    "the preview is the newest message, not the last stored",
+  );
   assert.equal((await page.getByTestId("time-zone").textContent())?.trim(), `Times in ${ZONE}`);
 
   await john.click();
@@ -175,7 +234,8 @@ test("at 390 px in the Timeline: a group's avatar is the group glyph, not letter
     assert.equal((await group.textContent())?.trim(), "", "the group's avatar shows no letters");
     assert.equal((await items.filter({ hasText: "John Doe" }).locator(".avatar").textContent())?.trim(), "JD");
     // A no-break space binds each "·" to the word before it, so a wrapped line starts with a word.
-    for (const sub of await items.locator(".chat-sub").allTextContents()) assert.doesNotMatch(sub, /[^\u00a0]·/, JSON.stringify(sub));
+    for (const sub of await items.locator(".chat-sub").allTextContents())
+      assert.doesNotMatch(sub, /[^\u00a0]·/, JSON.stringify(sub));
   } finally {
     await page.setViewportSize(DESKTOP);
   }
@@ -196,8 +256,17 @@ test("at 390 px: the Accounts table and the chart fit; no page scrolls sideways"
     const svg = card(plainId).locator("svg.chart-svg");
     await svg.waitFor();
     // Drawn at the phone's width: its 10 px labels are not shrunk.
-    await eventually(async () => (await svg.evaluate((el) => (el as SVGSVGElement).getBoundingClientRect().width / (el as SVGSVGElement).viewBox.baseVal.width)) > 0.95, "the chart at scale 1");
-    const tick = await svg.locator("text.tick").first().evaluate((el) => el.getBoundingClientRect().height);
+    await eventually(
+      async () =>
+        (await svg.evaluate(
+          (el) => (el as SVGSVGElement).getBoundingClientRect().width / (el as SVGSVGElement).viewBox.baseVal.width,
+        )) > 0.95,
+      "the chart at scale 1",
+    );
+    const tick = await svg
+      .locator("text.tick")
+      .first()
+      .evaluate((el) => el.getBoundingClientRect().height);
     assert.ok(tick >= 10, `chart labels are ${tick} px high`);
   } finally {
     await page.setViewportSize(DESKTOP);
@@ -207,7 +276,11 @@ test("at 390 px: the Accounts table and the chart fit; no page scrolls sideways"
 test("axe: no serious or critical violations on any page, desktop and phone; nothing scrolls sideways at 390 px", async () => {
   const pages: [string, string, (p: Page) => Promise<unknown>][] = [
     ["Webhooks, outgoing", "/webhooks", (p) => p.getByTestId("webhook-card").first().waitFor()],
-    ["Webhooks, incoming", "/webhooks/incoming", (p) => p.getByRole("tab", { name: "Incoming", selected: true }).waitFor()],
+    [
+      "Webhooks, incoming",
+      "/webhooks/incoming",
+      (p) => p.getByRole("tab", { name: "Incoming", selected: true }).waitFor(),
+    ],
     ["Timeline", "/timeline", (p) => p.getByTestId("chat-item").first().waitFor()],
     ["a conversation", `/chat/${johnId}/messages/`, (p) => p.locator("article.bubble").first().waitFor()],
     ["Accounts", "/accounts", (p) => p.getByTestId("accounts-table").waitFor()],
@@ -216,7 +289,9 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
   ];
   const problems: string[] = [];
   const signedOut = await browser.newContext({ viewport: DESKTOP, bypassCSP: true });
-  const ssr = await ctx.browser()!.newContext({ viewport: DESKTOP, bypassCSP: true, storageState: await ctx.storageState() });
+  const ssr = await ctx
+    .browser()!
+    .newContext({ viewport: DESKTOP, bypassCSP: true, storageState: await ctx.storageState() });
   // The server-rendered pages as they are before (or without) JavaScript: their scripts are left out.
   await ssr.route(/\/(chat|permalink)\//, async (route) => {
     const r = await route.fetch();
@@ -225,24 +300,41 @@ test("axe: no serious or critical violations on any page, desktop and phone; not
   try {
     const runs: [string, Page, string, (p: Page) => Promise<unknown>][] = [
       ["sign-in", await signedOut.newPage(), "/", (p) => p.getByLabel("Password", { exact: true }).waitFor()],
-      ...pages.map(([name, path, ready]): [string, Page, string, (p: Page) => Promise<unknown>] => [name, page, path, ready]),
-      ["the chat page (server-rendered)", await ssr.newPage(), `/chat/${johnId}/messages/`, (p) => p.locator(".ssr.conversation").waitFor()],
-      ["the permalink page (server-rendered)", await ssr.newPage(), permalinkPath, (p) => p.locator(".ssr.conversation").waitFor()],
+      ...pages.map(([name, path, ready]): [string, Page, string, (p: Page) => Promise<unknown>] => [
+        name,
+        page,
+        path,
+        ready,
+      ]),
+      [
+        "the chat page (server-rendered)",
+        await ssr.newPage(),
+        `/chat/${johnId}/messages/`,
+        (p) => p.locator(".ssr.conversation").waitFor(),
+      ],
+      [
+        "the permalink page (server-rendered)",
+        await ssr.newPage(),
+        permalinkPath,
+        (p) => p.locator(".ssr.conversation").waitFor(),
+      ],
     ];
     for (const [name, p, path, ready] of runs) {
       await p.setViewportSize(DESKTOP);
       // The web app's pages are opened in place (its own navigation), so axe is loaded once.
-      if (p === page && (await p.evaluate(() => "axe" in window))) await p.evaluate((to) => {
-        window.history.pushState(null, "", to);
-        window.dispatchEvent(new PopStateEvent("popstate"));
-      }, path);
+      if (p === page && (await p.evaluate(() => "axe" in window)))
+        await p.evaluate((to) => {
+          window.history.pushState(null, "", to);
+          window.dispatchEvent(new PopStateEvent("popstate"));
+        }, path);
       else await p.goto(server.url + path);
       await ready(p);
       await injectAxe(p);
       for (const viewport of [DESKTOP, PHONE]) {
         await p.setViewportSize(viewport);
         for (const v of await axeViolations(p)) problems.push(`${name} at ${viewport.width} px: ${v}`);
-        if (viewport === PHONE && !(await noSidewaysScroll(p))) problems.push(`${name} at ${viewport.width} px scrolls sideways`);
+        if (viewport === PHONE && !(await noSidewaysScroll(p)))
+          problems.push(`${name} at ${viewport.width} px scrolls sideways`);
       }
     }
   } finally {
@@ -292,12 +384,19 @@ test("/docs is Threadline's: its name and mark, each operation summarised, and n
     const create = p.locator("#operations-webhooks-post_api_v1_webhooks");
     await create.waitFor();
     assert.equal(await p.title(), "Threadline API");
-    const logo = Buffer.from(((await p.locator(".topbar img").getAttribute("src")) ?? "").split(",")[1] ?? "", "base64").toString();
+    const logo = Buffer.from(
+      ((await p.locator(".topbar img").getAttribute("src")) ?? "").split(",")[1] ?? "",
+      "base64",
+    ).toString();
     assert.match(logo, />Threadline</, "the top bar shows Threadline's mark, not Fastify's");
     assert.match((await create.textContent()) ?? "", /Create an outgoing webhook/);
     await create.locator(".opblock-summary").click();
     await create.getByText("Example Value").first().waitFor();
-    assert.match((await create.locator(".opblock-body").textContent()) ?? "", /hooks\.zapier\.com/, "the request example is a real one");
+    assert.match(
+      (await create.locator(".opblock-body").textContent()) ?? "",
+      /hooks\.zapier\.com/,
+      "the request example is a real one",
+    );
     assert.deepEqual(errors, []);
   } finally {
     await p.context().close();
@@ -307,18 +406,38 @@ test("/docs is Threadline's: its name and mark, each operation summarised, and n
 /** Loads axe into the page unless it is there; from a URL, so the browser compiles it once for the file. */
 async function injectAxe(p: Page): Promise<void> {
   if (await p.evaluate(() => "axe" in window)) return;
-  await p.context().route("**/__test/axe.min.js", (route) => route.fulfill({ path: AXE, contentType: "text/javascript", headers: { "cache-control": "max-age=3600" } }));
+  await p
+    .context()
+    .route("**/__test/axe.min.js", (route) =>
+      route.fulfill({ path: AXE, contentType: "text/javascript", headers: { "cache-control": "max-age=3600" } }),
+    );
   await p.addScriptTag({ url: "/__test/axe.min.js" });
 }
 
 /** Runs axe on the page as it is laid out now. */
 async function axeViolations(p: Page): Promise<string[]> {
   const violations = await p.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            opts: object,
+          ): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
     const r = await axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
   });
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.impact} ${v.id} (${v.help}): ${v.targets.join(", ")}`);
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.targets.join(", ")}`);
 }
 
 async function noSidewaysScroll(p: Page): Promise<boolean> {

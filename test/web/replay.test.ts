@@ -20,10 +20,21 @@ let webhookId: string;
 
 before(async () => {
   ensureWebBuild();
-  [server, receiver, browser] = await Promise.all([TestServer.start({ env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32" } }), Receiver.start(), launchChromium()]);
+  [server, receiver, browser] = await Promise.all([
+    TestServer.start({ env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.1/32" } }),
+    Receiver.start(),
+    launchChromium(),
+  ]);
   s = await space(server, { name: "Replay Co" });
   webhookId = (await createWebhook(server, s.key, receiver.url)).id;
-  await ingest(server, s, texts(s, Array.from({ length: 12 }, (_, i): [number, string] => [1 + (i % 2), `m${i}`])));
+  await ingest(
+    server,
+    s,
+    texts(
+      s,
+      Array.from({ length: 12 }, (_, i): [number, string] => [1 + (i % 2), `m${i}`]),
+    ),
+  );
   await waitFor(() => receiver.accepted.size === 12, "the first deliveries");
 });
 
@@ -61,13 +72,19 @@ test("desktop: the count is shown before confirming; the replay's progress follo
     assert.equal(await progress.getAttribute("data-state"), "running");
     await waitFor(() => receiver.requests.length >= 2, "the replay under way");
     await progress.getByRole("button", { name: "Cancel replay" }).click();
-    await eventually(async () => (await progress.getAttribute("data-state")) === "cancelled", "the progress to say cancelled");
+    await eventually(
+      async () => (await progress.getAttribute("data-state")) === "cancelled",
+      "the progress to say cancelled",
+    );
     assert.match((await progress.textContent()) ?? "", /cancelled: \d+ of 12 delivered/);
     const api = await server.api("GET", `/api/v1/webhooks/${webhookId}/replay`, { token: s.key });
     assert.equal(api.json.state, "cancelled");
     assert.ok(api.json.delivered < 12);
     // Started and cancelled, in the card's activity.
-    await eventually(async () => (await card.locator('[data-kind="replay"]').count()) >= 2, "the replay's activity rows");
+    await eventually(
+      async () => (await card.locator('[data-kind="replay"]').count()) >= 2,
+      "the replay's activity rows",
+    );
   } finally {
     receiver.answer({ status: 200 });
   }
@@ -93,7 +110,11 @@ test("390 px: the dialog fits, a chosen time recounts, and the finished replay s
 
   await card.getByTestId("replay-open").click();
   await page.getByTestId("replay-dialog").getByRole("button", { name: "Send 12 messages again" }).click();
-  await card.getByTestId("replay-progress").filter({ hasText: "Sent again the messages since" }).filter({ hasText: "12 of 12 delivered" }).waitFor();
+  await card
+    .getByTestId("replay-progress")
+    .filter({ hasText: "Sent again the messages since" })
+    .filter({ hasText: "12 of 12 delivered" })
+    .waitFor();
   assert.ok(await fits(page));
   const ids = new Set(receiver.requests.map((r) => r.id));
   assert.equal(ids.size, 12);
@@ -114,7 +135,14 @@ test("the workspace page: the owner sets the retention, and messages a webhook s
   try {
     failing.answer({ status: 500 });
     await createWebhook(server, s.key, failing.url);
-    await ingest(server, s, texts(s, [[3, "owed 1"], [3, "owed 2"]]));
+    await ingest(
+      server,
+      s,
+      texts(s, [
+        [3, "owed 1"],
+        [3, "owed 2"],
+      ]),
+    );
     await waitFor(() => failing.requests.length >= 1, "the failing receiver tried");
     await server.advance(31 * 86_400_000);
     assert.equal((await server.api("GET", "/api/v1/workspace", { token: s.key })).json.retention_waiting, 2);
@@ -123,7 +151,10 @@ test("the workspace page: the owner sets the retention, and messages a webhook s
     await later.getByTestId("workspace-name").click();
     const note = later.getByTestId("retention-waiting");
     await note.waitFor();
-    assert.match((await note.textContent()) ?? "", /2 messages are past the retention time but kept: a switched-on webhook has not delivered them yet/);
+    assert.match(
+      (await note.textContent()) ?? "",
+      /2 messages are past the retention time but kept: a switched-on webhook has not delivered them yet/,
+    );
     await later.setViewportSize({ width: 390, height: 900 });
     assert.ok(await fits(later), "the workspace page fits at 390 px");
   } finally {

@@ -31,9 +31,16 @@ before(async () => {
   key = ws.api_key;
   for (const body of [
     { phone: "+15557654321", source: "api" },
-    { phone: "+15557654322", source: "waha", source_config: { base_url: gateway.origin, api_key: "k", session: "default" } },
+    {
+      phone: "+15557654322",
+      source: "waha",
+      source_config: { base_url: gateway.origin, api_key: "k", session: "default" },
+    },
   ]) {
-    const r = await server.api("POST", "/api/v1/accounts", { token: key, body: { ...body, owner_email: ws.owner.email } });
+    const r = await server.api("POST", "/api/v1/accounts", {
+      token: key,
+      body: { ...body, owner_email: ws.owner.email },
+    });
     assert.equal(r.status, 201, r.text);
   }
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -55,7 +62,11 @@ test("Incoming tab: generate the send URL, send through it, regenerate after con
   assert.match(first, /^http:\/\/localhost:\d+\/hooks\/send\/snd_[A-Za-z0-9_-]{20,}$/);
   assert.equal(await page.getByTestId("send-url-card").getByRole("button", { name: /Copy/ }).count(), 1);
   const send = (url: string, text: string) =>
-    fetch(server.url + new URL(url).pathname, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ account_phone: "+15557654321", phone: "+15550008001", text }) });
+    fetch(server.url + new URL(url).pathname, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ account_phone: "+15557654321", phone: "+15550008001", text }),
+    });
   assert.equal((await send(first, "sent from a form")).status, 202);
 
   let asked = "";
@@ -69,11 +80,18 @@ test("Incoming tab: generate the send URL, send through it, regenerate after con
   assert.equal((await send(first, "too late")).status, 404);
   const second = await page.getByTestId("send-url").inputValue();
   await page.reload();
-  assert.equal(await page.getByTestId("send-url").inputValue(), second, "the current URL is shown again after a reload");
+  assert.equal(
+    await page.getByTestId("send-url").inputValue(),
+    second,
+    "the current URL is shown again after a reload",
+  );
 });
 
 test("a conversation says what sending does for its account's source; a message of an API account reads Recorded (it never reached WhatsApp), a refused one Failed with the reason", async () => {
-  const refused = await server.api("POST", "/api/v1/messages/send", { token: key, body: { account_phone: "+15557654322", phone: "+15550008002", text: "refused one" } });
+  const refused = await server.api("POST", "/api/v1/messages/send", {
+    token: key,
+    body: { account_phone: "+15557654322", phone: "+15550008002", text: "refused one" },
+  });
   assert.equal(refused.status, 202, refused.text);
   const failed = await waitFor(async () => {
     const m = await server.api("GET", `/api/v1/messages/${refused.json.message_id}`, { token: key });
@@ -105,12 +123,20 @@ test("a page of another site can call the send URL with fetch (CORS, no credenti
   const sendUrl = server.url + new URL(created.json.url).pathname;
   // Another origin: a page served by a plain HTTP server on another port.
   const site = await Receiver.start();
-  site.answer({ status: 200, body: "<!doctype html><title>CRM widget</title><p>widget</p>", headers: { "content-type": "text/html" } });
+  site.answer({
+    status: 200,
+    body: "<!doctype html><title>CRM widget</title><p>widget</p>",
+    headers: { "content-type": "text/html" },
+  });
   const other = await (await browser.newContext()).newPage();
   try {
     await other.goto(site.url);
     const answer = await other.evaluate(async (url) => {
-      const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ account_phone: "+15557654321", phone: "+15550008003", text: "from another site" }) });
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ account_phone: "+15557654321", phone: "+15550008003", text: "from another site" }),
+      });
       return { status: r.status, body: await r.json() };
     }, sendUrl);
     assert.equal(answer.status, 202);
@@ -121,7 +147,14 @@ test("a page of another site can call the send URL with fetch (CORS, no credenti
     }, "the message sent");
     assert.equal(m.text, "from another site");
     // The preflight answers what a browser asks, and never allows credentials.
-    const preflight = await fetch(sendUrl, { method: "OPTIONS", headers: { origin: site.origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" } });
+    const preflight = await fetch(sendUrl, {
+      method: "OPTIONS",
+      headers: {
+        origin: site.origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
     assert.equal(preflight.headers.get("access-control-allow-credentials"), null);

@@ -45,19 +45,47 @@ before(async () => {
   const base = `http://127.0.0.1:${port}`;
   const issuer = `http://127.0.0.1:${idpPort}`;
   const provider = new Provider(issuer, {
-    clients: [{ client_id: CLIENT.id, client_secret: CLIENT.secret, redirect_uris: [`${base}/sso/callback`], grant_types: ["authorization_code"], response_types: ["code"] }],
+    clients: [
+      {
+        client_id: CLIENT.id,
+        client_secret: CLIENT.secret,
+        redirect_uris: [`${base}/sso/callback`],
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+      },
+    ],
     // The login is the e-mail; the domain "unverified.example" is not verified by the provider.
-    findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, email: id, email_verified: !id.endsWith("@unverified.example"), name: `SSO ${id.split("@")[0]}` }) }),
+    findAccount: async (_ctx: unknown, id: string) => ({
+      accountId: id,
+      claims: async () => ({
+        sub: id,
+        email: id,
+        email_verified: !id.endsWith("@unverified.example"),
+        name: `SSO ${id.split("@")[0]}`,
+      }),
+    }),
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     cookies: { keys: ["a test cookie key of the provider"] },
   });
   idp = createServer(provider.callback());
   await new Promise<void>((r) => idp.listen(idpPort, "127.0.0.1", r));
-  const env = { PORT: String(port), THREADLINE_PUBLIC_URL: base, THREADLINE_OIDC_ISSUER: issuer, THREADLINE_OIDC_CLIENT_ID: CLIENT.id, THREADLINE_OIDC_CLIENT_SECRET: CLIENT.secret };
+  const env = {
+    PORT: String(port),
+    THREADLINE_PUBLIC_URL: base,
+    THREADLINE_OIDC_ISSUER: issuer,
+    THREADLINE_OIDC_CLIENT_ID: CLIENT.id,
+    THREADLINE_OIDC_CLIENT_SECRET: CLIENT.secret,
+  };
   [server, browser] = await Promise.all([TestServer.start({ env }), launchChromium()]);
   // The allowed domain names a workspace, which exists only now: the server starts again with it.
-  ws = await createWorkspace(server, { name: "SSO Co", owner: { full_name: "Sara Owner", email: "sara@owner.example" } });
-  server = await server.restart({ signal: "SIGTERM", env: { ...env, THREADLINE_OIDC_ALLOWED_DOMAINS: `acme.example=${ws.id}` } });
+  ws = await createWorkspace(server, {
+    name: "SSO Co",
+    owner: { full_name: "Sara Owner", email: "sara@owner.example" },
+  });
+  server = await server.restart({
+    signal: "SIGTERM",
+    env: { ...env, THREADLINE_OIDC_ALLOWED_DOMAINS: `acme.example=${ws.id}` },
+  });
   owner = await ownerOf(server, ws);
 });
 
@@ -68,7 +96,11 @@ after(async () => {
 });
 
 test("the invited e-mail signs in through the provider as the person invited", async () => {
-  const inv = await as(server, owner, "POST", "/api/v1/invitations", { email: "ivan@invited.example", full_name: "Ivan Invited", role: "admin" });
+  const inv = await as(server, owner, "POST", "/api/v1/invitations", {
+    email: "ivan@invited.example",
+    full_name: "Ivan Invited",
+    role: "admin",
+  });
   assert.equal(inv.status, 201, inv.text);
   const page = await (await browser.newContext()).newPage();
   await throughProvider(page, "ivan@invited.example");
@@ -106,7 +138,9 @@ test("an unknown e-mail is refused unless its domain is allowed, then it joins t
   assert.match((await page.getByTestId("signed-in-as").textContent()) ?? "", /SSO ann · member/);
   const me = await page.evaluate(async () => (await fetch("/api/v1/me")).json());
   assert.equal(me.workspace.id, ws.id);
-  const joined = (await as(server, owner, "GET", `/api/v1/audit?actor=threadline`)).json.items.find((e: { action: string }) => e.action === "person.created");
+  const joined = (await as(server, owner, "GET", `/api/v1/audit?actor=threadline`)).json.items.find(
+    (e: { action: string }) => e.action === "person.created",
+  );
   assert.equal(joined?.after.email, "ann@acme.example");
   await page.context().close();
 });

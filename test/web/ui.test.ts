@@ -33,11 +33,7 @@ const nav = (name: string) => page.getByRole("navigation", { name: "Main" }).get
 
 before(async () => {
   ensureWebBuild();
-  [server, receiver, browser] = await Promise.all([
-    TestServer.start(),
-    Receiver.start(),
-    launchChromium(),
-  ]);
+  [server, receiver, browser] = await Promise.all([TestServer.start(), Receiver.start(), launchChromium()]);
   ws = await createWorkspace(server, { name: "Acme Test Co" });
   key = ws.api_key;
   await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@acme.com" });
@@ -95,10 +91,16 @@ test("outgoing webhook: create, change the aggregation, disable and enable", asy
   const options = await agg.locator("option").allTextContents();
   assert.deepEqual(options, ["Don't aggregate", "Every hour", "Every 6 hours", "Every 12 hours", "Every 24 hours"]);
   await agg.selectOption({ label: "Every 6 hours" });
-  await eventually(async () => (await api("GET", `/api/v1/webhooks/${webhookId}`)).aggregation === "6h", "aggregation 6h");
+  await eventually(
+    async () => (await api("GET", `/api/v1/webhooks/${webhookId}`)).aggregation === "6h",
+    "aggregation 6h",
+  );
   await card().getByRole("button", { name: "Flush open bundles" }).waitFor();
   await agg.selectOption({ label: "Don't aggregate" });
-  await eventually(async () => (await api("GET", `/api/v1/webhooks/${webhookId}`)).aggregation === "none", "aggregation none");
+  await eventually(
+    async () => (await api("GET", `/api/v1/webhooks/${webhookId}`)).aggregation === "none",
+    "aggregation none",
+  );
   assert.equal(await card().getByRole("button", { name: "Flush open bundles" }).count(), 0);
 
   const sw = card().getByRole("switch", { name: "Enabled" });
@@ -152,11 +154,18 @@ test("activity: a delivered message shows up, and a test event reports the recei
     ],
   });
   assert.equal(r.accepted, 1);
-  await waitFor(() => receiver.requests.slice(before).find((q) => q.json?.message?.text === "Hello from the UI test 👋"), "delivery to the receiver");
+  await waitFor(
+    () => receiver.requests.slice(before).find((q) => q.json?.message?.text === "Hello from the UI test 👋"),
+    "delivery to the receiver",
+  );
 
   const delivered = card().locator('[data-testid="activity-log"] [data-kind="delivered"]');
   await eventually(async () => (await delivered.count()) > 0, "a delivered activity item", 20_000);
-  await eventually(async () => Number(await card().getByTestId("webhook-chart").getAttribute("data-delivered")) >= 1, "the chart counts the delivery", 20_000);
+  await eventually(
+    async () => Number(await card().getByTestId("webhook-chart").getAttribute("data-delivered")) >= 1,
+    "the chart counts the delivery",
+    20_000,
+  );
 
   await card().getByRole("button", { name: "Send test event" }).click();
   const result = card().getByTestId("test-result");
@@ -187,7 +196,9 @@ test("the detailed log downloads as JSON with the requests sent", async () => {
     assert.equal(e.request.method, "POST");
     assert.equal(e.request.url, receiver.url);
   }
-  const message = log.find((e: any) => typeof e.request.body === "string" && e.request.body.includes("Hello from the UI test"));
+  const message = log.find(
+    (e: any) => typeof e.request.body === "string" && e.request.body.includes("Hello from the UI test"),
+  );
   assert.ok(message, "the message's request is in the log");
   assert.equal(JSON.parse(message.request.body).message.text, "Hello from the UI test 👋");
   assert.equal(message.response.status, 200);
@@ -259,7 +270,10 @@ test("Timeline: search, assign, and send a message that reaches the webhook as s
   await received.waitFor();
 
   await page.getByLabel("Responsible").selectOption("dana@acme.com");
-  await eventually(async () => (await api("GET", `/api/v1/chats/${chatId}`)).responsible?.email === "dana@acme.com", "responsible assigned");
+  await eventually(
+    async () => (await api("GET", `/api/v1/chats/${chatId}`)).responsible?.email === "dana@acme.com",
+    "responsible assigned",
+  );
 
   const before = receiver.requests.length;
   const text = `Sent from the Timeline ${Date.now()}`;
@@ -275,7 +289,10 @@ test("Timeline: search, assign, and send a message that reaches the webhook as s
   assert.ok(sentBox && recvBox && sentBox.x > recvBox.x, "sent on the right");
   assert.equal(await page.getByLabel("Message", { exact: true }).inputValue(), "");
 
-  const got = await waitFor(() => receiver.requests.slice(before).find((q) => q.json?.message?.text === text), "the sent message at the receiver");
+  const got = await waitFor(
+    () => receiver.requests.slice(before).find((q) => q.json?.message?.text === text),
+    "the sent message at the receiver",
+  );
   assert.equal(got.json.message.direction, "sent");
   assert.equal(got.json.message.sender.full_name, "Amnon Haha");
   assert.equal(got.json.chat.chat_id, chatId);

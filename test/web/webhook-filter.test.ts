@@ -28,7 +28,8 @@ before(async () => {
   ws = await createWorkspace(server, { name: "Filter Co" });
   key = ws.api_key;
   await api("POST", "/api/v1/teammates", { full_name: "Dana Levi", email: "dana@filter.example" });
-  for (const phone of [A, B]) await api("POST", "/api/v1/accounts", { phone, owner_email: ws.owner.email, source: "api" });
+  for (const phone of [A, B])
+    await api("POST", "/api/v1/accounts", { phone, owner_email: ws.owner.email, source: "api" });
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
 });
 
@@ -60,7 +61,12 @@ test("the filter is edited on the webhook's card and the API then answers it", a
   await filter.getByRole("status").filter({ hasText: "Filter saved." }).waitFor();
 
   const got = await api("GET", `/api/v1/webhooks/${w.id}`);
-  assert.deepEqual(got.filter, { direction: "received", accounts: [B], chats: "group", responsible: ["dana@filter.example"] });
+  assert.deepEqual(got.filter, {
+    direction: "received",
+    accounts: [B],
+    chats: "group",
+    responsible: ["dana@filter.example"],
+  });
   const summary = await filter.getByTestId("webhook-filter-summary").textContent();
   assert.match(summary ?? "", /Received only · Group chats only · 1 account · assigned to dana@filter\.example/);
 
@@ -69,7 +75,12 @@ test("the filter is edited on the webhook's card and the API then answers it", a
   await filter.getByLabel("Any (assigned or not)").check();
   await filter.getByTestId("webhook-filter-save").click();
   await filter.getByRole("status").filter({ hasText: "Filter saved." }).waitFor();
-  assert.deepEqual((await api("GET", `/api/v1/webhooks/${w.id}`)).filter, { direction: "received", accounts: null, chats: "group", responsible: null });
+  assert.deepEqual((await api("GET", `/api/v1/webhooks/${w.id}`)).filter, {
+    direction: "received",
+    accounts: null,
+    chats: "group",
+    responsible: null,
+  });
   await page.reload();
   await filter.waitFor();
   assert.equal(await filter.getByLabel("Messages").inputValue(), "received");

@@ -52,10 +52,14 @@ for (const database of DATABASES)
         const wh = await createWebhook(server, s.key, receiver.url);
         const sentAt = Date.now();
         idsOf(await ingest(server, s, texts(s, [[1, "slow"]])));
-        const view = await waitFor(async () => {
-          const v = await getWebhook(server, s.key, wh.id);
-          return v.consecutive_failures === 1 ? v : undefined;
-        }, "the timeout counted", 30_000);
+        const view = await waitFor(
+          async () => {
+            const v = await getWebhook(server, s.key, wh.id);
+            return v.consecutive_failures === 1 ? v : undefined;
+          },
+          "the timeout counted",
+          30_000,
+        );
         assert.equal(view.enabled, true);
         const [entry] = await getLog(server, s.key, wh.id);
         assert.equal(entry!.error?.code, "TIMEOUT");

@@ -15,7 +15,9 @@ let s: Space;
 
 /** Runs SQL on the server's maintenance database (not the one under test). */
 async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test" });
+  const c = new pg.Client({
+    connectionString: process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+  });
   await c.connect();
   try {
     await c.query(sql);
@@ -28,7 +30,9 @@ before(async () => {
   db = await freshPostgres();
   receiver = await Receiver.start();
   // The shortest lease: its consumers stop 2 s after the last renewal instead of 10 s.
-  server = await TestServer.start({ env: { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined, THREADLINE_WEBHOOK_LEASE_MS: "3000" } });
+  server = await TestServer.start({
+    env: { DATABASE_URL: db.url, THREADLINE_TEST_CLOCK: undefined, THREADLINE_WEBHOOK_LEASE_MS: "3000" },
+  });
   s = await space(server, { receiver });
 });
 after(async () => {

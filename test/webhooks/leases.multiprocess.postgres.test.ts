@@ -21,21 +21,44 @@ describe("several processes on one PostgreSQL database", () => {
       const pause = 150;
       const acc = await a.api("POST", "/api/v1/accounts", {
         token: ws.api_key,
-        body: { phone: "+15550001101", owner_email: ws.owner.email, source: "evolution", source_config: { base_url: gateway.origin, api_key: "k", instance: "i" }, send_pause_ms: pause },
+        body: {
+          phone: "+15550001101",
+          owner_email: ws.owner.email,
+          source: "evolution",
+          source_config: { base_url: gateway.origin, api_key: "k", instance: "i" },
+          send_pause_ms: pause,
+        },
       });
       assert.equal(acc.status, 201, acc.text);
       let n = 0;
-      gateway.respond = () => ({ status: 200, body: JSON.stringify({ key: { id: `EVO${++n}`, fromMe: true } }), headers: { "content-type": "application/json" } });
+      gateway.respond = () => ({
+        status: 200,
+        body: JSON.stringify({ key: { id: `EVO${++n}`, fromMe: true } }),
+        headers: { "content-type": "application/json" },
+      });
       const ids: string[] = [];
       for (let i = 0; i < 8; i++) {
-        const r = await (i % 2 === 0 ? a : b).api("POST", "/api/v1/messages/send", { token: ws.api_key, body: { phone: `+1555000${2100 + (i % 3)}`, text: `multi ${i}` } });
+        const r = await (i % 2 === 0 ? a : b).api("POST", "/api/v1/messages/send", {
+          token: ws.api_key,
+          body: { phone: `+1555000${2100 + (i % 3)}`, text: `multi ${i}` },
+        });
         assert.equal(r.status, 202, r.text);
         ids.push(r.json.message_id);
       }
       for (const id of ids) {
-        await waitFor(async () => ((await b.api("GET", `/api/v1/messages/${id}`, { token: ws.api_key })).json.send_status === "sent" ? true : undefined), `message ${id} sent`);
+        await waitFor(
+          async () =>
+            (await b.api("GET", `/api/v1/messages/${id}`, { token: ws.api_key })).json.send_status === "sent"
+              ? true
+              : undefined,
+          `message ${id} sent`,
+        );
       }
-      assert.deepEqual(gateway.requests.map((r) => r.json.text).sort(), ids.map((_, i) => `multi ${i}`).sort(), "each message sent exactly once");
+      assert.deepEqual(
+        gateway.requests.map((r) => r.json.text).sort(),
+        ids.map((_, i) => `multi ${i}`).sort(),
+        "each message sent exactly once",
+      );
       const gaps = gateway.requests.slice(1).map((r, i) => r.at - gateway.requests[i]!.at);
       assert.ok(Math.min(...gaps) >= pause * 0.75 - 30, `gaps between sends: ${gaps.join(", ")} ms`);
     } finally {
@@ -52,7 +75,9 @@ describe("several processes on one PostgreSQL database", () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
       const server = i % 2 === 0 ? a : b;
-      const batch = Array.from({ length: 10 }, (_, k) => entry(s, { contact: `9725400${String((i * 10 + k) % 25).padStart(5, "0")}`, text: `m ${i}-${k}` }));
+      const batch = Array.from({ length: 10 }, (_, k) =>
+        entry(s, { contact: `9725400${String((i * 10 + k) % 25).padStart(5, "0")}`, text: `m ${i}-${k}` }),
+      );
       const r = await ingest(server, s.key, batch);
       ids.push(...r.results.map((x) => x.message_id));
     }
@@ -64,11 +89,17 @@ describe("several processes on one PostgreSQL database", () => {
     // A setting changed through either process reaches the consumer, wherever it runs.
     const second = await Receiver.start();
     try {
-      const patched = await b.api("PATCH", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key, body: { url: second.url } });
+      const patched = await b.api("PATCH", `/api/v1/webhooks/${s.webhook!.id}`, {
+        token: s.key,
+        body: { url: second.url },
+      });
       assert.equal(patched.status, 200, patched.text);
       await new Promise((r) => setTimeout(r, 2_500));
       const moved = await ingest(a, s.key, [entry(s, { text: "after the URL change" })]);
-      const got = await waitFor(() => second.requests.find((r) => r.json?.message?.message_id === moved.results[0]!.message_id), "delivery to the new URL");
+      const got = await waitFor(
+        () => second.requests.find((r) => r.json?.message?.message_id === moved.results[0]!.message_id),
+        "delivery to the new URL",
+      );
       assert.equal(got.json.message.text, "after the URL change");
 
       // Kill one process outright: the other takes its webhooks over when the lease expires.

@@ -42,7 +42,10 @@ for (const database of DATABASES)
       for (let w = 0; w < n; w++) {
         const ws = `ws_${prefix}_${w}`;
         ids.push(ws);
-        await storage.db.insertInto("workspaces").values({ id: ws, name: ws, timezone: "UTC", owner_teammate_id: "tm_none", created_at: now }).execute();
+        await storage.db
+          .insertInto("workspaces")
+          .values({ id: ws, name: ws, timezone: "UTC", owner_teammate_id: "tm_none", created_at: now })
+          .execute();
         await storage.db
           .insertInto("webhooks")
           .values(
@@ -112,7 +115,11 @@ for (const database of DATABASES)
         manager.notify(first!);
         await waitFor(() => (queries >= PER_WORKSPACE ? true : undefined), "the workspace's consumers read the log");
         await new Promise((r) => setTimeout(r, 50));
-        assert.equal(queries, PER_WORKSPACE, `one read of the log per webhook of the workspace, none for the other ${manager.held - PER_WORKSPACE}`);
+        assert.equal(
+          queries,
+          PER_WORKSPACE,
+          `one read of the log per webhook of the workspace, none for the other ${manager.held - PER_WORKSPACE}`,
+        );
       } finally {
         await manager.stop();
         await deps.writer.close();

@@ -12,7 +12,9 @@ import { AGGREGATIONS } from "../../src/webhooks/windows.js";
 const api = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../../docs/api.md"), "utf8");
 
 it("docs/api.md lists every delivery error code, disabled_reason and aggregation", () => {
-  for (const code of DELIVERY_ERROR_CODES) assert.ok(api.includes(`\`${code}\``), `error code ${code} is not in docs/api.md`);
-  for (const reason of DISABLED_REASONS) assert.ok(api.includes(`\`"${reason}"\``), `disabled_reason "${reason}" is not in docs/api.md`);
+  for (const code of DELIVERY_ERROR_CODES)
+    assert.ok(api.includes(`\`${code}\``), `error code ${code} is not in docs/api.md`);
+  for (const reason of DISABLED_REASONS)
+    assert.ok(api.includes(`\`"${reason}"\``), `disabled_reason "${reason}" is not in docs/api.md`);
   for (const a of AGGREGATIONS) assert.ok(api.includes(`\`"${a}"\``), `aggregation "${a}" is not in docs/api.md`);
 });

@@ -2,7 +2,15 @@
 // JSON.stringify makes of the documented payload object (docs/payloads.md never changes).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bundleParts, bundlePayload, bundlePayloadJson, messagePayload, messagePayloadJson, localMinute, payloadTimestamp } from "../../src/webhooks/payload.js";
+import {
+  bundleParts,
+  bundlePayload,
+  bundlePayloadJson,
+  messagePayload,
+  messagePayloadJson,
+  localMinute,
+  payloadTimestamp,
+} from "../../src/webhooks/payload.js";
 import type { DeliverableMessage } from "../../src/log/index.js";
 
 const base: DeliverableMessage = {
@@ -33,9 +41,18 @@ const base: DeliverableMessage = {
 
 const cases: [string, Partial<DeliverableMessage>][] = [
   ["a plain message", {}],
-  ["the message that created its chat, with a responsible teammate", { chat_created_by: base.id, responsible_name: "Dana", responsible_email: "dana@acme.com" }],
+  [
+    "the message that created its chat, with a responsible teammate",
+    { chat_created_by: base.id, responsible_name: "Dana", responsible_email: "dana@acme.com" },
+  ],
   ["a group (phones blank), sent", { chat_is_group: 1, direction: "sent", chat_name: "Team 🚀" }],
-  ["texts that need escaping", { text: 'quote " backslash \\ newline \n tab \t nul \u0000 separators \u2028\u2029 lone \ud800 </script>', sender_name: "O'Brien <b>" }],
+  [
+    "texts that need escaping",
+    {
+      text: 'quote " backslash \\ newline \n tab \t nul \u0000 separators \u2028\u2029 lone \ud800 </script>',
+      sender_name: "O'Brien <b>",
+    },
+  ],
   ["empty strings", { text: "", chat_name: "", sender_name: "", recipient_name: "", owner_name: "" }],
 ];
 
@@ -49,7 +66,13 @@ describe("the message payload written directly", () => {
 });
 
 describe("the bundle payload written directly", () => {
-  const opts = { publicUrl: "https://threadline.example.test", timeZone: "Asia/Kolkata", aggregation: "1h", windowStart: 1_614_182_400_000, windowEnd: 1_614_186_000_000 };
+  const opts = {
+    publicUrl: "https://threadline.example.test",
+    timeZone: "Asia/Kolkata",
+    aggregation: "1h",
+    windowStart: 1_614_182_400_000,
+    windowEnd: 1_614_186_000_000,
+  };
   const messages = cases.map(([, change], i) => ({ ...base, ...change, timestamp: base.timestamp + i * 61_001 }));
   for (const [name, list, extra] of [
     ["one message", messages.slice(0, 1), {}],
@@ -65,9 +88,22 @@ describe("the bundle payload written directly", () => {
 });
 
 describe("bundles split at THREADLINE_BUNDLE_MAX_BYTES", () => {
-  const opts = { publicUrl: "https://threadline.example.test", timeZone: "Europe/Berlin", aggregation: "24h", windowStart: 1_614_124_800_000, windowEnd: 1_614_211_200_000 };
+  const opts = {
+    publicUrl: "https://threadline.example.test",
+    timeZone: "Europe/Berlin",
+    aggregation: "24h",
+    windowStart: 1_614_124_800_000,
+    windowEnd: 1_614_211_200_000,
+  };
   const limit = 65_536;
-  const many = (n: number, text: (i: number) => string) => Array.from({ length: n }, (_, i) => ({ ...base, id: `m${i}`, seq: i + 1, text: text(i), timestamp: base.timestamp + i * 1000 }));
+  const many = (n: number, text: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => ({
+      ...base,
+      id: `m${i}`,
+      seq: i + 1,
+      text: text(i),
+      timestamp: base.timestamp + i * 1000,
+    }));
 
   it("leaves a window that fits as the one bundle it always was", () => {
     const list = many(20, (i) => `short ${i}`);
@@ -78,41 +114,68 @@ describe("bundles split at THREADLINE_BUNDLE_MAX_BYTES", () => {
 
   for (const [name, text] of [
     ["plain text", (i: number) => `${i} `.padEnd(3000, "x")],
-    ["text that escapes to many bytes (quotes, markup, control characters, emoji)", (i: number) => `${i} ${'"<&\u0001\n👋'.repeat(400)}`],
+    [
+      "text that escapes to many bytes (quotes, markup, control characters, emoji)",
+      (i: number) => `${i} ${'"<&\u0001\n👋'.repeat(400)}`,
+    ],
   ] as const)
     it(`cuts a bigger one into parts of at most the limit, in order, each saying which part it is: ${name}`, () => {
       const list = many(300, text);
       const parts = bundleParts(list, opts, limit);
       assert.ok(parts.length > 2, `${parts.length} parts`);
-      assert.deepEqual(parts.flatMap((p) => p.messages.map((m) => m.id)), list.map((m) => m.id));
+      assert.deepEqual(
+        parts.flatMap((p) => p.messages.map((m) => m.id)),
+        list.map((m) => m.id),
+      );
       parts.forEach((p, i) => {
         const body = bundlePayloadJson(p.messages, p.opts);
         assert.ok(Buffer.byteLength(body) <= limit, `part ${i + 1}: ${Buffer.byteLength(body)} bytes`);
         // Still filled: a part and the next one's first message would not fit together.
-        if (i + 1 < parts.length) assert.ok(Buffer.byteLength(bundlePayloadJson([...p.messages, parts[i + 1]!.messages[0]!], p.opts)) > limit * 0.9);
+        if (i + 1 < parts.length)
+          assert.ok(
+            Buffer.byteLength(bundlePayloadJson([...p.messages, parts[i + 1]!.messages[0]!], p.opts)) > limit * 0.9,
+          );
         assert.equal(body, JSON.stringify(bundlePayload(p.messages, p.opts)));
-        assert.match(JSON.parse(body).aggregation, new RegExp(`<br/>Part ${i + 1} of ${parts.length} of this chat's messages in this window$`));
+        assert.match(
+          JSON.parse(body).aggregation,
+          new RegExp(`<br/>Part ${i + 1} of ${parts.length} of this chat's messages in this window$`),
+        );
       });
     });
 
   it("sends a message larger than the limit alone", () => {
     const list = many(3, () => "y".repeat(65_536));
     const parts = bundleParts(list, opts, limit);
-    assert.deepEqual(parts.map((p) => p.messages.length), [1, 1, 1]);
+    assert.deepEqual(
+      parts.map((p) => p.messages.length),
+      [1, 1, 1],
+    );
   });
 });
 
 describe("payload timestamps", () => {
   it("are the ISO instant to the second, whatever the minute cache holds", () => {
-    for (const ms of [0, 999, 59_999, 60_000, 1_614_183_929_123, 1_614_183_959_999, 1_614_183_960_000, 4_102_444_799_999, 253_402_300_799_999, 253_402_300_800_000, -1, -86_400_001])
-      for (let twice = 0; twice < 2; twice++) assert.equal(payloadTimestamp(ms), new Date(ms).toISOString().slice(0, 19) + "+0000", String(ms));
+    for (const ms of [
+      0, 999, 59_999, 60_000, 1_614_183_929_123, 1_614_183_959_999, 1_614_183_960_000, 4_102_444_799_999,
+      253_402_300_799_999, 253_402_300_800_000, -1, -86_400_001,
+    ])
+      for (let twice = 0; twice < 2; twice++)
+        assert.equal(payloadTimestamp(ms), new Date(ms).toISOString().slice(0, 19) + "+0000", String(ms));
   });
 });
 
 describe("digest minutes", () => {
   it("are the local minute of each instant, also across offset changes and offsets with seconds", () => {
     const direct = (ms: number, timeZone: string) => {
-      const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ms));
+      const parts = new Intl.DateTimeFormat("en-CA", {
+        timeZone,
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        hourCycle: "h23",
+      }).formatToParts(new Date(ms));
       const get = (t: string) => parts.find((p) => p.type === t)!.value;
       return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
     };
@@ -121,6 +184,7 @@ describe("digest minutes", () => {
     const starts = [Date.UTC(2021, 2, 28, 0, 58), Date.UTC(1900, 5, 1, 11, 58)];
     for (const timeZone of zones)
       for (const start of starts)
-        for (let ms = start; ms < start + 4 * 60_000; ms += 7_001) assert.equal(localMinute(ms, timeZone), direct(ms, timeZone), `${timeZone} ${new Date(ms).toISOString()}`);
+        for (let ms = start; ms < start + 4 * 60_000; ms += 7_001)
+          assert.equal(localMinute(ms, timeZone), direct(ms, timeZone), `${timeZone} ${new Date(ms).toISOString()}`);
   });
 });

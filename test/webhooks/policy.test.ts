@@ -4,7 +4,18 @@ import { describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { leasesHeldUntil } from "../../src/webhooks/leases.js";
 import { DEFAULT_LEASE_MS } from "../../src/config/index.js";
-import { capacity, initialHealth, judge, MAX_IN_FLIGHT, mayProbe, retryDelay, RETRY_SCHEDULE_MS, ticket, type Health, type Outcome } from "../../src/webhooks/policy.js";
+import {
+  capacity,
+  initialHealth,
+  judge,
+  MAX_IN_FLIGHT,
+  mayProbe,
+  retryDelay,
+  RETRY_SCHEDULE_MS,
+  ticket,
+  type Health,
+  type Outcome,
+} from "../../src/webhooks/policy.js";
 
 const fixed = () => 0.5; // no jitter
 const OK: Outcome = { ok: true, status: 200 };
@@ -95,8 +106,14 @@ describe("the failure rule, counted in time", () => {
   });
 
   it("the backoff schedule with its ±10 % jitter, hourly after the sixth error", () => {
-    assert.equal(retryDelay(1, undefined, () => 0), 4500);
-    assert.equal(retryDelay(1, undefined, () => 1), 5500);
+    assert.equal(
+      retryDelay(1, undefined, () => 0),
+      4500,
+    );
+    assert.equal(
+      retryDelay(1, undefined, () => 1),
+      5500,
+    );
     assert.equal(retryDelay(2, undefined, fixed), 30_000);
     assert.equal(retryDelay(6, undefined, fixed), 3_600_000);
     assert.equal(retryDelay(10, undefined, fixed), 3_600_000);
@@ -127,7 +144,11 @@ describe("the webhook lease (several processes on PostgreSQL)", () => {
     assert.equal(DEFAULT_LEASE_MS, 15_000);
     assert.equal(loadConfig({}).webhookLeaseMs, 15_000);
     assert.equal(loadConfig({ THREADLINE_WEBHOOK_LEASE_MS: "3000" }).webhookLeaseMs, 3000);
-    for (const bad of ["2999", "1.5", "-1", "soon", "600001"]) assert.throws(() => loadConfig({ THREADLINE_WEBHOOK_LEASE_MS: bad }), (e) => e instanceof ConfigError && /THREADLINE_WEBHOOK_LEASE_MS/.test(e.message));
+    for (const bad of ["2999", "1.5", "-1", "soon", "600001"])
+      assert.throws(
+        () => loadConfig({ THREADLINE_WEBHOOK_LEASE_MS: bad }),
+        (e) => e instanceof ConfigError && /THREADLINE_WEBHOOK_LEASE_MS/.test(e.message),
+      );
     // Renewed once under 10 s of 15 remain, so every lease held after a claim runs 10 s more at least.
     assert.equal(leasesHeldUntil(1_000, 15_000), 11_000);
     assert.equal(leasesHeldUntil(0, 3_000), 2_000);

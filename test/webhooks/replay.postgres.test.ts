@@ -12,7 +12,9 @@ const f = twoProcesses();
 it("a replay through another process is run by the lease holder with the original webhook-ids, and stops when cancelled there", async () => {
   const { a, b, receiver, s } = f;
   const since = new Date(Date.now() - 1000).toISOString();
-  const batch = Array.from({ length: 30 }, (_, i) => entry(s, { text: `one chat ${i}`, timestamp: Math.floor(Date.now() / 1000) }));
+  const batch = Array.from({ length: 30 }, (_, i) =>
+    entry(s, { text: `one chat ${i}`, timestamp: Math.floor(Date.now() / 1000) }),
+  );
   const ids = (await ingest(a, s.key, batch)).results.map((r) => r.message_id);
   await waitFor(() => receiver.accepted.size === 30, "the first deliveries");
   const firstId = new Map([...receiver.accepted.values()].map((r) => [r.messageId, r.id]));
@@ -22,20 +24,32 @@ it("a replay through another process is run by the lease holder with the origina
   const r = await b.api("POST", path, { token: s.key, body: { since } });
   assert.equal(r.status, 202, r.text);
   assert.equal(r.json.messages, 30);
-  const done = await waitFor(async () => {
-    const v = await b.api("GET", path, { token: s.key });
-    return v.json?.state === "running" ? undefined : v.json;
-  }, "the replay to end", 30_000);
+  const done = await waitFor(
+    async () => {
+      const v = await b.api("GET", path, { token: s.key });
+      return v.json?.state === "running" ? undefined : v.json;
+    },
+    "the replay to end",
+    30_000,
+  );
   assert.equal(done.state, "done");
   assert.equal(done.delivered, 30);
-  assert.deepEqual(receiver.requests.map((x) => x.messageId), ids, "each once, in order");
+  assert.deepEqual(
+    receiver.requests.map((x) => x.messageId),
+    ids,
+    "each once, in order",
+  );
   for (const x of receiver.requests) assert.equal(x.id, firstId.get(x.messageId));
 
   receiver.reset();
   receiver.respond = () => ({ status: 200, body: "ok", delayMs: 250 });
   const slow = await b.api("POST", path, { token: s.key, body: { since } });
   assert.equal(slow.status, 202, slow.text);
-  assert.equal((await a.api("POST", path, { token: s.key, body: { since } })).status, 409, "one at a time, whichever process is asked");
+  assert.equal(
+    (await a.api("POST", path, { token: s.key, body: { since } })).status,
+    409,
+    "one at a time, whichever process is asked",
+  );
   await waitFor(() => receiver.requests.length >= 3, "the slow replay under way");
   const cancel = await b.api("DELETE", path, { token: s.key });
   assert.equal(cancel.status, 200, cancel.text);

@@ -22,7 +22,9 @@ it("a replay killed midway (SIGKILL) is resumed after the restart and ends with 
   const wh = await createWebhook(server, s.key, receiver.url);
   const since = await server.advance(1000);
   await server.advance(1000);
-  const batch = Array.from({ length: 40 }, (_, i) => entry(s, { text: `m ${i}`, timestamp: Math.floor(Date.now() / 1000) }));
+  const batch = Array.from({ length: 40 }, (_, i) =>
+    entry(s, { text: `m ${i}`, timestamp: Math.floor(Date.now() / 1000) }),
+  );
   await ingest(server, s, batch);
   await waitFor(() => receiver.accepted.size === 40, "the first deliveries");
   const firstId = new Map([...receiver.accepted.values()].map((r) => [r.messageId, r.id]));
@@ -50,5 +52,8 @@ it("a replay killed midway (SIGKILL) is resumed after the restart and ends with 
   for (const x of receiver.requests) assert.equal(x.id, firstId.get(x.messageId), "under its first webhook-id");
   // After the restart the range went out again in order (one chat).
   const resumed = receiver.requests.slice(atRestart).map((x) => x.text);
-  assert.deepEqual(resumed, [...resumed].sort((x, y) => Number(x.slice(2)) - Number(y.slice(2))));
+  assert.deepEqual(
+    resumed,
+    [...resumed].sort((x, y) => Number(x.slice(2)) - Number(y.slice(2))),
+  );
 });

@@ -18,7 +18,9 @@ it("re-enabling through another process resumes delivery in the owner", async ()
     if (status === 200) okIds.add(r.json?.message?.message_id as string);
     return { status, body: status === 200 ? "ok" : "gone" };
   };
-  const batch = Array.from({ length: 12 }, (_, i) => entry(s, { contact: `9725420000${String(i).padStart(2, "0")}`, text: `m ${i}` }));
+  const batch = Array.from({ length: 12 }, (_, i) =>
+    entry(s, { contact: `9725420000${String(i).padStart(2, "0")}`, text: `m ${i}` }),
+  );
   const ids = (await ingest(a, s.key, batch)).results.map((r) => r.message_id);
   await waitFor(async () => {
     const r = await b.api("GET", `/api/v1/webhooks/${s.webhook!.id}`, { token: s.key });

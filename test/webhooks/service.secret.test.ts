@@ -46,9 +46,15 @@ for (const database of DATABASES) {
     /** Ingests one message and answers its delivery. */
     const deliver = async (): Promise<ReceivedRequest> => {
       const externalId = `wamid.${Math.random().toString(36).slice(2)}`;
-      const r = await server.api("POST", "/api/v1/messages", { token: v.key, body: { messages: [message({ external_id: externalId, text: externalId })] } });
+      const r = await server.api("POST", "/api/v1/messages", {
+        token: v.key,
+        body: { messages: [message({ external_id: externalId, text: externalId })] },
+      });
       assert.equal(r.status, 202, r.text);
-      return waitFor(() => receiver.requests.find((q) => q.json?.data?.message?.text === externalId || q.body.includes(externalId)), "the delivery");
+      return waitFor(
+        () => receiver.requests.find((q) => q.json?.data?.message?.text === externalId || q.body.includes(externalId)),
+        "the delivery",
+      );
     };
 
     it("create answers it; get, list, update and the log never do; GET …/secret reveals it", async () => {
@@ -74,11 +80,21 @@ for (const database of DATABASES) {
     it("GET …/secret: another workspace's key gets 404, no credential 401, a cross-origin form cannot rotate it", async () => {
       const foreign = await server.api("GET", `/api/v1/webhooks/${id}/secret`, { token: other.key });
       assert.equal(foreign.status, 404);
-      assert.equal((await server.api("POST", `/api/v1/webhooks/${id}/rotate-secret`, { token: other.key })).status, 404);
+      assert.equal(
+        (await server.api("POST", `/api/v1/webhooks/${id}/rotate-secret`, { token: other.key })).status,
+        404,
+      );
       assert.equal((await server.api("GET", `/api/v1/webhooks/${id}/secret`)).status, 401);
-      const csrf = await send(server, "POST", `/api/v1/webhooks/${id}/rotate-secret`, { cookie: v.cookie, origin: "http://evil.example" });
+      const csrf = await send(server, "POST", `/api/v1/webhooks/${id}/rotate-secret`, {
+        cookie: v.cookie,
+        origin: "http://evil.example",
+      });
       assert.equal(csrf.status, 403);
-      assert.equal((await server.api("GET", `/api/v1/webhooks/${id}/secret`, { token: v.key })).json.secret, secret, "not rotated");
+      assert.equal(
+        (await server.api("GET", `/api/v1/webhooks/${id}/secret`, { token: v.key })).json.secret,
+        secret,
+        "not rotated",
+      );
     });
 
     it("rotation: both secrets sign for 24 hours, a receiver holding either verifies; then only the new one", async () => {
@@ -110,7 +126,10 @@ for (const database of DATABASES) {
       assert.equal(String(later.headers["webhook-signature"]).split(" ").length, 1);
       assert.ok(verifies(fresh, later));
       assert.ok(!verifies(secret, later), "the old secret no longer verifies after 24 hours");
-      assert.equal((await server.api("GET", `/api/v1/webhooks/${id}/secret`, { token: v.key })).json.previous_secret, null);
+      assert.equal(
+        (await server.api("GET", `/api/v1/webhooks/${id}/secret`, { token: v.key })).json.previous_secret,
+        null,
+      );
     });
   });
 }

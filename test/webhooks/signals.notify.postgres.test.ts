@@ -24,7 +24,11 @@ describe("log growth announcements on PostgreSQL", () => {
   it("another process hears the workspace of each committed ingest, and nothing for a batch of duplicates", async () => {
     const heard: string[] = [];
     const errors: unknown[] = [];
-    listener = listenLogGrowth(db.url, (ws) => heard.push(ws), (e) => errors.push(e));
+    listener = listenLogGrowth(
+      db.url,
+      (ws) => heard.push(ws),
+      (e) => errors.push(e),
+    );
     const s = await space(server);
     const other = await space(server);
     // LISTEN is set up asynchronously: announce a third workspace until it is heard. Its
@@ -44,7 +48,11 @@ describe("log growth announcements on PostgreSQL", () => {
     await ingest(server, s.key, [entry(s)]);
     await waitFor(() => heard.includes(s.workspace.id), "the marker");
     const counted = heard.filter((ws) => ws !== warmUp.workspace.id);
-    assert.deepEqual(counted, [other.workspace.id, s.workspace.id], "one announcement per committed ingest with new messages");
+    assert.deepEqual(
+      counted,
+      [other.workspace.id, s.workspace.id],
+      "one announcement per committed ingest with new messages",
+    );
     assert.deepEqual(errors, []);
   });
 });

@@ -15,12 +15,22 @@ let phoneSeq = 0;
 /** A gateway account of the workspace whose sendText goes to `config`'s URL, and a chat of it. */
 async function gatewayChat(server: TestServer, key: string, source: string, config: Record<string, unknown>) {
   const phone = `+9725000001${String(++phoneSeq).padStart(2, "0")}`;
-  const acc = await server.api("POST", "/api/v1/accounts", { token: key, body: { phone, owner_email: "owner@acme.example", source, source_config: config } });
+  const acc = await server.api("POST", "/api/v1/accounts", {
+    token: key,
+    body: { phone, owner_email: "owner@acme.example", source, source_config: config },
+  });
   assert.equal(acc.status, 201, acc.text);
   const contact = `+1555000${String(phoneSeq).padStart(4, "0")}`;
   const r = await server.api("POST", "/api/v1/messages", {
     token: key,
-    body: { messages: [message({ account_phone: phone, chat: { external_id: `${contact.slice(1)}@s.whatsapp.net`, full_name: "Contact", phone: contact } })] },
+    body: {
+      messages: [
+        message({
+          account_phone: phone,
+          chat: { external_id: `${contact.slice(1)}@s.whatsapp.net`, full_name: "Contact", phone: contact },
+        }),
+      ],
+    },
   });
   assert.equal(r.status, 202, r.text);
   const chats = await server.api("GET", `/api/v1/chats?q=${encodeURIComponent(contact)}`, { token: key });
@@ -29,7 +39,11 @@ async function gatewayChat(server: TestServer, key: string, source: string, conf
 
 const waha = (base: string) => ["waha", { base_url: base, api_key: "waha-key", session: "default" }] as const;
 const evolution = (base: string) => ["evolution", { base_url: base, api_key: "evo-key", instance: "sales" }] as const;
-const cloud = (base: string) => ["cloud_api", { phone_number_id: "1065", app_secret: "s", verify_token: "v", access_token: "t", graph_base_url: base }] as const;
+const cloud = (base: string) =>
+  [
+    "cloud_api",
+    { phone_number_id: "1065", app_secret: "s", verify_token: "v", access_token: "t", graph_base_url: base },
+  ] as const;
 
 for (const database of DATABASES) {
   describe(`SSRF through gateways, private targets blocked (${database})`, () => {
@@ -37,10 +51,17 @@ for (const database of DATABASES) {
     let gateway: Receiver;
     let key: string;
     before(async () => {
-      [server, gateway] = await Promise.all([TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: undefined } }), Receiver.start()]);
+      [server, gateway] = await Promise.all([
+        TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: undefined } }),
+        Receiver.start(),
+      ]);
       key = (await createWorkspace(server, { owner: { full_name: "Owner", email: "owner@acme.example" } })).api_key;
       // Were the guard missing, this stand-in would take every message.
-      gateway.respond = () => ({ status: 200, body: JSON.stringify({ id: "true_1@c.us_X", key: { id: "X" }, messages: [{ id: "wamid.X" }] }), headers: { "content-type": "application/json" } });
+      gateway.respond = () => ({
+        status: 200,
+        body: JSON.stringify({ id: "true_1@c.us_X", key: { id: "X" }, messages: [{ id: "wamid.X" }] }),
+        headers: { "content-type": "application/json" },
+      });
     });
     after(async () => {
       await Promise.all([server?.stop(), gateway?.close()]);
@@ -77,7 +98,10 @@ for (const database of DATABASES) {
     let gateway: Receiver;
     let key: string;
     before(async () => {
-      [server, gateway] = await Promise.all([TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" } }), Receiver.start()]);
+      [server, gateway] = await Promise.all([
+        TestServer.start({ database, env: { THREADLINE_ALLOW_PRIVATE_TARGETS: "127.0.0.0/8" } }),
+        Receiver.start(),
+      ]);
       key = (await createWorkspace(server, { owner: { full_name: "Owner", email: "owner@acme.example" } })).api_key;
     });
     after(async () => {
@@ -86,11 +110,22 @@ for (const database of DATABASES) {
     const base = () => new URL(gateway.url).origin;
 
     it("a gateway in the listed CIDR is reached; addresses outside it stay blocked", async () => {
-      gateway.respond = () => ({ status: 201, body: JSON.stringify({ id: "true_15550000001@c.us_SENT" }), headers: { "content-type": "application/json" } });
-      const ok = await server.api("POST", `/api/v1/chats/${await gatewayChat(server, key, ...waha(base()))}/messages`, { token: key, body: { text: "hello" } });
+      gateway.respond = () => ({
+        status: 201,
+        body: JSON.stringify({ id: "true_15550000001@c.us_SENT" }),
+        headers: { "content-type": "application/json" },
+      });
+      const ok = await server.api("POST", `/api/v1/chats/${await gatewayChat(server, key, ...waha(base()))}/messages`, {
+        token: key,
+        body: { text: "hello" },
+      });
       assert.equal(ok.status, 201, ok.text);
       assert.equal(gateway.requests.length, 1);
-      const meta = await server.api("POST", `/api/v1/chats/${await gatewayChat(server, key, ...cloud("http://169.254.169.254"))}/messages`, { token: key, body: { text: "x" } });
+      const meta = await server.api(
+        "POST",
+        `/api/v1/chats/${await gatewayChat(server, key, ...cloud("http://169.254.169.254"))}/messages`,
+        { token: key, body: { text: "x" } },
+      );
       assert.equal(meta.status, 502);
       assert.match(meta.json.error.message, /metadata/);
     });
@@ -100,7 +135,14 @@ for (const database of DATABASES) {
       const answers = [
         { answer: { status: 500, body: "INTERNAL-SECRET root:x:0:0 stack trace" }, status: /HTTP 500/ },
         { answer: { status: 200, body: "<html>INTERNAL-SECRET admin panel</html>" }, status: /HTTP 200.*not JSON/ },
-        { answer: { status: 302, body: "INTERNAL-SECRET", headers: { location: "http://169.254.169.254/latest/meta-data/" } }, status: /HTTP 302/ },
+        {
+          answer: {
+            status: 302,
+            body: "INTERNAL-SECRET",
+            headers: { location: "http://169.254.169.254/latest/meta-data/" },
+          },
+          status: /HTTP 302/,
+        },
       ];
       for (const { answer, status } of answers) {
         gateway.requests.length = 0;

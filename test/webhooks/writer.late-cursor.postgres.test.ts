@@ -18,7 +18,10 @@ describe("a late cursor from a consumer that lost its lease or epoch", () => {
     server = await TestServer.start({ database: "postgres" });
     s = await space(server);
     // Disabled: no consumer of the server writes this webhook's cursor meanwhile.
-    const r = await server.api("POST", "/api/v1/webhooks", { token: s.key, body: { url: "http://127.0.0.1:9/hook", enabled: false } });
+    const r = await server.api("POST", "/api/v1/webhooks", {
+      token: s.key,
+      body: { url: "http://127.0.0.1:9/hook", enabled: false },
+    });
     assert.equal(r.status, 201, r.text);
     id = r.json.id;
     // A second process's writer (this test process), on the same database.
@@ -29,7 +32,8 @@ describe("a late cursor from a consumer that lost its lease or epoch", () => {
     await server?.stop();
   });
 
-  const row = () => storage.db.selectFrom("webhooks").select(["cursor_seq", "epoch"]).where("id", "=", id).executeTakeFirstOrThrow();
+  const row = () =>
+    storage.db.selectFrom("webhooks").select(["cursor_seq", "epoch"]).where("id", "=", id).executeTakeFirstOrThrow();
 
   it("never moves the cursor back within an epoch, and never writes one from an old epoch", async () => {
     const owner = new DeliveryWriter(storage.db);
@@ -49,7 +53,11 @@ describe("a late cursor from a consumer that lost its lease or epoch", () => {
     assert.equal((await row()).cursor_seq, 130, "and the owner still moves it forward");
 
     // A replay moved the cursor back and bumped the epoch: the old epoch writes nothing.
-    await storage.db.updateTable("webhooks").set({ cursor_seq: 10, epoch: epoch + 1 }).where("id", "=", id).execute();
+    await storage.db
+      .updateTable("webhooks")
+      .set({ cursor_seq: 10, epoch: epoch + 1 })
+      .where("id", "=", id)
+      .execute();
     stale.setState(id, { cursor_seq: 200 }, epoch);
     await stale.flush();
     assert.deepEqual(await row(), { cursor_seq: 10, epoch: epoch + 1 });

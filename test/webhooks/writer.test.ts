@@ -14,7 +14,12 @@ function attempt(at: number, ok: boolean, n: number): AttemptResult {
     ok,
     at,
     durationMs: 5,
-    request: { method: "POST", url: "https://receiver.example/hook", headers: { "webhook-id": `msg_${n}` }, body: `{"n":${n}}` },
+    request: {
+      method: "POST",
+      url: "https://receiver.example/hook",
+      headers: { "webhook-id": `msg_${n}` },
+      body: `{"n":${n}}`,
+    },
     response: ok ? { status: 200, headers: {}, body: "ok" } : { status: 500, headers: {}, body: "down" },
     error: ok ? null : { code: "HTTP_ERROR", message: "The receiver answered 500." },
   };
@@ -31,14 +36,27 @@ for (const database of DATABASES)
     after(async () => cleanup?.());
 
     const requestsOf = (id: string) =>
-      storage.db.selectFrom("webhook_requests").select(["delivery_id", "attempt"]).where("webhook_id", "=", id).orderBy("id", "asc").execute();
-    const activityOf = (id: string) => storage.db.selectFrom("webhook_activity").select(["summary"]).where("webhook_id", "=", id).orderBy("id", "asc").execute();
+      storage.db
+        .selectFrom("webhook_requests")
+        .select(["delivery_id", "attempt"])
+        .where("webhook_id", "=", id)
+        .orderBy("id", "asc")
+        .execute();
+    const activityOf = (id: string) =>
+      storage.db
+        .selectFrom("webhook_activity")
+        .select(["summary"])
+        .where("webhook_id", "=", id)
+        .orderBy("id", "asc")
+        .execute();
 
     it("a burst larger than the log keeps only the newest 100 requests and 10 actions, in order, and counts every attempt by hour", async () => {
       const writer = new DeliveryWriter(storage.db);
       const t0 = Date.UTC(2026, 10, 29, 10, 30);
-      for (let n = 0; n < 150; n++) writer.logRequest("wh_burst", `dlv_${n}`, 1, attempt(t0 + n * 60_000, n % 3 !== 0, n));
-      for (let n = 0; n < 25; n++) writer.activity("wh_burst", { at: t0 + n, kind: "delivered", summary: `action ${n}` });
+      for (let n = 0; n < 150; n++)
+        writer.logRequest("wh_burst", `dlv_${n}`, 1, attempt(t0 + n * 60_000, n % 3 !== 0, n));
+      for (let n = 0; n < 25; n++)
+        writer.activity("wh_burst", { at: t0 + n, kind: "delivered", summary: `action ${n}` });
       await writer.flush();
 
       const requests = await requestsOf("wh_burst");
@@ -53,7 +71,12 @@ for (const database of DATABASES)
         Array.from({ length: ACTIVITY_SIZE }, (_, i) => `action ${15 + i}`),
       );
       // 150 attempts over 150 minutes from 10:30: hours 10, 11 and 12; every one counted, kept or not.
-      const hourly = await storage.db.selectFrom("webhook_hourly").selectAll().where("webhook_id", "=", "wh_burst").orderBy("hour_start").execute();
+      const hourly = await storage.db
+        .selectFrom("webhook_hourly")
+        .selectAll()
+        .where("webhook_id", "=", "wh_burst")
+        .orderBy("hour_start")
+        .execute();
       assert.deepEqual(
         hourly.map((h) => [Number(h.hour_start) - Date.UTC(2026, 10, 29, 10), h.delivered + h.failed]),
         [
@@ -73,7 +96,8 @@ for (const database of DATABASES)
       const writer = new DeliveryWriter(storage.db);
       const t0 = Date.UTC(2026, 10, 29, 14);
       for (let round = 0; round < 3; round++) {
-        for (let n = 0; n < 40; n++) writer.logRequest("wh_rounds", `dlv_${round}_${n}`, 1, attempt(t0 + round * 1000 + n, true, n));
+        for (let n = 0; n < 40; n++)
+          writer.logRequest("wh_rounds", `dlv_${round}_${n}`, 1, attempt(t0 + round * 1000 + n, true, n));
         writer.activity("wh_rounds", { at: t0 + round, kind: "updated", summary: `round ${round}` });
         await writer.flush();
       }
@@ -81,7 +105,10 @@ for (const database of DATABASES)
       assert.equal(requests.length, REQUEST_LOG_SIZE);
       assert.equal(requests[0]!.delivery_id, "dlv_0_20", "the oldest 20 of 120 are gone");
       assert.equal(requests.at(-1)!.delivery_id, "dlv_2_39");
-      assert.deepEqual((await activityOf("wh_rounds")).map((a) => a.summary), ["round 0", "round 1", "round 2"]);
+      assert.deepEqual(
+        (await activityOf("wh_rounds")).map((a) => a.summary),
+        ["round 0", "round 1", "round 2"],
+      );
       await writer.close();
     });
 
@@ -90,11 +117,26 @@ for (const database of DATABASES)
       const t0 = Date.UTC(2026, 10, 29, 15);
       for (let n = 0; n < 30; n++) {
         const logged = writer.logRequest("wh_linked", `dlv_${n}`, 1, attempt(t0 + n, true, n));
-        writer.activity("wh_linked", { at: t0 + n, kind: "delivered", summary: `delivered ${n}`, delivery_id: `dlv_${n}`, request: logged });
+        writer.activity("wh_linked", {
+          at: t0 + n,
+          kind: "delivered",
+          summary: `delivered ${n}`,
+          delivery_id: `dlv_${n}`,
+          request: logged,
+        });
       }
       await writer.flush();
-      const requests = await storage.db.selectFrom("webhook_requests").select(["delivery_id", "request_id"]).where("webhook_id", "=", "wh_linked").execute();
-      const activity = await storage.db.selectFrom("webhook_activity").select(["delivery_id", "request_id"]).where("webhook_id", "=", "wh_linked").orderBy("id", "asc").execute();
+      const requests = await storage.db
+        .selectFrom("webhook_requests")
+        .select(["delivery_id", "request_id"])
+        .where("webhook_id", "=", "wh_linked")
+        .execute();
+      const activity = await storage.db
+        .selectFrom("webhook_activity")
+        .select(["delivery_id", "request_id"])
+        .where("webhook_id", "=", "wh_linked")
+        .orderBy("id", "asc")
+        .execute();
       assert.equal(activity.length, ACTIVITY_SIZE);
       const requestOf = new Map(requests.map((r) => [r.delivery_id, r.request_id]));
       for (const a of activity) {

@@ -64,7 +64,10 @@ for (const database of DATABASES)
       const other = await createWorkspace(server);
       const made: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const r = await server.api("POST", "/api/v1/webhooks", { token: ws.api_key, body: { url: `https://receiver.example/hook/${i}` } });
+        const r = await server.api("POST", "/api/v1/webhooks", {
+          token: ws.api_key,
+          body: { url: `https://receiver.example/hook/${i}` },
+        });
         assert.equal(r.status, 201, r.text);
         made.push(r.json.id);
       }
@@ -77,10 +80,14 @@ for (const database of DATABASES)
       for (const w of items) assert.equal(typeof w.pending_messages, "number", "health on every row of a page");
 
       const first = await server.api("GET", "/api/v1/webhooks?limit=2", { token: ws.api_key });
-      const theirs = await server.api("GET", `/api/v1/webhooks?cursor=${first.json.next_cursor}`, { token: other.api_key });
+      const theirs = await server.api("GET", `/api/v1/webhooks?cursor=${first.json.next_cursor}`, {
+        token: other.api_key,
+      });
       assert.equal(theirs.status, 200, theirs.text);
       assert.deepEqual(theirs.json, { items: [], next_cursor: null });
-      const bad = await server.api("GET", `/api/v1/webhooks?cursor=${Buffer.from('["1","x"]').toString("base64url")}`, { token: ws.api_key });
+      const bad = await server.api("GET", `/api/v1/webhooks?cursor=${Buffer.from('["1","x"]').toString("base64url")}`, {
+        token: ws.api_key,
+      });
       assert.equal(bad.status, 400, bad.text);
       assert.equal(bad.json.error.field, "cursor");
     });

@@ -2,7 +2,20 @@ import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Account, Source, Teammate } from "./types.js";
 import { DisconnectedBanners } from "./Disconnected.js";
-import { Alert, ConfirmByTyping, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
+import {
+  Alert,
+  ConfirmByTyping,
+  CopyButton,
+  Empty,
+  FieldError,
+  Link,
+  Loading,
+  formatDateTime,
+  useCan,
+  useDocumentTitle,
+  useLoad,
+  useTimezone,
+} from "./ui.js";
 
 interface ConfigField {
   name: string;
@@ -19,11 +32,39 @@ const SOURCES: { value: Source; label: string; fields: ConfigField[] }[] = [
     value: "cloud_api",
     label: "WhatsApp Cloud API (Meta)",
     fields: [
-      { name: "phone_number_id", label: "Phone number ID", required: true, placeholder: "106540352242922", hint: "App dashboard → WhatsApp → API Setup." },
-      { name: "app_secret", label: "App secret", required: true, secret: true, hint: "App settings → Basic. Checks Meta's X-Hub-Signature-256." },
-      { name: "verify_token", label: "Verify token", required: true, hint: "Any string you choose; you enter the same one in Meta's webhook settings." },
-      { name: "access_token", label: "Access token", required: true, secret: true, hint: "A system user token with whatsapp_business_messaging; used to send." },
-      { name: "graph_base_url", label: "Graph API base URL (optional)", required: false, placeholder: "https://graph.facebook.com/v21.0" },
+      {
+        name: "phone_number_id",
+        label: "Phone number ID",
+        required: true,
+        placeholder: "106540352242922",
+        hint: "App dashboard → WhatsApp → API Setup.",
+      },
+      {
+        name: "app_secret",
+        label: "App secret",
+        required: true,
+        secret: true,
+        hint: "App settings → Basic. Checks Meta's X-Hub-Signature-256.",
+      },
+      {
+        name: "verify_token",
+        label: "Verify token",
+        required: true,
+        hint: "Any string you choose; you enter the same one in Meta's webhook settings.",
+      },
+      {
+        name: "access_token",
+        label: "Access token",
+        required: true,
+        secret: true,
+        hint: "A system user token with whatsapp_business_messaging; used to send.",
+      },
+      {
+        name: "graph_base_url",
+        label: "Graph API base URL (optional)",
+        required: false,
+        placeholder: "https://graph.facebook.com/v21.0",
+      },
     ],
   },
   {
@@ -33,7 +74,13 @@ const SOURCES: { value: Source; label: string; fields: ConfigField[] }[] = [
       { name: "base_url", label: "WAHA base URL", required: true, placeholder: "http://waha.internal:3000" },
       { name: "api_key", label: "WAHA API key", required: true, secret: true },
       { name: "session", label: "Session name", required: true, placeholder: "default" },
-      { name: "hmac_key", label: "HMAC key (optional)", required: false, secret: true, hint: "When set, Threadline checks WAHA's X-Webhook-Hmac header." },
+      {
+        name: "hmac_key",
+        label: "HMAC key (optional)",
+        required: false,
+        secret: true,
+        hint: "When set, Threadline checks WAHA's X-Webhook-Hmac header.",
+      },
     ],
   },
   {
@@ -41,13 +88,24 @@ const SOURCES: { value: Source; label: string; fields: ConfigField[] }[] = [
     label: "Evolution API",
     fields: [
       { name: "base_url", label: "Evolution base URL", required: true, placeholder: "https://evolution.example.com" },
-      { name: "api_key", label: "Evolution API key", required: true, secret: true, hint: "Evolution sends it back in the apikey header of its webhooks." },
+      {
+        name: "api_key",
+        label: "Evolution API key",
+        required: true,
+        secret: true,
+        hint: "Evolution sends it back in the apikey header of its webhooks.",
+      },
       { name: "instance", label: "Instance name", required: true, placeholder: "sales" },
     ],
   },
 ];
 
-const SOURCE_SHORT: Record<string, string> = { api: "API", cloud_api: "Cloud API (Meta)", waha: "WAHA", evolution: "Evolution API" };
+const SOURCE_SHORT: Record<string, string> = {
+  api: "API",
+  cloud_api: "Cloud API (Meta)",
+  waha: "WAHA",
+  evolution: "Evolution API",
+};
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
@@ -83,7 +141,9 @@ export function AccountsPage() {
           </Alert>
         ) : null}
         {accounts.loading && !accounts.data ? <Loading label="Loading accounts…" /> : null}
-        {accounts.data && accounts.data.length === 0 ? <Empty title="No accounts yet">Connect your first WhatsApp number with the form below.</Empty> : null}
+        {accounts.data && accounts.data.length === 0 ? (
+          <Empty title="No accounts yet">Connect your first WhatsApp number with the form below.</Empty>
+        ) : null}
         {accounts.data && accounts.data.length > 0 ? (
           <div className="table-wrap">
             <table className="table" data-testid="accounts-table">
@@ -91,8 +151,12 @@ export function AccountsPage() {
                 <tr>
                   <th scope="col">Phone</th>
                   <th scope="col">Connected by</th>
-                  <th scope="col" className="wide-only">Source</th>
-                  <th scope="col" className="wide-only">Added</th>
+                  <th scope="col" className="wide-only">
+                    Source
+                  </th>
+                  <th scope="col" className="wide-only">
+                    Added
+                  </th>
                   <th scope="col">
                     <span className="sr-only">Setup</span>
                   </th>
@@ -166,7 +230,9 @@ function AccountRow({
         <td className="account-owner">
           {a.full_name}
           <span className="muted block small">{a.email}</span>
-          <span className="muted block small phone-only">Added {a.created_at ? formatDateTime(a.created_at, tz) : "—"}</span>
+          <span className="muted block small phone-only">
+            Added {a.created_at ? formatDateTime(a.created_at, tz) : "—"}
+          </span>
         </td>
         <td className="wide-only">
           <span className="badge badge-neutral">{SOURCE_SHORT[a.source] ?? a.source}</span>
@@ -174,12 +240,24 @@ function AccountRow({
         <td className="muted wide-only">{a.created_at ? formatDateTime(a.created_at, tz) : "—"}</td>
         <td className="right">
           <span className="account-actions">
-            <button type="button" className="btn btn-link" aria-expanded={open} aria-controls={`setup-${a.id}`} onClick={onToggle}>
+            <button
+              type="button"
+              className="btn btn-link"
+              aria-expanded={open}
+              aria-controls={`setup-${a.id}`}
+              onClick={onToggle}
+            >
               {open ? "Hide setup" : "Setup"}
               <span className="sr-only"> for {a.phone}</span>
             </button>
             {onDelete ? (
-              <button type="button" className="btn btn-link btn-link-danger" aria-expanded={deleting} aria-controls={`delete-${a.id}`} onClick={onDelete}>
+              <button
+                type="button"
+                className="btn btn-link btn-link-danger"
+                aria-expanded={deleting}
+                aria-controls={`delete-${a.id}`}
+                onClick={onDelete}
+              >
                 Delete
                 <span className="sr-only"> {a.phone}</span>
               </button>
@@ -206,7 +284,15 @@ function AccountRow({
 }
 
 /** Deleting an account, confirmed by typing its phone number; its chats and messages stay unless "purge" is ticked. */
-function DeleteAccount({ account: a, onCancel, onDeleted }: { account: Account; onCancel: () => void; onDeleted: () => void }) {
+function DeleteAccount({
+  account: a,
+  onCancel,
+  onDeleted,
+}: {
+  account: Account;
+  onCancel: () => void;
+  onDeleted: () => void;
+}) {
   const [purge, setPurge] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -233,14 +319,17 @@ function DeleteAccount({ account: a, onCancel, onDeleted }: { account: Account; 
       testId="confirm-delete-account"
     >
       <p>
-        Delete the account <strong className="mono">{a.phone}</strong>? Its inbound URL stops working at once and nothing more is sent or received through it.
+        Delete the account <strong className="mono">{a.phone}</strong>? Its inbound URL stops working at once and
+        nothing more is sent or received through it.
       </p>
       <label className="check">
         <input type="checkbox" checked={purge} onChange={(e) => setPurge(e.target.checked)} data-testid="purge" />
         <span>
           Also delete its chats and messages.{" "}
           {purge ? (
-            <strong>They are deleted for good, with their assignments; webhooks never get the ones they have not received yet.</strong>
+            <strong>
+              They are deleted for good, with their assignments; webhooks never get the ones they have not received yet.
+            </strong>
           ) : (
             <span className="muted">Unticked, they stay in the Timeline and the webhooks still deliver them.</span>
           )}
@@ -269,7 +358,14 @@ function InboundUrl({ url, id }: { url: string; id: string }) {
     <div className="field">
       <label htmlFor={id}>Inbound URL</label>
       <div className="input-row">
-        <input id={id} readOnly value={url} className="mono" onFocus={(e) => e.target.select()} data-testid="inbound-url" />
+        <input
+          id={id}
+          readOnly
+          value={url}
+          className="mono"
+          onFocus={(e) => e.target.select()}
+          data-testid="inbound-url"
+        />
         <CopyButton value={url} />
       </div>
       <p className="hint">Treat this URL as a password: anyone who has it can post messages to this account.</p>
@@ -283,7 +379,8 @@ function SetupSteps({ account, where }: { account: Account; where: "created" | "
     api: (
       <ol className="steps">
         <li>
-          Post messages to <code>POST /api/v1/messages</code> with <code>Authorization: Bearer &lt;workspace API key&gt;</code>.
+          Post messages to <code>POST /api/v1/messages</code> with{" "}
+          <code>Authorization: Bearer &lt;workspace API key&gt;</code>.
         </li>
         <li>
           Set <code>"account_phone": "{account.phone}"</code> in each message.
@@ -299,7 +396,8 @@ function SetupSteps({ account, where }: { account: Account; where: "created" | "
           In the Meta App dashboard, open <strong>WhatsApp → Configuration</strong>.
         </li>
         <li>
-          Set <strong>Callback URL</strong> to the inbound URL above and <strong>Verify token</strong> to the verify token you entered here, then verify and save.
+          Set <strong>Callback URL</strong> to the inbound URL above and <strong>Verify token</strong> to the verify
+          token you entered here, then verify and save.
         </li>
         <li>
           Under <strong>Webhook fields</strong>, subscribe to <code>messages</code> and <code>smb_message_echoes</code>.
@@ -331,7 +429,13 @@ function SetupSteps({ account, where }: { account: Account; where: "created" | "
   };
   return (
     <div className="setup" data-testid="setup-steps">
-      {account.source !== "api" ? url ? <InboundUrl url={url} id={`inbound-${where}-${account.id}`} /> : <Alert kind="warning">The server did not return an inbound URL for this account.</Alert> : null}
+      {account.source !== "api" ? (
+        url ? (
+          <InboundUrl url={url} id={`inbound-${where}-${account.id}`} />
+        ) : (
+          <Alert kind="warning">The server did not return an inbound URL for this account.</Alert>
+        )
+      ) : null}
       <h3 className="section-title">Setup — {SOURCE_SHORT[account.source] ?? account.source}</h3>
       {steps[account.source] ?? null}
     </div>
@@ -340,7 +444,15 @@ function SetupSteps({ account, where }: { account: Account; where: "created" | "
 
 type Errors = Record<string, string | undefined>;
 
-function ConnectForm({ teammates, teammatesError, onCreated }: { teammates: Teammate[] | undefined; teammatesError?: string; onCreated: (a: Account) => void }) {
+function ConnectForm({
+  teammates,
+  teammatesError,
+  onCreated,
+}: {
+  teammates: Teammate[] | undefined;
+  teammatesError?: string;
+  onCreated: (a: Account) => void;
+}) {
   const [phone, setPhone] = useState("");
   const [owner, setOwner] = useState("");
   const [source, setSource] = useState<Source>("api");
@@ -365,9 +477,11 @@ function ConnectForm({ teammates, teammatesError, onCreated }: { teammates: Team
     const errs: Errors = {};
     const p = phone.trim().replace(/[\s()-]/g, "");
     if (!p) errs.phone = "Enter the account's phone number.";
-    else if (!E164.test(p)) errs.phone = "Use the international E.164 format: + then country code and number, e.g. +972500000000.";
+    else if (!E164.test(p))
+      errs.phone = "Use the international E.164 format: + then country code and number, e.g. +972500000000.";
     if (!ownerValue) errs.owner_email = "Choose the teammate who connects this account (add teammates first).";
-    for (const f of def.fields) if (f.required && !config[f.name]?.trim()) errs[f.name] = `${f.label} is required for ${SOURCE_SHORT[source]}.`;
+    for (const f of def.fields)
+      if (f.required && !config[f.name]?.trim()) errs[f.name] = `${f.label} is required for ${SOURCE_SHORT[source]}.`;
     if (Object.keys(errs).length) {
       setErrors(errs);
       focusFirstError(errs);
@@ -412,13 +526,28 @@ function ConnectForm({ teammates, teammatesError, onCreated }: { teammates: Team
       <form ref={formRef} onSubmit={submit} noValidate className="form-grid" data-testid="connect-account-form">
         <div className="field">
           <label htmlFor="acc-phone">WhatsApp phone number</label>
-          <input id="acc-phone" type="tel" inputMode="tel" placeholder="+972500000000" value={phone} onChange={(e) => setPhone(e.target.value)} autoComplete="off" {...fieldProps("phone")} />
+          <input
+            id="acc-phone"
+            type="tel"
+            inputMode="tel"
+            placeholder="+972500000000"
+            value={phone}
+            onChange={(e) => setPhone(e.target.value)}
+            autoComplete="off"
+            {...fieldProps("phone")}
+          />
           <p className="hint">E.164: + country code and number.</p>
           <FieldError id="acc-phone-error" message={errors.phone} />
         </div>
         <div className="field">
           <label htmlFor="acc-owner">Owner (teammate)</label>
-          <select id="acc-owner" value={ownerValue} onChange={(e) => setOwner(e.target.value)} disabled={!teammates} {...fieldProps("owner_email")}>
+          <select
+            id="acc-owner"
+            value={ownerValue}
+            onChange={(e) => setOwner(e.target.value)}
+            disabled={!teammates}
+            {...fieldProps("owner_email")}
+          >
             {teammates && teammates.length === 0 ? <option value="">No teammates yet</option> : null}
             {(teammates ?? []).map((t) => (
               <option key={t.email} value={t.email}>
@@ -427,7 +556,8 @@ function ConnectForm({ teammates, teammatesError, onCreated }: { teammates: Team
             ))}
           </select>
           <p className="hint">
-            Their name and e-mail appear as <code>whatsapp_account</code> in payloads. <Link to="/teammates">Manage teammates</Link>
+            Their name and e-mail appear as <code>whatsapp_account</code> in payloads.{" "}
+            <Link to="/teammates">Manage teammates</Link>
           </p>
           <FieldError id="acc-owner_email-error" message={errors.owner_email} />
         </div>

@@ -1,7 +1,17 @@
 import { useState, type FormEvent } from "react";
 import { api, errorMessage } from "./api.js";
 import type { Actor } from "./types.js";
-import { Alert, CopyButton, Empty, FieldError, Loading, formatDateTime, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
+import {
+  Alert,
+  CopyButton,
+  Empty,
+  FieldError,
+  Loading,
+  formatDateTime,
+  useDocumentTitle,
+  useLoad,
+  useTimezone,
+} from "./ui.js";
 
 interface ApiKey {
   id: string;
@@ -29,7 +39,10 @@ export function ApiKeysPage() {
     try {
       const k = await api<ApiKey & { key: string }>("POST", "/api/v1/api-keys", { name: name.trim() });
       setCreated({ name: k.name, key: k.key });
-      keys.setData((l) => [{ id: k.id, name: k.name, created_by: k.created_by, created_at: k.created_at, last_used_at: null }, ...(l ?? [])]);
+      keys.setData((l) => [
+        { id: k.id, name: k.name, created_by: k.created_by, created_at: k.created_at, last_used_at: null },
+        ...(l ?? []),
+      ]);
       setName("");
     } catch (err) {
       setError(errorMessage(err));
@@ -52,7 +65,10 @@ export function ApiKeysPage() {
       <div className="page-head">
         <div>
           <h1>API keys</h1>
-          <p className="muted">For scripts and integrations; people sign in with their e-mail. A key acts as an admin, under its name in the audit log.</p>
+          <p className="muted">
+            For scripts and integrations; people sign in with their e-mail. A key acts as an admin, under its name in
+            the audit log.
+          </p>
         </div>
       </div>
       <div className="two-col">
@@ -68,7 +84,8 @@ export function ApiKeysPage() {
                   <span>
                     <span className="person-name">{k.name}</span>
                     <span className="muted block small">
-                      made by {k.created_by.name} on {formatDateTime(k.created_at, tz)} · {k.last_used_at ? `last used ${formatDateTime(k.last_used_at, tz)}` : "never used"}
+                      made by {k.created_by.name} on {formatDateTime(k.created_at, tz)} ·{" "}
+                      {k.last_used_at ? `last used ${formatDateTime(k.last_used_at, tz)}` : "never used"}
                     </span>
                   </span>
                   <button type="button" className="btn btn-ghost btn-small" onClick={() => void revoke(k)}>
@@ -84,7 +101,13 @@ export function ApiKeysPage() {
           <form onSubmit={submit} noValidate>
             <div className="field">
               <label htmlFor="key-name">Name</label>
-              <input id="key-name" autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} aria-invalid={error ? true : undefined} />
+              <input
+                id="key-name"
+                autoComplete="off"
+                value={name}
+                onChange={(e) => setName(e.target.value)}
+                aria-invalid={error ? true : undefined}
+              />
               <FieldError id="key-name-error" message={error} />
             </div>
             <button type="submit" className="btn btn-primary" disabled={busy}>
@@ -93,7 +116,8 @@ export function ApiKeysPage() {
           </form>
           {created ? (
             <Alert kind="success" testId="new-key">
-              {created.name}: <code data-testid="new-api-key">{created.key}</code> <CopyButton value={created.key} label="Copy key" /> Shown only now: copy it.
+              {created.name}: <code data-testid="new-api-key">{created.key}</code>{" "}
+              <CopyButton value={created.key} label="Copy key" /> Shown only now: copy it.
             </Alert>
           ) : null}
         </section>

@@ -15,7 +15,11 @@ import { AccountsPage } from "./Accounts.js";
 import { TeammatesPage } from "./Teammates.js";
 import { WorkspacePage } from "./WorkspaceSettings.js";
 
-type Session = { state: "loading" } | { state: "signed-out"; reason?: string } | { state: "signed-in"; workspace: Workspace; me: Me } | { state: "error"; message: string };
+type Session =
+  | { state: "loading" }
+  | { state: "signed-out"; reason?: string }
+  | { state: "signed-in"; workspace: Workspace; me: Me }
+  | { state: "error"; message: string };
 
 export function App() {
   const [session, setSession] = useState<Session>({ state: "loading" });
@@ -29,7 +33,9 @@ export function App() {
       return;
     }
     try {
-      const r = await api<{ workspace: Workspace; me: Me | null }>("GET", "/api/v1/session", undefined, { allow401: true });
+      const r = await api<{ workspace: Workspace; me: Me | null }>("GET", "/api/v1/session", undefined, {
+        allow401: true,
+      });
       if (r.me) setSession({ state: "signed-in", workspace: r.workspace, me: r.me });
       else setSession({ state: "signed-out" });
     } catch (e) {
@@ -162,7 +168,19 @@ const NAV: { to: string; label: string; pages: Route["page"][]; admin?: boolean 
   { to: "/audit", label: "Audit log", pages: ["audit"], admin: true },
 ];
 
-function Shell({ route, workspace, me, onSignOut, children }: { route: Route; workspace: Workspace; me: Me; onSignOut: () => void; children: React.ReactNode }) {
+function Shell({
+  route,
+  workspace,
+  me,
+  onSignOut,
+  children,
+}: {
+  route: Route;
+  workspace: Workspace;
+  me: Me;
+  onSignOut: () => void;
+  children: React.ReactNode;
+}) {
   const admin = useCan("admin");
   return (
     <>
@@ -188,7 +206,13 @@ function Shell({ route, workspace, me, onSignOut, children }: { route: Route; wo
             </ul>
           </nav>
           <div className="topbar-right">
-            <Link to="/workspace" className="workspace-name" current={route.page === "workspace"} title={`Workspace ${workspace.name} (${workspace.timezone}): settings`} data-testid="workspace-name">
+            <Link
+              to="/workspace"
+              className="workspace-name"
+              current={route.page === "workspace"}
+              title={`Workspace ${workspace.name} (${workspace.timezone}): settings`}
+              data-testid="workspace-name"
+            >
               {workspace.name}
             </Link>
             <span className="person-name" data-testid="signed-in-as" title={`${me.email} (${me.role})`}>

@@ -50,7 +50,10 @@ export function AuditPage() {
       <div className="page-head">
         <div>
           <h1>Audit log</h1>
-          <p className="muted">Every change, who made it (a person, an API key, or Threadline itself) and from where. Secrets are never recorded.</p>
+          <p className="muted">
+            Every change, who made it (a person, an API key, or Threadline itself) and from where. Secrets are never
+            recorded.
+          </p>
         </div>
       </div>
       <form
@@ -61,9 +64,19 @@ export function AuditPage() {
         }}
       >
         <label htmlFor="audit-actor">Actor id</label>
-        <input id="audit-actor" value={filter.actor} onChange={(e) => setFilter({ ...filter, actor: e.target.value })} placeholder="tm_… or key_…" />
+        <input
+          id="audit-actor"
+          value={filter.actor}
+          onChange={(e) => setFilter({ ...filter, actor: e.target.value })}
+          placeholder="tm_… or key_…"
+        />
         <label htmlFor="audit-object">Object id</label>
-        <input id="audit-object" value={filter.object} onChange={(e) => setFilter({ ...filter, object: e.target.value })} placeholder="wh_…" />
+        <input
+          id="audit-object"
+          value={filter.object}
+          onChange={(e) => setFilter({ ...filter, object: e.target.value })}
+          placeholder="wh_…"
+        />
         <button type="submit" className="btn btn-secondary btn-small">
           Filter
         </button>
@@ -88,7 +101,11 @@ export function AuditPage() {
                 <tr key={e.id}>
                   <td>{formatDateTime(e.at, tz)}</td>
                   <td>
-                    {e.actor.name} <span className="muted small">({e.actor.type === "api_key" ? "API key" : e.actor.type}{e.address ? `, ${e.address}` : ""})</span>
+                    {e.actor.name}{" "}
+                    <span className="muted small">
+                      ({e.actor.type === "api_key" ? "API key" : e.actor.type}
+                      {e.address ? `, ${e.address}` : ""})
+                    </span>
                   </td>
                   <td>{e.action}</td>
                   <td>

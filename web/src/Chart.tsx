@@ -70,7 +70,9 @@ export function DeliveryChart({ buckets, tz, idPrefix }: { buckets: StatsBucket[
               {/* an invisible full-height target so the tooltip works on empty hours */}
               <rect x={M.left + i * slot} y={M.top} width={slot} height={plotH} fill="transparent" />
               {d > 0 ? <rect x={x} y={y(d)} width={barW} height={y(0) - y(d)} className="bar-ok" rx={1.5} /> : null}
-              {f > 0 ? <rect x={x} y={y(d + f)} width={barW} height={y(d) - y(d + f)} className="bar-fail" rx={1.5} /> : null}
+              {f > 0 ? (
+                <rect x={x} y={y(d + f)} width={barW} height={y(d) - y(d + f)} className="bar-fail" rx={1.5} />
+              ) : null}
               {i % (W < 420 ? 8 : 6) === 0 ? (
                 <text x={M.left + i * slot + slot / 2} y={H - 6} textAnchor="middle" className="tick">
                   {hour}

@@ -1,9 +1,35 @@
-import { Fragment, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import {
+  Fragment,
+  useCallback,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 import { api, ApiError, errorMessage, fieldOf, listAll } from "./api.js";
 import { chatPath } from "./Timeline.js";
 import { SendStatusBadge, sendingPath } from "./Sending.js";
 import type { Account, Chat, List, Message, Source, Teammate } from "./types.js";
-import { Alert, Empty, FieldError, Link, Loading, MeContext, ZoneNote, formatDateTime, formatDay, formatTime, ChatAvatar, useDocumentTitle, useInterval, useLoad, useTimezone } from "./ui.js";
+import {
+  Alert,
+  Empty,
+  FieldError,
+  Link,
+  Loading,
+  MeContext,
+  ZoneNote,
+  formatDateTime,
+  formatDay,
+  formatTime,
+  ChatAvatar,
+  useDocumentTitle,
+  useInterval,
+  useLoad,
+  useTimezone,
+} from "./ui.js";
 
 const PAGE = 200;
 const POLL_MS = 5000;
@@ -47,7 +73,10 @@ function localPath(url: string): string {
 
 export function PermalinkPage({ uuid }: { uuid: string }) {
   useDocumentTitle("Message");
-  const { data, error } = useLoad(() => api<{ chat_id: string; message_id: string }>("GET", `/api/v1/permalinks/${encodeURIComponent(uuid)}`), [uuid]);
+  const { data, error } = useLoad(
+    () => api<{ chat_id: string; message_id: string }>("GET", `/api/v1/permalinks/${encodeURIComponent(uuid)}`),
+    [uuid],
+  );
   if (error) {
     return (
       <div className="page">
@@ -113,7 +142,9 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
     if (!messages || !box) return;
     if (!didInitialScroll.current) {
       didInitialScroll.current = true;
-      const target = highlightId ? box.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(highlightId)}"]`) : null;
+      const target = highlightId
+        ? box.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(highlightId)}"]`)
+        : null;
       if (target) {
         target.scrollIntoView({ block: "center" });
         target.focus({ preventScroll: true });
@@ -179,7 +210,9 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
       </div>
       {highlightId && messages ? (
         <p className="permalink-note" role="status">
-          {highlightMissing ? "The linked message is not in this conversation any more." : "Showing the linked message, highlighted."}{" "}
+          {highlightMissing
+            ? "The linked message is not in this conversation any more."
+            : "Showing the linked message, highlighted."}{" "}
           <Link to={chatPath(chatId)}>Open the whole conversation</Link>
         </p>
       ) : null}
@@ -189,10 +222,17 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
           {msgError ? <Alert>Could not load the messages: {msgError}</Alert> : null}
           {!messages && !msgError ? <Loading label="Loading messages…" /> : null}
           {messages && messages.length === 0 ? <Empty title="No messages in this chat yet" /> : null}
-          {messages && messages.length > 0 ? <MessageList messages={messages} highlightId={highlightId} tz={tz} source={account?.source} /> : null}
+          {messages && messages.length > 0 ? (
+            <MessageList messages={messages} highlightId={highlightId} tz={tz} source={account?.source} />
+          ) : null}
           {more ? (
             <div className="center">
-              <button type="button" className="btn btn-secondary btn-small" onClick={() => void loadMore()} disabled={loadingMore}>
+              <button
+                type="button"
+                className="btn btn-secondary btn-small"
+                onClick={() => void loadMore()}
+                disabled={loadingMore}
+              >
                 {loadingMore ? "Loading…" : "Load more messages"}
               </button>
             </div>
@@ -214,7 +254,17 @@ export function ConversationPage({ chatId, highlightId }: { chatId: string; high
   );
 }
 
-function MessageList({ messages, highlightId, tz, source }: { messages: Message[]; highlightId?: string; tz?: string; source: Source | undefined }) {
+function MessageList({
+  messages,
+  highlightId,
+  tz,
+  source,
+}: {
+  messages: Message[];
+  highlightId?: string;
+  tz?: string;
+  source: Source | undefined;
+}) {
   let lastDay = "";
   return (
     <ol className="message-list" aria-label="Conversation">
@@ -286,22 +336,39 @@ function MessageList({ messages, highlightId, tz, source }: { messages: Message[
   );
 }
 
-function Responsible({ chat, teammates, onChange }: { chat: Chat; teammates: Teammate[] | undefined; onChange: (c: Chat) => void }) {
+function Responsible({
+  chat,
+  teammates,
+  onChange,
+}: {
+  chat: Chat;
+  teammates: Teammate[] | undefined;
+  onChange: (c: Chat) => void;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [saved, setSaved] = useState(false);
   const value = chat.responsible?.email ?? "";
   const known = teammates ?? [];
-  const options = value && !known.some((t) => t.email === value) ? [...known, { id: "current", full_name: chat.responsible!.full_name, email: value }] : known;
+  const options =
+    value && !known.some((t) => t.email === value)
+      ? [...known, { id: "current", full_name: chat.responsible!.full_name, email: value }]
+      : known;
 
   const change = async (email: string) => {
     setBusy(true);
     setError(undefined);
     setSaved(false);
     try {
-      const updated = await api<Chat>("PATCH", `/api/v1/chats/${encodeURIComponent(chat.chat_id)}`, { responsible_email: email || null });
+      const updated = await api<Chat>("PATCH", `/api/v1/chats/${encodeURIComponent(chat.chat_id)}`, {
+        responsible_email: email || null,
+      });
       const t = known.find((x) => x.email === email);
-      onChange(updated && updated.chat_id ? updated : { ...chat, responsible: email && t ? { full_name: t.full_name, email } : null });
+      onChange(
+        updated && updated.chat_id
+          ? updated
+          : { ...chat, responsible: email && t ? { full_name: t.full_name, email } : null },
+      );
       setSaved(true);
     } catch (e) {
       setError(errorMessage(e));
@@ -338,7 +405,17 @@ function Responsible({ chat, teammates, onChange }: { chat: Chat; teammates: Tea
   );
 }
 
-function Composer({ chat, ownerName, source, onSent }: { chat: Chat; ownerName?: string; source: Source | undefined; onSent: (m: Message) => void }) {
+function Composer({
+  chat,
+  ownerName,
+  source,
+  onSent,
+}: {
+  chat: Chat;
+  ownerName?: string;
+  source: Source | undefined;
+  onSent: (m: Message) => void;
+}) {
   const [text, setText] = useState("");
   // The signed-in person sends (the server takes the sender from the session).
   const me = useContext(MeContext);

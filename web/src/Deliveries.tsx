@@ -16,7 +16,8 @@ export interface DeliveryRef {
   requestId?: string;
 }
 
-const deliveriesPath = (w: Pick<Webhook, "id">, query = "") => `/api/v1/webhooks/${encodeURIComponent(w.id)}/deliveries${query}`;
+const deliveriesPath = (w: Pick<Webhook, "id">, query = "") =>
+  `/api/v1/webhooks/${encodeURIComponent(w.id)}/deliveries${query}`;
 
 /** A time to the second, with its zone named (the workspace's, else the browser's). */
 function formatAt(iso: string | null | undefined, tz: string | undefined): string {
@@ -68,7 +69,11 @@ export function useDeliveryDialog(webhook: Webhook, changed: () => void) {
     window.setTimeout(() => {
       const el = opener.current;
       const key = el?.dataset.focusKey;
-      const again = el?.isConnected ? el : key ? document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(key)}"]`) : null;
+      const again = el?.isConnected
+        ? el
+        : key
+          ? document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(key)}"]`)
+          : null;
       again?.focus();
     }, 0);
   };
@@ -86,7 +91,17 @@ export function useDeliveryDialog(webhook: Webhook, changed: () => void) {
   return { open, dialog, version };
 }
 
-function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webhook; target: DeliveryRef; onClose: () => void; onResent: () => void }) {
+function DeliveryDialog({
+  webhook,
+  target,
+  onClose,
+  onResent,
+}: {
+  webhook: Webhook;
+  target: DeliveryRef;
+  onClose: () => void;
+  onResent: () => void;
+}) {
   const tz = useTimezone();
   const titleId = useId();
   const dialogRef = useRef<HTMLDialogElement>(null);
@@ -109,7 +124,9 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
       .then((r) => {
         if (!live) return;
         const items = r.items ?? [];
-        const found = (target.requestId && items.find((d) => d.request_id === target.requestId)) || items.find((d) => d.delivery_id === target.deliveryId);
+        const found =
+          (target.requestId && items.find((d) => d.request_id === target.requestId)) ||
+          items.find((d) => d.delivery_id === target.deliveryId);
         if (found) setShown(found);
         else setMissing(true);
       })
@@ -125,7 +142,10 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
     setError(undefined);
     setResent(undefined);
     try {
-      const d = await api<Delivery>("POST", `${deliveriesPath(webhook)}/${encodeURIComponent(shown.delivery_id)}/resend`);
+      const d = await api<Delivery>(
+        "POST",
+        `${deliveriesPath(webhook)}/${encodeURIComponent(shown.delivery_id)}/resend`,
+      );
       setShown(d);
       setResent(d);
       onResent();
@@ -161,11 +181,15 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
       {shown ? (
         <>
           <p className="delivery-id">
-            <code>{shown.delivery_id}</code> {shown.test ? <span className="chip">Test event</span> : null} {shown.resend ? <span className="chip">Resent by hand</span> : null}
+            <code>{shown.delivery_id}</code> {shown.test ? <span className="chip">Test event</span> : null}{" "}
+            {shown.resend ? <span className="chip">Resent by hand</span> : null}
           </p>
           <dl className="delivery-facts">
             <Fact label="Status">
-              <span className={`badge ${shown.status === "succeeded" ? "badge-ok" : "badge-fail"}`} data-testid="delivery-status">
+              <span
+                className={`badge ${shown.status === "succeeded" ? "badge-ok" : "badge-fail"}`}
+                data-testid="delivery-status"
+              >
                 {shown.status === "succeeded" ? "Succeeded" : "Failed"}
               </span>
             </Fact>
@@ -181,7 +205,8 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
             ) : null}
             {shown.next_retry_at ? (
               <Fact label="Next retry">
-                {formatAt(shown.next_retry_at, tz)} · {Date.parse(shown.next_retry_at) <= Date.now() ? "due now" : formatRelative(shown.next_retry_at, tz)}
+                {formatAt(shown.next_retry_at, tz)} ·{" "}
+                {Date.parse(shown.next_retry_at) <= Date.now() ? "due now" : formatRelative(shown.next_retry_at, tz)}
               </Fact>
             ) : null}
           </dl>
@@ -190,12 +215,18 @@ function DeliveryDialog({ webhook, target, onClose, onResent }: { webhook: Webho
               <button type="button" className="btn btn-primary" onClick={() => void resend()} disabled={busy}>
                 {busy ? "Resending…" : "Resend"}
               </button>
-              <span className="hint">Sends this payload again now with the same webhook-id, signed with the current secret.</span>
+              <span className="hint">
+                Sends this payload again now with the same webhook-id, signed with the current secret.
+              </span>
             </div>
           ) : null}
           {resent ? (
             <Alert kind={resent.status === "succeeded" ? "success" : "error"} testId="resend-result">
-              Resent as attempt {resent.attempt}: {resent.status === "succeeded" ? `delivered (${outcome(resent)})` : `failed (${resent.error?.message ?? outcome(resent)})`}.
+              Resent as attempt {resent.attempt}:{" "}
+              {resent.status === "succeeded"
+                ? `delivered (${outcome(resent)})`
+                : `failed (${resent.error?.message ?? outcome(resent)})`}
+              .
             </Alert>
           ) : null}
           {error ? <Alert>{error}</Alert> : null}
@@ -286,12 +317,26 @@ function queryOf(f: Filters, zone: string): string {
 }
 
 /** The webhook's delivery log: a disclosure on its card, filterable; each entry opens. */
-export function DeliveryLog({ webhook, onOpen, version }: { webhook: Webhook; onOpen: (r: DeliveryRef) => void; version: number }) {
+export function DeliveryLog({
+  webhook,
+  onOpen,
+  version,
+}: {
+  webhook: Webhook;
+  onOpen: (r: DeliveryRef) => void;
+  version: number;
+}) {
   const [expanded, setExpanded] = useState(false);
   const panelId = useId();
   return (
     <div className="delivery-log">
-      <button type="button" className="btn btn-secondary btn-small" aria-expanded={expanded} aria-controls={panelId} onClick={() => setExpanded((e) => !e)}>
+      <button
+        type="button"
+        className="btn btn-secondary btn-small"
+        aria-expanded={expanded}
+        aria-controls={panelId}
+        onClick={() => setExpanded((e) => !e)}
+      >
         {expanded ? "Hide delivery log" : "Show delivery log"}
       </button>
       <div id={panelId} hidden={!expanded}>
@@ -301,14 +346,25 @@ export function DeliveryLog({ webhook, onOpen, version }: { webhook: Webhook; on
   );
 }
 
-function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOpen: (r: DeliveryRef) => void; version: number }) {
+function DeliveryLogPanel({
+  webhook,
+  onOpen,
+  version,
+}: {
+  webhook: Webhook;
+  onOpen: (r: DeliveryRef) => void;
+  version: number;
+}) {
   const tz = useTimezone();
   const zone = tz ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const id = useId();
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   // Every chat in the kept log, for the chat filter (names from the payloads).
-  const all = useLoad(() => api<{ items: Delivery[] }>("GET", deliveriesPath(webhook)).then((r) => r.items ?? []), [webhook.id, version]);
+  const all = useLoad(
+    () => api<{ items: Delivery[] }>("GET", deliveriesPath(webhook)).then((r) => r.items ?? []),
+    [webhook.id, version],
+  );
   const [fieldError, setFieldError] = useState<{ field: string; message: string }>();
   const shown = useLoad(async () => {
     setFieldError(undefined);
@@ -322,7 +378,8 @@ function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOp
   }, [webhook.id, filters, zone, version]);
 
   const chats = new Map<string, string>();
-  for (const d of all.data ?? []) if (d.chat_id && !chats.has(d.chat_id)) chats.set(d.chat_id, chatName(d) ?? `Chat ${d.chat_id}`);
+  for (const d of all.data ?? [])
+    if (d.chat_id && !chats.has(d.chat_id)) chats.set(d.chat_id, chatName(d) ?? `Chat ${d.chat_id}`);
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
@@ -335,7 +392,11 @@ function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOp
       <form className="delivery-filters" onSubmit={apply} aria-label="Filter deliveries" noValidate>
         <div className="field">
           <label htmlFor={`${id}-status`}>Status</label>
-          <select id={`${id}-status`} value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value as Filters["status"] })}>
+          <select
+            id={`${id}-status`}
+            value={draft.status}
+            onChange={(e) => setDraft({ ...draft, status: e.target.value as Filters["status"] })}
+          >
             <option value="">All</option>
             <option value="succeeded">Succeeded</option>
             <option value="failed">Failed</option>
@@ -389,8 +450,15 @@ function DeliveryLogPanel({ webhook, onOpen, version }: { webhook: Webhook; onOp
         <ul className="delivery-rows" aria-label="Deliveries" data-testid="delivery-log">
           {shown.data.map((d) => (
             <li key={d.request_id}>
-              <button type="button" className="delivery-row" data-focus-key={`log-${d.request_id}`} onClick={() => onOpen({ deliveryId: d.delivery_id, requestId: d.request_id })}>
-                <span className={`badge ${d.status === "succeeded" ? "badge-ok" : "badge-fail"}`}>{d.status === "succeeded" ? "Succeeded" : "Failed"}</span>
+              <button
+                type="button"
+                className="delivery-row"
+                data-focus-key={`log-${d.request_id}`}
+                onClick={() => onOpen({ deliveryId: d.delivery_id, requestId: d.request_id })}
+              >
+                <span className={`badge ${d.status === "succeeded" ? "badge-ok" : "badge-fail"}`}>
+                  {d.status === "succeeded" ? "Succeeded" : "Failed"}
+                </span>
                 <span className="delivery-row-main">
                   {chatName(d) ?? d.delivery_id} · attempt {d.attempt} · {outcome(d)}
                   {d.test ? <span className="chip">Test</span> : null}

@@ -11,7 +11,8 @@ import "./failure.css";
  */
 
 /** A webhook needs attention when failing or switched off (the server's `state`). */
-export const inTrouble = (w: Webhook): boolean => (w.state ?? (w.enabled ? (w.consecutive_failures > 0 ? "failing" : "ok") : "disabled")) !== "ok";
+export const inTrouble = (w: Webhook): boolean =>
+  (w.state ?? (w.enabled ? (w.consecutive_failures > 0 ? "failing" : "ok") : "disabled")) !== "ok";
 const automatic = (w: Webhook) => w.disabled_reason === "consecutive_failures" || w.disabled_reason === "gone";
 
 // What the Webhooks page last read, shared with the marker in the navigation (which polls on other pages).
@@ -84,9 +85,17 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
           : "Switched off by a user.";
   const pending = w.pending_messages ?? 0;
   return (
-    <div className={`trouble trouble-${kind}`} role={kind === "auto" ? "alert" : "status"} data-testid="failure-item" data-webhook-id={w.id} data-kind={kind}>
+    <div
+      className={`trouble trouble-${kind}`}
+      role={kind === "auto" ? "alert" : "status"}
+      data-testid="failure-item"
+      data-webhook-id={w.id}
+      data-kind={kind}
+    >
       <p className="trouble-title">
-        <span className={`badge ${kind === "failing" ? "badge-warn" : kind === "auto" ? "badge-off" : "badge-neutral"}`}>
+        <span
+          className={`badge ${kind === "failing" ? "badge-warn" : kind === "auto" ? "badge-off" : "badge-neutral"}`}
+        >
           {kind === "failing" ? "Failing" : kind === "auto" ? "Switched off automatically" : "Switched off"}
         </span>{" "}
         <strong className="trouble-url">{title}</strong>
@@ -95,7 +104,8 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
         <li>{why}</li>
         {w.last_error ? (
           <li data-testid="failure-last-error">
-            Last error ({formatDateTime(w.last_error.at, tz)}): {w.last_error.message} <span className="chip">{w.last_error.code}</span>
+            Last error ({formatDateTime(w.last_error.at, tz)}): {w.last_error.message}{" "}
+            <span className="chip">{w.last_error.code}</span>
           </li>
         ) : null}
         <li data-testid="failure-pending">
@@ -103,7 +113,9 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
             ? "No messages wait."
             : `${plural(pending, "message")} ${pending === 1 ? "waits" : "wait"}; none is lost.`}
         </li>
-        {w.next_retry_at ? <li data-testid="failure-next-retry">Next retry: {formatDateTime(w.next_retry_at, tz)}.</li> : null}
+        {w.next_retry_at ? (
+          <li data-testid="failure-next-retry">Next retry: {formatDateTime(w.next_retry_at, tz)}.</li>
+        ) : null}
         {w.owner_notified ? (
           <li data-testid="failure-notified">
             {w.owner_notified.delivered
@@ -117,7 +129,11 @@ function TroubleItem({ webhook: w, onChange }: { webhook: Webhook; onChange: (w:
       {kind === "failing" && canEdit ? <RetryNow webhook={w} onChange={onChange} /> : null}
       {!w.enabled && canEdit ? (
         asking ? (
-          <EnableQuestion webhook={w} onDone={(x) => (setAsking(false), onChange(x))} onCancel={() => setAsking(false)} />
+          <EnableQuestion
+            webhook={w}
+            onDone={(x) => (setAsking(false), onChange(x))}
+            onCancel={() => setAsking(false)}
+          />
         ) : (
           <button type="button" className="btn btn-secondary btn-small" onClick={() => setAsking(true)}>
             Switch on again…
@@ -151,7 +167,15 @@ function useSwitch<Answer extends string>(w: Webhook, onDone: (w: Webhook) => vo
  * skip it (the API's `replay`). With nothing waiting it only confirms, and delivers anything
  * that arrived since the count was read.
  */
-export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webhook; onDone: (w: Webhook) => void; onCancel: () => void }) {
+export function EnableQuestion({
+  webhook: w,
+  onDone,
+  onCancel,
+}: {
+  webhook: Webhook;
+  onDone: (w: Webhook) => void;
+  onCancel: () => void;
+}) {
   const { busy, error, patch } = useSwitch<"since_disabled" | "none">(w, onDone);
   const pending = w.pending_messages ?? 0;
   const enable = (replay: "since_disabled" | "none") => patch(replay, { enabled: true, replay });
@@ -161,15 +185,28 @@ export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webh
         {pending === 0
           ? "No messages wait: it delivers what arrives from now on."
           : `${plural(pending, "message")} wait${pending === 1 ? "s" : ""}. ${
-              automatic(w) ? "What should happen to the messages that failed and those that arrived while it was off?" : "What should happen to the messages that arrived while it was off?"
+              automatic(w)
+                ? "What should happen to the messages that failed and those that arrived while it was off?"
+                : "What should happen to the messages that arrived while it was off?"
             }`}
       </p>
       <div className="btn-row">
-        <button type="button" className="btn btn-primary btn-small" disabled={busy !== undefined} onClick={() => void enable("since_disabled")} autoFocus>
+        <button
+          type="button"
+          className="btn btn-primary btn-small"
+          disabled={busy !== undefined}
+          onClick={() => void enable("since_disabled")}
+          autoFocus
+        >
           {busy === "since_disabled" ? "Switching on…" : pending === 0 ? "Switch on" : "Deliver them"}
         </button>
         {pending === 0 ? null : (
-          <button type="button" className="btn btn-secondary btn-small" disabled={busy !== undefined} onClick={() => void enable("none")}>
+          <button
+            type="button"
+            className="btn btn-secondary btn-small"
+            disabled={busy !== undefined}
+            onClick={() => void enable("none")}
+          >
             {busy === "none" ? "Switching on…" : "Skip them"}
           </button>
         )}
@@ -183,7 +220,15 @@ export function EnableQuestion({ webhook: w, onDone, onCancel }: { webhook: Webh
 }
 
 /** Switching off asks for confirmation and says what happens to messages meanwhile. */
-export function DisableConfirm({ webhook: w, onDone, onCancel }: { webhook: Webhook; onDone: (w: Webhook) => void; onCancel: () => void }) {
+export function DisableConfirm({
+  webhook: w,
+  onDone,
+  onCancel,
+}: {
+  webhook: Webhook;
+  onDone: (w: Webhook) => void;
+  onCancel: () => void;
+}) {
   const { busy: switching, error, patch } = useSwitch<"off">(w, onDone);
   const busy = switching !== undefined;
   const disable = () => patch("off", { enabled: false });
@@ -191,10 +236,17 @@ export function DisableConfirm({ webhook: w, onDone, onCancel }: { webhook: Webh
     <div className="confirm" role="group" aria-label="Confirm switching off" data-testid="disable-confirm">
       <p>
         Switch off deliveries to {w.url}? Messages that arrive while it is off are kept, not sent
-        {w.aggregation !== "none" ? " (the open bundles go out now)" : ""}. When you switch it on again, you choose: deliver them, or skip them.
+        {w.aggregation !== "none" ? " (the open bundles go out now)" : ""}. When you switch it on again, you choose:
+        deliver them, or skip them.
       </p>
       <div className="btn-row">
-        <button type="button" className="btn btn-danger btn-small" disabled={busy} onClick={() => void disable()} autoFocus>
+        <button
+          type="button"
+          className="btn btn-danger btn-small"
+          disabled={busy}
+          onClick={() => void disable()}
+          autoFocus
+        >
           {busy ? "Switching off…" : "Switch off"}
         </button>
         <button type="button" className="btn btn-secondary btn-small" onClick={onCancel}>
@@ -226,7 +278,13 @@ function RetryNow({ webhook: w, onChange }: { webhook: Webhook; onChange: (w: We
   };
   return (
     <>
-      <button type="button" className="btn btn-secondary btn-small" onClick={() => void retry()} disabled={busy} data-testid="retry-now">
+      <button
+        type="button"
+        className="btn btn-secondary btn-small"
+        onClick={() => void retry()}
+        disabled={busy}
+        data-testid="retry-now"
+      >
         {busy ? "Retrying…" : "Retry now"}
       </button>
       {error ? <Alert>{error}</Alert> : null}

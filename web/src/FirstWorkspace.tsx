@@ -48,15 +48,21 @@ export function FirstWorkspace({ onBack }: { onBack: () => void }) {
     if (!form.token.trim()) missing.token = "Enter the operator token printed when Threadline first started.";
     if (!form.name.trim()) missing.name = "Name the workspace (your company or team).";
     if (!form.fullName.trim()) missing["owner.full_name"] = "Enter the owner's name.";
-    if (!/^\S+@\S+\.\S+$/.test(form.email.trim())) missing["owner.email"] = "Enter the owner's e-mail address; alerts about failing webhooks go there.";
+    if (!/^\S+@\S+\.\S+$/.test(form.email.trim()))
+      missing["owner.email"] = "Enter the owner's e-mail address; alerts about failing webhooks go there.";
     setErrors(missing);
     if (Object.keys(missing).length) return;
     setBusy(true);
     try {
-      const body = { name: form.name.trim(), owner: { full_name: form.fullName.trim(), email: form.email.trim() }, timezone: form.timezone };
+      const body = {
+        name: form.name.trim(),
+        owner: { full_name: form.fullName.trim(), email: form.email.trim() },
+        timezone: form.timezone,
+      };
       setCreated(await api<Created>("POST", "/api/v1/workspaces", body, { token: form.token.trim(), allow401: true }));
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return setErrors({ token: err.message });
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403))
+        return setErrors({ token: err.message });
       const f = fieldOf(err, FIELDS);
       setErrors(f ? { [f]: errorMessage(err) } : { form: errorMessage(err) });
     } finally {
@@ -67,7 +73,14 @@ export function FirstWorkspace({ onBack }: { onBack: () => void }) {
   // The owner's invitation, opened here (its path: the public URL may name another host than this page).
   const setOwnerPassword = () => created && navigate(new URL(created.owner_invitation_url).pathname);
 
-  const field = (id: Field, label: string, value: string, set: (v: string) => void, type = "text", autoComplete = "off") => {
+  const field = (
+    id: Field,
+    label: string,
+    value: string,
+    set: (v: string) => void,
+    type = "text",
+    autoComplete = "off",
+  ) => {
     const domId = `ws-${id.replace(".", "-")}`;
     return (
       <div className="field">
@@ -94,8 +107,8 @@ export function FirstWorkspace({ onBack }: { onBack: () => void }) {
           <section className="api-key-once" data-testid="workspace-created" aria-labelledby="ws-created-title">
             <h1 id="ws-created-title">Workspace {created.name} is ready</h1>
             <p>
-              This is its API key, for scripts and integrations (people sign in with their e-mail). It is shown <strong>only once</strong>: copy it now and keep it
-              somewhere safe.
+              This is its API key, for scripts and integrations (people sign in with their e-mail). It is shown{" "}
+              <strong>only once</strong>: copy it now and keep it somewhere safe.
             </p>
             <code data-testid="new-api-key">{created.api_key}</code>
             <div className="btn-row">
@@ -105,7 +118,8 @@ export function FirstWorkspace({ onBack }: { onBack: () => void }) {
               </button>
             </div>
             <p className="hint">
-              Or send the owner this link (it works once, within 7 days): <code data-testid="owner-invitation-url">{created.owner_invitation_url}</code>
+              Or send the owner this link (it works once, within 7 days):{" "}
+              <code data-testid="owner-invitation-url">{created.owner_invitation_url}</code>
             </p>
             <p className="hint">
               <button
@@ -123,15 +137,36 @@ export function FirstWorkspace({ onBack }: { onBack: () => void }) {
         ) : (
           <>
             <h1>Create a workspace</h1>
-            <p className="muted">A workspace holds WhatsApp accounts, conversations and webhooks. Its owner receives the alert e-mails.</p>
+            <p className="muted">
+              A workspace holds WhatsApp accounts, conversations and webhooks. Its owner receives the alert e-mails.
+            </p>
             <form onSubmit={submit} noValidate data-testid="first-workspace-form">
               {field("token", "Operator token", form.token, (v) => setForm({ ...form, token: v }), "password", "off")}
               {field("name", "Workspace name", form.name, (v) => setForm({ ...form, name: v }))}
-              {field("owner.full_name", "Owner's name", form.fullName, (v) => setForm({ ...form, fullName: v }), "text", "name")}
-              {field("owner.email", "Owner's e-mail", form.email, (v) => setForm({ ...form, email: v }), "email", "email")}
+              {field(
+                "owner.full_name",
+                "Owner's name",
+                form.fullName,
+                (v) => setForm({ ...form, fullName: v }),
+                "text",
+                "name",
+              )}
+              {field(
+                "owner.email",
+                "Owner's e-mail",
+                form.email,
+                (v) => setForm({ ...form, email: v }),
+                "email",
+                "email",
+              )}
               <div className="field">
                 <label htmlFor="ws-timezone">Time zone</label>
-                <select id="ws-timezone" value={form.timezone} onChange={(e) => setForm({ ...form, timezone: e.target.value })} aria-describedby="ws-timezone-hint">
+                <select
+                  id="ws-timezone"
+                  value={form.timezone}
+                  onChange={(e) => setForm({ ...form, timezone: e.target.value })}
+                  aria-describedby="ws-timezone-hint"
+                >
                   {timezones.map((z) => (
                     <option key={z} value={z}>
                       {z}

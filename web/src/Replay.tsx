@@ -59,7 +59,9 @@ export function ReplayControl({ webhook, onEnded }: { webhook: Webhook; onEnded:
           Send again since…
         </button>
       ) : null}
-      {replay ? <ReplayProgress replay={replay} onCancel={canEdit && running ? cancel : undefined} cancelling={cancelling} /> : null}
+      {replay ? (
+        <ReplayProgress replay={replay} onCancel={canEdit && running ? cancel : undefined} cancelling={cancelling} />
+      ) : null}
       {error ? <Alert>{error}</Alert> : null}
       {open ? (
         <ReplayDialog
@@ -76,7 +78,15 @@ export function ReplayControl({ webhook, onEnded }: { webhook: Webhook; onEnded:
   );
 }
 
-function ReplayProgress({ replay: r, onCancel, cancelling }: { replay: ReplayView; onCancel?: () => void; cancelling: boolean }) {
+function ReplayProgress({
+  replay: r,
+  onCancel,
+  cancelling,
+}: {
+  replay: ReplayView;
+  onCancel?: () => void;
+  cancelling: boolean;
+}) {
   const tz = useTimezone();
   const done = r.delivered + r.failed;
   const since = formatDateTime(r.since, tz);
@@ -90,11 +100,22 @@ function ReplayProgress({ replay: r, onCancel, cancelling }: { replay: ReplayVie
           ? `Replay since ${since} cancelled: ${counts}.`
           : `Replay since ${since} stopped: ${r.reason ?? "the receiver kept failing"} ${counts}.`;
   return (
-    <div className={`replay-progress replay-${r.state}`} role="status" data-testid="replay-progress" data-state={r.state}>
+    <div
+      className={`replay-progress replay-${r.state}`}
+      role="status"
+      data-testid="replay-progress"
+      data-state={r.state}
+    >
       <p>{headline}</p>
       {r.state === "running" ? <progress max={Math.max(r.total, 1)} value={done} aria-label="Replay progress" /> : null}
       {onCancel ? (
-        <button type="button" className="btn btn-secondary btn-small" onClick={onCancel} disabled={cancelling} data-testid="replay-cancel">
+        <button
+          type="button"
+          className="btn btn-secondary btn-small"
+          onClick={onCancel}
+          disabled={cancelling}
+          data-testid="replay-cancel"
+        >
           {cancelling ? "Cancelling…" : "Cancel replay"}
         </button>
       ) : null}
@@ -102,7 +123,15 @@ function ReplayProgress({ replay: r, onCancel, cancelling }: { replay: ReplayVie
   );
 }
 
-function ReplayDialog({ webhook, onClose, onStarted }: { webhook: Webhook; onClose: () => void; onStarted: (r: ReplayView) => void }) {
+function ReplayDialog({
+  webhook,
+  onClose,
+  onStarted,
+}: {
+  webhook: Webhook;
+  onClose: () => void;
+  onStarted: (r: ReplayView) => void;
+}) {
   const tz = useTimezone();
   const zone = zoneName(tz);
   const titleId = useId();
@@ -147,7 +176,18 @@ function ReplayDialog({ webhook, onClose, onStarted }: { webhook: Webhook; onClo
     try {
       const r = await api<ReplayStarted>("POST", `/api/v1/webhooks/${webhook.id}/replay`, { since: count.since });
       const now = new Date().toISOString();
-      onStarted({ replay_id: r.replay_id, state: "running", since: count.since, until: now, total: r.messages, delivered: 0, failed: 0, reason: null, started_at: now, ended_at: null });
+      onStarted({
+        replay_id: r.replay_id,
+        state: "running",
+        since: count.since,
+        until: now,
+        total: r.messages,
+        delivered: 0,
+        failed: 0,
+        reason: null,
+        started_at: now,
+        ended_at: null,
+      });
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -170,18 +210,42 @@ function ReplayDialog({ webhook, onClose, onStarted }: { webhook: Webhook; onClo
         <h2 id={titleId}>Send again since…</h2>
       </div>
       <p className="muted">
-        Delivers again every message stored since then that this webhook lets through{webhook.aggregation !== "none" ? " (the whole bundles of the windows since then)" : ""}, each
-        under the <code>webhook-id</code> of its first delivery, so your receiver can drop the ones it already has.
+        Delivers again every message stored since then that this webhook lets through
+        {webhook.aggregation !== "none" ? " (the whole bundles of the windows since then)" : ""}, each under the{" "}
+        <code>webhook-id</code> of its first delivery, so your receiver can drop the ones it already has.
       </p>
       <label htmlFor={inputId}>Since ({zone})</label>
-      <input id={inputId} type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} max={wallTimeOf(Date.now(), zone)} data-testid="replay-since" />
+      <input
+        id={inputId}
+        type="datetime-local"
+        value={since}
+        onChange={(e) => setSince(e.target.value)}
+        max={wallTimeOf(Date.now(), zone)}
+        data-testid="replay-since"
+      />
       <p data-testid="replay-count" aria-live="polite">
-        {counting ? "Counting…" : count ? (count.messages === 0 ? "No messages were stored since then." : `${plural(count.messages, "message")} will be sent again.`) : null}
+        {counting
+          ? "Counting…"
+          : count
+            ? count.messages === 0
+              ? "No messages were stored since then."
+              : `${plural(count.messages, "message")} will be sent again.`
+            : null}
       </p>
       {error ? <Alert>{error}</Alert> : null}
       <div className="btn-row">
-        <button type="button" className="btn btn-primary" onClick={() => void start()} disabled={busy || counting || !count || count.messages === 0} data-testid="replay-confirm">
-          {busy ? "Starting…" : count && count.messages > 0 ? `Send ${plural(count.messages, "message")} again` : "Send again"}
+        <button
+          type="button"
+          className="btn btn-primary"
+          onClick={() => void start()}
+          disabled={busy || counting || !count || count.messages === 0}
+          data-testid="replay-confirm"
+        >
+          {busy
+            ? "Starting…"
+            : count && count.messages > 0
+              ? `Send ${plural(count.messages, "message")} again`
+              : "Send again"}
         </button>
         <button type="button" className="btn btn-secondary" onClick={onClose}>
           Cancel

@@ -8,7 +8,15 @@ import { CopyButton } from "./ui.js";
  * Zapier or CRM user can map its fields before the first real message. Loaded when opened,
  * and again when the aggregation (the format) changes.
  */
-export function SamplePayload({ webhookId, aggregation, open: openAtFirst = false }: { webhookId: string; aggregation: Aggregation; open?: boolean }) {
+export function SamplePayload({
+  webhookId,
+  aggregation,
+  open: openAtFirst = false,
+}: {
+  webhookId: string;
+  aggregation: Aggregation;
+  open?: boolean;
+}) {
   const [open, setOpen] = useState(openAtFirst);
   const [text, setText] = useState<string>();
   const [error, setError] = useState<string>();
@@ -23,8 +31,16 @@ export function SamplePayload({ webhookId, aggregation, open: openAtFirst = fals
     };
   }, [open, webhookId, aggregation]);
   return (
-    <details className="sample-payload" data-testid="sample-payload" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
-      <summary>Sample payload: what your endpoint receives {aggregation === "none" ? "for each message" : "for each chat's bundle"}</summary>
+    <details
+      className="sample-payload"
+      data-testid="sample-payload"
+      open={open}
+      onToggle={(e) => setOpen(e.currentTarget.open)}
+    >
+      <summary>
+        Sample payload: what your endpoint receives{" "}
+        {aggregation === "none" ? "for each message" : "for each chat's bundle"}
+      </summary>
       {error ? <p className="field-error">Could not load the sample: {error}</p> : null}
       {text ? (
         <>
@@ -72,9 +88,16 @@ export function DigestPreview({ webhookId }: { webhookId: string }) {
     }
   };
   return (
-    <details className="sample-payload" data-testid="digest-preview" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+    <details
+      className="sample-payload"
+      data-testid="digest-preview"
+      open={open}
+      onToggle={(e) => setOpen(e.currentTarget.open)}
+    >
       <summary>Preview the next digest of a chat</summary>
-      {chats && chats.length === 0 ? <p className="hint">No chats yet: the preview shows a chat's digest once its messages wait for this webhook.</p> : null}
+      {chats && chats.length === 0 ? (
+        <p className="hint">No chats yet: the preview shows a chat's digest once its messages wait for this webhook.</p>
+      ) : null}
       {chats && chats.length > 0 ? (
         <p>
           <label htmlFor={`preview-chat-${webhookId}`}>Chat </label>
@@ -93,8 +116,18 @@ export function DigestPreview({ webhookId }: { webhookId: string }) {
       {error ? <p className="field-error">{error}</p> : null}
       {shown ? (
         <>
-          {shown.parts > 1 ? <p className="hint">This window is over the size limit: it goes as {shown.parts} bundles; the first is shown.</p> : null}
-          <iframe title="The digest as a CRM note shows it" sandbox="" srcDoc={shown.payload.aggregation} className="digest-frame" data-testid="digest-frame" />
+          {shown.parts > 1 ? (
+            <p className="hint">
+              This window is over the size limit: it goes as {shown.parts} bundles; the first is shown.
+            </p>
+          ) : null}
+          <iframe
+            title="The digest as a CRM note shows it"
+            sandbox=""
+            srcDoc={shown.payload.aggregation}
+            className="digest-frame"
+            data-testid="digest-frame"
+          />
           <pre className="mono small sample-json" tabIndex={0} aria-label="The bundle's JSON">
             {JSON.stringify(shown.payload, null, 2)}
           </pre>

@@ -16,7 +16,8 @@ export const SOURCE_NAMES: Record<Source, string> = {
 export function sendingPath(source: Source | undefined): string {
   if (source === "api")
     return "This account's source is the API: the message is recorded in Threadline and sent to your webhooks, not to WhatsApp (your own integration delivers it).";
-  if (source === undefined) return "The message is sent to WhatsApp through the account's source, then to your webhooks.";
+  if (source === undefined)
+    return "The message is sent to WhatsApp through the account's source, then to your webhooks.";
   return `The message goes to WhatsApp through ${SOURCE_NAMES[source]}, then to your webhooks.`;
 }
 
@@ -29,8 +30,18 @@ export function SendStatusBadge({ message, source }: { message: Message; source:
   if (!status) return null;
   const kind = status === "sent" ? "ok" : status === "failed" ? "off" : "warn";
   const recorded = status === "sent" && source === "api";
-  const label = recorded ? "Recorded" : status === "sent" ? "Sent" : status === "failed" ? "Failed" : message.send_error ? "Retrying" : "Queued";
-  const title = recorded ? "Recorded and sent to your webhooks; not sent to WhatsApp (the account's source is the API)." : (message.send_error ?? undefined);
+  const label = recorded
+    ? "Recorded"
+    : status === "sent"
+      ? "Sent"
+      : status === "failed"
+        ? "Failed"
+        : message.send_error
+          ? "Retrying"
+          : "Queued";
+  const title = recorded
+    ? "Recorded and sent to your webhooks; not sent to WhatsApp (the account's source is the API)."
+    : (message.send_error ?? undefined);
   return (
     <span className={`badge badge-${kind} send-status`} data-testid="send-status" data-status={status} title={title}>
       {label}
@@ -51,7 +62,13 @@ export function SendUrlCard() {
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<string | null>(null);
   const generate = async () => {
-    if (data?.url && !window.confirm("Regenerate the send URL? The current URL stops working at once; tools that use it must get the new one.")) return;
+    if (
+      data?.url &&
+      !window.confirm(
+        "Regenerate the send URL? The current URL stops working at once; tools that use it must get the new one.",
+      )
+    )
+      return;
     setBusy(true);
     setFailure(null);
     try {
@@ -69,15 +86,23 @@ export function SendUrlCard() {
     <section className="card" data-testid="send-url-card">
       <h2>Send messages from other tools</h2>
       <p>
-        POST <code>{"{phone, text}"}</code> (JSON or form fields; <code>account_phone</code> when the workspace has several accounts) to this secret URL to send a WhatsApp
-        message without an API key. Messages are queued and sent one by one with a short pause; treat the URL as a password.
+        POST <code>{"{phone, text}"}</code> (JSON or form fields; <code>account_phone</code> when the workspace has
+        several accounts) to this secret URL to send a WhatsApp message without an API key. Messages are queued and sent
+        one by one with a short pause; treat the URL as a password.
       </p>
       {error ? <Alert>Could not load the send URL: {error}</Alert> : null}
       {failure ? <Alert>The send URL was not generated: {failure}</Alert> : null}
       {shown ? (
         <>
           <div className="input-row">
-            <input readOnly value={shown} aria-label="Send URL" className="mono" data-testid="send-url" onFocus={(e) => e.target.select()} />
+            <input
+              readOnly
+              value={shown}
+              aria-label="Send URL"
+              className="mono"
+              data-testid="send-url"
+              onFocus={(e) => e.target.select()}
+            />
             <CopyButton value={shown} />
           </div>
           {data?.created_at ? <p className="muted small">Generated {formatDateTime(data.created_at, tz)}.</p> : null}
@@ -87,7 +112,13 @@ export function SendUrlCard() {
           No send URL yet.
         </p>
       ) : null}
-      <button type="button" className="btn btn-secondary" onClick={() => void generate()} disabled={busy || !data} data-testid="send-url-generate">
+      <button
+        type="button"
+        className="btn btn-secondary"
+        onClick={() => void generate()}
+        disabled={busy || !data}
+        data-testid="send-url-generate"
+      >
         {shown ? "Regenerate URL" : "Generate URL"}
       </button>
     </section>

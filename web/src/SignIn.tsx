@@ -33,7 +33,13 @@ export function Brand() {
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; notice?: string }) {
   useDocumentTitle("Sign in");
   // Offered when the server has an OpenID provider configured.
-  const sso = useLoad(() => api<{ enabled: boolean }>("GET", "/api/v1/sso", undefined, { allow401: true }).then((r) => r.enabled).catch(() => false), []).data;
+  const sso = useLoad(
+    () =>
+      api<{ enabled: boolean }>("GET", "/api/v1/sso", undefined, { allow401: true })
+        .then((r) => r.enabled)
+        .catch(() => false),
+    [],
+  ).data;
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<{ field?: "email" | "password"; message: string }>();
@@ -45,7 +51,8 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; n
     e.preventDefault();
     setSent(undefined);
     if (!email.trim()) return setError({ field: "email", message: "Enter your e-mail address." });
-    if (!password) return setError({ field: "password", message: "Enter your password, or ask for a sign-in link below." });
+    if (!password)
+      return setError({ field: "password", message: "Enter your password, or ask for a sign-in link below." });
     setBusy(true);
     setError(undefined);
     try {
@@ -60,7 +67,8 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; n
 
   const ask = async (kind: "sign-in-links" | "password-resets") => {
     setSent(undefined);
-    if (!email.trim()) return setError({ field: "email", message: "Enter your e-mail address first: the link is sent there." });
+    if (!email.trim())
+      return setError({ field: "email", message: "Enter your e-mail address first: the link is sent there." });
     setError(undefined);
     try {
       const r = await api<{ message: string }>("POST", `/api/v1/${kind}`, { email: email.trim() }, { allow401: true });
@@ -129,7 +137,10 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; n
         </div>
         {sso ? (
           <p>
-            <a className="btn btn-secondary btn-block" href={`/sso/start${window.location.search.includes("next=") ? `?next=${encodeURIComponent(new URLSearchParams(window.location.search).get("next") ?? "/")}` : ""}`}>
+            <a
+              className="btn btn-secondary btn-block"
+              href={`/sso/start${window.location.search.includes("next=") ? `?next=${encodeURIComponent(new URLSearchParams(window.location.search).get("next") ?? "/")}` : ""}`}
+            >
               Sign in with single sign-on
             </a>
           </p>

@@ -6,10 +6,15 @@ import type { TargetProblem } from "./types.js";
  * a blocked or invalid target is refused next to the field; a host that does not resolve is a
  * warning the person may save past (`warned`: the URL they were already warned about).
  */
-export async function judgeTarget(url: string, warned: string | undefined): Promise<{ error?: string; warning?: string }> {
+export async function judgeTarget(
+  url: string,
+  warned: string | undefined,
+): Promise<{ error?: string; warning?: string }> {
   let problem: TargetProblem | null;
   try {
-    problem = (await api<{ ok: boolean; problem: TargetProblem | null }>("POST", "/api/v1/webhooks/check-target", { url })).problem;
+    problem = (
+      await api<{ ok: boolean; problem: TargetProblem | null }>("POST", "/api/v1/webhooks/check-target", { url })
+    ).problem;
   } catch {
     // The check is advice: when it cannot be asked, saving goes on and deliveries tell.
     return {};

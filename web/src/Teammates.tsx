@@ -1,7 +1,21 @@
 import { useContext, useRef, useState, type FormEvent } from "react";
 import { api, errorMessage, fieldOf, listAll } from "./api.js";
 import type { Role, Teammate } from "./types.js";
-import { Alert, ConfirmByTyping, CopyButton, Empty, FieldError, Loading, MeContext, formatDateTime, initials, useCan, useDocumentTitle, useLoad, useTimezone } from "./ui.js";
+import {
+  Alert,
+  ConfirmByTyping,
+  CopyButton,
+  Empty,
+  FieldError,
+  Loading,
+  MeContext,
+  formatDateTime,
+  initials,
+  useCan,
+  useDocumentTitle,
+  useLoad,
+  useTimezone,
+} from "./ui.js";
 
 interface Invitation {
   id: string;
@@ -29,7 +43,10 @@ export function TeammatesPage() {
   const admin = useCan("admin");
   const owner = useCan("owner");
   const list = useLoad(() => listAll<Teammate>("/api/v1/teammates"), []);
-  const invitations = useLoad(() => (admin ? listAll<Invitation>("/api/v1/invitations") : Promise.resolve([] as Invitation[])), [admin]);
+  const invitations = useLoad(
+    () => (admin ? listAll<Invitation>("/api/v1/invitations") : Promise.resolve([] as Invitation[])),
+    [admin],
+  );
   const [fullName, setFullName] = useState("");
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("member");
@@ -47,7 +64,8 @@ export function TeammatesPage() {
     const errs: typeof errors = {};
     if (!fullName.trim()) errs.full_name = "Enter the teammate's full name.";
     if (!email.trim()) errs.email = "Enter the teammate's e-mail address.";
-    else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) errs.email = "Enter a valid e-mail address, like name@company.com.";
+    else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()))
+      errs.email = "Enter a valid e-mail address, like name@company.com.";
     setInvited(undefined);
     if (errs.full_name || errs.email) {
       setErrors(errs);
@@ -57,7 +75,11 @@ export function TeammatesPage() {
     setBusy(true);
     setErrors({});
     try {
-      const inv = await api<Invitation>("POST", "/api/v1/invitations", { full_name: fullName.trim(), email: email.trim(), role });
+      const inv = await api<Invitation>("POST", "/api/v1/invitations", {
+        full_name: fullName.trim(),
+        email: email.trim(),
+        role,
+      });
       invitations.setData((l) => [inv, ...(l ?? []).filter((x) => x.email !== inv.email)]);
       setInvited(inv);
       setFullName("");
@@ -111,7 +133,9 @@ export function TeammatesPage() {
       <div className="page-head">
         <div>
           <h1>Teammates</h1>
-          <p className="muted">The people of this workspace. Each signs in as themselves; their role says what they can do.</p>
+          <p className="muted">
+            The people of this workspace. Each signs in as themselves; their role says what they can do.
+          </p>
         </div>
       </div>
       <div className="two-col">
@@ -137,7 +161,11 @@ export function TeammatesPage() {
                       <label className="sr-only" htmlFor={`role-${t.id}`}>
                         Role of {t.full_name}
                       </label>
-                      <select id={`role-${t.id}`} value={t.role} onChange={(e) => void changeRole(t, e.target.value as Role)}>
+                      <select
+                        id={`role-${t.id}`}
+                        value={t.role}
+                        onChange={(e) => void changeRole(t, e.target.value as Role)}
+                      >
                         {(owner ? (["owner", "admin", "member"] as const) : (["admin", "member"] as const)).map((r) => (
                           <option key={r} value={r}>
                             {r}
@@ -171,8 +199,9 @@ export function TeammatesPage() {
                       testId="confirm-remove-teammate"
                     >
                       <p>
-                        Remove <strong>{t.full_name}</strong> ({t.email}) from the workspace? They are signed out at once, the chats they are responsible for become
-                        unassigned, and the accounts they connected pass to the workspace's owner. Their messages stay.
+                        Remove <strong>{t.full_name}</strong> ({t.email}) from the workspace? They are signed out at
+                        once, the chats they are responsible for become unassigned, and the accounts they connected pass
+                        to the workspace's owner. Their messages stay.
                       </p>
                     </ConfirmByTyping>
                   ) : null}
@@ -234,7 +263,12 @@ export function TeammatesPage() {
               </div>
               <div className="field">
                 <label htmlFor="tm-role">Role</label>
-                <select id="tm-role" value={role} onChange={(e) => setRole(e.target.value as Role)} aria-describedby="tm-role-hint">
+                <select
+                  id="tm-role"
+                  value={role}
+                  onChange={(e) => setRole(e.target.value as Role)}
+                  aria-describedby="tm-role-hint"
+                >
                   {(owner ? (["member", "admin", "owner"] as const) : (["member", "admin"] as const)).map((r) => (
                     <option key={r} value={r}>
                       {r}
@@ -252,7 +286,8 @@ export function TeammatesPage() {
               {errors.form ? <Alert>{errors.form}</Alert> : null}
               {invited?.url ? (
                 <Alert kind="success" testId="invitation-sent">
-                  Invitation e-mailed to {invited.email}. The link works once, within 7 days: <code data-testid="invitation-url">{invited.url}</code>{" "}
+                  Invitation e-mailed to {invited.email}. The link works once, within 7 days:{" "}
+                  <code data-testid="invitation-url">{invited.url}</code>{" "}
                   <CopyButton value={invited.url} label="Copy link" />
                 </Alert>
               ) : null}

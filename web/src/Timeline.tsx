@@ -2,7 +2,18 @@ import { useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "./api.js";
 import type { Chat, List } from "./types.js";
 import { DisconnectedBanners } from "./Disconnected.js";
-import { Alert, Empty, Link, Loading, ZoneNote, formatDateTime, formatRelative, ChatAvatar, useDocumentTitle, useTimezone } from "./ui.js";
+import {
+  Alert,
+  Empty,
+  Link,
+  Loading,
+  ZoneNote,
+  formatDateTime,
+  formatRelative,
+  ChatAvatar,
+  useDocumentTitle,
+  useTimezone,
+} from "./ui.js";
 
 const PAGE = 50;
 
@@ -101,9 +112,13 @@ export function TimelinePage() {
       {loading && !chats ? <Loading label="Loading chats…" /> : null}
       {chats && chats.length === 0 && !loading ? (
         debounced ? (
-          <Empty title={`No chat matches “${debounced}”`}>Try part of a name, or a phone number with its country code.</Empty>
+          <Empty title={`No chat matches “${debounced}”`}>
+            Try part of a name, or a phone number with its country code.
+          </Empty>
         ) : (
-          <Empty title="No conversations yet">Chats appear here as soon as the first WhatsApp message of a connected account arrives.</Empty>
+          <Empty title="No conversations yet">
+            Chats appear here as soon as the first WhatsApp message of a connected account arrives.
+          </Empty>
         )
       ) : null}
       {chats && chats.length > 0 ? (
@@ -123,7 +138,11 @@ export function TimelinePage() {
                     {c.responsible ? `\u00a0· ${c.responsible.full_name}` : ""}
                   </span>
                 </span>
-                <time className="chat-time muted" dateTime={c.last_message_at ?? c.created_at} title={formatDateTime(c.last_message_at ?? c.created_at, tz)}>
+                <time
+                  className="chat-time muted"
+                  dateTime={c.last_message_at ?? c.created_at}
+                  title={formatDateTime(c.last_message_at ?? c.created_at, tz)}
+                >
                   {formatRelative(c.last_message_at ?? c.created_at, tz)}
                 </time>
               </Link>

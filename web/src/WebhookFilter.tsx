@@ -39,13 +39,13 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
   const [errors, setErrors] = useState<Partial<Record<(typeof FIELDS)[number] | "form", string>>>({});
-  const choices = useLoad(
-    async () => {
-      const [accounts, teammates] = await Promise.all([listAll<Account>("/api/v1/accounts"), listAll<Teammate>("/api/v1/teammates")]);
-      return { accounts, teammates };
-    },
-    [w.id],
-  );
+  const choices = useLoad(async () => {
+    const [accounts, teammates] = await Promise.all([
+      listAll<Account>("/api/v1/accounts"),
+      listAll<Teammate>("/api/v1/teammates"),
+    ]);
+    return { accounts, teammates };
+  }, [w.id]);
   const savedKey = JSON.stringify(saved);
   // A change saved elsewhere (the card polls the webhook) replaces the draft.
   useEffect(() => setDraft(JSON.parse(savedKey) as Filter), [savedKey]);
@@ -63,8 +63,10 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
   const save = async (e: FormEvent) => {
     e.preventDefault();
     const local: typeof errors = {};
-    if (draft.accounts && draft.accounts.length === 0) local["filter.accounts"] = "Choose at least one account, or all accounts.";
-    if (draft.responsible && draft.responsible.length === 0) local["filter.responsible"] = "Choose at least one teammate, or any teammate.";
+    if (draft.accounts && draft.accounts.length === 0)
+      local["filter.accounts"] = "Choose at least one account, or all accounts.";
+    if (draft.responsible && draft.responsible.length === 0)
+      local["filter.responsible"] = "Choose at least one teammate, or any teammate.";
     setErrors(local);
     if (Object.keys(local).length) return;
     setBusy(true);
@@ -85,14 +87,28 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
   const accounts = choices.data?.accounts ?? [];
   const teammates = choices.data?.teammates ?? [];
   return (
-    <form className="fieldset webhook-filter" onSubmit={save} noValidate aria-labelledby={`${id}-title`} data-testid="webhook-filter">
+    <form
+      className="fieldset webhook-filter"
+      onSubmit={save}
+      noValidate
+      aria-labelledby={`${id}-title`}
+      data-testid="webhook-filter"
+    >
       <p className="label" id={`${id}-title`}>
-        Filter <span className="muted" data-testid="webhook-filter-summary">— {describeFilter(saved)}</span>
+        Filter{" "}
+        <span className="muted" data-testid="webhook-filter-summary">
+          — {describeFilter(saved)}
+        </span>
       </p>
       <div className="form-grid">
         <div className="field">
           <label htmlFor={`${id}-direction`}>Messages</label>
-          <select id={`${id}-direction`} value={draft.direction} onChange={(e) => set({ direction: e.target.value as Filter["direction"] })} data-testid="webhook-filter-direction">
+          <select
+            id={`${id}-direction`}
+            value={draft.direction}
+            onChange={(e) => set({ direction: e.target.value as Filter["direction"] })}
+            data-testid="webhook-filter-direction"
+          >
             {DIRECTIONS.map((d) => (
               <option key={d.value} value={d.value}>
                 {d.label}
@@ -103,7 +119,12 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
         </div>
         <div className="field">
           <label htmlFor={`${id}-chats`}>Chats</label>
-          <select id={`${id}-chats`} value={draft.chats} onChange={(e) => set({ chats: e.target.value as Filter["chats"] })} data-testid="webhook-filter-chats">
+          <select
+            id={`${id}-chats`}
+            value={draft.chats}
+            onChange={(e) => set({ chats: e.target.value as Filter["chats"] })}
+            data-testid="webhook-filter-chats"
+          >
             {CHATS.map((c) => (
               <option key={c.value} value={c.value}>
                 {c.label}
@@ -112,23 +133,38 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
           </select>
           <FieldError id={`${id}-chats-error`} message={errors["filter.chats"]} />
         </div>
-        <fieldset className="field filter-choices" aria-describedby={errors["filter.accounts"] ? `${id}-accounts-error` : undefined}>
+        <fieldset
+          className="field filter-choices"
+          aria-describedby={errors["filter.accounts"] ? `${id}-accounts-error` : undefined}
+        >
           <legend className="label">Accounts</legend>
           <label className="check">
-            <input type="checkbox" checked={draft.accounts === null} onChange={(e) => set({ accounts: e.target.checked ? null : [] })} data-testid="webhook-filter-all-accounts" />
+            <input
+              type="checkbox"
+              checked={draft.accounts === null}
+              onChange={(e) => set({ accounts: e.target.checked ? null : [] })}
+              data-testid="webhook-filter-all-accounts"
+            />
             All accounts
           </label>
           {draft.accounts !== null
             ? accounts.map((a) => (
                 <label className="check" key={a.id}>
-                  <input type="checkbox" checked={draft.accounts!.includes(a.phone)} onChange={(e) => set({ accounts: toggle(draft.accounts, a.phone, e.target.checked) })} />
+                  <input
+                    type="checkbox"
+                    checked={draft.accounts!.includes(a.phone)}
+                    onChange={(e) => set({ accounts: toggle(draft.accounts, a.phone, e.target.checked) })}
+                  />
                   {a.phone}
                 </label>
               ))
             : null}
           <FieldError id={`${id}-accounts-error`} message={errors["filter.accounts"]} />
         </fieldset>
-        <fieldset className="field filter-choices" aria-describedby={errors["filter.responsible"] ? `${id}-responsible-error` : undefined}>
+        <fieldset
+          className="field filter-choices"
+          aria-describedby={errors["filter.responsible"] ? `${id}-responsible-error` : undefined}
+        >
           <legend className="label">Responsible teammate</legend>
           <label className="check">
             <input
@@ -145,7 +181,9 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
                   <input
                     type="checkbox"
                     checked={draft.responsible!.includes(t.email.toLowerCase())}
-                    onChange={(e) => set({ responsible: toggle(draft.responsible, t.email.toLowerCase(), e.target.checked) })}
+                    onChange={(e) =>
+                      set({ responsible: toggle(draft.responsible, t.email.toLowerCase(), e.target.checked) })
+                    }
                   />
                   {t.full_name} ({t.email})
                 </label>
@@ -154,11 +192,18 @@ export function WebhookFilterEditor({ webhook: w, onSaved }: { webhook: Webhook;
           <FieldError id={`${id}-responsible-error`} message={errors["filter.responsible"]} />
         </fieldset>
       </div>
-      <p className="hint">Applies to messages not yet delivered. Excluded messages are skipped, not counted as deliveries or errors.</p>
+      <p className="hint">
+        Applies to messages not yet delivered. Excluded messages are skipped, not counted as deliveries or errors.
+      </p>
       {choices.error ? <FieldError id={`${id}-load-error`} message={choices.error} /> : null}
       <FieldError id={`${id}-form-error`} message={errors.form} />
       <div className="btn-row">
-        <button type="submit" className="btn btn-secondary btn-small" disabled={busy || same(draft, saved)} data-testid="webhook-filter-save">
+        <button
+          type="submit"
+          className="btn btn-secondary btn-small"
+          disabled={busy || same(draft, saved)}
+          data-testid="webhook-filter-save"
+        >
           {busy ? "Saving…" : "Save filter"}
         </button>
         {!same(draft, saved) && !busy ? (

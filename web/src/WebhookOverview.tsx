@@ -9,9 +9,7 @@ export function EndpointList({ webhooks }: { webhooks: Webhook[] }) {
   if (webhooks.length < 2) return null;
   return (
     <nav className="card endpoint-list" aria-label="Endpoints" data-testid="endpoint-list">
-      <h2 className="section-title">
-        {webhooks.length} endpoints
-      </h2>
+      <h2 className="section-title">{webhooks.length} endpoints</h2>
       <ul>
         {webhooks.map((w) => {
           const status = statusOf(w);

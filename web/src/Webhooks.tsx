@@ -8,14 +8,39 @@ import { EndpointList, NextBundle } from "./WebhookOverview.js";
 import { statusOf } from "./webhookStatus.js";
 import { SOURCE_NAMES, SendUrlCard } from "./Sending.js";
 import { navigate } from "./router.js";
-import type { Account, ActivityItem, Aggregation, InboundEvent, List, LogEntry, StatsBucket, Webhook } from "./types.js";
-import { Alert, CopyButton, Empty, FieldError, Link, Loading, formatDateTime, formatRelative, useDocumentTitle, useInterval, useLoad, useCan, useTimezone } from "./ui.js";
+import type {
+  Account,
+  ActivityItem,
+  Aggregation,
+  InboundEvent,
+  List,
+  LogEntry,
+  StatsBucket,
+  Webhook,
+} from "./types.js";
+import {
+  Alert,
+  CopyButton,
+  Empty,
+  FieldError,
+  Link,
+  Loading,
+  formatDateTime,
+  formatRelative,
+  useDocumentTitle,
+  useInterval,
+  useLoad,
+  useCan,
+  useTimezone,
+} from "./ui.js";
 import { DisableConfirm, EnableQuestion, FailureBanner, reportWebhooks } from "./FailureBanner.js";
 import { DigestPreview, SamplePayload } from "./SamplePayload.js";
 import { judgeTarget } from "./TargetCheck.js";
 import { WebhookFilterEditor } from "./WebhookFilter.js";
 
-export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = (Object.keys(AGGREGATION_LABELS) as Aggregation[]).map((value) => ({
+export const AGGREGATIONS: readonly { value: Aggregation; label: string }[] = (
+  Object.keys(AGGREGATION_LABELS) as Aggregation[]
+).map((value) => ({
   value,
   label: AGGREGATION_LABELS[value],
 }));
@@ -112,7 +137,8 @@ function OutgoingTab() {
       ) : null}
       {data && webhooks.length === 0 ? (
         <Empty title="No outgoing webhooks yet">
-          Add the URL of your CRM, Zapier zap or script above. Each message is POSTed to it as JSON, signed with the webhook's secret.
+          Add the URL of your CRM, Zapier zap or script above. Each message is POSTed to it as JSON, signed with the
+          webhook's secret.
         </Empty>
       ) : null}
       <div className="webhook-list">
@@ -191,13 +217,20 @@ function CreateWebhook({ onCreated }: { onCreated: (w: Webhook) => void }) {
             value={url}
             onChange={(e) => setUrl(e.target.value)}
             aria-invalid={errors.url ? true : undefined}
-            aria-describedby={errors.url ? "new-webhook-url-error" : warning?.url === url.trim() ? "new-webhook-url-warning" : undefined}
+            aria-describedby={
+              errors.url ? "new-webhook-url-error" : warning?.url === url.trim() ? "new-webhook-url-warning" : undefined
+            }
             autoComplete="off"
             spellCheck={false}
           />
           <FieldError id="new-webhook-url-error" message={errors.url} />
           {warning && warning.url === url.trim() ? (
-            <p className="field-warning" id="new-webhook-url-warning" role="status" data-testid="new-webhook-url-warning">
+            <p
+              className="field-warning"
+              id="new-webhook-url-warning"
+              role="status"
+              data-testid="new-webhook-url-warning"
+            >
               {warning.message}
             </p>
           ) : null}
@@ -274,8 +307,14 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
 
   useEffect(() => setUrlDraft(w.url), [w.url]);
 
-  const activity = useLoad(() => api<{ items: ActivityItem[] }>("GET", `/api/v1/webhooks/${w.id}/activity`).then((r) => r.items ?? []), [w.id]);
-  const stats = useLoad(() => api<{ buckets: StatsBucket[] }>("GET", `/api/v1/webhooks/${w.id}/stats`).then((r) => r.buckets ?? []), [w.id]);
+  const activity = useLoad(
+    () => api<{ items: ActivityItem[] }>("GET", `/api/v1/webhooks/${w.id}/activity`).then((r) => r.items ?? []),
+    [w.id],
+  );
+  const stats = useLoad(
+    () => api<{ buckets: StatsBucket[] }>("GET", `/api/v1/webhooks/${w.id}/stats`).then((r) => r.buckets ?? []),
+    [w.id],
+  );
 
   const refresh = async () => {
     void activity.reload(true);
@@ -397,7 +436,12 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
   };
 
   return (
-    <section className={`card webhook-card ${w.enabled ? "" : "is-disabled"}`} aria-labelledby={`${id}-title`} data-testid="webhook-card" data-webhook-id={w.id}>
+    <section
+      className={`card webhook-card ${w.enabled ? "" : "is-disabled"}`}
+      aria-labelledby={`${id}-title`}
+      data-testid="webhook-card"
+      data-webhook-id={w.id}
+    >
       <header className="webhook-head">
         <div className="webhook-title">
           <h2 id={`${id}-title`} className="url-title" title={w.url}>
@@ -410,7 +454,9 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
             <span className="muted" data-testid="webhook-status-detail">
               {status.detail}
             </span>
-            <span className="muted dot-sep">{AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}</span>
+            <span className="muted dot-sep">
+              {AGGREGATIONS.find((a) => a.value === w.aggregation)?.label ?? w.aggregation}
+            </span>
             <span className="muted dot-sep">Created {formatDateTime(w.created_at, tz)}</span>
             {w.updated_by ? (
               <span className="muted dot-sep" data-testid="webhook-updated-by">
@@ -420,32 +466,43 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
           </p>
           <NextBundle webhook={w} tz={tz} />
         </div>
-        {canEdit ? <div className="switch-wrap">
-          <span id={`${id}-enabled-label`} className="switch-label">
-            Enabled
-          </span>
-          <button
-            type="button"
-            role="switch"
-            aria-checked={w.enabled}
-            aria-label={`Enabled: ${w.url}`}
-            className="switch"
-            aria-expanded={asking !== null}
-            onClick={() => { clearAlerts(); setAsking(asking ? null : w.enabled ? "disable" : "enable"); }}
-            data-testid="webhook-enabled"
-          >
-            <span className="switch-thumb" aria-hidden="true" />
-          </button>
-        </div> : null}
+        {canEdit ? (
+          <div className="switch-wrap">
+            <span id={`${id}-enabled-label`} className="switch-label">
+              Enabled
+            </span>
+            <button
+              type="button"
+              role="switch"
+              aria-checked={w.enabled}
+              aria-label={`Enabled: ${w.url}`}
+              className="switch"
+              aria-expanded={asking !== null}
+              onClick={() => {
+                clearAlerts();
+                setAsking(asking ? null : w.enabled ? "disable" : "enable");
+              }}
+              data-testid="webhook-enabled"
+            >
+              <span className="switch-thumb" aria-hidden="true" />
+            </button>
+          </div>
+        ) : null}
       </header>
-      {asking === "disable" && w.enabled ? <DisableConfirm webhook={w} onDone={answered} onCancel={() => setAsking(null)} /> : null}
-      {asking === "enable" && !w.enabled ? <EnableQuestion webhook={w} onDone={answered} onCancel={() => setAsking(null)} /> : null}
+      {asking === "disable" && w.enabled ? (
+        <DisableConfirm webhook={w} onDone={answered} onCancel={() => setAsking(null)} />
+      ) : null}
+      {asking === "enable" && !w.enabled ? (
+        <EnableQuestion webhook={w} onDone={answered} onCancel={() => setAsking(null)} />
+      ) : null}
 
       {secret ? (
         <div className="secret-box" data-testid="webhook-secret">
           <div>
             <p className="secret-title">Signing secret</p>
-            <p className="hint">Store it in your receiver now to verify the Standard Webhooks signature of each request.</p>
+            <p className="hint">
+              Store it in your receiver now to verify the Standard Webhooks signature of each request.
+            </p>
             <code className="secret-value">{secret}</code>
           </div>
           <div className="secret-actions">
@@ -462,147 +519,181 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
 
       <div className="webhook-grid">
         <div className="webhook-settings">
-          {canEdit ? (<>
-          <form onSubmit={saveUrl} noValidate className="inline-form">
-            <div className="field grow">
-              <label htmlFor={`${id}-url`}>URL</label>
-              <div className="input-row">
-                <input
-                  id={`${id}-url`}
-                  type="url"
-                  value={urlDraft}
-                  onChange={(e) => {
-                    setUrlDraft(e.target.value);
-                    setUrlSaved(false);
-                    setUrlWarning(undefined);
-                  }}
-                  aria-invalid={urlError ? true : undefined}
-                  aria-describedby={urlError ? `${id}-url-error` : undefined}
-                  spellCheck={false}
-                  autoComplete="off"
-                />
-                <button type="submit" className="btn btn-secondary" disabled={urlBusy || urlDraft.trim() === w.url}>
-                  {urlBusy ? "Saving…" : urlWarning ? "Save anyway" : "Save URL"}
-                </button>
-              </div>
-              <FieldError id={`${id}-url-error`} message={urlError} />
-              {urlWarning ? (
-                <p className="field-warning" role="status">
-                  {urlWarning}
-                </p>
-              ) : null}
-              {urlSaved ? (
-                <p className="saved" role="status">
-                  URL saved.
-                </p>
-              ) : null}
-            </div>
-          </form>
-
-          <div className="field">
-            <label htmlFor={`${id}-aggregation`}>Aggregation</label>
-            <select
-              id={`${id}-aggregation`}
-              value={w.aggregation}
-              disabled={aggBusy}
-              onChange={(e) => void changeAggregation(e.target.value as Aggregation)}
-              aria-invalid={aggError ? true : undefined}
-              aria-describedby={`${id}-aggregation-hint${aggError ? ` ${id}-aggregation-error` : ""}`}
-              data-testid="webhook-aggregation"
-            >
-              {AGGREGATIONS.map((a) => (
-                <option key={a.value} value={a.value}>
-                  {a.label}
-                </option>
-              ))}
-            </select>
-            <p className="hint" id={`${id}-aggregation-hint`}>
-              {w.aggregation === "none"
-                ? "One request per message, as soon as it arrives."
-                : "One request per chat per window, with an HTML note of the conversation. Changing this first sends the open bundles."}
-            </p>
-            <FieldError id={`${id}-aggregation-error`} message={aggError} />
-            {aggSaved ? (
-              <p className="saved" role="status">
-                Aggregation saved.
-              </p>
-            ) : null}
-          </div>
-
-          <WebhookFilterEditor
-            webhook={w}
-            onSaved={(u) => {
-              onChange(stripSecret(u));
-              void activity.reload(true);
-            }}
-          />
-
-          <div className="field">
-            <span className="label">Signing secret</span>
-            {confirm === "rotate" ? (
-              <div className="confirm" role="group" aria-label="Confirm secret rotation">
-                <p>Deliveries are signed with both secrets for 24 hours; update your receiver with the new one within that time.</p>
-                <div className="btn-row">
-                  <button type="button" className="btn btn-danger btn-small" onClick={() => void run("rotate")} disabled={actionBusy === "rotate"} autoFocus>
-                    {actionBusy === "rotate" ? "Rotating…" : "Rotate now"}
-                  </button>
-                  <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm(null)}>
-                    Cancel
-                  </button>
+          {canEdit ? (
+            <>
+              <form onSubmit={saveUrl} noValidate className="inline-form">
+                <div className="field grow">
+                  <label htmlFor={`${id}-url`}>URL</label>
+                  <div className="input-row">
+                    <input
+                      id={`${id}-url`}
+                      type="url"
+                      value={urlDraft}
+                      onChange={(e) => {
+                        setUrlDraft(e.target.value);
+                        setUrlSaved(false);
+                        setUrlWarning(undefined);
+                      }}
+                      aria-invalid={urlError ? true : undefined}
+                      aria-describedby={urlError ? `${id}-url-error` : undefined}
+                      spellCheck={false}
+                      autoComplete="off"
+                    />
+                    <button type="submit" className="btn btn-secondary" disabled={urlBusy || urlDraft.trim() === w.url}>
+                      {urlBusy ? "Saving…" : urlWarning ? "Save anyway" : "Save URL"}
+                    </button>
+                  </div>
+                  <FieldError id={`${id}-url-error`} message={urlError} />
+                  {urlWarning ? (
+                    <p className="field-warning" role="status">
+                      {urlWarning}
+                    </p>
+                  ) : null}
+                  {urlSaved ? (
+                    <p className="saved" role="status">
+                      URL saved.
+                    </p>
+                  ) : null}
                 </div>
-              </div>
-            ) : (
-              <div className="input-row">
-                <code className="secret-masked" aria-label="Secret hidden">
-                  whsec_••••••••••••
-                </code>
-                <button type="button" className="btn btn-secondary btn-small" onClick={() => void run("reveal")} disabled={actionBusy === "reveal"}>
-                  Reveal
-                </button>
-                <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm("rotate")}>
-                  Rotate secret
-                </button>
-              </div>
-            )}
-          </div>
+              </form>
 
-          <div className="btn-row actions">
-            <button type="button" className="btn btn-secondary" onClick={() => void run("test")} disabled={actionBusy === "test"}>
-              {actionBusy === "test" ? "Sending…" : "Send test event"}
-            </button>
-            {w.aggregation !== "none" ? (
-              <button type="button" className="btn btn-secondary" onClick={() => void run("flush")} disabled={actionBusy === "flush"}>
-                {actionBusy === "flush" ? "Flushing…" : "Flush open bundles"}
-              </button>
-            ) : null}
-            <ReplayControl webhook={w} onEnded={() => void refresh()} />
-            {confirm === "delete" ? null : (
-              <button type="button" className="btn btn-danger-outline" onClick={() => setConfirm("delete")}>
-                Delete webhook
-              </button>
-            )}
-          </div>
-          {confirm === "delete" ? (
-            <div className="confirm" role="group" aria-label="Confirm deletion">
-              <p>Delete this webhook? Deliveries to {w.url} stop immediately. This cannot be undone.</p>
-              <div className="btn-row">
-                <button type="button" className="btn btn-danger btn-small" onClick={() => void run("delete")} disabled={actionBusy === "delete"} autoFocus>
-                  {actionBusy === "delete" ? "Deleting…" : "Yes, delete it"}
-                </button>
-                <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm(null)}>
-                  Cancel
-                </button>
+              <div className="field">
+                <label htmlFor={`${id}-aggregation`}>Aggregation</label>
+                <select
+                  id={`${id}-aggregation`}
+                  value={w.aggregation}
+                  disabled={aggBusy}
+                  onChange={(e) => void changeAggregation(e.target.value as Aggregation)}
+                  aria-invalid={aggError ? true : undefined}
+                  aria-describedby={`${id}-aggregation-hint${aggError ? ` ${id}-aggregation-error` : ""}`}
+                  data-testid="webhook-aggregation"
+                >
+                  {AGGREGATIONS.map((a) => (
+                    <option key={a.value} value={a.value}>
+                      {a.label}
+                    </option>
+                  ))}
+                </select>
+                <p className="hint" id={`${id}-aggregation-hint`}>
+                  {w.aggregation === "none"
+                    ? "One request per message, as soon as it arrives."
+                    : "One request per chat per window, with an HTML note of the conversation. Changing this first sends the open bundles."}
+                </p>
+                <FieldError id={`${id}-aggregation-error`} message={aggError} />
+                {aggSaved ? (
+                  <p className="saved" role="status">
+                    Aggregation saved.
+                  </p>
+                ) : null}
               </div>
-            </div>
-          ) : null}
-          {actionError ? <Alert>{actionError}</Alert> : null}
-          {testResult ? <TestResult entry={testResult} /> : null}
-          {flushResult !== undefined ? (
-            <Alert kind="success" testId="flush-result">
-              {flushResult === 0 ? "No open bundles to send." : `Sent ${flushResult} open bundle${flushResult === 1 ? "" : "s"}.`}
-            </Alert>
-          ) : null}
-          </>) : (
+
+              <WebhookFilterEditor
+                webhook={w}
+                onSaved={(u) => {
+                  onChange(stripSecret(u));
+                  void activity.reload(true);
+                }}
+              />
+
+              <div className="field">
+                <span className="label">Signing secret</span>
+                {confirm === "rotate" ? (
+                  <div className="confirm" role="group" aria-label="Confirm secret rotation">
+                    <p>
+                      Deliveries are signed with both secrets for 24 hours; update your receiver with the new one within
+                      that time.
+                    </p>
+                    <div className="btn-row">
+                      <button
+                        type="button"
+                        className="btn btn-danger btn-small"
+                        onClick={() => void run("rotate")}
+                        disabled={actionBusy === "rotate"}
+                        autoFocus
+                      >
+                        {actionBusy === "rotate" ? "Rotating…" : "Rotate now"}
+                      </button>
+                      <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm(null)}>
+                        Cancel
+                      </button>
+                    </div>
+                  </div>
+                ) : (
+                  <div className="input-row">
+                    <code className="secret-masked" aria-label="Secret hidden">
+                      whsec_••••••••••••
+                    </code>
+                    <button
+                      type="button"
+                      className="btn btn-secondary btn-small"
+                      onClick={() => void run("reveal")}
+                      disabled={actionBusy === "reveal"}
+                    >
+                      Reveal
+                    </button>
+                    <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm("rotate")}>
+                      Rotate secret
+                    </button>
+                  </div>
+                )}
+              </div>
+
+              <div className="btn-row actions">
+                <button
+                  type="button"
+                  className="btn btn-secondary"
+                  onClick={() => void run("test")}
+                  disabled={actionBusy === "test"}
+                >
+                  {actionBusy === "test" ? "Sending…" : "Send test event"}
+                </button>
+                {w.aggregation !== "none" ? (
+                  <button
+                    type="button"
+                    className="btn btn-secondary"
+                    onClick={() => void run("flush")}
+                    disabled={actionBusy === "flush"}
+                  >
+                    {actionBusy === "flush" ? "Flushing…" : "Flush open bundles"}
+                  </button>
+                ) : null}
+                <ReplayControl webhook={w} onEnded={() => void refresh()} />
+                {confirm === "delete" ? null : (
+                  <button type="button" className="btn btn-danger-outline" onClick={() => setConfirm("delete")}>
+                    Delete webhook
+                  </button>
+                )}
+              </div>
+              {confirm === "delete" ? (
+                <div className="confirm" role="group" aria-label="Confirm deletion">
+                  <p>Delete this webhook? Deliveries to {w.url} stop immediately. This cannot be undone.</p>
+                  <div className="btn-row">
+                    <button
+                      type="button"
+                      className="btn btn-danger btn-small"
+                      onClick={() => void run("delete")}
+                      disabled={actionBusy === "delete"}
+                      autoFocus
+                    >
+                      {actionBusy === "delete" ? "Deleting…" : "Yes, delete it"}
+                    </button>
+                    <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm(null)}>
+                      Cancel
+                    </button>
+                  </div>
+                </div>
+              ) : null}
+              {actionError ? <Alert>{actionError}</Alert> : null}
+              {testResult ? <TestResult entry={testResult} /> : null}
+              {flushResult !== undefined ? (
+                <Alert kind="success" testId="flush-result">
+                  {flushResult === 0
+                    ? "No open bundles to send."
+                    : `Sent ${flushResult} open bundle${flushResult === 1 ? "" : "s"}.`}
+                </Alert>
+              ) : null}
+            </>
+          ) : (
             <>
               <dl className="facts" data-testid="webhook-read-only">
                 <dt>URL</dt>
@@ -640,35 +731,42 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 // The status is said once, by its chip: the summary's own "(HTTP 200)" is left out here.
                 const summary = a.status_code ? a.summary.replace(/ \(HTTP \d{3}\)(?=\.?$)/, "") : a.summary;
                 return (
-
-                <li key={`${a.at}-${i}`} className={`activity-item kind-${a.kind}`} data-kind={a.kind}>
-                  <span className="activity-dot" aria-hidden="true" />
-                  <span className="activity-main">
-                    {a.delivery_id ? (
-                      <button type="button" className="activity-open activity-summary" title={a.summary} data-focus-key={`activity-${a.request_id ?? a.delivery_id}`} onClick={() => delivery.open({ deliveryId: a.delivery_id!, requestId: a.request_id ?? undefined })}>
-                        {summary}
-                      </button>
-                    ) : (
-                      <span className="activity-summary" title={a.summary}>
-                        {summary}
-                      </span>
-                    )}
-                    {a.status_code ? <span className="chip">HTTP {a.status_code}</span> : null}
-                    {a.snippet ? (
-                      <span className="activity-snippet muted small" data-testid="activity-snippet">
-                        “{a.snippet}”
-                      </span>
-                    ) : null}
-                    {a.actor ? (
-                      <span className="muted small activity-actor" data-testid="activity-actor">
-                        by {a.actor.name}
-                      </span>
-                    ) : null}
-                  </span>
-                  <time dateTime={a.at} title={formatDateTime(a.at, tz)} className="activity-time">
-                    {formatRelative(a.at, tz)}
-                  </time>
-                </li>
+                  <li key={`${a.at}-${i}`} className={`activity-item kind-${a.kind}`} data-kind={a.kind}>
+                    <span className="activity-dot" aria-hidden="true" />
+                    <span className="activity-main">
+                      {a.delivery_id ? (
+                        <button
+                          type="button"
+                          className="activity-open activity-summary"
+                          title={a.summary}
+                          data-focus-key={`activity-${a.request_id ?? a.delivery_id}`}
+                          onClick={() =>
+                            delivery.open({ deliveryId: a.delivery_id!, requestId: a.request_id ?? undefined })
+                          }
+                        >
+                          {summary}
+                        </button>
+                      ) : (
+                        <span className="activity-summary" title={a.summary}>
+                          {summary}
+                        </span>
+                      )}
+                      {a.status_code ? <span className="chip">HTTP {a.status_code}</span> : null}
+                      {a.snippet ? (
+                        <span className="activity-snippet muted small" data-testid="activity-snippet">
+                          “{a.snippet}”
+                        </span>
+                      ) : null}
+                      {a.actor ? (
+                        <span className="muted small activity-actor" data-testid="activity-actor">
+                          by {a.actor.name}
+                        </span>
+                      ) : null}
+                    </span>
+                    <time dateTime={a.at} title={formatDateTime(a.at, tz)} className="activity-time">
+                      {formatRelative(a.at, tz)}
+                    </time>
+                  </li>
                 );
               })}
             </ol>
@@ -677,9 +775,21 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
       </div>
 
       <footer className="webhook-foot">
-        <a href={`/api/v1/webhooks/${encodeURIComponent(w.id)}/log`} download className="download-link" data-testid="download-log">
+        <a
+          href={`/api/v1/webhooks/${encodeURIComponent(w.id)}/log`}
+          download
+          className="download-link"
+          data-testid="download-log"
+        >
           <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16">
-            <path d="M10 3v9m0 0 3.5-3.5M10 12 6.5 8.5M4 15h12" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round" />
+            <path
+              d="M10 3v9m0 0 3.5-3.5M10 12 6.5 8.5M4 15h12"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="1.8"
+              strokeLinecap="round"
+              strokeLinejoin="round"
+            />
           </svg>
           Download detailed log (100 most recent requests)
         </a>
@@ -721,15 +831,24 @@ function TestResult({ entry }: { entry: LogEntry }) {
  */
 function UnrecognisedEvents({ account }: { account: Account }) {
   const tz = useTimezone();
-  const { data, error } = useLoad(() => api<List<InboundEvent>>("GET", `/api/v1/accounts/${account.id}/inbound-events?limit=20`), [account.id]);
+  const { data, error } = useLoad(
+    () => api<List<InboundEvent>>("GET", `/api/v1/accounts/${account.id}/inbound-events?limit=20`),
+    [account.id],
+  );
   if (error) return <Alert>Could not load the unrecognised events: {error}</Alert>;
   if (!data) return null;
-  if (data.items.length === 0) return <p className="muted small" data-testid="unrecognised-none">No unrecognised events.</p>;
+  if (data.items.length === 0)
+    return (
+      <p className="muted small" data-testid="unrecognised-none">
+        No unrecognised events.
+      </p>
+    );
   return (
     <details className="unrecognised" data-testid="unrecognised-events">
       <summary>
         {data.items.length}
-        {data.next_cursor ? "+" : ""} unrecognised event{data.items.length === 1 ? "" : "s"} (received, kept, not turned into messages)
+        {data.next_cursor ? "+" : ""} unrecognised event{data.items.length === 1 ? "" : "s"} (received, kept, not turned
+        into messages)
       </summary>
       <ul className="plain-list">
         {data.items.map((e) => (
@@ -756,14 +875,17 @@ function IncomingTab() {
       <section className="card">
         <h2>Where messages come in</h2>
         <p>
-          Gateway accounts (Meta Cloud API, WAHA, Evolution) send their webhooks to the inbound URL below. Accounts of source <strong>API</strong> receive messages through{" "}
-          <code>POST /api/v1/messages</code> with the workspace API key. Connect accounts on the <Link to="/accounts">Accounts</Link> page.
+          Gateway accounts (Meta Cloud API, WAHA, Evolution) send their webhooks to the inbound URL below. Accounts of
+          source <strong>API</strong> receive messages through <code>POST /api/v1/messages</code> with the workspace API
+          key. Connect accounts on the <Link to="/accounts">Accounts</Link> page.
         </p>
       </section>
       {canEdit ? <SendUrlCard /> : null}
       {error ? <Alert>Could not load the accounts: {error}</Alert> : null}
       {!data && !error ? <Loading /> : null}
-      {data && data.length === 0 ? <Empty title="No WhatsApp accounts connected">Connect one on the Accounts page.</Empty> : null}
+      {data && data.length === 0 ? (
+        <Empty title="No WhatsApp accounts connected">Connect one on the Accounts page.</Empty>
+      ) : null}
       {gateways.length > 0 ? (
         <section className="card">
           <h2>Gateway inbound URLs</h2>
@@ -775,7 +897,13 @@ function IncomingTab() {
                 </div>
                 {a.inbound_url ? (
                   <div className="input-row">
-                    <input readOnly value={a.inbound_url} aria-label={`Inbound URL for ${a.phone}`} className="mono" onFocus={(e) => e.target.select()} />
+                    <input
+                      readOnly
+                      value={a.inbound_url}
+                      aria-label={`Inbound URL for ${a.phone}`}
+                      className="mono"
+                      onFocus={(e) => e.target.select()}
+                    />
                     <CopyButton value={a.inbound_url} />
                   </div>
                 ) : (
@@ -793,7 +921,8 @@ function IncomingTab() {
           <ul className="plain-list">
             {apiAccounts.map((a) => (
               <li key={a.id}>
-                <strong>{a.phone}</strong> <span className="muted">· use "account_phone": "{a.phone}" in POST /api/v1/messages</span>
+                <strong>{a.phone}</strong>{" "}
+                <span className="muted">· use "account_phone": "{a.phone}" in POST /api/v1/messages</span>
               </li>
             ))}
           </ul>

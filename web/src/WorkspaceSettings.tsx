@@ -28,11 +28,14 @@ export function WorkspacePage() {
     e.preventDefault();
     setSaved(false);
     const n = Number(days);
-    if (keep === "days" && !(Number.isInteger(n) && n >= 1 && n <= 36_500)) return setError("A whole number of days from 1 to 36500.");
+    if (keep === "days" && !(Number.isInteger(n) && n >= 1 && n <= 36_500))
+      return setError("A whole number of days from 1 to 36500.");
     setBusy(true);
     setError(undefined);
     try {
-      ws.setData(await api<WorkspaceSettings>("PATCH", "/api/v1/workspace", { retention_days: keep === "all" ? null : n }));
+      ws.setData(
+        await api<WorkspaceSettings>("PATCH", "/api/v1/workspace", { retention_days: keep === "all" ? null : n }),
+      );
       setSaved(true);
     } catch (err) {
       setError(errorMessage(err));
@@ -60,12 +63,16 @@ export function WorkspacePage() {
         <section className="card" aria-labelledby="retention-title" data-testid="retention">
           <h2 id="retention-title">Message retention</h2>
           <p className="muted">
-            Messages older than this are deleted every hour, except those a switched-on webhook has not delivered yet: they wait for it.
+            Messages older than this are deleted every hour, except those a switched-on webhook has not delivered yet:
+            they wait for it.
           </p>
           {w.retention_waiting > 0 ? (
             <Alert kind="warning" testId="retention-waiting">
-              {w.retention_waiting >= 10_000 ? "10,000 or more messages are" : `${w.retention_waiting} message${w.retention_waiting === 1 ? " is" : "s are"}`} past the
-              retention time but kept: a switched-on webhook has not delivered {w.retention_waiting === 1 ? "it" : "them"} yet. They are deleted once it has.
+              {w.retention_waiting >= 10_000
+                ? "10,000 or more messages are"
+                : `${w.retention_waiting} message${w.retention_waiting === 1 ? " is" : "s are"}`}{" "}
+              past the retention time but kept: a switched-on webhook has not delivered{" "}
+              {w.retention_waiting === 1 ? "it" : "them"} yet. They are deleted once it has.
             </Alert>
           ) : null}
           {owner ? (
@@ -106,7 +113,12 @@ export function WorkspacePage() {
               ) : null}
             </form>
           ) : (
-            <p data-testid="retention-read-only">{w.retention_days === null ? "Messages are kept forever." : `Messages are kept for ${w.retention_days} days.`} Only the owner changes this.</p>
+            <p data-testid="retention-read-only">
+              {w.retention_days === null
+                ? "Messages are kept forever."
+                : `Messages are kept for ${w.retention_days} days.`}{" "}
+              Only the owner changes this.
+            </p>
           )}
         </section>
       ) : null}

@@ -44,7 +44,11 @@ export async function api<T>(method: string, path: string, body?: unknown, opts:
     });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
-    throw new ApiError(0, "NETWORK_ERROR", "Could not reach the Threadline server. Check your connection and try again.");
+    throw new ApiError(
+      0,
+      "NETWORK_ERROR",
+      "Could not reach the Threadline server. Check your connection and try again.",
+    );
   }
   const text = await res.text();
   let json: unknown = undefined;
@@ -56,7 +60,8 @@ export async function api<T>(method: string, path: string, body?: unknown, opts:
     }
   }
   if (!res.ok) {
-    const err = (json as { error?: { code?: string; message?: string; field?: string; path?: string } } | undefined)?.error;
+    const err = (json as { error?: { code?: string; message?: string; field?: string; path?: string } } | undefined)
+      ?.error;
     const message = err?.message ?? `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ""}.`;
     const error = new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, message, err?.field ?? err?.path);
     if (res.status === 401 && !opts.allow401) unauthorizedHandler?.();

@@ -63,7 +63,12 @@ export function match(path: string): Route {
   if (p === "/signin" || p === "/login") return { page: "signin" };
   // The links e-mailed to people: the token is the last path segment.
   m = /^\/(invitation|reset-password|sign-in-link)\/([^/]+)$/.exec(p);
-  if (m) return { page: "link", kind: m[1] === "invitation" ? "invitation" : m[1] === "reset-password" ? "reset" : "signin", token: decodeURIComponent(m[2]!) };
+  if (m)
+    return {
+      page: "link",
+      kind: m[1] === "invitation" ? "invitation" : m[1] === "reset-password" ? "reset" : "signin",
+      token: decodeURIComponent(m[2]!),
+    };
   return { page: "notfound" };
 }
 

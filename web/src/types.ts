@@ -18,11 +18,25 @@ import type {
   WebhookFilter as WebhookFilterSchema,
   WebhookWithSecret as WebhookWithSecretSchema,
 } from "../../src/webhooks/schemas.js";
-import type { Chat as ChatSchema, MessageWithSend as MessageSchema, Party as PartySchema } from "../../src/timeline/schemas.js";
+import type {
+  Chat as ChatSchema,
+  MessageWithSend as MessageSchema,
+  Party as PartySchema,
+} from "../../src/timeline/schemas.js";
 import type { SendUrl as SendUrlSchema } from "../../src/sending/schemas.js";
-import type { Me as MeSchema, Role as RoleSchema, Teammate as TeammateSchema, Workspace as WorkspaceSchema, WorkspaceSettings as WorkspaceSettingsSchema } from "../../src/workspaces/schemas.js";
+import type {
+  Me as MeSchema,
+  Role as RoleSchema,
+  Teammate as TeammateSchema,
+  Workspace as WorkspaceSchema,
+  WorkspaceSettings as WorkspaceSettingsSchema,
+} from "../../src/workspaces/schemas.js";
 import type { Actor as ActorSchema } from "../../src/audit/schemas.js";
-import type { Account as AccountSchema, InboundEvent as InboundEventSchema, Source as SourceSchema } from "../../src/accounts/schemas.js";
+import type {
+  Account as AccountSchema,
+  InboundEvent as InboundEventSchema,
+  Source as SourceSchema,
+} from "../../src/accounts/schemas.js";
 
 export type Workspace = Static<typeof WorkspaceSchema>;
 /** `GET /api/v1/workspace`: the workspace with its retention (src/retention). */

@@ -1,4 +1,14 @@
-import { createContext, useCallback, useContext, useEffect, useId, useRef, useState, type ReactNode, type MouseEvent } from "react";
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type ReactNode,
+  type MouseEvent,
+} from "react";
 import { errorMessage } from "./api.js";
 import { navigate } from "./router.js";
 import type { Me, Role, Workspace } from "./types.js";
@@ -60,7 +70,13 @@ export function formatTime(iso: string, tz?: string): string {
 export function formatDay(iso: string, tz?: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: tz }).format(d);
+  return new Intl.DateTimeFormat(undefined, {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    timeZone: tz,
+  }).format(d);
 }
 
 export function formatRelative(iso: string | null | undefined, tz?: string): string {
@@ -79,7 +95,14 @@ export function formatRelative(iso: string | null | undefined, tz?: string): str
 }
 
 /** An in-app link: plain left clicks navigate with the history API. */
-export function Link(props: { to: string; children: ReactNode; className?: string; current?: boolean; title?: string; "data-testid"?: string }) {
+export function Link(props: {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  current?: boolean;
+  title?: string;
+  "data-testid"?: string;
+}) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
@@ -108,7 +131,15 @@ export function FieldError({ id, message }: { id: string; message: string | unde
   );
 }
 
-export function Alert({ kind = "error", children, testId }: { kind?: "error" | "success" | "info" | "warning"; children: ReactNode; testId?: string }) {
+export function Alert({
+  kind = "error",
+  children,
+  testId,
+}: {
+  kind?: "error" | "success" | "info" | "warning";
+  children: ReactNode;
+  testId?: string;
+}) {
   return (
     <div className={`alert alert-${kind}`} role={kind === "error" ? "alert" : "status"} data-testid={testId}>
       {children}
@@ -134,7 +165,15 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
-export function CopyButton({ value, label = "Copy", className }: { value: string; label?: string; className?: string }) {
+export function CopyButton({
+  value,
+  label = "Copy",
+  className,
+}: {
+  value: string;
+  label?: string;
+  className?: string;
+}) {
   const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
   const timer = useRef<number | undefined>(undefined);
   useEffect(() => () => window.clearTimeout(timer.current), []);
@@ -295,10 +334,24 @@ export function ConfirmByTyping({
           ) : null}{" "}
           to confirm
         </label>
-        <input id={id} autoComplete="off" spellCheck={false} value={typed} onChange={(e) => setTyped(e.target.value)} autoFocus data-testid="confirm-input" />
+        <input
+          id={id}
+          autoComplete="off"
+          spellCheck={false}
+          value={typed}
+          onChange={(e) => setTyped(e.target.value)}
+          autoFocus
+          data-testid="confirm-input"
+        />
       </div>
       <div className="btn-row">
-        <button type="button" className="btn btn-danger btn-small" disabled={!matches || busy} onClick={onConfirm} data-testid="confirm-delete">
+        <button
+          type="button"
+          className="btn btn-danger btn-small"
+          disabled={!matches || busy}
+          onClick={onConfirm}
+          data-testid="confirm-delete"
+        >
           {busy ? "Deleting…" : action}
         </button>
         <button type="button" className="btn btn-secondary btn-small" onClick={onCancel}>

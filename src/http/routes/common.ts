@@ -11,22 +11,29 @@ export const NameString = (opts: { minLength?: number } = {}) => Type.String({ m
 export const UrlString = () => Type.String({ maxLength: MAX_URL_LENGTH });
 export const TextString = () => Type.String({ maxLength: MAX_TEXT_LENGTH });
 
-export const ListQuery = Type.Object({ limit: Type.Optional(Type.String({ maxLength: 8 })), cursor: Type.Optional(IdString()), q: Type.Optional(NameString()) });
+export const ListQuery = Type.Object({
+  limit: Type.Optional(Type.String({ maxLength: 8 })),
+  cursor: Type.Optional(IdString()),
+  q: Type.Optional(NameString()),
+});
 export const IdParams = Type.Object({ id: IdString() });
 
 /** `?limit=` of lists: 1 to 200, default 50. */
 export function parseLimit(raw: string | undefined, def = 50): number {
   if (raw === undefined || raw === "") return def;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 200) throw invalid("limit", "must be a whole number from 1 to 200.");
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 200)
+    throw invalid("limit", "must be a whole number from 1 to 200.");
   return Number(raw);
 }
-
 
 /**
  * A page of a short list already in memory (teammates, accounts, webhooks), with an
  * opaque offset cursor; long lists (chats, messages) page in the database instead.
  */
-export function pageOf<T>(all: T[], query: { limit?: string; cursor?: string }): { items: T[]; next_cursor: string | null } {
+export function pageOf<T>(
+  all: T[],
+  query: { limit?: string; cursor?: string },
+): { items: T[]; next_cursor: string | null } {
   const limit = parseLimit(query.limit);
   let offset = 0;
   if (query.cursor) {
@@ -48,7 +55,10 @@ export function keysetCursor(key: (string | number)[]): string {
 }
 
 /** The sort key a `keysetCursor` carries, checked against the kinds of its parts; `invalid("cursor")` otherwise. */
-export function readKeysetCursor<const K extends readonly ("string" | "number")[]>(raw: string | undefined, kinds: K): { -readonly [I in keyof K]: K[I] extends "string" ? string : number } | undefined {
+export function readKeysetCursor<const K extends readonly ("string" | "number")[]>(
+  raw: string | undefined,
+  kinds: K,
+): { -readonly [I in keyof K]: K[I] extends "string" ? string : number } | undefined {
   if (raw === undefined || raw === "") return undefined;
   let key: unknown;
   try {
@@ -56,6 +66,7 @@ export function readKeysetCursor<const K extends readonly ("string" | "number")[
   } catch {
     key = undefined;
   }
-  if (!Array.isArray(key) || key.length !== kinds.length || key.some((k, i) => typeof k !== kinds[i])) throw invalid("cursor", "is not a cursor this list returned.");
+  if (!Array.isArray(key) || key.length !== kinds.length || key.some((k, i) => typeof k !== kinds[i]))
+    throw invalid("cursor", "is not a cursor this list returned.");
   return key as { -readonly [I in keyof K]: K[I] extends "string" ? string : number };
 }

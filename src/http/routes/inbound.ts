@@ -18,7 +18,8 @@ export const INBOUND_BODY_LIMIT = 1024 * 1024;
  */
 function singleValues(query: unknown): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries((query ?? {}) as Record<string, unknown>)) out[k] = typeof v === "string" ? v : undefined;
+  for (const [k, v] of Object.entries((query ?? {}) as Record<string, unknown>))
+    out[k] = typeof v === "string" ? v : undefined;
   return out;
 }
 
@@ -27,7 +28,9 @@ export function inboundRoutes(app: Threadline) {
   return async (f: App) => {
     // Signatures are over the exact bytes: keep the raw body in this scope.
     f.removeAllContentTypeParsers();
-    f.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: INBOUND_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    f.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: INBOUND_BODY_LIMIT }, (_req, body, done) =>
+      done(null, body),
+    );
 
     const Params = Type.Object({ source: Type.String(), token: Type.String() });
     // Before the body is read: the path token must name an account (else it counts as a failed
@@ -53,13 +56,19 @@ export function inboundRoutes(app: Threadline) {
     f.addHook("onRequestAbort", (req) => leave(req as never));
     const handler = async (req: FastifyRequest<{ Params: { source: string } }>, reply: FastifyReply) => {
       const row = (req as { inboundAccount?: AccountRow }).inboundAccount!;
-      const request = { method: req.method as "GET" | "POST", query: singleValues(req.query), headers: req.headers, rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) };
+      const request = {
+        method: req.method as "GET" | "POST",
+        query: singleValues(req.query),
+        headers: req.headers,
+        rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      };
       const received = await receiveInbound(app, adapterFor(req.params.source)!, row, request).catch((e: unknown) => {
         if (!(e instanceof SourceAuthError)) throw e;
         req.server.authFailures.failed(req);
         throw new ApiError("UNAUTHORIZED", e.message);
       });
-      if (received.kind === "reply") return reply.status(received.status).type(received.contentType).send(received.body);
+      if (received.kind === "reply")
+        return reply.status(received.status).type(received.contentType).send(received.body);
       return received.answer;
     };
     const schema = { hide: true, params: Params, response: { 200: InboundAnswer } };

@@ -25,7 +25,11 @@ function fillShell(base: string, title: string, inner: string): string {
     const m = pattern.exec(page);
     return m ? page.slice(0, m.index) + content + page.slice(m.index + m[0].length) : page;
   };
-  return fill(fill(base, /<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`), /<div id="root"><\/div>/, `<div id="root">${inner}</div>`);
+  return fill(
+    fill(base, /<title>[^<]*<\/title>/, `<title>${escapeHtml(title)} · Threadline</title>`),
+    /<div id="root"><\/div>/,
+    `<div id="root">${inner}</div>`,
+  );
 }
 
 /**
@@ -42,7 +46,12 @@ export function pageRoutes(app: Threadline, webDist: string) {
   const nextOf = (next: unknown) => safeNext(next, app.publicUrl());
 
   const notFoundPage = (reply: FastifyReply, what: string) =>
-    reply.status(404).type("text/html; charset=utf-8").send(shell("Not found", `<main class="ssr"><h1>${what} not found</h1><p><a href="/">Open Threadline</a></p></main>`));
+    reply
+      .status(404)
+      .type("text/html; charset=utf-8")
+      .send(
+        shell("Not found", `<main class="ssr"><h1>${what} not found</h1><p><a href="/">Open Threadline</a></p></main>`),
+      );
 
   const perEmail = new EmailLimits(app.config.rateLimits.signInEmail);
   const signIn = (reply: FastifyReply, next: string, error?: string) =>
@@ -92,7 +101,10 @@ export function pageRoutes(app: Threadline, webDist: string) {
     const items = rows
       .map((m) => {
         const hl = m.id === highlight;
-        const body = m.status === "skipped" ? `<em>Attachment (${escapeHtml(m.type)}), not forwarded</em>` : escapeHtml(m.text).replace(/\r\n|\r|\n/g, "<br/>");
+        const body =
+          m.status === "skipped"
+            ? `<em>Attachment (${escapeHtml(m.type)}), not forwarded</em>`
+            : escapeHtml(m.text).replace(/\r\n|\r|\n/g, "<br/>");
         return (
           `<li id="m-${escapeHtml(m.id)}" class="msg ${m.direction}${hl ? " highlighted" : ""}" data-message-id="${escapeHtml(m.id)}"${hl ? ' data-highlighted="true" aria-current="true"' : ""}>` +
           `<div class="meta"><strong>${escapeHtml(m.sender_name)}</strong> · <time datetime="${new Date(m.timestamp).toISOString()}">${localMinute(m.timestamp, timezone)}</time> · ${m.direction}</div>` +
@@ -103,36 +115,68 @@ export function pageRoutes(app: Threadline, webDist: string) {
     const title = `${chat.full_name}${chat.is_group ? " (group)" : chat.phone ? ` ${chat.phone}` : ""}`;
     return reply
       .type("text/html; charset=utf-8")
-      .send(shell(chat.full_name, `<main class="ssr conversation" data-chat-id="${chat.id}"><h1>${escapeHtml(title)}</h1><p class="zone" data-testid="time-zone">Times in ${escapeHtml(timezone)}</p><ol class="messages">${items || "<li>No messages yet.</li>"}</ol></main>`));
+      .send(
+        shell(
+          chat.full_name,
+          `<main class="ssr conversation" data-chat-id="${chat.id}"><h1>${escapeHtml(title)}</h1><p class="zone" data-testid="time-zone">Times in ${escapeHtml(timezone)}</p><ol class="messages">${items || "<li>No messages yet.</li>"}</ol></main>`,
+        ),
+      );
   };
 
   return async (f: App) => {
     // The sign-in form is the one form that posts here: form bodies are parsed in this scope only.
-    f.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 16 * 1024 }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
-    });
-    f.get("/chat/:id/messages/", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => conversation(req, reply, req.params.id));
-    f.get("/chat/:id/messages", { schema: { hide: true, params: Type.Object({ id: Type.String() }) } }, async (req, reply) => reply.redirect(`/chat/${encodeURIComponent(req.params.id)}/messages/`));
-    f.get("/permalink/:uuid/", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => {
-      const ws = await sessionOf(req, reply);
-      if (!ws) return signIn(reply, req.url);
-      try {
-        const p = await findPermalink(app.db, ws, req.params.uuid);
-        return conversation(req, reply, p.chat_id, p.message_id);
-      } catch (e) {
-        if (e instanceof ApiError && e.code === "NOT_FOUND") return notFoundPage(reply, "Message");
-        throw e;
-      }
-    });
-    f.get("/permalink/:uuid", { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } }, async (req, reply) => reply.redirect(`/permalink/${encodeURIComponent(req.params.uuid)}/`));
-    f.get("/signin", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } }, async (req, reply) => signIn(reply, nextOf(req.query.next)));
+    f.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: 16 * 1024 },
+      (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      },
+    );
+    f.get(
+      "/chat/:id/messages/",
+      { schema: { hide: true, params: Type.Object({ id: Type.String() }) } },
+      async (req, reply) => conversation(req, reply, req.params.id),
+    );
+    f.get(
+      "/chat/:id/messages",
+      { schema: { hide: true, params: Type.Object({ id: Type.String() }) } },
+      async (req, reply) => reply.redirect(`/chat/${encodeURIComponent(req.params.id)}/messages/`),
+    );
+    f.get(
+      "/permalink/:uuid/",
+      { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } },
+      async (req, reply) => {
+        const ws = await sessionOf(req, reply);
+        if (!ws) return signIn(reply, req.url);
+        try {
+          const p = await findPermalink(app.db, ws, req.params.uuid);
+          return conversation(req, reply, p.chat_id, p.message_id);
+        } catch (e) {
+          if (e instanceof ApiError && e.code === "NOT_FOUND") return notFoundPage(reply, "Message");
+          throw e;
+        }
+      },
+    );
+    f.get(
+      "/permalink/:uuid",
+      { schema: { hide: true, params: Type.Object({ uuid: Type.String() }) } },
+      async (req, reply) => reply.redirect(`/permalink/${encodeURIComponent(req.params.uuid)}/`),
+    );
+    f.get(
+      "/signin",
+      { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String()) }) } },
+      async (req, reply) => signIn(reply, nextOf(req.query.next)),
+    );
     f.post("/signin", { schema: { hide: true } }, async (req, reply) => {
       const body = (req.body ?? {}) as { email?: unknown; password?: unknown; next?: string };
       const next = nextOf(body.next);
       const email = typeof body.email === "string" ? body.email.slice(0, 320) : "";
       const password = typeof body.password === "string" ? body.password : "";
       if (email) perEmail.hit(email, reply);
-      const p = email && password && password.length <= MAX_PASSWORD ? await personByPassword(app.db, email, password) : undefined;
+      const p =
+        email && password && password.length <= MAX_PASSWORD
+          ? await personByPassword(app.db, email, password)
+          : undefined;
       if (!p) {
         req.server.authFailures.failed(req);
         if (email) await recordFailedSignIn(app.db, app.clock, email, req.ip);

@@ -28,18 +28,39 @@ export function sendingRoutes(app: Threadline) {
     return { message_id: id, status: "queued" as const };
   };
   return async (f: App) => {
-    f.post("/api/v1/messages/send", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], body: SendBody, response: { 202: SendQueued } } }, async (req, reply) =>
-      reply.status(202).send(await send(req.workspaceId, req.body, req.person?.teammate.id)),
+    f.post(
+      "/api/v1/messages/send",
+      {
+        config: { auth: "workspace", role: "member" },
+        schema: { tags: ["messages"], body: SendBody, response: { 202: SendQueued } },
+      },
+      async (req, reply) => reply.status(202).send(await send(req.workspaceId, req.body, req.person?.teammate.id)),
     );
-    f.get("/api/v1/messages/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["messages"], params: IdParams, response: { 200: MessageWithSend } } }, async (req) =>
-      getMessageWithSend(app.db, req.workspaceId, req.params.id, app.publicUrl()),
+    f.get(
+      "/api/v1/messages/:id",
+      {
+        config: { auth: "workspace", role: "member" },
+        schema: { tags: ["messages"], params: IdParams, response: { 200: MessageWithSend } },
+      },
+      async (req) => getMessageWithSend(app.db, req.workspaceId, req.params.id, app.publicUrl()),
     );
-    f.get("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"], response: { 200: SendUrl } } }, async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()));
-    f.post("/api/v1/send-url", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"], response: { 201: NewSendUrl } } }, async (req, reply) => {
-      const url = await regenerateSendUrl(app.db, app.clock, req.workspaceId, app.publicUrl());
-      await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "send_url.regenerated", object: { type: "send_url", id: req.workspaceId } });
-      return reply.status(201).send(url);
-    });
+    f.get(
+      "/api/v1/send-url",
+      { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"], response: { 200: SendUrl } } },
+      async (req) => getSendUrl(app.db, req.workspaceId, app.publicUrl()),
+    );
+    f.post(
+      "/api/v1/send-url",
+      { config: { auth: "workspace", role: "admin" }, schema: { tags: ["messages"], response: { 201: NewSendUrl } } },
+      async (req, reply) => {
+        const url = await regenerateSendUrl(app.db, app.clock, req.workspaceId, app.publicUrl());
+        await audit(app.db, app.clock, req.workspaceId, whoOf(req), {
+          action: "send_url.regenerated",
+          object: { type: "send_url", id: req.workspaceId },
+        });
+        return reply.status(201).send(url);
+      },
+    );
 
     // The capability URL: the token in the path is the credential (no key, no cookie; so the
     // CSRF rule, which guards cookie-authenticated changes, lets a request without one through).
@@ -49,13 +70,19 @@ export function sendingRoutes(app: Threadline) {
       hooks.addHook("onSend", async (_req, reply) => {
         reply.header("access-control-allow-origin", "*");
       });
-      hooks.options("/hooks/send/:token", { config: { auth: "public" }, schema: { hide: true, params: Type.Object({ token: IdString() }), response: { 204: NoContent } } }, async (_req, reply) =>
-        reply
-          .status(204)
-          .header("access-control-allow-methods", "POST")
-          .header("access-control-allow-headers", "content-type")
-          .header("access-control-max-age", "86400")
-          .send(),
+      hooks.options(
+        "/hooks/send/:token",
+        {
+          config: { auth: "public" },
+          schema: { hide: true, params: Type.Object({ token: IdString() }), response: { 204: NoContent } },
+        },
+        async (_req, reply) =>
+          reply
+            .status(204)
+            .header("access-control-allow-methods", "POST")
+            .header("access-control-allow-headers", "content-type")
+            .header("access-control-max-age", "86400")
+            .send(),
       );
       // The token is the credential: checked before the body is read, an unknown one counting as a failed authentication.
       hooks.addHook("onRequest", async (req) => {
@@ -67,13 +94,28 @@ export function sendingRoutes(app: Threadline) {
         }
         (req as { sendWorkspace?: string }).sendWorkspace = ws;
       });
-      hooks.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 128 * 1024 }, (_req, body, done) => {
-        done(null, Object.fromEntries(new URLSearchParams(body as string)));
-      });
+      hooks.addContentTypeParser(
+        "application/x-www-form-urlencoded",
+        { parseAs: "string", bodyLimit: 128 * 1024 },
+        (_req, body, done) => {
+          done(null, Object.fromEntries(new URLSearchParams(body as string)));
+        },
+      );
       hooks.post(
         "/hooks/send/:token",
-        { config: { auth: "public" }, bodyLimit: 128 * 1024, schema: { tags: ["messages"], params: Type.Object({ token: IdString() }), body: SendBody, response: { 202: SendQueued }, security: [] } },
-        async (req, reply) => reply.status(202).send(await send((req as { sendWorkspace?: string }).sendWorkspace!, req.body)),
+        {
+          config: { auth: "public" },
+          bodyLimit: 128 * 1024,
+          schema: {
+            tags: ["messages"],
+            params: Type.Object({ token: IdString() }),
+            body: SendBody,
+            response: { 202: SendQueued },
+            security: [],
+          },
+        },
+        async (req, reply) =>
+          reply.status(202).send(await send((req as { sendWorkspace?: string }).sendWorkspace!, req.body)),
       );
     });
   };

@@ -30,7 +30,13 @@ export function ssoRoutes(app: Threadline) {
     const issuer = new URL(o.issuer);
     discovered ??= client
       // client_secret_basic: the token endpoint's default authentication in OpenID Connect.
-      .discovery(issuer, o.clientId, { client_secret: o.clientSecret }, client.ClientSecretBasic(o.clientSecret), issuer.protocol === "http:" && loopback(issuer) ? { execute: [client.allowInsecureRequests] } : undefined)
+      .discovery(
+        issuer,
+        o.clientId,
+        { client_secret: o.clientSecret },
+        client.ClientSecretBasic(o.clientSecret),
+        issuer.protocol === "http:" && loopback(issuer) ? { execute: [client.allowInsecureRequests] } : undefined,
+      )
       .catch((e: unknown) => {
         discovered = undefined;
         throw e;
@@ -38,41 +44,54 @@ export function ssoRoutes(app: Threadline) {
     return discovered;
   };
   const redirectUri = () => `${app.publicUrl().replace(/\/+$/, "")}/sso/callback`;
-  const refuse = (reply: FastifyReply, why: string) => reply.redirect(`/signin?sso_error=${encodeURIComponent(why)}`, 303);
+  const refuse = (reply: FastifyReply, why: string) =>
+    reply.redirect(`/signin?sso_error=${encodeURIComponent(why)}`, 303);
 
   return async (f: App) => {
-    f.get("/api/v1/sso", { config: { auth: "public" }, schema: { tags: ["session"], response: { 200: SsoState }, security: [] } }, async () => ({ enabled: oidc !== undefined }));
+    f.get(
+      "/api/v1/sso",
+      { config: { auth: "public" }, schema: { tags: ["session"], response: { 200: SsoState }, security: [] } },
+      async () => ({ enabled: oidc !== undefined }),
+    );
     if (!oidc) return;
 
-    f.get("/sso/start", { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2048 })) }) } }, async (req, reply) => {
-      let config: client.Configuration;
-      try {
-        config = await configuration(oidc);
-      } catch (e) {
-        app.log.error({ err: e }, "single sign-on: the OpenID provider could not be discovered");
-        return refuse(reply, "Single sign-on is not available right now: the identity provider did not answer.");
-      }
-      const verifier = client.randomPKCECodeVerifier();
-      const state = client.randomState();
-      const nonce = client.randomNonce();
-      const next = safeNext(req.query.next, app.publicUrl());
-      void reply.setCookie(SSO_COOKIE, Buffer.from(JSON.stringify({ verifier, state, nonce, next })).toString("base64url"), {
-        httpOnly: true,
-        sameSite: "lax",
-        path: "/sso/",
-        maxAge: SSO_TTL_S,
-        secure: app.publicUrl().startsWith("https:") || req.protocol === "https",
-      });
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri(),
-        scope: "openid email profile",
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: "S256",
-        state,
-        nonce,
-      });
-      return reply.redirect(url.href, 303);
-    });
+    f.get(
+      "/sso/start",
+      { schema: { hide: true, querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2048 })) }) } },
+      async (req, reply) => {
+        let config: client.Configuration;
+        try {
+          config = await configuration(oidc);
+        } catch (e) {
+          app.log.error({ err: e }, "single sign-on: the OpenID provider could not be discovered");
+          return refuse(reply, "Single sign-on is not available right now: the identity provider did not answer.");
+        }
+        const verifier = client.randomPKCECodeVerifier();
+        const state = client.randomState();
+        const nonce = client.randomNonce();
+        const next = safeNext(req.query.next, app.publicUrl());
+        void reply.setCookie(
+          SSO_COOKIE,
+          Buffer.from(JSON.stringify({ verifier, state, nonce, next })).toString("base64url"),
+          {
+            httpOnly: true,
+            sameSite: "lax",
+            path: "/sso/",
+            maxAge: SSO_TTL_S,
+            secure: app.publicUrl().startsWith("https:") || req.protocol === "https",
+          },
+        );
+        const url = client.buildAuthorizationUrl(config, {
+          redirect_uri: redirectUri(),
+          scope: "openid email profile",
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: "S256",
+          state,
+          nonce,
+        });
+        return reply.redirect(url.href, 303);
+      },
+    );
 
     f.get("/sso/callback", { schema: { hide: true } }, async (req: FastifyRequest, reply) => {
       const raw = req.cookies[SSO_COOKIE];
@@ -80,7 +99,8 @@ export function ssoRoutes(app: Threadline) {
       let saved: { verifier: string; state: string; nonce: string; next: string };
       try {
         saved = JSON.parse(Buffer.from(raw ?? "", "base64url").toString()) as typeof saved;
-        if (typeof saved.verifier !== "string" || typeof saved.state !== "string") throw new Error("no sign-on under way");
+        if (typeof saved.verifier !== "string" || typeof saved.state !== "string")
+          throw new Error("no sign-on under way");
       } catch {
         return refuse(reply, "That sign-on expired or was not started here; try again.");
       }
@@ -88,10 +108,19 @@ export function ssoRoutes(app: Threadline) {
       try {
         const config = await configuration(oidc);
         const current = new URL(req.url, redirectUri());
-        const tokens = await client.authorizationCodeGrant(config, current, { pkceCodeVerifier: saved.verifier, expectedState: saved.state, expectedNonce: saved.nonce, idTokenExpected: true });
+        const tokens = await client.authorizationCodeGrant(config, current, {
+          pkceCodeVerifier: saved.verifier,
+          expectedState: saved.state,
+          expectedNonce: saved.nonce,
+          idTokenExpected: true,
+        });
         claims = tokens.claims();
         // Providers commonly give the e-mail in userinfo rather than the ID token: asked for the ID token's subject.
-        if (claims && typeof claims.email !== "string") claims = { ...claims, ...(await client.fetchUserInfo(config, tokens.access_token, claims.sub)) } as client.IDToken;
+        if (claims && typeof claims.email !== "string")
+          claims = {
+            ...claims,
+            ...(await client.fetchUserInfo(config, tokens.access_token, claims.sub)),
+          } as client.IDToken;
       } catch (e) {
         req.server.authFailures.failed(req);
         app.log.warn({ err: (e as Error).message }, "single sign-on refused");

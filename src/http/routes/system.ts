@@ -18,7 +18,9 @@ export function systemRoutes(app: Threadline) {
       return { ok: true };
     });
     // Installation-wide figures only (no label names a workspace); behind THREADLINE_METRICS_TOKEN when set.
-    const metricsToken = app.config.metricsToken ? createHash("sha256").update(app.config.metricsToken).digest() : undefined;
+    const metricsToken = app.config.metricsToken
+      ? createHash("sha256").update(app.config.metricsToken).digest()
+      : undefined;
     f.get("/metrics", { schema: { tags: ["system"], response: { 200: Metrics } } }, async (req, reply) => {
       if (metricsToken) {
         const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
@@ -33,7 +35,14 @@ export function systemRoutes(app: Threadline) {
     if (app.config.testClock) {
       f.post(
         "/api/v1/_test/clock",
-        { config: { auth: "operator" }, schema: { tags: ["system"], body: Type.Object({ advance_ms: Type.Integer({ minimum: 0 }) }), response: { 200: TestClock } } },
+        {
+          config: { auth: "operator" },
+          schema: {
+            tags: ["system"],
+            body: Type.Object({ advance_ms: Type.Integer({ minimum: 0 }) }),
+            response: { 200: TestClock },
+          },
+        },
         async (req) => ({ now: new Date(app.clock.advance(req.body.advance_ms)).toISOString() }),
       );
     }

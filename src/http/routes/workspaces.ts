@@ -13,7 +13,16 @@ import { deleteAccount, deleteWorkspace, parsePurge } from "../../deletion/index
 import { whoOf } from "../auth.js";
 import { audit } from "../../audit/index.js";
 import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
-import { IdParams, IdString, keysetCursor, ListQuery, NameString, pageOf, parseLimit, readKeysetCursor } from "./common.js";
+import {
+  IdParams,
+  IdString,
+  keysetCursor,
+  ListQuery,
+  NameString,
+  pageOf,
+  parseLimit,
+  readKeysetCursor,
+} from "./common.js";
 import { ApiKeyRotated, WorkspaceCreated, WorkspacePage, WorkspaceSettings } from "../../workspaces/schemas.js";
 import { NotificationList } from "../../alerts/schemas.js";
 import { Account, AccountPage, InboundEventPage } from "../../accounts/schemas.js";
@@ -25,7 +34,14 @@ export function workspaceRoutes(app: Threadline) {
   return async (f: App) => {
     f.post(
       "/api/v1/workspaces",
-      { config: { auth: "operator" }, schema: { tags: ["operator"], body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }), response: { 201: WorkspaceCreated } } },
+      {
+        config: { auth: "operator" },
+        schema: {
+          tags: ["operator"],
+          body: Type.Object({ name: NameString({ minLength: 1 }), owner: Person, timezone: Type.Optional(IdString()) }),
+          response: { 201: WorkspaceCreated },
+        },
+      },
       async (req, reply) => {
         const ws = await createWorkspace(app.db, app.clock, req.body);
         // The first owner sets a password in the browser through this URL (7 days, once).
@@ -34,11 +50,22 @@ export function workspaceRoutes(app: Threadline) {
       },
     );
     // Paged in the database: an operator hosting thousands of workspaces reads them a page at a time.
-    f.get("/api/v1/workspaces", { config: { auth: "operator" }, schema: { tags: ["operator"], querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }), response: { 200: WorkspacePage } } }, async (req) => {
-      const after = readKeysetCursor(req.query.cursor, ["string"]);
-      const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
-      return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
-    });
+    f.get(
+      "/api/v1/workspaces",
+      {
+        config: { auth: "operator" },
+        schema: {
+          tags: ["operator"],
+          querystring: Type.Object({ limit: ListQuery.properties.limit, cursor: ListQuery.properties.cursor }),
+          response: { 200: WorkspacePage },
+        },
+      },
+      async (req) => {
+        const after = readKeysetCursor(req.query.cursor, ["string"]);
+        const page = await listWorkspaces(app.db, { limit: parseLimit(req.query.limit), after: after?.[0] });
+        return { items: page.items, next_cursor: page.more && page.last ? keysetCursor([page.last]) : null };
+      },
+    );
     // Everything of the workspace: its webhooks stopped first (in every process), its keys and sessions refused at once, its data deleted in batches.
     f.delete(
       "/api/v1/workspaces/:id",
@@ -48,8 +75,18 @@ export function workspaceRoutes(app: Threadline) {
         return reply.status(204).send();
       },
     );
-    const withRetention = async <W extends { id: string }>(ws: W) => ({ ...ws, ...(await retentionOf(app.db, app.clock, ws.id)) });
-    f.get("/api/v1/workspace", { config: { auth: "workspace", role: "member" }, schema: { tags: ["workspace"], response: { 200: WorkspaceSettings } } }, async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)));
+    const withRetention = async <W extends { id: string }>(ws: W) => ({
+      ...ws,
+      ...(await retentionOf(app.db, app.clock, ws.id)),
+    });
+    f.get(
+      "/api/v1/workspace",
+      {
+        config: { auth: "workspace", role: "member" },
+        schema: { tags: ["workspace"], response: { 200: WorkspaceSettings } },
+      },
+      async (req) => withRetention(await getWorkspace(app.db, req.workspaceId)),
+    );
     f.patch(
       "/api/v1/workspace",
       {
@@ -57,7 +94,11 @@ export function workspaceRoutes(app: Threadline) {
         config: { auth: "workspace", role: "owner" },
         schema: {
           tags: ["workspace"],
-          body: Type.Object({ name: Type.Optional(NameString()), timezone: Type.Optional(IdString()), retention_days: Type.Optional(Type.Union([Type.Integer(), Type.Null()])) }),
+          body: Type.Object({
+            name: Type.Optional(NameString()),
+            timezone: Type.Optional(IdString()),
+            retention_days: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+          }),
           response: { 200: WorkspaceSettings },
         },
       },
@@ -69,19 +110,36 @@ export function workspaceRoutes(app: Threadline) {
         if (retention_days !== undefined) {
           const before = await retentionOf(app.db, app.clock, req.workspaceId);
           await setRetentionDays(app.db, req.workspaceId, retention_days);
-          await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "workspace.updated", object: { type: "workspace", id: req.workspaceId }, before: { retention_days: before.retention_days }, after: { retention_days } });
+          await audit(app.db, app.clock, req.workspaceId, whoOf(req), {
+            action: "workspace.updated",
+            object: { type: "workspace", id: req.workspaceId },
+            before: { retention_days: before.retention_days },
+            after: { retention_days },
+          });
         }
         return withRetention(ws);
       },
     );
     // A new "Default key"; the old one is refused from the next request on, in every process.
-    f.post("/api/v1/workspace/api_key", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"], response: { 201: ApiKeyRotated } } }, async (req, reply) =>
-      reply.status(201).send(await rotateApiKey(app.db, app.clock, req.workspaceId, whoOf(req))),
+    f.post(
+      "/api/v1/workspace/api_key",
+      {
+        config: { auth: "workspace", role: "admin" },
+        schema: { tags: ["workspace"], response: { 201: ApiKeyRotated } },
+      },
+      async (req, reply) => reply.status(201).send(await rotateApiKey(app.db, app.clock, req.workspaceId, whoOf(req))),
     );
-    f.get("/api/v1/notifications", { config: { auth: "workspace", role: "admin" }, schema: { tags: ["workspace"], querystring: ListQuery, response: { 200: NotificationList } } }, async (req) => ({
-      items: await app.alerts.list(req.workspaceId, parseLimit(req.query.limit)),
-      next_cursor: null,
-    }));
+    f.get(
+      "/api/v1/notifications",
+      {
+        config: { auth: "workspace", role: "admin" },
+        schema: { tags: ["workspace"], querystring: ListQuery, response: { 200: NotificationList } },
+      },
+      async (req) => ({
+        items: await app.alerts.list(req.workspaceId, parseLimit(req.query.limit)),
+        next_cursor: null,
+      }),
+    );
 
     f.post(
       "/api/v1/accounts",
@@ -102,27 +160,54 @@ export function workspaceRoutes(app: Threadline) {
       async (req, reply) => {
         await checkQuota(app.db, "accounts", req.workspaceId, app.config.quotas);
         const view = accountView(await createAccount(app.db, app.clock, req.workspaceId, req.body), app.publicUrl());
-        await audit(app.db, app.clock, req.workspaceId, whoOf(req), { action: "account.created", object: { type: "account", id: view.id }, after: { phone: view.phone, source: view.source, owner_email: view.email } });
+        await audit(app.db, app.clock, req.workspaceId, whoOf(req), {
+          action: "account.created",
+          object: { type: "account", id: view.id },
+          after: { phone: view.phone, source: view.source, owner_email: view.email },
+        });
         return reply.status(201).send(view);
       },
     );
     // Members see the accounts (to filter and send) without their inbound URLs (the token is a credential).
-    const shown = <V extends { inbound_url: string | null }>(req: { role: string }, v: V): V => (req.role === "member" ? { ...v, inbound_url: null } : v);
-    f.get("/api/v1/accounts", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], querystring: ListQuery, response: { 200: AccountPage } } }, async (req) => {
-      const page = pageOf(await listAccounts(app.db, req.workspaceId), req.query);
-      const connections = await connectionsOf(app.db, page.items);
-      return { ...page, items: page.items.map((a) => shown(req, accountView(a, app.publicUrl(), connections.get(a.id)))) };
-    });
-    f.get("/api/v1/accounts/:id", { config: { auth: "workspace", role: "member" }, schema: { tags: ["accounts"], params: IdParams, response: { 200: Account } } }, async (req) => {
-      const row = await getAccount(app.db, req.workspaceId, req.params.id);
-      return shown(req, accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id)));
-    });
+    const shown = <V extends { inbound_url: string | null }>(req: { role: string }, v: V): V =>
+      req.role === "member" ? { ...v, inbound_url: null } : v;
+    f.get(
+      "/api/v1/accounts",
+      {
+        config: { auth: "workspace", role: "member" },
+        schema: { tags: ["accounts"], querystring: ListQuery, response: { 200: AccountPage } },
+      },
+      async (req) => {
+        const page = pageOf(await listAccounts(app.db, req.workspaceId), req.query);
+        const connections = await connectionsOf(app.db, page.items);
+        return {
+          ...page,
+          items: page.items.map((a) => shown(req, accountView(a, app.publicUrl(), connections.get(a.id)))),
+        };
+      },
+    );
+    f.get(
+      "/api/v1/accounts/:id",
+      {
+        config: { auth: "workspace", role: "member" },
+        schema: { tags: ["accounts"], params: IdParams, response: { 200: Account } },
+      },
+      async (req) => {
+        const row = await getAccount(app.db, req.workspaceId, req.params.id);
+        return shown(req, accountView(row, app.publicUrl(), (await connectionsOf(app.db, [row])).get(row.id)));
+      },
+    );
     // Its inbound URL and sending stop at once; its chats and messages stay unless ?purge=true.
     f.delete(
       "/api/v1/accounts/:id",
       {
         config: { auth: "workspace", role: "admin" },
-        schema: { tags: ["accounts"], params: IdParams, querystring: Type.Object({ purge: Type.Optional(Type.String({ maxLength: 8 })) }), response: { 204: NoContent } },
+        schema: {
+          tags: ["accounts"],
+          params: IdParams,
+          querystring: Type.Object({ purge: Type.Optional(Type.String({ maxLength: 8 })) }),
+          response: { 204: NoContent },
+        },
       },
       async (req, reply) => {
         const purge = parsePurge(req.query.purge);
@@ -133,14 +218,18 @@ export function workspaceRoutes(app: Threadline) {
     // What the account's gateway sent that could not be mapped to messages (newest first).
     f.get(
       "/api/v1/accounts/:id/inbound-events",
-      { config: { auth: "workspace", role: "admin" }, schema: { tags: ["accounts"], params: IdParams, querystring: ListQuery, response: { 200: InboundEventPage } } },
+      {
+        config: { auth: "workspace", role: "admin" },
+        schema: { tags: ["accounts"], params: IdParams, querystring: ListQuery, response: { 200: InboundEventPage } },
+      },
       async (req) => {
         const account = await getAccount(app.db, req.workspaceId, req.params.id);
         const limit = parseLimit(req.query.limit);
         let before: number | undefined;
         if (req.query.cursor) {
           before = Number(req.query.cursor);
-          if (!/^\d+$/.test(req.query.cursor) || !Number.isSafeInteger(before)) throw invalid("cursor", "is not a cursor this list returned.");
+          if (!/^\d+$/.test(req.query.cursor) || !Number.isSafeInteger(before))
+            throw invalid("cursor", "is not a cursor this list returned.");
         }
         const items = await listInboundEvents(app.db, account.id, limit + 1, before);
         const page = items.slice(0, limit);
