@@ -14,7 +14,7 @@ import type { Clock, ClockTimer } from "../clock/index.js";
 import type { Alerts } from "../alerts/index.js";
 import type { Metrics } from "../metrics.js";
 import { adapterFor, type ConnectionReport, type GatewayHttp } from "../sources/index.js";
-import { sourceAccount, type AccountRow, type ConnectionView } from "./service.js";
+import { accountQuery, sourceAccount, type AccountRow, type ConnectionView } from "./service.js";
 
 const TICK_MS = 60_000;
 const STATUS_CHECK_MS = 5 * 60_000;
@@ -122,25 +122,7 @@ export class ConnectionWatch {
   /** Every gateway account's session state, asked through the account's bound on gateway calls; no answer changes nothing. */
   private async checkGateways(): Promise<void> {
     const { db, gateways } = this.deps;
-    const rows = await db
-      .selectFrom("accounts as a")
-      .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")
-      .select([
-        "a.id",
-        "a.workspace_id",
-        "a.phone",
-        "a.source",
-        "a.source_config",
-        "a.inbound_token",
-        "a.created_at",
-        "a.owner_teammate_id",
-        "a.send_pause_ms",
-        "t.full_name",
-        "t.email",
-      ])
-      .where("a.source", "in", ["waha", "evolution"])
-      .where("a.deleted_at", "is", null)
-      .execute();
+    const rows = await accountQuery(db).where("a.source", "in", ["waha", "evolution"]).execute();
     const startBy = Date.now() + 60_000;
     await Promise.all(
       rows.map(async (row) => {

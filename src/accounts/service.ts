@@ -79,7 +79,7 @@ export function sourceAccount(row: AccountRow): SourceAccount {
 }
 
 /** The connected accounts: a deleted one is not found here (its inbound URL, sending, reads), only by the log's reads of its chats. */
-function accountQuery(db: DB) {
+export function accountQuery(db: DB) {
   return db
     .selectFrom("accounts as a")
     .innerJoin("teammates as t", "t.id", "a.owner_teammate_id")

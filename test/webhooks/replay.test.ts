@@ -4,23 +4,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ReceivedRequest, Receiver } from "../helpers/receiver.js";
 import { DATABASES, sleep, TestServer, waitFor } from "../helpers/server.js";
-import { createWebhook, entry, getWebhook, ingest, space, texts, type Space } from "../helpers/workspace.js";
+import { replays } from "../helpers/replay.js";
+import { createWebhook, entry, getWebhook, ingest, space, texts } from "../helpers/workspace.js";
 
 const textsByChat = (rs: Iterable<ReceivedRequest>) => {
   const m = new Map<string, string[]>();
   for (const r of rs) m.set(r.chat, [...(m.get(r.chat) ?? []), r.text]);
   return [...m.values()].sort((a, b) => a[0]!.localeCompare(b[0]!));
 };
-
-interface ReplayView {
-  replay_id: string;
-  state: string;
-  since: string;
-  until: string;
-  total: number;
-  delivered: number;
-  failed: number;
-}
 
 for (const database of DATABASES)
   describe(`replay from a time (${database})`, () => {
@@ -36,25 +27,7 @@ for (const database of DATABASES)
       await receiver?.close();
     });
 
-    const replay = (s: Space, id: string, body: object) =>
-      server.api("POST", `/api/v1/webhooks/${id}/replay`, { token: s.key, body });
-    const progress = async (s: Space, id: string) => {
-      const r = await server.api("GET", `/api/v1/webhooks/${id}/replay`, { token: s.key });
-      assert.equal(r.status, 200, r.text);
-      return r.json as ReplayView;
-    };
-    const ended = (s: Space, id: string) =>
-      waitFor(async () => {
-        const v = await progress(s, id);
-        return v.state === "running" ? undefined : v;
-      }, "the replay to end");
-    /** A moment on the server's clock with nothing stored at it: messages before and after fall on either side. */
-    const mark = async () => {
-      await server.advance(60_000);
-      const t = await server.advance(0);
-      await server.advance(1000);
-      return t;
-    };
+    const { replay, ended, mark } = replays(() => server);
 
     it("a receiver that lost data gets exactly the range again, under the first webhook-ids, in order per chat", async () => {
       receiver.reset();
