@@ -5,22 +5,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { KyselyPlugin } from "kysely";
-import { Clock } from "../../src/clock/index.js";
-import { Scheduler } from "../../src/clock/scheduler.js";
-import { migrate, type Storage } from "../../src/db/index.js";
-import { Deliverer } from "../../src/webhooks/deliver.js";
 import { DeliveryManager } from "../../src/webhooks/manager.js";
-import { TargetGuard } from "../../src/webhooks/targets.js";
-import { DeliveryWriter } from "../../src/webhooks/writer.js";
-import { DATABASES, openTestStorage, waitFor } from "../helpers/server.js";
+import { InProcessConsumers } from "../helpers/consumers.js";
+import { DATABASES, waitFor } from "../helpers/server.js";
 
 const WORKSPACES = 80;
 const PER_WORKSPACE = 5;
 
 for (const database of DATABASES)
   describe(`the delivery manager's cost while idle (${database})`, () => {
-    let storage: Storage;
-    let cleanup: () => Promise<void>;
+    let h: InProcessConsumers;
     let queries = 0;
     const counting: KyselyPlugin = {
       transformQuery: (args) => {
@@ -29,11 +23,9 @@ for (const database of DATABASES)
       },
       transformResult: async (args) => args.result,
     };
-    before(async () => {
-      ({ storage, close: cleanup } = await openTestStorage(database));
-      await migrate(storage);
-    });
-    after(async () => cleanup?.());
+    // The consumers' database counts its queries; workspaces and webhooks are written beside it.
+    before(async () => (h = await InProcessConsumers.open(database, { wrap: (db) => db.withPlugin(counting) })));
+    after(async () => h?.close());
 
     /** Webhooks (unaggregated, enabled) in `n` new workspaces, 5 each. */
     async function webhooks(prefix: string, n: number): Promise<string[]> {
@@ -42,11 +34,11 @@ for (const database of DATABASES)
       for (let w = 0; w < n; w++) {
         const ws = `ws_${prefix}_${w}`;
         ids.push(ws);
-        await storage.db
+        await h.storage.db
           .insertInto("workspaces")
           .values({ id: ws, name: ws, timezone: "UTC", owner_teammate_id: "tm_none", created_at: now })
           .execute();
-        await storage.db
+        await h.storage.db
           .insertInto("webhooks")
           .values(
             Array.from({ length: PER_WORKSPACE }, (_, i) => ({
@@ -77,23 +69,10 @@ for (const database of DATABASES)
     }
 
     it("a look at the shares costs the same queries with 5 or 400 webhooks; a wake reads its workspace's webhooks only", async () => {
-      const clock = new Clock();
-      const db = storage.db.withPlugin(counting);
-      const log = { warn: () => {}, error: () => {} } as never;
-      const deps = {
-        db,
-        clock,
-        scheduler: new Scheduler(clock, () => {}),
-        writer: new DeliveryWriter(db),
-        deliverer: new Deliverer(new TargetGuard(true), "test", clock),
-        publicUrl: () => "http://localhost",
-        log,
-        events: { attempted: () => {}, warning: () => {}, disabled: () => {} },
-      };
       const [first] = await webhooks("a", 1);
       /** A process's manager on what is stored now, and the queries of one look at the shares once it runs. */
       const started = async () => {
-        const manager = new DeliveryManager(deps);
+        const manager = new DeliveryManager(h.deps);
         await manager.start({ alone: database === "sqlite" });
         queries = 0;
         await (manager as unknown as { sync(): Promise<void> }).sync();
@@ -122,8 +101,6 @@ for (const database of DATABASES)
         );
       } finally {
         await manager.stop();
-        await deps.writer.close();
-        await deps.deliverer.close();
       }
     });
   });
