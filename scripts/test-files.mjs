@@ -11,7 +11,6 @@ const LONGEST_FIRST = [
   "test/cli/system.test.ts",
   "test/sources/inbound.real-bodies.test.ts",
   "test/db/backup.test.ts",
-  "test/webhooks/consumer.outage.test.ts",
   "test/web/sso.test.ts",
   "test/webhooks/consumer.blip.test.ts",
   "test/web/replay.test.ts",
