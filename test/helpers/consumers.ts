@@ -62,11 +62,8 @@ export class ScriptedDeliverer extends Deliverer {
     super(new TargetGuard(true), "threadline-test", testClock);
   }
 
-  /** The calls whose answer was a 2xx, once per delivery (the receiver's dedupe by webhook-id). */
-  get accepted(): Map<string, ScriptedCall> {
-    return this.acceptedCalls;
-  }
-  private acceptedCalls = new Map<string, ScriptedCall>();
+  /** The first call of each delivery answered with a 2xx, by webhook-id, in arrival order (a receiver's dedupe). */
+  readonly accepted = new Map<string, ScriptedCall>();
 
   override async attempt(
     url: string,
@@ -111,8 +108,9 @@ export class ScriptedDeliverer extends Deliverer {
     if (this.stopped) return ended({ error: { code: "SHUTDOWN", message: "Threadline shut down (scripted)." } });
     if ("error" in a) return ended({ error: { code: a.error, message: `Scripted ${a.error}.` } });
     const ok = a.status >= 200 && a.status < 300;
-    if (ok && !this.acceptedCalls.has(webhookId)) this.acceptedCalls.set(webhookId, call);
+    if (ok && !this.accepted.has(webhookId)) this.accepted.set(webhookId, call);
     const headers = a.headers ?? {};
+    // Retry-After in seconds only (the HTTP-date form is the real Deliverer's to parse).
     const retryAfter = headers["retry-after"];
     return ended({
       ok,
