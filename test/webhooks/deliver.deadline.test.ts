@@ -1,6 +1,7 @@
 // One deadline per attempt (10 s from connect to the last byte kept): a receiver that
-// answers its headers at once and then trickles its body is cut at 10 s and counted as a
-// timeout; a large body is kept up to 64 KiB and the rest is not read.
+// answers its headers at once and then trickles its body, and one that never answers at all,
+// are cut at 10 s and counted as a timeout; a large body is kept up to 64 KiB and the rest is
+// not read.
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -35,44 +36,68 @@ for (const database of DATABASES)
       await server?.stop();
     });
 
-    it("a body trickled a byte every 200 ms is cut at 10 s and counted as a timeout", { timeout: 60_000 }, async () => {
-      const timers = new Set<NodeJS.Timeout>();
-      let closedAt = 0;
-      const receiver = await startReceiver((res) => {
-        res.writeHead(200, { "content-type": "text/plain" });
-        const t = setInterval(() => res.write("."), 200);
-        timers.add(t);
-        res.on("close", () => {
-          clearInterval(t);
-          closedAt = Date.now();
+    it(
+      "a body trickled a byte every 200 ms, and an answer that never comes, are cut at 10 s and counted as a timeout",
+      { timeout: 60_000 },
+      async () => {
+        const timers = new Set<NodeJS.Timeout>();
+        let closedAt = 0;
+        const receiver = await startReceiver((res) => {
+          res.writeHead(200, { "content-type": "text/plain" });
+          const t = setInterval(() => res.write("."), 200);
+          timers.add(t);
+          res.on("close", () => {
+            clearInterval(t);
+            closedAt = Date.now();
+          });
         });
-      });
-      try {
-        const s = await space(server);
-        const wh = await createWebhook(server, s.key, receiver.url);
-        const sentAt = Date.now();
-        idsOf(await ingest(server, s, texts(s, [[1, "slow"]])));
-        const view = await waitFor(
-          async () => {
-            const v = await getWebhook(server, s.key, wh.id);
-            return v.consecutive_failures === 1 ? v : undefined;
-          },
-          "the timeout counted",
-          30_000,
-        );
-        assert.equal(view.enabled, true);
-        const [entry] = await getLog(server, s.key, wh.id);
-        assert.equal(entry!.error?.code, "TIMEOUT");
-        assert.match(entry!.error!.message, /within 10 s/);
-        assert.ok(entry!.duration_ms >= 9_900 && entry!.duration_ms < 12_000, `cut after ${entry!.duration_ms} ms`);
-        // Threadline closed the connection: the receiver saw it end, about 10 s in.
-        await waitFor(() => closedAt > 0, "the connection closed by Threadline");
-        assert.ok(closedAt - sentAt < 13_000, `closed ${closedAt - sentAt} ms after the message was sent`);
-      } finally {
-        for (const t of timers) clearInterval(t);
-        await receiver.close();
-      }
-    });
+        // Never answers: no status line, no headers (the two waits overlap, so the test takes 10 s once).
+        const silent = await startReceiver(() => {});
+        try {
+          const s = await space(server);
+          const wh = await createWebhook(server, s.key, receiver.url);
+          const quiet = await space(server);
+          const quietHook = await createWebhook(server, quiet.key, silent.url);
+          const sentAt = Date.now();
+          idsOf(await ingest(server, s, texts(s, [[1, "slow"]])));
+          idsOf(await ingest(server, quiet, texts(quiet, [[1, "no answer"]])));
+          const view = await waitFor(
+            async () => {
+              const v = await getWebhook(server, s.key, wh.id);
+              return v.consecutive_failures === 1 ? v : undefined;
+            },
+            "the timeout counted",
+            30_000,
+          );
+          assert.equal(view.enabled, true);
+          const [entry] = await getLog(server, s.key, wh.id);
+          assert.equal(entry!.error?.code, "TIMEOUT");
+          assert.match(entry!.error!.message, /within 10 s/);
+          assert.ok(entry!.duration_ms >= 9_900 && entry!.duration_ms < 12_000, `cut after ${entry!.duration_ms} ms`);
+          // Threadline closed the connection: the receiver saw it end, about 10 s in.
+          await waitFor(() => closedAt > 0, "the connection closed by Threadline");
+          assert.ok(closedAt - sentAt < 13_000, `closed ${closedAt - sentAt} ms after the message was sent`);
+
+          await waitFor(
+            async () => (await getWebhook(server, quiet.key, quietHook.id)).consecutive_failures === 1,
+            "the silent receiver's timeout counted",
+            30_000,
+          );
+          const [unanswered] = await getLog(server, quiet.key, quietHook.id);
+          assert.equal(unanswered!.error?.code, "TIMEOUT");
+          assert.match(unanswered!.error!.message, /within 10 s/);
+          assert.equal(unanswered!.response, null);
+          assert.ok(
+            unanswered!.duration_ms >= 9_900 && unanswered!.duration_ms < 12_000,
+            `cut after ${unanswered!.duration_ms} ms`,
+          );
+        } finally {
+          for (const t of timers) clearInterval(t);
+          await receiver.close();
+          await silent.close();
+        }
+      },
+    );
 
     it("a large answer is kept up to 64 KiB and the rest is not read", { timeout: 60_000 }, async () => {
       let written = 0;
