@@ -1,7 +1,7 @@
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { api, errorMessage, listAll } from "./api.js";
 import type { Webhook } from "./types.js";
-import { Alert, formatDateTime, useInterval, useCan, useTimezone } from "./ui.js";
+import { Alert, InlineConfirm, formatDateTime, useInterval, useCan, useTimezone } from "./ui.js";
 import "./failure.css";
 
 /**
@@ -233,28 +233,22 @@ export function DisableConfirm({
   const busy = switching !== undefined;
   const disable = () => patch("off", { enabled: false });
   return (
-    <div className="confirm" role="group" aria-label="Confirm switching off" data-testid="disable-confirm">
+    <InlineConfirm
+      label="Confirm switching off"
+      testId="disable-confirm"
+      action="Switch off"
+      busyAction="Switching off…"
+      busy={busy}
+      onConfirm={() => void disable()}
+      onCancel={onCancel}
+      error={error}
+    >
       <p>
         Switch off deliveries to {w.url}? Messages that arrive while it is off are kept, not sent
         {w.aggregation !== "none" ? " (the open bundles go out now)" : ""}. When you switch it on again, you choose:
         deliver them, or skip them.
       </p>
-      <div className="btn-row">
-        <button
-          type="button"
-          className="btn btn-danger btn-small"
-          disabled={busy}
-          onClick={() => void disable()}
-          autoFocus
-        >
-          {busy ? "Switching off…" : "Switch off"}
-        </button>
-        <button type="button" className="btn btn-secondary btn-small" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
-      {error ? <Alert>{error}</Alert> : null}
-    </div>
+    </InlineConfirm>
   );
 }
 

@@ -23,6 +23,7 @@ import {
   CopyButton,
   Empty,
   FieldError,
+  InlineConfirm,
   Link,
   Loading,
   formatDateTime,
@@ -598,26 +599,19 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
               <div className="field">
                 <span className="label">Signing secret</span>
                 {confirm === "rotate" ? (
-                  <div className="confirm" role="group" aria-label="Confirm secret rotation">
+                  <InlineConfirm
+                    label="Confirm secret rotation"
+                    action="Rotate now"
+                    busyAction="Rotating…"
+                    busy={actionBusy === "rotate"}
+                    onConfirm={() => void run("rotate")}
+                    onCancel={() => setConfirm(null)}
+                  >
                     <p>
                       Deliveries are signed with both secrets for 24 hours; update your receiver with the new one within
                       that time.
                     </p>
-                    <div className="btn-row">
-                      <button
-                        type="button"
-                        className="btn btn-danger btn-small"
-                        onClick={() => void run("rotate")}
-                        disabled={actionBusy === "rotate"}
-                        autoFocus
-                      >
-                        {actionBusy === "rotate" ? "Rotating…" : "Rotate now"}
-                      </button>
-                      <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm(null)}>
-                        Cancel
-                      </button>
-                    </div>
-                  </div>
+                  </InlineConfirm>
                 ) : (
                   <div className="input-row">
                     <code className="secret-masked" aria-label="Secret hidden">
@@ -665,23 +659,16 @@ function WebhookCard({ webhook: w, secret, onChange, onSecret, onDeleted }: Card
                 )}
               </div>
               {confirm === "delete" ? (
-                <div className="confirm" role="group" aria-label="Confirm deletion">
+                <InlineConfirm
+                  label="Confirm deletion"
+                  action="Yes, delete it"
+                  busyAction="Deleting…"
+                  busy={actionBusy === "delete"}
+                  onConfirm={() => void run("delete")}
+                  onCancel={() => setConfirm(null)}
+                >
                   <p>Delete this webhook? Deliveries to {w.url} stop immediately. This cannot be undone.</p>
-                  <div className="btn-row">
-                    <button
-                      type="button"
-                      className="btn btn-danger btn-small"
-                      onClick={() => void run("delete")}
-                      disabled={actionBusy === "delete"}
-                      autoFocus
-                    >
-                      {actionBusy === "delete" ? "Deleting…" : "Yes, delete it"}
-                    </button>
-                    <button type="button" className="btn btn-secondary btn-small" onClick={() => setConfirm(null)}>
-                      Cancel
-                    </button>
-                  </div>
-                </div>
+                </InlineConfirm>
               ) : null}
               {actionError ? <Alert>{actionError}</Alert> : null}
               {testResult ? <TestResult entry={testResult} /> : null}

@@ -291,6 +291,48 @@ export function initials(name: string): string {
 }
 
 /**
+ * A question asked in place, before a change that cannot be taken back: what will happen,
+ * the danger button (focused, its busy wording while it runs) and Cancel.
+ */
+export function InlineConfirm({
+  label,
+  testId,
+  action,
+  busyAction,
+  busy,
+  onConfirm,
+  onCancel,
+  error,
+  children,
+}: {
+  label: string;
+  testId?: string;
+  /** A failure of the change, said under the buttons. */
+  error?: string | null;
+  action: string;
+  busyAction: string;
+  busy: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <div className="confirm" role="group" aria-label={label} data-testid={testId}>
+      {children}
+      <div className="btn-row">
+        <button type="button" className="btn btn-danger btn-small" onClick={onConfirm} disabled={busy} autoFocus>
+          {busy ? busyAction : action}
+        </button>
+        <button type="button" className="btn btn-secondary btn-small" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+      {error ? <Alert>{error}</Alert> : null}
+    </div>
+  );
+}
+
+/**
  * A deletion confirmed by typing what is deleted (an account's phone, a person's name or
  * e-mail): the button stays disabled until the text matches one of `accepts` (the first is
  * the one shown; compared without regard to case or surrounding spaces).
