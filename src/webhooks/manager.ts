@@ -429,7 +429,7 @@ export class DeliveryManager {
   }
 
   private async replayHere(id: string): Promise<number> {
-    const [row] = await runningReplays(this.deps.db, [id]);
+    const [row] = await runningReplays(this.deps.db, id);
     const current = this.replays.get(id);
     if (!row) current?.stop();
     else if (this.consumers.has(id)) this.startReplay(id, row.id);
@@ -438,7 +438,7 @@ export class DeliveryManager {
 
   /** The running replays of the webhooks held here run here; others' stop. */
   private async syncReplays(held: string[]): Promise<void> {
-    const running = await runningReplays(this.deps.db, held);
+    const running = await runningReplays(this.deps.db);
     if (this.closed) return;
     const heldSet = new Set(held);
     for (const [id, r] of this.replays) if (!heldSet.has(id) && !this.changing.has(id)) r.stop();

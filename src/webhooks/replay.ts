@@ -130,21 +130,15 @@ export function newReplayId(): string {
   return newId("rpl");
 }
 
-/** The running replays among some webhooks (the ones a process holds). */
-export async function runningReplays(db: DB, webhookIds: string[]): Promise<ReplayRow[]> {
-  if (!webhookIds.length) return [];
-  const out: ReplayRow[] = [];
-  for (let i = 0; i < webhookIds.length; i += 500) {
-    out.push(
-      ...(await db
-        .selectFrom("webhook_replays")
-        .selectAll()
-        .where("state", "=", "running")
-        .where("webhook_id", "in", webhookIds.slice(i, i + 500))
-        .execute()),
-    );
-  }
-  return out;
+/**
+ * The running replays, of one webhook or of all: few at any time (one a webhook at most, read
+ * through the partial index on running replays), so a look costs one query however many
+ * webhooks a process holds.
+ */
+export async function runningReplays(db: DB, webhookId?: string): Promise<ReplayRow[]> {
+  let q = db.selectFrom("webhook_replays").selectAll().where("state", "=", "running");
+  if (webhookId !== undefined) q = q.where("webhook_id", "=", webhookId);
+  return q.execute();
 }
 
 /**

@@ -432,6 +432,12 @@ export class WebhookService {
       if (other) throw replayRunning(other.id);
       throw e;
     }
+    // Only the newest replay is read (GET …/replay; the audit log keeps the history): one row a webhook stays.
+    await this.deps.db
+      .deleteFrom("webhook_replays")
+      .where("webhook_id", "=", id)
+      .where("state", "!=", "running")
+      .execute();
     const range = `since ${new Date(since).toISOString()}${q.until ? ` until ${new Date(until).toISOString()}` : ""}`;
     this.activity(
       id,

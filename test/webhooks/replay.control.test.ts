@@ -119,6 +119,14 @@ for (const database of DATABASES)
       } finally {
         receiver.answer({ status: 200 });
       }
+      // A new replay leaves only itself behind: the ended ones of the webhook are not kept.
+      const next = await replay(s, wh.id, { since });
+      assert.equal(next.status, 202, next.text);
+      assert.equal((await ended(s, wh.id)).replay_id, next.json.replay_id);
+      const [kept] = await server.sql<{ n: number }>("select count(*) as n from webhook_replays where webhook_id = ?", [
+        wh.id,
+      ]);
+      assert.equal(Number(kept!.n), 1);
 
       const bad = async (body: object, field: string) => {
         const x = await replay(s, wh.id, body);
