@@ -5,52 +5,24 @@
  * the activity), failure.png (the banner of a failing webhook), delete-account.png (deleting an
  * account, confirmed by typing its phone) and conversation.png at 1280x800. Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import { TestServer, createWorkspace, waitFor } from "../test/helpers/server.js";
 import { Receiver } from "../test/helpers/receiver.js";
-import { signIn } from "../test/helpers/web.js";
+import { ensureWebBuild, launchChromium, signIn } from "../test/helpers/web.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = path.join(root, "docs/screenshots");
 const ACCOUNT = "+972500000000";
 
 async function main(): Promise<void> {
-  execFileSync(
-    process.execPath,
-    [
-      path.join(root, "node_modules/vite/bin/vite.js"),
-      "build",
-      "--config",
-      "web/vite.config.ts",
-      "--logLevel",
-      "error",
-    ],
-    {
-      cwd: root,
-      stdio: "inherit",
-    },
-  );
+  ensureWebBuild();
   mkdirSync(outDir, { recursive: true });
 
   const server = await TestServer.start();
   const receiver = await Receiver.start();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const ws = await createWorkspace(server, {
       name: "Acme Realty",

@@ -7,7 +7,7 @@ import { repoRoot as root } from "./contract.js";
 import { waitFor, type TestServer } from "./server.js";
 import { ownerPassword } from "./people.js";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export const CHROMIUM_ARGS = [
   "--headless",
