@@ -2,7 +2,17 @@ import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } fr
 import { api, errorMessage, fieldOf } from "./api.js";
 import { dayStartIn, nextDay } from "./days.js";
 import type { Delivery, Webhook } from "./types.js";
-import { Alert, CopyButton, FieldError, Loading, formatRelative, useLoad, useCan, useTimezone } from "./ui.js";
+import {
+  Alert,
+  CopyButton,
+  FieldError,
+  Loading,
+  ModalDialog,
+  formatRelative,
+  useLoad,
+  useCan,
+  useTimezone,
+} from "./ui.js";
 import "./deliveries.css";
 
 /**
@@ -103,20 +113,12 @@ function DeliveryDialog({
   onResent: () => void;
 }) {
   const tz = useTimezone();
-  const titleId = useId();
-  const dialogRef = useRef<HTMLDialogElement>(null);
   const [shown, setShown] = useState<Delivery>();
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const canEdit = useCan("admin");
   const [resent, setResent] = useState<Delivery>();
-
-  useEffect(() => {
-    const d = dialogRef.current;
-    if (d && !d.open) d.showModal();
-    return () => d?.close();
-  }, []);
 
   useEffect(() => {
     let live = true;
@@ -157,23 +159,16 @@ function DeliveryDialog({
   };
 
   return (
-    // Escape closes a modal dialog natively; `onCancel` keeps React's state in step.
-    <dialog
-      ref={dialogRef}
-      className="delivery-dialog"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-      data-testid="delivery-dialog"
-    >
-      <div className="delivery-dialog-head">
-        <h2 id={titleId}>Delivery{shown ? ` · attempt ${shown.attempt}` : ""}</h2>
+    <ModalDialog
+      title={`Delivery${shown ? ` · attempt ${shown.attempt}` : ""}`}
+      testId="delivery-dialog"
+      onClose={onClose}
+      headExtra={
         <button type="button" className="btn btn-secondary btn-small" onClick={onClose} autoFocus>
           Close
         </button>
-      </div>
+      }
+    >
       {!shown && !missing && !error ? <Loading label="Loading the delivery…" /> : null}
       {missing ? (
         <Alert kind="info">This delivery is no longer in the log: only the 100 most recent requests are kept.</Alert>
@@ -264,7 +259,7 @@ function DeliveryDialog({
         </>
       ) : null}
       {error && !shown ? <Alert>{error}</Alert> : null}
-    </dialog>
+    </ModalDialog>
   );
 }
 

@@ -1,9 +1,9 @@
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import { api, ApiError, errorMessage } from "./api.js";
 import { wallTimeIn, wallTimeOf } from "./days.js";
 import type { ReplayCount, ReplayStarted, ReplayView, Webhook } from "./types.js";
 
-import { Alert, formatDateTime, useCan, useInterval, useTimezone, zoneName } from "./ui.js";
+import { Alert, ModalDialog, formatDateTime, useCan, useInterval, useTimezone, zoneName } from "./ui.js";
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 
@@ -134,20 +134,12 @@ function ReplayDialog({
 }) {
   const tz = useTimezone();
   const zone = zoneName(tz);
-  const titleId = useId();
   const inputId = useId();
-  const dialogRef = useRef<HTMLDialogElement>(null);
   const [since, setSince] = useState(() => wallTimeOf(Date.now() - 3600_000, zone));
   const [count, setCount] = useState<{ since: string; messages: number }>();
   const [counting, setCounting] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-
-  useEffect(() => {
-    const d = dialogRef.current;
-    if (d && !d.open) d.showModal();
-    return () => d?.close();
-  }, []);
 
   // The count follows the time typed (the replay's own count, asked of the server).
   useEffect(() => {
@@ -196,19 +188,7 @@ function ReplayDialog({
   };
 
   return (
-    <dialog
-      ref={dialogRef}
-      className="delivery-dialog replay-dialog"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-      data-testid="replay-dialog"
-    >
-      <div className="delivery-dialog-head">
-        <h2 id={titleId}>Send again since…</h2>
-      </div>
+    <ModalDialog title="Send again since…" className="replay-dialog" testId="replay-dialog" onClose={onClose}>
       <p className="muted">
         Delivers again every message stored since then that this webhook lets through
         {webhook.aggregation !== "none" ? " (the whole bundles of the windows since then)" : ""}, each under the{" "}
@@ -251,6 +231,6 @@ function ReplayDialog({
           Cancel
         </button>
       </div>
-    </dialog>
+    </ModalDialog>
   );
 }

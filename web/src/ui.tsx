@@ -291,6 +291,53 @@ export function initials(name: string): string {
 }
 
 /**
+ * A modal dialog (the native `<dialog>`, shown as a modal while mounted): its title in the
+ * head, with `headExtra` beside it. Escape closes it natively; `onCancel` keeps React's state
+ * in step through `onClose`.
+ */
+export function ModalDialog({
+  title,
+  className,
+  testId,
+  headExtra,
+  onClose,
+  children,
+}: {
+  title: ReactNode;
+  className?: string;
+  testId?: string;
+  headExtra?: ReactNode;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  const titleId = useId();
+  const dialogRef = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = dialogRef.current;
+    if (d && !d.open) d.showModal();
+    return () => d?.close();
+  }, []);
+  return (
+    <dialog
+      ref={dialogRef}
+      className={className ? `delivery-dialog ${className}` : "delivery-dialog"}
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+      data-testid={testId}
+    >
+      <div className="delivery-dialog-head">
+        <h2 id={titleId}>{title}</h2>
+        {headExtra}
+      </div>
+      {children}
+    </dialog>
+  );
+}
+
+/**
  * A question asked in place, before a change that cannot be taken back: what will happen,
  * the danger button (focused, its busy wording while it runs) and Cancel.
  */
