@@ -27,16 +27,23 @@ for (const database of DATABASES) {
       assert.equal(r.json?.error?.code, "CROSS_ORIGIN");
     };
     const state = async () => {
-      const [hooks, ws, msgs] = await Promise.all([
+      const [hooks, ws, msgs, accounts] = await Promise.all([
         server.api("GET", "/api/v1/webhooks", { token: v.key }),
         server.api("GET", "/api/v1/workspace", { token: v.key }),
         server.api("GET", `/api/v1/chats/${v.chatId}/messages`, { token: v.key }),
+        server.api("GET", "/api/v1/accounts", { token: v.key }),
       ]);
-      return { webhooks: hooks.json.items.length, name: ws.json.name, messages: msgs.json.items.length };
+      return {
+        webhooks: hooks.json.items.length,
+        name: ws.json.name,
+        messages: msgs.json.items.length,
+        accounts: accounts.json.items.length,
+      };
     };
 
-    it("a cross-origin form with the victim's cookie cannot create a webhook, send a message or rename the workspace", async () => {
+    it("a cross-origin form with the victim's cookie cannot create a webhook, send a message, rename the workspace or delete an account", async () => {
       const before = await state();
+      const accountId = (await server.api("GET", "/api/v1/accounts", { token: v.key })).json.items[0].id;
       for (const origin of ["http://evil.example", new URL(server.url).origin.replace(/:\d+$/, ":1"), "null"]) {
         refused(
           await send(server, "POST", "/api/v1/webhooks", crossSiteForm(v.cookie, origin), form({ url: receiver.url })),
@@ -59,6 +66,9 @@ for (const database of DATABASES) {
             { ...crossSiteForm(v.cookie, origin), "content-type": "application/json" },
             JSON.stringify({ name: "Pwned" }),
           ),
+        );
+        refused(
+          await send(server, "DELETE", `/api/v1/accounts/${accountId}?purge=true`, crossSiteForm(v.cookie, origin), ""),
         );
         // text/plain is a "simple" content type a form can send: a JSON body in disguise.
         refused(
