@@ -27,6 +27,7 @@ import { pageRoutes } from "./routes/pages.js";
 import { inboundRoutes } from "./routes/inbound.js";
 import { sendingRoutes } from "./routes/sending.js";
 import { PACKAGE_ROOT } from "../package-root.js";
+import { lazySerializers, lazyValidators } from "./lazy-schemas.js";
 
 const WEB_DIST = path.join(PACKAGE_ROOT, "web/dist");
 /** What a route without a body (or a sign-in) reads before answering 413. */
@@ -147,6 +148,8 @@ export async function buildServer(app: Threadline): Promise<App> {
     // The client address (rate limits) comes from X-Forwarded-For only behind a trusted proxy.
     trustProxy: app.config.trustProxy,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    // Each route's schemas compiled on its first request, not all at start (http/lazy-schemas.ts).
+    schemaController: { compilersFactory: { buildValidator: lazyValidators(), buildSerializer: lazySerializers() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON bodies: nesting bounded on the raw text before anything parses or walks it.
