@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "web/dist/", "node_modules/", "data/", ".tmp/"] },
+  { ignores: [".test-build/", "dist/", "web/dist/", "node_modules/", "data/", ".tmp/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

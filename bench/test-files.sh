@@ -8,10 +8,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-4}"; shift || true
 files=("$@"); [ ${#files[@]} -gt 0 ] || mapfile -t files < <(find test -name "*.test.ts" | sort)
+# As `npm test`: the compiled copies (scripts/build-tests.mjs), named by their sources below.
+node scripts/build-tests.mjs
 out="$(mktemp -d)"
 start=$(date +%s.%N)
 printf '%s\n' "${files[@]}" | xargs -P "$n" -I{} sh -c \
-  '/usr/bin/time -f "%e %U %S %x {}" -o "$1/$(echo {} | tr / _).time" node --import tsx --test --test-timeout=180000 {} >"$1/$(echo {} | tr / _).log" 2>&1' _ "$out"
+  '/usr/bin/time -f "%e %U %S %x {}" -o "$1/$(echo {} | tr / _).time" node --enable-source-maps --test --test-timeout=180000 .test-build/$(echo {} | sed "s/\\.ts\$/.js/") >"$1/$(echo {} | tr / _).log" 2>&1' _ "$out"
 end=$(date +%s.%N)
 cat "$out"/*.time | grep -v '^Command' | awk '{ printf "%7.1f %7.1f %3s  %s\n", $1, $2 + $3, $4, $5 }' | sort -rn > "$out/table"
 echo "  wall     cpu  rc  file"; cat "$out/table"

@@ -39,4 +39,7 @@ const files = all("test")
   .map((f) => f.split(path.sep).join("/"))
   .sort();
 const rank = (f) => (LONGEST_FIRST.includes(f) ? LONGEST_FIRST.indexOf(f) : LONGEST_FIRST.length);
-console.log(files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0)).join("\n"));
+const ordered = files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+// --built: the compiled files `npm test` runs (scripts/build-tests.mjs).
+const built = process.argv.includes("--built");
+console.log(ordered.map((f) => (built ? `.test-build/${f.replace(/\.ts$/, ".js")}` : f)).join("\n"));

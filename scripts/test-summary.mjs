@@ -3,8 +3,14 @@
 import path from "node:path";
 
 /** A test runs on PostgreSQL when its file is a `*.postgres.test.ts` (PostgreSQL only) or a suite above it names the database. */
-const onPostgres = (file, names) =>
-  path.basename(file).endsWith(".postgres.test.ts") || names.some((n) => /\(postgres\)/.test(n));
+const onPostgres = (file, names) => /\.postgres\.test\.[jt]s$/.test(file) || names.some((n) => /\(postgres\)/.test(n));
+
+/** The test's source file, also when `npm test` ran its compiled copy (scripts/build-tests.mjs). */
+const sourceFile = (file) =>
+  path
+    .relative(process.cwd(), file)
+    .replace(/^\.test-build[\\/]/, "")
+    .replace(/\.js$/, ".ts");
 
 export default async function* summary(source) {
   const files = new Map();
@@ -32,8 +38,7 @@ export default async function* summary(source) {
   }
   const rows = [...files].sort((a, b) => b[1] - a[1]);
   let out = "\n# time per file (slowest first)\n";
-  for (const [file, ms] of rows)
-    out += `#   ${(ms / 1000).toFixed(1).padStart(6)} s  ${path.relative(process.cwd(), file)}\n`;
+  for (const [file, ms] of rows) out += `#   ${(ms / 1000).toFixed(1).padStart(6)} s  ${sourceFile(file)}\n`;
   out += `# ${tests} tests: ${postgres} on PostgreSQL, ${sqlite} on SQLite in the database matrix, ${tests - postgres - sqlite} others\n`;
   out += `tests: ${tests - failed} passed, ${failed} failed\n`;
   yield out;

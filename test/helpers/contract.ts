@@ -3,12 +3,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { Webhook } from "standardwebhooks";
+import { PACKAGE_ROOT } from "../../src/package-root.js";
 import type { ReceivedRequest } from "./receiver.js";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+// Found by walking up to package.json: the same from test/ (tsx) and from its compiled copy in .test-build/.
+export const repoRoot = PACKAGE_ROOT;
 export const contractDir = path.join(repoRoot, "contract");
 /** Gateway bodies as the gateways send them, each naming its origin. */
 export const FIXTURES = path.join(repoRoot, "test/fixtures/sources");

@@ -4,12 +4,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { DELIVERY_ERROR_CODES } from "../../src/webhooks/outcome.js";
 import { DISABLED_REASONS } from "../../src/webhooks/policy.js";
 import { AGGREGATIONS } from "../../src/webhooks/windows.js";
+import { repoRoot } from "../helpers/contract.js";
 
-const api = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../../docs/api.md"), "utf8");
+const api = readFileSync(path.join(repoRoot, "docs/api.md"), "utf8");
 
 it("docs/api.md lists every delivery error code, disabled_reason and aggregation", () => {
   for (const code of DELIVERY_ERROR_CODES)
