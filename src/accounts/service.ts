@@ -3,7 +3,7 @@ import { cached } from "../db/cache.js";
 import { newId, newToken } from "../db/ids.js";
 import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
-import { findTeammateByEmail } from "../workspaces/service.js";
+import { findTeammateByEmail } from "../workspaces/teammates.js";
 import { adapterFor } from "../sources/index.js";
 import { SourceInputError, type SourceAccount } from "../sources/types.js";
 
@@ -169,6 +169,16 @@ export async function createAccount(
     .values({ id, workspace_id: workspaceId, phone, ...settings })
     .execute();
   return getAccount(db, workspaceId, id);
+}
+
+/** A person leaves (workspaces/service.ts, inside its transaction): the accounts they owned pass to `to`. */
+export async function passAccounts(tx: DB, workspaceId: string, fromTeammateId: string, to: string): Promise<void> {
+  await tx
+    .updateTable("accounts")
+    .set({ owner_teammate_id: to })
+    .where("workspace_id", "=", workspaceId)
+    .where("owner_teammate_id", "=", fromTeammateId)
+    .execute();
 }
 
 export async function getAccount(db: DB, workspaceId: string, id: string): Promise<AccountRow> {

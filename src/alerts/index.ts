@@ -7,6 +7,7 @@ import type { WebhookRow } from "../webhooks/consumer.js";
 import type { DeliveryError } from "../webhooks/outcome.js";
 import { readRequestLog } from "../webhooks/deliveries.js";
 import { MAX_CONSECUTIVE_FAILURES, type DisabledReason } from "../webhooks/policy.js";
+import { recordChangedBy } from "../webhooks/service.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE } from "../audit/index.js";
 
@@ -186,11 +187,7 @@ export class Alerts {
         object: { type: "webhook", id: w.id },
         after: { enabled: false, reason },
       });
-      await this.deps.db
-        .updateTable("webhooks")
-        .set({ updated_by: JSON.stringify(BY_THREADLINE.actor) })
-        .where("id", "=", w.id)
-        .execute();
+      await recordChangedBy(this.deps.db, w.id, BY_THREADLINE.actor);
     } catch (e) {
       this.deps.log.error({ err: e }, "could not record the automatic disable in the audit log");
     }

@@ -15,6 +15,7 @@ import { adapterFor } from "../sources/index.js";
 import type { Checked } from "./parties.js";
 import { betterName, type NameSource } from "./names.js";
 import { E164 } from "../accounts/service.js";
+import { moveQueuedSends } from "../sending/queue.js";
 
 /** A contact's hidden id: a `…@lid` JID, or a Cloud API business-scoped user id (`US.1234…`). */
 export function isHiddenId(id: string): boolean {
@@ -251,7 +252,7 @@ type ChatFull = {
  */
 async function mergeChats(db: DB, from: ChatFull, into: ChatFull, now: number): Promise<void> {
   await db.updateTable("messages").set({ chat_id: into.id }).where("chat_id", "=", from.id).execute();
-  await db.updateTable("send_queue").set({ chat_id: into.id }).where("chat_id", "=", from.id).execute();
+  await moveQueuedSends(db, from.id, into.id);
   const name = betterName(
     { name: into.full_name, source: into.name_source as NameSource },
     { name: from.full_name === from.external_id ? "" : from.full_name, source: from.name_source as NameSource },

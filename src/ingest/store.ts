@@ -206,6 +206,33 @@ export const CHAT_COLUMNS = [
 type NewMessage = prepared.MessageRow & { workspace_id: string; stored_at: number };
 
 /**
+ * A send to a phone the account has no chat with yet (sending/queue.ts) opens the direct chat,
+ * without messages until the send's own is stored. One made meanwhile under that id is kept.
+ */
+export async function openDirectChat(
+  db: DB,
+  now: number,
+  chat: Pick<NewChat, "workspace_id" | "account_id" | "external_id" | "phone" | "created_by_message_id">,
+): Promise<void> {
+  await db
+    .insertInto("chats")
+    .values({
+      workspace_id: chat.workspace_id,
+      account_id: chat.account_id,
+      external_id: chat.external_id,
+      full_name: chat.phone,
+      is_group: 0,
+      phone: chat.phone,
+      responsible_teammate_id: null,
+      created_at: now,
+      created_by_message_id: chat.created_by_message_id,
+      last_message_at: now,
+    })
+    .onConflict((oc) => oc.columns(["account_id", "external_id"]).doNothing())
+    .execute();
+}
+
+/**
  * What a group's transaction asks of the database; `storeIn` decides what to store and is
  * the same for both. PostgreSQL sends Kysely's statements pipelined (a few round trips per
  * group); SQLite runs prepared statements kept per file, row by row (no round trips to

@@ -31,11 +31,6 @@ export function checkRetentionDays(days: unknown): asserts days is number | null
   }
 }
 
-export async function setRetentionDays(db: DB, workspaceId: string, days: unknown): Promise<void> {
-  checkRetentionDays(days);
-  await db.updateTable("workspaces").set({ retention_days: days }).where("id", "=", workspaceId).execute();
-}
-
 /** The highest seq every enabled webhook of the workspace has delivered: nothing after it may go. */
 async function deliveredThrough(db: DB, workspaceId: string): Promise<number> {
   const row = await db

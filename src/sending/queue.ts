@@ -5,8 +5,10 @@ import { monotonicUlids } from "../db/ids.js";
 import { invalid, notFound } from "../errors.js";
 import { E164, listAccounts, type AccountRow } from "../accounts/service.js";
 import { adapterFor } from "../sources/index.js";
+import { openDirectChat } from "../ingest/store.js";
 import { getChat, getMessage, messageView, type ChatRow, type MessageRow } from "../timeline/service.js";
-import { findTeammateByEmail, getWorkspace } from "../workspaces/service.js";
+import { getWorkspace } from "../workspaces/service.js";
+import { findTeammateByEmail } from "../workspaces/teammates.js";
 
 /** What `POST /api/v1/messages/send` and the capability URL take. */
 export interface SendInput {
@@ -71,26 +73,21 @@ async function directChat(
       .executeTakeFirst();
   let row = await find();
   if (!row) {
-    const now = clock.now();
-    await db
-      .insertInto("chats")
-      .values({
-        workspace_id: account.workspace_id,
-        account_id: account.id,
-        external_id: externalId,
-        full_name: phone,
-        is_group: 0,
-        phone,
-        responsible_teammate_id: null,
-        created_at: now,
-        created_by_message_id: messageId,
-        last_message_at: now,
-      })
-      .onConflict((oc) => oc.columns(["account_id", "external_id"]).doNothing())
-      .execute();
+    await openDirectChat(db, clock.now(), {
+      workspace_id: account.workspace_id,
+      account_id: account.id,
+      external_id: externalId,
+      phone,
+      created_by_message_id: messageId,
+    });
     row = await find();
   }
   return getChat(db, account.workspace_id, String(row!.id));
+}
+
+/** Two chats of one contact merged (ingest/identity.ts, inside its transaction): the sends queued in `from` follow. */
+export async function moveQueuedSends(tx: DB, fromChatId: number, intoChatId: number): Promise<void> {
+  await tx.updateTable("send_queue").set({ chat_id: intoChatId }).where("chat_id", "=", fromChatId).execute();
 }
 
 /**

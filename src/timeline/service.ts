@@ -1,7 +1,7 @@
 import { sql, type Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
 import { invalid, notFound } from "../errors.js";
-import { findTeammateByEmail } from "../workspaces/service.js";
+import { findTeammateByEmail } from "../workspaces/teammates.js";
 import { MESSAGE_VIEW_COLUMNS } from "../log/index.js";
 import { chatUrl, permalinkUrl } from "./links.js";
 import type { Chat, Direction, Message } from "./schemas.js";
@@ -284,6 +284,16 @@ export async function setResponsible(
   }
   await db.updateTable("chats").set({ responsible_teammate_id: teammateId }).where("id", "=", chat.id).execute();
   return getChat(db, workspaceId, String(chat.id));
+}
+
+/** A person leaves (workspaces/service.ts, inside its transaction): the chats they were responsible for have no one. */
+export async function unassignChats(tx: DB, workspaceId: string, teammateId: string): Promise<void> {
+  await tx
+    .updateTable("chats")
+    .set({ responsible_teammate_id: null })
+    .where("workspace_id", "=", workspaceId)
+    .where("responsible_teammate_id", "=", teammateId)
+    .execute();
 }
 
 /** Which of `externalIds` the account already has a chat for. */

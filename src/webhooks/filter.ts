@@ -1,6 +1,6 @@
 import type { DB } from "../db/index.js";
 import { invalid } from "../errors.js";
-import { normalizeEmail } from "../workspaces/service.js";
+import { normalizeEmail } from "../workspaces/teammates.js";
 import type { DeliverableMessage } from "../log/index.js";
 import { CHAT_KINDS, DIRECTIONS } from "./schemas.js";
 

@@ -1,5 +1,4 @@
 import type { DB } from "../db/index.js";
-import type { Alerts } from "../alerts/index.js";
 import type { WebhookRow } from "./consumer.js";
 import type { DeliveryManager } from "./manager.js";
 import type { DeliveryError } from "./outcome.js";
@@ -22,7 +21,14 @@ export interface WebhookHealth {
 export interface HealthDeps {
   db: DB;
   manager: DeliveryManager;
-  alerts: Pick<Alerts, "latestAbout">;
+  /** The owner's latest e-mail about a webhook since `since` (alerts/index.ts; not imported: alerts calls into webhooks/service.ts). */
+  alerts: {
+    latestAbout(
+      workspaceId: string,
+      webhookId: string,
+      since: number,
+    ): Promise<WebhookHealth["owner_notified"] | undefined>;
+  };
 }
 
 export function stateOf(row: Pick<WebhookRow, "enabled" | "consecutive_failures">): WebhookState {

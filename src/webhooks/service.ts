@@ -39,6 +39,18 @@ function replayRunning(replayId: string): ApiError {
   );
 }
 
+/**
+ * Who made a webhook's last change, when it was not made through this service: Threadline
+ * disabling a failing webhook (alerts/index.ts, once the consumer stopped it).
+ */
+export async function recordChangedBy(db: DB, webhookId: string, actor: Actor): Promise<void> {
+  await db
+    .updateTable("webhooks")
+    .set({ updated_by: JSON.stringify(actor) })
+    .where("id", "=", webhookId)
+    .execute();
+}
+
 export interface WebhookDeps {
   db: DB;
   clock: Clock;

@@ -3,7 +3,8 @@ import type { Clock } from "../clock/index.js";
 import { hashToken, newId, newToken } from "../db/ids.js";
 import { ApiError, notFound } from "../errors.js";
 import { audit, THREADLINE, type Actor, type Who } from "../audit/index.js";
-import { checkEmail, checkName, findTeammateByEmail } from "./service.js";
+import { checkEmail, checkName } from "./service.js";
+import { findTeammateByEmail } from "./teammates.js";
 import { checkManages, type Role } from "./roles.js";
 import { hashPassword, checkPassword } from "./passwords.js";
 

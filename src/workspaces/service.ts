@@ -4,13 +4,10 @@ import { ApiError, invalid, notFound } from "../errors.js";
 import type { Clock } from "../clock/index.js";
 import { audit, THREADLINE, type Who } from "../audit/index.js";
 import { checkManages, type Role } from "./roles.js";
-
-export interface TeammateView {
-  id: string;
-  full_name: string;
-  email: string;
-  role: Role;
-}
+import { signOutEverywhere } from "./sessions.js";
+import { unassignChats } from "../timeline/service.js";
+import { passAccounts } from "../accounts/service.js";
+import { findTeammateByEmail, normalizeEmail, TEAMMATE_COLUMNS, type TeammateView } from "./teammates.js";
 
 export interface WorkspaceView {
   id: string;
@@ -26,10 +23,6 @@ export function isValidTimezone(tz: string): boolean {
   } catch {
     return false;
   }
-}
-
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
 }
 
 export function checkEmail(field: string, email: string): string {
@@ -151,6 +144,11 @@ export async function updateWorkspace(
   return getWorkspace(db, workspaceId);
 }
 
+/** `PATCH /api/v1/workspace {retention_days}`, checked by retention/index.ts (`checkRetentionDays`), which prunes by it. */
+export async function setRetentionDays(db: DB, workspaceId: string, days: number | null): Promise<void> {
+  await db.updateTable("workspaces").set({ retention_days: days }).where("id", "=", workspaceId).execute();
+}
+
 /**
  * The operator token: from THREADLINE_ADMIN_TOKEN, or generated once and kept (hashed)
  * in the database. Returns the token when it was generated now, so it can be printed.
@@ -172,8 +170,6 @@ export async function isOperatorToken(db: DB, fromEnv: string | undefined, token
   const row = await db.selectFrom("meta").select("value").where("key", "=", "operator_token_hash").executeTakeFirst();
   return row !== undefined && row.value === hashToken(token);
 }
-
-const TEAMMATE_COLUMNS = ["id", "full_name", "email", "role"] as const;
 
 export async function createTeammate(
   db: DB,
@@ -211,20 +207,6 @@ export async function listTeammates(db: DB, workspaceId: string): Promise<Teamma
     .orderBy("id", "desc")
     .execute();
   return rows as TeammateView[];
-}
-
-export async function findTeammateByEmail(
-  db: DB,
-  workspaceId: string,
-  email: string,
-): Promise<TeammateView | undefined> {
-  const row = await db
-    .selectFrom("teammates")
-    .select(TEAMMATE_COLUMNS)
-    .where("workspace_id", "=", workspaceId)
-    .where("email", "=", normalizeEmail(email))
-    .executeTakeFirst();
-  return row as TeammateView | undefined;
 }
 
 export async function getTeammate(db: DB, workspaceId: string, id: string): Promise<TeammateView> {
@@ -320,20 +302,9 @@ export async function removeTeammate(
         await tx.updateTable("workspaces").set({ owner_teammate_id: other }).where("id", "=", workspaceId).execute();
       owner = other;
     }
-    await tx.deleteFrom("sessions").where("teammate_id", "=", id).execute();
-    await tx.deleteFrom("one_time_tokens").where("teammate_id", "=", id).execute();
-    await tx
-      .updateTable("chats")
-      .set({ responsible_teammate_id: null })
-      .where("workspace_id", "=", workspaceId)
-      .where("responsible_teammate_id", "=", id)
-      .execute();
-    await tx
-      .updateTable("accounts")
-      .set({ owner_teammate_id: owner })
-      .where("workspace_id", "=", workspaceId)
-      .where("owner_teammate_id", "=", id)
-      .execute();
+    await signOutEverywhere(tx, id);
+    await unassignChats(tx, workspaceId, id);
+    await passAccounts(tx, workspaceId, id, owner);
     await tx.deleteFrom("teammates").where("id", "=", id).execute();
     await audit(tx, clock, workspaceId, who, {
       action: "person.removed",

@@ -4,7 +4,7 @@ import { hashToken, newId, newToken } from "../db/ids.js";
 import { ApiError, notFound } from "../errors.js";
 import { audit, type Who } from "../audit/index.js";
 import { hashPassword, verifyPassword, checkPassword } from "./passwords.js";
-import { normalizeEmail, type TeammateView } from "./service.js";
+import { normalizeEmail, type TeammateView } from "./teammates.js";
 import type { Role } from "./roles.js";
 
 export const SESSION_TTL_MS = 30 * 24 * 3600_000;
@@ -212,6 +212,12 @@ export async function setPassword(db: DB, clock: Clock, person: PersonRow, passw
       object: { type: "person", id: person.id },
     });
   });
+}
+
+/** A person is removed (workspaces/service.ts, inside its transaction): their sessions and sign-in links end. */
+export async function signOutEverywhere(tx: DB, teammateId: string): Promise<void> {
+  await tx.deleteFrom("sessions").where("teammate_id", "=", teammateId).execute();
+  await tx.deleteFrom("one_time_tokens").where("teammate_id", "=", teammateId).execute();
 }
 
 export async function listSessions(db: DB, teammateId: string, currentId: string) {

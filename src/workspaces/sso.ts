@@ -3,7 +3,7 @@ import type { Clock } from "../clock/index.js";
 import { newId } from "../db/ids.js";
 import type { OidcConfig } from "../config/index.js";
 import { audit, THREADLINE } from "../audit/index.js";
-import { normalizeEmail } from "./service.js";
+import { normalizeEmail } from "./teammates.js";
 
 export interface SsoClaims {
   email?: unknown;

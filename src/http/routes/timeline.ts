@@ -16,7 +16,8 @@ import {
   renameChat,
   setResponsible,
 } from "../../timeline/service.js";
-import { findTeammateByEmail, getWorkspace } from "../../workspaces/service.js";
+import { getWorkspace } from "../../workspaces/service.js";
+import { findTeammateByEmail } from "../../workspaces/teammates.js";
 import { getAccount, sourceAccount } from "../../accounts/service.js";
 import { adapterFor } from "../../sources/index.js";
 import { ulid } from "../../db/ids.js";

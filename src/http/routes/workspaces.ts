@@ -2,7 +2,13 @@ import { connectionsOf } from "../../accounts/connection.js";
 import { Type } from "typebox";
 import type { App } from "../fastify-app.js";
 import type { Threadline } from "../../app.js";
-import { createWorkspace, getWorkspace, listWorkspaces, updateWorkspace } from "../../workspaces/service.js";
+import {
+  createWorkspace,
+  getWorkspace,
+  listWorkspaces,
+  setRetentionDays,
+  updateWorkspace,
+} from "../../workspaces/service.js";
 import { rotateApiKey } from "../../workspaces/api-keys.js";
 import { ownerInvitation } from "../../workspaces/invitations.js";
 import { accountView, createAccount, getAccount, listAccounts } from "../../accounts/service.js";
@@ -12,7 +18,7 @@ import { listInboundEvents } from "../../accounts/inbound-events.js";
 import { deleteAccount, deleteWorkspace, parsePurge } from "../../deletion/index.js";
 import { whoOf } from "../auth.js";
 import { audit } from "../../audit/index.js";
-import { checkRetentionDays, retentionOf, setRetentionDays } from "../../retention/index.js";
+import { checkRetentionDays, retentionOf } from "../../retention/index.js";
 import {
   IdParams,
   IdString,
