@@ -111,9 +111,10 @@ export const TABLE_WRITERS: { readonly [T in keyof Database]: Writers } = {
     also: {
       "src/webhooks/service.ts": "starting a replay (its row) and deleting a webhook (its replays)",
       ...RETENTION,
+      ...DELETION,
     },
   },
-  webhook_windows: { owner: "src/webhooks/writer.ts", also: { ...WEBHOOK_REMOVAL, ...RETENTION } },
+  webhook_windows: { owner: "src/webhooks/writer.ts", also: { ...WEBHOOK_REMOVAL, ...RETENTION, ...DELETION } },
   inbound_events: { owner: "src/accounts/inbound-events.ts", also: DELETION },
   notifications: { owner: "src/alerts/index.ts", also: { ...DELETION, ...RETENTION } },
   send_queue: {

@@ -238,7 +238,15 @@ async function sweepWorkspace(db: DB, id: string, stopped: () => boolean = () =>
   // Webhooks left over (a crash between the stop and the delete): no consumer runs them (disabled at the mark).
   for (const w of await db.selectFrom("webhooks").select("id").where("workspace_id", "=", id).execute()) {
     await db.transaction().execute(async (tx) => {
-      for (const table of ["webhook_requests", "webhook_activity", "webhook_hourly", "parked_deliveries"] as const)
+      // The tables WebhookService.remove empties, in one transaction as there.
+      for (const table of [
+        "webhook_requests",
+        "webhook_activity",
+        "webhook_hourly",
+        "parked_deliveries",
+        "webhook_replays",
+        "webhook_windows",
+      ] as const)
         await tx.deleteFrom(table).where("webhook_id", "=", w.id).execute();
       await tx.deleteFrom("webhooks").where("id", "=", w.id).execute();
     });

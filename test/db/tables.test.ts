@@ -4,8 +4,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { TABLE_WRITERS, WHOLE_DATABASE, type Module } from "../../src/db/tables.js";
+import { repoRoot } from "../helpers/contract.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = repoRoot;
 const TABLES = new Set(Object.keys(TABLE_WRITERS));
 const KYSELY_WRITES = new Set(["insertInto", "updateTable", "deleteFrom", "replaceInto", "mergeInto"]);
 /** INSERT [OR …] INTO t, REPLACE INTO t, DELETE FROM t, UPDATE t SET (any case, names quoted or not). */

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { DATABASES, OPERATOR_TOKEN, TestServer, createWorkspace, waitFor } from "../helpers/server.js";
 import { Receiver } from "../helpers/receiver.js";
 import { as, invite, ownerOf, PASSWORD, signInApi, type Person } from "../helpers/people.js";
-import { entry, ingest, space, type Space, type WebhookRef } from "../helpers/workspace.js";
+import { createWebhook, entry, ingest, space, type Space, type WebhookRef } from "../helpers/workspace.js";
 
 const SHARED = "shared.person@delete-ws.example";
 
@@ -138,6 +138,17 @@ for (const database of DATABASES) {
       await ingest(server, half, [entry(half, { text: "left behind" })]);
       const purging = await space(server);
       await ingest(server, purging, [entry(purging, { text: "purge me" })]);
+      // A webhook with a replay and a sent window on record, left over with the workspace.
+      const hook = await createWebhook(server, half.key, "http://127.0.0.1:9/hook");
+      const at = Date.now();
+      await server.sql(
+        "insert into webhook_replays (id, webhook_id, state, kind, since, until, after_seq, max_seq, total, delivered, failed, position, resume_delivered, resume_failed, created_at) values (?, ?, 'done', 'messages', 0, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?)",
+        ["rp_left_over", hook.id, at, at],
+      );
+      await server.sql(
+        "insert into webhook_windows (webhook_id, window_end, window_start, after_seq, max_seq, time_zone, aggregation, epoch) values (?, ?, ?, 0, 0, 'UTC', '1h', 0)",
+        [hook.id, at, at - 3600_000],
+      );
       // What the crash left: the marks only (as written before the sweep), nothing else.
       await server.sql("update workspaces set deleted_at = ? where id = ?", [Date.now(), half.workspace.id]);
       await server.sql("update accounts set deleted_at = ?, purging = 1 where id = ?", [Date.now(), purging.accountId]);
@@ -148,6 +159,12 @@ for (const database of DATABASES) {
         "the workspace swept at start",
       );
       assert.equal((await server.api("GET", "/api/v1/workspace", { token: half.key })).status, 401);
+      for (const table of ["webhooks", "webhook_replays", "webhook_windows"])
+        assert.deepEqual(
+          await server.sql(`select 1 from ${table} where ${table === "webhooks" ? "id" : "webhook_id"} = ?`, [hook.id]),
+          [],
+          `${table} of the left-over webhook swept`,
+        );
       assert.equal(
         (await server.sql("select seq from messages where workspace_id = ?", [half.workspace.id])).length,
         0,
