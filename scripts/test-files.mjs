@@ -24,9 +24,8 @@ const LONGEST_FIRST = [
   "test/web/people.test.ts",
   "test/web/ui.test.ts",
   "test/webhooks/service.state.test.ts",
-  "test/webhooks/bundles.blip.test.ts",
+  "test/webhooks/bundles.test.ts",
   "test/sources/inbound.lookups.test.ts",
-  "test/webhooks/windows.test.ts",
   "test/webhooks/manager.shutdown.test.ts",
   "test/webhooks/targets.test.ts",
 ];

@@ -12,7 +12,6 @@ import { TargetGuard } from "./webhooks/targets.js";
 import { DeliveryWriter } from "./webhooks/writer.js";
 import { DeliveryManager } from "./webhooks/manager.js";
 import { WebhookService } from "./webhooks/service.js";
-import type { ConsumerEvents } from "./webhooks/consumer.js";
 import { ensureOperatorToken } from "./workspaces/service.js";
 import { ingestWith, type Ingest } from "./ingest/ingest.js";
 import { learnPairs } from "./ingest/identity.js";
@@ -89,25 +88,12 @@ export async function createThreadline(config: Config): Promise<Threadline & { o
   const deliverer = new Deliverer(guard, `Threadline/${VERSION}`, clock);
   const gateways = new GatewayHttp(guard);
   const alerts = new Alerts({ db, clock, log, config, publicUrl });
-  const events: ConsumerEvents = {
+  const events = alerts.consumerEvents(writer, {
     attempted(_w, r) {
       metrics.attempted(r.ok ? "success" : (r.error?.code ?? "error").toLowerCase(), r.durationMs / 1000);
     },
-    // The e-mails quote the latest errors from the request log: write it out first.
-    warning(w, failures, since) {
-      void writer
-        .flush()
-        .catch(() => undefined)
-        .then(() => alerts.webhookWarning(w, failures, since));
-    },
-    disabled(w, reason, since) {
-      metrics.disabled.inc();
-      void writer
-        .flush()
-        .catch(() => undefined)
-        .then(() => alerts.webhookDisabled(w, reason, since));
-    },
-  };
+    disabled: () => metrics.disabled.inc(),
+  });
   // Every retry and window end of this process on one timer.
   const scheduler = new Scheduler(clock, (err) => log.error({ err }, "a scheduled webhook task failed"));
   const consumerDeps = {

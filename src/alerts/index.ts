@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { DB } from "../db/index.js";
 import type { Clock } from "../clock/index.js";
 import type { Config } from "../config/index.js";
-import type { WebhookRow } from "../webhooks/consumer.js";
+import type { ConsumerEvents, WebhookRow } from "../webhooks/consumer.js";
 import type { DeliveryError } from "../webhooks/outcome.js";
 import { readRequestLog } from "../webhooks/deliveries.js";
 import { MAX_CONSECUTIVE_FAILURES, type DisabledReason } from "../webhooks/policy.js";
@@ -41,6 +41,26 @@ export class Alerts {
         socketTimeout: 30_000,
       });
     }
+  }
+
+  /**
+   * The consumers' events with their warning and disable sent as e-mails (`serve`, and the
+   * tests' in-process consumers); `also`: what else hears them (metrics). The e-mails quote
+   * the latest errors from the request log: it is written out first.
+   */
+  consumerEvents(writer: { flush(): Promise<unknown> }, also: Partial<ConsumerEvents> = {}): ConsumerEvents {
+    const logWritten = () => writer.flush().catch(() => undefined);
+    return {
+      attempted: (w, r) => also.attempted?.(w, r),
+      warning: (w, failures, since) => {
+        also.warning?.(w, failures, since);
+        void logWritten().then(() => this.webhookWarning(w, failures, since));
+      },
+      disabled: (w, reason, since) => {
+        also.disabled?.(w, reason, since);
+        void logWritten().then(() => this.webhookDisabled(w, reason, since));
+      },
+    };
   }
 
   /**

@@ -10,7 +10,9 @@ import { Clock } from "../../src/clock/index.js";
 import { Scheduler } from "../../src/clock/scheduler.js";
 import { migrate, type DB, type Storage } from "../../src/db/index.js";
 import { ingestMessages } from "../../src/ingest/ingest.js";
-import type { ConsumerDeps, ConsumerEvents, WebhookRow } from "../../src/webhooks/consumer.js";
+import type { IngestMessage } from "../../src/ingest/types.js";
+import { getMessage, messageView } from "../../src/timeline/service.js";
+import type { ConsumerDeps, WebhookRow } from "../../src/webhooks/consumer.js";
 import { Deliverer } from "../../src/webhooks/deliver.js";
 import { DeliveryManager } from "../../src/webhooks/manager.js";
 import type { AttemptResult, DeliveryErrorCode } from "../../src/webhooks/outcome.js";
@@ -20,7 +22,7 @@ import { TargetGuard } from "../../src/webhooks/targets.js";
 import { DeliveryWriter } from "../../src/webhooks/writer.js";
 import { createWorkspace } from "../../src/workspaces/service.js";
 import { openTestStorage, type Database } from "./server.js";
-import { contactNo, entry } from "./workspace.js";
+import { contactNo, entry, type Entry } from "./workspace.js";
 
 /** One attempt as the receiver would have seen it. */
 export interface ScriptedCall {
@@ -31,9 +33,13 @@ export interface ScriptedCall {
   url: string;
   /** The workspace delivering (the deliverer's tenant). */
   workspaceId: string;
+  /** The secrets that sign it (the current one, and the previous one during its grace). */
+  secrets: readonly string[];
+  /** Attempts in flight when it arrived, itself included. */
+  concurrency: number;
   /** The payload, parsed. */
   json: any;
-  /** An unaggregated payload's message: its id, text and chat id ("" for a bundle). */
+  /** An unaggregated payload's message: its id, text and chat id (a bundle's: its first message's text, its chat's id). */
   messageId: string;
   text: string;
   chat: string;
@@ -55,6 +61,8 @@ export type ScriptedAnswer =
 export class ScriptedDeliverer extends Deliverer {
   answer: (call: ScriptedCall) => ScriptedAnswer | Promise<ScriptedAnswer> = () => ({ status: 200 });
   readonly calls: ScriptedCall[] = [];
+  /** Attempts started and not ended. */
+  running = 0;
   private stopped = false;
   private waiting = new Set<() => void>();
 
@@ -67,7 +75,7 @@ export class ScriptedDeliverer extends Deliverer {
 
   override async attempt(
     url: string,
-    _secrets: readonly string[],
+    secrets: readonly string[],
     webhookId: string,
     body: string,
     tenant = "",
@@ -91,12 +99,22 @@ export class ScriptedDeliverer extends Deliverer {
       attempt: this.calls.filter((c) => c.id === webhookId).length + 1,
       url,
       workspaceId: tenant,
+      secrets,
+      concurrency: ++this.running,
       json,
       messageId: String(json?.message?.message_id ?? ""),
-      text: String(json?.message?.text ?? ""),
+      text: String(json?.message?.text ?? json?.messages?.[0]?.text ?? ""),
       chat: String(json?.chat?.chat_id ?? ""),
     };
     this.calls.push(call);
+    try {
+      return await this.answered(call, ended);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async answered(call: ScriptedCall, ended: (over: Partial<AttemptResult>) => AttemptResult) {
     const a = await this.answer(call);
     if (a.delayMs) {
       await new Promise<void>((resolve) => {
@@ -108,7 +126,7 @@ export class ScriptedDeliverer extends Deliverer {
     if (this.stopped) return ended({ error: { code: "SHUTDOWN", message: "Threadline shut down (scripted)." } });
     if ("error" in a) return ended({ error: { code: a.error, message: `Scripted ${a.error}.` } });
     const ok = a.status >= 200 && a.status < 300;
-    if (ok && !this.accepted.has(webhookId)) this.accepted.set(webhookId, call);
+    if (ok && !this.accepted.has(call.id)) this.accepted.set(call.id, call);
     const headers = a.headers ?? {};
     // Retry-After in seconds only (the HTTP-date form is the real Deliverer's to parse).
     const retryAfter = headers["retry-after"];
@@ -134,8 +152,6 @@ export interface RecordedEvents {
   disabled: { webhookId: string; reason: DisabledReason }[];
 }
 
-const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-
 /**
  * A storage (fresh, migrated) and the delivery side of a process on it, built as src/app.ts
  * builds it. `wrap`: the database the consumers use, e.g. with a query-counting plugin.
@@ -145,6 +161,10 @@ export class InProcessConsumers {
   readonly clock = new Clock();
   /** Errors thrown by scheduled tasks (retries, window ends): a test expects none. */
   readonly errors: unknown[] = [];
+  /** Flushes of delivery writes that failed (the writer keeps their content for the next). */
+  readonly writeErrors: unknown[] = [];
+  /** The process's log lines at info and above, parsed (`msg` and the fields), as `serve` writes them. */
+  readonly logs: Record<string, unknown>[] = [];
   readonly scheduler = new Scheduler(this.clock, (err) => void this.errors.push(err));
   readonly deliverer = new ScriptedDeliverer(this.clock);
   readonly events: RecordedEvents = { attempted: [], warnings: [], disabled: [] };
@@ -163,35 +183,37 @@ export class InProcessConsumers {
     private cleanup: () => Promise<void>,
     wrap: (db: DB) => DB,
   ) {
+    const keep = { write: (line: string) => void this.logs.push(JSON.parse(line)) };
+    // TEST_LOG_LEVEL (debug, trace, …) also prints them.
+    const echo = process.env.TEST_LOG_LEVEL as pino.Level | undefined;
+    const logged = echo
+      ? pino(
+          { level: pino.levels.values[echo]! < pino.levels.values.info! ? echo : "info" },
+          pino.multistream([
+            { stream: keep, level: "info" },
+            { stream: process.stderr, level: echo },
+          ]),
+        )
+      : pino({ level: "info" }, keep);
     this.db = wrap(storage.db);
-    this.writer = new DeliveryWriter(this.db, (err) => silent.error({ err }, "writing delivery state failed"));
+    this.writer = new DeliveryWriter(this.db, (err) => {
+      this.writeErrors.push(err);
+      logged.error({ err }, "writing delivery state failed; the next flush writes it again");
+    });
     const publicUrl = () => "http://threadline.test";
     this.alerts = new Alerts({
       db: this.db,
       clock: this.clock,
-      log: silent,
+      log: logged,
       config: { smtpUrl: undefined, mailFrom: "threadline@test" },
       publicUrl,
     });
-    const { writer, alerts, events } = this;
-    // As src/app.ts: the e-mails quote the request log, so it is written out first.
-    const consumerEvents: ConsumerEvents = {
+    const { events } = this;
+    const consumerEvents = this.alerts.consumerEvents(this.writer, {
       attempted: (_w, r) => void events.attempted.push(r),
-      warning: (w, failures, since) => {
-        events.warnings.push({ webhookId: w.id, failures });
-        void writer
-          .flush()
-          .catch(() => undefined)
-          .then(() => alerts.webhookWarning(w, failures, since));
-      },
-      disabled: (w, reason, since) => {
-        events.disabled.push({ webhookId: w.id, reason });
-        void writer
-          .flush()
-          .catch(() => undefined)
-          .then(() => alerts.webhookDisabled(w, reason, since));
-      },
-    };
+      warning: (w, failures) => void events.warnings.push({ webhookId: w.id, failures }),
+      disabled: (w, reason) => void events.disabled.push({ webhookId: w.id, reason }),
+    });
     this.deps = {
       db: this.db,
       clock: this.clock,
@@ -199,7 +221,7 @@ export class InProcessConsumers {
       writer: this.writer,
       deliverer: this.deliverer,
       publicUrl,
-      log: silent,
+      log: logged,
       events: consumerEvents,
     };
     this.manager = new DeliveryManager(this.deps);
@@ -233,14 +255,18 @@ export class InProcessConsumers {
   }
 
   /** A workspace (through the workspace service) with one `api` account (the account service). */
-  async workspace(name = "Acme"): Promise<{ id: string; phone: string }> {
+  async workspace(
+    name = "Acme",
+    opts: { timezone?: string } = {},
+  ): Promise<{ id: string; phone: string; owner: { full_name: string; email: string } }> {
     const ws = await createWorkspace(this.db, this.clock, {
       name,
       owner: { full_name: "Amnon Haha", email: "amnon@acme.com" },
+      ...opts,
     });
     const phone = `+9725000${String(++this.phones).padStart(5, "0")}`;
     await createAccount(this.db, this.clock, ws.id, { phone, owner_email: "amnon@acme.com", source: "api" });
-    return { id: ws.id, phone };
+    return { id: ws.id, phone, owner: { full_name: "Amnon Haha", email: "amnon@acme.com" } };
   }
 
   /** A webhook created through the webhook service (its consumer starts here). */
@@ -257,6 +283,32 @@ export class InProcessConsumers {
       onCommitted: (id, summary) => summary.accepted > 0 && this.manager.notify(id),
     });
     return r.messageIds;
+  }
+
+  /** Messages as a gateway posts them (test/helpers/workspace.ts's `entry`) through ingest; answers each one's result. */
+  async ingestEntries(ws: { id: string }, entries: Entry[]): Promise<{ status: string; message_id: string }[]> {
+    const r = await ingestMessages(this.db, this.clock, ws.id, entries as IngestMessage[], {
+      onCommitted: (id, summary) => summary.accepted > 0 && this.manager.notify(id),
+    });
+    return r.results;
+  }
+
+  /** A message's permalink, as the API shows it. */
+  async permalinkOf(workspaceId: string, messageId: string): Promise<string> {
+    return messageView(await getMessage(this.db, workspaceId, messageId), "http://threadline.test").permalink;
+  }
+
+  /** The workspace's e-mails (the notifications outbox: no SMTP here), newest first. */
+  notifications(workspaceId: string): Promise<{ subject: string }[]> {
+    return this.alerts.list(workspaceId, 100);
+  }
+
+  /** Moves the clock forward to `at`: retries and window ends that became due run. */
+  advanceTo(at: number): number {
+    const now = this.clock.now();
+    if (at < now)
+      throw new Error(`cannot move the clock back (${new Date(at).toISOString()} < ${new Date(now).toISOString()})`);
+    return this.advance(at - now);
   }
 
   /** Moves the clock forward: retries and window ends that became due run. */

@@ -1,7 +1,8 @@
 /**
  * Server-rendered pages from user text: a message or a chat name holding `$&`, `` $` ``,
  * `$'` or `$$` (String.replace's replacement patterns) appears literally; the page's own
- * head is never copied into its body.
+ * head is never copied into its body. A permalink page highlights its message, and asks a
+ * signed-out visitor to sign in.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -47,13 +48,23 @@ for (const database of DATABASES) {
       );
     });
 
-    it("the permalink page too", async () => {
+    it("the permalink page too: signed out a sign-in form; signed in, its one message highlighted", async () => {
       const msgs = await server.api("GET", `/api/v1/chats/${v.chatId}/messages`, { token: v.key });
-      const permalink = new URL(msgs.json.items[0].permalink).pathname;
+      const target = msgs.json.items[0];
+      const permalink = new URL(target.permalink).pathname;
+      assert.match(permalink, /^\/permalink\/[0-9a-f-]{36}\/$/);
       const r = await send(server, "GET", permalink, { cookie: v.cookie });
       assert.equal(r.status, 200, r.text);
       assertOnePage(r.text);
       assert.ok(r.text.includes(`<div class="text">${escapeHtml(NASTY)}</div>`));
+      const highlighted = [...r.text.matchAll(/<li [^>]*data-highlighted="true"[^>]*>/g)].map((m) => m[0]);
+      assert.equal(highlighted.length, 1, "exactly one message is highlighted");
+      assert.match(highlighted[0]!, new RegExp(`data-message-id="${target.message_id}"`));
+
+      const anon = await send(server, "GET", permalink, {});
+      assert.match(anon.text, /<form[^>]*action="\/signin"/, "a signed-out visitor gets a sign-in form");
+      assert.match(anon.text, /name="password"/);
+      assert.doesNotMatch(anon.text, /data-highlighted/);
     });
 
     it("the sign-in page with a next holding the patterns", async () => {

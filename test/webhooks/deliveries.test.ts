@@ -146,7 +146,7 @@ for (const database of DATABASES)
       assert.equal(activity.json.items[0].request_id, test!.request_id);
     });
 
-    it("refuses a bad filter with 400 naming the field; no key is 401, another workspace's webhook or an unknown delivery 404", async () => {
+    it("refuses a bad filter with 400 naming the field; no key is 401, another workspace's webhook or an unknown delivery 404; retry answers 202", async () => {
       const bad: [string, string][] = [
         ["status=ok", "status"],
         ["chat_id=abc", "chat_id"],
@@ -169,6 +169,13 @@ for (const database of DATABASES)
         "NOT_FOUND",
       );
       assertError(await server.api("POST", `${path}/msg_nope/resend`, { token: s.key }), 404, "NOT_FOUND");
+      // POST …/retry answers 202 (a healthy webhook has nothing to retry); what it does: service.recovery.test.ts.
+      const retry = `/api/v1/webhooks/${s.webhook.id}/retry`;
+      const healthy = await server.api("POST", retry, { token: s.key });
+      assert.equal(healthy.status, 202, healthy.text);
+      assert.deepEqual(healthy.json, { retrying: false });
+      assertError(await server.api("POST", retry), 401, "UNAUTHORIZED");
+      assertError(await server.api("POST", retry, { token: other.key }), 404, "NOT_FOUND");
       // With the session cookie: the UI may resend; a page of another site may not.
       const cookie = await ownerCookie(server, s.workspace);
       const sent = receiver.requests.length;

@@ -1,11 +1,14 @@
 // The delivery writer in-process, without a server: it batches what follows deliveries into
-// one transaction and keeps only the newest rows of the bounded logs, on both databases.
+// one transaction and keeps only the newest rows of the bounded logs, on both databases; a
+// flush the database refuses loses nothing (with the consumers, test/helpers/consumers.ts).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { migrate, type Storage } from "../../src/db/index.js";
 import type { AttemptResult } from "../../src/webhooks/outcome.js";
 import { ACTIVITY_SIZE, DeliveryWriter, REQUEST_LOG_SIZE } from "../../src/webhooks/writer.js";
-import { DATABASES, openTestStorage } from "../helpers/server.js";
+import { sql } from "kysely";
+import { InProcessConsumers } from "../helpers/consumers.js";
+import { DATABASES, openTestStorage, waitFor } from "../helpers/server.js";
 
 const HOUR = 3600_000;
 
@@ -154,5 +157,51 @@ for (const database of DATABASES)
       await writer.flush();
       assert.deepEqual(await requestsOf("wh_gone"), []);
       await writer.close();
+    });
+  });
+
+for (const database of DATABASES)
+  describe(`a flush of delivery writes the database refuses (${database})`, () => {
+    let h: InProcessConsumers;
+    before(async () => {
+      h = await InProcessConsumers.open(database);
+      await h.start();
+    });
+    after(async () => h?.close());
+
+    it("attempts recorded while the database refused writes reach the request log afterwards", async () => {
+      const ws = await h.workspace();
+      const wh = await h.webhook(ws.id);
+      h.deliverer.answer = () => ({ status: 200, delayMs: 800 });
+      await h.ingest(ws, [
+        [1, "m 0"],
+        [2, "m 1"],
+        [3, "m 2"],
+      ]);
+      await waitFor(() => h.deliverer.running === 3, "three deliveries in flight");
+
+      // The database refuses the flush that follows the three answers (the table it writes the
+      // hourly counts to is briefly missing); then it accepts writes again.
+      await sql`ALTER TABLE webhook_hourly RENAME TO webhook_hourly_away`.execute(h.db);
+      try {
+        await waitFor(
+          () =>
+            h.writeErrors.some((e) =>
+              /no such table: webhook_hourly|webhook_hourly\W{0,3} does not exist/.test(String(e)),
+            ),
+          "a failed flush of delivery writes",
+        );
+      } finally {
+        await sql`ALTER TABLE webhook_hourly_away RENAME TO webhook_hourly`.execute(h.db);
+      }
+
+      const log = await h.webhooks.logOf(ws.id, wh.id);
+      assert.equal(log.length, 3, "attempts made while a flush failed are missing from the log");
+      assert.deepEqual(
+        log.map((e) => e.response?.status),
+        [200, 200, 200],
+      );
+      assert.equal((await h.stored(ws.id, wh.id)).consecutive_failures, 0);
+      assert.deepEqual(h.errors, []);
     });
   });
