@@ -1,4 +1,5 @@
-import type { DB } from "../db/index.js";
+import type { Selectable } from "kysely";
+import type { DB, Database } from "../db/index.js";
 
 /**
  * The message log as the delivery consumers read it: positions (seq), what is deliverable
@@ -6,20 +7,22 @@ import type { DB } from "../db/index.js";
  */
 
 /** One message of the log as delivery reads it (what a payload needs), joined with its chat and account. */
-export interface DeliverableMessage {
-  seq: number;
-  id: string;
-  chat_id: number;
-  direction: string;
-  text: string;
-  timestamp: number;
-  stored_at: number;
-  sender_name: string;
-  sender_phone: string;
-  recipient_name: string;
-  recipient_phone: string;
-  permalink: string;
-  account_id: string;
+export interface DeliverableMessage extends Pick<
+  Selectable<Database["messages"]>,
+  | "seq"
+  | "id"
+  | "chat_id"
+  | "direction"
+  | "text"
+  | "timestamp"
+  | "stored_at"
+  | "sender_name"
+  | "sender_phone"
+  | "recipient_name"
+  | "recipient_phone"
+  | "permalink"
+  | "account_id"
+> {
   account_phone: string;
   owner_name: string;
   owner_email: string;

@@ -3,6 +3,7 @@ import type { Metrics } from "../metrics.js";
 import type { DB } from "../db/index.js";
 import type { Clock, ClockTimer } from "../clock/index.js";
 import type { Ingest } from "../ingest/ingest.js";
+import type { IngestMessage } from "../ingest/types.js";
 import { getAccount, sourceAccount } from "../accounts/service.js";
 import { adapterFor, type GatewayHttp } from "../sources/index.js";
 import { GatewayError } from "../sources/gateway-http.js";
@@ -10,6 +11,36 @@ import { getChat } from "../timeline/service.js";
 import { retryDelay } from "../webhooks/policy.js";
 
 /** How long a process holds a message it is sending; a process that died lets go after it. Wall clock. */
+
+/**
+ * A message sent from Threadline as it goes into the log, under the gateway's id (so the
+ * gateway's echo of it is a duplicate): by the sender queue and by the API's direct send.
+ */
+export function sentMessage(
+  account: { phone: string },
+  chat: { external_id: string; full_name: string; is_group: number; phone?: string },
+  externalId: string,
+  at: number,
+  text: string,
+  senderName: string,
+): IngestMessage {
+  return {
+    account_phone: account.phone,
+    chat: {
+      external_id: chat.external_id,
+      full_name: chat.full_name,
+      is_group: chat.is_group === 1,
+      phone: chat.phone,
+    },
+    external_id: externalId,
+    direction: "sent",
+    timestamp: new Date(at).toISOString(),
+    type: "text",
+    text,
+    sender: { full_name: senderName, phone: chat.is_group === 1 ? "" : account.phone },
+  };
+}
+
 export const CLAIM_MS = 60_000;
 /** How long a slot is held while its gateway call runs (longer than the gateways' client deadline). */
 const SLOT_HOLD_MS = 30_000;
@@ -283,26 +314,7 @@ export class Sender {
       // Into the log with the gateway's id: its echo of the same message is then a duplicate.
       const r = await this.deps.ingest(
         row.workspace_id,
-        [
-          {
-            account_phone: account.phone,
-            chat: {
-              external_id: chat.external_id,
-              full_name: chat.full_name,
-              is_group: chat.is_group === 1,
-              phone: chat.phone,
-            },
-            external_id: externalId,
-            direction: "sent",
-            timestamp: new Date(clock.now()).toISOString(),
-            type: "text",
-            text: row.text,
-            sender: {
-              full_name: teammate?.full_name ?? account.full_name,
-              phone: chat.is_group === 1 ? "" : account.phone,
-            },
-          },
-        ],
+        [sentMessage(account, chat, externalId, clock.now(), row.text, teammate?.full_name ?? account.full_name)],
         { sentByTeammateId: teammate?.id, messageId: id },
       );
       await db

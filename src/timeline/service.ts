@@ -6,16 +6,19 @@ import { MESSAGE_VIEW_COLUMNS } from "../log/index.js";
 import { chatUrl, permalinkUrl } from "./links.js";
 import type { Chat, Direction, Message } from "./schemas.js";
 
-export interface ChatRow {
-  id: number;
-  workspace_id: string;
-  account_id: string;
-  external_id: string;
-  full_name: string;
-  is_group: number;
-  phone: string;
-  created_at: number;
-  last_message_at: number;
+/** A chat as the Timeline reads it: its columns (db/schema.ts) joined with its account, person and newest message. */
+export interface ChatRow extends Pick<
+  Selectable<Database["chats"]>,
+  | "id"
+  | "workspace_id"
+  | "account_id"
+  | "external_id"
+  | "full_name"
+  | "is_group"
+  | "phone"
+  | "created_at"
+  | "last_message_at"
+> {
   account_phone: string;
   responsible_name: string | null;
   responsible_email: string | null;

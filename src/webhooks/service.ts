@@ -21,7 +21,7 @@ import {
   type DeliveryFilter,
   type DeliveryItem,
 } from "./deliveries.js";
-import { ACTIVITY_SIZE, requestRow, type Activity, type DeliveryWriter } from "./writer.js";
+import { ACTIVITY_SIZE, requestRow, type Activity, type DeliveryWriter, type RequestMarks } from "./writer.js";
 import { getWorkspace } from "../workspaces/service.js";
 import { audit, BY_THREADLINE, type Actor, type Who } from "../audit/index.js";
 import { AGGREGATIONS, aggregationLabel, isAggregation, type Aggregation } from "./windows.js";
@@ -599,19 +599,10 @@ export class WebhookService {
     const last = attempts[0];
     if (!last) throw notFound("The delivery");
     const { body } = JSON.parse(last.request) as { body: string };
-    const now = this.deps.clock.now();
-    const result = await this.deps.deliverer.attempt(
-      row.url,
-      signingSecrets(row, now),
-      deliveryId,
-      body,
-      row.workspace_id,
-    );
     const attempt = Math.max(...attempts.map((r) => r.attempt)) + 1;
-    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, {
+    const { result, logged } = await this.attemptByHand(row, deliveryId, body, attempt, {
       chatId: last.chat_id,
       test: last.test === 1,
-      resend: true,
     });
     // Named by its chat, as deliveries are (a raw delivery id says nothing to a person and does not fit a phone).
     const chat =
@@ -674,6 +665,30 @@ export class WebhookService {
   }
 
   /**
+   * One attempt of a kept delivery by hand: signed now with the current secret(s), to the
+   * current URL, logged as a resend (so outside the failure rule and the consumer's cursor).
+   */
+  private async attemptByHand(
+    row: WebhookRow,
+    deliveryId: string,
+    body: string,
+    attempt: number,
+    marks: Omit<RequestMarks, "resend">,
+  ) {
+    const result = await this.deps.deliverer.attempt(
+      row.url,
+      signingSecrets(row, this.deps.clock.now()),
+      deliveryId,
+      body,
+      row.workspace_id,
+    );
+    return {
+      result,
+      logged: this.deps.writer.logRequest(row.id, deliveryId, attempt, result, { ...marks, resend: true }),
+    };
+  }
+
+  /**
    * Sends a parked delivery again, once, by hand: its kept body, or an unaggregated one's
    * message written again from the log (after the fault was fixed). Like `resend`: logged,
    * outside the failure rule. Once the receiver acknowledged it, it is no longer parked.
@@ -697,23 +712,12 @@ export class WebhookService {
         "CONFLICT",
         `The parked delivery could not be written (${parked.reason}); replay the webhook from the window's start to send its messages again.`,
       );
-    const now = this.deps.clock.now();
-    const result = await this.deps.deliverer.attempt(
-      row.url,
-      signingSecrets(row, now),
-      deliveryId,
-      body,
-      row.workspace_id,
-    );
     const attempt =
       Math.max(
         0,
         ...(await readRequestLog(this.deps.db, id)).filter((r) => r.delivery_id === deliveryId).map((r) => r.attempt),
       ) + 1;
-    const logged = this.deps.writer.logRequest(id, deliveryId, attempt, result, {
-      chatId: parked.chat_id,
-      resend: true,
-    });
+    const { result, logged } = await this.attemptByHand(row, deliveryId, body, attempt, { chatId: parked.chat_id });
     this.activity(id, {
       kind: result.ok ? "delivered" : "failed",
       summary: result.ok

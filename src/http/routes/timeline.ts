@@ -25,6 +25,7 @@ import { ApiError, invalid } from "../../errors.js";
 import { audit } from "../../audit/index.js";
 import { whoOf } from "../auth.js";
 import { pendingSends, withSendStatus } from "../../sending/queue.js";
+import { sentMessage } from "../../sending/sender.js";
 import { exportMessages } from "../../timeline/export.js";
 import { parseIsoTime } from "../../clock/iso-time.js";
 import { IdParams, IdString, ListQuery, NameString, parseLimit, TextString } from "./common.js";
@@ -200,23 +201,7 @@ export function timelineRoutes(app: Threadline) {
         }
         const r = await app.ingest(
           ws,
-          [
-            {
-              account_phone: account.phone,
-              chat: {
-                external_id: chat.external_id,
-                full_name: chat.full_name,
-                is_group: chat.is_group === 1,
-                phone: chat.phone,
-              },
-              external_id: externalId,
-              direction: "sent",
-              timestamp: new Date(app.clock.now()).toISOString(),
-              type: "text",
-              text: req.body.text,
-              sender: { full_name: teammate.full_name, phone: chat.is_group === 1 ? "" : account.phone },
-            },
-          ],
+          [sentMessage(account, chat, externalId, app.clock.now(), req.body.text, teammate.full_name)],
           { sentByTeammateId: teammate.id },
         );
         return reply.status(201).send(messageView(await getMessage(app.db, ws, r.messageIds[0]!), app.publicUrl()));
