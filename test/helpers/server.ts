@@ -312,11 +312,22 @@ export async function freshPostgres(
   const { default: pg } = await import("pg");
   const base = postgresBase();
   const name = `threadline_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const template = opts.migrated ? await migratedTemplate() : undefined;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`);
-  await admin.end();
+  try {
+    const create = async () => {
+      const from = opts.migrated ? await migratedTemplate() : undefined;
+      await admin.query(`CREATE DATABASE ${name}${from ? ` TEMPLATE ${from}` : ""}`);
+    };
+    await create().catch(async (e: { code?: string }) => {
+      // 3D000: the template was dropped since (a checkout with other migrations made its own): made again.
+      if (!opts.migrated || e.code !== "3D000") throw e;
+      template = undefined;
+      await create();
+    });
+  } finally {
+    await admin.end();
+  }
   return {
     url: postgresUrl(name),
     drop: async () => {
