@@ -9,19 +9,7 @@ import type { DB, Database } from "../db/index.js";
 /** One message of the log as delivery reads it (what a payload needs), joined with its chat and account. */
 export interface DeliverableMessage extends Pick<
   Selectable<Database["messages"]>,
-  | "seq"
-  | "id"
-  | "chat_id"
-  | "direction"
-  | "text"
-  | "timestamp"
-  | "stored_at"
-  | "sender_name"
-  | "sender_phone"
-  | "recipient_name"
-  | "recipient_phone"
-  | "permalink"
-  | "account_id"
+  ColumnName<(typeof MESSAGE_COLUMNS)[number]>
 > {
   account_phone: string;
   owner_name: string;
@@ -108,6 +96,9 @@ export const MESSAGE_VIEW_COLUMNS = [
 ] as const;
 
 const MESSAGE_COLUMNS = [...MESSAGE_VIEW_COLUMNS, "m.account_id"] as const;
+
+/** A column of a select list without its table's alias (`m.seq` → `seq`): row types follow their select lists. */
+export type ColumnName<T extends string> = T extends `${string}.${infer C}` ? C : never;
 
 /** The chat parts of a row, read through the aliases c (chats), a (accounts), o (owner) and r (responsible). */
 const CHAT_PART_COLUMNS = [

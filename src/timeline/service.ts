@@ -2,7 +2,7 @@ import { sql, type Selectable } from "kysely";
 import type { DB, Database } from "../db/index.js";
 import { invalid, notFound } from "../errors.js";
 import { findTeammateByEmail } from "../workspaces/teammates.js";
-import { MESSAGE_VIEW_COLUMNS } from "../log/index.js";
+import { MESSAGE_VIEW_COLUMNS, type ColumnName } from "../log/index.js";
 import { chatUrl, permalinkUrl } from "./links.js";
 import type { Chat, Direction, Message } from "./schemas.js";
 
@@ -33,23 +33,8 @@ export interface ChatRow extends Pick<
 /** The longest preview of a chat's last message the API answers (the text is cut, not the message). */
 export const PREVIEW_LENGTH = 140;
 
-export type MessageRow = Pick<
-  Selectable<Database["messages"]>,
-  | "seq"
-  | "id"
-  | "chat_id"
-  | "direction"
-  | "type"
-  | "status"
-  | "text"
-  | "timestamp"
-  | "stored_at"
-  | "sender_name"
-  | "sender_phone"
-  | "recipient_name"
-  | "recipient_phone"
-  | "permalink"
->;
+/** A message as the Timeline reads it (`messageColumns`). */
+export type MessageRow = Pick<Selectable<Database["messages"]>, ColumnName<(typeof messageColumns)[number]>>;
 
 export function chatView(c: ChatRow, publicUrl: string): Chat {
   return {
