@@ -70,6 +70,16 @@ export class ScriptedDeliverer extends Deliverer {
     super(new TargetGuard(true), "threadline-test", testClock);
   }
 
+  /** The attempts one workspace's webhooks made, in order. */
+  callsOf(workspaceId: string): ScriptedCall[] {
+    return this.calls.filter((c) => c.workspaceId === workspaceId);
+  }
+
+  /** The deliveries of one workspace a receiver accepted, once each, in arrival order. */
+  acceptedOf(workspaceId: string): ScriptedCall[] {
+    return [...this.accepted.values()].filter((c) => c.workspaceId === workspaceId);
+  }
+
   /** The first call of each delivery answered with a 2xx, by webhook-id, in arrival order (a receiver's dedupe). */
   readonly accepted = new Map<string, ScriptedCall>();
 

@@ -27,7 +27,7 @@ for (const database of DATABASES)
     });
     after(async () => h?.close());
 
-    const sentTo = (workspaceId: string) => () => h.deliverer.calls.filter((c) => c.workspaceId === workspaceId);
+    const sentTo = (workspaceId: string) => () => h.deliverer.callsOf(workspaceId);
     /** Exactly `n` bundles sent: waited for, then none more a moment later. */
     const exactly = async (sent: () => ScriptedCall[], n: number, what: string) => {
       await waitFor(() => sent().length >= n, what);
@@ -477,7 +477,7 @@ for (const database of DATABASES)
         const blipEnd = sent().length;
         assert.ok(blipped > 1, `bundles answered 500 during the blip: ${blipped}`);
 
-        const accepted = () => [...h.deliverer.accepted.values()].filter((c) => c.workspaceId === ws.id);
+        const accepted = () => h.deliverer.acceptedOf(ws.id);
         let polls = 0;
         await waitFor(() => {
           if (accepted().length === CHATS) return true;

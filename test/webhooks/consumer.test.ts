@@ -54,7 +54,7 @@ for (const database of DATABASES)
       const texts = new Map<string, string>(); // message id → text
       const put = async (items: [number, string][]) =>
         (await h.ingest(ws, items)).forEach((id, i) => texts.set(id, items[i]![1]));
-      const calls = () => h.deliverer.calls.filter((c) => c.workspaceId === ws.id);
+      const calls = () => h.deliverer.callsOf(ws.id);
       const answer = (a: ScriptedAnswer) => (h.deliverer.answer = () => a);
 
       // Refused: the first attempts of three chats are in flight together when the errors begin:
@@ -145,7 +145,7 @@ for (const database of DATABASES)
       await sleep(200);
 
       // Exactly once, nothing lost, nothing extra: one request per message once it is back.
-      const accepted = [...h.deliverer.accepted.values()].filter((c) => c.workspaceId === ws.id);
+      const accepted = h.deliverer.acceptedOf(ws.id);
       assert.equal(accepted.length, 7);
       assert.deepEqual(new Set(accepted.map((c) => c.messageId)), new Set(texts.keys()));
       for (const c of accepted) assert.equal(c.text, texts.get(c.messageId));
@@ -193,7 +193,7 @@ for (const database of DATABASES)
     it(`more than ${MAX_CONSECUTIVE_FAILURES} consecutive errors disable the webhook: nothing more is sent`, async () => {
       const ws = await h.workspace("Gone for good");
       const wh = await h.webhook(ws.id);
-      const calls = () => h.deliverer.calls.filter((c) => c.workspaceId === ws.id);
+      const calls = () => h.deliverer.callsOf(ws.id);
       h.deliverer.answer = () => ({ status: 503 });
       await h.ingest(ws, [
         [1, "first"],

@@ -24,9 +24,8 @@ for (const database of DATABASES)
     });
     after(async () => h?.close());
 
-    const sentTo = (workspaceId: string) => () => h.deliverer.calls.filter((c) => c.workspaceId === workspaceId);
-    const acceptedOf = (workspaceId: string) => () =>
-      [...h.deliverer.accepted.values()].filter((c) => c.workspaceId === workspaceId);
+    const sentTo = (workspaceId: string) => () => h.deliverer.callsOf(workspaceId);
+    const acceptedOf = (workspaceId: string) => () => h.deliverer.acceptedOf(workspaceId);
     const disabledByReceiver = (ws: string, id: string) =>
       waitFor(async () => {
         const row = await h.stored(ws, id);
