@@ -3,9 +3,12 @@
 // some 90 routes of which a process may never serve most (BENCHMARKS.md, "Server start"). These
 // factories wrap Fastify's own compilers so that a route's schema is compiled on its first
 // request instead; what it compiles to, and its options, are Fastify's defaults.
-// test/http/lazy-schemas.test.ts compiles every route's schemas, so a bad one still fails a test.
+// test/contract/api-reference.test.ts compiles every published schema, so a bad one still fails a test.
 import { AjvCompiler, type BuildCompilerFromPool } from "@fastify/ajv-compiler";
 import { SerializerSelector, type SerializerFactory } from "@fastify/fast-json-stringify-compiler";
+
+/** The ajv options of the routes' validators: no type coercion, nothing removed, the first error only. */
+export const AJV_OPTIONS = { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } };
 
 /** Fastify's ajv compiler, compiling each route's validator on its first use. */
 export function lazyValidators(): BuildCompilerFromPool {

@@ -27,7 +27,7 @@ import { pageRoutes } from "./routes/pages.js";
 import { inboundRoutes } from "./routes/inbound.js";
 import { sendingRoutes } from "./routes/sending.js";
 import { PACKAGE_ROOT } from "../package-root.js";
-import { lazySerializers, lazyValidators } from "./lazy-schemas.js";
+import { AJV_OPTIONS, lazySerializers, lazyValidators } from "./lazy-schemas.js";
 
 const WEB_DIST = path.join(PACKAGE_ROOT, "web/dist");
 /** What a route without a body (or a sign-in) reads before answering 413. */
@@ -147,7 +147,7 @@ export async function buildServer(app: Threadline): Promise<App> {
     bodyLimit: 8 * 1024 * 1024,
     // The client address (rate limits) comes from X-Forwarded-For only behind a trusted proxy.
     trustProxy: app.config.trustProxy,
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    ajv: AJV_OPTIONS,
     // Each route's schemas compiled on its first request, not all at start (http/lazy-schemas.ts).
     schemaController: { compilersFactory: { buildValidator: lazyValidators(), buildSerializer: lazySerializers() } },
   }).withTypeProvider<TypeBoxTypeProvider>();

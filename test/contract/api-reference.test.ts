@@ -6,6 +6,9 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Ajv } from "ajv";
 import formats from "ajv-formats";
+import { AjvCompiler } from "@fastify/ajv-compiler";
+import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
+import { AJV_OPTIONS } from "../../src/http/lazy-schemas.js";
 import { SUMMARIES } from "../../src/http/openapi.js";
 import { repoRoot } from "../helpers/contract.js";
 import { TestServer } from "../helpers/server.js";
@@ -86,5 +89,39 @@ describe("the API reference", () => {
     // The one with a request documented in full takes docs/api.md's own example.
     assert.equal(doc.paths["/api/v1/messages"].post.requestBody.content["application/json"].example.messages[0].text, "Hi! How are you? 👋");
     assert.equal(doc.info.title, "Threadline API");
+  });
+
+  it("every schema it publishes compiles with the compilers its route uses (they compile on first use, not at start)", async () => {
+    const doc = (await server.api("GET", "/docs/json")).json;
+    const validator = AjvCompiler()({}, AJV_OPTIONS as any);
+    const serializer = SerializerSelector()({}, {});
+    let n = 0;
+    const failed: string[] = [];
+    const compile = (what: string, fn: () => unknown) => {
+      try {
+        fn();
+        n++;
+      } catch (e) {
+        failed.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    for (const [url, item] of Object.entries(doc.paths as Record<string, Record<string, any>>))
+      for (const [method, op] of Object.entries(item)) {
+        for (const p of op.parameters ?? [])
+          compile(`${method} ${url} ${p.in} ${p.name}`, () =>
+            validator({ schema: p.schema, method, url, httpPart: p.in }),
+          );
+        for (const [type, c] of Object.entries((op.requestBody?.content ?? {}) as Record<string, any>))
+          compile(`${method} ${url} body ${type}`, () =>
+            validator({ schema: c.schema, method, url, httpPart: "body" }),
+          );
+        for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, any>))
+          for (const c of Object.values((r.content ?? {}) as Record<string, any>))
+            compile(`${method} ${url} ${status}`, () =>
+              serializer({ schema: c.schema, method, url, httpStatus: status }),
+            );
+      }
+    assert.deepEqual(failed, []);
+    assert.ok(n > 200, `only ${n} schemas compiled`);
   });
 });
